@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# setup.sh: install every Debian 12 package Strop needs to build, test and run.
+# Non-interactive and idempotent; when everything is present it only checks and returns.
+set -euo pipefail
+
+PKGS=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev clang-format
+  # libraries
+  libboost1.81-dev libssl-dev liblmdb-dev lmdb-utils nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
+  libtomlplusplus-dev libre2-dev libxxhash-dev libicu-dev libmilter-dev
+  # real peers used by the tests (legacy clients, MTA, AV, rules)
+  razor pyzor python3-gdbm postfix swaks clamav-daemon clamdscan spamassassin spamd spamc
+  miltertest curl procps iproute2 util-linux
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Never let maintainer scripts start daemons (freshclam would try the network); tests start
+# what they need themselves.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+fi
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup: done"

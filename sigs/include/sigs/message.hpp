@@ -1,0 +1,74 @@
+// message.hpp: RFC 822 / MIME parsing into decoded, UTF-8 parts.
+//
+// parse_message() takes the raw bytes of one message (an mbox "From " line first is allowed)
+// and returns its headers (unfolded, RFC 2047 decoded) and its leaf parts: text parts decoded
+// from their transfer encoding and converted to UTF-8, HTML parts reduced to visible text,
+// attachments as decoded bytes. Untrusted input is bounded by MimeLimits; hitting a limit
+// truncates and is recorded in Message::limits_hit, never a crash or an unbounded loop.
+// Pure, no I/O, thread-safe. Returned views never point into the input: everything is owned.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sigs/result.hpp"
+
+namespace strop::sigs {
+
+struct MimeLimits {
+  std::size_t max_message_bytes = 32u << 20;  // Default: 32 MiB; the rest is ignored
+  std::size_t max_header_bytes = 256u << 10;  // Default: 256 KiB of header block per entity
+  std::size_t max_headers = 1000;             // Default: 1000 header fields per entity
+  int max_depth = 16;                         // Default: 16 nested multiparts
+  std::size_t max_parts = 256;                // Default: 256 entities per message
+  std::size_t max_text_bytes = 2u << 20;      // Default: 2 MiB of decoded text per message
+  std::size_t max_urls = 512;                 // Default: 512 URLs per message
+  std::size_t max_html_depth = 256;           // Default: 256 nested HTML elements tracked
+};
+
+struct Header {
+  std::string name;   // as written (case preserved)
+  std::string value;  // unfolded, RFC 2047 decoded to UTF-8, leading space trimmed
+};
+
+enum class PartKind { kText, kHtml, kAttachment };
+
+struct Part {
+  PartKind kind = PartKind::kText;
+  std::string content_type;  // lowercased "type/subtype"
+  std::string filename;      // from Content-Disposition or Content-Type name, if any
+  std::string text;          // kText/kHtml: visible text, UTF-8
+  std::string data;          // kAttachment: decoded bytes; kHtml: the decoded HTML source
+  std::vector<std::string> urls;  // URLs found in this part (hrefs and bare), raw, in order
+  bool in_footer = false;    // reserved: parts recognised as list footers
+};
+
+struct Message {
+  std::vector<Header> headers;
+  std::vector<Part> parts;
+  std::string raw_body;          // undecoded body of the top entity (for rawbody rules)
+  std::vector<std::string> limits_hit;  // names of the limits that truncated this parse
+
+  // First header named `name` (case-insensitive), or nullptr.
+  const Header* header(std::string_view name) const;
+};
+
+// Returns kNotMail when `raw` does not start like a mail message (no header block).
+Result<Message> parse_message(std::string_view raw, const MimeLimits& limits = {});
+
+// Reduces HTML to its visible text (scripts, styles, comments, hidden elements dropped,
+// entities decoded). Block elements become line breaks. Appends found hrefs to `urls` when
+// non-null. Bounded by `limits`.
+std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
+                         const MimeLimits& limits = {});
+
+// Decodes RFC 2047 encoded words in a header value to UTF-8.
+std::string decode_rfc2047(std::string_view value);
+
+// Converts `bytes` in `charset` to UTF-8; unknown charsets are treated as Latin-1 when the
+// bytes are not valid UTF-8. Invalid sequences are replaced.
+std::string to_utf8(std::string_view bytes, std::string_view charset);
+
+}  // namespace strop::sigs

@@ -1,0 +1,112 @@
+// signature.hpp: the signature vocabulary shared by every layer: engines, Signature,
+// SignatureSet, the stable text form, and the similarity/match rules.
+//
+// A message yields a SignatureSet: one entry per (engine, value). Every engine is named and
+// versioned ("body/1", "fuzzy/1", ...); the text form of one signature is "<engine>:<value>"
+// and is what the node returns as a stored signature's id. Pure values, no I/O; all
+// functions are thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sigs/result.hpp"
+
+namespace strop::sigs {
+
+enum class Engine : std::uint8_t {
+  kBody = 1,     // "body/1": exact digest of the normalised text of the whole message
+  kFuzzy = 2,    // "fuzzy/1": min-hash over word shingles of the normalised text
+  kUrl = 3,      // "url/1": one per canonical URL with a specific path
+  kAttach = 4,   // "attach/1": one per attachment or image (content hash)
+  kRazorE4 = 5,  // "razor-e4": Razor2 engine 4 (Ephemeral), bit-exact with razor-agents 2.85
+  kRazorE8 = 6,  // "razor-e8": Razor2 engine 8 (Whiplash), bit-exact
+  kPyzor = 7,    // "pyzor": the Pyzor 1.0 digest, bit-exact
+};
+
+inline constexpr std::array<Engine, 7> kAllEngines = {Engine::kBody,    Engine::kFuzzy,
+                                                      Engine::kUrl,     Engine::kAttach,
+                                                      Engine::kRazorE4, Engine::kRazorE8,
+                                                      Engine::kPyzor};
+
+// Returns the stable name, e.g. "fuzzy/1".
+std::string_view engine_name(Engine e);
+// Accepts the stable name, or the name without version ("fuzzy"). nullopt when unknown.
+std::optional<Engine> engine_from_name(std::string_view name);
+
+// A set of engines as a bit mask (bit = 1 << engine value).
+class EngineMask {
+ public:
+  constexpr EngineMask() = default;
+  static constexpr EngineMask native() {
+    return EngineMask((1u << 1) | (1u << 2) | (1u << 3) | (1u << 4));
+  }
+  static constexpr EngineMask legacy() { return EngineMask((1u << 5) | (1u << 6) | (1u << 7)); }
+  static constexpr EngineMask all() { return EngineMask(native().bits_ | legacy().bits_); }
+  constexpr bool has(Engine e) const { return (bits_ >> static_cast<unsigned>(e)) & 1u; }
+  constexpr EngineMask& add(Engine e) {
+    bits_ |= 1u << static_cast<unsigned>(e);
+    return *this;
+  }
+  constexpr bool empty() const { return bits_ == 0; }
+  constexpr std::uint32_t bits() const { return bits_; }
+  // Parses "body,fuzzy/1,razor-e4" or "all" / "native" / "legacy".
+  static Result<EngineMask> parse(std::string_view list);
+
+ private:
+  constexpr explicit EngineMask(std::uint32_t bits) : bits_(bits) {}
+  std::uint32_t bits_ = 0;
+};
+
+// The fuzzy signature: kFuzzyHashes independent min-hash values over the set of word
+// shingles. Similarity of two signatures = fraction of positions with equal values (an
+// unbiased estimate of the Jaccard similarity of the shingle sets). A node indexes each
+// (position, value) pair, so finding similar stored signatures is kFuzzyHashes point lookups.
+inline constexpr int kFuzzyHashes = 32;
+inline constexpr int kFuzzyMatchMin = 13;  // equal positions needed to call two messages similar
+using FuzzyHashes = std::array<std::uint32_t, kFuzzyHashes>;
+
+struct Signature {
+  Engine engine = Engine::kBody;
+  std::string value;  // engine-specific text (hex, base64url, razor alphabet); never empty
+
+  std::string text() const;  // "<engine name>:<value>"
+  friend bool operator==(const Signature&, const Signature&) = default;
+  friend auto operator<=>(const Signature&, const Signature&) = default;
+};
+
+// Parses "<engine>:<value>" (the text form). Validates the value's shape for the engine.
+Result<Signature> parse_signature(std::string_view text);
+
+// fuzzy/1 value <-> hashes. The value is 64 lowercase hex... see docs/signatures.md.
+std::string encode_fuzzy(const FuzzyHashes& h);
+std::optional<FuzzyHashes> decode_fuzzy(std::string_view value);
+// Number of equal positions (0..kFuzzyHashes).
+int fuzzy_equal_positions(const FuzzyHashes& a, const FuzzyHashes& b);
+
+struct SignatureSet {
+  std::vector<Signature> sigs;  // in engine order, then in order of appearance
+
+  // Stable one-line text form: space-separated signature texts ("-" when empty).
+  std::string text() const;
+  std::vector<const Signature*> of(Engine e) const;
+};
+
+// Per-engine comparison of two messages' signature sets (`strop sig --compare`).
+struct EngineComparison {
+  Engine engine;
+  bool present = false;    // both messages have signatures of this engine
+  double similarity = 0;   // 0..1
+  bool match = false;      // this engine alone says "same message/campaign"
+};
+struct Comparison {
+  std::vector<EngineComparison> engines;
+  bool match = false;  // the messages are judged similar (any matching engine that may decide)
+};
+Comparison compare(const SignatureSet& a, const SignatureSet& b);
+
+}  // namespace strop::sigs
