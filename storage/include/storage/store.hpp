@@ -1,0 +1,204 @@
+// store.hpp: the node's durable store: signatures, similarity index, votes (reports and
+// revokes), reporters and reputation, on LMDB (docs/storage-format.md).
+//
+// Threading:
+//  - A Store is safe for concurrent use by any number of threads.
+//  - check() and the reporter readers (find_reporter, list_reporters, stats) run on the
+//    caller's thread, in their own read-only LMDB transaction, behind an in-memory index
+//    rebuilt from LMDB at open; they never wait for a commit.
+//  - Every write goes through one writer thread owned by the Store, which batches all queued
+//    operations into one transaction (group commit), commits synchronously, and only then
+//    completes the operations: a VoteCallback runs (or a future becomes ready) after
+//    mdb_txn_commit returned success, so an acknowledged write survives kill -9 / power loss.
+//  - VoteCallbacks run on the writer thread: they must be short and must not block or call
+//    back into write operations of the same Store synchronously (post the result to your own
+//    executor instead). Synchronous writes (the *_sync / reporter admin methods) must not be
+//    called from a VoteCallback.
+// Lifetime: open() returns the only handle; one Store per data directory per process. The
+// destructor stops accepting writes, commits everything already queued (completing its
+// callbacks), stops the writer and sweeper, and closes the environment. Other processes (the
+// admin commands) may open the same directory at the same time with StoreOptions::serve =
+// false; LMDB serialises their writes with ours.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sigs/result.hpp"
+#include "sigs/signature.hpp"
+#include "storage/reporter.hpp"
+#include "storage/reputation.hpp"
+
+namespace strop::storage {
+
+using Clock = std::function<TimePoint()>;
+
+struct StoreOptions {
+  // Data directory (created 0700 if missing); holds data.mdb and lock.mdb.
+  std::string dir;
+  // Map size at first open; the map grows on demand. Default: 64 MiB.
+  std::size_t initial_map_bytes = std::size_t{64} << 20;
+  // Largest growth step; growth doubles the map up to this step. Default: 1 GiB.
+  std::size_t map_growth_step_bytes = std::size_t{1} << 30;
+  // The map never grows past this (MDB_MAP_FULL then fails the batch). Default: 1 TiB.
+  std::size_t max_map_bytes = std::size_t{1} << 40;
+  // LMDB reader slots (check threads + admin processes). Default: 126.
+  unsigned max_readers = 126;
+  // Group commit: most operations (signatures) in one write transaction. Default: 8192.
+  std::size_t max_batch_ops = 8192;
+  // Group commit: after the first queued operation, wait up to this long for more before
+  // committing. Default: 0 (batch whatever queued while the previous commit ran).
+  std::chrono::microseconds max_batch_delay{0};
+  // Writer queue bound (queued signatures); beyond it a write fails with Errc::kUnavailable
+  // (the node answers 503). Default: 200000.
+  std::size_t max_queue_ops = 200000;
+  // Signatures neither reported, revoked nor hit for this long are deleted. 0 disables
+  // expiry. Default: 180 days.
+  std::chrono::seconds expire_after = std::chrono::hours(24 * 180);
+  // How often the background sweeper runs (serve mode). Default: 10 minutes.
+  std::chrono::seconds sweep_interval = std::chrono::minutes(10);
+  // Most signatures one sweep transaction deletes. Default: 1000.
+  std::size_t sweep_batch = 1000;
+  // A hit is written back only when the stored last-hit time is older than this.
+  // Default: 1 hour.
+  std::chrono::seconds hit_resolution = std::chrono::hours(1);
+  // Longest signature value accepted for storage, bytes. Default: 512.
+  std::size_t max_value_bytes = 512;
+  // Confidence at/above which check() says spam. Default: reputation::kRecommendedThreshold.
+  int threshold = reputation::kRecommendedThreshold;
+  // Engines whose match alone may make the message verdict spam. Default: all.
+  sigs::EngineMask verdict_engines = sigs::EngineMask::all();
+  // true: a serving node: builds the in-memory index and runs the background sweeper.
+  // false: an admin command: no in-memory index (check() then uses LMDB indexes directly),
+  // no background sweeper, quick to open. Default: true.
+  bool serve = true;
+  // Time source (tests inject one). Default (empty): the system clock.
+  Clock clock;
+};
+
+// One stored signature that a checked signature matched.
+struct Match {
+  sigs::Engine engine = sigs::Engine::kBody;
+  std::string id;              // the stored signature's text form "engine:value"
+  std::size_t query_index = 0; // index of the checked signature that matched
+  double similarity = 1.0;     // 1.0 for exact engines; equal positions / 32 for fuzzy/1
+  std::uint32_t reports = 0;   // active reports (distinct reporters)
+  std::uint32_t revokes = 0;   // active revokes by other reporters
+  int confidence = 0;          // 0..100
+};
+
+struct CheckOutcome {
+  std::vector<Match> matches;  // in query order; several per fuzzy query possible
+  int confidence = 0;          // max confidence over matches of verdict_engines
+  bool spam = false;           // confidence >= StoreOptions::threshold
+};
+
+enum class VoteEffect : std::uint8_t {
+  kRecorded = 1,      // a new vote by this reporter
+  kUnchanged = 2,     // the same vote was already recorded (idempotent repeat)
+  kChanged = 3,       // the reporter's earlier opposite vote was replaced
+  kWithdrawn = 4,     // revoke of the reporter's own report: the report is withdrawn
+  kUnknown = 5,       // revoke of a signature nobody reported: nothing stored
+};
+
+struct VoteOutcome {
+  std::vector<VoteEffect> effects;  // one per submitted signature, in order
+};
+
+using VoteCallback = std::function<void(Result<VoteOutcome>)>;
+
+struct StoreStats {
+  std::uint64_t signatures = 0;
+  std::array<std::uint64_t, 8> signatures_by_engine{};  // index = Engine value
+  std::uint64_t votes = 0;                              // vote records (incl. withdrawn)
+  std::uint64_t reporters = 0;
+  std::size_t writer_queue_depth = 0;                   // queued signatures
+  std::uint64_t commits = 0;                            // write transactions committed
+  std::uint64_t committed_ops = 0;                      // operations (signatures) committed
+  std::chrono::microseconds last_commit_latency{0};     // last batch: begin -> commit done
+  std::chrono::microseconds max_commit_latency{0};
+  std::uint64_t write_errors = 0;                       // failed batches
+  std::uint64_t expired = 0;                            // signatures expired since open
+  std::uint64_t map_bytes = 0;                          // current map size
+  std::uint64_t used_bytes = 0;                         // pages in use * page size
+  std::uint64_t map_resizes = 0;                        // growths since open
+  std::uint64_t index_entries = 0;                      // in-memory index entries (serve)
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the store in options.dir: clears stale reader slots, checks
+  // the schema version, builds the in-memory index (serve mode) and starts the writer.
+  // Errors: kIo (directory / LMDB), kInvalidArgument (unsupported schema or bad options).
+  static Result<std::unique_ptr<Store>> open(const StoreOptions& options);
+
+  virtual ~Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // ---- read path (caller's thread, never waits for a commit)
+
+  // Looks up all signatures of one message. Unknown engines' values and malformed fuzzy
+  // values simply match nothing. Errors: kIo on an LMDB read failure.
+  virtual Result<CheckOutcome> check(std::span<const sigs::Signature> sigs) = 0;
+  virtual Result<CheckOutcome> check(std::span<const sigs::Signature> sigs, TimePoint now) = 0;
+
+  // ---- votes (asynchronous, acknowledged after the durable commit)
+
+  // Records `reporter`'s report ("spam") of each signature. Idempotent per (reporter,
+  // signature). The callback runs on the writer thread after the commit; errors:
+  // kNotFound (unknown reporter), kForbidden (disabled reporter), kInvalidArgument (a
+  // value too long / malformed fuzzy value; nothing of the request is stored),
+  // kUnavailable (queue full or store closing; called synchronously), kIo (commit failed).
+  virtual void report(ReporterId reporter, std::vector<sigs::Signature> sigs, TimePoint now,
+                      VoteCallback done) = 0;
+  // Records `reporter`'s revoke of each signature: withdraws its own report, or counts as
+  // a trust-weighted "not spam" vote on signatures others reported. Same errors.
+  virtual void revoke(ReporterId reporter, std::vector<sigs::Signature> sigs, TimePoint now,
+                      VoteCallback done) = 0;
+  // Future forms; `now` from the store's clock.
+  std::future<Result<VoteOutcome>> report(ReporterId reporter, std::vector<sigs::Signature> sigs);
+  std::future<Result<VoteOutcome>> revoke(ReporterId reporter, std::vector<sigs::Signature> sigs);
+
+  // ---- reporters (synchronous; writes go through the writer and are durable on return)
+
+  // Errors: kExists (name taken), kInvalidArgument (name/secret/trust out of limits).
+  virtual Result<Reporter> add_reporter(const ReporterSpec& spec) = 0;
+  virtual Result<Reporter> find_reporter(std::string_view name) = 0;  // kNotFound
+  virtual Result<Reporter> find_reporter(ReporterId id) = 0;          // kNotFound
+  virtual Result<std::vector<Reporter>> list_reporters() = 0;        // by id
+  // Sets the trust (0.0..1.0). pinned=true fixes it (1.0 pinned is "fully trusted");
+  // pinned=false makes it the new base the model earns from. kNotFound, kInvalidArgument.
+  virtual Result<Reporter> set_trust(std::string_view name, double trust, bool pinned = true) = 0;
+  // Disabled reporters cannot report and their votes weigh 0. kNotFound.
+  virtual Result<Reporter> set_disabled(std::string_view name, bool disabled = true) = 0;
+
+  // ---- maintenance
+
+  virtual StoreStats stats() = 0;
+  // Waits until every operation queued before the call is committed (or failed).
+  virtual Result<void> flush() = 0;
+  // Deletes signatures inactive (no vote, no hit) since before now - expire_after, in
+  // transactions of at most sweep_batch deletions; returns how many were deleted.
+  virtual Result<std::uint64_t> expire(TimePoint now) = 0;
+  // Consistent compacted copy of the live store into directory dest (created if missing,
+  // must not already hold data.mdb), via mdb_env_copy2(MDB_CP_COMPACT). Runs on the
+  // caller's thread under a read transaction; writers continue meanwhile.
+  virtual Result<void> backup(const std::string& dest_dir) = 0;
+
+  // The store's clock (options.clock or the system clock).
+  virtual TimePoint now() const = 0;
+
+ protected:
+  Store() = default;
+};
+
+}  // namespace strop::storage
