@@ -1,0 +1,95 @@
+// json_writer.hpp (private to strop_protocol): a small append-only compact JSON writer.
+//
+// The caller is responsible for structure (keys inside objects, commas are inserted here).
+// Strings are escaped per RFC 8259; they are assumed to be valid UTF-8 (decoders validate
+// everything that can be echoed). Not thread-safe; one writer per output string.
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace strop::protocol::detail {
+
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string* out) : out_(out) {}
+
+  void begin_object() { pre(); out_->push_back('{'); first_ = true; }
+  void end_object() { out_->push_back('}'); first_ = false; }
+  void begin_array() { pre(); out_->push_back('['); first_ = true; }
+  void end_array() { out_->push_back(']'); first_ = false; }
+
+  // Writes "key": and leaves the writer expecting the value.
+  void key(std::string_view k) {
+    pre();
+    string_raw(k);
+    out_->push_back(':');
+    after_key_ = true;
+  }
+
+  void string(std::string_view s) { pre(); string_raw(s); }
+  void boolean(bool b) { pre(); out_->append(b ? "true" : "false"); }
+  void integer(std::int64_t v) {
+    pre();
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out_->append(buf, r.ptr);
+  }
+  void unsigned_integer(std::uint64_t v) {
+    pre();
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out_->append(buf, r.ptr);
+  }
+  // Shortest round-trip form; non-finite values are written as 0.
+  void number(double v) {
+    pre();
+    if (!(v == v) || v > 1e308 || v < -1e308) v = 0;
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out_->append(buf, r.ptr);
+  }
+
+ private:
+  void pre() {
+    if (after_key_) {
+      after_key_ = false;
+    } else if (!first_) {
+      out_->push_back(',');
+    }
+    first_ = false;
+  }
+
+  void string_raw(std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out_->push_back('"');
+    std::size_t run = 0;  // start of the current run of bytes that need no escaping
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      auto c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out_->append(s.data() + run, i - run);
+      run = i + 1;
+      switch (c) {
+        case '"': out_->append("\\\""); break;
+        case '\\': out_->append("\\\\"); break;
+        case '\n': out_->append("\\n"); break;
+        case '\r': out_->append("\\r"); break;
+        case '\t': out_->append("\\t"); break;
+        default: {
+          char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+          out_->append(esc, 6);
+        }
+      }
+    }
+    out_->append(s.data() + run, s.size() - run);
+    out_->push_back('"');
+  }
+
+  std::string* out_;
+  bool first_ = true;
+  bool after_key_ = false;
+};
+
+}  // namespace strop::protocol::detail
