@@ -42,7 +42,7 @@ struct Part {
   std::string text;          // kText/kHtml: visible text, UTF-8
   std::string data;          // kAttachment: decoded bytes; kHtml: the decoded HTML source
   std::vector<std::string> urls;  // URLs found in this part (hrefs and bare), raw, in order
-  bool in_footer = false;    // reserved: parts recognised as list footers
+  int alternative_group = -1;  // children of one multipart/alternative share a group id
 };
 
 struct Message {

@@ -1,0 +1,41 @@
+// inputs.hpp: turns the CLI's FILE... arguments into a stream of messages.
+//
+// An argument is a single message file, an mbox file (first line "From "), a Maildir
+// (directory with cur/ and new/) or any directory of message files, or "-" for stdin (which
+// may itself be an mbox). Each message gets a display name ("file", "file:3" for the 3rd
+// message of an mbox). Unreadable inputs and non-mail files produce an InputError and the
+// walk continues. Not thread-safe; used from the CLI's main thread only.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strop::cli {
+
+struct InputMessage {
+  std::string name;  // display name for output lines
+  std::string raw;   // raw bytes of one message
+};
+
+struct InputLimits {
+  std::size_t max_file_bytes = 512u << 20;    // Default: 512 MiB per file (mbox)
+  std::size_t max_message_bytes = 32u << 20;  // Default: 32 MiB per message
+};
+
+// Calls on_message for every message and on_error(name, reason) for every input that could
+// not be read. Returns the number of errors.
+std::size_t for_each_message(const std::vector<std::string>& args,
+                             const std::function<void(InputMessage&&)>& on_message,
+                             const std::function<void(const std::string&, const std::string&)>& on_error,
+                             const InputLimits& limits = {});
+
+// Splits mbox text at "\nFrom " lines; each message keeps its "From " line.
+std::vector<std::string_view> split_mbox(std::string_view text);
+
+// True when `raw` looks like a mail message: starts with "From " or with a header field.
+bool looks_like_mail(std::string_view raw);
+
+}  // namespace strop::cli

@@ -1,0 +1,193 @@
+// compute(): one parse, one normalisation, every selected engine. See docs/signatures.md.
+#include "sigs/compute.hpp"
+
+#include <openssl/evp.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <limits>
+#include <set>
+
+#include "sigs/legacy.hpp"
+#include "sigs/normalize.hpp"
+
+namespace strop::sigs {
+namespace {
+
+constexpr std::size_t kMinBodyTokens = 5;      // fewer words: no body/1 (too generic)
+constexpr std::size_t kMinFuzzyShingles = 8;   // fewer distinct shingles: no fuzzy/1
+constexpr std::size_t kShingleWidth = 3;       // words per shingle
+constexpr std::size_t kMinAttachBytes = 128;   // smaller attachments are not signed
+constexpr std::size_t kMaxUrlSigs = 32;        // url/1 signatures per message
+constexpr std::size_t kMaxAttachSigs = 16;     // attach/1 signatures per message
+
+std::string hex128(const unsigned char* d) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out(32, '0');
+  for (int i = 0; i < 16; ++i) {
+    out[static_cast<std::size_t>(2 * i)] = kHex[d[i] >> 4];
+    out[static_cast<std::size_t>(2 * i + 1)] = kHex[d[i] & 15];
+  }
+  return out;
+}
+
+// First 128 bits of SHA-256(domain || data), hex.
+std::string digest128(std::string_view domain, std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (!ctx) throw std::bad_alloc();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx, domain.data(), domain.size());
+  EVP_DigestUpdate(ctx, data.data(), data.size());
+  EVP_DigestFinal_ex(ctx, md, &len);
+  EVP_MD_CTX_free(ctx);
+  return hex128(md);
+}
+
+// Per-position seeds of the min-hash family (fixed forever: changing them is a new engine
+// version).
+struct Seeds {
+  std::array<std::uint64_t, kFuzzyHashes> v;
+  Seeds() {
+    std::uint64_t x = 0x5374726f70467a31ULL;  // "StropFz1"
+    for (auto& s : v) {
+      // splitmix64
+      x += 0x9E3779B97F4A7C15ULL;
+      std::uint64_t z = x;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+      s = z ^ (z >> 31);
+    }
+  }
+};
+const Seeds kSeeds;
+
+std::optional<FuzzyHashes> minhash(const std::vector<std::string>& tokens) {
+  if (tokens.size() < kShingleWidth) return std::nullopt;
+  std::vector<std::uint64_t> words(tokens.size());
+  for (std::size_t i = 0; i < tokens.size(); ++i) words[i] = XXH3_64bits(tokens[i].data(), tokens[i].size());
+  std::vector<std::uint64_t> shingles;
+  shingles.reserve(tokens.size());
+  for (std::size_t i = 0; i + kShingleWidth <= words.size(); ++i) {
+    std::uint64_t h = 0x243F6A8885A308D3ULL;
+    for (std::size_t k = 0; k < kShingleWidth; ++k) {
+      h = (h ^ words[i + k]) * 0x9E3779B97F4A7C15ULL;
+      h ^= h >> 29;
+    }
+    shingles.push_back(h);
+  }
+  std::sort(shingles.begin(), shingles.end());
+  shingles.erase(std::unique(shingles.begin(), shingles.end()), shingles.end());
+  if (shingles.size() < kMinFuzzyShingles) return std::nullopt;
+  std::array<std::uint64_t, kFuzzyHashes> best;
+  best.fill(std::numeric_limits<std::uint64_t>::max());
+  for (std::uint64_t s : shingles) {
+    for (int i = 0; i < kFuzzyHashes; ++i) {
+      std::uint64_t v = (s ^ kSeeds.v[static_cast<std::size_t>(i)]) * 0xD6E8FEB86659FD93ULL;
+      v ^= v >> 32;
+      v *= 0xD6E8FEB86659FD93ULL;
+      v ^= v >> 29;
+      best[static_cast<std::size_t>(i)] = std::min(best[static_cast<std::size_t>(i)], v);
+    }
+  }
+  FuzzyHashes out;
+  for (int i = 0; i < kFuzzyHashes; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(best[static_cast<std::size_t>(i)] >> 32);
+  return out;
+}
+
+// The text parts a reader sees: of each multipart/alternative group, the HTML rendering
+// when it has text, else the plain one.
+std::vector<const Part*> visible_parts(const Message& msg) {
+  std::vector<const Part*> out;
+  std::set<int> groups_with_html;
+  for (const auto& p : msg.parts) {
+    if (p.kind == PartKind::kHtml && p.alternative_group >= 0 &&
+        p.text.find_first_not_of(" \n\t\r") != std::string::npos)
+      groups_with_html.insert(p.alternative_group);
+  }
+  for (const auto& p : msg.parts) {
+    if (p.kind == PartKind::kAttachment) continue;
+    if (p.kind == PartKind::kText && p.alternative_group >= 0 &&
+        groups_with_html.count(p.alternative_group))
+      continue;
+    out.push_back(&p);
+  }
+  return out;
+}
+
+}  // namespace
+
+SignatureSet compute_native(const Message& msg, const Options& options) {
+  SignatureSet set;
+  const EngineMask m = options.engines;
+  std::vector<const Part*> parts = visible_parts(msg);
+
+  if (m.has(Engine::kBody) || m.has(Engine::kFuzzy)) {
+    std::vector<std::string> tokens;
+    for (const Part* p : parts) tokenize(strip_quotes_and_footers(p->text), &tokens);
+    if (m.has(Engine::kBody) && tokens.size() >= kMinBodyTokens) {
+      std::string joined;
+      for (const auto& t : tokens) {
+        joined += t;
+        joined += ' ';
+      }
+      set.sigs.push_back({Engine::kBody, digest128("body/1\n", joined)});
+    }
+    if (m.has(Engine::kFuzzy)) {
+      if (auto h = minhash(tokens)) set.sigs.push_back({Engine::kFuzzy, encode_fuzzy(*h)});
+    }
+  }
+
+  if (m.has(Engine::kUrl)) {
+    std::vector<std::string> seen;
+    auto add = [&](std::string_view raw) {
+      auto cu = canonical_url(raw);
+      if (!cu || !cu->specific) return;
+      std::string v = digest128("url/1\n", cu->registered_domain + cu->path);
+      if (std::find(seen.begin(), seen.end(), v) != seen.end()) return;
+      if (seen.size() >= kMaxUrlSigs) return;
+      seen.push_back(v);
+    };
+    for (const Part* p : parts) {
+      // URLs in the footer are list machinery, not the message's own links.
+      std::string body = strip_quotes_and_footers(p->text);
+      for (const auto& u : p->urls) {
+        if (p->kind == PartKind::kText && body.find(u) == std::string::npos) continue;
+        add(u);
+        for (const auto& inner : embedded_urls(u)) add(inner);
+      }
+    }
+    for (auto& v : seen) set.sigs.push_back({Engine::kUrl, std::move(v)});
+  }
+
+  if (m.has(Engine::kAttach)) {
+    std::vector<std::string> seen;
+    for (const auto& p : msg.parts) {
+      if (p.kind != PartKind::kAttachment || p.data.size() < kMinAttachBytes) continue;
+      std::string v = digest128("attach/1\n", p.data);
+      if (std::find(seen.begin(), seen.end(), v) != seen.end()) continue;
+      if (seen.size() >= kMaxAttachSigs) break;
+      seen.push_back(std::move(v));
+    }
+    for (auto& v : seen) set.sigs.push_back({Engine::kAttach, std::move(v)});
+  }
+  return set;
+}
+
+Result<SignatureSet> compute(std::string_view raw, const Options& options) {
+  auto msg = parse_message(raw, options.limits);
+  if (!msg) return msg.error();
+  SignatureSet set = compute_native(*msg, options);
+  const EngineMask m = options.engines;
+  if (m.has(Engine::kRazorE4) || m.has(Engine::kRazorE8)) {
+    add_razor_signatures(raw, options.razor_ep4, m.has(Engine::kRazorE4), m.has(Engine::kRazorE8),
+                         &set.sigs);
+  }
+  if (m.has(Engine::kPyzor)) {
+    if (auto d = pyzor_digest(raw)) set.sigs.push_back({Engine::kPyzor, std::move(*d)});
+  }
+  return set;
+}
+
+}  // namespace strop::sigs

@@ -1,0 +1,224 @@
+#include "sigs/signature.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+namespace strop {
+
+const char* errc_name(Errc code) {
+  switch (code) {
+    case Errc::kOk: return "ok";
+    case Errc::kInvalidArgument: return "invalid_argument";
+    case Errc::kMalformed: return "malformed";
+    case Errc::kLimitExceeded: return "limit_exceeded";
+    case Errc::kNotFound: return "not_found";
+    case Errc::kExists: return "exists";
+    case Errc::kIo: return "io";
+    case Errc::kUnavailable: return "unavailable";
+    case Errc::kTimeout: return "timeout";
+    case Errc::kUnauthorized: return "unauthorized";
+    case Errc::kForbidden: return "forbidden";
+    case Errc::kRateLimited: return "rate_limited";
+    case Errc::kInternal: return "internal";
+    case Errc::kNotMail: return "not_mail";
+  }
+  return "unknown";
+}
+
+namespace sigs {
+
+std::string_view engine_name(Engine e) {
+  switch (e) {
+    case Engine::kBody: return "body/1";
+    case Engine::kFuzzy: return "fuzzy/1";
+    case Engine::kUrl: return "url/1";
+    case Engine::kAttach: return "attach/1";
+    case Engine::kRazorE4: return "razor-e4";
+    case Engine::kRazorE8: return "razor-e8";
+    case Engine::kPyzor: return "pyzor";
+  }
+  return "unknown";
+}
+
+std::optional<Engine> engine_from_name(std::string_view name) {
+  for (Engine e : kAllEngines) {
+    std::string_view full = engine_name(e);
+    if (name == full) return e;
+    auto slash = full.find('/');
+    if (slash != std::string_view::npos && name == full.substr(0, slash)) return e;
+  }
+  return std::nullopt;
+}
+
+Result<EngineMask> EngineMask::parse(std::string_view list) {
+  EngineMask m;
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    std::size_t comma = list.find(',', pos);
+    if (comma == std::string_view::npos) comma = list.size();
+    std::string_view item = list.substr(pos, comma - pos);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == "all") {
+      m.bits_ |= all().bits_;
+    } else if (item == "native") {
+      m.bits_ |= native().bits_;
+    } else if (item == "legacy") {
+      m.bits_ |= legacy().bits_;
+    } else if (!item.empty()) {
+      auto e = engine_from_name(item);
+      if (!e) return make_error(Errc::kInvalidArgument, "unknown engine '" + std::string(item) + "'");
+      m.add(*e);
+    }
+    pos = comma + 1;
+  }
+  if (m.empty()) return make_error(Errc::kInvalidArgument, "no engine selected");
+  return m;
+}
+
+std::string Signature::text() const {
+  std::string out(engine_name(engine));
+  out += ':';
+  out += value;
+  return out;
+}
+
+namespace {
+
+bool all_of_set(std::string_view v, std::string_view allowed) {
+  return std::all_of(v.begin(), v.end(),
+                     [&](char c) { return allowed.find(c) != std::string_view::npos; });
+}
+
+constexpr std::string_view kHex = "0123456789abcdef";
+constexpr std::string_view kRazorAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+}  // namespace
+
+Result<Signature> parse_signature(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    return make_error(Errc::kMalformed, "signature has no ':' (want engine:value)");
+  }
+  auto engine = engine_from_name(text.substr(0, colon));
+  if (!engine) return make_error(Errc::kMalformed, "unknown engine in signature");
+  std::string_view v = text.substr(colon + 1);
+  bool ok = false;
+  switch (*engine) {
+    case Engine::kBody:
+    case Engine::kUrl:
+    case Engine::kAttach: ok = v.size() == 32 && all_of_set(v, kHex); break;
+    case Engine::kFuzzy: ok = decode_fuzzy(v).has_value(); break;
+    case Engine::kRazorE4: ok = v.size() == 28 && all_of_set(v, kRazorAlphabet); break;
+    case Engine::kRazorE8: ok = v.size() == 12 && all_of_set(v, kRazorAlphabet); break;
+    case Engine::kPyzor: ok = v.size() == 40 && all_of_set(v, kHex); break;
+  }
+  if (!ok) return make_error(Errc::kMalformed, "bad value for engine " + std::string(engine_name(*engine)));
+  return Signature{*engine, std::string(v)};
+}
+
+std::string encode_fuzzy(const FuzzyHashes& h) {
+  std::string out;
+  out.reserve(kFuzzyHashes * 8);
+  char buf[9];
+  for (auto x : h) {
+    std::snprintf(buf, sizeof buf, "%08x", x);
+    out.append(buf, 8);
+  }
+  return out;
+}
+
+std::optional<FuzzyHashes> decode_fuzzy(std::string_view value) {
+  if (value.size() != kFuzzyHashes * 8) return std::nullopt;
+  FuzzyHashes h{};
+  for (int i = 0; i < kFuzzyHashes; ++i) {
+    std::uint32_t x = 0;
+    for (int j = 0; j < 8; ++j) {
+      char c = value[static_cast<std::size_t>(i * 8 + j)];
+      int d;
+      if (c >= '0' && c <= '9') {
+        d = c - '0';
+      } else if (c >= 'a' && c <= 'f') {
+        d = c - 'a' + 10;
+      } else {
+        return std::nullopt;
+      }
+      x = (x << 4) | static_cast<std::uint32_t>(d);
+    }
+    h[static_cast<std::size_t>(i)] = x;
+  }
+  return h;
+}
+
+int fuzzy_equal_positions(const FuzzyHashes& a, const FuzzyHashes& b) {
+  int n = 0;
+  for (int i = 0; i < kFuzzyHashes; ++i) n += a[static_cast<std::size_t>(i)] == b[static_cast<std::size_t>(i)];
+  return n;
+}
+
+std::string SignatureSet::text() const {
+  if (sigs.empty()) return "-";
+  std::string out;
+  for (const auto& s : sigs) {
+    if (!out.empty()) out += ' ';
+    out += s.text();
+  }
+  return out;
+}
+
+std::vector<const Signature*> SignatureSet::of(Engine e) const {
+  std::vector<const Signature*> out;
+  for (const auto& s : sigs) {
+    if (s.engine == e) out.push_back(&s);
+  }
+  return out;
+}
+
+Comparison compare(const SignatureSet& a, const SignatureSet& b) {
+  Comparison c;
+  for (Engine e : kAllEngines) {
+    auto sa = a.of(e);
+    auto sb = b.of(e);
+    EngineComparison ec{e};
+    if (sa.empty() || sb.empty()) {
+      c.engines.push_back(ec);
+      continue;
+    }
+    ec.present = true;
+    if (e == Engine::kFuzzy) {
+      auto ha = decode_fuzzy(sa.front()->value);
+      auto hb = decode_fuzzy(sb.front()->value);
+      if (ha && hb) {
+        int eq = fuzzy_equal_positions(*ha, *hb);
+        ec.similarity = static_cast<double>(eq) / kFuzzyHashes;
+        ec.match = eq >= kFuzzyMatchMin;
+      }
+    } else {
+      // Set engines: similarity is the Jaccard index of the value sets; any shared value is
+      // a match for that engine.
+      std::set<std::string_view> va, vb;
+      for (auto* s : sa) va.insert(s->value);
+      for (auto* s : sb) vb.insert(s->value);
+      std::size_t inter = 0;
+      for (auto v : va) inter += vb.count(v);
+      std::size_t uni = va.size() + vb.size() - inter;
+      ec.similarity = uni ? static_cast<double>(inter) / static_cast<double>(uni) : 0.0;
+      ec.match = inter > 0;
+    }
+    c.engines.push_back(ec);
+  }
+  // Only the native engines decide. The legacy engines are reported for interoperability;
+  // razor-e8 (host-level) and pyzor (tiny templates) are known to flag legitimate mail.
+  for (const auto& ec : c.engines) {
+    if (ec.match && (ec.engine == Engine::kBody || ec.engine == Engine::kFuzzy ||
+                     ec.engine == Engine::kUrl || ec.engine == Engine::kAttach)) {
+      c.match = true;
+    }
+  }
+  return c;
+}
+
+}  // namespace sigs
+}  // namespace strop
