@@ -1,0 +1,223 @@
+#include "codec.hpp"
+
+#include <xxhash.h>
+
+namespace strop::storage::codec {
+
+SigIdKey sig_id_key(SigId id) {
+  SigIdKey k;
+  put_u32(k.data(), id);
+  return k;
+}
+
+ExactKey exact_key(sigs::Engine engine, std::string_view value) {
+  XXH128_hash_t h = XXH3_128bits_withSeed(value.data(), value.size(),
+                                          static_cast<XXH64_hash_t>(engine));
+  ExactKey k;
+  k[0] = static_cast<char>(engine);
+  put_u64(k.data() + 1, h.high64);
+  put_u64(k.data() + 9, h.low64);
+  return k;
+}
+
+std::uint64_t exact_key64(const ExactKey& k) { return get_u64(k.data() + 9); }
+
+FuzzyKey fuzzy_key(int position, std::uint32_t value) {
+  FuzzyKey k;
+  k[0] = static_cast<char>(position);
+  put_u32(k.data() + 1, value);
+  return k;
+}
+
+VoteKey vote_key(SigId sig, std::uint32_t reporter) {
+  VoteKey k;
+  put_u32(k.data(), sig);
+  put_u32(k.data() + 4, reporter);
+  return k;
+}
+
+ActivityKey activity_key(std::uint64_t time, SigId sig) {
+  ActivityKey k;
+  put_u64(k.data(), time);
+  put_u32(k.data() + 8, sig);
+  return k;
+}
+
+ReporterKey reporter_key(std::uint32_t id) {
+  ReporterKey k;
+  put_u32(k.data(), id);
+  return k;
+}
+
+std::string encode_id(std::uint32_t id) { return encode_u32(id); }
+std::optional<std::uint32_t> decode_id(std::string_view v) { return decode_u32(v); }
+
+PostingValue posting_value(SigId id) {
+  PostingValue p;
+  p[0] = static_cast<char>(kValueVersion);
+  put_u32(p.data() + 1, id);
+  return p;
+}
+
+std::optional<SigId> decode_posting(std::string_view v) {
+  if (v.size() != 5 || static_cast<std::uint8_t>(v[0]) != kValueVersion) return std::nullopt;
+  return get_u32(v.data() + 1);
+}
+
+std::string encode_sig(const SigRecord& r) {
+  std::string out(kSigHeader + r.value.size(), '\0');
+  char* p = out.data();
+  p[0] = static_cast<char>(kValueVersion);
+  p[1] = static_cast<char>(r.engine);
+  put_u16(p + 2, r.flags);
+  put_u64(p + 4, r.first_seen);
+  put_u64(p + 12, r.last_vote);
+  put_u64(p + 20, r.last_hit);
+  put_u32(p + 28, r.reports);
+  put_u32(p + 32, r.revokes);
+  out.replace(kSigHeader, r.value.size(), r.value);
+  return out;
+}
+
+std::optional<SigRecord> decode_sig(std::string_view v) {
+  if (v.size() <= kSigHeader || static_cast<std::uint8_t>(v[0]) != kValueVersion) {
+    return std::nullopt;
+  }
+  const char* p = v.data();
+  SigRecord r;
+  r.engine = static_cast<sigs::Engine>(static_cast<std::uint8_t>(p[1]));
+  r.flags = get_u16(p + 2);
+  r.first_seen = get_u64(p + 4);
+  r.last_vote = get_u64(p + 12);
+  r.last_hit = get_u64(p + 20);
+  r.reports = get_u32(p + 28);
+  r.revokes = get_u32(p + 32);
+  r.value.assign(v.substr(kSigHeader));
+  return r;
+}
+
+std::optional<SigPeek> peek_sig(std::string_view v) {
+  if (v.size() <= kSigHeader || static_cast<std::uint8_t>(v[0]) != kValueVersion) {
+    return std::nullopt;
+  }
+  return SigPeek{static_cast<sigs::Engine>(static_cast<std::uint8_t>(v[1])), v.substr(kSigHeader)};
+}
+
+std::string encode_vote(const VoteRecord& r) {
+  std::string out(kVoteSize, '\0');
+  out[0] = static_cast<char>(kValueVersion);
+  out[1] = static_cast<char>(r.kind);
+  out[2] = static_cast<char>(r.flags);
+  put_u64(out.data() + 4, r.time);
+  return out;
+}
+
+std::optional<VoteRecord> decode_vote(std::string_view v) {
+  if (v.size() != kVoteSize || static_cast<std::uint8_t>(v[0]) != kValueVersion) {
+    return std::nullopt;
+  }
+  auto kind = static_cast<std::uint8_t>(v[1]);
+  if (kind < 1 || kind > 3) return std::nullopt;
+  VoteRecord r;
+  r.kind = static_cast<VoteKind>(kind);
+  r.flags = static_cast<std::uint8_t>(v[2]);
+  r.time = get_u64(v.data() + 4);
+  return r;
+}
+
+std::string encode_reporter(const ReporterRecord& r) {
+  std::string out(kReporterHeader, '\0');
+  char* p = out.data();
+  p[0] = static_cast<char>(kValueVersion);
+  p[1] = static_cast<char>(r.flags);
+  put_u16(p + 2, r.trust);
+  put_u16(p + 4, r.base);
+  // p[6..7] reserved
+  put_u64(p + 8, r.created);
+  put_u64(p + 16, r.last_active);
+  put_u64(p + 24, r.reports);
+  put_u64(p + 32, r.revokes);
+  put_u64(p + 40, r.good);
+  put_u64(p + 48, r.bad);
+  put_u32(p + 56, r.corroborated);
+  put_u32(p + 60, r.contradicted);
+  out += static_cast<char>(r.name.size());
+  out += r.name;
+  out += static_cast<char>(r.secret.size());
+  out += r.secret;
+  return out;
+}
+
+std::optional<ReporterRecord> decode_reporter(std::string_view v) {
+  if (v.size() < kReporterHeader + 2 || static_cast<std::uint8_t>(v[0]) != kValueVersion) {
+    return std::nullopt;
+  }
+  const char* p = v.data();
+  ReporterRecord r;
+  r.flags = static_cast<std::uint8_t>(p[1]);
+  r.trust = get_u16(p + 2);
+  r.base = get_u16(p + 4);
+  r.created = get_u64(p + 8);
+  r.last_active = get_u64(p + 16);
+  r.reports = get_u64(p + 24);
+  r.revokes = get_u64(p + 32);
+  r.good = get_u64(p + 40);
+  r.bad = get_u64(p + 48);
+  r.corroborated = get_u32(p + 56);
+  r.contradicted = get_u32(p + 60);
+  std::size_t pos = kReporterHeader;
+  std::size_t name_len = static_cast<unsigned char>(v[pos++]);
+  if (pos + name_len + 1 > v.size()) return std::nullopt;
+  r.name.assign(v.substr(pos, name_len));
+  pos += name_len;
+  std::size_t secret_len = static_cast<unsigned char>(v[pos++]);
+  if (pos + secret_len != v.size()) return std::nullopt;
+  r.secret.assign(v.substr(pos, secret_len));
+  return r;
+}
+
+std::string encode_counts(const Counts& c) {
+  std::string out(1 + 8 * 10, '\0');
+  out[0] = static_cast<char>(kValueVersion);
+  for (std::size_t i = 0; i < 8; ++i) put_u64(out.data() + 1 + 8 * i, c.by_engine[i]);
+  put_u64(out.data() + 1 + 64, c.votes);
+  put_u64(out.data() + 1 + 72, c.reporters);
+  return out;
+}
+
+std::optional<Counts> decode_counts(std::string_view v) {
+  if (v.size() != 1 + 8 * 10 || static_cast<std::uint8_t>(v[0]) != kValueVersion) {
+    return std::nullopt;
+  }
+  Counts c;
+  for (std::size_t i = 0; i < 8; ++i) c.by_engine[i] = get_u64(v.data() + 1 + 8 * i);
+  c.votes = get_u64(v.data() + 1 + 64);
+  c.reporters = get_u64(v.data() + 1 + 72);
+  return c;
+}
+
+std::string encode_u32(std::uint32_t v) {
+  std::string out(5, '\0');
+  out[0] = static_cast<char>(kValueVersion);
+  put_u32(out.data() + 1, v);
+  return out;
+}
+
+std::optional<std::uint32_t> decode_u32(std::string_view v) {
+  if (v.size() != 5 || static_cast<std::uint8_t>(v[0]) != kValueVersion) return std::nullopt;
+  return get_u32(v.data() + 1);
+}
+
+std::string encode_u64(std::uint64_t v) {
+  std::string out(9, '\0');
+  out[0] = static_cast<char>(kValueVersion);
+  put_u64(out.data() + 1, v);
+  return out;
+}
+
+std::optional<std::uint64_t> decode_u64(std::string_view v) {
+  if (v.size() != 9 || static_cast<std::uint8_t>(v[0]) != kValueVersion) return std::nullopt;
+  return get_u64(v.data() + 1);
+}
+
+}  // namespace strop::storage::codec

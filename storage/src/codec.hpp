@@ -1,0 +1,194 @@
+// codec.hpp: key and value layouts of the store's LMDB databases (internal to storage).
+//
+// docs/storage-format.md is the prose form of this file; change both together. Keys are
+// fixed-width big-endian so LMDB's byte order is numeric order; every value starts with a
+// version byte (kValueVersion). Decoders take bytes straight from the memory map (2-byte
+// alignment only), so they read with byte access, never struct casts, and reject anything
+// with a wrong size or version (std::nullopt = corrupt record).
+// Thread-safety: pure functions.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sigs/signature.hpp"
+
+namespace strop::storage::codec {
+
+inline constexpr std::uint8_t kValueVersion = 1;
+inline constexpr std::uint32_t kSchemaVersion = 1;
+
+using SigId = std::uint32_t;  // 1..kMaxSigId, 0 = none
+inline constexpr SigId kMaxSigId = 0x7fffffff;  // the in-memory index uses the top bit
+
+// ---- big-endian primitives
+
+inline void put_u16(char* p, std::uint16_t v) {
+  p[0] = static_cast<char>(v >> 8);
+  p[1] = static_cast<char>(v);
+}
+inline void put_u32(char* p, std::uint32_t v) {
+  for (int i = 3; i >= 0; --i) {
+    p[i] = static_cast<char>(v);
+    v >>= 8;
+  }
+}
+inline void put_u64(char* p, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    p[i] = static_cast<char>(v);
+    v >>= 8;
+  }
+}
+inline std::uint16_t get_u16(const char* p) {
+  return static_cast<std::uint16_t>((static_cast<unsigned char>(p[0]) << 8) |
+                                    static_cast<unsigned char>(p[1]));
+}
+inline std::uint32_t get_u32(const char* p) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+inline std::uint64_t get_u64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+// ---- keys (fixed-size arrays; sv() views one)
+
+template <std::size_t N>
+std::string_view sv(const std::array<char, N>& k) {
+  return {k.data(), N};
+}
+
+using SigIdKey = std::array<char, 4>;
+SigIdKey sig_id_key(SigId id);
+
+// sig_keys: [engine u8][XXH3-128 of the value, seeded with the engine: 16 bytes BE]
+using ExactKey = std::array<char, 17>;
+ExactKey exact_key(sigs::Engine engine, std::string_view value);
+// The 64-bit in-memory form of an exact key (the digest's low half).
+std::uint64_t exact_key64(const ExactKey& k);
+
+// fuzzy: [position u8][hash value u32 BE]
+using FuzzyKey = std::array<char, 5>;
+FuzzyKey fuzzy_key(int position, std::uint32_t value);
+inline std::uint64_t fuzzy_key64(int position, std::uint32_t value) {
+  return (static_cast<std::uint64_t>(position) << 32) | value;
+}
+
+// votes: [sig id u32 BE][reporter id u32 BE]
+using VoteKey = std::array<char, 8>;
+VoteKey vote_key(SigId sig, std::uint32_t reporter);
+
+// activity: [time u64 BE][sig id u32 BE]
+using ActivityKey = std::array<char, 12>;
+ActivityKey activity_key(std::uint64_t time, SigId sig);
+
+// reporters: [reporter id u32 BE]
+using ReporterKey = std::array<char, 4>;
+ReporterKey reporter_key(std::uint32_t id);
+
+// ---- values
+
+// Value of sig_keys (an id) and of reporter_names: [ver][id u32]
+std::string encode_id(std::uint32_t id);
+std::optional<std::uint32_t> decode_id(std::string_view v);
+
+// fuzzy postings (MDB_DUPSORT | MDB_DUPFIXED): [ver][sig id u32] (5 bytes)
+using PostingValue = std::array<char, 5>;
+PostingValue posting_value(SigId id);
+std::optional<SigId> decode_posting(std::string_view v);
+
+struct SigRecord {
+  sigs::Engine engine = sigs::Engine::kBody;
+  std::uint16_t flags = 0;  // reserved, 0
+  std::uint64_t first_seen = 0;
+  std::uint64_t last_vote = 0;
+  std::uint64_t last_hit = 0;
+  std::uint32_t reports = 0;  // active reports
+  std::uint32_t revokes = 0;  // active revokes (by others)
+  std::string value;
+
+  // The time the activity index holds for this signature.
+  std::uint64_t activity() const {
+    std::uint64_t t = first_seen > last_vote ? first_seen : last_vote;
+    return t > last_hit ? t : last_hit;
+  }
+};
+inline constexpr std::size_t kSigHeader = 36;
+std::string encode_sig(const SigRecord& r);
+std::optional<SigRecord> decode_sig(std::string_view v);
+// Engine and value of a sig record without copying (the view points into v).
+struct SigPeek {
+  sigs::Engine engine;
+  std::string_view value;
+};
+std::optional<SigPeek> peek_sig(std::string_view v);
+
+enum class VoteKind : std::uint8_t { kReport = 1, kRevoke = 2, kWithdrawn = 3 };
+inline constexpr std::uint8_t kVoteCredited = 1;   // corroboration already rewarded
+inline constexpr std::uint8_t kVotePenalised = 2;  // contradiction already penalised
+struct VoteRecord {
+  VoteKind kind = VoteKind::kReport;
+  std::uint8_t flags = 0;
+  std::uint64_t time = 0;  // when the current kind was set
+};
+inline constexpr std::size_t kVoteSize = 12;
+std::string encode_vote(const VoteRecord& r);
+std::optional<VoteRecord> decode_vote(std::string_view v);
+
+inline constexpr std::uint8_t kReporterDisabled = 1;
+inline constexpr std::uint8_t kReporterPinned = 2;
+inline constexpr std::uint8_t kReporterAdmin = 4;
+struct ReporterRecord {
+  std::uint8_t flags = 0;
+  std::uint16_t trust = 0;  // current effective trust, per-mille (cached model output)
+  std::uint16_t base = 0;   // starting / admin-set trust, per-mille
+  std::uint64_t created = 0;
+  std::uint64_t last_active = 0;
+  std::uint64_t reports = 0;
+  std::uint64_t revokes = 0;
+  std::uint64_t good = 0;
+  std::uint64_t bad = 0;
+  std::uint32_t corroborated = 0;
+  std::uint32_t contradicted = 0;
+  std::string name;
+  std::string secret;
+};
+inline constexpr std::size_t kReporterHeader = 64;
+std::string encode_reporter(const ReporterRecord& r);
+std::optional<ReporterRecord> decode_reporter(std::string_view v);
+
+// meta "counts": [ver][u64 x 8 signatures by engine][u64 votes][u64 reporters]
+struct Counts {
+  std::array<std::uint64_t, 8> by_engine{};
+  std::uint64_t votes = 0;
+  std::uint64_t reporters = 0;
+  std::uint64_t signatures() const {
+    std::uint64_t n = 0;
+    for (auto c : by_engine) n += c;
+    return n;
+  }
+};
+std::string encode_counts(const Counts& c);
+std::optional<Counts> decode_counts(std::string_view v);
+
+// meta u32 / u64 values: [ver][u32] and [ver][u64]
+std::string encode_u32(std::uint32_t v);
+std::optional<std::uint32_t> decode_u32(std::string_view v);
+std::string encode_u64(std::uint64_t v);
+std::optional<std::uint64_t> decode_u64(std::string_view v);
+
+// meta keys
+inline constexpr std::string_view kMetaSchema = "schema";             // u32
+inline constexpr std::string_view kMetaCreated = "created";           // u64 unix seconds
+inline constexpr std::string_view kMetaNextSigId = "next_sig_id";     // u32
+inline constexpr std::string_view kMetaNextReporterId = "next_reporter_id";  // u32
+inline constexpr std::string_view kMetaReportersGen = "reporters_gen";       // u64
+inline constexpr std::string_view kMetaCounts = "counts";             // Counts
+
+}  // namespace strop::storage::codec

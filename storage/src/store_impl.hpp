@@ -1,0 +1,187 @@
+// store_impl.hpp: the Store implementation (internal to storage; see store.hpp for the
+// contract and docs/storage-format.md for the layouts).
+//
+// Structure: LMDB environment + named databases; a pool of reset read-only transactions for
+// the read path; the in-memory index (serve mode) and a reporter-weight cache in front of
+// LMDB; one writer thread with a queue of operations committed in batches.
+// Locking order: map_mu_ (shared for any txn, exclusive to resize the map) before
+// trust_mu_ / index shard locks; q_mu_ and hits_mu_ are leaves.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "codec.hpp"
+#include "lmdb.hpp"
+#include "memory_index.hpp"
+#include "storage/store.hpp"
+
+namespace strop::storage {
+
+class StoreImpl;
+
+// A change to the in-memory index, applied after the commit that made it.
+struct IndexChange {
+  bool add = true;
+  sigs::Engine engine = sigs::Engine::kBody;
+  std::uint64_t exact = 0;   // exact engines
+  sigs::FuzzyHashes fuzzy{};  // fuzzy/1
+  codec::SigId id = 0;
+};
+
+// State of one write transaction (one batch attempt).
+struct WriteCtx {
+  lmdb::Txn* txn = nullptr;
+  codec::Counts counts;
+  codec::SigId next_sig_id = 1;
+  ReporterId next_reporter_id = 1;
+  std::uint64_t reporters_gen = 0;
+  bool reporters_changed = false;
+  std::vector<IndexChange> index;
+  std::unordered_map<ReporterId, reputation::Trust> weights;  // reporters changed in this txn
+  std::uint64_t expired = 0;
+};
+
+// One queued write. apply() runs inside the batch transaction and returns an LMDB code (0, or
+// a failure that aborts the whole batch); expected per-operation failures are kept inside the
+// operation and reported by complete(). apply() may run more than once (the batch is retried
+// from scratch after growing the map), so it must recompute its outcome each time.
+struct Op {
+  std::size_t cost = 1;  // signatures, for batch and queue bounds
+  std::function<int(StoreImpl&, WriteCtx&)> apply;
+  std::function<void(const Error* batch_error)> complete;
+};
+
+class StoreImpl final : public Store {
+ public:
+  explicit StoreImpl(StoreOptions options);
+  ~StoreImpl() override;
+
+  Result<void> init();
+
+  Result<CheckOutcome> check(std::span<const sigs::Signature> sigs) override;
+  Result<CheckOutcome> check(std::span<const sigs::Signature> sigs, TimePoint now) override;
+  void report(ReporterId reporter, std::vector<sigs::Signature> sigs, TimePoint now,
+              VoteCallback done) override;
+  void revoke(ReporterId reporter, std::vector<sigs::Signature> sigs, TimePoint now,
+              VoteCallback done) override;
+  Result<Reporter> add_reporter(const ReporterSpec& spec) override;
+  Result<Reporter> find_reporter(std::string_view name) override;
+  Result<Reporter> find_reporter(ReporterId id) override;
+  Result<std::vector<Reporter>> list_reporters() override;
+  Result<Reporter> set_trust(std::string_view name, double trust, bool pinned) override;
+  Result<Reporter> set_disabled(std::string_view name, bool disabled) override;
+  StoreStats stats() override;
+  Result<void> flush() override;
+  Result<std::uint64_t> expire(TimePoint now) override;
+  Result<void> backup(const std::string& dest_dir) override;
+  TimePoint now() const override;
+
+ private:
+  // ---- read path
+  // A pooled read-only txn plus map_mu_ held shared; returns the txn to the pool on exit.
+  class ReadTxn {
+   public:
+    ReadTxn(StoreImpl* s, std::shared_lock<std::shared_mutex> lock, lmdb::Txn txn)
+        : s_(s), lock_(std::move(lock)), txn_(std::move(txn)) {}
+    ReadTxn(ReadTxn&& o) noexcept = default;
+    ReadTxn& operator=(ReadTxn&&) = delete;
+    ~ReadTxn() {
+      if (txn_) s_->return_read(std::move(txn_));
+    }
+    lmdb::Txn& txn() { return txn_; }
+
+   private:
+    StoreImpl* s_;
+    std::shared_lock<std::shared_mutex> lock_;
+    lmdb::Txn txn_;
+  };
+  Result<ReadTxn> begin_read();
+  void return_read(lmdb::Txn txn);
+  void handle_map_resized();
+  struct Candidate {
+    std::size_t query = 0;
+    codec::SigId id = 0;
+    const sigs::FuzzyHashes* fuzzy = nullptr;  // set for fuzzy queries
+  };
+  Result<void> collect_lmdb_candidates(lmdb::Txn& txn, std::span<const sigs::Signature> sigs,
+                                       const std::vector<std::optional<sigs::FuzzyHashes>>& fz,
+                                       std::vector<Candidate>* out);
+  int load_weights(lmdb::Txn& txn, std::uint64_t gen);
+  void refresh_weights(lmdb::Txn& txn);
+  Result<Reporter> read_reporter(lmdb::Txn& txn, ReporterId id);
+
+  // ---- write path
+  Result<void> enqueue(std::unique_ptr<Op> op);
+  template <class T>
+  Result<T> run_sync(std::size_t cost, std::function<int(StoreImpl&, WriteCtx&, Result<T>*)> fn);
+  void submit_vote(ReporterId reporter, std::vector<sigs::Signature> sigs, TimePoint now,
+                   bool revoke, VoteCallback done);
+  void writer_loop();
+  void run_batch(std::vector<std::unique_ptr<Op>>& ops);
+  int begin_write(lmdb::Txn* txn);
+  bool grow_map(std::size_t at_least);
+  void maybe_grow();
+  void flush_hits(TimePoint now);
+  std::uint64_t sweep_step(TimePoint now, bool* more, Error* err);
+
+ public:  // used by the operation lambdas in store.cpp
+  int apply_vote(WriteCtx& c, ReporterId reporter, const std::vector<sigs::Signature>& sigs,
+                 TimePoint now, bool revoke, Result<VoteOutcome>* out);
+  int vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
+               const sigs::Signature& sig, std::uint64_t now, bool revoke, VoteEffect* effect);
+  int apply_events(WriteCtx& c, codec::SigId id, ReporterId j, codec::ReporterRecord& jrec,
+                   codec::VoteKind kind, std::uint8_t* flags);
+  int update_reporter(WriteCtx& c, ReporterId id, const std::function<void(codec::ReporterRecord&)>& f);
+  int delete_sig(WriteCtx& c, codec::SigId id, const codec::SigRecord& rec);
+  int touch_hit(WriteCtx& c, codec::SigId id, std::uint64_t when);
+  int allocate_sig_id(WriteCtx& c, codec::SigId* out);
+  reputation::Trust weight(const WriteCtx& c, ReporterId id);
+  static void set_effective_trust(codec::ReporterRecord& r);
+  int find_reporter_id(lmdb::Txn& txn, std::string_view name, ReporterId* out);
+
+  StoreOptions opt_;
+  lmdb::Env env_;
+  struct Dbis {
+    lmdb::Dbi meta, sigs, sig_keys, fuzzy, votes, activity, reporters, reporter_names;
+  } dbi_;
+
+ private:
+  std::shared_mutex map_mu_;  // shared: a txn of this process is open; exclusive: resize
+  std::mutex pool_mu_;
+  std::vector<MDB_txn*> pool_;
+
+  std::unique_ptr<MemoryIndex> index_;  // serve mode
+
+  std::shared_mutex trust_mu_;
+  std::vector<reputation::Trust> weights_;  // by reporter id; disabled = 0
+  std::uint64_t weights_gen_ = 0;
+  bool weights_loaded_ = false;
+
+  std::mutex q_mu_;
+  std::condition_variable q_cv_;
+  std::deque<std::unique_ptr<Op>> queue_;
+  std::size_t queued_cost_ = 0;
+  bool stopping_ = false;
+  struct ExpireJob {
+    TimePoint now;
+    std::uint64_t deleted = 0;
+    std::promise<Result<std::uint64_t>> done;
+  };
+  std::deque<std::unique_ptr<ExpireJob>> expire_jobs_;
+  std::thread writer_;
+
+  std::mutex hits_mu_;
+  std::vector<std::pair<codec::SigId, std::uint64_t>> hits_;
+
+  std::atomic<std::uint64_t> commits_{0}, committed_ops_{0}, write_errors_{0}, expired_{0},
+      map_resizes_{0};
+  std::atomic<std::int64_t> last_commit_us_{0}, max_commit_us_{0};
+};
+
+}  // namespace strop::storage
