@@ -63,10 +63,32 @@ struct Seeds {
 };
 const Seeds kSeeds;
 
+// The typo-tolerant form of a word for shingling: its distinct letters in sorted order, so
+// swapped, doubled and re-cased letters do not change it ("recieve" == "receive",
+// "mooney" == "money"). Non-ASCII words are kept as they are.
+void word_key(const std::string& w, std::string* key) {
+  std::uint32_t letters = 0;
+  for (char c : w) {
+    if (c < 'a' || c > 'z') {
+      *key = w;
+      return;
+    }
+    letters |= 1u << (c - 'a');
+  }
+  key->clear();
+  for (int b = 0; b < 26; ++b) {
+    if (letters & (1u << b)) key->push_back(static_cast<char>('a' + b));
+  }
+}
+
 std::optional<FuzzyHashes> minhash(const std::vector<std::string>& tokens) {
   if (tokens.size() < kShingleWidth) return std::nullopt;
   std::vector<std::uint64_t> words(tokens.size());
-  for (std::size_t i = 0; i < tokens.size(); ++i) words[i] = XXH3_64bits(tokens[i].data(), tokens[i].size());
+  std::string key;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    word_key(tokens[i], &key);
+    words[i] = XXH3_64bits(key.data(), key.size());
+  }
   std::vector<std::uint64_t> shingles;
   shingles.reserve(tokens.size());
   for (std::size_t i = 0; i + kShingleWidth <= words.size(); ++i) {

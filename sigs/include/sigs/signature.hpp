@@ -67,7 +67,7 @@ class EngineMask {
 // unbiased estimate of the Jaccard similarity of the shingle sets). A node indexes each
 // (position, value) pair, so finding similar stored signatures is kFuzzyHashes point lookups.
 inline constexpr int kFuzzyHashes = 32;
-inline constexpr int kFuzzyMatchMin = 13;  // equal positions needed to call two messages similar
+inline constexpr int kFuzzyMatchMin = 10;  // equal positions (of 32) needed to call two messages similar
 using FuzzyHashes = std::array<std::uint32_t, kFuzzyHashes>;
 
 struct Signature {
@@ -82,7 +82,8 @@ struct Signature {
 // Parses "<engine>:<value>" (the text form). Validates the value's shape for the engine.
 Result<Signature> parse_signature(std::string_view text);
 
-// fuzzy/1 value <-> hashes. The value is 64 lowercase hex... see docs/signatures.md.
+// fuzzy/1 value <-> hashes. The value is 256 lowercase hex digits: the 32 hashes as 8 hex
+// digits each, in position order (docs/signatures.md).
 std::string encode_fuzzy(const FuzzyHashes& h);
 std::optional<FuzzyHashes> decode_fuzzy(std::string_view value);
 // Number of equal positions (0..kFuzzyHashes).
