@@ -62,8 +62,11 @@ std::string strip_quotes_and_footers(std::string_view text) {
     std::size_t q = 0;
     while (q < lt.size() && q < 4 && std::isalpha(static_cast<unsigned char>(lt[q]))) ++q;
     bool quoted = q < lt.size() && lt[q] == '>' && (q == 0 || q < 4);
+    if (nl == std::string_view::npos) {
+      if (!quoted && !line.empty()) lines.push_back(line);  // no empty line after a final '\n'
+      break;
+    }
     if (!quoted) lines.push_back(line);
-    if (nl == std::string_view::npos) break;
     i = nl + 1;
   }
   // Cut footers from the end: a separator line followed by list boilerplate, or a signature

@@ -1,0 +1,73 @@
+#include <gtest/gtest.h>
+
+#include "sigs/signature.hpp"
+
+namespace strop::sigs {
+namespace {
+
+TEST(Signature, EngineNamesRoundTrip) {
+  for (Engine e : kAllEngines) {
+    auto back = engine_from_name(engine_name(e));
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(*back, e);
+  }
+  EXPECT_EQ(engine_from_name("fuzzy"), Engine::kFuzzy);
+  EXPECT_FALSE(engine_from_name("nope").has_value());
+}
+
+TEST(Signature, MaskParse) {
+  auto m = EngineMask::parse("body, razor-e4");
+  ASSERT_TRUE(m.ok());
+  EXPECT_TRUE(m->has(Engine::kBody));
+  EXPECT_TRUE(m->has(Engine::kRazorE4));
+  EXPECT_FALSE(m->has(Engine::kFuzzy));
+  EXPECT_TRUE(EngineMask::parse("all")->has(Engine::kPyzor));
+  EXPECT_FALSE(EngineMask::parse("bogus").ok());
+  EXPECT_FALSE(EngineMask::parse("").ok());
+}
+
+TEST(Signature, TextFormParses) {
+  FuzzyHashes h{};
+  for (int i = 0; i < kFuzzyHashes; ++i) h[static_cast<std::size_t>(i)] = 0x01020304u * static_cast<std::uint32_t>(i);
+  Signature f{Engine::kFuzzy, encode_fuzzy(h)};
+  auto p = parse_signature(f.text());
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(*p, f);
+  EXPECT_EQ(*decode_fuzzy(p->value), h);
+  EXPECT_TRUE(parse_signature("body/1:0123456789abcdef0123456789abcdef").ok());
+  EXPECT_FALSE(parse_signature("body/1:0123").ok());
+  EXPECT_FALSE(parse_signature("body/1:0123456789ABCDEF0123456789abcdef").ok());
+  EXPECT_TRUE(parse_signature("razor-e4:maD-J2LHO2hbHzZrbOXcsZ6ndsoA").ok());
+  EXPECT_TRUE(parse_signature("razor-e8:V6Mto59WfMkA").ok());
+  EXPECT_FALSE(parse_signature("nocolon").ok());
+  EXPECT_FALSE(parse_signature("fuzzy/1:zz").ok());
+}
+
+TEST(Signature, CompareFuzzyThreshold) {
+  FuzzyHashes a{}, b{};
+  for (int i = 0; i < kFuzzyHashes; ++i) {
+    a[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(i + 1);
+    b[static_cast<std::size_t>(i)] = i < kFuzzyMatchMin ? static_cast<std::uint32_t>(i + 1) : 0xffffffffu;
+  }
+  SignatureSet sa{{{Engine::kFuzzy, encode_fuzzy(a)}}};
+  SignatureSet sb{{{Engine::kFuzzy, encode_fuzzy(b)}}};
+  auto c = compare(sa, sb);
+  EXPECT_TRUE(c.match);
+  b[0] = 0xfffffffeu;
+  sb.sigs[0].value = encode_fuzzy(b);
+  EXPECT_FALSE(compare(sa, sb).match);
+}
+
+TEST(Signature, LegacyEnginesDoNotDecide) {
+  SignatureSet a{{{Engine::kRazorE8, "V6Mto59WfMkA"}}};
+  auto c = compare(a, a);
+  EXPECT_FALSE(c.match);
+  bool e8_match = false;
+  for (auto& e : c.engines) {
+    if (e.engine == Engine::kRazorE8) e8_match = e.match;
+  }
+  EXPECT_TRUE(e8_match);
+}
+
+}  // namespace
+}  // namespace strop::sigs
