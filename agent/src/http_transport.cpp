@@ -264,7 +264,7 @@ Error transport_error(const char* phase, const error_code& ec) {
 Result<HttpResponse> NodeTransport::exchange(const HttpRequest& request, Deadline deadline) {
   http::request<http::string_body> req;
   req.method(request.method == "POST" ? http::verb::post : http::verb::get);
-  req.target(url_.base_path + request.target);
+  req.target(request.target);
   req.version(11);
   req.set(http::field::host, url_.host_header());
   req.set(http::field::user_agent, options_.user_agent);

@@ -29,7 +29,7 @@ using Deadline = Clock::time_point;
 
 struct HttpRequest {
   std::string method = "GET";  // "GET" or "POST"
-  std::string target;          // path below the node URL's base path, e.g. "/v1/check"
+  std::string target;          // as sent in the request line: node base path + "/v1/check"
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // extra fields (auth)

@@ -33,7 +33,7 @@ TEST(HttpTransport, PostsAndReusesKeepAliveConnection) {
   });
   auto t = make_transport(node.url() + "/base");
   for (int i = 0; i < 3; ++i) {
-    auto r = t.exchange(post("/v1/x", std::to_string(i)), Clock::now() + 5s);
+    auto r = t.exchange(post("/base/v1/x", std::to_string(i)), Clock::now() + 5s);
     ASSERT_TRUE(r.ok()) << r.error().to_string();
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, "{\"echo\":\"" + std::to_string(i) + "\"}");
