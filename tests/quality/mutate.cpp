@@ -1588,10 +1588,19 @@ std::string rewrap_plain(std::string_view text, std::size_t width) {
     }
     para.clear();
   };
+  auto rule = [](std::string_view l) {  // separator lines ("-----", "____") stay on their own
+    for (char ch : l)
+      if (is_alnum(ch)) return false;
+    return l.size() >= 3;
+  };
   for (std::size_t i = 0; i < lines.size(); ++i) {
     if (trim(lines[i]).empty()) {
       flush();
       if (i + 1 < lines.size()) out += '\n';
+    } else if (rule(trim(lines[i]))) {
+      flush();
+      out += lines[i];
+      out += '\n';
     } else {
       para.push_back(lines[i]);
     }
@@ -1661,6 +1670,7 @@ void reencode(Ctx& c) {
         for (auto& l : leaves) {
           std::string fam = charset_family(l.ct.param("charset"));
           std::string to;
+          if (fam == "ascii" && !is_ascii(l.text)) fam = "latin1";  // undeclared 8-bit: Latin-1
           if (fam == "ascii") {
             to = rng.chance(0.5) ? "utf-8" : "iso-8859-1";
           } else if (fam == "latin1" || fam == "cp1252") {
