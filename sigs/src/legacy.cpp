@@ -2,6 +2,7 @@
 // pyzor.hpp).
 #include "sigs/legacy.hpp"
 
+#include "sigs/pyzor.hpp"
 #include "sigs/razor.hpp"
 
 namespace strop::sigs {
@@ -25,9 +26,6 @@ void add_razor_signatures(std::string_view raw, std::string_view ep4, bool e4, b
   }
 }
 
-std::optional<std::string> pyzor_digest(std::string_view raw) {
-  (void)raw;
-  return std::nullopt;
-}
+std::optional<std::string> pyzor_digest(std::string_view raw) { return pyzor::digest(raw); }
 
 }  // namespace strop::sigs

@@ -1,0 +1,60 @@
+// pyzor_internal.hpp: helpers shared by the pyzor model's translation units (Python's
+// character classes, UTF-8 output, the CJK codecs). Private to sigs/src.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sigs/pyzor.hpp"
+
+namespace strop::sigs::pyzor::detail {
+
+// str.isspace() / re \s on str patterns (they agree; checked by the table generator).
+inline bool py_isspace(char32_t c) {
+  if (c < 0x80) return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20);
+  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+         c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+// Line boundaries of str.splitlines() (besides "\r\n", which is one boundary).
+inline bool py_linebreak(char32_t c) {
+  return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D ||
+         c == 0x1E || c == 0x85 || c == 0x2028 || c == 0x2029;
+}
+
+inline void append_utf8(std::string* out, char32_t c) {
+  if (c < 0x80) {
+    out->push_back(static_cast<char>(c));
+  } else if (c < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (c >> 6)));
+    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else if (c >= 0xD800 && c <= 0xDFFF) {
+    // lone surrogate: .encode("utf8", "ignore") drops it
+  } else if (c < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (c >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (c >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  }
+}
+
+// Result of one multibyte decoder step, as CPython's cjkcodecs report it.
+struct CjkStatus {
+  bool ok = true;           // false: an error covering `error_len` bytes at the cursor
+  std::size_t error_len = 0;
+};
+
+// Decodes `in` with the CJK codec `module` (a Python encodings module name). Returns
+// nullopt when the codec is not modelled. Errors are reported through `on_error`
+// (error length in bytes); the caller applies strict/ignore/replace.
+bool cjk_supported(std::string_view module);
+DecodeStatus cjk_decode(std::string_view module, std::string_view in, DecodeErrors errors,
+                        std::u32string* out);
+
+}  // namespace strop::sigs::pyzor::detail

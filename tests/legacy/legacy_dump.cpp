@@ -1,0 +1,182 @@
+// legacy_dump: prints Strop's legacy signatures of mail files in the format of the
+// reference drivers (razor_ref.pl, pyzor_ref.py), so the cross-check tests can compare them
+// byte for byte.
+//
+//   legacy_dump razor [-ep4=7542-10] [-v] FILE...   razor-check -H lines per file
+//   legacy_dump pyzor [-v] FILE...                  the pyzor digest per file (-v: the
+//                                                   predigest lines, like `pyzor predigest`)
+//   legacy_dump bench N FILE...                     N passes over the files, prints timings
+// A FILE of "-" reads a list of file names from stdin.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sigs/legacy.hpp"
+#include "sigs/pyzor.hpp"
+#include "sigs/razor.hpp"
+
+namespace {
+
+using strop::sigs::razor::Ep4;
+
+std::string read_file(const std::string& path, bool* ok) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *ok = static_cast<bool>(in) || in.eof();
+  return ss.str();
+}
+
+std::string sha1_of(std::string_view s);
+
+void dump_razor(const std::string& raw, const Ep4& ep4, const std::string& ep4_text,
+                bool verbose, std::string* out) {
+  auto mails = strop::sigs::razor::sign_file(raw, ep4);
+  if (!mails) {
+    out->append("DIED\n");
+    return;
+  }
+  if (mails->empty()) {
+    out->append("NOMAIL\n");
+    return;
+  }
+  std::string dbg;
+  for (std::size_t m = 0; m < mails->size(); ++m) {
+    const auto& mail = (*mails)[m];
+    for (std::size_t i = 0; i < mail.parts.size(); ++i) {
+      const auto& p = mail.parts[i];
+      const std::string id = std::to_string(m + 1) + "." + std::to_string(i);
+      if (!p.skipme) {
+        out->append(id + " e4: " + p.e4 + ", ep4: " + ep4_text + "\n");
+        for (const std::string& s : p.e8) out->append(id + " e8: " + s + "\n");
+      }
+      if (verbose) {
+        auto opt = [](const std::optional<std::string>& c) {
+          return c ? sha1_of(*c) + "/" + std::to_string(c->size()) : std::string("undef/-");
+        };
+        dbg += "# " + id + " body=" + sha1_of(p.body) + "/" + std::to_string(p.body.size()) +
+               " cleaned=" + opt(p.cleaned) + " vr8=" + opt(p.cleaned_vr8) +
+               " skip=" + (p.skipme ? "1" : "0") + "\n";
+      }
+    }
+  }
+  out->append(dbg);
+}
+
+}  // namespace
+
+#include <openssl/evp.h>
+
+namespace {
+std::string sha1_of(std::string_view s) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(s.data(), s.size(), d, &n, EVP_sha1(), nullptr);
+  static const char* const kHex = "0123456789abcdef";
+  std::string o;
+  for (unsigned i = 0; i < n; ++i) {
+    o.push_back(kHex[d[i] >> 4]);
+    o.push_back(kHex[d[i] & 15]);
+  }
+  return o;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: legacy_dump razor|pyzor|bench [options] FILE...\n");
+    return 64;
+  }
+  const std::string mode = argv[1];
+  std::string ep4_text(strop::sigs::razor::kDefaultEp4);
+  bool verbose = false;
+  int passes = 1;
+  std::vector<std::string> files;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("-ep4=", 0) == 0) {
+      ep4_text = a.substr(5);
+    } else if (a == "-v") {
+      verbose = true;
+    } else if (mode == "bench" && files.empty() && passes == 1 && a.find_first_not_of("0123456789") == std::string::npos) {
+      passes = std::stoi(a);
+    } else if (a == "-") {
+      std::string line;
+      while (std::getline(std::cin, line)) {
+        if (!line.empty()) files.push_back(line);
+      }
+    } else {
+      files.push_back(a);
+    }
+  }
+  auto ep4 = strop::sigs::razor::parse_ep4(ep4_text);
+  if (!ep4 && mode == "razor") {
+    std::fprintf(stderr, "bad ep4: %s\n", ep4.error().to_string().c_str());
+    return 64;
+  }
+  if (mode == "bench") {
+    std::vector<std::string> raws;
+    for (const std::string& f : files) {
+      bool ok = false;
+      raws.push_back(read_file(f, &ok));
+    }
+    std::size_t sink = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int p = 0; p < passes; ++p) {
+      for (const std::string& r : raws) {
+        std::vector<strop::sigs::Signature> sigs;
+        strop::sigs::add_razor_signatures(r, ep4_text, true, true, &sigs);
+        sink += sigs.size();
+      }
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    for (int p = 0; p < passes; ++p) {
+      for (const std::string& r : raws) sink += strop::sigs::pyzor_digest(r).has_value();
+    }
+    auto t2 = std::chrono::steady_clock::now();
+    const double n = static_cast<double>(raws.size()) * passes;
+    std::printf("messages %zu x %d; razor %.2f us/msg; pyzor %.2f us/msg (sink %zu)\n",
+                raws.size(), passes,
+                std::chrono::duration<double, std::micro>(t1 - t0).count() / n,
+                std::chrono::duration<double, std::micro>(t2 - t1).count() / n, sink);
+    return 0;
+  }
+  std::string out;
+  for (const std::string& f : files) {
+    bool ok = false;
+    const std::string raw = read_file(f, &ok);
+    out += "== " + f + "\n";
+    if (!ok) {
+      out += "UNREADABLE\n";
+      continue;
+    }
+    if (mode == "razor") {
+      dump_razor(raw, *ep4, ep4_text, verbose, &out);
+    } else if (mode == "pyzor") {
+      if (verbose) {
+        auto lines = strop::sigs::pyzor::predigest_lines(raw);
+        if (!lines) {
+          out += "NONE\n";
+        } else {
+          for (const std::string& l : *lines) out += l + "\n";
+        }
+      } else {
+        auto d = strop::sigs::pyzor_digest(raw);
+        out += d ? *d + "\n" : std::string("NONE\n");
+      }
+    } else {
+      std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+      return 64;
+    }
+    if (out.size() > (1u << 20)) {
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      out.clear();
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
