@@ -144,10 +144,13 @@ SignatureSet compute_native(const Message& msg, const Options& options) {
   SignatureSet set;
   const EngineMask m = options.engines;
   std::vector<const Part*> parts = visible_parts(msg);
+  std::vector<std::string> bodies;  // each visible part without quotes and footers
+  bodies.reserve(parts.size());
+  for (const Part* p : parts) bodies.push_back(strip_quotes_and_footers(p->text));
 
   if (m.has(Engine::kBody) || m.has(Engine::kFuzzy)) {
     std::vector<std::string> tokens;
-    for (const Part* p : parts) tokenize(strip_quotes_and_footers(p->text), &tokens);
+    for (const auto& b : bodies) tokenize(b, &tokens);
     if (m.has(Engine::kBody) && tokens.size() >= kMinBodyTokens) {
       std::string joined;
       for (const auto& t : tokens) {
@@ -171,11 +174,11 @@ SignatureSet compute_native(const Message& msg, const Options& options) {
       if (seen.size() >= kMaxUrlSigs) return;
       seen.push_back(v);
     };
-    for (const Part* p : parts) {
+    for (std::size_t k = 0; k < parts.size(); ++k) {
+      const Part* p = parts[k];
       // URLs in the footer are list machinery, not the message's own links.
-      std::string body = strip_quotes_and_footers(p->text);
       for (const auto& u : p->urls) {
-        if (p->kind == PartKind::kText && body.find(u) == std::string::npos) continue;
+        if (p->kind == PartKind::kText && bodies[k].find(u) == std::string::npos) continue;
         add(u);
         for (const auto& inner : embedded_urls(u)) add(inner);
       }

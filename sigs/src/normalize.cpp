@@ -29,71 +29,106 @@ bool is_separator_line(std::string_view line) {
 }
 
 // Boilerplate a list server appends: strong markers may be cut however much of the text
-// they are; weak markers only when they are a small tail of it.
-bool is_list_footer(std::string_view s) {
-  for (std::string_view kw : {"mailing list", "listinfo", "yahoo! groups", "mailman",
-                              "groups.yahoo", "sf.net email is sponsored", "list archive",
-                              "list info", "list-"}) {
-    if (detail::ifind(s, kw) != std::string_view::npos) return true;
-  }
-  return false;
-}
-
-bool is_weak_footer(std::string_view s) {
-  for (std::string_view kw : {"unsubscribe", "subscribe", "sponsor", "sourceforge", "lists."}) {
-    if (detail::ifind(s, kw) != std::string_view::npos) return true;
-  }
-  return false;
-}
+// they are; weak markers only when they are a small tail of it. All lower case.
+constexpr std::string_view kListFooterMarkers[] = {
+    "mailing list", "listinfo", "yahoo! groups", "mailman", "groups.yahoo",
+    "sf.net email is sponsored", "list archive", "list info", "list-"};
+constexpr std::string_view kWeakFooterMarkers[] = {"unsubscribe", "subscribe", "sponsor",
+                                                  "sourceforge", "lists."};
+constexpr std::size_t kMaxFooterCandidates = 16;  // rule lines examined per round
 
 }  // namespace
 
 std::string strip_quotes_and_footers(std::string_view text) {
-  // Split into lines, drop quoted lines.
-  std::vector<std::string_view> lines;
+  // Copy the text without quoted lines, remembering where each line starts.
+  std::string kept;
+  kept.reserve(text.size());
+  std::vector<std::size_t> starts;
   std::size_t i = 0;
-  while (i <= text.size()) {
+  while (i < text.size()) {
     std::size_t nl = text.find('\n', i);
     std::string_view line = text.substr(i, nl == std::string_view::npos ? text.npos : nl - i);
+    i = nl == std::string_view::npos ? text.size() : nl + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::string_view lt = line;
     while (!lt.empty() && (lt.front() == ' ' || lt.front() == '\t')) lt.remove_prefix(1);
-    // Quoted lines: ">" or a supercite prefix ("CW>", "jm>").
+    // Quoted lines: ">" or a supercite prefix of up to three letters ("CW>", "jm>").
     std::size_t q = 0;
     while (q < lt.size() && q < 4 && std::isalpha(static_cast<unsigned char>(lt[q]))) ++q;
-    bool quoted = q < lt.size() && lt[q] == '>' && (q == 0 || q < 4);
-    if (nl == std::string_view::npos) {
-      if (!quoted && !line.empty()) lines.push_back(line);  // no empty line after a final '\n'
-      break;
-    }
-    if (!quoted) lines.push_back(line);
-    i = nl + 1;
+    bool quoted = q < 4 && q < lt.size() && lt[q] == '>';
+    if (quoted) continue;
+    starts.push_back(kept.size());
+    kept += line;
+    kept += '\n';
   }
-  // Cut footers from the end: a separator line followed by list boilerplate, or a signature
-  // block ("-- ") of a few lines. Repeat for stacked footers.
-  std::size_t end = lines.size();
-  for (int round = 0; round < 4; ++round) {
+  auto line_at = [&](std::size_t k) {
+    std::size_t b = starts[k];
+    std::size_t e = k + 1 < starts.size() ? starts[k + 1] - 1 : kept.size() - 1;
+    return std::string_view(kept).substr(b, e - b);
+  };
+  // Most messages have no rule line at all: then there is no footer to look for.
+  auto is_candidate = [&](std::string_view line) {
+    if (is_separator_line(line)) return true;
+    // "----- Yahoo! Groups Sponsor -----~-->" and similar framed headings.
+    return line.size() >= 4 && (line[0] == '-' || line[0] == '_' || line[0] == '=') &&
+           line[1] == line[0] && line[2] == line[0] && line[3] == line[0];
+  };
+  std::size_t first_candidate = starts.size();
+  for (std::size_t k = starts.size(), seen = 0; k-- > 0 && seen < kMaxFooterCandidates;) {
+    if (is_candidate(line_at(k))) {
+      first_candidate = k;
+      ++seen;
+    }
+  }
+  if (first_candidate == starts.size()) return kept;
+  // Occurrences of every marker in the tail that holds the candidates, found once; a range
+  // query is then a binary search.
+  const std::size_t base = starts[first_candidate];
+  std::string lower = detail::to_lower(std::string_view(kept).substr(base));
+  constexpr std::string_view kOther[] = {"yahoo! groups sponsor", "http", "www."};
+  std::vector<std::pair<std::string_view, std::vector<std::size_t>>> occ;
+  auto index = [&](std::string_view kw) {
+    std::vector<std::size_t> at;
+    for (std::size_t p = lower.find(kw); p != std::string::npos; p = lower.find(kw, p + 1)) {
+      at.push_back(base + p);
+    }
+    occ.emplace_back(kw, std::move(at));
+  };
+  for (auto kw : kListFooterMarkers) index(kw);
+  for (auto kw : kWeakFooterMarkers) index(kw);
+  for (auto kw : kOther) index(kw);
+  auto contains = [&](std::string_view kw, std::size_t from, std::size_t to) {
+    for (const auto& [name, at] : occ) {
+      if (name != kw) continue;
+      auto it = std::lower_bound(at.begin(), at.end(), from);
+      return it != at.end() && *it + kw.size() <= to;
+    }
+    return false;
+  };
+  // Cut footers from the end: a rule line (or "-- ") followed by list boilerplate, a short
+  // sponsor block with a link, or a short signature. Repeat for stacked footers.
+  std::size_t end = starts.size();  // lines [0, end) are kept
+  for (int round = 0; round < 4 && end > 0; ++round) {
+    std::size_t end_off = end < starts.size() ? starts[end] : kept.size();
     bool cut = false;
-    std::size_t total = 0;
-    for (std::size_t k = 0; k < end; ++k) total += lines[k].size() + 1;
-    std::size_t tail = 0;
-    for (std::size_t k = end; k-- > 0;) {
-      tail += lines[k].size() + 1;
-      bool small_tail = tail * 10 <= total * 6;  // at most 60% of the text
-      bool sep = is_separator_line(lines[k]);
-      bool sponsor = detail::ifind(lines[k], "Yahoo! Groups Sponsor") != std::string_view::npos;
-      if (!sep && !sponsor) continue;
-      std::string joined;
-      for (std::size_t m = k; m < end; ++m) {
-        joined += lines[m];
-        joined += '\n';
-      }
-      bool sig = lines[k] == "-- " || lines[k] == "--";
+    std::size_t candidates = 0;
+    for (std::size_t k = end; k-- > first_candidate && candidates < kMaxFooterCandidates;) {
+      std::string_view line = line_at(k);
+      if (!is_candidate(line)) continue;
+      std::size_t from = starts[k];
+      bool sponsor = contains("yahoo! groups sponsor", from, from + line.size());
+      bool sig = line == "-- " || line == "--";
+      if (!sponsor && !is_separator_line(line)) continue;
+      ++candidates;
+      bool small_tail = (end_off - from) * 10 <= end_off * 6;  // at most 60% of the text
+      bool strong = sponsor;
+      for (auto kw : kListFooterMarkers) strong = strong || contains(kw, from, end_off);
+      bool weak = false;
+      for (auto kw : kWeakFooterMarkers) weak = weak || contains(kw, from, end_off);
       // A short block with a link under a rule line is a sponsor/ad footer.
-      bool ad_block = end - k <= 5 && (detail::ifind(joined, "http") != std::string::npos ||
-                                       detail::ifind(joined, "www.") != std::string::npos);
-      if (is_list_footer(joined) || sponsor ||
-          (small_tail && (is_weak_footer(joined) || ad_block || (sig && end - k <= 12)))) {
+      bool ad_block = end - k <= 5 &&
+                      (contains("http", from, end_off) || contains("www.", from, end_off));
+      if (strong || (small_tail && (weak || ad_block || (sig && end - k <= 12)))) {
         end = k;
         cut = true;
         break;
@@ -101,13 +136,8 @@ std::string strip_quotes_and_footers(std::string_view text) {
     }
     if (!cut) break;
   }
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t k = 0; k < end; ++k) {
-    out += lines[k];
-    out += '\n';
-  }
-  return out;
+  kept.resize(end < starts.size() ? starts[end] : kept.size());
+  return kept;
 }
 
 namespace {

@@ -120,12 +120,11 @@ Result<Signature> parse_signature(std::string_view text) {
 }
 
 std::string encode_fuzzy(const FuzzyHashes& h) {
-  std::string out;
-  out.reserve(kFuzzyHashes * 8);
-  char buf[9];
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(kFuzzyHashes * 8, '0');
+  std::size_t o = 0;
   for (auto x : h) {
-    std::snprintf(buf, sizeof buf, "%08x", x);
-    out.append(buf, 8);
+    for (int shift = 28; shift >= 0; shift -= 4) out[o++] = kDigits[(x >> shift) & 15];
   }
   return out;
 }

@@ -182,31 +182,33 @@ void find_text_urls(std::string_view text, std::vector<std::string>* out, std::s
     return u > 32 && u < 127 && c != '<' && c != '>' && c != '"' && c != '\'' && c != '`' &&
            c != '{' && c != '}' && c != '|' && c != '\\' && c != '^';
   };
+  // One linear pass: candidates start at 'h' (http://, https://) or at a token-initial 'w'
+  // (www.).
   std::size_t i = 0;
-  while (i < text.size() && out->size() < max_urls) {
-    std::size_t best = std::string_view::npos;
-    for (std::string_view scheme : {"http://", "https://", "www."}) {
-      std::size_t p = ifind(text, scheme, i);
-      if (p < best) best = p;
+  const std::size_t n = text.size();
+  while (i < n && out->size() < max_urls) {
+    char c = ascii_lower(text[i]);
+    bool start = false;
+    if (c == 'h') {
+      std::string_view rest = text.substr(i);
+      start = istarts_with(rest, "http://") || istarts_with(rest, "https://");
+    } else if (c == 'w') {
+      bool token_start = i == 0 || !is_url_char(text[i - 1]) || text[i - 1] == '(';
+      start = token_start && istarts_with(text.substr(i), "www.");
     }
-    if (best == std::string_view::npos) break;
-    // "www." must start a token.
-    if (text.size() > best + 3 && ascii_lower(text[best]) == 'w' && best > 0 &&
-        is_url_char(text[best - 1]) && text[best - 1] != '/' && text[best - 1] != '(') {
-      if (!istarts_with(text.substr(best), "http")) {
-        i = best + 4;
-        continue;
-      }
+    if (!start) {
+      ++i;
+      continue;
     }
-    std::size_t e = best;
-    while (e < text.size() && is_url_char(text[e])) ++e;
+    std::size_t e = i;
+    while (e < n && is_url_char(text[e])) ++e;
     // Trailing punctuation is not part of the URL.
-    while (e > best && (text[e - 1] == '.' || text[e - 1] == ',' || text[e - 1] == ')' ||
-                        text[e - 1] == ';' || text[e - 1] == ':' || text[e - 1] == '!' ||
-                        text[e - 1] == '?'))
+    while (e > i && (text[e - 1] == '.' || text[e - 1] == ',' || text[e - 1] == ')' ||
+                     text[e - 1] == ';' || text[e - 1] == ':' || text[e - 1] == '!' ||
+                     text[e - 1] == '?'))
       --e;
-    if (e > best + 7) out->emplace_back(text.substr(best, e - best));
-    i = e > best ? e : best + 1;
+    if (e > i + 7) out->emplace_back(text.substr(i, e - i));
+    i = e > i ? e : i + 1;
   }
 }
 
