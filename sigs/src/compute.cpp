@@ -66,11 +66,11 @@ const Seeds kSeeds;
 // The typo-tolerant form of a word for shingling: its distinct letters in sorted order, so
 // swapped, doubled and re-cased letters do not change it ("recieve" == "receive",
 // "mooney" == "money"). Non-ASCII words are kept as they are.
-void word_key(const std::string& w, std::string* key) {
+void word_key(std::string_view w, std::string* key) {
   std::uint32_t letters = 0;
   for (char c : w) {
     if (c < 'a' || c > 'z') {
-      *key = w;
+      key->assign(w);
       return;
     }
     letters |= 1u << (c - 'a');
@@ -81,16 +81,10 @@ void word_key(const std::string& w, std::string* key) {
   }
 }
 
-std::optional<FuzzyHashes> minhash(const std::vector<std::string>& tokens) {
-  if (tokens.size() < kShingleWidth) return std::nullopt;
-  std::vector<std::uint64_t> words(tokens.size());
-  std::string key;
-  for (std::size_t i = 0; i < tokens.size(); ++i) {
-    word_key(tokens[i], &key);
-    words[i] = XXH3_64bits(key.data(), key.size());
-  }
+std::optional<FuzzyHashes> minhash(const std::vector<std::uint64_t>& words) {
+  if (words.size() < kShingleWidth) return std::nullopt;
   std::vector<std::uint64_t> shingles;
-  shingles.reserve(tokens.size());
+  shingles.reserve(words.size());
   for (std::size_t i = 0; i + kShingleWidth <= words.size(); ++i) {
     std::uint64_t h = 0x243F6A8885A308D3ULL;
     for (std::size_t k = 0; k < kShingleWidth; ++k) {
@@ -106,10 +100,9 @@ std::optional<FuzzyHashes> minhash(const std::vector<std::string>& tokens) {
   best.fill(std::numeric_limits<std::uint64_t>::max());
   for (std::uint64_t s : shingles) {
     for (int i = 0; i < kFuzzyHashes; ++i) {
+      // s is already a well-mixed 64-bit hash: one xor and one odd multiply give each
+      // position its own permutation; the high bits of the product order the shingles.
       std::uint64_t v = (s ^ kSeeds.v[static_cast<std::size_t>(i)]) * 0xD6E8FEB86659FD93ULL;
-      v ^= v >> 32;
-      v *= 0xD6E8FEB86659FD93ULL;
-      v ^= v >> 29;
       best[static_cast<std::size_t>(i)] = std::min(best[static_cast<std::size_t>(i)], v);
     }
   }
@@ -149,18 +142,25 @@ SignatureSet compute_native(const Message& msg, const Options& options) {
   for (const Part* p : parts) bodies.push_back(strip_quotes_and_footers(p->text));
 
   if (m.has(Engine::kBody) || m.has(Engine::kFuzzy)) {
-    std::vector<std::string> tokens;
-    for (const auto& b : bodies) tokenize(b, &tokens);
-    if (m.has(Engine::kBody) && tokens.size() >= kMinBodyTokens) {
-      std::string joined;
-      for (const auto& t : tokens) {
-        joined += t;
+    // One pass over the words: the body digest's input and the shingles' word hashes.
+    std::string joined;
+    std::vector<std::uint64_t> words;
+    std::string key;
+    std::size_t n = 0;
+    for (const auto& b : bodies) {
+      joined.reserve(joined.size() + b.size());
+      n += for_each_word(b, TokenLimits{}, [&](std::string_view w) {
+        joined += w;
         joined += ' ';
-      }
+        word_key(w, &key);
+        words.push_back(XXH3_64bits(key.data(), key.size()));
+      });
+    }
+    if (m.has(Engine::kBody) && n >= kMinBodyTokens) {
       set.sigs.push_back({Engine::kBody, digest128("body/1\n", joined)});
     }
     if (m.has(Engine::kFuzzy)) {
-      if (auto h = minhash(tokens)) set.sigs.push_back({Engine::kFuzzy, encode_fuzzy(*h)});
+      if (auto h = minhash(words)) set.sigs.push_back({Engine::kFuzzy, encode_fuzzy(*h)});
     }
   }
 

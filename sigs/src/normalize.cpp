@@ -5,6 +5,7 @@
 #include <unicode/unistr.h>
 
 #include <algorithm>
+#include <functional>
 #include <array>
 #include <cctype>
 #include <unordered_map>
@@ -237,17 +238,18 @@ bool is_vowel(char c) {
 }
 
 // Filters and canonicalises one word (lowercase letters/digits, possibly UTF-8).
-void emit_word(std::string&& w, std::vector<std::string>* out, const TokenLimits& lim) {
-  if (w.size() < 2 || w.size() > lim.max_word_bytes) return;
+// Canonicalises `w` in place; false when the word is to be dropped.
+bool keep_word(std::string& w, const TokenLimits& lim) {
+  if (w.size() < 2 || w.size() > lim.max_word_bytes) return false;
   std::size_t digits = 0, ascii_letters = 0;
   for (char c : w) {
     if (c >= '0' && c <= '9') ++digits;
     else if (c >= 'a' && c <= 'z') ++ascii_letters;
   }
-  if (digits == w.size()) return;  // numbers vary per recipient
+  if (digits == w.size()) return false;  // numbers vary per recipient
   if (digits > 0) {
     // IDs and codes (many digits) are dropped; a digit or two inside a word is leetspeak.
-    if (digits > 2 || digits * 2 > w.size()) return;
+    if (digits > 2 || digits * 2 > w.size()) return false;
     for (auto& c : w) {
       switch (c) {
         case '0': c = 'o'; break;
@@ -275,9 +277,9 @@ void emit_word(std::string&& w, std::vector<std::string>* out, const TokenLimits
         max_run = std::max(max_run, ++run);
       }
     }
-    if (vowels == 0 || max_run > lim.max_consonant_run) return;
+    if (vowels == 0 || max_run > lim.max_consonant_run) return false;
   }
-  out->push_back(std::move(w));
+  return true;
 }
 
 bool looks_like_url(std::string_view chunk) {
@@ -294,11 +296,20 @@ bool looks_like_email(std::string_view chunk) {
 
 }  // namespace
 
-void tokenize(std::string_view text, std::vector<std::string>* out, const TokenLimits& lim) {
+std::size_t for_each_word(std::string_view text, const TokenLimits& lim,
+                          const std::function<void(std::string_view)>& fn) {
+  std::size_t count = 0;
+  auto flush = [&](std::string& w) {
+    if (keep_word(w, lim)) {
+      fn(w);
+      ++count;
+    }
+    w.clear();
+  };
   std::size_t i = 0;
   const std::size_t n = text.size();
   std::string word;
-  while (i < n && out->size() < lim.max_tokens) {
+  while (i < n && count < lim.max_tokens) {
     // One whitespace-delimited chunk.
     while (i < n && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r' ||
                      text[i] == '\f' || text[i] == '\v'))
@@ -322,8 +333,7 @@ void tokenize(std::string_view text, std::vector<std::string>* out, const TokenL
         } else if (c == '\'') {
           // apostrophes join: "don't" -> "dont"
         } else if (!word.empty()) {
-          emit_word(std::move(word), out, lim);
-          word.clear();
+          flush(word);
         }
         continue;
       }
@@ -332,17 +342,19 @@ void tokenize(std::string_view text, std::vector<std::string>* out, const TokenL
       const std::string& f = fold_codepoint(cp);
       for (char fc : f) {
         if (fc == kSep) {
-          if (!word.empty()) {
-            emit_word(std::move(word), out, lim);
-            word.clear();
-          }
+          if (!word.empty()) flush(word);
         } else {
           word.push_back(fc);
         }
       }
     }
-    if (!word.empty()) emit_word(std::move(word), out, lim);
+    if (!word.empty()) flush(word);
   }
+  return count;
+}
+
+void tokenize(std::string_view text, std::vector<std::string>* out, const TokenLimits& lim) {
+  for_each_word(text, lim, [out](std::string_view w) { out->emplace_back(w); });
 }
 
 namespace {

@@ -8,6 +8,7 @@
 // canonical_url() gives the form the url engine hashes. Pure functions, thread-safe.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,11 @@ std::string strip_quotes_and_footers(std::string_view text);
 
 // Appends the normalised words of `text` to `out`.
 void tokenize(std::string_view text, std::vector<std::string>* out, const TokenLimits& limits = {});
+
+// Calls fn for each normalised word of `text` (the view is valid only during the call);
+// returns the number of words. The allocation-free form of tokenize().
+std::size_t for_each_word(std::string_view text, const TokenLimits& limits,
+                          const std::function<void(std::string_view)>& fn);
 
 struct CanonicalUrl {
   std::string host;                // lowercase, no "www.", no port or user info
