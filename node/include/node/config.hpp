@@ -1,0 +1,87 @@
+// config.hpp: strop-node's configuration: one typed struct, every default declared once
+// (here, or in the library that owns the setting: protocol::Limits, storage::StoreOptions),
+// loaded from TOML, overridden by flags, printable as TOML (`--print-config`).
+//
+// Precedence: flag > file > default. Unknown keys in the file are an error (a typo must not
+// silently fall back to a default). docs/operations.md lists every key.
+// Thread-safety: plain values; load/print functions are pure apart from reading the file.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "protocol/limits.hpp"
+#include "sigs/result.hpp"
+#include "storage/store.hpp"
+
+namespace strop::node {
+
+inline constexpr std::string_view kNodeVersion = "0.1.0";
+
+// A token bucket's parameters. rate <= 0 disables the limit.
+struct RateLimit {
+  double per_second = 0;  // refill rate (tokens per second)
+  double burst = 0;       // bucket size
+};
+
+struct Config {
+  // [node]
+  std::string data_dir = "/var/lib/strop";  // Default: /var/lib/strop (created if missing)
+  std::string listen = "127.0.0.1:7420";    // Default: loopback, the native API port
+  unsigned threads = 0;                     // I/O threads. Default: 0 = one per core
+  std::string log = "stderr";               // "stderr" or "syslog" (facility LOG_MAIL)
+  std::string log_level = "info";           // trace, debug, info, warn, error, critical
+  // Public base URL written into identity files; empty: derived from `listen` and TLS.
+  std::string public_url;
+
+  // [tls] TLS 1.2+ is enabled when both are set.
+  std::string tls_cert;  // PEM certificate chain file. Default: none (plain HTTP)
+  std::string tls_key;   // PEM private key file. Default: none
+
+  // [api]
+  bool anonymous_check = true;     // Default: checks need no signature
+  bool open_registration = true;   // Default: unsigned /v1/register allowed
+  std::int64_t signing_window_seconds = 300;  // Default: +-5 minutes of clock skew
+  std::size_t nonce_cache_entries = 1'000'000;  // replay cache bound. Default: 1M
+  protocol::Limits limits;                    // [api] max_body_bytes, max_messages, ...
+  std::size_t max_header_bytes = 8192;        // request line + header fields. Default: 8 KiB
+  std::size_t max_connections = 1024;         // concurrent connections. Default: 1024
+  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive idle wait. Default: 60 s
+  std::chrono::milliseconds read_timeout{10'000};   // one request, first byte to last. Default: 10 s
+  std::chrono::milliseconds write_timeout{10'000};  // one response. Default: 10 s
+  std::chrono::milliseconds shutdown_timeout{10'000};  // SIGTERM: in-flight grace. Default: 10 s
+  std::size_t max_requests_per_connection = 0;  // 0 = unlimited. Default: 0
+
+  // [rate_limit] (token buckets; per_second <= 0 disables)
+  RateLimit ip_limit{2000, 4000};        // every request, per client IP
+  RateLimit reporter_limit{200, 1000};   // report/revoke requests, per reporter
+  RateLimit register_limit{0.05, 5};     // /v1/register, per client IP (1 per 20 s, burst 5)
+  std::size_t rate_limit_entries = 100'000;  // tracked keys per limiter. Default: 100k
+
+  // [storage] (defaults declared in storage::StoreOptions)
+  storage::StoreOptions store;
+};
+
+// Reads `path` (TOML) over the defaults. Errors: kIo (unreadable), kInvalidArgument (syntax,
+// unknown key, wrong type or out-of-range value; the message names the key and position).
+Result<Config> load_config(const std::string& path);
+// As load_config, from TOML text (tests).
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name = "config");
+// Checks cross-field rules (both TLS files or none, listen parses, limits > 0).
+Result<void> validate(const Config& c);
+// The effective configuration as TOML, every key present (what --print-config prints).
+std::string to_toml(const Config& c);
+
+// Parses "ADDR:PORT" ("127.0.0.1:7420", "[::1]:7420", "0.0.0.0:0").
+struct ListenAddress {
+  std::string host;
+  unsigned short port = 0;
+};
+Result<ListenAddress> parse_listen(std::string_view s);
+
+// The base URL clients use: public_url if set, else scheme://listen host:port.
+std::string base_url(const Config& c, unsigned short actual_port = 0);
+
+}  // namespace strop::node

@@ -1,0 +1,84 @@
+// limiter.hpp: per-key token-bucket rate limiting and the signed-request nonce replay cache.
+//
+// Both are bounded in memory, sharded by key hash (one mutex per shard, held for a hash
+// lookup only) and take the time as an argument, so they are pure functions of their
+// inputs and tests need no clock. Thread-safety: all methods are safe for concurrent use.
+// Lifetime: owned by the Api (handlers.hpp).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+namespace strop::node {
+
+class RateLimiter {
+ public:
+  // per_second <= 0 disables the limiter (every call is allowed). `max_keys` bounds the
+  // tracked keys; when a shard is full, idle keys (full buckets) are dropped first, and a
+  // new key that still does not fit is let through untracked (fail open, logged by metrics).
+  RateLimiter(double per_second, double burst, std::size_t max_keys);
+
+  struct Decision {
+    bool allowed = true;
+    double retry_after_seconds = 0;  // when refused: time until `cost` tokens are available
+  };
+  // Takes `cost` tokens from `key`'s bucket at time `now_ns` (a monotonic clock).
+  Decision take(std::string_view key, std::int64_t now_ns, double cost = 1.0);
+
+  bool enabled() const { return rate_ > 0; }
+  std::size_t size() const;
+
+ private:
+  struct Bucket {
+    double tokens;
+    std::int64_t last_ns;
+  };
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, Bucket> buckets;
+  };
+  static constexpr std::size_t kShards = 16;
+
+  void evict_idle(Shard& s, std::int64_t now_ns);
+
+  const double rate_;
+  const double burst_;
+  const std::size_t max_per_shard_;
+  std::array<Shard, kShards> shards_;
+};
+
+class NonceCache {
+ public:
+  // Remembers at most `max_entries` (reporter, nonce) pairs.
+  explicit NonceCache(std::size_t max_entries);
+
+  enum class Outcome { kFresh, kReplay, kFull };
+  // Records (reporter, nonce) until `expires_at` (Unix seconds: the request's timestamp +
+  // the signing window, after which the request is refused as stale anyway). `now` prunes
+  // expired entries. kReplay: the pair is already known; kFull: the cache is at its bound
+  // with unexpired entries (the node answers 503).
+  Outcome insert(std::string_view reporter, std::string_view nonce, std::int64_t now,
+                 std::int64_t expires_at);
+
+  std::size_t size() const;
+
+ private:
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_set<std::string> seen;
+    std::deque<std::pair<std::int64_t, std::string>> order;  // (expires_at, key), insertion order
+  };
+  static constexpr std::size_t kShards = 16;
+  const std::size_t max_per_shard_;
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace strop::node

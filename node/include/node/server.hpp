@@ -1,0 +1,58 @@
+// server.hpp: strop-node's HTTP/1.1 (optionally TLS 1.2+) listener on Boost.Beast.
+//
+// One io_context run by N threads, a strand per connection, async accept/read/write with
+// per-operation deadlines on the lowest layer (idle wait for a request's first byte, then
+// read_timeout for the whole request, write_timeout for the response), a bounded request
+// parser (max_header_bytes, max_body_bytes), pre-sized read buffers, keep-alive, and a
+// connection limit (excess connections get a canned 503 and are closed). Each complete
+// request is handed to Api::handle on the connection's own strand; checks are answered
+// inline, reports after the durable commit.
+//
+// Shutdown (SIGTERM/SIGINT or stop()): stop accepting, let in-flight requests finish and
+// their responses be written (with Connection: close), close idle connections, then run()
+// returns; after shutdown_timeout the remaining connections are cut.
+//
+// Threading: create() and run() from one thread (main); stop() from any thread. run()
+// blocks until shutdown. Lifetime: the Api and NodeMetrics must outlive the Server; destroy
+// the Server only after the Store's pending write callbacks have run (Store::flush()).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "node/config.hpp"
+#include "node/handlers.hpp"
+#include "node/metrics.hpp"
+#include "sigs/result.hpp"
+
+namespace strop::node {
+
+class Server {
+ public:
+  // Binds the listening socket (so the port is known before run()) and prepares TLS.
+  // Errors: kInvalidArgument (bad listen address), kIo (bind/listen failed, unreadable
+  // certificate or key).
+  static Result<std::unique_ptr<Server>> create(const Config& config, Api& api, NodeMetrics& metrics);
+
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The bound address, e.g. "127.0.0.1" and the actual port (useful with port 0).
+  std::string local_host() const;
+  unsigned short local_port() const;
+  bool tls() const;
+
+  // Serves until SIGTERM/SIGINT or stop(), then drains gracefully (see above).
+  // `handle_signals`: install the SIGTERM/SIGINT handlers (tests may pass false).
+  void run(bool handle_signals = true);
+  // Begins the graceful shutdown. Thread-safe.
+  void stop();
+
+ private:
+  Server() = default;
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace strop::node

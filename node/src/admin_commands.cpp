@@ -1,0 +1,315 @@
+// admin_commands.cpp: `strop-node reporter add|list|set-trust|disable`, `stats`,
+// `backup DEST`, `expire`. Each opens the store in admin mode (no in-memory index, no
+// sweeper), which is safe while a node serves the same directory.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/limits.hpp"
+#include "protocol/signing.hpp"
+#include "storage/store.hpp"
+
+namespace strop::node::cli {
+
+namespace {
+
+int exit_code_for(const Error& e) {
+  switch (e.code) {
+    case Errc::kIo: return EX_IOERR;
+    case Errc::kNotFound:
+    case Errc::kExists:
+    case Errc::kInvalidArgument:
+    case Errc::kMalformed:
+    case Errc::kLimitExceeded: return EX_DATAERR;
+    case Errc::kUnavailable: return EX_TEMPFAIL;
+    default: return EX_SOFTWARE;
+  }
+}
+
+int fail(const Error& e) {
+  std::fprintf(stderr, "strop-node: %s\n", e.to_string().c_str());
+  return exit_code_for(e);
+}
+
+// Opens the store of the effective data directory in admin mode.
+std::unique_ptr<storage::Store> open_store(const CommonOptions& common, Config* out_config, int* code) {
+  auto cfg = load_effective_config(common, code);
+  if (!cfg) return nullptr;
+  storage::StoreOptions so = cfg->store;
+  so.dir = cfg->data_dir;
+  so.serve = false;
+  auto s = storage::Store::open(so);
+  if (!s) {
+    std::fprintf(stderr, "strop-node: cannot open the store in %s: %s\n", so.dir.c_str(),
+                 s.error().to_string().c_str());
+    *code = exit_code_for(s.error());
+    return nullptr;
+  }
+  if (out_config) *out_config = std::move(*cfg);
+  return std::move(*s);
+}
+
+std::string iso_time(storage::TimePoint t) {
+  if (t.time_since_epoch().count() == 0) return "-";
+  std::time_t tt = static_cast<std::time_t>(t.time_since_epoch().count());
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::json reporter_json(const storage::Reporter& r) {
+  return {{"id", r.id},
+          {"name", r.name},
+          {"trust", r.trust},
+          {"base_trust", r.base_trust},
+          {"pinned", r.pinned},
+          {"admin", r.admin},
+          {"disabled", r.disabled},
+          {"created", iso_time(r.created)},
+          {"last_active", iso_time(r.last_active)},
+          {"reports", r.reports},
+          {"revokes", r.revokes},
+          {"corroborated", r.corroborated},
+          {"contradicted", r.contradicted}};
+}
+
+// Writes `text` to `path` with mode 0600 (it holds a secret).
+Result<void> write_private_file(const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(Errc::kIo, "cannot create " + path + ": " + std::strerror(errno));
+  ::fchmod(fd, 0600);
+  std::size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return make_error(Errc::kIo, "cannot write " + path + ": " + std::strerror(e));
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) return make_error(Errc::kIo, "cannot write " + path);
+  return {};
+}
+
+// ---- reporter add
+
+struct AddOptions {
+  std::string name;
+  std::optional<double> trust;
+  std::string out;
+  std::string node_url;
+  bool admin = false;
+  bool earned = false;
+};
+
+int run_add(const CommonOptions& common, const AddOptions& o) {
+  if (!protocol::valid_reporter_name(o.name)) {
+    std::fprintf(stderr, "strop-node: bad reporter name (1..64 of [A-Za-z0-9._@+-], not starting with . or -)\n");
+    return EX_USAGE;
+  }
+  if (o.trust && !(*o.trust >= 0.0 && *o.trust <= 1.0)) {
+    std::fprintf(stderr, "strop-node: --trust must be within 0..1\n");
+    return EX_USAGE;
+  }
+  int code = 0;
+  Config c;
+  auto store = open_store(common, &c, &code);
+  if (!store) return code;
+  storage::ReporterSpec spec;
+  spec.name = o.name;
+  spec.secret = protocol::make_secret();
+  spec.trust = o.trust;
+  spec.pinned = o.trust.has_value() && !o.earned;
+  spec.admin = o.admin;
+  auto r = store->add_reporter(spec);
+  if (!r) return fail(r.error());
+  protocol::Identity id{o.node_url.empty() ? base_url(c) : o.node_url, r->name, spec.secret};
+  std::string text = protocol::encode(id);
+  if (o.out.empty() || o.out == "-") {
+    std::cout << text;
+  } else {
+    if (auto w = write_private_file(o.out, text); !w) return fail(w.error());
+    std::fprintf(stderr, "reporter %s added (trust %.3f%s); identity written to %s\n", r->name.c_str(), r->trust,
+                 r->pinned ? ", pinned" : "", o.out.c_str());
+  }
+  return 0;
+}
+
+// ---- reporter list
+
+int run_list(const CommonOptions& common, bool json) {
+  int code = 0;
+  auto store = open_store(common, nullptr, &code);
+  if (!store) return code;
+  auto list = store->list_reporters();
+  if (!list) return fail(list.error());
+  if (json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& r : *list) arr.push_back(reporter_json(r));
+    std::cout << arr.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%-6s %-24s %6s %6s %-6s %-5s %-8s %8s %8s %s\n", "ID", "NAME", "TRUST", "BASE", "PINNED", "ADMIN",
+              "STATE", "REPORTS", "REVOKES", "LAST-ACTIVE");
+  for (const auto& r : *list) {
+    std::printf("%-6u %-24s %6.3f %6.3f %-6s %-5s %-8s %8llu %8llu %s\n", r.id, r.name.c_str(), r.trust, r.base_trust,
+                r.pinned ? "yes" : "no", r.admin ? "yes" : "no", r.disabled ? "disabled" : "active",
+                static_cast<unsigned long long>(r.reports), static_cast<unsigned long long>(r.revokes),
+                iso_time(r.last_active).c_str());
+  }
+  return 0;
+}
+
+// ---- reporter set-trust / disable
+
+int run_set_trust(const CommonOptions& common, const std::string& name, double trust, bool earned) {
+  if (!(trust >= 0.0 && trust <= 1.0)) {
+    std::fprintf(stderr, "strop-node: trust must be within 0..1\n");
+    return EX_USAGE;
+  }
+  int code = 0;
+  auto store = open_store(common, nullptr, &code);
+  if (!store) return code;
+  auto r = store->set_trust(name, trust, !earned);
+  if (!r) return fail(r.error());
+  std::printf("%s: trust %.3f (%s)\n", r->name.c_str(), r->trust, r->pinned ? "pinned" : "earned from this base");
+  return 0;
+}
+
+int run_disable(const CommonOptions& common, const std::string& name, bool enable) {
+  int code = 0;
+  auto store = open_store(common, nullptr, &code);
+  if (!store) return code;
+  auto r = store->set_disabled(name, !enable);
+  if (!r) return fail(r.error());
+  std::printf("%s: %s\n", r->name.c_str(), r->disabled ? "disabled" : "enabled");
+  return 0;
+}
+
+// ---- stats / backup / expire
+
+int run_stats(const CommonOptions& common, bool json) {
+  int code = 0;
+  auto store = open_store(common, nullptr, &code);
+  if (!store) return code;
+  auto s = store->stats();
+  nlohmann::json by_engine = nlohmann::json::object();
+  for (auto e : sigs::kAllEngines) by_engine[std::string(sigs::engine_name(e))] = s.signatures_by_engine[static_cast<std::size_t>(e)];
+  nlohmann::json j = {{"signatures", s.signatures},   {"signatures_by_engine", by_engine},
+                      {"votes", s.votes},             {"reporters", s.reporters},
+                      {"map_bytes", s.map_bytes},     {"used_bytes", s.used_bytes}};
+  if (json) {
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("signatures  %llu\n", static_cast<unsigned long long>(s.signatures));
+  for (auto e : sigs::kAllEngines) {
+    std::printf("  %-10s %llu\n", std::string(sigs::engine_name(e)).c_str(),
+                static_cast<unsigned long long>(s.signatures_by_engine[static_cast<std::size_t>(e)]));
+  }
+  std::printf("votes       %llu\nreporters   %llu\nmap bytes   %llu\nused bytes  %llu\n",
+              static_cast<unsigned long long>(s.votes), static_cast<unsigned long long>(s.reporters),
+              static_cast<unsigned long long>(s.map_bytes), static_cast<unsigned long long>(s.used_bytes));
+  return 0;
+}
+
+int run_backup(const CommonOptions& common, const std::string& dest) {
+  int code = 0;
+  auto store = open_store(common, nullptr, &code);
+  if (!store) return code;
+  auto r = store->backup(dest);
+  if (!r) {
+    std::fprintf(stderr, "strop-node: backup to %s failed: %s\n", dest.c_str(), r.error().to_string().c_str());
+    return r.error().code == Errc::kExists || r.error().code == Errc::kIo ? EX_CANTCREAT : exit_code_for(r.error());
+  }
+  std::printf("backup written to %s\n", dest.c_str());
+  return 0;
+}
+
+int run_expire(const CommonOptions& common) {
+  int code = 0;
+  auto store = open_store(common, nullptr, &code);
+  if (!store) return code;
+  auto r = store->expire(store->now());
+  if (!r) return fail(r.error());
+  std::printf("expired %llu signatures\n", static_cast<unsigned long long>(*r));
+  return 0;
+}
+
+}  // namespace
+
+void setup_reporter(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
+  auto* rep = app.add_subcommand("reporter", "Manage reporters (identities that report and revoke)");
+  rep->require_subcommand(1);
+
+  auto add = std::make_shared<AddOptions>();
+  auto* a = rep->add_subcommand("add", "Create a reporter and write its identity file");
+  a->add_option("NAME", add->name, "Reporter name")->required();
+  a->add_option("--trust", add->trust, "Trust 0.0..1.0 (pinned unless --earned; default: new-reporter trust)");
+  a->add_option("--out", add->out, "Write the identity file (JSON, mode 0600) here; default: stdout");
+  a->add_option("--node-url", add->node_url, "Node URL written into the identity file (default: from listen/TLS)");
+  a->add_flag("--admin", add->admin, "May register other reporters through the API");
+  a->add_flag("--earned", add->earned, "With --trust: a starting point the model may change, not pinned");
+  a->callback([common, add, exit_code] { *exit_code = run_add(*common, *add); });
+
+  auto list_json = std::make_shared<bool>(false);
+  auto* l = rep->add_subcommand("list", "List reporters");
+  l->add_flag("--json", *list_json, "JSON output");
+  l->callback([common, list_json, exit_code] { *exit_code = run_list(*common, *list_json); });
+
+  struct TrustOpts {
+    std::string name;
+    double trust = 0;
+    bool earned = false;
+  };
+  auto t = std::make_shared<TrustOpts>();
+  auto* st = rep->add_subcommand("set-trust", "Set a reporter's trust (pinned unless --earned)");
+  st->add_option("NAME", t->name, "Reporter name")->required();
+  st->add_option("T", t->trust, "Trust 0.0..1.0")->required();
+  st->add_flag("--earned", t->earned, "Make T the base the model earns from instead of pinning it");
+  st->callback([common, t, exit_code] { *exit_code = run_set_trust(*common, t->name, t->trust, t->earned); });
+
+  struct DisableOpts {
+    std::string name;
+    bool enable = false;
+  };
+  auto d = std::make_shared<DisableOpts>();
+  auto* dis = rep->add_subcommand("disable", "Disable a reporter: it can no longer authenticate; its votes count 0");
+  dis->add_option("NAME", d->name, "Reporter name")->required();
+  dis->add_flag("--enable", d->enable, "Re-enable instead");
+  dis->callback([common, d, exit_code] { *exit_code = run_disable(*common, d->name, d->enable); });
+}
+
+void setup_stats(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
+  auto json = std::make_shared<bool>(false);
+  auto* s = app.add_subcommand("stats", "Print store statistics");
+  s->add_flag("--json", *json, "JSON output");
+  s->callback([common, json, exit_code] { *exit_code = run_stats(*common, *json); });
+}
+
+void setup_backup(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
+  auto dest = std::make_shared<std::string>();
+  auto* b = app.add_subcommand("backup", "Write a consistent, compacted copy of the live store to DEST");
+  b->add_option("DEST", *dest, "Destination directory (created; must not already hold a store)")->required();
+  b->callback([common, dest, exit_code] { *exit_code = run_backup(*common, *dest); });
+}
+
+void setup_expire(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
+  auto* e = app.add_subcommand("expire", "Delete signatures neither reported nor hit for storage.expire_after_seconds");
+  e->callback([common, exit_code] { *exit_code = run_expire(*common); });
+}
+
+}  // namespace strop::node::cli

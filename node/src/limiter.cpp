@@ -1,0 +1,96 @@
+#include "node/limiter.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace strop::node {
+
+namespace {
+
+std::size_t shard_of(std::string_view key, std::size_t shards) {
+  return std::hash<std::string_view>{}(key) % shards;
+}
+
+}  // namespace
+
+RateLimiter::RateLimiter(double per_second, double burst, std::size_t max_keys)
+    : rate_(per_second),
+      burst_(std::max(burst, 1.0)),
+      max_per_shard_(std::max<std::size_t>(max_keys / kShards, 1)) {}
+
+void RateLimiter::evict_idle(Shard& s, std::int64_t now_ns) {
+  for (auto it = s.buckets.begin(); it != s.buckets.end();) {
+    double refill = static_cast<double>(now_ns - it->second.last_ns) * 1e-9 * rate_;
+    if (it->second.tokens + refill >= burst_) {
+      it = s.buckets.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+RateLimiter::Decision RateLimiter::take(std::string_view key, std::int64_t now_ns, double cost) {
+  if (rate_ <= 0) return {};
+  Shard& s = shards_[shard_of(key, kShards)];
+  std::lock_guard lock(s.mu);
+  auto it = s.buckets.find(std::string(key));
+  if (it == s.buckets.end()) {
+    if (s.buckets.size() >= max_per_shard_) {
+      evict_idle(s, now_ns);
+      if (s.buckets.size() >= max_per_shard_) return {};  // fail open, untracked
+    }
+    it = s.buckets.emplace(std::string(key), Bucket{burst_, now_ns}).first;
+  }
+  Bucket& b = it->second;
+  if (now_ns > b.last_ns) {
+    b.tokens = std::min(burst_, b.tokens + static_cast<double>(now_ns - b.last_ns) * 1e-9 * rate_);
+    b.last_ns = now_ns;
+  }
+  if (b.tokens >= cost) {
+    b.tokens -= cost;
+    return {};
+  }
+  return {false, (cost - b.tokens) / rate_};
+}
+
+std::size_t RateLimiter::size() const {
+  std::size_t n = 0;
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s.mu);
+    n += s.buckets.size();
+  }
+  return n;
+}
+
+NonceCache::NonceCache(std::size_t max_entries)
+    : max_per_shard_(std::max<std::size_t>(max_entries / kShards, 1)) {}
+
+NonceCache::Outcome NonceCache::insert(std::string_view reporter, std::string_view nonce,
+                                       std::int64_t now, std::int64_t expires_at) {
+  std::string key;
+  key.reserve(reporter.size() + 1 + nonce.size());
+  key.append(reporter).push_back('\n');
+  key.append(nonce);
+  Shard& s = shards_[shard_of(key, kShards)];
+  std::lock_guard lock(s.mu);
+  while (!s.order.empty() && s.order.front().first < now) {
+    s.seen.erase(s.order.front().second);
+    s.order.pop_front();
+  }
+  if (s.seen.count(key)) return Outcome::kReplay;
+  if (s.seen.size() >= max_per_shard_) return Outcome::kFull;
+  s.seen.insert(key);
+  s.order.emplace_back(expires_at, std::move(key));
+  return Outcome::kFresh;
+}
+
+std::size_t NonceCache::size() const {
+  std::size_t n = 0;
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s.mu);
+    n += s.seen.size();
+  }
+  return n;
+}
+
+}  // namespace strop::node

@@ -1,0 +1,500 @@
+// server.cpp: Beast sessions (plain and TLS), the acceptor and the graceful shutdown.
+// Asio/Beast are compiled once in asio_impl.cpp (separate compilation).
+#include "node/server.hpp"
+
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol/signing.hpp"
+
+namespace strop::node {
+
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+using protocol::ApiErrc;
+
+namespace {
+
+// Read buffer capacity per connection: a whole typical request in one read (Beast's
+// default growth would read in 512-byte steps).
+constexpr std::size_t kReadBufferBytes = 16 * 1024;
+// Lingering close: most bytes read and discarded after the final response.
+constexpr std::size_t kLingerMaxBytes = 4 * 1024 * 1024;
+
+std::shared_ptr<spdlog::logger> logger() {
+  auto l = spdlog::get("node");
+  return l ? l : spdlog::default_logger();
+}
+
+// Everything a session needs after the Server object may be gone (held by shared_ptr).
+struct SharedState;
+
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Posted to the session's strand at shutdown: close it unless a request is in flight.
+  virtual void shutdown_if_idle() = 0;
+};
+
+struct SharedState {
+  Api* api = nullptr;
+  NodeMetrics* metrics = nullptr;
+  Config config;
+  std::unique_ptr<ssl::context> tls;  // null: plain HTTP
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> active{0};
+
+  std::mutex mu;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;  // GUARDED_BY(mu)
+
+  void add(SessionBase* s, std::weak_ptr<SessionBase> w) {
+    std::lock_guard lock(mu);
+    sessions.emplace(s, std::move(w));
+  }
+  void remove(SessionBase* s) {
+    std::lock_guard lock(mu);
+    sessions.erase(s);
+  }
+  std::vector<std::shared_ptr<SessionBase>> snapshot() {
+    std::lock_guard lock(mu);
+    std::vector<std::shared_ptr<SessionBase>> out;
+    for (auto& [p, w] : sessions) {
+      if (auto s = w.lock()) out.push_back(std::move(s));
+    }
+    return out;
+  }
+};
+
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  Session(tcp::socket&& socket, std::shared_ptr<SharedState> st)
+      : st_(std::move(st)), stream_(make_stream(std::move(socket), *st_)) {
+    beast::error_code ec;
+    auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) client_ip_ = ep.address().to_string();
+    buffer_.reserve(kReadBufferBytes);
+    st_->active.fetch_add(1, std::memory_order_relaxed);
+    st_->metrics->connections_active.add(1);
+  }
+
+  ~Session() override {
+    st_->remove(this);
+    st_->active.fetch_sub(1, std::memory_order_relaxed);
+    st_->metrics->connections_active.add(-1);
+  }
+
+  void start() {
+    st_->add(this, this->weak_from_this());
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->on_start(); });
+  }
+
+  void shutdown_if_idle() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (!self->busy_) self->close_now();
+    });
+  }
+
+ private:
+  static Stream make_stream(tcp::socket&& socket, SharedState& st) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *st.tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  auto& lowest() { return beast::get_lowest_layer(stream_); }
+
+  void on_start() {
+    if constexpr (kTls) {
+      lowest().expires_after(st_->config.read_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) {
+                                  logger()->debug("TLS handshake with {} failed: {}", self->client_ip_, ec.message());
+                                  if (ec == beast::error::timeout) self->st_->metrics->connections_timed_out.add();
+                                  return self->close_now();
+                                }
+                                self->do_read();
+                              });
+    } else {
+      do_read();
+    }
+  }
+
+  // Waits (idle_timeout) for the first byte of the next request, unless the buffer already
+  // holds some (pipelining), then reads the whole request under read_timeout.
+  void do_read() {
+    if (st_->stopping.load(std::memory_order_relaxed)) return close_now();
+    if (buffer_.size() > 0) return read_request();
+    lowest().expires_after(st_->config.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kReadBufferBytes),
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) {
+                                if (ec == beast::error::timeout) self->st_->metrics->connections_timed_out.add();
+                                return self->close_now();
+                              }
+                              self->buffer_.commit(n);
+                              self->read_request();
+                            });
+  }
+
+  void read_request() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(st_->config.max_header_bytes));
+    parser_->body_limit(st_->config.limits.max_body_bytes);
+    lowest().expires_after(st_->config.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
+          ec == net::error::connection_reset || ec == net::ssl::error::stream_truncated) {
+        return close_now();
+      }
+      if (ec == beast::error::timeout) {
+        // Slow or stalled request (slowloris): the stream is already closed.
+        st_->metrics->connections_timed_out.add();
+        return close_now();
+      }
+      st_->metrics->bad_requests.add();
+      if (ec == http::error::body_limit) {
+        return reply_error(ApiErrc::kTooLarge,
+                           "body larger than " + std::to_string(st_->config.limits.max_body_bytes) + " bytes");
+      }
+      if (ec == http::error::header_limit) {
+        return reply_error(ApiErrc::kTooLarge,
+                           "header larger than " + std::to_string(st_->config.max_header_bytes) + " bytes");
+      }
+      if (ec == http::error::partial_message) return close_now();
+      return reply_error(ApiErrc::kMalformed, "bad HTTP request: " + ec.message());
+    }
+    handle();
+  }
+
+  // An HTTP-level error: respond and close (the stream state is unknown).
+  void reply_error(ApiErrc code, std::string message) {
+    busy_ = true;
+    keep_alive_ = false;
+    st_->metrics->record(Op::kOther, result_index(code), std::chrono::nanoseconds(0));
+    write(Api::error_response(code, std::move(message)));
+  }
+
+  void handle() {
+    busy_ = true;
+    ++served_;
+    auto& req = parser_->get();
+    keep_alive_ = req.keep_alive();
+    // Stop the read deadline while the request is handled (a report may wait for a commit).
+    lowest().expires_never();
+    req_.method = std::string_view(req.method_string().data(), req.method_string().size());
+    req_.target = std::string_view(req.target().data(), req.target().size());
+    req_.body = req.body();
+    req_.client_ip = client_ip_;
+    auto field = [&](std::string_view name) {
+      auto it = req.find(beast::string_view(name.data(), name.size()));
+      return it == req.end() ? std::string() : std::string(it->value().data(), it->value().size());
+    };
+    if (req.count(beast::string_view(protocol::kHeaderReporter.data(), protocol::kHeaderReporter.size())) ||
+        req.count(beast::string_view(protocol::kHeaderSignature.data(), protocol::kHeaderSignature.size()))) {
+      req_.auth.reporter = field(protocol::kHeaderReporter);
+      req_.auth.timestamp = field(protocol::kHeaderTimestamp);
+      req_.auth.nonce = field(protocol::kHeaderNonce);
+      req_.auth.signature = field(protocol::kHeaderSignature);
+    } else {
+      req_.auth = {};
+    }
+    // Keep the io_context alive while a response is pending on another thread.
+    auto work = net::prefer(stream_.get_executor(), net::execution::outstanding_work.tracked);
+    st_->api->handle(req_, [self = this->shared_from_this(), work](HttpResponse r) {
+      net::dispatch(self->stream_.get_executor(),
+                    [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
+    });
+  }
+
+  void write(HttpResponse r) {
+    res_ = {};
+    res_.version(11);
+    res_.result(static_cast<unsigned>(r.status));
+    res_.set(http::field::content_type, r.content_type);
+    if (!r.allow.empty()) res_.set(http::field::allow, r.allow);
+    if (r.retry_after > 0) res_.set(http::field::retry_after, std::to_string(r.retry_after));
+    std::size_t max_req = st_->config.max_requests_per_connection;
+    bool keep = keep_alive_ && !r.close && !st_->stopping.load(std::memory_order_relaxed) &&
+                (max_req == 0 || served_ < max_req);
+    res_.keep_alive(keep);
+    res_.body() = std::move(r.body);
+    res_.prepare_payload();
+    lowest().expires_after(st_->config.write_timeout);
+    http::async_write(stream_, res_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_write(ec);
+    });
+  }
+
+  void on_write(beast::error_code ec) {
+    busy_ = false;
+    if (ec) {
+      if (ec == beast::error::timeout) st_->metrics->connections_timed_out.add();
+      return close_now();
+    }
+    if (!res_.keep_alive()) return graceful_close();
+    res_ = {};
+    do_read();
+  }
+
+  // After a response with Connection: close: TLS close_notify / TCP FIN, then close.
+  void graceful_close() {
+    if constexpr (kTls) {
+      lowest().expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->close_now(); });
+    } else {
+      // Lingering close: send FIN, then read and discard what the client still sends (e.g.
+      // the rest of an oversized body) so it sees our response instead of a reset.
+      beast::error_code ec;
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      if (ec) return close_now();
+      lowest().expires_after(std::chrono::seconds(2));
+      linger(0);
+    }
+  }
+
+  void linger(std::size_t drained) {
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(kReadBufferBytes),
+                            [self = this->shared_from_this(), drained](beast::error_code ec, std::size_t n) {
+                              if (ec || drained + n > kLingerMaxBytes) return self->close_now();
+                              self->buffer_.commit(n);
+                              self->linger(drained + n);
+                            });
+  }
+
+  void close_now() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().close();
+  }
+
+  std::shared_ptr<SharedState> st_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  HttpRequest req_;
+  std::string client_ip_;
+  bool busy_ = false;
+  bool keep_alive_ = true;
+  bool closed_ = false;
+  std::size_t served_ = 0;
+};
+
+using PlainSession = Session<beast::tcp_stream>;
+using TlsSession = Session<beast::ssl_stream<beast::tcp_stream>>;
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+  std::shared_ptr<SharedState> st = std::make_shared<SharedState>();
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  net::signal_set signals{ioc};
+  net::steady_timer drain_timer{ioc};
+  net::steady_timer accept_retry{ioc};
+  std::chrono::steady_clock::time_point drain_deadline;
+  std::string host;
+  unsigned short port = 0;
+  bool handle_signals = true;
+
+  explicit Impl(unsigned threads) : ioc(static_cast<int>(threads)) {}
+
+  void do_accept() {
+    acceptor.async_accept(net::make_strand(ioc), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+      self->on_accept(ec, std::move(s));
+    });
+  }
+
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+    if (ec) {
+      // EMFILE and friends: back off briefly instead of spinning.
+      logger()->warn("accept failed: {}", ec.message());
+      accept_retry.expires_after(std::chrono::milliseconds(100));
+      accept_retry.async_wait([self = shared_from_this()](beast::error_code e) {
+        if (!e) self->do_accept();
+      });
+      return;
+    }
+    st->metrics->connections_accepted.add();
+    if (st->active.load(std::memory_order_relaxed) >= st->config.max_connections) {
+      st->metrics->connections_rejected.add();
+      if (!st->tls) {
+        static constexpr std::string_view kBusy =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+            "Connection: close\r\nContent-Length: 83\r\n\r\n"
+            R"({"v":1,"error":{"code":"overloaded","message":"too many connections, retry later"}})";
+        static_assert(kBusy.size() - kBusy.find("\r\n\r\n") - 4 == 83);
+        beast::error_code wec;
+        socket.non_blocking(true, wec);
+        socket.write_some(net::buffer(kBusy.data(), kBusy.size()), wec);
+        socket.shutdown(tcp::socket::shutdown_both, wec);
+      }
+      socket.close(ec);
+      return do_accept();
+    }
+    beast::error_code nd;
+    socket.set_option(tcp::no_delay(true), nd);
+    if (st->tls) {
+      std::make_shared<TlsSession>(std::move(socket), st)->start();
+    } else {
+      std::make_shared<PlainSession>(std::move(socket), st)->start();
+    }
+    do_accept();
+  }
+
+  void begin_shutdown() {
+    if (st->stopping.exchange(true)) return;
+    logger()->info("shutting down: no new connections, finishing {} open connection(s)",
+                   st->active.load(std::memory_order_relaxed));
+    st->api->set_draining(true);
+    beast::error_code ec;
+    acceptor.close(ec);
+    accept_retry.cancel();
+    signals.cancel();
+    signals.clear(ec);
+    for (auto& s : st->snapshot()) s->shutdown_if_idle();
+    drain_deadline = std::chrono::steady_clock::now() + st->config.shutdown_timeout;
+    poll_drained();
+  }
+
+  void poll_drained() {
+    if (st->active.load(std::memory_order_relaxed) == 0) {
+      logger()->info("all connections closed");
+      return;  // no more work: the io_context runs out and run() returns
+    }
+    if (std::chrono::steady_clock::now() >= drain_deadline) {
+      logger()->warn("shutdown timeout: cutting {} connection(s)", st->active.load(std::memory_order_relaxed));
+      ioc.stop();
+      return;
+    }
+    // Connections that became idle after the first pass are closed on their next read.
+    for (auto& s : st->snapshot()) s->shutdown_if_idle();
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([self = shared_from_this()](beast::error_code e) {
+      if (!e) self->poll_drained();
+    });
+  }
+};
+
+Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api, NodeMetrics& metrics) {
+  auto listen = parse_listen(config.listen);
+  if (!listen) return make_error(Errc::kInvalidArgument, "listen: " + listen.error().message);
+  unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+
+  std::unique_ptr<Server> server(new Server());
+  auto impl = std::make_shared<Impl>(threads);
+  impl->st->api = &api;
+  impl->st->metrics = &metrics;
+  impl->st->config = config;
+  impl->st->config.threads = threads;
+
+  if (!config.tls_cert.empty()) {
+    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    beast::error_code ec;
+    ctx->use_certificate_chain_file(config.tls_cert, ec);
+    if (ec) return make_error(Errc::kIo, "tls.cert " + config.tls_cert + ": " + ec.message());
+    ctx->use_private_key_file(config.tls_key, ssl::context::pem, ec);
+    if (ec) return make_error(Errc::kIo, "tls.key " + config.tls_key + ": " + ec.message());
+    impl->st->tls = std::move(ctx);
+  }
+
+  beast::error_code ec;
+  auto addr = net::ip::make_address(listen->host, ec);
+  if (ec) return make_error(Errc::kInvalidArgument, "listen: bad address \"" + listen->host + "\"");
+  tcp::endpoint ep(addr, listen->port);
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return make_error(Errc::kIo, "cannot listen on " + config.listen + ": " + ec.message());
+  auto local = impl->acceptor.local_endpoint(ec);
+  impl->host = local.address().to_string();
+  impl->port = local.port();
+  server->impl_ = std::move(impl);
+  return server;
+}
+
+Server::~Server() = default;
+
+std::string Server::local_host() const { return impl_->host; }
+unsigned short Server::local_port() const { return impl_->port; }
+bool Server::tls() const { return impl_->st->tls != nullptr; }
+
+void Server::run(bool handle_signals) {
+  auto impl = impl_;
+  if (handle_signals) {
+    impl->signals.add(SIGTERM);
+    impl->signals.add(SIGINT);
+    impl->signals.async_wait([impl](beast::error_code ec, int sig) {
+      if (ec) return;
+      logger()->info("received signal {}", sig);
+      impl->begin_shutdown();
+    });
+  }
+  impl->do_accept();
+  unsigned n = impl->st->config.threads;
+  std::vector<std::thread> workers;
+  workers.reserve(n > 0 ? n - 1 : 0);
+  auto run_loop = [impl] {
+    for (;;) {
+      try {
+        impl->ioc.run();
+        return;
+      } catch (const std::exception& e) {
+        // Handlers catch their own exceptions; this is a last line of defence.
+        logger()->error("exception escaped an I/O handler: {}", e.what());
+      }
+    }
+  };
+  for (unsigned i = 1; i < n; ++i) workers.emplace_back(run_loop);
+  run_loop();
+  for (auto& t : workers) t.join();
+}
+
+void Server::stop() {
+  auto impl = impl_;
+  net::post(impl->ioc, [impl] { impl->begin_shutdown(); });
+}
+
+}  // namespace strop::node
