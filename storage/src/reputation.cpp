@@ -33,7 +33,7 @@ int confidence(std::span<const Vote> votes) { return confidence_from_evidence(ev
 Trust trust(const TrustState& s) {
   Trust base = std::min<Trust>(s.base, kFullTrust);
   if (s.pinned) return base;
-  std::uint64_t num = kPriorWeight * base + s.good;
+  std::uint64_t num = kPriorWeight * base + s.good * kFullTrust;
   std::uint64_t den = kPriorWeight + s.good + kPenaltyFactor * s.bad;
   std::uint64_t t = num / den;  // den >= kPriorWeight > 0
   // Earned trust never exceeds kMaxEarnedTrust (or an admin-chosen starting point above it).

@@ -461,7 +461,8 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
     m.similarity = similarity;
     votes.clear();
     auto first = codec::vote_key(c.id, 0);
-    auto prefix = codec::sv(codec::sig_id_key(c.id));
+    const auto prefix_key = codec::sig_id_key(c.id);
+    const std::string_view prefix = codec::sv(prefix_key);
     std::string_view k;
     for (rc = vc.seek(codec::sv(first), &k, &v); rc == 0 && has_prefix(k, prefix);
          rc = vc.get(&k, &v, MDB_NEXT)) {
@@ -751,7 +752,7 @@ void StoreImpl::writer_loop() {
     }
     if (job != nullptr) {
       bool more = false;
-      Error err;
+      Error err{Errc::kOk, {}};
       std::uint64_t n = sweep_step(job->now, &more, &err);
       job->deleted += n;
       if (err.code != Errc::kOk || !more) {
@@ -769,7 +770,7 @@ void StoreImpl::writer_loop() {
       }
     } else if (sweeper && (sweeping || t >= next_sweep)) {
       bool more = false;
-      Error err;
+      Error err{Errc::kOk, {}};
       std::uint64_t n = sweep_step(now(), &more, &err);
       if (err.code != Errc::kOk) log()->warn("storage: expiry sweep failed: {}", err.to_string());
       if (n > 0) log()->debug("storage: expired {} signatures", n);

@@ -31,8 +31,11 @@ inline constexpr std::uint32_t kHalfEvidence = 250;
 // low-trust reporters can list a signature on their own.
 inline constexpr std::uint32_t kLowTrustCap = 200;
 
-// Earned trust = (kPriorWeight*base + good) / (kPriorWeight + good + kPenaltyFactor*bad),
-// clamped to [0, kMaxEarnedTrust]; good/bad are sums of judges' trust (per-mille units).
+// Earned trust = (kPriorWeight*base + 1000*good) / (kPriorWeight + good + kPenaltyFactor*bad)
+// (a Beta-style mean: the base counts as kPriorWeight/1000 full-weight observations, each
+// corroboration is a "spam was right" observation and each contradiction kPenaltyFactor
+// "wrong" ones, all weighted by the judge's trust), capped at max(kMaxEarnedTrust, base).
+// good/bad are sums of judges' trust in per-mille.
 inline constexpr std::uint64_t kPriorWeight = 4000;
 inline constexpr std::uint64_t kPenaltyFactor = 10;
 

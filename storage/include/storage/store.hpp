@@ -74,8 +74,10 @@ struct StoreOptions {
   std::size_t max_value_bytes = 512;
   // Confidence at/above which check() says spam. Default: reputation::kRecommendedThreshold.
   int threshold = reputation::kRecommendedThreshold;
-  // Engines whose match alone may make the message verdict spam. Default: all.
-  sigs::EngineMask verdict_engines = sigs::EngineMask::all();
+  // Engines whose match alone may make the message verdict spam. Default: the native
+  // engines (as sigs::compare: razor-e8 and pyzor are known to flag legitimate mail; their
+  // matches are still returned, with their confidence, for the legacy protocols).
+  sigs::EngineMask verdict_engines = sigs::EngineMask::native();
   // true: a serving node: builds the in-memory index and runs the background sweeper.
   // false: an admin command: no in-memory index (check() then uses LMDB indexes directly),
   // no background sweeper, quick to open. Default: true.

@@ -1,0 +1,91 @@
+#include "memory_index.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "test_util.hpp"
+
+namespace strop::storage {
+namespace {
+
+TEST(IdMultiMap, InsertFindEraseAgainstReferenceModel) {
+  IdMultiMap m;
+  std::map<std::uint64_t, std::set<std::uint32_t>> ref;
+  std::mt19937_64 rng(7);
+  for (int step = 0; step < 200000; ++step) {
+    std::uint64_t key = rng() % 5000;  // dense keys -> long probe runs and multi-id keys
+    std::uint32_t id = static_cast<std::uint32_t>(rng() % 7) + 1;
+    if (rng() % 3 == 0) {
+      bool had = ref[key].erase(id) > 0;
+      EXPECT_EQ(m.erase(key, id), had);
+      if (ref[key].empty()) ref.erase(key);
+    } else {
+      m.insert(key, id);
+      ref[key].insert(id);
+    }
+  }
+  std::size_t entries = 0;
+  for (std::uint64_t key = 0; key < 5000; ++key) {
+    std::set<std::uint32_t> got;
+    m.for_each(key, [&](std::uint32_t id) { got.insert(id); });
+    auto it = ref.find(key);
+    EXPECT_EQ(got, it == ref.end() ? std::set<std::uint32_t>{} : it->second) << key;
+    entries += got.size();
+  }
+  EXPECT_EQ(m.entries(), entries);
+  EXPECT_EQ(m.keys(), ref.size());
+}
+
+TEST(IdMultiMap, InsertIsIdempotent) {
+  IdMultiMap m;
+  m.insert(1, 5);
+  m.insert(1, 5);
+  m.insert(1, 6);
+  m.insert(1, 6);
+  EXPECT_EQ(m.entries(), 2u);
+  EXPECT_FALSE(m.erase(1, 7));
+  EXPECT_TRUE(m.erase(1, 5));
+  EXPECT_TRUE(m.erase(1, 6));
+  EXPECT_EQ(m.keys(), 0u);
+}
+
+TEST(MemoryIndex, FuzzyCandidatesCountEqualPositions) {
+  MemoryIndex idx;
+  auto a = testing::random_fuzzy(1);
+  auto b = testing::mutate(a, 20);  // shares the first 20 positions with a
+  auto c = testing::random_fuzzy(2);
+  idx.add_fuzzy(a, 1);
+  idx.add_fuzzy(c, 3);
+  MemoryIndex::Counts counts;
+  idx.fuzzy_candidates(b, &counts);
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].first, 1u);
+  EXPECT_EQ(counts[0].second, 20);
+  idx.fuzzy_candidates(a, &counts);
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].second, 32);
+  idx.remove_fuzzy(a, 1);
+  idx.fuzzy_candidates(a, &counts);
+  EXPECT_TRUE(counts.empty());
+}
+
+TEST(MemoryIndex, ExactLookup) {
+  MemoryIndex idx;
+  idx.add_exact(42, 7);
+  std::vector<std::uint32_t> ids;
+  idx.find_exact(42, &ids);
+  EXPECT_EQ(ids, std::vector<std::uint32_t>{7});
+  ids.clear();
+  idx.find_exact(43, &ids);
+  EXPECT_TRUE(ids.empty());
+  idx.remove_exact(42, 7);
+  idx.find_exact(42, &ids);
+  EXPECT_TRUE(ids.empty());
+  EXPECT_EQ(idx.entries(), 0u);
+}
+
+}  // namespace
+}  // namespace strop::storage
