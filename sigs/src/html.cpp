@@ -126,17 +126,19 @@ bool is_void(std::string_view name) {
                           "embed", "param", "source", "track", "wbr", "basefont", "frame"});
 }
 
+// An attribute as it appears in the source (views into the HTML being parsed).
 struct Attr {
-  std::string name;
-  std::string value;
+  std::string_view name;
+  std::string_view value;
 };
+constexpr std::size_t kMaxAttrs = 32;  // attributes examined per tag
 
 // Decides from attributes whether an element is invisible to the reader.
-bool hidden_by_attrs(const std::vector<Attr>& attrs) {
-  for (const auto& a : attrs) {
-    if (a.name == "hidden") return true;
-    if (a.name == "aria-hidden" && a.value == "true") continue;  // screen readers only
-    if (a.name == "style") {
+bool hidden_by_attrs(const Attr* attrs, std::size_t n_attrs) {
+  for (std::size_t k = 0; k < n_attrs; ++k) {
+    const Attr& a = attrs[k];
+    if (detail::iequals(a.name, "hidden")) return true;
+    if (detail::iequals(a.name, "style")) {
       std::string st;
       for (char c : a.value) {
         if (c != ' ' && c != '\t' && c != '\n' && c != '\r') st += ascii_lower(c);
@@ -167,7 +169,7 @@ bool hidden_by_attrs(const std::vector<Attr>& attrs) {
         return true;
       }
     }
-    if (a.name == "size" && (a.value == "0" || a.value == "-10")) return true;  // <font size=0>
+    if (detail::iequals(a.name, "size") && (a.value == "0" || a.value == "-10")) return true;  // <font size=0>
   }
   return false;
 }
@@ -220,7 +222,8 @@ std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
       }
       std::string name = detail::to_lower(html.substr(name_start, j - name_start));
       // Attributes up to '>' (quotes respected).
-      std::vector<Attr> attrs;
+      Attr attrs[kMaxAttrs];
+      std::size_t n_attrs = 0;
       bool self_closing = false;
       while (j < n && html[j] != '>') {
         unsigned char ch = static_cast<unsigned char>(html[j]);
@@ -234,7 +237,7 @@ std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
         while (j < n && html[j] != '=' && html[j] != '>' &&
                !std::isspace(static_cast<unsigned char>(html[j])) && html[j] != '/')
           ++j;
-        Attr a{detail::to_lower(html.substr(an, j - an)), {}};
+        Attr a{html.substr(an, j - an), {}};
         while (j < n && std::isspace(static_cast<unsigned char>(html[j]))) ++j;
         if (j < n && html[j] == '=') {
           ++j;
@@ -243,15 +246,15 @@ std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
             char q = html[j++];
             std::size_t vs = j;
             while (j < n && html[j] != q) ++j;
-            a.value = std::string(html.substr(vs, j - vs));
+            a.value = html.substr(vs, j - vs);
             if (j < n) ++j;
           } else {
             std::size_t vs = j;
             while (j < n && html[j] != '>' && !std::isspace(static_cast<unsigned char>(html[j]))) ++j;
-            a.value = std::string(html.substr(vs, j - vs));
+            a.value = html.substr(vs, j - vs);
           }
         }
-        if (attrs.size() < 32 && !a.name.empty()) attrs.push_back(std::move(a));
+        if (n_attrs < kMaxAttrs && !a.name.empty()) attrs[n_attrs++] = a;
       }
       i = j < n ? j + 1 : n;
 
@@ -292,8 +295,9 @@ std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
       }
       // Opening tag.
       if (name == "a" && urls && urls->size() < limits.max_urls) {
-        for (const auto& a : attrs) {
-          if (a.name == "href" && !a.value.empty()) {
+        for (std::size_t k = 0; k < n_attrs; ++k) {
+          const Attr& a = attrs[k];
+          if (detail::iequals(a.name, "href") && !a.value.empty()) {
             std::string href;
             for (std::size_t k = 0; k < a.value.size();) {
               if (a.value[k] == '&') {
@@ -325,7 +329,7 @@ std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
         out.push_back(' ');
         continue;
       }
-      bool hidden = hidden_by_attrs(attrs);
+      bool hidden = hidden_by_attrs(attrs, n_attrs);
       if (!is_void(name) && !self_closing) {
         if (stack.size() < limits.max_html_depth) {
           stack.push_back({name, hidden});
