@@ -1,0 +1,67 @@
+// config.hpp: strop-milter's configuration: every option with its default declared once
+// (here), loading from a TOML file (unknown keys are errors, so typos do not pass silently),
+// command-line overrides, and printing the effective configuration as TOML
+// (--print-config). The file format is documented in docs/milter.md.
+// Pure apart from load_config_file() reading one file; a Config is a plain value.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "milter/buffer.hpp"
+#include "milter/bypass.hpp"
+#include "milter/pipeline.hpp"
+#include "sigs/result.hpp"
+
+namespace strop::milter {
+
+struct Config {
+  // [milter]
+  std::string socket = "unix:/run/strop-milter/milter.sock";  // unix:PATH | inet:PORT@ADDR
+  int socket_mode = 0660;        // Default: 0660 for a unix socket (0666 if the MTA user differs)
+  int backlog = 128;             // Default: 128 pending MTA connections
+  int mta_timeout_s = 7210;      // Default: 7210 s, libmilter's I/O timeout towards the MTA
+  std::size_t max_recipients = 1000;  // Default: 1000 recipients remembered per message
+  std::size_t max_headers = 1000;     // Default: 1000 headers remembered per message
+  // [log]
+  std::string log_level = "info";    // trace|debug|info|warn|error
+  std::string log_target = "stderr"; // stderr | syslog (LOG_MAIL)
+  // [buffer]
+  BufferOptions buffer;
+  std::size_t memory_total = 256u << 20;  // Default: 256 MiB across all messages
+  // [clamd]
+  bool clamd_enabled = true;
+  std::vector<std::string> clamd_addresses = {"unix:/run/clamav/clamd.ctl"};
+  std::size_t clamd_chunk_bytes = 64u << 10;
+  int clamd_connect_timeout_ms = 1000;
+  // [node]
+  std::vector<std::string> node_urls;  // Default: none (no lookup stage)
+  std::string node_identity;           // reporter identity file for auto-report
+  // [spamd]
+  bool spamd_enabled = false;
+  std::string spamd_address = "127.0.0.1:783";
+  std::string spamd_user = "nobody";
+  // [rules]
+  std::string rules_file;  // Default: none (built-in rules only)
+  // [metrics]
+  std::string metrics_listen;  // Default: "" (off); e.g. "127.0.0.1:9466"
+  // [bypass]
+  BypassOptions bypass;
+  // Budget, timeouts, size limits, policy, quarantine, auto-report, headers:
+  PipelineOptions pipeline;
+};
+
+// Defaults plus the file's values. kInvalidArgument with "FILE:LINE:COL: ..." or the key path.
+Result<Config> load_config_file(const std::string& path);
+// As load_config_file, from TOML text (tests).
+Result<Config> parse_config(std::string_view toml_text, std::string_view source = "config");
+
+// Cross-field checks (actions allowed per outcome, thresholds, endpoints parse).
+Result<void> validate(const Config& c);
+
+// The effective configuration as TOML that parse_config() reads back unchanged.
+std::string print_config(const Config& c);
+
+}  // namespace strop::milter

@@ -1,0 +1,50 @@
+// milter_glue.hpp: the libmilter side of strop-milter: callbacks, per-connection and
+// per-message state, the listening socket, and smfi_main().
+//
+// Every callback is noexcept: an exception (a bug, or bad_alloc) is caught, logged with the
+// queue id, and answered with SMFIS_TEMPFAIL. State is attached with smfi_setpriv at connect
+// and freed in xxfi_close, which libmilter calls on every path; per-message state is reset at
+// MAIL FROM, after end of message and on abort. All callbacks are registered (xxfi_data and
+// xxfi_unknown included) and the TCP listener gets TCP_NODELAY, which together avoid
+// libmilter's delayed-ACK stalls over TCP (mail-pipeline.md §3.3).
+//
+// libmilter runs one thread per MTA connection and offers no user pointer to its callbacks,
+// so run_milter() publishes the MilterRuntime through one process-wide pointer, set before
+// smfi_main() and never changed while it runs. Everything the runtime points to must be
+// thread-safe and outlive run_milter().
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "milter/buffer.hpp"
+#include "milter/bypass.hpp"
+#include "milter/config.hpp"
+#include "milter/metrics.hpp"
+#include "milter/pipeline.hpp"
+#include "sigs/result.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace strop::milter {
+
+struct MilterRuntime {
+  const Config* config = nullptr;
+  const Pipeline* pipeline = nullptr;
+  const Bypass* bypass = nullptr;
+  Metrics* metrics = nullptr;
+  MemoryBudget* memory = nullptr;
+  std::shared_ptr<spdlog::logger> log;
+};
+
+// libmilter's connection string for an endpoint: "unix:/path" or "inet:PORT@ADDR"
+// ("inet6:PORT@ADDR").
+std::string libmilter_socket(const std::string& socket_option);
+
+// Registers the callbacks, opens the socket (mode, TCP_NODELAY) and runs smfi_main() until
+// SIGTERM/SIGINT/SIGHUP. kUnavailable when the socket cannot be opened.
+Result<void> run_milter(const MilterRuntime& runtime);
+
+}  // namespace strop::milter

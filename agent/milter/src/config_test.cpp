@@ -1,0 +1,117 @@
+#include "milter/config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace strop::milter {
+namespace {
+
+TEST(Config, DefaultsAreValidAndRoundTrip) {
+  Config c;
+  ASSERT_TRUE(validate(c).ok());
+  std::string text = print_config(c);
+  auto back = parse_config(text);
+  ASSERT_TRUE(back.ok()) << back.error().message << "\n" << text;
+  EXPECT_EQ(print_config(*back), text);
+  EXPECT_EQ(c.pipeline.policy.clamd_failure, FailMode::kTempfail);
+  EXPECT_EQ(c.pipeline.policy.lookup_failure, FailMode::kAccept);
+  EXPECT_EQ(c.pipeline.policy.spamd_failure, FailMode::kAccept);
+}
+
+TEST(Config, ReadsEverySection) {
+  auto c = parse_config(R"(
+[milter]
+socket = "inet:8891@127.0.0.1"
+socket_mode = "0666"
+[log]
+level = "debug"
+[budget]
+total_ms = 5000
+[buffer]
+memory_per_message = 4096
+spool_dir = "/tmp"
+[clamd]
+addresses = ["unix:/tmp/clamd.sock", "127.0.0.1:3310"]
+on_failure = "accept"
+on_oversize = "reject"
+timeout_ms = 3000
+[node]
+urls = ["http://127.0.0.1:7420"]
+spam_traps = ["<Trap@Test.Local>"]
+report_threshold = 30
+[spamd]
+enabled = true
+address = "127.0.0.1:7830"
+[rules]
+file = "/etc/strop/milter.rules"
+[policy]
+tag_threshold = 4
+reject_threshold = 12.5
+virus_action = "quarantine"
+subject_tag = "[SPAM]"
+incoming_headers = "rename"
+[quarantine]
+method = "hold"
+[bypass]
+networks = ["10.0.0.0/8"]
+authenticated = false
+[metrics]
+listen = "127.0.0.1:9466"
+)");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->socket, "inet:8891@127.0.0.1");
+  EXPECT_EQ(c->socket_mode, 0666);
+  EXPECT_EQ(c->pipeline.budget.count(), 5000);
+  EXPECT_EQ(c->buffer.memory_per_message, 4096u);
+  EXPECT_EQ(c->clamd_addresses.size(), 2u);
+  EXPECT_EQ(c->pipeline.policy.clamd_failure, FailMode::kAccept);
+  EXPECT_EQ(c->pipeline.policy.oversize_action, Action::kReject);
+  EXPECT_EQ(c->pipeline.clamd_timeout.count(), 3000);
+  EXPECT_EQ(c->pipeline.spam_traps, std::vector<std::string>{"trap@test.local"});
+  EXPECT_EQ(c->pipeline.report_threshold, 30);
+  EXPECT_TRUE(c->spamd_enabled);
+  EXPECT_EQ(c->pipeline.policy.tag_threshold, 4);
+  EXPECT_EQ(c->pipeline.policy.reject_threshold, 12.5);
+  EXPECT_EQ(c->pipeline.policy.virus_action, Action::kQuarantine);
+  EXPECT_EQ(c->pipeline.headers.incoming, IncomingMode::kRename);
+  EXPECT_EQ(c->pipeline.quarantine_method, QuarantineMethod::kHold);
+  EXPECT_FALSE(c->bypass.authenticated);
+  EXPECT_EQ(c->metrics_listen, "127.0.0.1:9466");
+  EXPECT_TRUE(validate(*c).ok());
+}
+
+TEST(Config, UnknownKeysAndBadTypesAreErrors) {
+  EXPECT_EQ(parse_config("[clamd]\naddress = \"x\"\n").error().message,
+            "config: unknown key clamd.address");
+  EXPECT_EQ(parse_config("[nope]\n").error().message, "config: unknown section [nope]");
+  EXPECT_EQ(parse_config("[budget]\ntotal_ms = \"5s\"\n").error().message,
+            "config: budget.total_ms: expected an integer");
+  EXPECT_EQ(parse_config("[budget]\ntotal_ms = 0\n").error().message,
+            "config: budget.total_ms: 0 is outside 1..3600000");
+  EXPECT_EQ(parse_config("[policy]\nvirus_action = \"bounce\"\n").error().message,
+            "config: policy.virus_action: unknown action 'bounce' (accept, tag, reject, discard, "
+            "quarantine, tempfail)");
+  auto syntax = parse_config("[milter\n", "f.toml");
+  ASSERT_FALSE(syntax.ok());
+  EXPECT_TRUE(syntax.error().message.starts_with("f.toml:1:")) << syntax.error().message;
+}
+
+TEST(Config, ValidateCrossChecks) {
+  Config c;
+  c.pipeline.policy.virus_action = Action::kAccept;
+  EXPECT_FALSE(validate(c).ok());
+  c = Config{};
+  c.pipeline.policy.reject_threshold = 1;
+  EXPECT_FALSE(validate(c).ok());
+  c = Config{};
+  c.clamd_addresses = {"not an address"};
+  EXPECT_FALSE(validate(c).ok());
+  c = Config{};
+  c.node_urls = {"ftp://x"};
+  EXPECT_FALSE(validate(c).ok());
+  c = Config{};
+  c.socket = "bogus";
+  EXPECT_FALSE(validate(c).ok());
+}
+
+}  // namespace
+}  // namespace strop::milter

@@ -1,0 +1,375 @@
+#include "milter/milter_glue.hpp"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+
+#include <spdlog/spdlog.h>
+
+#include "milter/net.hpp"
+#include "milter/text.hpp"
+
+namespace strop::milter {
+namespace {
+
+// Set once by run_milter() before smfi_main(); read-only while callbacks run.
+const MilterRuntime* g_runtime = nullptr;
+
+struct MessageState {
+  MessageState(const BufferOptions& opts, MemoryBudget* budget) : buffer(opts, budget) {}
+  MessageBuffer buffer;
+  std::vector<SeenHeader> headers;
+  std::string mail_from;
+  std::vector<std::string> rcpts;
+  std::size_t rcpts_seen = 0;
+};
+
+struct ConnState {
+  std::string client_addr, client_name, helo;
+  std::unique_ptr<MessageState> msg;
+};
+
+ConnState* conn(SMFICTX* ctx) { return static_cast<ConnState*>(smfi_getpriv(ctx)); }
+
+std::string symval(SMFICTX* ctx, const char* name) {
+  const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+std::string queue_id(SMFICTX* ctx) {
+  std::string q = symval(ctx, "i");
+  return q.empty() ? "NOQUEUE" : sanitize(q, 32);
+}
+
+std::string addr_text(const sockaddr* sa) {
+  if (sa == nullptr) return {};
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (sa->sa_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+  } else if (sa->sa_family == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+// Runs `body`, turning any exception into a logged SMFIS_TEMPFAIL.
+template <class F>
+sfsistat guarded(SMFICTX* ctx, const char* where, F&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    try {
+      g_runtime->log->error("queue={} internal error in {}: {}", queue_id(ctx), where, e.what());
+    } catch (...) {
+    }
+  } catch (...) {
+    try {
+      g_runtime->log->error("queue={} internal error in {}", queue_id(ctx), where);
+    } catch (...) {
+    }
+  }
+  try {
+    smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.3.0"),
+                  const_cast<char*>("Internal filter error, try again later"));
+  } catch (...) {
+  }
+  return SMFIS_TEMPFAIL;
+}
+
+// Header values from the MTA use bare LF between folded lines; the buffered copy uses CRLF.
+void append_crlf(std::string* out, std::string_view v) {
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '\n' && (i == 0 || v[i - 1] != '\r')) *out += '\r';
+    *out += v[i];
+  }
+}
+
+sfsistat tempfail_io(SMFICTX* ctx, const Error& e) {
+  g_runtime->log->error("queue={} buffering failed: {}", queue_id(ctx), e.to_string());
+  smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.3.0"),
+                const_cast<char*>("Temporary local problem, try again later"));
+  return SMFIS_TEMPFAIL;
+}
+
+sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept {
+  return guarded(ctx, "connect", [&]() -> sfsistat {
+    auto state = std::make_unique<ConnState>();
+    state->client_name = hostname == nullptr ? "" : sanitize(hostname, 255);
+    state->client_addr = addr_text(hostaddr);
+    const std::string addr = state->client_addr;
+    if (smfi_setpriv(ctx, state.get()) != MI_SUCCESS) {
+      g_runtime->log->error("smfi_setpriv failed for {}", addr);
+      return SMFIS_TEMPFAIL;
+    }
+    state.release();  // owned by libmilter's context now; freed in cb_close
+    g_runtime->metrics->connection_opened();
+    if (auto why = g_runtime->bypass->client(addr)) {
+      g_runtime->metrics->bypass(BypassKind::kNetwork);
+      g_runtime->log->info("client={} verdict=bypass reason=\"{}\"", addr, *why);
+      return SMFIS_ACCEPT;
+    }
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat cb_helo(SMFICTX* ctx, char* helo) noexcept {
+  return guarded(ctx, "helo", [&]() -> sfsistat {
+    if (ConnState* c = conn(ctx); c != nullptr && helo != nullptr) c->helo = sanitize(helo, 255);
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat cb_envfrom(SMFICTX* ctx, char** argv) noexcept {
+  return guarded(ctx, "mail", [&]() -> sfsistat {
+    ConnState* c = conn(ctx);
+    if (c == nullptr) return SMFIS_TEMPFAIL;
+    c->msg.reset();  // a new transaction on the same connection
+    std::string from = (argv != nullptr && argv[0] != nullptr) ? argv[0] : "";
+    std::string auth = symval(ctx, "{auth_authen}");
+    if (auto why = g_runtime->bypass->sender(auth, from)) {
+      g_runtime->metrics->bypass(auth.empty() ? BypassKind::kSender : BypassKind::kAuthenticated);
+      g_runtime->log->info("queue={} verdict=bypass from=<{}> reason=\"{}\"", queue_id(ctx),
+                           sanitize(bare_address(from), 120), *why);
+      return SMFIS_ACCEPT;
+    }
+    c->msg = std::make_unique<MessageState>(g_runtime->config->buffer, g_runtime->memory);
+    c->msg->mail_from = from;
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat cb_envrcpt(SMFICTX* ctx, char** argv) noexcept {
+  return guarded(ctx, "rcpt", [&]() -> sfsistat {
+    ConnState* c = conn(ctx);
+    if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+    ++c->msg->rcpts_seen;
+    if (argv != nullptr && argv[0] != nullptr &&
+        c->msg->rcpts.size() < g_runtime->config->max_recipients) {
+      c->msg->rcpts.emplace_back(argv[0]);
+    }
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat cb_data(SMFICTX* ctx) noexcept {
+  return guarded(ctx, "data", []() -> sfsistat { return SMFIS_CONTINUE; });
+}
+
+sfsistat cb_unknown(SMFICTX* ctx, const char*) noexcept {
+  return guarded(ctx, "unknown", []() -> sfsistat { return SMFIS_CONTINUE; });
+}
+
+sfsistat cb_header(SMFICTX* ctx, char* name, char* value) noexcept {
+  return guarded(ctx, "header", [&]() -> sfsistat {
+    ConnState* c = conn(ctx);
+    if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+    std::string_view n = name == nullptr ? "" : name;
+    std::string_view v = value == nullptr ? "" : value;
+    if (c->msg->headers.size() < g_runtime->config->max_headers) {
+      c->msg->headers.push_back(SeenHeader{std::string(n), std::string(v)});
+    }
+    std::string line;
+    line.reserve(n.size() + v.size() + 4);
+    line.append(n).append(": ");
+    append_crlf(&line, v);
+    line.append("\r\n");
+    if (auto a = c->msg->buffer.append(line); !a) return tempfail_io(ctx, a.error());
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat cb_eoh(SMFICTX* ctx) noexcept {
+  return guarded(ctx, "eoh", [&]() -> sfsistat {
+    ConnState* c = conn(ctx);
+    if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+    if (auto a = c->msg->buffer.append("\r\n"); !a) return tempfail_io(ctx, a.error());
+    if (auto why = g_runtime->bypass->recipients(c->msg->rcpts)) {
+      g_runtime->metrics->bypass(BypassKind::kRecipient);
+      g_runtime->log->info("queue={} verdict=bypass from=<{}> reason=\"{}\"", queue_id(ctx),
+                           sanitize(bare_address(c->msg->mail_from), 120), *why);
+      c->msg.reset();
+      return SMFIS_ACCEPT;
+    }
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat cb_body(SMFICTX* ctx, unsigned char* chunk, size_t len) noexcept {
+  return guarded(ctx, "body", [&]() -> sfsistat {
+    ConnState* c = conn(ctx);
+    if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+    auto a = c->msg->buffer.append(std::string_view(reinterpret_cast<const char*>(chunk), len));
+    if (!a) return tempfail_io(ctx, a.error());
+    return SMFIS_CONTINUE;
+  });
+}
+
+void apply_edits(SMFICTX* ctx, const std::string& qid, const std::vector<HeaderEdit>& edits) {
+  for (const auto& e : edits) {
+    int rc = MI_FAILURE;
+    auto* name = const_cast<char*>(e.name.c_str());
+    auto* value = const_cast<char*>(e.value.c_str());
+    switch (e.op) {
+      case HeaderEdit::Op::kAdd:
+        rc = smfi_addheader(ctx, name, value);
+        break;
+      case HeaderEdit::Op::kChange:
+        rc = smfi_chgheader(ctx, name, e.index, value);
+        break;
+      case HeaderEdit::Op::kDelete:
+        rc = smfi_chgheader(ctx, name, e.index, nullptr);
+        break;
+    }
+    if (rc != MI_SUCCESS) {
+      g_runtime->log->warn("queue={} header edit on {} failed", qid, sanitize(e.name, 64));
+    }
+  }
+}
+
+sfsistat cb_eom(SMFICTX* ctx) noexcept {
+  return guarded(ctx, "eom", [&]() -> sfsistat {
+    ConnState* c = conn(ctx);
+    if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+    std::unique_ptr<MessageState> m = std::move(c->msg);  // freed when this returns
+    Envelope env;
+    env.queue_id = queue_id(ctx);
+    env.client_addr = c->client_addr;
+    env.client_name = c->client_name;
+    env.helo = c->helo;
+    env.mail_from = m->mail_from;
+    env.rcpts = m->rcpts;
+    auto view = m->buffer.view();
+    if (!view) return tempfail_io(ctx, view.error());
+    PipelineResult r = g_runtime->pipeline->run(env, *view, m->headers, m->buffer.truncated());
+    g_runtime->log->info("{}", format_log_line(env, r, m->buffer.seen()));
+    const Decision& d = r.decision;
+    if (r.hold) {
+      std::string reason = sanitize(d.reason, 200);
+      if (smfi_quarantine(ctx, reason.data()) != MI_SUCCESS) {
+        g_runtime->log->error("queue={} smfi_quarantine failed; tempfail", env.queue_id);
+        return SMFIS_TEMPFAIL;
+      }
+    }
+    switch (d.action) {
+      case Action::kAccept:
+      case Action::kTag:
+      case Action::kQuarantine:  // hold: headers added, MTA keeps it on hold
+        apply_edits(ctx, env.queue_id, r.edits);
+        return SMFIS_ACCEPT;
+      case Action::kDiscard:
+        return SMFIS_DISCARD;
+      case Action::kReject:
+        smfi_setreply(ctx, const_cast<char*>(d.rcode.c_str()), const_cast<char*>(d.xcode.c_str()),
+                      const_cast<char*>(d.text.c_str()));
+        return SMFIS_REJECT;
+      case Action::kTempfail:
+        smfi_setreply(ctx, const_cast<char*>(d.rcode.c_str()), const_cast<char*>(d.xcode.c_str()),
+                      const_cast<char*>(d.text.c_str()));
+        return SMFIS_TEMPFAIL;
+    }
+    return SMFIS_TEMPFAIL;
+  });
+}
+
+sfsistat cb_abort(SMFICTX* ctx) noexcept {
+  return guarded(ctx, "abort", [&]() -> sfsistat {
+    if (ConnState* c = conn(ctx)) c->msg.reset();
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat cb_close(SMFICTX* ctx) noexcept {
+  return guarded(ctx, "close", [&]() -> sfsistat {
+    std::unique_ptr<ConnState> c(conn(ctx));
+    smfi_setpriv(ctx, nullptr);
+    if (c) g_runtime->metrics->connection_closed();
+    return SMFIS_CONTINUE;
+  });
+}
+
+// libmilter does not expose its listening socket; find it (the only listening TCP socket
+// at this point) and set TCP_NODELAY, which accepted sockets inherit on Linux.
+void set_nodelay_on_listeners() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (d == nullptr) return;
+  while (dirent* e = ::readdir(d)) {
+    int fd = std::atoi(e->d_name);
+    if (fd <= 2 || fd == ::dirfd(d)) continue;
+    int listening = 0, domain = 0;
+    socklen_t len = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    len = sizeof domain;
+    if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) continue;
+    if (domain != AF_INET && domain != AF_INET6) continue;
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  ::closedir(d);
+}
+
+}  // namespace
+
+std::string libmilter_socket(const std::string& socket_option) {
+  auto ep = parse_endpoint(socket_option);
+  if (!ep) return socket_option;
+  if (ep->kind == Endpoint::Kind::kUnix) return "unix:" + ep->path;
+  bool v6 = ep->host.find(':') != std::string::npos;
+  return std::string(v6 ? "inet6:" : "inet:") + std::to_string(ep->port) + "@" + ep->host;
+}
+
+Result<void> run_milter(const MilterRuntime& runtime) {
+  g_runtime = &runtime;
+  smfiDesc desc{};
+  desc.xxfi_name = const_cast<char*>("strop-milter");
+  desc.xxfi_version = SMFI_VERSION;
+  desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
+  desc.xxfi_connect = cb_connect;
+  desc.xxfi_helo = cb_helo;
+  desc.xxfi_envfrom = cb_envfrom;
+  desc.xxfi_envrcpt = cb_envrcpt;
+  desc.xxfi_header = cb_header;
+  desc.xxfi_eoh = cb_eoh;
+  desc.xxfi_body = cb_body;
+  desc.xxfi_eom = cb_eom;
+  desc.xxfi_abort = cb_abort;
+  desc.xxfi_close = cb_close;
+  desc.xxfi_unknown = cb_unknown;
+  desc.xxfi_data = cb_data;
+  desc.xxfi_negotiate = nullptr;
+
+  std::string conn = libmilter_socket(runtime.config->socket);
+  if (smfi_setconn(conn.data()) != MI_SUCCESS) {
+    return make_error(Errc::kInvalidArgument, "smfi_setconn(" + conn + ") failed");
+  }
+  if (smfi_register(desc) != MI_SUCCESS) {
+    return make_error(Errc::kInternal, "smfi_register failed");
+  }
+  smfi_settimeout(runtime.config->mta_timeout_s);
+  smfi_setbacklog(runtime.config->backlog);
+  if (smfi_opensocket(1) != MI_SUCCESS) {
+    return make_error(Errc::kUnavailable, "cannot open milter socket " + conn);
+  }
+  auto ep = parse_endpoint(runtime.config->socket);
+  if (ep && ep->kind == Endpoint::Kind::kUnix) {
+    if (::chmod(ep->path.c_str(), static_cast<mode_t>(runtime.config->socket_mode)) != 0) {
+      runtime.log->warn("chmod {}: {}", ep->path, std::strerror(errno));
+    }
+  } else {
+    set_nodelay_on_listeners();
+  }
+  runtime.log->info("listening on {} (budget {} ms)", conn,
+                    runtime.config->pipeline.budget.count());
+  int rc = smfi_main();
+  if (rc != MI_SUCCESS) return make_error(Errc::kInternal, "smfi_main failed");
+  return {};
+}
+
+}  // namespace strop::milter
