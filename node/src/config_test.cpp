@@ -1,0 +1,119 @@
+#include "node/config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace strop::node {
+namespace {
+
+TEST(Config, DefaultsWhenEmpty) {
+  auto c = parse_config("");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  Config d;
+  EXPECT_EQ(c->data_dir, "/var/lib/strop");
+  EXPECT_EQ(c->listen, "127.0.0.1:7420");
+  EXPECT_EQ(c->limits.max_body_bytes, d.limits.max_body_bytes);
+  EXPECT_EQ(c->store.max_batch_ops, storage::StoreOptions{}.max_batch_ops);
+  EXPECT_TRUE(validate(*c).ok());
+}
+
+TEST(Config, OverridesEveryKind) {
+  auto c = parse_config(R"(
+[node]
+data_dir = "/srv/strop"
+listen = "0.0.0.0:9000"
+threads = 3
+[api]
+anonymous_check = false
+max_messages = 10
+idle_timeout_ms = 1500
+[rate_limit]
+ip_per_second = 5
+reporter_burst = 2.5
+[storage]
+max_batch_delay_us = 200
+expire_after_seconds = 3600
+verdict_engines = "body,fuzzy"
+threshold = 60
+)");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->data_dir, "/srv/strop");
+  EXPECT_EQ(c->listen, "0.0.0.0:9000");
+  EXPECT_EQ(c->threads, 3u);
+  EXPECT_FALSE(c->anonymous_check);
+  EXPECT_EQ(c->limits.max_messages, 10u);
+  EXPECT_EQ(c->idle_timeout, std::chrono::milliseconds(1500));
+  EXPECT_DOUBLE_EQ(c->ip_limit.per_second, 5.0);
+  EXPECT_DOUBLE_EQ(c->reporter_limit.burst, 2.5);
+  EXPECT_EQ(c->store.max_batch_delay, std::chrono::microseconds(200));
+  EXPECT_EQ(c->store.expire_after, std::chrono::seconds(3600));
+  EXPECT_TRUE(c->store.verdict_engines.has(sigs::Engine::kFuzzy));
+  EXPECT_FALSE(c->store.verdict_engines.has(sigs::Engine::kUrl));
+  EXPECT_EQ(c->store.threshold, 60);
+}
+
+TEST(Config, RejectsUnknownKeysAndBadTypes) {
+  auto unknown = parse_config("[api]\nmax_mesages = 3\n", "x.toml");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("api.max_mesages"), std::string::npos) << unknown.error().message;
+  EXPECT_NE(unknown.error().message.find("x.toml:2"), std::string::npos) << unknown.error().message;
+  EXPECT_FALSE(parse_config("[nope]\na = 1\n").ok());
+  EXPECT_FALSE(parse_config("toplevel = 1\n").ok());
+  EXPECT_FALSE(parse_config("[node]\nthreads = \"two\"\n").ok());
+  EXPECT_FALSE(parse_config("[node]\nthreads = -1\n").ok());
+  EXPECT_FALSE(parse_config("[api]\nanonymous_check = 1\n").ok());
+  EXPECT_FALSE(parse_config("[storage]\nverdict_engines = \"nope\"\n").ok());
+  auto syntax = parse_config("[node\n");
+  ASSERT_FALSE(syntax.ok());
+  EXPECT_EQ(syntax.error().code, Errc::kInvalidArgument);
+}
+
+TEST(Config, PrintedConfigParsesBackToTheSame) {
+  Config c;
+  c.data_dir = "/tmp/with \"quote\"";
+  c.ip_limit = {12.5, 40};
+  c.store.verdict_engines = sigs::EngineMask::native();
+  auto text = to_toml(c);
+  auto back = parse_config(text);
+  ASSERT_TRUE(back.ok()) << back.error().message << "\n" << text;
+  EXPECT_EQ(to_toml(*back), text);
+  EXPECT_EQ(back->data_dir, c.data_dir);
+  EXPECT_NE(text.find("[storage]"), std::string::npos);
+}
+
+TEST(Config, Validate) {
+  Config c;
+  c.tls_cert = "cert.pem";
+  EXPECT_FALSE(validate(c).ok());
+  c.tls_key = "key.pem";
+  EXPECT_TRUE(validate(c).ok());
+  c.listen = "nope";
+  EXPECT_FALSE(validate(c).ok());
+  c.listen = "127.0.0.1:1";
+  c.log = "file";
+  EXPECT_FALSE(validate(c).ok());
+}
+
+TEST(Config, ParseListenAndBaseUrl) {
+  auto a = parse_listen("127.0.0.1:0");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 0);
+  auto v6 = parse_listen("[::1]:7420");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 7420);
+  EXPECT_FALSE(parse_listen("127.0.0.1").ok());
+  EXPECT_FALSE(parse_listen("127.0.0.1:70000").ok());
+  EXPECT_FALSE(parse_listen(":80").ok());
+  Config c;
+  EXPECT_EQ(base_url(c), "http://127.0.0.1:7420");
+  EXPECT_EQ(base_url(c, 9999), "http://127.0.0.1:9999");
+  c.tls_cert = "x";
+  c.listen = "0.0.0.0:443";
+  EXPECT_EQ(base_url(c), "https://127.0.0.1:443");
+  c.public_url = "https://strop.example.org";
+  EXPECT_EQ(base_url(c), "https://strop.example.org");
+}
+
+}  // namespace
+}  // namespace strop::node

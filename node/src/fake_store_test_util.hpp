@@ -1,0 +1,146 @@
+// fake_store_test_util.hpp (tests only): an in-memory storage::Store with controllable
+// failures and deferred write acknowledgements, so request handling is tested without LMDB.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "storage/store.hpp"
+
+namespace strop::node::testing {
+
+class FakeStore : public storage::Store {
+ public:
+  // Knobs.
+  bool unavailable = false;   // report/revoke fail with kUnavailable (queue full)
+  bool defer = false;         // hold write callbacks until release()
+  storage::TimePoint clock{std::chrono::seconds{1'700'000'000}};
+
+  std::vector<std::function<void()>> held;  // deferred acknowledgements
+  void release() {
+    auto h = std::move(held);
+    held.clear();
+    for (auto& f : h) f();
+  }
+
+  Result<storage::CheckOutcome> check(std::span<const sigs::Signature> sigs) override { return check(sigs, clock); }
+  Result<storage::CheckOutcome> check(std::span<const sigs::Signature> sigs, storage::TimePoint) override {
+    std::lock_guard lock(mu_);
+    storage::CheckOutcome out;
+    for (std::size_t i = 0; i < sigs.size(); ++i) {
+      auto it = reports_.find(sigs[i].text());
+      if (it == reports_.end() || it->second.empty()) continue;
+      storage::Match m;
+      m.engine = sigs[i].engine;
+      m.id = sigs[i].text();
+      m.query_index = i;
+      m.reports = static_cast<std::uint32_t>(it->second.size());
+      m.confidence = 60;
+      out.matches.push_back(m);
+      out.confidence = 60;
+      out.spam = true;
+    }
+    return out;
+  }
+
+  void report(storage::ReporterId r, std::vector<sigs::Signature> sigs, storage::TimePoint,
+              storage::VoteCallback done) override {
+    vote(r, std::move(sigs), false, std::move(done));
+  }
+  void revoke(storage::ReporterId r, std::vector<sigs::Signature> sigs, storage::TimePoint,
+              storage::VoteCallback done) override {
+    vote(r, std::move(sigs), true, std::move(done));
+  }
+
+  Result<storage::Reporter> add_reporter(const storage::ReporterSpec& spec) override {
+    std::lock_guard lock(mu_);
+    if (by_name_.count(spec.name)) return make_error(Errc::kExists, "reporter exists");
+    storage::Reporter r;
+    r.id = static_cast<storage::ReporterId>(by_name_.size() + 1);
+    r.name = spec.name;
+    r.secret = spec.secret;
+    r.trust = r.base_trust = spec.trust.value_or(0.1);
+    r.pinned = spec.pinned && spec.trust.has_value();
+    r.admin = spec.admin;
+    by_name_[r.name] = r;
+    return r;
+  }
+  Result<storage::Reporter> find_reporter(std::string_view name) override {
+    std::lock_guard lock(mu_);
+    auto it = by_name_.find(std::string(name));
+    if (it == by_name_.end()) return make_error(Errc::kNotFound, "no such reporter");
+    return it->second;
+  }
+  Result<storage::Reporter> find_reporter(storage::ReporterId id) override {
+    std::lock_guard lock(mu_);
+    for (auto& [n, r] : by_name_) {
+      if (r.id == id) return r;
+    }
+    return make_error(Errc::kNotFound, "no such reporter");
+  }
+  Result<std::vector<storage::Reporter>> list_reporters() override {
+    std::lock_guard lock(mu_);
+    std::vector<storage::Reporter> v;
+    for (auto& [n, r] : by_name_) v.push_back(r);
+    return v;
+  }
+  Result<storage::Reporter> set_trust(std::string_view name, double trust, bool pinned) override {
+    std::lock_guard lock(mu_);
+    auto it = by_name_.find(std::string(name));
+    if (it == by_name_.end()) return make_error(Errc::kNotFound, "no such reporter");
+    it->second.trust = it->second.base_trust = trust;
+    it->second.pinned = pinned;
+    return it->second;
+  }
+  Result<storage::Reporter> set_disabled(std::string_view name, bool disabled) override {
+    std::lock_guard lock(mu_);
+    auto it = by_name_.find(std::string(name));
+    if (it == by_name_.end()) return make_error(Errc::kNotFound, "no such reporter");
+    it->second.disabled = disabled;
+    return it->second;
+  }
+  storage::StoreStats stats() override {
+    std::lock_guard lock(mu_);
+    storage::StoreStats s;
+    s.signatures = reports_.size();
+    s.reporters = by_name_.size();
+    s.writer_queue_depth = held.size();
+    return s;
+  }
+  Result<void> flush() override { return {}; }
+  Result<std::uint64_t> expire(storage::TimePoint) override { return std::uint64_t{0}; }
+  Result<void> backup(const std::string&) override { return {}; }
+  storage::TimePoint now() const override { return clock; }
+
+ private:
+  void vote(storage::ReporterId r, std::vector<sigs::Signature> sigs, bool revoke, storage::VoteCallback done) {
+    if (unavailable) return done(make_error(Errc::kUnavailable, "writer queue full"));
+    storage::VoteOutcome out;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& s : sigs) {
+        auto& voters = reports_[s.text()];
+        if (revoke) {
+          out.effects.push_back(voters.erase(r) ? storage::VoteEffect::kWithdrawn : storage::VoteEffect::kUnknown);
+        } else {
+          out.effects.push_back(voters.insert(r).second ? storage::VoteEffect::kRecorded
+                                                        : storage::VoteEffect::kUnchanged);
+        }
+      }
+    }
+    if (defer) {
+      held.push_back([done, out] { done(out); });
+    } else {
+      done(out);
+    }
+  }
+
+  std::mutex mu_;
+  std::map<std::string, storage::Reporter> by_name_;
+  std::map<std::string, std::set<storage::ReporterId>> reports_;
+};
+
+}  // namespace strop::node::testing

@@ -1,0 +1,375 @@
+#include "node/handlers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include "fake_store_test_util.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/signing.hpp"
+
+namespace strop::node {
+namespace {
+
+using protocol::ApiErrc;
+using testing::FakeStore;
+
+const std::string kSig1 = "body/1:0123456789abcdef0123456789abcdef";
+const std::string kSig2 = "url/1:fedcba9876543210fedcba9876543210";
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void make_api(ApiOptions o = {}) {
+    api_.reset();
+    api_ = std::make_unique<Api>(store_, o, metrics_, Clocks{[this] { return now_s_; }, [this] { return now_ns_; }});
+  }
+
+  void SetUp() override {
+    ApiOptions o;
+    o.ip_limit = {0, 0};
+    o.reporter_limit = {0, 0};
+    o.register_limit = {0, 0};
+    make_api(o);
+    storage::ReporterSpec alice{"alice", "alice-secret", 0.5, true, false};
+    ASSERT_TRUE(store_.add_reporter(alice).ok());
+    storage::ReporterSpec root{"root", "root-secret", 1.0, true, true};
+    ASSERT_TRUE(store_.add_reporter(root).ok());
+  }
+
+  // Sends one request; returns the response if it completed synchronously.
+  std::optional<HttpResponse> call(std::string method, std::string target, std::string body = "",
+                                   protocol::AuthHeaders auth = {}, std::string ip = "10.0.0.1") {
+    method_ = std::move(method);
+    target_ = std::move(target);
+    body_ = std::move(body);
+    ip_ = std::move(ip);
+    HttpRequest req{method_, target_, body_, std::move(auth), ip_};
+    std::optional<HttpResponse> out;
+    int calls = 0;
+    api_->handle(req, [&out, &calls](HttpResponse r) {
+      ++calls;
+      out = std::move(r);
+    });
+    EXPECT_LE(calls, 1);
+    return out;
+  }
+
+  protocol::AuthHeaders sign(const std::string& reporter, const std::string& secret, const std::string& method,
+                             const std::string& target, const std::string& body, std::int64_t ts = -1,
+                             std::string nonce = "") {
+    if (nonce.empty()) nonce = protocol::make_nonce();
+    return protocol::sign_request(reporter, secret, method, target, body, ts < 0 ? now_s_ : ts, nonce);
+  }
+
+  std::optional<HttpResponse> signed_post(const std::string& target, const std::string& body,
+                                          const std::string& who = "alice", const std::string& secret = "alice-secret") {
+    return call("POST", target, body, sign(who, secret, "POST", target, body));
+  }
+
+  static ApiErrc code_of(const HttpResponse& r) {
+    auto e = protocol::decode_error_body(r.body);
+    EXPECT_TRUE(e.ok()) << r.body;
+    return e.ok() ? e->code : ApiErrc::kInternal;
+  }
+
+  static std::string vote_body(std::vector<std::string> sigs) {
+    protocol::VoteRequest v;
+    protocol::MessageSigs m;
+    m.id = "m";
+    for (auto& s : sigs) m.sigs.push_back(*sigs::parse_signature(s));
+    v.messages.push_back(m);
+    return protocol::encode(v);
+  }
+
+  FakeStore store_;
+  NodeMetrics metrics_;
+  std::unique_ptr<Api> api_;
+  std::int64_t now_s_ = 1'700'000'000;
+  std::int64_t now_ns_ = 1'000'000'000;
+  std::string method_, target_, body_, ip_;
+};
+
+TEST_F(ApiTest, UnknownPathIs404) {
+  auto r = call("GET", "/nope");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(code_of(*r), ApiErrc::kNotFound);
+  EXPECT_EQ(metrics_.requests(Op::kOther, result_index(ApiErrc::kNotFound)), 1u);
+}
+
+TEST_F(ApiTest, WrongMethodIs405WithAllow) {
+  auto r = call("GET", "/v1/check");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->allow, "POST");
+  EXPECT_EQ(code_of(*r), ApiErrc::kMethodNotAllowed);
+  auto s = call("POST", "/v1/state");
+  EXPECT_EQ(s->status, 405);
+  EXPECT_EQ(s->allow, "GET");
+}
+
+TEST_F(ApiTest, HealthAndState) {
+  auto h = call("GET", "/healthz");
+  EXPECT_EQ(h->status, 200);
+  auto s = call("GET", "/v1/state?x=1");
+  ASSERT_EQ(s->status, 200);
+  auto st = protocol::decode_state_response(s->body);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->api_version, 1);
+  EXPECT_EQ(st->reporters, 2u);
+  EXPECT_EQ(st->engines.size(), sigs::kAllEngines.size());
+  EXPECT_TRUE(st->anonymous_check);
+}
+
+TEST_F(ApiTest, AnonymousCheck) {
+  auto r = call("POST", "/v1/check", R"({"v":1,"messages":[{"id":"a","sigs":[")" + kSig1 + R"("]}]})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto c = protocol::decode_check_response(r->body);
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c->results.size(), 1u);
+  EXPECT_EQ(c->results[0].id, "a");
+  EXPECT_EQ(c->results[0].verdict, protocol::Verdict::kNotSpam);
+  EXPECT_EQ(metrics_.messages_checked.value(), 1u);
+  EXPECT_EQ(metrics_.signatures_checked.value(), 1u);
+}
+
+TEST_F(ApiTest, CheckErrors) {
+  EXPECT_EQ(code_of(*call("POST", "/v1/check", "garbage")), ApiErrc::kMalformed);
+  EXPECT_EQ(call("POST", "/v1/check", "garbage")->status, 400);
+  EXPECT_EQ(code_of(*call("POST", "/v1/check", R"({"messages":[{"sigs":["body/1:zz"]}]})")), ApiErrc::kInvalid);
+  EXPECT_EQ(code_of(*call("POST", "/v1/check", R"({"v":9,"messages":[{"sigs":[]}]})")), ApiErrc::kUnsupportedVersion);
+  ApiOptions o;
+  o.limits.max_messages = 1;
+  make_api(o);
+  auto r = call("POST", "/v1/check", R"({"messages":[{"sigs":[]},{"sigs":[]}]})");
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(code_of(*r), ApiErrc::kLimitExceeded);
+}
+
+TEST_F(ApiTest, ReportThenCheckIsSpam) {
+  auto body = vote_body({kSig1, kSig2});
+  auto r = signed_post("/v1/report", body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto v = protocol::decode_vote_response(r->body);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->results[0].id, "m");
+  EXPECT_EQ(v->results[0].recorded, 2u);
+  // Idempotent repeat (new nonce).
+  auto again = signed_post("/v1/report", body);
+  EXPECT_EQ(protocol::decode_vote_response(again->body)->results[0].unchanged, 2u);
+
+  auto c = call("POST", "/v1/check", R"({"messages":[{"sigs":[")" + kSig1 + R"("]}]})");
+  auto cr = protocol::decode_check_response(c->body);
+  ASSERT_TRUE(cr.ok());
+  EXPECT_EQ(cr->results[0].verdict, protocol::Verdict::kSpam);
+  ASSERT_EQ(cr->results[0].matches.size(), 1u);
+  EXPECT_EQ(cr->results[0].matches[0].id, kSig1);
+  EXPECT_EQ(cr->results[0].matches[0].reports, 1u);
+
+  auto rv = signed_post("/v1/revoke", vote_body({kSig1}));
+  ASSERT_EQ(rv->status, 200);
+  EXPECT_EQ(protocol::decode_vote_response(rv->body)->results[0].withdrawn, 1u);
+  EXPECT_EQ(metrics_.signatures_reported.value(), 4u);
+  EXPECT_EQ(metrics_.signatures_revoked.value(), 1u);
+}
+
+TEST_F(ApiTest, ReportNeedsSignature) {
+  auto r = call("POST", "/v1/report", vote_body({kSig1}));
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(code_of(*r), ApiErrc::kAuthRequired);
+}
+
+TEST_F(ApiTest, ReportWithWrongSecretOrUnknownReporter) {
+  auto body = vote_body({kSig1});
+  EXPECT_EQ(code_of(*signed_post("/v1/report", body, "alice", "wrong")), ApiErrc::kBadSignature);
+  EXPECT_EQ(code_of(*signed_post("/v1/report", body, "mallory", "x")), ApiErrc::kBadSignature);
+  EXPECT_EQ(metrics_.auth_failures.value(), 2u);
+}
+
+TEST_F(ApiTest, ReportWithTamperedBodyOrPath) {
+  auto body = vote_body({kSig1});
+  auto auth = sign("alice", "alice-secret", "POST", "/v1/report", body);
+  EXPECT_EQ(code_of(*call("POST", "/v1/report", vote_body({kSig2}), auth)), ApiErrc::kBadSignature);
+  auto auth2 = sign("alice", "alice-secret", "POST", "/v1/report", body);
+  EXPECT_EQ(code_of(*call("POST", "/v1/revoke", body, auth2)), ApiErrc::kBadSignature);
+}
+
+TEST_F(ApiTest, StaleAndReplayedRequests) {
+  auto body = vote_body({kSig1});
+  auto stale = call("POST", "/v1/report", body, sign("alice", "alice-secret", "POST", "/v1/report", body, now_s_ - 301));
+  EXPECT_EQ(stale->status, 401);
+  EXPECT_EQ(code_of(*stale), ApiErrc::kStaleRequest);
+  auto future = call("POST", "/v1/report", body, sign("alice", "alice-secret", "POST", "/v1/report", body, now_s_ + 301));
+  EXPECT_EQ(code_of(*future), ApiErrc::kStaleRequest);
+
+  auto auth = sign("alice", "alice-secret", "POST", "/v1/report", body);
+  EXPECT_EQ(call("POST", "/v1/report", body, auth)->status, 200);
+  auto replay = call("POST", "/v1/report", body, auth);
+  EXPECT_EQ(replay->status, 401);
+  EXPECT_EQ(code_of(*replay), ApiErrc::kReplayedNonce);
+}
+
+TEST_F(ApiTest, MalformedAuthHeaders) {
+  auto body = vote_body({kSig1});
+  auto auth = sign("alice", "alice-secret", "POST", "/v1/report", body);
+  auth.timestamp = "soon";
+  EXPECT_EQ(code_of(*call("POST", "/v1/report", body, auth)), ApiErrc::kBadSignature);
+  auto partial = sign("alice", "alice-secret", "POST", "/v1/report", body);
+  partial.nonce.clear();
+  EXPECT_EQ(code_of(*call("POST", "/v1/report", body, partial)), ApiErrc::kAuthRequired);
+}
+
+TEST_F(ApiTest, DisabledReporterIsForbidden) {
+  ASSERT_TRUE(store_.set_disabled("alice", true).ok());
+  auto r = signed_post("/v1/report", vote_body({kSig1}));
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(code_of(*r), ApiErrc::kForbidden);
+}
+
+TEST_F(ApiTest, ReportBodyErrors) {
+  EXPECT_EQ(code_of(*signed_post("/v1/report", R"({"messages":[{"sigs":[]}]})")), ApiErrc::kInvalid);
+  EXPECT_EQ(code_of(*signed_post("/v1/report", "{")), ApiErrc::kMalformed);
+}
+
+TEST_F(ApiTest, WriterQueueFullIs503) {
+  store_.unavailable = true;
+  auto r = signed_post("/v1/report", vote_body({kSig1}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(code_of(*r), ApiErrc::kOverloaded);
+  EXPECT_GT(r->retry_after, 0);
+}
+
+TEST_F(ApiTest, ReportIsAcknowledgedOnlyAfterCommit) {
+  store_.defer = true;
+  std::optional<HttpResponse> late;
+  body_ = vote_body({kSig2});
+  target_ = "/v1/report";
+  method_ = "POST";
+  HttpRequest req{method_, target_, body_, sign("alice", "alice-secret", "POST", "/v1/report", body_), ip_};
+  api_->handle(req, [&late](HttpResponse x) { late = std::move(x); });
+  EXPECT_FALSE(late.has_value());  // no answer before the "commit"
+  EXPECT_EQ(store_.stats().writer_queue_depth, 1u);
+  store_.release();
+  ASSERT_TRUE(late.has_value());
+  EXPECT_EQ(late->status, 200);
+}
+
+TEST_F(ApiTest, IpRateLimit) {
+  ApiOptions o;
+  o.ip_limit = {1, 2};
+  make_api(o);
+  EXPECT_EQ(call("GET", "/v1/state")->status, 200);
+  EXPECT_EQ(call("GET", "/v1/state")->status, 200);
+  auto r = call("GET", "/v1/state");
+  EXPECT_EQ(r->status, 429);
+  EXPECT_EQ(code_of(*r), ApiErrc::kRateLimited);
+  EXPECT_GE(r->retry_after, 1);
+  // Another client is not affected; health checks are never limited.
+  EXPECT_EQ(call("GET", "/v1/state", "", {}, "10.0.0.2")->status, 200);
+  EXPECT_EQ(call("GET", "/healthz")->status, 200);
+  // Tokens come back with time.
+  now_ns_ += 1'000'000'000;
+  EXPECT_EQ(call("GET", "/v1/state")->status, 200);
+  EXPECT_EQ(metrics_.rate_limited_ip.value(), 1u);
+}
+
+TEST_F(ApiTest, ReporterRateLimit) {
+  ApiOptions o;
+  o.ip_limit = {0, 0};
+  o.reporter_limit = {1, 1};
+  make_api(o);
+  EXPECT_EQ(signed_post("/v1/report", vote_body({kSig1}))->status, 200);
+  auto r = signed_post("/v1/report", vote_body({kSig1}));
+  EXPECT_EQ(r->status, 429);
+  EXPECT_EQ(code_of(*r), ApiErrc::kRateLimited);
+  EXPECT_EQ(signed_post("/v1/report", vote_body({kSig1}), "root", "root-secret")->status, 200);
+}
+
+TEST_F(ApiTest, SignedChecksWhenAnonymousIsOff) {
+  ApiOptions o;
+  o.anonymous_check = false;
+  make_api(o);
+  std::string body = R"({"messages":[{"sigs":[]}]})";
+  auto r = call("POST", "/v1/check", body);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(code_of(*r), ApiErrc::kAuthRequired);
+  EXPECT_EQ(signed_post("/v1/check", body)->status, 200);
+}
+
+TEST_F(ApiTest, OpenRegistration) {
+  auto r = call("POST", "/v1/register", R"({"v":1,"name":"carol","trust":1.0,"admin":true})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto reg = protocol::decode_register_response(r->body);
+  ASSERT_TRUE(reg.ok());
+  EXPECT_EQ(reg->reporter, "carol");
+  EXPECT_EQ(reg->secret.size(), 43u);
+  auto carol = store_.find_reporter("carol");
+  ASSERT_TRUE(carol.ok());
+  EXPECT_FALSE(carol->admin);                 // ignored when unsigned
+  EXPECT_DOUBLE_EQ(carol->trust, 0.1);        // ignored when unsigned
+  EXPECT_EQ(carol->secret, reg->secret);
+  // The new identity can report right away.
+  EXPECT_EQ(signed_post("/v1/report", vote_body({kSig1}), "carol", reg->secret)->status, 200);
+  auto dup = call("POST", "/v1/register", R"({"name":"carol"})");
+  EXPECT_EQ(dup->status, 409);
+  EXPECT_EQ(code_of(*dup), ApiErrc::kNameTaken);
+  EXPECT_EQ(code_of(*call("POST", "/v1/register", R"({"name":"bad name"})")), ApiErrc::kInvalid);
+}
+
+TEST_F(ApiTest, ClosedRegistrationAndAdminRegistration) {
+  ApiOptions o;
+  o.open_registration = false;
+  make_api(o);
+  auto closed = call("POST", "/v1/register", R"({"name":"dave"})");
+  EXPECT_EQ(closed->status, 403);
+  EXPECT_EQ(code_of(*closed), ApiErrc::kRegistrationClosed);
+  // A non-admin may not register others.
+  auto nonadmin = signed_post("/v1/register", R"({"name":"dave"})");
+  EXPECT_EQ(nonadmin->status, 403);
+  EXPECT_EQ(code_of(*nonadmin), ApiErrc::kForbidden);
+  // An admin may, with trust.
+  auto ok = signed_post("/v1/register", R"({"name":"dave","trust":0.9})", "root", "root-secret");
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  auto dave = store_.find_reporter("dave");
+  ASSERT_TRUE(dave.ok());
+  EXPECT_DOUBLE_EQ(dave->trust, 0.9);
+  EXPECT_TRUE(dave->pinned);
+}
+
+TEST_F(ApiTest, RegisterRateLimit) {
+  ApiOptions o;
+  o.register_limit = {0.01, 1};
+  make_api(o);
+  EXPECT_EQ(call("POST", "/v1/register", R"({"name":"e1"})")->status, 200);
+  auto r = call("POST", "/v1/register", R"({"name":"e2"})");
+  EXPECT_EQ(r->status, 429);
+}
+
+TEST_F(ApiTest, DrainingClosesAndFailsHealth) {
+  api_->set_draining(true);
+  auto h = call("GET", "/healthz");
+  EXPECT_EQ(h->status, 503);
+  EXPECT_TRUE(h->close);
+  auto s = call("GET", "/v1/state");
+  EXPECT_EQ(s->status, 200);
+  EXPECT_TRUE(s->close);
+}
+
+TEST_F(ApiTest, MetricsEndpoint) {
+  call("GET", "/nope");
+  call("POST", "/v1/check", R"({"messages":[{"sigs":[]}]})");
+  auto m = call("GET", "/metrics");
+  ASSERT_EQ(m->status, 200);
+  EXPECT_NE(m->content_type.find("text/plain"), std::string::npos);
+  EXPECT_NE(m->body.find(R"(strop_requests_total{op="check",result="ok"} 1)"), std::string::npos) << m->body;
+  EXPECT_NE(m->body.find(R"(strop_requests_total{op="other",result="not_found"} 1)"), std::string::npos);
+  EXPECT_NE(m->body.find(R"(strop_request_duration_seconds_bucket{op="check",le="+Inf"} 1)"), std::string::npos);
+  EXPECT_NE(m->body.find("strop_writer_queue_depth 0"), std::string::npos);
+  EXPECT_NE(m->body.find("strop_reporters 2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace strop::node
