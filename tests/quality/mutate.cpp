@@ -943,15 +943,24 @@ struct Edit {
   std::size_t begin, end;
   std::string with;
 };
-// Applies non-overlapping edits (any order) to `s`.
+// Applies edits (any order) to `s` in one pass; an edit overlapping an earlier one is skipped.
 void apply_edits(std::string& s, std::vector<Edit> edits) {
-  std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.begin > b.begin; });
-  std::size_t limit = std::string::npos;
+  if (edits.empty()) return;
+  std::stable_sort(edits.begin(), edits.end(),
+                   [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+  std::string out;
+  std::size_t extra = 0;
+  for (const auto& e : edits) extra += e.with.size();
+  out.reserve(s.size() + extra);
+  std::size_t pos = 0;
   for (const auto& e : edits) {
-    if (e.end > limit) continue;  // overlapping: skip
-    s.replace(e.begin, e.end - e.begin, e.with);
-    limit = e.begin;
+    if (e.begin < pos || e.end > s.size()) continue;  // overlapping: skip
+    out.append(s, pos, e.begin - pos);
+    out += e.with;
+    pos = e.end;
   }
+  out.append(s, pos, std::string::npos);
+  s = std::move(out);
 }
 
 std::vector<Range> whole(std::string_view t) { return {Range{0, t.size()}}; }
