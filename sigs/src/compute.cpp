@@ -183,6 +183,12 @@ SignatureSet compute_native(const Message& msg, const Options& options) {
         for (const auto& inner : embedded_urls(u)) add(inner);
       }
     }
+    // A message without text (image-only or frame-only spam) is signed by what it shows.
+    if (set.sigs.empty()) {
+      for (const Part* p : parts) {
+        for (const auto& u : p->media_urls) add(u);
+      }
+    }
     for (auto& v : seen) set.sigs.push_back({Engine::kUrl, std::move(v)});
   }
 

@@ -182,7 +182,7 @@ struct OpenElem {
 }  // namespace
 
 std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
-                         const MimeLimits& limits) {
+                         const MimeLimits& limits, std::vector<std::string>* media_urls) {
   std::string out;
   out.reserve(html.size() / 2);
   std::vector<OpenElem> stack;
@@ -294,6 +294,15 @@ std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
         continue;
       }
       // Opening tag.
+      if ((name == "img" || name == "iframe" || name == "frame") && media_urls &&
+          media_urls->size() < limits.max_urls) {
+        for (std::size_t k = 0; k < n_attrs; ++k) {
+          std::string_view v = detail::trim(attrs[k].value);
+          if (detail::iequals(attrs[k].name, "src") && detail::istarts_with(v, "http")) {
+            media_urls->emplace_back(v);
+          }
+        }
+      }
       if (name == "a" && urls && urls->size() < limits.max_urls) {
         for (std::size_t k = 0; k < n_attrs; ++k) {
           const Attr& a = attrs[k];

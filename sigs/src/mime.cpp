@@ -240,7 +240,7 @@ struct Parser {
     if (is_text && !attachment && (ct.type == "text/html" || ct.type == "text/x-html")) {
       p.kind = PartKind::kHtml;
       std::string html = to_utf8(decoded, ct.charset);
-      p.text = html_to_text(html, &p.urls, lim);
+      p.text = html_to_text(html, &p.urls, lim, &p.media_urls);
       p.data = std::move(html);
       add_text(std::move(p));
     } else if (is_text && !attachment && (ct.type == "text/plain" || ct.type == "text/enriched" ||

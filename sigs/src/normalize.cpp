@@ -37,6 +37,7 @@ constexpr std::string_view kListFooterMarkers[] = {
 constexpr std::string_view kWeakFooterMarkers[] = {"unsubscribe", "subscribe", "sponsor",
                                                   "sourceforge", "lists."};
 constexpr std::size_t kMaxFooterCandidates = 16;  // rule lines examined per round
+constexpr std::size_t kFooterMarkerLines = 12;    // list markers must follow their rule within
 
 }  // namespace
 
@@ -45,6 +46,7 @@ std::string strip_quotes_and_footers(std::string_view text) {
   std::string kept;
   kept.reserve(text.size());
   std::vector<std::size_t> starts;
+  bool quoted_lines = false;
   std::size_t i = 0;
   while (i < text.size()) {
     std::size_t nl = text.find('\n', i);
@@ -57,10 +59,32 @@ std::string strip_quotes_and_footers(std::string_view text) {
     std::size_t q = 0;
     while (q < lt.size() && q < 4 && std::isalpha(static_cast<unsigned char>(lt[q]))) ++q;
     bool quoted = q < 4 && q < lt.size() && lt[q] == '>';
-    if (quoted) continue;
+    if (quoted) {
+      quoted_lines = true;
+      continue;
+    }
     starts.push_back(kept.size());
     kept += line;
     kept += '\n';
+  }
+  // A text that is nothing but a quotation (a spammer's way of looking like a reply) is
+  // read as it is, without the quote marks.
+  if (quoted_lines && std::none_of(kept.begin(), kept.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80;
+      })) {
+    kept.clear();
+    starts.clear();
+    std::size_t j = 0;
+    while (j < text.size()) {
+      std::size_t nl = text.find('\n', j);
+      std::string_view line = text.substr(j, nl == std::string_view::npos ? text.npos : nl - j);
+      j = nl == std::string_view::npos ? text.size() : nl + 1;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      while (!line.empty() && (line.front() == '>' || line.front() == ' ')) line.remove_prefix(1);
+      starts.push_back(kept.size());
+      kept += line;
+      kept += '\n';
+    }
   }
   auto line_at = [&](std::size_t k) {
     std::size_t b = starts[k];
@@ -69,7 +93,7 @@ std::string strip_quotes_and_footers(std::string_view text) {
   };
   // Most messages have no rule line at all: then there is no footer to look for.
   auto is_candidate = [&](std::string_view line) {
-    if (is_separator_line(line)) return true;
+    if (is_separator_line(line) || line.starts_with("-- ")) return true;
     // "----- Yahoo! Groups Sponsor -----~-->" and similar framed headings.
     return line.size() >= 4 && (line[0] == '-' || line[0] == '_' || line[0] == '=') &&
            line[1] == line[0] && line[2] == line[0] && line[3] == line[0];
@@ -119,11 +143,16 @@ std::string strip_quotes_and_footers(std::string_view text) {
       std::size_t from = starts[k];
       bool sponsor = contains("yahoo! groups sponsor", from, from + line.size());
       bool sig = line == "-- " || line == "--";
-      if (!sponsor && !is_separator_line(line)) continue;
+      bool titled = line.starts_with("-- ") && !sig;  // "-- Foo Users' Group: foo@..."
+      if (!sponsor && !titled && !is_separator_line(line)) continue;
       ++candidates;
       bool small_tail = (end_off - from) * 10 <= end_off * 6;  // at most 60% of the text
+      // List boilerplate sits right under its rule line: a marker further down belongs to a
+      // later footer, not to this rule.
+      std::size_t near_end = k + kFooterMarkerLines < end ? starts[k + kFooterMarkerLines] : end_off;
       bool strong = sponsor;
-      for (auto kw : kListFooterMarkers) strong = strong || contains(kw, from, end_off);
+      for (auto kw : kListFooterMarkers) strong = strong || contains(kw, from, near_end);
+      if (titled && !strong) continue;
       bool weak = false;
       for (auto kw : kWeakFooterMarkers) weak = weak || contains(kw, from, end_off);
       // A short block with a link under a rule line is a sponsor/ad footer.

@@ -42,6 +42,7 @@ struct Part {
   std::string text;          // kText/kHtml: visible text, UTF-8
   std::string data;          // kAttachment: decoded bytes; kHtml: the decoded HTML source
   std::vector<std::string> urls;  // URLs found in this part (hrefs and bare), raw, in order
+  std::vector<std::string> media_urls;  // kHtml: img/iframe/frame sources, raw, in order
   int alternative_group = -1;  // children of one multipart/alternative share a group id
 };
 
@@ -59,10 +60,11 @@ struct Message {
 Result<Message> parse_message(std::string_view raw, const MimeLimits& limits = {});
 
 // Reduces HTML to its visible text (scripts, styles, comments, hidden elements dropped,
-// entities decoded). Block elements become line breaks. Appends found hrefs to `urls` when
-// non-null. Bounded by `limits`.
+// entities decoded). Block elements become line breaks. Appends found hrefs to `urls` and
+// image/frame sources to `media_urls` when non-null. Bounded by `limits`.
 std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
-                         const MimeLimits& limits = {});
+                         const MimeLimits& limits = {},
+                         std::vector<std::string>* media_urls = nullptr);
 
 // Decodes RFC 2047 encoded words in a header value to UTF-8.
 std::string decode_rfc2047(std::string_view value);
