@@ -13,6 +13,9 @@
 #include "razor_sha1.hpp"
 
 namespace strop::sigs::pyzor {
+
+void normalize_line_into(std::u32string_view s, std::u32string* out);
+
 namespace {
 
 using detail::py_isspace;
@@ -287,33 +290,36 @@ int hexval(unsigned char c) {
 
 // binascii.a2b_qp(data, header=False)
 std::string a2b_qp(std::string_view d) {
-  std::string o;
-  o.reserve(d.size());
+  std::string o(d.size(), '\0');
+  char* w = o.data();
   const std::size_t n = d.size();
   for (std::size_t in = 0; in < n;) {
-    if (d[in] == '=') {
-      ++in;
-      if (in >= n) break;
-      if (d[in] == '\n' || d[in] == '\r') {  // soft line break
-        if (d[in] != '\n') {
-          while (in < n && d[in] != '\n') ++in;
-        }
-        if (in < n) ++in;
-      } else if (d[in] == '=') {
-        o.push_back('=');
-        ++in;
-      } else if (in + 1 < n && hexval(static_cast<unsigned char>(d[in])) >= 0 &&
-                 hexval(static_cast<unsigned char>(d[in + 1])) >= 0) {
-        o.push_back(static_cast<char>((hexval(static_cast<unsigned char>(d[in])) << 4) |
-                                      hexval(static_cast<unsigned char>(d[in + 1]))));
-        in += 2;
-      } else {
-        o.push_back('=');
+    const void* eq = std::memchr(d.data() + in, '=', n - in);
+    const std::size_t stop = eq ? static_cast<std::size_t>(static_cast<const char*>(eq) - d.data()) : n;
+    std::memcpy(w, d.data() + in, stop - in);
+    w += stop - in;
+    in = stop;
+    if (in >= n) break;
+    ++in;  // the '='
+    if (in >= n) break;
+    if (d[in] == '\n' || d[in] == '\r') {  // soft line break
+      if (d[in] != '\n') {
+        while (in < n && d[in] != '\n') ++in;
       }
+      if (in < n) ++in;
+    } else if (d[in] == '=') {
+      *w++ = '=';
+      ++in;
+    } else if (in + 1 < n && hexval(static_cast<unsigned char>(d[in])) >= 0 &&
+               hexval(static_cast<unsigned char>(d[in + 1])) >= 0) {
+      *w++ = static_cast<char>((hexval(static_cast<unsigned char>(d[in])) << 4) |
+                               hexval(static_cast<unsigned char>(d[in + 1])));
+      in += 2;
     } else {
-      o.push_back(d[in++]);
+      *w++ = '=';
     }
   }
+  o.resize(static_cast<std::size_t>(w - o.data()));
   return o;
 }
 
@@ -328,8 +334,12 @@ int b64val(unsigned char c) {
 
 // binascii.a2b_base64(data, strict_mode) of Python 3.11.2; nullopt = binascii.Error.
 std::optional<std::string> a2b_base64(std::string_view d, bool strict) {
-  std::string o;
-  o.reserve(d.size() / 4 * 3 + 3);
+  std::string o(d.size() / 4 * 3 + 3, '\0');
+  char* w = o.data();
+  auto done = [&]() {
+    o.resize(static_cast<std::size_t>(w - o.data()));
+    return o;
+  };
   if (strict && !d.empty() && d[0] == '=') return std::nullopt;
   int quad = 0, pads = 0;
   bool padding_started = false;
@@ -340,7 +350,7 @@ std::optional<std::string> a2b_base64(std::string_view d, bool strict) {
       padding_started = true;
       if (quad >= 2 && quad + ++pads >= 4) {
         if (strict && i + 1 < d.size()) return std::nullopt;
-        return o;
+        return done();
       }
       continue;
     }
@@ -359,23 +369,23 @@ std::optional<std::string> a2b_base64(std::string_view d, bool strict) {
         break;
       case 1:
         quad = 2;
-        o.push_back(static_cast<char>((left << 2) | (u >> 4)));
+        *w++ = static_cast<char>((left << 2) | (u >> 4));
         left = u & 0x0F;
         break;
       case 2:
         quad = 3;
-        o.push_back(static_cast<char>((left << 4) | (u >> 2)));
+        *w++ = static_cast<char>((left << 4) | (u >> 2));
         left = u & 0x03;
         break;
       default:
         quad = 0;
-        o.push_back(static_cast<char>((left << 6) | u));
+        *w++ = static_cast<char>((left << 6) | u);
         left = 0;
         break;
     }
   }
   if (quad != 0) return std::nullopt;
-  return o;
+  return done();
 }
 
 // email._encoded_words.decode_b
@@ -526,8 +536,23 @@ struct Msg {
     return nullptr;
   }
 
-  // Message.get_content_type()
-  std::string content_type() const {
+  // Message.get_content_type(). Cached: headers do not change once parsed (the cache is
+  // filled only after parse_headers()).
+  const std::string& content_type() const {
+    if (!ctype_) ctype_ = compute_content_type();
+    return *ctype_;
+  }
+  std::string_view maintype() const {
+    const std::string& t = content_type();
+    return std::string_view(t).substr(0, t.find('/'));
+  }
+  std::string_view subtype() const {
+    const std::string& t = content_type();
+    return std::string_view(t).substr(t.find('/') + 1);
+  }
+  mutable std::optional<std::string> ctype_;
+
+  std::string compute_content_type() const {
     const std::string* v = get("content-type");
     if (v == nullptr) return default_rfc822 ? "message/rfc822" : "text/plain";
     const std::string s = header_str(*v);
@@ -535,14 +560,6 @@ struct Msg {
     std::string ctype = lowered(pystrip(std::string_view(s).substr(0, semi)));
     if (std::count(ctype.begin(), ctype.end(), '/') != 1) return "text/plain";
     return ctype;
-  }
-  std::string maintype() const {
-    const std::string t = content_type();
-    return t.substr(0, t.find('/'));
-  }
-  std::string subtype() const {
-    const std::string t = content_type();
-    return t.substr(t.find('/') + 1);
   }
 
   // Message._get_params_preserve + get_param(param, unquote=True). nullopt = failobj.
@@ -609,17 +626,26 @@ class FeedParser {
  public:
   FeedParser(std::string_view text, const Limits& limits) : text_(text), limits_(limits) {
     // BufferedSubFile: lines end at \r\n, \r or \n (StringIO(newline='').readlines()).
+    const char* const base = text.data();
+    const std::size_t n = text.size();
     std::size_t start = 0;
-    for (std::size_t i = 0; i < text.size();) {
-      if (text[i] == '\n' || text[i] == '\r') {
-        i += (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ? 2 : 1;
-        lines_.emplace_back(start, i);
-        start = i;
+    while (start < n) {
+      const void* nl = std::memchr(base + start, '\n', n - start);
+      const std::size_t lf = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - base) : n;
+      const void* cr = std::memchr(base + start, '\r', lf - start);
+      if (cr != nullptr) {  // a lone \r or a \r\n ends the line first
+        const std::size_t c = static_cast<std::size_t>(static_cast<const char*>(cr) - base);
+        const std::size_t end = (c + 1 < n && base[c + 1] == '\n') ? c + 2 : c + 1;
+        lines_.emplace_back(start, end);
+        start = end;
+      } else if (nl != nullptr) {
+        lines_.emplace_back(start, lf + 1);
+        start = lf + 1;
       } else {
-        ++i;
+        lines_.emplace_back(start, n);
+        start = n;
       }
     }
-    if (start < text.size()) lines_.emplace_back(start, text.size());
   }
 
   std::vector<Msg>& parse() {
@@ -911,25 +937,34 @@ std::u32string raw_payload(const Msg& m) {
   return std::move(d.text);
 }
 
-// Message.get_payload(decode=True) of a text leaf.
-std::string decoded_payload(const Msg& m) {
+// Message.get_payload(decode=True) of a text leaf; the result lives in m or in *storage.
+std::string_view decoded_payload(const Msg& m, std::string* storage) {
   if (m.kind == Msg::kList) return {};  // not reached for text parts
   if (m.kind == Msg::kNone) throw Crash{};
   const std::string* cte_h = m.get("content-transfer-encoding");
-  const std::string cte = cte_h ? lowered(header_str(*cte_h)) : std::string();
   const std::string& b = m.payload;
-  if (cte == "quoted-printable") return a2b_qp(b);
+  if (cte_h == nullptr) return b;
+  const std::string cte = lowered(header_str(*cte_h));
+  if (cte == "quoted-printable") {
+    *storage = a2b_qp(b);
+    return *storage;
+  }
   if (cte == "base64") {
-    std::string joined;
-    joined.reserve(b.size());
+    std::string joined(b.size(), '\0');
+    char* w = joined.data();
     for (char c : b) {
-      if (c != '\r' && c != '\n') joined.push_back(c);
+      *w = c;
+      w += (c != '\r' && c != '\n');
     }
-    return decode_b(joined);
+    joined.resize(static_cast<std::size_t>(w - joined.data()));
+    *storage = decode_b(joined);
+    return *storage;
   }
   if (cte == "x-uuencode" || cte == "uuencode" || cte == "uue" || cte == "x-uue") {
-    if (std::optional<std::string> d = decode_uu(b)) return *d;
-    return b;
+    if (std::optional<std::string> d = decode_uu(b)) {
+      *storage = std::move(*d);
+      return *storage;
+    }
   }
   return b;
 }
@@ -945,7 +980,8 @@ void digest_lines(std::string_view raw, const Limits& limits, std::vector<std::s
     const std::size_t n = payload.size();
     std::size_t start = 0;
     auto one = [&](std::u32string_view line) {
-      norm = normalize_line(line);
+      norm.clear();
+      normalize_line_into(line, &norm);
       if (norm.size() >= 8) kept->push_back(to_utf8(norm));
     };
     for (std::size_t i = 0; i < n;) {
@@ -970,7 +1006,8 @@ void digest_lines(std::string_view raw, const Limits& limits, std::vector<std::s
       for (auto it = part.children.rbegin(); it != part.children.rend(); ++it) todo.push_back(*it);
     }
     if (part.maintype() == "text") {
-      const std::string payload = decoded_payload(part);
+      std::string storage;
+      const std::string_view payload = decoded_payload(part, &storage);
       std::optional<std::string> charset = part.content_charset();
       DecodeErrors errors = DecodeErrors::kIgnore;
       std::string cs;
@@ -1025,16 +1062,18 @@ std::string to_utf8(std::u32string_view s) {
   return o;
 }
 
-std::u32string normalize_line(std::u32string_view s) {
-  // longstr_ptrn \S{10,} -> '' ; email_ptrn \S+@\S+ -> '' ; url_ptrn [a-z]+:\S+ (re.I) -> '' ;
-  // then ws_ptrn \s -> ''. Every pattern works on runs of non-space characters, and deleting a
-  // run keeps the spaces around it, so the three passes can run run by run.
-  std::u32string out;
+namespace {
+bool url_letter(char32_t c) {  // [a-z] under re.IGNORECASE (Unicode)
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == 0x130 || c == 0x131 ||
+         c == 0x17F || c == 0x212A;
+}
+}  // namespace
+
+// longstr_ptrn \S{10,} -> '' ; email_ptrn \S+@\S+ -> '' ; url_ptrn [a-z]+:\S+ (re.I) -> '' ;
+// then ws_ptrn \s -> ''. Every pattern works on runs of non-space characters, and deleting a
+// run keeps the spaces around it, so the three passes can run run by run. Appends to `out`.
+void normalize_line_into(std::u32string_view s, std::u32string* out) {
   const std::size_t n = s.size();
-  auto letter = [](char32_t c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == 0x130 || c == 0x131 ||
-           c == 0x17F || c == 0x212A;
-  };
   for (std::size_t i = 0; i < n;) {
     if (py_isspace(s[i])) {
       ++i;
@@ -1051,20 +1090,25 @@ std::u32string normalize_line(std::u32string_view s) {
     // url: the first letter run followed by ':' and at least one more character.
     std::size_t cut = npos;
     for (std::size_t p = 0; p < run.size();) {
-      if (!letter(run[p])) {
+      if (!url_letter(run[p])) {
         ++p;
         continue;
       }
       std::size_t r = p;
-      while (r < run.size() && letter(run[r])) ++r;
+      while (r < run.size() && url_letter(run[r])) ++r;
       if (r + 1 < run.size() && run[r] == ':') {
         cut = p;
         break;
       }
       p = r;
     }
-    out.append(cut == npos ? run : run.substr(0, cut));
+    out->append(cut == npos ? run : run.substr(0, cut));
   }
+}
+
+std::u32string normalize_line(std::u32string_view s) {
+  std::u32string out;
+  normalize_line_into(s, &out);
   return out;
 }
 

@@ -250,6 +250,7 @@ Decoded decode(std::string_view bytes, std::string_view charset, DecodeErrors er
     d.status = DecodeStatus::kValueError;
     return d;
   }
+  if (bytes.empty()) return d;  // PyUnicode_Decode: empty input is "" for any codec name
   const Lookup lk = lookup(charset);
   if (lk.module.empty() || !lk.text) {
     d.status = DecodeStatus::kLookupError;
@@ -257,44 +258,52 @@ Decoded decode(std::string_view bytes, std::string_view charset, DecodeErrors er
   }
   const std::string& m = lk.module;
   std::u32string& out = d.text;
-  out.reserve(bytes.size());
   auto fail = [&](DecodeStatus st) {
     d.status = st;
     d.text.clear();
     return d;
   };
+  // Single-byte codecs write into a pre-sized buffer (one code point per byte at most).
+  out.resize(bytes.size());
+  char32_t* w = out.data();
+  const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
+  const std::size_t n = bytes.size();
+  auto finish = [&]() {
+    out.resize(static_cast<std::size_t>(w - out.data()));
+    return d;
+  };
+  auto bad_byte = [&]() {  // one error covering one byte
+    if (errors == DecodeErrors::kStrict) return false;
+    if (errors == DecodeErrors::kReplace) *w++ = 0xFFFD;
+    return true;
+  };
   if (m == "ascii") {
-    for (char ch : bytes) {
-      const auto c = static_cast<unsigned char>(ch);
-      if (c < 0x80) {
-        out.push_back(c);
-      } else if (!on_error(errors, &out)) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (in[i] < 0x80) {
+        *w++ = in[i];
+      } else if (!bad_byte()) {
         return fail(DecodeStatus::kUnicodeError);
       }
     }
-    return d;
+    return finish();
   }
   if (m == "latin_1" || m == "charmap") {
-    for (char ch : bytes) out.push_back(static_cast<unsigned char>(ch));
-    return d;
+    for (std::size_t i = 0; i < n; ++i) *w++ = in[i];
+    return finish();
   }
   if (const SingleByteCodec* sb = single_byte(m)) {
-    for (char ch : bytes) {
-      const auto c = static_cast<unsigned char>(ch);
-      char32_t v;
-      if (sb->ascii_compatible) {
-        v = c < 0x80 ? c : sb->table[c - 0x80];
-      } else {
-        v = sb->table[c];
-      }
-      if (v == 0xFFFE) {
-        if (!on_error(errors, &out)) return fail(DecodeStatus::kUnicodeError);
-      } else {
-        out.push_back(v);
+    for (std::size_t i = 0; i < n; ++i) {
+      const unsigned c = in[i];
+      const char32_t v = sb->ascii_compatible ? (c < 0x80 ? c : sb->table[c - 0x80]) : sb->table[c];
+      if (v != 0xFFFE) {
+        *w++ = v;
+      } else if (!bad_byte()) {
+        return fail(DecodeStatus::kUnicodeError);
       }
     }
-    return d;
+    return finish();
   }
+  out.clear();
   DecodeStatus st = DecodeStatus::kOk;
   if (m == "utf_8") {
     st = decode_utf8(bytes, errors, &out);

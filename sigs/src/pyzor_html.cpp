@@ -153,13 +153,9 @@ class Stripper {
   explicit Stripper(std::u32string_view s) : s_(s), n_(s.size()) {}
 
   std::u32string run() {
+    out_.reserve(n_);
     goahead();
-    std::u32string out;
-    for (std::size_t k = 0; k < pieces_.size(); ++k) {
-      if (k) out.push_back(' ');
-      out.append(pieces_[k]);
-    }
-    return out;
+    return std::move(out_);
   }
 
  private:
@@ -177,7 +173,10 @@ class Stripper {
     std::size_t a = 0, b = d.size();
     while (a < b && py_isspace(d[a])) ++a;
     while (b > a && py_isspace(d[b - 1])) --b;
-    if (a < b && collect_) pieces_.emplace_back(d.substr(a, b - a));
+    if (a < b && collect_) {  // " ".join(pieces): pieces are never empty
+      if (!out_.empty()) out_.push_back(' ');
+      out_.append(d.substr(a, b - a));
+    }
   }
   static bool is_cdata_tag(std::u32string_view tag) {
     auto eq = [&](std::u32string_view want) {
@@ -501,11 +500,11 @@ class Stripper {
         if (j == npos) break;
       }
       if (i < j) {
-        if (cdata_elem_.empty()) {
-          const std::u32string d = unescape(s_.substr(i, j - i));
-          handle_data(d);
+        const std::u32string_view raw = s_.substr(i, j - i);
+        if (cdata_elem_.empty() && raw.find(U'&') != npos) {
+          handle_data(unescape(raw));
         } else {
-          handle_data(s_.substr(i, j - i));
+          handle_data(raw);
         }
       }
       i = j;
@@ -537,7 +536,7 @@ class Stripper {
   std::size_t n_;
   bool collect_ = true;
   std::u32string cdata_elem_;
-  std::vector<std::u32string> pieces_;
+  std::u32string out_;
 };
 
 }  // namespace

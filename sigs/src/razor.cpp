@@ -24,11 +24,11 @@ constexpr std::size_t npos = std::string_view::npos;
 bool perl_true(std::string_view s) { return !(s.empty() || (s.size() == 1 && s[0] == '0')); }
 
 // Perl \s on a byte string (no UTF-8 flag): [ \t\n\r\f\v].
-bool is_space(std::uint32_t c) {
+inline bool is_space(std::uint32_t c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 // Perl \s on a UTF-8 flagged string whose characters are all below 1000.
-bool is_space_uni(std::uint32_t c) { return is_space(c) || c == 0x85 || c == 0xA0; }
+inline bool is_space_uni(std::uint32_t c) { return is_space(c) || c == 0x85 || c == 0xA0; }
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
@@ -95,16 +95,17 @@ std::string agent_line() {
 
 // $hdr =~ s/\n\s+//sg
 std::string unfold(std::string_view hdr) {
-  std::string out;
-  out.reserve(hdr.size());
+  std::string out(hdr.size(), '\0');
+  char* w = out.data();
   for (std::size_t i = 0; i < hdr.size();) {
     if (hdr[i] == '\n' && i + 1 < hdr.size() && is_space(static_cast<unsigned char>(hdr[i + 1]))) {
       i += 2;
       while (i < hdr.size() && is_space(static_cast<unsigned char>(hdr[i]))) ++i;
       continue;
     }
-    out.push_back(hdr[i++]);
+    *w++ = hdr[i++];
   }
+  out.resize(static_cast<std::size_t>(w - out.data()));
   return out;
 }
 
@@ -360,8 +361,8 @@ constexpr std::array<Entity, 100> kEntities = {{
 
 // CM_PREPROC_html_strip on s[0..n).
 std::string html_strip(const unsigned char* s, std::size_t n) {
-  std::string out;
-  out.reserve(n);
+  std::string out_buf(n, '\0');
+  char* w = out_buf.data();
   bool sgml = false, tag = false;
   unsigned char last = 0, quote = 0;
   std::size_t i = 0;
@@ -387,7 +388,7 @@ std::string html_strip(const unsigned char* s, std::size_t n) {
           if (sgml && last == '-') {
             quote = '-';
           } else if (!tag) {
-            out.push_back('-');
+            *w++ = '-';
           }
           break;
         case '"':
@@ -395,7 +396,7 @@ std::string html_strip(const unsigned char* s, std::size_t n) {
           if (tag) {
             quote = c;
           } else {
-            out.push_back(static_cast<char>(c));
+            *w++ = static_cast<char>(c);
           }
           break;
         case '&': {  // CM_PREPROC_html_tagxlat: even inside a tag
@@ -416,17 +417,18 @@ std::string html_strip(const unsigned char* s, std::size_t n) {
           } else if (i < n && s[i] == ';') {
             ++i;
           }
-          out.push_back(static_cast<char>(x));
+          *w++ = static_cast<char>(x);
           break;
         }
         default:
-          if (!tag) out.push_back(static_cast<char>(c));
+          if (!tag) *w++ = static_cast<char>(c);
           break;
       }
     }
     last = c;
   }
-  return out;
+  out_buf.resize(static_cast<std::size_t>(w - out_buf.data()));
+  return out_buf;
 }
 
 // ---- Engine 8 helpers -------------------------------------------------------------------------
@@ -458,21 +460,24 @@ struct HostText {
     if (kUni && lower == 's' && v == 0x17F) return true;  // LATIN SMALL LETTER LONG S
     return v == static_cast<unsigned char>(lower);
   }
-  static bool istarts(const Str& s, std::size_t pos, std::string_view lower) {
+  template <class S>
+  static bool istarts(const S& s, std::size_t pos, std::string_view lower) {
     if (pos > s.size() || s.size() - pos < lower.size()) return false;
     for (std::size_t i = 0; i < lower.size(); ++i) {
       if (!lower_is(s[pos + i], lower[i])) return false;
     }
     return true;
   }
-  static bool starts(const Str& s, std::size_t pos, std::string_view lit) {
+  template <class S>
+  static bool starts(const S& s, std::size_t pos, std::string_view lit) {
     if (pos > s.size() || s.size() - pos < lit.size()) return false;
     for (std::size_t i = 0; i < lit.size(); ++i) {
       if (cp(s[pos + i]) != static_cast<unsigned char>(lit[i])) return false;
     }
     return true;
   }
-  static std::size_t find(const Str& s, std::string_view lit, std::size_t from) {
+  template <class S>
+  static std::size_t find(const S& s, std::string_view lit, std::size_t from) {
     for (std::size_t i = from; i + lit.size() <= s.size(); ++i) {
       if (starts(s, i, lit)) return i;
     }
@@ -496,36 +501,38 @@ struct HostText {
 
   static Str lit(std::string_view a) { return Str(a.begin(), a.end()); }
 
+  using View = std::basic_string_view<Char>;
+
   // Razor2::Signature::Whiplash::next_host.
-  static Str next_host(const Str& t) {
-    Str u = t;
+  static Str next_host(View u) {
     bool inside = false;
-    if (starts(u, 0, "a href")) {
+    if (starts(u, 0, "a href")) {  // s|^a href\s*=\s*||
       inside = true;
       std::size_t p = 6;
       while (p < u.size() && space(u[p])) ++p;
       if (p < u.size() && cp(u[p]) == '=') {
         ++p;
         while (p < u.size() && space(u[p])) ++p;
-        u.erase(0, p);
+        u.remove_prefix(p);
       }
     }
-    if (istarts(u, 0, "http://")) u.erase(0, 7);
+    if (istarts(u, 0, "http://")) u.remove_prefix(7);
     for (std::size_t i = 0; i < u.size(); ++i) {
       const std::uint32_t c = cp(u[i]);
       if (c == '>' || c == '"' || c == '/' || c == '?' || c == '<' ||
           (!inside && (c == '\n' || c == '\r'))) {
-        u.resize(i);
+        u = u.substr(0, i);
         break;
       }
     }
     for (std::size_t i = 0; i < u.size(); ++i) {  // s/^[^@]*@//
       if (cp(u[i]) == '@') {
-        u.erase(0, i + 1);
+        u.remove_prefix(i + 1);
         break;
       }
     }
     // s/\S+=//: the first non-space run with a '=' after its first char, up to its last '='.
+    View pre = u, post;
     for (std::size_t i = 0; i < u.size();) {
       if (space(u[i])) {
         ++i;
@@ -538,30 +545,37 @@ struct HostText {
         if (cp(u[k]) == '=') last_eq = k;
       }
       if (last_eq != npos) {
-        u.erase(i, last_eq + 1 - i);
+        pre = u.substr(0, i);
+        post = u.substr(last_eq + 1);
         break;
       }
       i = e;
     }
-    Str host;
-    for (std::size_t i = 0; i < u.size() && !space(u[i]); ++i) {  // s/[\r\n\s].*$//s
-      const std::uint32_t c = cp(u[i]);
-      // lc(), then s/=//g
-      std::uint32_t l = c;
-      if (c >= 'A' && c <= 'Z') {
-        l = c + 32;
-      } else if (kUni && ((c >= 0xC0 && c <= 0xDE && c != 0xD7))) {
-        l = c + 32;
-      } else if (kUni && c == 0x178) {
-        l = 0xFF;
+    Str host;  // s/[\r\n\s].*$//s, lc(), s/=//g
+    bool stop = false;
+    for (View part : {pre, post}) {
+      for (std::size_t i = 0; i < part.size() && !stop; ++i) {
+        const std::uint32_t c = cp(part[i]);
+        if (space(part[i])) {
+          stop = true;
+          break;
+        }
+        std::uint32_t l = c;
+        if (c >= 'A' && c <= 'Z') {
+          l = c + 32;
+        } else if (kUni && c >= 0xC0 && c <= 0xDE && c != 0xD7) {
+          l = c + 32;
+        } else if (kUni && c == 0x178) {
+          l = 0xFF;
+        }
+        if (l == '=') continue;
+        if (kUni && c == 0x130) {  // lc("\x{130}") is "i\x{307}"
+          host.push_back(static_cast<Char>('i'));
+          host.push_back(static_cast<Char>(0x307));
+          continue;
+        }
+        host.push_back(static_cast<Char>(l));
       }
-      if (l == '=') continue;
-      if (kUni && c == 0x130) {  // lc("\x{130}") is "i\x{307}"
-        host.push_back(static_cast<Char>('i'));
-        host.push_back(static_cast<Char>(0x307));
-        continue;
-      }
-      host.push_back(static_cast<Char>(l));
     }
     for (std::size_t i = 0; i < host.size(); ++i) {  // s/:.*$//
       if (cp(host[i]) == ':') {
@@ -597,38 +611,36 @@ struct HostText {
 
   static Result<std::vector<std::string>> extract(const Str& text) {
     std::vector<Str> hosts;
-    // my @autolinks = $text =~ m|\s+(www.[^ /><"\r\n]+)|ig;
-    for (std::size_t i = 0; i < text.size();) {
-      if (!space(text[i])) {
-        ++i;
+    // my @autolinks = $text =~ m|\s+(www.[^ /><"\r\n]+)|ig;  A match needs a whitespace char
+    // at or after the resume position right before "www"; scanning for the 'w' is the same.
+    const std::size_t n = text.size();
+    std::size_t resume = 0;
+    for (std::size_t e = 1; e + 4 < n; ++e) {
+      if ((cp(text[e]) | 0x20) != 'w') continue;
+      if (e - 1 < resume || !space(text[e - 1]) || !istarts(text, e, "www") ||
+          cp(text[e + 3]) == '\n') {
         continue;
       }
-      std::size_t e = i;
-      while (e < text.size() && space(text[e])) ++e;
-      if (istarts(text, e, "www") && e + 3 < text.size() && cp(text[e + 3]) != '\n') {
-        std::size_t r = e + 4;
-        while (r < text.size()) {
-          const std::uint32_t c = cp(text[r]);
-          if (c == ' ' || c == '/' || c == '>' || c == '<' || c == '"' || c == '\r' ||
-              c == '\n') {
-            break;
-          }
-          ++r;
+      std::size_t r = e + 4;
+      while (r < n) {
+        const std::uint32_t c = cp(text[r]);
+        if (c == ' ' || c == '/' || c == '>' || c == '<' || c == '"' || c == '\r' || c == '\n') {
+          break;
         }
-        if (r > e + 4) {
-          hosts.emplace_back(text.begin() + static_cast<std::ptrdiff_t>(e),
-                             text.begin() + static_cast<std::ptrdiff_t>(r));
-          i = r;
-          continue;
-        }
+        ++r;
       }
-      i = e;
+      if (r > e + 4) {
+        hosts.emplace_back(text.begin() + static_cast<std::ptrdiff_t>(e),
+                           text.begin() + static_cast<std::ptrdiff_t>(r));
+        resume = r;
+        e = r - 1;
+      }
     }
     // m|^.*?href\s*=\s*"?https?://?(.*)$|si, else m|^.*?https?://?(.*)$|si
-    Str t;
+    Str t0;
     bool found = false;
     for (std::size_t p = 0; p + 4 <= text.size() && !found; ++p) {
-      if (!istarts(text, p, "href")) continue;
+      if ((cp(text[p]) | 0x20) != 'h' || !istarts(text, p, "href")) continue;
       std::size_t q = p + 4;
       while (q < text.size() && space(text[q])) ++q;
       if (q >= text.size() || cp(text[q]) != '=') continue;
@@ -638,19 +650,21 @@ struct HostText {
       if (q < text.size() && cp(text[q]) == '"') r = match_http(text, q + 1);
       if (r == npos) r = match_http(text, q);
       if (r == npos) continue;
-      t = lit("a href = http://");
-      t.append(text, r, npos);
+      t0 = lit("a href = http://");
+      t0.append(text, r, npos);
       found = true;
     }
     for (std::size_t p = 0; p + 4 <= text.size() && !found; ++p) {
+      if ((cp(text[p]) | 0x20) != 'h') continue;
       std::size_t r = match_http(text, p);
       if (r == npos) continue;
-      t = lit("http://");
-      t.append(text, r, npos);
+      t0 = lit("http://");
+      t0.append(text, r, npos);
       found = true;
     }
     if (!found) return std::vector<std::string>{};
 
+    View t = t0;
     for (;;) {
       Str h = next_host(t);
       if (h.empty() || (h.size() == 1 && cp(h[0]) == '0')) break;
@@ -671,8 +685,7 @@ struct HostText {
       }
       std::size_t q = find(t, "http://", from);
       if (q == npos || q + 7 > limit) break;
-      t = Str(t.begin() + static_cast<std::ptrdiff_t>(q + 7),
-              t.begin() + static_cast<std::ptrdiff_t>(limit));
+      t = t.substr(q + 7, limit - (q + 7));
     }
     std::vector<std::string> out;
     out.reserve(hosts.size());
@@ -936,6 +949,7 @@ std::optional<std::string> prep_part(std::string_view part) {
   Split1 s = split1(part);
   if (!s.body || !perl_true(*s.body)) return std::nullopt;
   auto crlf = [](std::string_view in) {  // s/\r+\n/\n/sg
+    if (in.find('\r') == npos) return std::string(in);
     std::string out;
     out.reserve(in.size());
     for (std::size_t i = 0; i < in.size();) {
@@ -999,13 +1013,16 @@ Result<PreparedMail> prep_mail(std::string_view mail, const Limits& limits) {
     pm.headers = std::move(h);
   }
   // $$headers =~ s/\r\n/\n/gs;
-  std::string h;
-  h.reserve(pm.headers.size());
-  for (std::size_t i = 0; i < pm.headers.size(); ++i) {
-    if (pm.headers[i] == '\r' && i + 1 < pm.headers.size() && pm.headers[i + 1] == '\n') continue;
-    h.push_back(pm.headers[i]);
+  if (pm.headers.find('\r') != npos) {
+    std::string h(pm.headers.size(), '\0');
+    char* w = h.data();
+    for (std::size_t i = 0; i < pm.headers.size(); ++i) {
+      if (pm.headers[i] == '\r' && i + 1 < pm.headers.size() && pm.headers[i + 1] == '\n') continue;
+      *w++ = pm.headers[i];
+    }
+    h.resize(static_cast<std::size_t>(w - h.data()));
+    pm.headers = std::move(h);
   }
-  pm.headers = std::move(h);
   return pm;
 }
 
@@ -1036,18 +1053,14 @@ bool de_base64(std::string& text) {
   // tr|A-Za-z0-9+=/||cd; s/=+$//; tr|A-Za-z0-9+/| -_|;  ('=' stays '=': uu value 29)
   std::string uu;
   uu.reserve(data.size() + 2);
-  auto add = [&](unsigned char c) {
-    const int v = b64_value(c);
-    if (v >= 0) {
-      uu.push_back(static_cast<char>(0x20 + v));
-    } else if (c == '=') {
-      uu.push_back('=');
-    }
-  };
-  for (char c : data) add(static_cast<unsigned char>(c));
-  add('=');
-  add('=');
-  while (!uu.empty() && uu.back() == '=') uu.pop_back();
+  for (char c : data) {
+    if (b64_value(static_cast<unsigned char>(c)) >= 0 || c == '=') uu.push_back(c);
+  }
+  while (!uu.empty() && uu.back() == '=') uu.pop_back();  // before the translation
+  for (char& c : uu) {
+    const int v = b64_value(static_cast<unsigned char>(c));
+    if (v >= 0) c = static_cast<char>(0x20 + v);  // '=' stays '=' (uu value 29)
+  }
   std::string decoded;
   decoded.reserve(uu.size() * 3 / 4 + 4);
   unsigned char line[61];
@@ -1078,8 +1091,8 @@ bool de_qp(std::string& text) {
   }
   if (!isit) return false;
   std::string_view body = s.body.value_or(std::string_view{});
-  std::string soft;  // s/=\r?\n//g
-  soft.reserve(body.size());
+  std::string soft(body.size(), '\0');  // s/=\r?\n//g
+  char* w = soft.data();
   for (std::size_t i = 0; i < body.size();) {
     if (body[i] == '=') {
       if (i + 1 < body.size() && body[i + 1] == '\n') {
@@ -1091,21 +1104,26 @@ bool de_qp(std::string& text) {
         continue;
       }
     }
-    soft.push_back(body[i++]);
+    *w++ = body[i++];
   }
-  std::string out(s.hdr);
-  out.append("\n\n");
-  out.reserve(out.size() + soft.size());
+  soft.resize(static_cast<std::size_t>(w - soft.data()));
+  std::string out(s.hdr.size() + 2 + soft.size(), '\0');
+  std::memcpy(out.data(), s.hdr.data(), s.hdr.size());
+  w = out.data() + s.hdr.size();
+  *w++ = '\n';
+  *w++ = '\n';
   for (std::size_t i = 0; i < soft.size();) {  // s/=([\da-fA-F]{2})/pack("C", hex($1))/ge
-    if (soft[i] == '=' && i + 2 < soft.size() && hex_value(static_cast<unsigned char>(soft[i + 1])) >= 0 &&
+    if (soft[i] == '=' && i + 2 < soft.size() &&
+        hex_value(static_cast<unsigned char>(soft[i + 1])) >= 0 &&
         hex_value(static_cast<unsigned char>(soft[i + 2])) >= 0) {
-      out.push_back(static_cast<char>(hex_value(static_cast<unsigned char>(soft[i + 1])) * 16 +
-                                      hex_value(static_cast<unsigned char>(soft[i + 2]))));
+      *w++ = static_cast<char>(hex_value(static_cast<unsigned char>(soft[i + 1])) * 16 +
+                               hex_value(static_cast<unsigned char>(soft[i + 2])));
       i += 3;
       continue;
     }
-    out.push_back(soft[i++]);
+    *w++ = soft[i++];
   }
+  out.resize(static_cast<std::size_t>(w - out.data()));
   text = std::move(out);
   return true;
 }
@@ -1136,20 +1154,42 @@ void de_newline(std::string& text) {
 }
 
 namespace {
-std::optional<std::string> clean(std::string_view part, bool html) {
+// deNewline, then the body: splitting hdr + "\n\n" + body again gives back (hdr, body), so
+// deNewline's rebuild can be skipped.
+std::optional<std::string> newline_body(std::string_view text) {
+  Split1 s = split1(text);
+  if (!s.body) return std::nullopt;
+  std::string_view b = *s.body;
+  if (perl_true(b)) {
+    while (!b.empty() && b.back() == '\n') b.remove_suffix(1);
+  }
+  return std::string(b);
+}
+
+// Both pipelines share deBase64 and deQP.
+void clean_both(std::string_view part, std::optional<std::string>* vr4,
+                std::optional<std::string>* vr8) {
   std::string text(part);
   de_base64(text);
   de_qp(text);
-  if (html) de_html(text);
-  de_newline(text);
-  Split1 s = split1(text);
-  if (!s.body) return std::nullopt;
-  return std::string(*s.body);
+  if (vr8 != nullptr) *vr8 = newline_body(text);
+  if (vr4 != nullptr) {
+    de_html(text);
+    *vr4 = newline_body(text);
+  }
 }
 }  // namespace
 
-std::optional<std::string> clean_vr4(std::string_view part) { return clean(part, true); }
-std::optional<std::string> clean_vr8(std::string_view part) { return clean(part, false); }
+std::optional<std::string> clean_vr4(std::string_view part) {
+  std::optional<std::string> out;
+  clean_both(part, &out, nullptr);
+  return out;
+}
+std::optional<std::string> clean_vr8(std::string_view part) {
+  std::optional<std::string> out;
+  clean_both(part, nullptr, &out);
+  return out;
+}
 
 bool skip_part(const std::optional<std::string>& cleaned_vr8) {
   if (!cleaned_vr8 || cleaned_vr8->empty()) return true;
@@ -1280,22 +1320,41 @@ std::string e4_signature(const std::optional<std::string>& cleaned, const Ep4& e
 Result<std::vector<std::string>> extract_hosts(std::string_view text) {
   // $text =~ s/%([0-9A-Fa-f]{2})/chr(hex($1))/eg;
   std::string t1;
-  t1.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
-    if (text[i] == '%' && i + 2 < text.size() &&
-        hex_value(static_cast<unsigned char>(text[i + 1])) >= 0 &&
-        hex_value(static_cast<unsigned char>(text[i + 2])) >= 0) {
-      t1.push_back(static_cast<char>(hex_value(static_cast<unsigned char>(text[i + 1])) * 16 +
-                                     hex_value(static_cast<unsigned char>(text[i + 2]))));
-      i += 3;
-      continue;
+  if (text.find('%') == npos) {
+    t1.assign(text);
+  } else {
+    t1.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+      if (text[i] == '%' && i + 2 < text.size() &&
+          hex_value(static_cast<unsigned char>(text[i + 1])) >= 0 &&
+          hex_value(static_cast<unsigned char>(text[i + 2])) >= 0) {
+        t1.push_back(static_cast<char>(hex_value(static_cast<unsigned char>(text[i + 1])) * 16 +
+                                       hex_value(static_cast<unsigned char>(text[i + 2]))));
+        i += 3;
+        continue;
+      }
+      t1.push_back(text[i++]);
     }
-    t1.push_back(text[i++]);
   }
-  // $text =~ s/\&\#([0-9]{2,3})\;/chr($1)/eg;  values above 255 upgrade the string.
-  std::vector<std::uint32_t> cps;
+  // $text =~ s/\&\#([0-9]{2,3})\;/chr($1)/eg;  values above 255 upgrade the string (Perl then
+  // applies Unicode rules). ({2,3} giving back a digit cannot help: the next char is a digit.)
+  if (t1.find("&#") == npos) return HostText<std::string>::extract(t1);
+  std::string b;
+  std::u32string u;
   bool wide = false;
-  cps.reserve(t1.size());
+  b.reserve(t1.size());
+  auto put = [&](std::uint32_t c) {
+    if (!wide && c > 255) {
+      wide = true;
+      u.assign(b.begin(), b.end());
+      for (char32_t& x : u) x = static_cast<unsigned char>(x);
+    }
+    if (wide) {
+      u.push_back(c);
+    } else {
+      b.push_back(static_cast<char>(c));
+    }
+  };
   for (std::size_t i = 0; i < t1.size();) {
     if (t1[i] == '&' && i + 1 < t1.size() && t1[i + 1] == '#') {
       std::size_t j = i + 2;
@@ -1304,23 +1363,15 @@ Result<std::vector<std::string>> extract_hosts(std::string_view text) {
         v = v * 10 + static_cast<unsigned>(t1[j] - '0');
         ++j;
       }
-      const std::size_t nd = j - (i + 2);
-      if (nd >= 2 && j < t1.size() && t1[j] == ';') {
-        cps.push_back(v);
-        wide = wide || v > 255;
+      if (j - (i + 2) >= 2 && j < t1.size() && t1[j] == ';') {
+        put(v);
         i = j + 1;
         continue;
       }
-      // ({2,3} backtracking to two digits cannot help: the third digit is not ';'.)
     }
-    cps.push_back(static_cast<unsigned char>(t1[i++]));
+    put(static_cast<unsigned char>(t1[i++]));
   }
-  if (wide) {
-    std::u32string u(cps.begin(), cps.end());
-    return HostText<std::u32string>::extract(u);
-  }
-  std::string b(cps.size(), '\0');
-  for (std::size_t i = 0; i < cps.size(); ++i) b[i] = static_cast<char>(cps[i]);
+  if (wide) return HostText<std::u32string>::extract(u);
   return HostText<std::string>::extract(b);
 }
 
@@ -1348,8 +1399,7 @@ Result<std::vector<std::string>> e8_signatures(const std::optional<std::string>&
 Result<SignedPart> sign_part(std::string body, const Ep4& ep4) {
   SignedPart sp;
   sp.body = std::move(body);
-  sp.cleaned_vr8 = clean_vr8(sp.body);
-  sp.cleaned = clean_vr4(sp.body);
+  clean_both(sp.body, &sp.cleaned, &sp.cleaned_vr8);
   sp.skipme = skip_part(sp.cleaned_vr8);
   if (sp.skipme) return sp;
   sp.e4 = e4_signature(sp.cleaned, ep4);

@@ -182,6 +182,11 @@ TEST(RazorPreproc, Base64QuirksMatchPerl) {
   ASSERT_TRUE(de_base64(t));
   // "YWJjZ" -> "abc" then 'Z' (25) read as a length: 25 NULs.
   EXPECT_EQ(t, "X: y\nContent-Transfer-Encoding: base64\n\nabc" + std::string(25, '\0'));
+  // 'd' (value 29) translates to the uuencode char '=', which the trailing-'=' strip must not
+  // remove: it is stripped before the translation.
+  t = "X: y\nContent-Transfer-Encoding: base64\n\nYWJjd\n";
+  ASSERT_TRUE(de_base64(t));
+  EXPECT_EQ(t, "X: y\nContent-Transfer-Encoding: base64\n\nabc" + std::string(29, '\0'));
   // Anything after the base64 block ('=' ends it) is lost; a '=' inside decodes as 29.
   t = "H\n\nContent-Transfer-Encoding: base64\n\nYWJj\n=\ntail";
   ASSERT_TRUE(de_base64(t));

@@ -6,6 +6,10 @@
 //   legacy_dump pyzor [-v] FILE...                  the pyzor digest per file (-v: the
 //                                                   predigest lines, like `pyzor predigest`)
 //   legacy_dump bench N FILE...                     N passes over the files, prints timings
+//   legacy_dump decode CHARSET strict|ignore|replace  stdin: hex byte strings, one a line;
+//                                                   prints the code points (hex) or the error
+//   legacy_dump html                                stdin: hex of UTF-8 HTML, one a line;
+//                                                   prints hex of UTF-8 text, or CRASH
 // A FILE of "-" reads a list of file names from stdin.
 #include <chrono>
 #include <cstdio>
@@ -67,6 +71,74 @@ void dump_razor(const std::string& raw, const Ep4& ep4, const std::string& ep4_t
   out->append(dbg);
 }
 
+std::string unhex(const std::string& h) {
+  std::string o;
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2) {
+    o.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
+  }
+  return o;
+}
+std::string hex(std::string_view s) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string o;
+  for (unsigned char c : s) {
+    o.push_back(kHex[c >> 4]);
+    o.push_back(kHex[c & 15]);
+  }
+  return o;
+}
+std::u32string from_utf8(std::string_view s) {  // input is valid UTF-8 (made by Python)
+  std::u32string o;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    int n = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
+    char32_t v = n == 0 ? c : n == 1 ? (c & 0x1F) : n == 2 ? (c & 0x0F) : (c & 0x07);
+    for (int k = 1; k <= n && i + static_cast<std::size_t>(k) < s.size(); ++k) {
+      v = (v << 6) | (static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]) & 0x3F);
+    }
+    o.push_back(v);
+    i += static_cast<std::size_t>(n) + 1;
+  }
+  return o;
+}
+
+// decode / html: line-oriented differential modes used by legacy_diff.py.
+int run_line_mode(const std::string& mode, const std::vector<std::string>& args) {
+  using namespace strop::sigs::pyzor;
+  std::string line, out;
+  DecodeErrors errors = DecodeErrors::kStrict;
+  if (mode == "decode") {
+    if (args.size() != 2) return 64;
+    errors = args[1] == "ignore" ? DecodeErrors::kIgnore
+             : args[1] == "replace" ? DecodeErrors::kReplace : DecodeErrors::kStrict;
+  }
+  while (std::getline(std::cin, line)) {
+    if (mode == "decode") {
+      Decoded d = decode(unhex(line), args[0], errors);
+      switch (d.status) {
+        case DecodeStatus::kOk: {
+          std::string h;
+          char buf[16];
+          for (char32_t c : d.text) {
+            std::snprintf(buf, sizeof buf, "%x,", static_cast<unsigned>(c));
+            h += buf;
+          }
+          out += "ok " + h + "\n";
+          break;
+        }
+        case DecodeStatus::kLookupError: out += "LookupError\n"; break;
+        case DecodeStatus::kUnicodeError: out += "UnicodeError\n"; break;
+        case DecodeStatus::kValueError: out += "ValueError\n"; break;
+      }
+    } else {
+      std::optional<std::u32string> t = html_to_text(from_utf8(unhex(line)));
+      out += t ? hex(to_utf8(*t)) + "\n" : std::string("CRASH\n");
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 #include <openssl/evp.h>
@@ -113,6 +185,7 @@ int main(int argc, char** argv) {
       files.push_back(a);
     }
   }
+  if (mode == "decode" || mode == "html") return run_line_mode(mode, files);
   auto ep4 = strop::sigs::razor::parse_ep4(ep4_text);
   if (!ep4 && mode == "razor") {
     std::fprintf(stderr, "bad ep4: %s\n", ep4.error().to_string().c_str());
