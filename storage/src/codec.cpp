@@ -2,7 +2,51 @@
 
 #include <xxhash.h>
 
+#include <cstring>
+
 namespace strop::storage::codec {
+
+namespace {
+struct HexTable {
+  std::array<std::int8_t, 256> v{};
+  constexpr HexTable() {
+    for (auto& x : v) x = -1;
+    for (int i = 0; i < 10; ++i) v[static_cast<std::size_t>('0' + i)] = static_cast<std::int8_t>(i);
+    for (int i = 0; i < 6; ++i) v[static_cast<std::size_t>('a' + i)] = static_cast<std::int8_t>(10 + i);
+  }
+};
+constexpr HexTable kHex;
+constexpr std::size_t kFuzzyChars = sigs::kFuzzyHashes * 8;
+}  // namespace
+
+std::optional<sigs::FuzzyHashes> decode_fuzzy(std::string_view value) {
+  if (value.size() != kFuzzyChars) return std::nullopt;
+  sigs::FuzzyHashes h{};
+  int bad = 0;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(sigs::kFuzzyHashes); ++i) {
+    std::uint32_t x = 0;
+    for (std::size_t j = 0; j < 8; ++j) {
+      std::int8_t d = kHex.v[static_cast<unsigned char>(value[i * 8 + j])];
+      bad |= d;  // any -1 sets the sign bit
+      x = (x << 4) | static_cast<std::uint32_t>(d & 0xf);
+    }
+    h[i] = x;
+  }
+  if (bad < 0) return std::nullopt;
+  return h;
+}
+
+int fuzzy_equal_positions_text(std::string_view a, std::string_view b) {
+  if (a.size() != kFuzzyChars || b.size() != kFuzzyChars) return -1;
+  int n = 0;
+  for (std::size_t i = 0; i < kFuzzyChars; i += 8) {
+    std::uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    n += x == y;
+  }
+  return n;
+}
 
 SigIdKey sig_id_key(SigId id) {
   SigIdKey k;

@@ -57,6 +57,15 @@ inline std::uint64_t get_u64(const char* p) {
   return v;
 }
 
+// ---- fuzzy values
+
+// Fast decode of a fuzzy/1 value (kFuzzyHashes x 8 lowercase hex); same result and the same
+// rejections as sigs::decode_fuzzy, table-driven.
+std::optional<sigs::FuzzyHashes> decode_fuzzy(std::string_view value);
+// Equal positions of two fuzzy/1 values compared as text (8 hex chars per position; the
+// text form is canonical, so equal text <=> equal hash). -1 when either is malformed.
+int fuzzy_equal_positions_text(std::string_view a, std::string_view b);
+
 // ---- keys (fixed-size arrays; sv() views one)
 
 template <std::size_t N>

@@ -24,6 +24,26 @@ TEST(Codec, ExactKeyDependsOnEngineAndValue) {
   EXPECT_NE(exact_key64(a), exact_key64(b));
 }
 
+TEST(Codec, FastFuzzyDecodeAgreesWithSigs) {
+  sigs::FuzzyHashes h{};
+  for (std::size_t i = 0; i < h.size(); ++i) h[i] = static_cast<std::uint32_t>(i * 0x9e3779b9u);
+  std::string text = sigs::encode_fuzzy(h);
+  EXPECT_EQ(decode_fuzzy(text), sigs::decode_fuzzy(text));
+  EXPECT_EQ(*decode_fuzzy(text), h);
+  for (char bad : {'A', 'g', ' ', '\0', '/', ':'}) {
+    std::string t = text;
+    t[100] = bad;
+    EXPECT_FALSE(decode_fuzzy(t)) << int(bad);
+    EXPECT_FALSE(sigs::decode_fuzzy(t)) << int(bad);
+  }
+  EXPECT_FALSE(decode_fuzzy(text.substr(1)));
+  auto h2 = h;
+  h2[3] ^= 1;
+  h2[31] ^= 1;
+  EXPECT_EQ(fuzzy_equal_positions_text(text, sigs::encode_fuzzy(h2)), 30);
+  EXPECT_EQ(fuzzy_equal_positions_text(text, "x"), -1);
+}
+
 TEST(Codec, SigRecordRoundTrip) {
   SigRecord r;
   r.engine = sigs::Engine::kFuzzy;

@@ -220,25 +220,35 @@ Result<void> StoreImpl::init() {
     if ((rc = lmdb::Cursor::open(txn, dbi_.sigs, &cur)) != 0) return lmdb::to_error(rc, "cursor");
     std::string_view k;
     std::size_t n = 0, bad = 0;
+    std::vector<IndexChange> changes;
+    changes.reserve(4096);
     for (rc = cur.get(&k, &v, MDB_FIRST); rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
       auto p = codec::peek_sig(v);
       if (!p || k.size() != 4) {
         ++bad;
         continue;
       }
-      SigId id = codec::get_u32(k.data());
+      IndexChange ch;
+      ch.id = codec::get_u32(k.data());
       if (p->engine == sigs::Engine::kFuzzy) {
-        auto h = sigs::decode_fuzzy(p->value);
+        auto h = codec::decode_fuzzy(p->value);
         if (!h) {
           ++bad;
           continue;
         }
-        index_->add_fuzzy(*h, id);
+        ch.fuzzy = true;
+        ch.hashes = *h;
       } else {
-        index_->add_exact(codec::exact_key64(codec::exact_key(p->engine, p->value)), id);
+        ch.exact = codec::exact_key64(codec::exact_key(p->engine, p->value));
+      }
+      changes.push_back(ch);
+      if (changes.size() == 4096) {
+        index_->apply(changes);
+        changes.clear();
       }
       ++n;
     }
+    index_->apply(changes);
     if (rc != MDB_NOTFOUND) return lmdb::to_error(rc, "scan signatures");
     cur.close();
     refresh_weights(txn);
@@ -395,27 +405,33 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
   std::vector<std::optional<sigs::FuzzyHashes>> fz(sigs.size());
   std::vector<Candidate> cands;
   for (std::size_t i = 0; i < sigs.size(); ++i) {
-    if (sigs[i].engine == sigs::Engine::kFuzzy) fz[i] = sigs::decode_fuzzy(sigs[i].value);
+    if (sigs[i].engine == sigs::Engine::kFuzzy) fz[i] = codec::decode_fuzzy(sigs[i].value);
   }
   if (index_) {
-    MemoryIndex::Counts counts;
-    std::vector<std::uint32_t> ids;
+    std::vector<std::uint64_t> exact_keys;
+    std::vector<std::size_t> exact_query;
+    std::vector<const sigs::FuzzyHashes*> fuzzy;
+    std::vector<std::size_t> fuzzy_query;
     for (std::size_t i = 0; i < sigs.size(); ++i) {
       const auto& s = sigs[i];
       if (s.engine == sigs::Engine::kFuzzy) {
         if (!fz[i]) continue;
-        index_->fuzzy_candidates(*fz[i], &counts);
-        for (auto [id, n] : counts) {
-          if (n >= sigs::kFuzzyMatchMin) cands.push_back({i, id, &*fz[i]});
-        }
+        fuzzy.push_back(&*fz[i]);
+        fuzzy_query.push_back(i);
       } else {
         if (s.value.empty() || s.value.size() > opt_.max_value_bytes) continue;
-        ids.clear();
-        index_->find_exact(codec::exact_key64(codec::exact_key(s.engine, s.value)), &ids);
-        for (auto id : ids) cands.push_back({i, id, nullptr});
+        exact_keys.push_back(codec::exact_key64(codec::exact_key(s.engine, s.value)));
+        exact_query.push_back(i);
       }
     }
+    std::vector<MemoryIndex::ExactHit> eh;
+    std::vector<MemoryIndex::FuzzyHit> fh;
+    index_->lookup(exact_keys, fuzzy, sigs::kFuzzyMatchMin, &eh, &fh);
+    for (auto& h : eh) cands.push_back({exact_query[h.query], h.id, nullptr});
+    for (auto& h : fh) cands.push_back({fuzzy_query[h.query], h.id, fuzzy[h.query]});
     if (cands.empty()) return out;  // the common case: no LMDB access at all
+    std::stable_sort(cands.begin(), cands.end(),
+                     [](const Candidate& a, const Candidate& b) { return a.query < b.query; });
   }
 
   auto rt = begin_read();
@@ -446,9 +462,7 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
     if (!rec || rec->engine != q.engine) continue;
     double similarity = 1.0;
     if (c.fuzzy != nullptr) {
-      auto stored = sigs::decode_fuzzy(rec->value);
-      if (!stored) continue;
-      int eq = sigs::fuzzy_equal_positions(*stored, *c.fuzzy);
+      int eq = codec::fuzzy_equal_positions_text(rec->value, q.value);
       if (eq < sigs::kFuzzyMatchMin) continue;
       similarity = static_cast<double>(eq) / sigs::kFuzzyHashes;
     } else if (rec->value != q.value) {
@@ -861,15 +875,7 @@ void StoreImpl::run_batch(std::vector<std::unique_ptr<Op>>& ops) {
     }
     if (rc == 0) {
       // Durable. Publish to the in-memory structures, then acknowledge.
-      if (index_) {
-        for (const IndexChange& ch : c.index) {
-          if (ch.engine == sigs::Engine::kFuzzy) {
-            ch.add ? index_->add_fuzzy(ch.fuzzy, ch.id) : index_->remove_fuzzy(ch.fuzzy, ch.id);
-          } else {
-            ch.add ? index_->add_exact(ch.exact, ch.id) : index_->remove_exact(ch.exact, ch.id);
-          }
-        }
-      }
+      if (index_) index_->apply(c.index);
       if (c.reporters_changed) {
         std::unique_lock wl(trust_mu_);
         if (weights_gen_ < c.reporters_gen) {
@@ -1002,7 +1008,7 @@ int StoreImpl::apply_vote(WriteCtx& c, ReporterId reporter,
   }
   for (const auto& s : sigs) {
     if (!valid_engine(s.engine) || s.value.empty() || s.value.size() > opt_.max_value_bytes ||
-        (s.engine == sigs::Engine::kFuzzy && !sigs::decode_fuzzy(s.value))) {
+        (s.engine == sigs::Engine::kFuzzy && !codec::decode_fuzzy(s.value))) {
       *out = make_error(Errc::kInvalidArgument, "unusable signature value");
       return 0;
     }
@@ -1050,13 +1056,13 @@ int StoreImpl::vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
     if ((rc = txn.put(dbi_.sig_keys, codec::sv(ek), codec::encode_id(id))) != 0) return rc;
     IndexChange ch;
     ch.add = true;
-    ch.engine = sig.engine;
     ch.id = id;
     if (sig.engine == sigs::Engine::kFuzzy) {
-      ch.fuzzy = *sigs::decode_fuzzy(sig.value);  // validated by apply_vote
+      ch.fuzzy = true;
+      ch.hashes = *codec::decode_fuzzy(sig.value);  // validated by apply_vote
       auto pv = codec::posting_value(id);
       for (int p = 0; p < sigs::kFuzzyHashes; ++p) {
-        auto fk = codec::fuzzy_key(p, ch.fuzzy[static_cast<std::size_t>(p)]);
+        auto fk = codec::fuzzy_key(p, ch.hashes[static_cast<std::size_t>(p)]);
         if ((rc = txn.put(dbi_.fuzzy, codec::sv(fk), codec::sv(pv))) != 0) return rc;
       }
     } else {
@@ -1223,11 +1229,11 @@ int StoreImpl::delete_sig(WriteCtx& c, SigId id, const codec::SigRecord& rec) {
   }
   IndexChange ch;
   ch.add = false;
-  ch.engine = rec.engine;
   ch.id = id;
   if (rec.engine == sigs::Engine::kFuzzy) {
-    if (auto h = sigs::decode_fuzzy(rec.value)) {
-      ch.fuzzy = *h;
+    if (auto h = codec::decode_fuzzy(rec.value)) {
+      ch.fuzzy = true;
+      ch.hashes = *h;
       auto pv = codec::posting_value(id);
       for (int p = 0; p < sigs::kFuzzyHashes; ++p) {
         auto fk = codec::fuzzy_key(p, (*h)[static_cast<std::size_t>(p)]);

@@ -25,14 +25,7 @@ namespace strop::storage {
 
 class StoreImpl;
 
-// A change to the in-memory index, applied after the commit that made it.
-struct IndexChange {
-  bool add = true;
-  sigs::Engine engine = sigs::Engine::kBody;
-  std::uint64_t exact = 0;   // exact engines
-  sigs::FuzzyHashes fuzzy{};  // fuzzy/1
-  codec::SigId id = 0;
-};
+using IndexChange = MemoryIndex::Change;
 
 // State of one write transaction (one batch attempt).
 struct WriteCtx {
