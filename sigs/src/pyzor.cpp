@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <unordered_map>
 
 #include "pyzor_internal.hpp"
 #include "razor_sha1.hpp"
@@ -137,17 +138,24 @@ struct Param {
 std::vector<std::string> parseparam(std::string_view str) {
   std::string s = ";" + std::string(str);
   std::vector<std::string> plist;
-  auto count = [](std::string_view h, std::string_view needle, std::size_t end) {
-    std::size_t c = 0;
-    h = h.substr(0, end);
-    for (std::size_t p = h.find(needle); p != npos; p = h.find(needle, p + needle.size())) ++c;
-    return c;
-  };
   std::string_view v = s;
   while (!v.empty() && v[0] == ';') {
     v.remove_prefix(1);
     std::size_t end = v.find(';');
-    while (end != npos && end > 0 && (count(v, "\"", end) - count(v, "\\\"", end)) % 2) {
+    // (s.count('"', 0, end) - s.count('\\"', 0, end)) % 2, counted incrementally.
+    std::size_t counted = 0;
+    long long quotes = 0, escaped = 0;
+    auto advance = [&](std::size_t to) {
+      for (; counted < to; ++counted) {
+        if (v[counted] == '"') {
+          ++quotes;
+          if (counted > 0 && v[counted - 1] == '\\') ++escaped;
+        }
+      }
+    };
+    while (end != npos && end > 0) {
+      advance(end);
+      if (((quotes - escaped) % 2 + 2) % 2 == 0) break;
       end = v.find(';', end + 1);
     }
     if (end == npos) end = v.size();
@@ -220,6 +228,7 @@ std::vector<Param> decode_params(std::vector<std::pair<std::string, std::string>
     bool encoded;
   };
   std::vector<std::pair<std::string, std::vector<Cont>>> rfc;  // insertion-ordered dict
+  std::unordered_map<std::string, std::size_t> rfc_index;
   for (std::size_t k = 1; k < params.size(); ++k) {
     const std::string& name = params[k].first;
     const bool encoded = !name.empty() && name.back() == '*';
@@ -227,12 +236,9 @@ std::vector<Param> decode_params(std::vector<std::pair<std::string, std::string>
     std::string base;
     std::optional<long long> num;
     if (rfc2231_name(name, &base, &num)) {
-      auto it = std::find_if(rfc.begin(), rfc.end(), [&](auto& e) { return e.first == base; });
-      if (it == rfc.end()) {
-        rfc.emplace_back(base, std::vector<Cont>{});
-        it = rfc.end() - 1;
-      }
-      it->second.push_back(Cont{num, std::move(value), encoded});
+      auto [it, added] = rfc_index.emplace(base, rfc.size());
+      if (added) rfc.emplace_back(base, std::vector<Cont>{});
+      rfc[it->second].second.push_back(Cont{num, std::move(value), encoded});
     } else {
       out.push_back(Param::plain(name, "\"" + quote(value) + "\""));
     }

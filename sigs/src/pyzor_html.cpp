@@ -168,6 +168,24 @@ class Stripper {
     return from >= n_ ? npos : s_.find(c, from);
   }
 
+  // The next quote char at or after `from`. Cached per quote char so that a document full
+  // of unterminated quotes stays linear (every later search from inside a searched range
+  // has the same answer).
+  std::size_t find_quote(char32_t q, std::size_t from) const {
+    QuoteCache& c = q == '"' ? dq_ : sq_;
+    if (!c.valid || from < c.from || (c.at != npos && from > c.at)) {
+      c.from = from;
+      c.at = find(q, from);
+      c.valid = true;
+    }
+    return c.at;
+  }
+  struct QuoteCache {
+    bool valid = false;
+    std::size_t from = 0, at = 0;
+  };
+  mutable QuoteCache sq_, dq_;
+
   // HTMLStripper.handle_data: strip(), keep when non-empty and collecting.
   void handle_data(std::u32string_view d) {
     std::size_t a = 0, b = d.size();
@@ -271,7 +289,7 @@ class Stripper {
       while (sp(c_end)) ++c_end;
       auto alt = [&](std::size_t v) -> std::size_t {
         if (at(v, '\'') || at(v, '"')) {
-          const std::size_t close = find(s_[v], v + 1);
+          const std::size_t close = find_quote(s_[v], v + 1);
           return close == npos ? npos : close + 1;
         }
         std::size_t r = v;

@@ -110,26 +110,31 @@ std::string unfold(std::string_view hdr) {
 }
 
 // /Content-Type: multipart.+boundary=("[^"]+"|\S+)/i on the trimmed headers; capture 1.
+// `.+` is greedy and cannot cross a newline: for the first occurrence on a line, the match
+// is the last "boundary=" on that line (after at least one more char) whose value matches;
+// later occurrences on the same line can only do worse, so each line is looked at once.
 std::optional<std::string_view> find_boundary(std::string_view h) {
   static constexpr std::string_view kCt = "content-type: multipart";
   static constexpr std::string_view kB = "boundary=";
-  for (std::size_t p = ifind(h, kCt); p != npos; p = ifind(h, kCt, p + 1)) {
+  for (std::size_t p = ifind(h, kCt); p != npos;) {
     std::size_t line_end = h.find('\n', p + kCt.size());
     if (line_end == npos) line_end = h.size();
-    // `.+` is greedy: try the last "boundary=" on the line first.
-    std::size_t lo = p + kCt.size() + 1;
-    if (lo + kB.size() > line_end) continue;
-    for (std::size_t q = line_end - kB.size() + 1; q-- > lo;) {
-      if (!istarts_with(h, q, kB)) continue;
-      std::size_t r = q + kB.size();
-      if (r < h.size() && h[r] == '"') {
-        std::size_t close = h.find('"', r + 1);
-        if (close != npos && close >= r + 2) return h.substr(r, close + 1 - r);
+    const std::size_t lo = p + kCt.size() + 1;
+    if (lo + kB.size() <= line_end) {
+      for (std::size_t q = line_end - kB.size() + 1; q-- > lo;) {
+        if (!istarts_with(h, q, kB)) continue;
+        const std::size_t r = q + kB.size();
+        if (r < h.size() && h[r] == '"') {
+          const std::size_t close = h.find('"', r + 1);
+          if (close != npos && close >= r + 2) return h.substr(r, close + 1 - r);
+        }
+        std::size_t e = r;
+        while (e < h.size() && !is_space(static_cast<unsigned char>(h[e]))) ++e;
+        if (e > r) return h.substr(r, e - r);
       }
-      std::size_t e = r;
-      while (e < h.size() && !is_space(static_cast<unsigned char>(h[e]))) ++e;
-      if (e > r) return h.substr(r, e - r);
     }
+    if (line_end >= h.size()) break;
+    p = ifind(h, kCt, line_end + 1);
   }
   return std::nullopt;
 }

@@ -210,6 +210,12 @@ def entity(rng, depth=0):
         h = 'Content-Type: multipart/%s; boundary=%s\n' % (sub, b if " " not in b else '"%s"' % b)
         if b.startswith('"'):
             h = 'Content-Type: multipart/%s; boundary=%s\n' % (sub, b)
+        extra = rng.random()
+        if extra < 0.1:  # parameters with quotes and ';', duplicates, RFC 2231 pieces
+            h = h.rstrip("\n") + rng.choice(['; x="a;b"', '; boundary=other', ';; y=\\"z',
+                                             '; boundary*0=ab; boundary*1=cd', '; q="unterminated']) + "\n"
+        elif extra < 0.15:  # razor looks at the last boundary= on the line
+            h = 'Content-Type: multipart/%s; foo=1 boundary=%s x boundary=\n' % (sub, b)
         delim = "--" + b.strip('"')
         parts = [h.encode(), b"\n", para(rng, 2).encode() if rng.random() < 0.5 else b""]
         for _ in range(rng.randint(0, 4)):
