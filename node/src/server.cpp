@@ -332,7 +332,6 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::chrono::steady_clock::time_point drain_deadline;
   std::string host;
   unsigned short port = 0;
-  bool handle_signals = true;
 
   explicit Impl(unsigned threads) : ioc(static_cast<int>(threads)) {}
 
@@ -448,6 +447,11 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api, N
   if (!ec) impl->acceptor.bind(ep, ec);
   if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return make_error(Errc::kIo, "cannot listen on " + config.listen + ": " + ec.message());
+  // Register the signals now, so a SIGTERM that arrives between "ready" and run() is queued
+  // and handled gracefully instead of killing the process.
+  impl->signals.add(SIGTERM, ec);
+  if (!ec) impl->signals.add(SIGINT, ec);
+  if (ec) return make_error(Errc::kIo, "cannot install signal handlers: " + ec.message());
   auto local = impl->acceptor.local_endpoint(ec);
   impl->host = local.address().to_string();
   impl->port = local.port();
@@ -461,17 +465,13 @@ std::string Server::local_host() const { return impl_->host; }
 unsigned short Server::local_port() const { return impl_->port; }
 bool Server::tls() const { return impl_->st->tls != nullptr; }
 
-void Server::run(bool handle_signals) {
+void Server::run() {
   auto impl = impl_;
-  if (handle_signals) {
-    impl->signals.add(SIGTERM);
-    impl->signals.add(SIGINT);
-    impl->signals.async_wait([impl](beast::error_code ec, int sig) {
-      if (ec) return;
-      logger()->info("received signal {}", sig);
-      impl->begin_shutdown();
-    });
-  }
+  impl->signals.async_wait([impl](beast::error_code ec, int sig) {
+    if (ec) return;
+    logger()->info("received signal {}", sig);
+    impl->begin_shutdown();
+  });
   impl->do_accept();
   unsigned n = impl->st->config.threads;
   std::vector<std::thread> workers;

@@ -29,7 +29,8 @@ namespace strop::node {
 
 class Server {
  public:
-  // Binds the listening socket (so the port is known before run()) and prepares TLS.
+  // Binds the listening socket (so the port is known before run()), prepares TLS and
+  // registers the SIGTERM/SIGINT handlers (signals from then on start a graceful shutdown).
   // Errors: kInvalidArgument (bad listen address), kIo (bind/listen failed, unreadable
   // certificate or key).
   static Result<std::unique_ptr<Server>> create(const Config& config, Api& api, NodeMetrics& metrics);
@@ -44,8 +45,7 @@ class Server {
   bool tls() const;
 
   // Serves until SIGTERM/SIGINT or stop(), then drains gracefully (see above).
-  // `handle_signals`: install the SIGTERM/SIGINT handlers (tests may pass false).
-  void run(bool handle_signals = true);
+  void run();
   // Begins the graceful shutdown. Thread-safe.
   void stop();
 

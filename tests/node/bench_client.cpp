@@ -1,0 +1,361 @@
+// bench_client: load generator for strop-node's native API (a benchmark, not a test).
+//
+// Measures, over keep-alive HTTP/1.1 connections (raw sockets, one thread per connection):
+//   check        latency percentiles and throughput of /v1/check (each message: body/1 +
+//                fuzzy/1 + 3 url/1 = "all signatures of one message"; --exact: body/1 only)
+//   report       durable reports per second (/v1/report, signed; acknowledged after commit)
+//   mixed        check latency while report connections commit bursts concurrently
+//   preload      stores N signatures (reports) so checks run against a large store
+// With --node-pid it also reads the node's CPU time (/proc/PID/stat) before and after, and
+// prints server CPU per checked message.
+//
+// Usage: bench_client --port P [--host H] --mode check|report|mixed|preload
+//          [--identity FILE] [--connections N] [--report-connections N] [--seconds S]
+//          [--messages M] [--exact] [--hit-ratio R] [--preload N] [--node-pid PID]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "protocol/codec.hpp"
+#include "protocol/signing.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using strop::protocol::Identity;
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 7420;
+  std::string mode = "check";
+  std::string identity_file;
+  int connections = 2;
+  int report_connections = 1;
+  double seconds = 10;
+  int messages = 1;           // messages per request
+  bool exact = false;
+  double hit_ratio = 0.0;     // fraction of checked messages that were reported (preloaded)
+  long preload = 0;           // signatures to store first
+  int node_pid = 0;
+};
+
+std::string hex(std::mt19937_64& rng, int n) {
+  static const char* d = "0123456789abcdef";
+  std::string s(static_cast<std::size_t>(n), '0');
+  for (auto& c : s) c = d[rng() & 15];
+  return s;
+}
+
+std::string random_message_sigs(std::mt19937_64& rng, bool exact) {
+  std::string s = "\"body/1:" + hex(rng, 32) + "\"";
+  if (!exact) {
+    s += ",\"fuzzy/1:" + hex(rng, 256) + "\"";
+    for (int i = 0; i < 3; ++i) s += ",\"url/1:" + hex(rng, 32) + "\"";
+  }
+  return s;
+}
+
+class Conn {
+ public:
+  Conn(const std::string& host, int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      std::perror("connect");
+      std::exit(69);
+    }
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    buf_.reserve(1 << 20);
+  }
+  ~Conn() { ::close(fd_); }
+
+  // Sends one request and reads the response; returns the status (0 on I/O error).
+  int exchange(const std::string& req, std::string* body) {
+    std::size_t off = 0;
+    while (off < req.size()) {
+      ssize_t n = ::send(fd_, req.data() + off, req.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return 0;
+      off += static_cast<std::size_t>(n);
+    }
+    buf_.clear();
+    std::size_t header_end = std::string::npos;
+    std::size_t content_length = 0;
+    char tmp[65536];
+    for (;;) {
+      if (header_end == std::string::npos) {
+        header_end = buf_.find("\r\n\r\n");
+        if (header_end != std::string::npos) {
+          auto p = buf_.find("Content-Length: ");
+          if (p == std::string::npos || p > header_end) return 0;
+          content_length = std::strtoul(buf_.c_str() + p + 16, nullptr, 10);
+        }
+      }
+      if (header_end != std::string::npos && buf_.size() >= header_end + 4 + content_length) break;
+      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+      if (n <= 0) return 0;
+      buf_.append(tmp, static_cast<std::size_t>(n));
+    }
+    if (body) body->assign(buf_, header_end + 4, content_length);
+    return std::atoi(buf_.c_str() + 9);
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buf_;
+};
+
+std::string http_post(const Options& o, const std::string& target, const std::string& body,
+                      const strop::protocol::AuthHeaders* auth) {
+  std::string r = "POST " + target + " HTTP/1.1\r\nHost: " + o.host + "\r\nContent-Type: application/json\r\n";
+  if (auth) {
+    r += "X-Strop-Reporter: " + auth->reporter + "\r\nX-Strop-Timestamp: " + auth->timestamp +
+         "\r\nX-Strop-Nonce: " + auth->nonce + "\r\nX-Strop-Signature: " + auth->signature + "\r\n";
+  }
+  r += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  return r;
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double cpu_seconds(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto p = s.rfind(')');
+  if (p == std::string::npos) return 0;
+  std::istringstream in(s.substr(p + 2));
+  std::string field;
+  unsigned long utime = 0, stime = 0;
+  for (int i = 3; i <= 15; ++i) {
+    in >> field;
+    if (i == 14) utime = std::stoul(field);
+    if (i == 15) stime = std::stoul(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+struct Stats {
+  std::mutex mu;
+  std::vector<double> latencies_us;
+  long requests = 0;
+  long messages = 0;
+  long signatures = 0;
+  long errors = 0;
+  void add(const std::vector<double>& l, long req, long msgs, long sigs, long errs) {
+    std::lock_guard lock(mu);
+    latencies_us.insert(latencies_us.end(), l.begin(), l.end());
+    requests += req;
+    messages += msgs;
+    signatures += sigs;
+    errors += errs;
+  }
+  void print(const char* what, double secs) {
+    std::sort(latencies_us.begin(), latencies_us.end());
+    auto pct = [&](double p) {
+      if (latencies_us.empty()) return 0.0;
+      return latencies_us[std::min(latencies_us.size() - 1, static_cast<std::size_t>(p * static_cast<double>(latencies_us.size())))];
+    };
+    std::printf("%-8s requests %ld (%.0f/s)  messages %.0f/s  signatures %.0f/s  errors %ld\n", what, requests,
+                static_cast<double>(requests) / secs, static_cast<double>(messages) / secs,
+                static_cast<double>(signatures) / secs, errors);
+    std::printf("%-8s latency us: p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f\n", what, pct(0.5), pct(0.9),
+                pct(0.99), pct(0.999), latencies_us.empty() ? 0.0 : latencies_us.back());
+  }
+};
+
+// Signatures reported by preload, reused by checks for the hit ratio.
+std::vector<std::string> g_known;
+
+void check_worker(const Options& o, Clock::time_point until, Stats* st, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  Conn c(o.host, o.port);
+  std::vector<double> lat;
+  lat.reserve(1 << 20);
+  long req = 0, msgs = 0, sigs = 0, errs = 0;
+  std::string body;
+  std::uniform_real_distribution<double> coin(0, 1);
+  while (Clock::now() < until) {
+    std::string b = "{\"v\":1,\"messages\":[";
+    for (int m = 0; m < o.messages; ++m) {
+      if (m) b += ',';
+      b += "{\"sigs\":[";
+      if (!g_known.empty() && coin(rng) < o.hit_ratio) {
+        b += "\"" + g_known[rng() % g_known.size()] + "\"";
+        if (!o.exact) b += "," + random_message_sigs(rng, false).substr(b.size() ? 0 : 0);
+      } else {
+        b += random_message_sigs(rng, o.exact);
+      }
+      b += "]}";
+      sigs += o.exact ? 1 : 5;
+    }
+    b += "]}";
+    auto req_text = http_post(o, "/v1/check", b, nullptr);
+    auto t0 = Clock::now();
+    int status = c.exchange(req_text, &body);
+    auto t1 = Clock::now();
+    if (status != 200) {
+      ++errs;
+      if (status == 0) break;
+      continue;
+    }
+    lat.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    ++req;
+    msgs += o.messages;
+  }
+  st->add(lat, req, msgs, sigs, errs);
+}
+
+void report_worker(const Options& o, const Identity& id, Clock::time_point until, long max_sigs, Stats* st,
+                   unsigned seed, std::vector<std::string>* keep) {
+  std::mt19937_64 rng(seed);
+  Conn c(o.host, o.port);
+  std::vector<double> lat;
+  long req = 0, msgs = 0, sigs = 0, errs = 0;
+  std::string body;
+  const int per_request = std::max(o.messages, 1);
+  while (Clock::now() < until && (max_sigs <= 0 || sigs < max_sigs)) {
+    std::string b = "{\"v\":1,\"messages\":[";
+    std::vector<std::string> batch;
+    for (int m = 0; m < per_request; ++m) {
+      if (m) b += ',';
+      std::string s = "body/1:" + hex(rng, 32);
+      b += "{\"sigs\":[\"" + s + "\"]}";
+      batch.push_back(std::move(s));
+    }
+    b += "]}";
+    auto auth = strop::protocol::sign_request(id.reporter, id.secret, "POST", "/v1/report", b, unix_now(),
+                                              strop::protocol::make_nonce());
+    auto req_text = http_post(o, "/v1/report", b, &auth);
+    auto t0 = Clock::now();
+    int status = c.exchange(req_text, &body);
+    auto t1 = Clock::now();
+    if (status != 200) {
+      ++errs;
+      if (errs < 5) std::fprintf(stderr, "report: HTTP %d %s\n", status, body.c_str());
+      if (status == 0) break;
+      continue;
+    }
+    lat.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    ++req;
+    msgs += per_request;
+    sigs += per_request;
+    if (keep) keep->insert(keep->end(), batch.begin(), batch.end());
+  }
+  st->add(lat, req, msgs, sigs, errs);
+}
+
+Identity load_identity(const std::string& path) {
+  std::ifstream f(path);
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto id = strop::protocol::decode_identity(s);
+  if (!id) {
+    std::fprintf(stderr, "bench_client: %s: %s\n", path.c_str(), id.error().to_string().c_str());
+    std::exit(66);
+  }
+  return *id;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"strop-node load generator"};
+  app.add_option("--host", o.host);
+  app.add_option("--port", o.port)->required();
+  app.add_option("--mode", o.mode)->check(CLI::IsMember({"check", "report", "mixed", "preload"}));
+  app.add_option("--identity", o.identity_file, "Identity file (report, mixed, preload)");
+  app.add_option("--connections", o.connections, "Check connections (check, mixed) or report connections");
+  app.add_option("--report-connections", o.report_connections, "Report connections in mixed mode");
+  app.add_option("--seconds", o.seconds);
+  app.add_option("--messages", o.messages, "Messages per request");
+  app.add_flag("--exact", o.exact, "Checks carry one body/1 signature per message");
+  app.add_option("--hit-ratio", o.hit_ratio, "Fraction of checked messages with a stored signature");
+  app.add_option("--preload", o.preload, "Signatures to store before measuring");
+  app.add_option("--node-pid", o.node_pid, "strop-node's pid, for server CPU per message");
+  CLI11_PARSE(app, argc, argv);
+
+  Identity id;
+  if (!o.identity_file.empty()) id = load_identity(o.identity_file);
+  auto need_identity = [&] {
+    if (o.identity_file.empty()) {
+      std::fprintf(stderr, "bench_client: --identity is required for this mode\n");
+      std::exit(64);
+    }
+  };
+
+  if (o.preload > 0 || o.mode == "preload") {
+    need_identity();
+    Options p = o;
+    p.messages = 1000;
+    Stats st;
+    auto t0 = Clock::now();
+    std::vector<std::vector<std::string>> keep(static_cast<std::size_t>(o.connections));
+    std::vector<std::thread> ts;
+    long per = o.preload / o.connections + 1;
+    for (int i = 0; i < o.connections; ++i) {
+      ts.emplace_back(report_worker, std::cref(p), std::cref(id), Clock::now() + std::chrono::hours(1), per, &st,
+                      1000u + static_cast<unsigned>(i), &keep[static_cast<std::size_t>(i)]);
+    }
+    for (auto& t : ts) t.join();
+    for (auto& k : keep) {
+      for (std::size_t j = 0; j < k.size() && g_known.size() < 100000; ++j) g_known.push_back(k[j]);
+    }
+    st.print("preload", std::chrono::duration<double>(Clock::now() - t0).count());
+    if (o.mode == "preload") return 0;
+  }
+
+  double cpu0 = o.node_pid ? cpu_seconds(o.node_pid) : 0;
+  auto start = Clock::now();
+  auto until = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  Stats checks, reports;
+  std::vector<std::thread> ts;
+  if (o.mode == "check" || o.mode == "mixed") {
+    for (int i = 0; i < o.connections; ++i) ts.emplace_back(check_worker, std::cref(o), until, &checks, 7u + static_cast<unsigned>(i));
+  }
+  if (o.mode == "report" || o.mode == "mixed") {
+    need_identity();
+    int n = o.mode == "report" ? o.connections : o.report_connections;
+    for (int i = 0; i < n; ++i) {
+      ts.emplace_back(report_worker, std::cref(o), std::cref(id), until, 0, &reports, 99u + static_cast<unsigned>(i),
+                      nullptr);
+    }
+  }
+  for (auto& t : ts) t.join();
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  double cpu1 = o.node_pid ? cpu_seconds(o.node_pid) : 0;
+  if (o.mode == "check" || o.mode == "mixed") checks.print("check", secs);
+  if (o.mode == "report" || o.mode == "mixed") reports.print("report", secs);
+  if (o.node_pid) {
+    double cpu = cpu1 - cpu0;
+    std::printf("server   cpu %.2f s over %.2f s wall (%.0f%% of one core)\n", cpu, secs, 100 * cpu / secs);
+    if (checks.messages > 0 && o.mode == "check") {
+      std::printf("server   cpu per check request %.1f us, per message %.1f us\n",
+                  1e6 * cpu / static_cast<double>(checks.requests), 1e6 * cpu / static_cast<double>(checks.messages));
+    }
+    if (reports.signatures > 0 && o.mode == "report") {
+      std::printf("server   cpu per reported signature %.1f us\n", 1e6 * cpu / static_cast<double>(reports.signatures));
+    }
+  }
+  return 0;
+}

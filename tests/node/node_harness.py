@@ -1,0 +1,214 @@
+"""Test harness for strop-node integration tests (Python 3 stdlib only).
+
+Starts `strop-node serve --listen 127.0.0.1:0` on a private data directory, parses the
+"ready: listening on HOST:PORT" log line, and offers a small keep-alive client that signs
+requests exactly as docs/protocol.md describes (HMAC-SHA256 over method, target, timestamp,
+nonce and the SHA-256 of the body).
+"""
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import queue
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+NODE = os.environ.get("STROP_NODE", "")
+READY_RE = re.compile(r"ready: listening on ([0-9.]+):(\d+)")
+
+
+def parse_args():
+    """Takes --node PATH from argv (ctest passes it); leaves the rest for unittest."""
+    global NODE
+    args = [sys.argv[0]]
+    it = iter(sys.argv[1:])
+    for a in it:
+        if a == "--node":
+            NODE = next(it)
+        else:
+            args.append(a)
+    if not NODE or not os.path.exists(NODE):
+        sys.exit("usage: %s --node PATH/strop-node [unittest args]" % sys.argv[0])
+    return args
+
+
+def random_hex(n):
+    return secrets.token_hex(n // 2)
+
+
+def body_sig():
+    return "body/1:" + random_hex(32)
+
+
+def url_sig():
+    return "url/1:" + random_hex(32)
+
+
+def fuzzy_sig():
+    return "fuzzy/1:" + random_hex(256)
+
+
+def sign(reporter, secret, method, target, body, ts=None, nonce=None):
+    ts = str(int(time.time()) if ts is None else ts)
+    nonce = nonce or secrets.token_hex(16)
+    body_hash = hashlib.sha256(body).hexdigest()
+    canonical = "\n".join(["STROP-HMAC-SHA256", method, target, ts, nonce, body_hash])
+    mac = hmac.new(secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()
+    return {"X-Strop-Reporter": reporter, "X-Strop-Timestamp": ts, "X-Strop-Nonce": nonce,
+            "X-Strop-Signature": mac}
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def error_code(self):
+        return self.json()["error"]["code"]
+
+    def __repr__(self):
+        return "Response(%d, %r)" % (self.status, self.body[:300])
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection to the node."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=30, tls_context=None):
+        if tls_context is not None:
+            self.conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=tls_context)
+        else:
+            self.conn = http.client.HTTPConnection(host, port, timeout=timeout)
+
+    def request(self, method, target, body=b"", headers=None):
+        if isinstance(body, str):
+            body = body.encode()
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        self.conn.request(method, target, body=body if (body or method == "POST") else None, headers=h)
+        r = self.conn.getresponse()
+        data = r.read()
+        return Response(r.status, dict((k.lower(), v) for k, v in r.getheaders()), data)
+
+    def post(self, target, obj_or_bytes, identity=None, **sign_kw):
+        body = obj_or_bytes if isinstance(obj_or_bytes, (bytes, str)) else json.dumps(obj_or_bytes)
+        if isinstance(body, str):
+            body = body.encode()
+        headers = {}
+        if identity is not None:
+            headers.update(sign(identity["reporter"], identity["secret"], "POST", target, body, **sign_kw))
+        return self.request("POST", target, body, headers)
+
+    def get(self, target):
+        return self.request("GET", target)
+
+    def check(self, sig_lists):
+        return self.post("/v1/check", {"v": 1, "messages": [{"id": str(i), "sigs": s} for i, s in enumerate(sig_lists)]})
+
+    def report(self, identity, sig_lists, revoke=False):
+        target = "/v1/revoke" if revoke else "/v1/report"
+        return self.post(target, {"v": 1, "messages": [{"id": str(i), "sigs": s} for i, s in enumerate(sig_lists)]},
+                         identity)
+
+    def close(self):
+        self.conn.close()
+
+
+class Node:
+    """A strop-node process on a private data directory."""
+
+    def __init__(self, config_text="", data_dir=None, extra_args=None):
+        self.tmp = tempfile.mkdtemp(prefix="strop-node-test-")
+        self.data_dir = data_dir or os.path.join(self.tmp, "data")
+        self.config_path = os.path.join(self.tmp, "node.toml")
+        with open(self.config_path, "w") as f:
+            f.write(config_text)
+        self.extra_args = extra_args or []
+        self.proc = None
+        self.port = None
+        self.log_lines = []
+        self._lines = queue.Queue()
+
+    def cli(self, *args, check=True, input_text=None):
+        """Runs an admin command on this node's data directory."""
+        cmd = [NODE] + list(args) + ["--data", self.data_dir, "--config", self.config_path]
+        p = subprocess.run(cmd, capture_output=True, text=True, input=input_text, timeout=120)
+        if check and p.returncode != 0:
+            raise AssertionError("%s failed (%d): %s %s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def add_reporter(self, name, trust=None, admin=False):
+        args = ["reporter", "add", name]
+        if trust is not None:
+            args += ["--trust", str(trust)]
+        if admin:
+            args.append("--admin")
+        out = self.cli(*args).stdout
+        return json.loads(out)
+
+    def start(self, timeout=60):
+        cmd = [NODE, "serve", "--config", self.config_path, "--data", self.data_dir,
+               "--listen", "127.0.0.1:0"] + self.extra_args
+        if self.proc and self.proc.stderr:
+            self.proc.stderr.close()
+        self._lines = queue.Queue()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=self._pump, args=(self.proc, self._lines), daemon=True).start()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                line = self._lines.get(timeout=0.5)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            if line is None:
+                break
+            m = READY_RE.search(line)
+            if m:
+                self.port = int(m.group(2))
+                return self
+        self.kill()
+        raise AssertionError("node did not become ready; log:\n" + "".join(self.log_lines))
+
+    def _pump(self, proc, lines):
+        try:
+            for line in proc.stderr:
+                self.log_lines.append(line)
+                lines.put(line)
+        except (OSError, ValueError):
+            pass
+        lines.put(None)
+
+    def client(self, **kw):
+        return Client(self.port, **kw)
+
+    def terminate(self, timeout=60):
+        """SIGTERM and wait; returns the exit code."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+    def cleanup(self):
+        self.kill()
+        if self.proc and self.proc.stderr:
+            self.proc.stderr.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log(self):
+        return "".join(self.log_lines)
