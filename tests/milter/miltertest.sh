@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# miltertest.sh: runs the Lua scripts in tests/milter/miltertest/ with miltertest (the MTA
+# side of the milter protocol) against one long-running strop-milter on a unix socket in a
+# temp directory (no MTA, no clamd). Exit 0 when every script printed PASS.
+#   miltertest.sh --milter PATH
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+MILTER=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --milter) MILTER=$2; shift 2 ;;
+    *) echo "usage: $0 --milter PATH" >&2; exit 64 ;;
+  esac
+done
+[ -x "$MILTER" ] || { echo "strop-milter not found: $MILTER" >&2; exit 1; }
+command -v miltertest >/dev/null || { echo "SKIP: miltertest not installed"; exit 77; }
+
+T=$(mktemp -d /tmp/strop-miltertest.XXXXXX)
+MPID=
+cleanup() {
+  [ -n "$MPID" ] && stop_pid "$MPID" 0
+  if [ "${FAILED:-0}" = 0 ]; then rm -rf "$T"; else log "logs kept in $T"; fi
+}
+trap cleanup EXIT
+
+cat > "$T/mt.rules" <<'R'
+body  MT_MARKER  /mt-marker-phrase/
+score MT_MARKER  6
+R
+cat > "$T/milter.toml" <<C
+[milter]
+socket = "unix:$T/milter.sock"
+[clamd]
+enabled = false
+[rules]
+file = "$T/mt.rules"
+[policy]
+subject_tag = "[SPAM]"
+[bypass]
+networks = ["10.0.0.0/8"]
+recipients = ["abuse@*"]
+[buffer]
+spool_dir = "$T"
+C
+"$MILTER" --config "$T/milter.toml" >"$T/milter.log" 2>&1 &
+MPID=$!
+wait_until 20 test -S "$T/milter.sock" || { cat "$T/milter.log" >&2; exit 1; }
+
+FAILED=0
+for script in "$HERE"/miltertest/*.lua; do
+  out=$(miltertest -D "SOCK=unix:$T/milter.sock" -s "$script" 2>&1)
+  rc=$?
+  printf '%s\n' "$out"
+  if [ $rc != 0 ] || ! grep -q '^PASS' <<<"$out"; then
+    log "FAIL: $(basename "$script") (rc=$rc)"
+    FAILED=1
+  fi
+done
+if [ "$FAILED" = 0 ]; then
+  # Every message the scripts completed left one log line with a verdict.
+  n=$(grep -c 'verdict=' "$T/milter.log")
+  log "milter logged $n verdict lines"
+  [ "$n" -ge 7 ] || { log "FAIL: expected at least 7 verdict lines"; cat "$T/milter.log"; FAILED=1; }
+fi
+exit $FAILED
