@@ -112,7 +112,7 @@ def sample_files(files, sample):
     return sorted(set(pick))
 
 
-def razor_cli(dump, corpus, sample=30):
+def razor_cli(dump, corpus, sample=20):
     import socket
     import threading
     if os.environ.get("STROP_LEGACY_NETNS") is None:
@@ -163,7 +163,7 @@ def razor_cli(dump, corpus, sample=30):
     return bad == 0
 
 
-def pyzor_cli(dump, corpus, sample=30):
+def pyzor_cli(dump, corpus, sample=20):
     files = corpus_files(corpus)
     pick = sample_files(files, sample)
     for f in files:
