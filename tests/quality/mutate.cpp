@@ -1215,6 +1215,7 @@ struct Ctx {
   Rng rng;
   Recipient rcpt;
   std::vector<std::string> applied;
+  bool stress = false;
   Ctx(std::string_view raw, std::uint64_t seed) : mail(parse_mail(raw)), rng(seed), rcpt() {
     Rng r(seed ^ 0x5EEDull);
     rcpt = make_recipient(r);
@@ -1234,7 +1235,7 @@ void hash_buster(Ctx& c) {
     return;
   }
   bool any_html = std::any_of(leaves.begin(), leaves.end(), [](auto& l) { return l.html; });
-  int nops = rng.chance(0.3) ? 2 : 1;
+  int nops = rng.chance(c.stress ? 0.6 : 0.3) ? 2 : 1;
   std::vector<int> ops;
   while (static_cast<int>(ops.size()) < nops) {
     int op = static_cast<int>(rng.below(5));
@@ -1244,7 +1245,7 @@ void hash_buster(Ctx& c) {
   for (int op : ops) {
     switch (op) {
       case 0: {  // a paragraph of random dictionary words at the end
-        std::string para = random_words(rng, rng.range(8, 30), true);
+        std::string para = random_words(rng, c.stress ? rng.range(30, 120) : rng.range(8, 30), true);
         bool small = rng.chance(0.5);
         std::string html = small ? "<p><font size=\"1\" color=\"#999999\">" + para + "</font></p>"
                                  : "<p>" + para + "</p>";
@@ -1254,7 +1255,7 @@ void hash_buster(Ctx& c) {
       }
       case 1: {  // random strings at the end
         std::string lines;
-        int n = rng.range(1, 3);
+        int n = c.stress ? rng.range(3, 6) : rng.range(1, 3);
         for (int i = 0; i < n; ++i) {
           if (i) lines += '\n';
           int k = rng.range(1, 6);
@@ -1270,7 +1271,7 @@ void hash_buster(Ctx& c) {
         break;
       }
       case 2: {  // random sentence at the top
-        std::string s = random_words(rng, rng.range(4, 12), true);
+        std::string s = random_words(rng, c.stress ? rng.range(10, 30) : rng.range(4, 12), true);
         for (auto& l : leaves) prepend_text(l, wrap(s, 72), "<p>" + s + "</p>");
         note(c, "hash-buster", "prepend-words");
         break;
@@ -1282,7 +1283,7 @@ void hash_buster(Ctx& c) {
             "<p style=\"display:none\">"};
         for (auto& l : leaves) {
           if (!l.html) continue;
-          int n = rng.range(1, 3);
+          int n = c.stress ? rng.range(2, 5) : rng.range(1, 3);
           auto ranges = html_text_ranges(l.text);
           auto words = find_words(l.text, ranges, 1, true);
           std::vector<Edit> edits;
@@ -1290,7 +1291,7 @@ void hash_buster(Ctx& c) {
             std::size_t idx = rng.below(words.size());
             std::string_view open = rng.pick(kHidden);
             std::string tag = std::string(open.substr(1, open.find_first_of(" >") - 1));
-            std::string junk = random_words(rng, rng.range(10, 40), false);
+            std::string junk = random_words(rng, c.stress ? rng.range(40, 150) : rng.range(10, 40), false);
             edits.push_back({words[idx].begin, words[idx].begin,
                              std::string(open) + junk + "</" + tag + "> "});
           }
@@ -1300,7 +1301,7 @@ void hash_buster(Ctx& c) {
         break;
       }
       default: {  // short random lines between paragraphs
-        int n = rng.range(2, 4);
+        int n = c.stress ? rng.range(4, 8) : rng.range(2, 4);
         for (auto& l : leaves) {
           std::vector<std::size_t> breaks;
           if (l.html) {
@@ -1532,9 +1533,9 @@ void tracking_urls(Ctx& c) {
   bool query = false, path = false, redirect = false, unsub = !any_url || rng.chance(0.4);
   if (any_url) {
     while (!query && !path && !redirect) {
-      query = rng.chance(0.7);
-      path = rng.chance(0.4);
-      redirect = rng.chance(0.35);
+      query = rng.chance(c.stress ? 0.9 : 0.7);
+      path = rng.chance(c.stress ? 0.7 : 0.4);
+      redirect = rng.chance(c.stress ? 0.6 : 0.35);
     }
   }
   if (query) note(c, "tracking-urls", "query");
@@ -1679,11 +1680,13 @@ void reencode(Ctx& c) {
         for (auto& l : leaves) {
           std::string fam = charset_family(l.ct.param("charset"));
           std::string to;
-          if (fam == "ascii" && !is_ascii(l.text)) fam = "latin1";  // undeclared 8-bit: Latin-1
+          if (fam == "ascii" && !is_ascii(l.text)) fam = "cp1252";  // undeclared 8-bit
           if (fam == "ascii") {
             to = rng.chance(0.5) ? "utf-8" : "iso-8859-1";
           } else if (fam == "latin1" || fam == "cp1252") {
-            l.text = latin_to_utf8(l.text, fam == "cp1252");
+            // What a reader saw: ISO-8859-1 labels are read as windows-1252 (as MUAs and
+            // browsers do), so 0x80-0x9F stay the quotes and dashes they were.
+            l.text = latin_to_utf8(l.text, true);
             to = "utf-8";
           } else if (fam == "utf8") {
             if (auto lat = utf8_to_latin1(l.text)) {
@@ -1774,7 +1777,9 @@ void html_obfuscate(Ctx& c) {
     leaves = text_leaves(c.mail);
   }
   // 2-4 techniques, the same for every HTML leaf.
-  std::vector<std::size_t> techniques = rng.choose(5, static_cast<std::size_t>(rng.range(2, 4)));
+  std::vector<std::size_t> techniques =
+      rng.choose(5, static_cast<std::size_t>(c.stress ? rng.range(3, 5) : rng.range(2, 4)));
+  const double scale = c.stress ? 2.0 : 1.0;
   static constexpr std::string_view kNames[] = {"tags", "comments", "entities", "hidden", "zero-width"};
   for (std::size_t t : techniques) note(c, "html-obfuscation", kNames[t]);
   static constexpr std::string_view kEmptyTags[] = {"<b></b>", "<i></i>", "<span></span>",
@@ -1808,7 +1813,7 @@ void html_obfuscate(Ctx& c) {
     for (std::size_t t : techniques) {
       switch (t) {
         case 0:  // tags inside words
-          for (std::size_t i : pick_words(0.10 + 0.15 * static_cast<double>(rng.below(100)) / 100)) {
+          for (std::size_t i : pick_words(scale * (0.10 + 0.15 * static_cast<double>(rng.below(100)) / 100))) {
             Range w = words[i];
             std::size_t len = w.end - w.begin;
             std::size_t p = w.begin + 1 + rng.below(len - 1);
@@ -1821,14 +1826,14 @@ void html_obfuscate(Ctx& c) {
           }
           break;
         case 1:  // comments inside words
-          for (std::size_t i : pick_words(0.05 + 0.10 * static_cast<double>(rng.below(100)) / 100)) {
+          for (std::size_t i : pick_words(scale * (0.05 + 0.10 * static_cast<double>(rng.below(100)) / 100))) {
             Range w = words[i];
             std::size_t p = w.begin + 1 + rng.below(w.end - w.begin - 1);
             edits.push_back({p, p, "<!-- " + random_token(rng, 0, 8) + " -->"});
           }
           break;
         case 2:  // character references for some letters
-          for (std::size_t i : pick_words(0.10 + 0.15 * static_cast<double>(rng.below(100)) / 100)) {
+          for (std::size_t i : pick_words(scale * (0.10 + 0.15 * static_cast<double>(rng.below(100)) / 100))) {
             Range w = words[i];
             std::size_t len = w.end - w.begin;
             std::string rep;
@@ -1850,7 +1855,7 @@ void html_obfuscate(Ctx& c) {
           }
           break;
         case 3: {  // invisible elements with junk, between words and (less often) inside them
-          int n = rng.range(2, 5);
+          int n = c.stress ? rng.range(5, 10) : rng.range(2, 5);
           for (int k = 0; k < n && !words.empty(); ++k) {
             std::size_t i = rng.below(words.size());
             if (used[i]) continue;
@@ -1870,7 +1875,7 @@ void html_obfuscate(Ctx& c) {
           break;
         }
         default:  // zero-width characters inside words
-          for (std::size_t i : pick_words(0.10 + 0.10 * static_cast<double>(rng.below(100)) / 100)) {
+          for (std::size_t i : pick_words(scale * (0.10 + 0.10 * static_cast<double>(rng.below(100)) / 100))) {
             Range w = words[i];
             std::size_t p = w.begin + 1 + rng.below(w.end - w.begin - 1);
             std::string zw = utf8 && rng.chance(0.5) ? std::string("\xE2\x80\x8B") : std::string(rng.pick(kZw));
@@ -1959,9 +1964,10 @@ void typos(Ctx& c) {
     auto words = find_words(l.text, text_ranges(l), 4, l.html);
     if (words.empty()) continue;
     // A few words: ~1-3% of them, at least 1, at most 8.
-    double rate = 0.01 + 0.02 * static_cast<double>(rng.below(100)) / 100;
+    double rate = c.stress ? 0.04 + 0.04 * static_cast<double>(rng.below(100)) / 100
+                           : 0.01 + 0.02 * static_cast<double>(rng.below(100)) / 100;
     std::size_t n = static_cast<std::size_t>(static_cast<double>(words.size()) * rate + 0.5);
-    n = std::clamp<std::size_t>(n, 1, 8);
+    n = std::clamp<std::size_t>(n, 1, c.stress ? 30 : 8);
     std::vector<Edit> edits;
     for (std::size_t i : rng.choose(words.size(), n)) {
       std::string what;
@@ -2152,8 +2158,9 @@ std::uint64_t stable_hash(std::string_view s) {
   return h;
 }
 
-Mutation mutate(std::string_view raw, MutationKind kind, std::uint64_t seed) {
+Mutation mutate(std::string_view raw, MutationKind kind, std::uint64_t seed, Intensity intensity) {
   Ctx c(raw, seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(kind) + 1);
+  c.stress = intensity == Intensity::kStress;
   if (kind != MutationKind::kCombo) {
     apply(c, kind);
   } else {
@@ -2163,7 +2170,8 @@ Mutation mutate(std::string_view raw, MutationKind kind, std::uint64_t seed) {
         MutationKind::kHeaders, MutationKind::kPersonalise, MutationKind::kTrackingUrls,
         MutationKind::kHashBuster, MutationKind::kTypos, MutationKind::kHtmlObfuscate,
         MutationKind::kReencode};
-    auto picked = c.rng.choose(std::size(kOrder), static_cast<std::size_t>(c.rng.range(2, 4)));
+    auto picked = c.rng.choose(std::size(kOrder),
+                               static_cast<std::size_t>(c.stress ? c.rng.range(3, 5) : c.rng.range(2, 4)));
     for (std::size_t i : picked) apply(c, kOrder[i]);
   }
   return Mutation{write_mail(c.mail), std::move(c.applied)};

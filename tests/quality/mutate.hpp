@@ -41,13 +41,20 @@ inline constexpr std::array<MutationKind, 7> kSingleKinds = {
 std::string_view kind_name(MutationKind kind);
 std::optional<MutationKind> kind_from_name(std::string_view name);
 
+// How hard the spammer pushes. kNormal is the realistic campaign profile the targets of issue 2
+// are measured on; kStress uses the same techniques at the upper end of what stays readable
+// (hash-buster paragraphs of up to 120 words, typos in 4-8% of words, obfuscation of up to half
+// the words, 3-5 kinds per combination), to show the margin left.
+enum class Intensity { kNormal, kStress };
+
 struct Mutation {
   std::string raw;                   // the variant, a complete message
   std::vector<std::string> applied;  // what was done, e.g. "hash-buster:append-words"
 };
 
 // Returns a variant of `raw` of the given kind. Deterministic in (raw, kind, seed).
-Mutation mutate(std::string_view raw, MutationKind kind, std::uint64_t seed);
+Mutation mutate(std::string_view raw, MutationKind kind, std::uint64_t seed,
+                Intensity intensity = Intensity::kNormal);
 
 // Simulates a mailing list manager distributing `raw`: appends `footer` (plain text) to the
 // text/plain body when the message is a single text/plain entity, otherwise wraps the message
