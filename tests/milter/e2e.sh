@@ -235,7 +235,7 @@ if [ $RC = 0 ] && f=$(delivered_with "$T/pf" gtubetag); then
   h=$(hdr "$f")
   check "GTUBE tagged by the tag policy" grep -qx 'X-Spam-Flag: YES' <<<"$h"
   check "GTUBE X-Spam-Score in the seed's form" \
-    grep -qx "X-Spam-Score: 1000 ($(printf '%.0s*' {1..40})) GTUBE" <<<"$h"
+    grep -qxF "X-Spam-Score: 1000 ($(printf '%.0s*' {1..40})) GTUBE" <<<"$h"
   check "GTUBE subject tagged" grep -qx 'Subject: \[SPAM\] gtube' <<<"$h"
 else
   fail "GTUBE not delivered by the tag policy (swaks rc=$RC)"
@@ -282,7 +282,11 @@ elif [ "$HAVE_NODE" = 1 ]; then
 fi
 
 # ---- 7. a node that never answers: mail still flows within the budget ----
-send "$PD" hungnode --to u@test.local --header "Subject: hung node" --body "hello"
+# (A body long enough to have signatures, so the lookup really happens.)
+TEXT="Dear colleagues, the quarterly planning meeting moves to Thursday at ten in the large
+conference room. Please bring the updated budget figures and the draft schedule for the
+migration project, and send agenda items to the coordinator by Wednesday noon. Thanks, Bob"
+send "$PD" hungnode --to u@test.local --header "Subject: hung node" --body "$TEXT"
 if [ $RC = 0 ] && f=$(delivered_with "$T/pf" hungnode); then
   check "hung node: delivered with the lookup skipped" \
     grep -q '^X-Strop-Skipped: lookup (timeout' <(hdr "$f")
@@ -293,7 +297,7 @@ fi
 # ---- 8. node stopped: mail still flows ----
 if [ "$HAVE_NODE" = 1 ]; then
   stop_pid "$NODE_PID" 10
-  send "$PA" nodedown --to u@test.local --header "Subject: node down" --body "hello again"
+  send "$PA" nodedown --to u@test.local --header "Subject: node down" --body "$TEXT"
   if [ $RC = 0 ] && f=$(delivered_with "$T/pf" nodedown); then
     check "node down: delivered with the lookup skipped" \
       grep -q '^X-Strop-Skipped: lookup (' <(hdr "$f")

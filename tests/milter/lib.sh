@@ -49,7 +49,7 @@ clamd_pong() {
 # Mail for any @test.local recipient lands in the Maildir DIR/mail/sink/.
 pf_setup() {
   local d=$1; shift
-  mkdir -p "$d/etc" "$d/spool" "$d/data" "$d/mail"
+  mkdir -p "$d/etc" "$d/spool" "$d/mail"   # data_directory: postfix creates it (owner postfix)
   chown 65534:65534 "$d/mail"
   cat > "$d/etc/main.cf" <<CF
 compatibility_level = 3.6

@@ -261,9 +261,14 @@ sfsistat cb_eom(SMFICTX* ctx) noexcept {
     switch (d.action) {
       case Action::kAccept:
       case Action::kTag:
-      case Action::kQuarantine:  // hold: headers added, MTA keeps it on hold
         apply_edits(ctx, env.queue_id, r.edits);
         return SMFIS_ACCEPT;
+      case Action::kQuarantine:
+        if (r.hold) {  // headers added, the MTA keeps the message on hold
+          apply_edits(ctx, env.queue_id, r.edits);
+          return SMFIS_ACCEPT;
+        }
+        return SMFIS_DISCARD;  // stored in the quarantine directory
       case Action::kDiscard:
         return SMFIS_DISCARD;
       case Action::kReject:
