@@ -1,0 +1,38 @@
+// Registers the global options (unless main already did) and the node-facing subcommands.
+#include <CLI/CLI.hpp>
+
+#include "agent_commands.hpp"
+#include "commands.hpp"
+
+namespace strop::cli {
+
+void setup_agent_commands(CLI::App& app, GlobalOptions& globals, int* exit_code) {
+  if (app.get_option_no_throw("--node") == nullptr) {
+    app.add_option("--node", globals.nodes,
+                   "Node URL, e.g. http://127.0.0.1:7420 or https://strop.example.org "
+                   "(repeatable: tried in order, failover to the next; env STROP_NODE)");
+    app.add_option("--identity", globals.identity,
+                   "Reporter identity file (default ~/.config/strop/identity.json; env "
+                   "STROP_IDENTITY)");
+    app.add_option("--timeout", globals.timeout_s,
+                   "Seconds allowed for each request to the nodes, failover included "
+                   "(default 10)");
+    app.add_option("--config", globals.config,
+                   "Agent config file (TOML; default ~/.config/strop/agent.toml, then "
+                   "/etc/strop/agent.toml)");
+    app.add_flag("--print-config", globals.print_config,
+                 "Print the effective configuration and exit");
+  }
+  if (app.get_footer().empty()) {
+    app.footer(
+        "Precedence: flags > environment (STROP_NODE, STROP_IDENTITY) > config file > defaults.\n"
+        "Global options go before or after the subcommand: strop --node URL check msg.eml.\n"
+        "See docs/cli.md.");
+  }
+  setup_check(app, globals, exit_code);
+  setup_report(app, globals, exit_code);
+  setup_revoke(app, globals, exit_code);
+  setup_register(app, globals, exit_code);
+}
+
+}  // namespace strop::cli
