@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <optional>
+#include <map>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <system_error>
 
 #include "store_impl.hpp"
@@ -71,6 +74,12 @@ Reporter to_reporter(ReporterId id, const codec::ReporterRecord& r) {
   return out;
 }
 
+// LMDB forbids opening one environment twice in a process (closing either would drop the
+// other's locks): the directories open in this process, by device and inode.
+std::mutex g_open_mu;
+// (A child created by fork() inherits the set: entries of another pid do not count.)
+std::map<std::pair<std::uintmax_t, std::uintmax_t>, pid_t> g_open_dirs;
+
 bool has_prefix(std::string_view key, std::string_view prefix) {
   return key.size() >= prefix.size() && key.substr(0, prefix.size()) == prefix;
 }
@@ -115,9 +124,18 @@ StoreImpl::~StoreImpl() {
   }
   q_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
-  std::lock_guard g(pool_mu_);
-  for (MDB_txn* t : pool_) mdb_txn_abort(t);
-  pool_.clear();
+  {
+    std::lock_guard g(pool_mu_);
+    for (MDB_txn* t : pool_) mdb_txn_abort(t);
+    pool_.clear();
+  }
+  env_ = lmdb::Env{};  // close before another open of the same directory may start
+  if (registered_) {
+    std::lock_guard g(g_open_mu);
+    if (auto it = g_open_dirs.find(dir_id_); it != g_open_dirs.end() && it->second == ::getpid()) {
+      g_open_dirs.erase(it);
+    }
+  }
 }
 
 TimePoint StoreImpl::now() const {
@@ -139,6 +157,18 @@ Result<void> StoreImpl::init() {
   bool created = fs::create_directories(opt_.dir, ec);
   if (ec) return make_error(Errc::kIo, "cannot create " + opt_.dir + ": " + ec.message());
   if (created) fs::permissions(opt_.dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  struct stat st {};
+  if (::stat(opt_.dir.c_str(), &st) != 0) return make_error(Errc::kIo, "cannot stat " + opt_.dir);
+  dir_id_ = {static_cast<std::uintmax_t>(st.st_dev), static_cast<std::uintmax_t>(st.st_ino)};
+  {
+    std::lock_guard g(g_open_mu);
+    auto [it, fresh] = g_open_dirs.try_emplace(dir_id_, ::getpid());
+    if (!fresh && it->second == ::getpid()) {
+      return make_error(Errc::kExists, "the store in " + opt_.dir + " is already open in this process");
+    }
+    it->second = ::getpid();
+    registered_ = true;
+  }
 
   int rc = lmdb::Env::open(opt_.dir, MDB_NORDAHEAD, kMaxDbs, opt_.max_readers,
                            opt_.initial_map_bytes, &env_);
@@ -590,6 +620,7 @@ StoreStats StoreImpl::stats() {
   s.used_bytes = env_.used_bytes();
   s.map_resizes = map_resizes_.load();
   s.index_entries = index_ ? index_->entries() : 0;
+  s.index_bytes = index_ ? index_->memory_bytes() : 0;
   return s;
 }
 

@@ -139,6 +139,8 @@ class StoreImpl final : public Store {
   int find_reporter_id(lmdb::Txn& txn, std::string_view name, ReporterId* out);
 
   StoreOptions opt_;
+  std::pair<std::uintmax_t, std::uintmax_t> dir_id_{};  // (st_dev, st_ino) of opt_.dir
+  bool registered_ = false;
   lmdb::Env env_;
   struct Dbis {
     lmdb::Dbi meta, sigs, sig_keys, fuzzy, votes, activity, reporters, reporter_names;

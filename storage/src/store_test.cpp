@@ -241,6 +241,15 @@ TEST_F(StoreTest, AdminProcessAndServerSeeEachOthersWrites) {
   EXPECT_FALSE(check(*server, {body(2)}).spam);
 }
 
+TEST_F(StoreTest, SecondOpenInOneProcessIsRefused) {
+  auto s = open(options());
+  auto again = Store::open(options(false));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::kExists);
+  s.reset();
+  EXPECT_TRUE(Store::open(options(false)));
+}
+
 TEST_F(StoreTest, PersistsAcrossReopen) {
   auto h = testing::random_fuzzy(5);
   {

@@ -133,6 +133,7 @@ struct StoreStats {
   std::uint64_t used_bytes = 0;                         // pages in use * page size
   std::uint64_t map_resizes = 0;                        // growths since open
   std::uint64_t index_entries = 0;                      // in-memory index entries (serve)
+  std::uint64_t index_bytes = 0;                        // in-memory index size (serve)
 };
 
 class Store {
