@@ -9,6 +9,7 @@
 #   none    Postfix alone
 #   full    + strop-milter on a unix socket: clamd + node lookup + rules
 #   noclam  + strop-milter on a unix socket: node lookup + rules (no clamd)
+#   reply   + strop-milter on a unix socket, every step answered (milter.no_reply = "no")
 #   inet    + strop-milter over TCP (inet:PORT@127.0.0.1): clamd + node + rules
 # and measures
 #   1. latency: one SMTP session sends N real ham messages (corpus/ham) one after another;
@@ -49,7 +50,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-P_NONE=$(free_port) P_FULL=$(free_port) P_NOCLAM=$(free_port) P_INET=$(free_port)
+P_NONE=$(free_port) P_FULL=$(free_port) P_NOCLAM=$(free_port) P_INET=$(free_port) P_REPLY=$(free_port)
 CLAMD_PORT=$(free_port) NODE_PORT=$(free_port) MILTER_TCP=$(free_port)
 
 clamd_setup "$T/clam" "$CLAMD_PORT"
@@ -79,11 +80,12 @@ uri    SHORTENER   m{^https?://(bit\.ly|tinyurl\.com)/}i
 meta   COMBO       PILLS && SHORTENER
 R
 
-milter() {  # milter NAME SOCKET CLAMD_ENABLED
+milter() {  # milter NAME SOCKET CLAMD_ENABLED [NO_REPLY]
   cat > "$T/$1.toml" <<C
 [milter]
 socket = "$2"
 socket_mode = "0666"
+no_reply = "${4:-auto}"
 [log]
 level = "info"
 [buffer]
@@ -93,6 +95,7 @@ enabled = $3
 addresses = ["unix:$T/clam/clamd.sock"]
 [node]
 urls = $NODE_URLS
+cache_ttl_ms = 0
 [rules]
 file = "$T/bench.rules"
 C
@@ -102,11 +105,13 @@ C
 milter full "unix:$T/full.sock" true
 milter noclam "unix:$T/noclam.sock" false
 milter inet "inet:$MILTER_TCP@127.0.0.1" true
+milter reply "unix:$T/reply.sock" true no
 wait_until 20 test -S "$T/full.sock" && wait_until 20 test -S "$T/noclam.sock" &&
+  wait_until 20 test -S "$T/reply.sock" &&
   wait_until 20 tcp_open "$MILTER_TCP" || die "milters did not start"
 
 pf_setup "$T/pf" "$P_NONE" "$P_FULL=unix:$T/full.sock" "$P_NOCLAM=unix:$T/noclam.sock" \
-  "$P_INET=inet:127.0.0.1:$MILTER_TCP"
+  "$P_INET=inet:127.0.0.1:$MILTER_TCP" "$P_REPLY=unix:$T/reply.sock"
 pf_start "$T/pf" "$P_NONE"
 
 delivered() { find "$T/pf/mail/sink/new" -type f 2>/dev/null | wc -l; }
@@ -139,21 +144,29 @@ times.sort()
 print(f"{statistics.median(times):.2f} {times[int(len(times) * 0.9)]:.2f}")
 PY
 }
-declare -A MED P90
+NAMES="none full noclam reply inet"
+port_of() {
+  case $1 in none) echo "$P_NONE" ;; full) echo "$P_FULL" ;; noclam) echo "$P_NOCLAM" ;;
+    reply) echo "$P_REPLY" ;; inet) echo "$P_INET" ;; esac
+}
+declare -A MED P90 FROM TO
 before=$(delivered)
-for name in none full noclam inet; do
-  case $name in none) p=$P_NONE ;; full) p=$P_FULL ;; noclam) p=$P_NOCLAM ;; inet) p=$P_INET ;; esac
-  latency "$p" > /dev/null  # warm-up pass (first-use costs, caches)
+for name in $NAMES; do
+  p=$(port_of "$name")
+  latency "$p" > /dev/null  # warm-up pass (first-use costs)
+  # The milter's log lines of the measured pass only (stage medians below).
+  [ -f "$T/$name.log" ] && FROM[$name]=$(wc -l < "$T/$name.log")
   read -r MED[$name] P90[$name] < <(latency "$p")
+  [ -f "$T/$name.log" ] && TO[$name]=$(wc -l < "$T/$name.log")
   log "latency $name: median ${MED[$name]} ms, p90 ${P90[$name]} ms"
 done
 n_ham=$(wc -l < "$T/ham.list")
-wait_delivered $((before + 8 * n_ham))
+wait_delivered $((before + 10 * n_ham))
 
 # ---- 2. throughput with smtp-source ----
 declare -A RATE
-for name in none full noclam inet; do
-  case $name in none) p=$P_NONE ;; full) p=$P_FULL ;; noclam) p=$P_NOCLAM ;; inet) p=$P_INET ;; esac
+for name in $NAMES; do
+  p=$(port_of "$name")
   for s in 1 5; do
     before=$(delivered)
     t0=$(date +%s%N)
@@ -167,12 +180,15 @@ for name in none full noclam inet; do
 done
 
 # ---- 3. the milter's own stage times (median over its log lines) ----
-stage_median() {  # stage_median LOG STAGE
-  grep -o "$2:[0-9.]*ms" "$1" | sed "s/$2://; s/ms//" | sort -n |
+measured() {  # the measured latency pass's log lines of milter NAME
+  sed -n "$(( ${FROM[$1]} + 1 )),${TO[$1]}p" "$T/$1.log" | grep 'verdict='
+}
+stage_median() {  # stage_median NAME STAGE
+  measured "$1" | grep -o "[,=]$2:[0-9.]*ms" | sed "s/.*$2://; s/ms//" | sort -n |
     awk '{ a[NR] = $1 } END { if (NR) printf "%.3f", a[int((NR + 1) / 2)]; else printf "-" }'
 }
 total_median() {
-  grep -o "total=[0-9.]*ms" "$1" | sed 's/total=//; s/ms//' | sort -n |
+  measured "$1" | grep -o "total=[0-9.]*ms" | sed 's/total=//; s/ms//' | sort -n |
     awk '{ a[NR] = $1 } END { if (NR) printf "%.3f", a[int((NR + 1) / 2)]; else printf "-" }'
 }
 
@@ -182,11 +198,12 @@ echo "Machine: $(nproc) cores, $(uptime | sed 's/.*load average/load average/');
 echo
 echo "| Postfix listener | median ms/message | p90 | added median vs Postfix alone | smtp-source 1 session msg/s | 5 sessions msg/s |"
 echo "|---|---|---|---|---|---|"
-for name in none full noclam inet; do
+for name in $NAMES; do
   case $name in
     none) label="Postfix alone" ;;
     full) label="+ strop-milter, unix socket: clamd + node + rules" ;;
     noclam) label="+ strop-milter, unix socket: node + rules (no clamd)" ;;
+    reply) label="+ strop-milter, unix socket, every step answered (no_reply = no)" ;;
     inet) label="+ strop-milter over TCP: clamd + node + rules" ;;
   esac
   added="-"
@@ -196,7 +213,6 @@ done
 echo
 echo "| milter (median ms per message, from its log) | parse | clamd | lookup | rules | total |"
 echo "|---|---|---|---|---|---|"
-for name in full noclam inet; do
-  l="$T/$name.log"
-  echo "| $name | $(stage_median "$l" parse) | $(stage_median "$l" clamd) | $(stage_median "$l" lookup) | $(stage_median "$l" rules) | $(total_median "$l") |"
+for name in full noclam reply inet; do
+  echo "| $name | $(stage_median "$name" parse) | $(stage_median "$name" clamd) | $(stage_median "$name" lookup) | $(stage_median "$name" rules) | $(total_median "$name") |"
 done

@@ -137,6 +137,8 @@ int run(int argc, char** argv) {
     NodeLookupOptions o;
     o.urls = cfg.node_urls;
     o.identity_file = cfg.node_identity;
+    o.cache_ttl = std::chrono::milliseconds(cfg.node_cache_ttl_ms);
+    o.ca_file = cfg.node_ca_file;
     auto l = make_node_lookup(o);
     if (!l) {
       log->critical("node lookup: {}", l.error().to_string());
@@ -173,6 +175,8 @@ int run(int argc, char** argv) {
   rt.metrics = &metrics;
   rt.memory = &memory;
   rt.log = log;
+  bool unix_socket = parse_endpoint(cfg.socket)->kind == Endpoint::Kind::kUnix;
+  rt.no_reply = cfg.no_reply == "yes" || (cfg.no_reply == "auto" && unix_socket);
   log->info("strop-milter {} starting: clamd={} node={} spamd={} rules={} ({} rules)", kVersion,
             cfg.clamd_enabled ? std::to_string(cfg.clamd_addresses.size()) + " address(es)" : "off",
             cfg.node_urls.empty() ? "off" : cfg.node_urls.front(),

@@ -49,7 +49,7 @@ wait_until 20 test -S "$T/milter.sock" || { cat "$T/milter.log" >&2; exit 1; }
 
 FAILED=0
 for script in "$HERE"/miltertest/*.lua; do
-  out=$(miltertest -D "SOCK=unix:$T/milter.sock" -s "$script" 2>&1)
+  out=$(miltertest -D "SOCK=unix:$T/milter.sock" -D EXPECT_NR=1 -s "$script" 2>&1)
   rc=$?
   printf '%s\n' "$out"
   if [ $rc != 0 ] || ! grep -q '^PASS' <<<"$out"; then

@@ -17,14 +17,14 @@ namespace {
 const std::map<std::string, std::set<std::string>>& known_keys() {
   static const std::map<std::string, std::set<std::string>> k = {
       {"milter", {"socket", "socket_mode", "backlog", "mta_timeout_s", "max_recipients",
-                  "max_headers"}},
+                  "max_headers", "no_reply"}},
       {"log", {"level", "target"}},
       {"budget", {"total_ms"}},
       {"buffer", {"memory_per_message", "memory_total", "max_message_bytes", "spool_dir"}},
       {"clamd", {"enabled", "addresses", "timeout_ms", "connect_timeout_ms", "max_bytes",
                  "chunk_bytes", "on_failure", "on_oversize"}},
       {"node", {"urls", "timeout_ms", "on_failure", "identity", "report_threshold",
-                "report_timeout_ms", "spam_traps"}},
+                "report_timeout_ms", "spam_traps", "cache_ttl_ms", "ca_file"}},
       {"spamd", {"enabled", "address", "user", "timeout_ms", "max_bytes", "on_failure"}},
       {"rules", {"file"}},
       {"policy", {"tag_threshold", "reject_threshold", "virus_action", "spam_action",
@@ -176,6 +176,7 @@ Result<Config> from_table(const toml::table& root) {
   STROP_TRY(rd.integer("milter", "mta_timeout_s", &c.mta_timeout_s, 1, 86400));
   STROP_TRY(rd.integer("milter", "max_recipients", &c.max_recipients, 1, 1000000));
   STROP_TRY(rd.integer("milter", "max_headers", &c.max_headers, 1, 1000000));
+  STROP_TRY(rd.str("milter", "no_reply", &c.no_reply));
 
   STROP_TRY(rd.str("log", "level", &c.log_level));
   STROP_TRY(rd.str("log", "target", &c.log_target));
@@ -200,6 +201,8 @@ Result<Config> from_table(const toml::table& root) {
   STROP_TRY(rd.ms("node", "timeout_ms", &p.lookup_timeout));
   STROP_TRY(enum_str(rd, "node", "on_failure", &pol.lookup_failure, parse_fail_mode));
   STROP_TRY(rd.str("node", "identity", &c.node_identity));
+  STROP_TRY(rd.integer("node", "cache_ttl_ms", &c.node_cache_ttl_ms, 0, 86400000));
+  STROP_TRY(rd.str("node", "ca_file", &c.node_ca_file));
   STROP_TRY(rd.number("node", "report_threshold", &p.report_threshold));
   STROP_TRY(rd.ms("node", "report_timeout_ms", &p.report_timeout));
   STROP_TRY(rd.list("node", "spam_traps", &p.spam_traps));
@@ -344,6 +347,9 @@ Result<void> validate(const Config& c) {
   if (pol.reject_threshold < pol.tag_threshold) {
     return make_error(Errc::kInvalidArgument, "policy.reject_threshold is below tag_threshold");
   }
+  if (c.no_reply != "auto" && c.no_reply != "yes" && c.no_reply != "no") {
+    return make_error(Errc::kInvalidArgument, "milter.no_reply must be auto, yes or no");
+  }
   if (c.log_target != "stderr" && c.log_target != "syslog") {
     return make_error(Errc::kInvalidArgument, "log.target must be stderr or syslog");
   }
@@ -370,9 +376,9 @@ std::string print_config(const Config& c) {
   o += "# strop-milter effective configuration\n";
   o += "[milter]\n";
   o += fmt::format("socket = {}\nsocket_mode = \"{:04o}\"\nbacklog = {}\nmta_timeout_s = {}\n"
-                   "max_recipients = {}\nmax_headers = {}\n\n",
+                   "max_recipients = {}\nmax_headers = {}\nno_reply = {}\n\n",
                    q(c.socket), c.socket_mode, c.backlog, c.mta_timeout_s, c.max_recipients,
-                   c.max_headers);
+                   c.max_headers, q(c.no_reply));
   o += fmt::format("[log]\nlevel = {}\ntarget = {}\n\n", q(c.log_level), q(c.log_target));
   o += fmt::format("[budget]\ntotal_ms = {}\n\n", p.budget.count());
   o += fmt::format("[buffer]\nmemory_per_message = {}\nmemory_total = {}\nmax_message_bytes = {}\n"
@@ -385,9 +391,11 @@ std::string print_config(const Config& c) {
                    c.clamd_connect_timeout_ms, p.clamd_max_bytes, c.clamd_chunk_bytes,
                    q(fail_mode_name(pol.clamd_failure)), q(action_name(pol.oversize_action)));
   o += fmt::format("[node]\nurls = {}\ntimeout_ms = {}\non_failure = {}\nidentity = {}\n"
+                   "cache_ttl_ms = {}\nca_file = {}\n"
                    "report_threshold = {}\nreport_timeout_ms = {}\nspam_traps = {}\n\n",
                    qlist(c.node_urls), p.lookup_timeout.count(),
                    q(fail_mode_name(pol.lookup_failure)), q(c.node_identity),
+                   c.node_cache_ttl_ms, q(c.node_ca_file),
                    num(p.report_threshold), p.report_timeout.count(), qlist(p.spam_traps));
   o += fmt::format("[spamd]\nenabled = {}\naddress = {}\nuser = {}\ntimeout_ms = {}\nmax_bytes = {}\n"
                    "on_failure = {}\n\n",

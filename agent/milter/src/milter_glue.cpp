@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -30,14 +31,26 @@ struct MessageState {
   std::string mail_from;
   std::vector<std::string> rcpts;
   std::size_t rcpts_seen = 0;
+  std::optional<Error> failed;  // a no-reply stage failed: tempfail at end of message
 };
 
 struct ConnState {
+  unsigned long no_reply = 0;  // SMFIP_NR_* steps negotiated for this connection
   std::string client_addr, client_name, helo;
   std::unique_ptr<MessageState> msg;
 };
 
+// Steps for which strop-milter asks the MTA not to wait for a reply (unix sockets only):
+// every step except connect, MAIL and end of headers, whose replies carry bypass decisions.
+constexpr unsigned long kNoReplySteps = SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NR_DATA |
+                                        SMFIP_NR_UNKN | SMFIP_NR_HELO | SMFIP_NR_RCPT;
+
 ConnState* conn(SMFICTX* ctx) { return static_cast<ConnState*>(smfi_getpriv(ctx)); }
+
+// SMFIS_NOREPLY when the step was negotiated as no-reply, else `status`.
+sfsistat reply(const ConnState* c, unsigned long step, sfsistat status) {
+  return (c != nullptr && (c->no_reply & step) != 0) ? SMFIS_NOREPLY : status;
+}
 
 std::string symval(SMFICTX* ctx, const char* name) {
   const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
@@ -60,9 +73,14 @@ std::string addr_text(const sockaddr* sa) {
   return buf;
 }
 
-// Runs `body`, turning any exception into a logged SMFIS_TEMPFAIL.
+void set_tempfail_reply(SMFICTX* ctx, const char* text) {
+  smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.3.0"), const_cast<char*>(text));
+}
+
+// Runs `body`, turning any exception into a logged SMFIS_TEMPFAIL (or, on a no-reply step,
+// a failure remembered for end of message).
 template <class F>
-sfsistat guarded(SMFICTX* ctx, const char* where, F&& body) noexcept {
+sfsistat guarded(SMFICTX* ctx, const char* where, unsigned long step, F&& body) noexcept {
   try {
     return body();
   } catch (const std::exception& e) {
@@ -77,8 +95,12 @@ sfsistat guarded(SMFICTX* ctx, const char* where, F&& body) noexcept {
     }
   }
   try {
-    smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.3.0"),
-                  const_cast<char*>("Internal filter error, try again later"));
+    ConnState* c = conn(ctx);
+    if (c != nullptr && (c->no_reply & step) != 0) {
+      if (c->msg) c->msg->failed = make_error(Errc::kInternal, std::string("error in ") + where);
+      return SMFIS_NOREPLY;
+    }
+    set_tempfail_reply(ctx, "Internal filter error, try again later");
   } catch (...) {
   }
   return SMFIS_TEMPFAIL;
@@ -92,28 +114,60 @@ void append_crlf(std::string* out, std::string_view v) {
   }
 }
 
-sfsistat tempfail_io(SMFICTX* ctx, const Error& e) {
+// A buffering failure: tempfail now, or at end of message on a no-reply step.
+sfsistat buffer_failed(SMFICTX* ctx, ConnState* c, unsigned long step, const Error& e) {
   g_runtime->log->error("queue={} buffering failed: {}", queue_id(ctx), e.to_string());
-  smfi_setreply(ctx, const_cast<char*>("451"), const_cast<char*>("4.3.0"),
-                const_cast<char*>("Temporary local problem, try again later"));
+  if ((c->no_reply & step) != 0) {
+    if (c->msg) c->msg->failed = e;
+    return SMFIS_NOREPLY;
+  }
+  set_tempfail_reply(ctx, "Temporary local problem, try again later");
   return SMFIS_TEMPFAIL;
 }
 
-sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept {
-  return guarded(ctx, "connect", [&]() -> sfsistat {
-    auto state = std::make_unique<ConnState>();
-    state->client_name = hostname == nullptr ? "" : sanitize(hostname, 255);
-    state->client_addr = addr_text(hostaddr);
-    const std::string addr = state->client_addr;
-    if (smfi_setpriv(ctx, state.get()) != MI_SUCCESS) {
-      g_runtime->log->error("smfi_setpriv failed for {}", addr);
-      return SMFIS_TEMPFAIL;
+sfsistat cb_negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps, unsigned long,
+                      unsigned long, unsigned long* want_actions, unsigned long* want_steps,
+                      unsigned long* unused2, unsigned long* unused3) noexcept {
+  return guarded(ctx, "negotiate", 0, [&]() -> sfsistat {
+    constexpr unsigned long kActions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
+    if ((actions & kActions) != kActions) {
+      g_runtime->log->warn("the MTA does not offer every action strop-milter uses "
+                           "(offered 0x{:x}); header changes or quarantine may fail",
+                           actions);
     }
-    state.release();  // owned by libmilter's context now; freed in cb_close
-    g_runtime->metrics->connection_opened();
-    if (auto why = g_runtime->bypass->client(addr)) {
+    *want_actions = actions & kActions;
+    unsigned long nr = g_runtime->no_reply ? (steps & kNoReplySteps) : 0;
+    *want_steps = nr;
+    *unused2 = 0;
+    *unused3 = 0;
+    if (conn(ctx) == nullptr) {
+      auto state = std::make_unique<ConnState>();
+      if (smfi_setpriv(ctx, state.get()) != MI_SUCCESS) return SMFIS_REJECT;
+      state.release();  // owned by libmilter's context now; freed in cb_close
+      g_runtime->metrics->connection_opened();
+    }
+    conn(ctx)->no_reply = nr;
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept {
+  return guarded(ctx, "connect", 0, [&]() -> sfsistat {
+    ConnState* c = conn(ctx);
+    if (c == nullptr) {  // the MTA did not negotiate (protocol < 6)
+      auto state = std::make_unique<ConnState>();
+      if (smfi_setpriv(ctx, state.get()) != MI_SUCCESS) {
+        g_runtime->log->error("smfi_setpriv failed");
+        return SMFIS_TEMPFAIL;
+      }
+      c = state.release();  // owned by libmilter's context now; freed in cb_close
+      g_runtime->metrics->connection_opened();
+    }
+    c->client_name = hostname == nullptr ? "" : sanitize(hostname, 255);
+    c->client_addr = addr_text(hostaddr);
+    if (auto why = g_runtime->bypass->client(c->client_addr)) {
       g_runtime->metrics->bypass(BypassKind::kNetwork);
-      g_runtime->log->info("client={} verdict=bypass reason=\"{}\"", addr, *why);
+      g_runtime->log->info("client={} verdict=bypass reason=\"{}\"", c->client_addr, *why);
       return SMFIS_ACCEPT;
     }
     return SMFIS_CONTINUE;
@@ -121,14 +175,15 @@ sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept
 }
 
 sfsistat cb_helo(SMFICTX* ctx, char* helo) noexcept {
-  return guarded(ctx, "helo", [&]() -> sfsistat {
-    if (ConnState* c = conn(ctx); c != nullptr && helo != nullptr) c->helo = sanitize(helo, 255);
-    return SMFIS_CONTINUE;
+  return guarded(ctx, "helo", SMFIP_NR_HELO, [&]() -> sfsistat {
+    ConnState* c = conn(ctx);
+    if (c != nullptr && helo != nullptr) c->helo = sanitize(helo, 255);
+    return reply(c, SMFIP_NR_HELO, SMFIS_CONTINUE);
   });
 }
 
 sfsistat cb_envfrom(SMFICTX* ctx, char** argv) noexcept {
-  return guarded(ctx, "mail", [&]() -> sfsistat {
+  return guarded(ctx, "mail", 0, [&]() -> sfsistat {
     ConnState* c = conn(ctx);
     if (c == nullptr) return SMFIS_TEMPFAIL;
     c->msg.reset();  // a new transaction on the same connection
@@ -147,30 +202,32 @@ sfsistat cb_envfrom(SMFICTX* ctx, char** argv) noexcept {
 }
 
 sfsistat cb_envrcpt(SMFICTX* ctx, char** argv) noexcept {
-  return guarded(ctx, "rcpt", [&]() -> sfsistat {
+  return guarded(ctx, "rcpt", SMFIP_NR_RCPT, [&]() -> sfsistat {
     ConnState* c = conn(ctx);
-    if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+    if (c == nullptr || !c->msg) return reply(c, SMFIP_NR_RCPT, SMFIS_CONTINUE);
     ++c->msg->rcpts_seen;
     if (argv != nullptr && argv[0] != nullptr &&
         c->msg->rcpts.size() < g_runtime->config->max_recipients) {
       c->msg->rcpts.emplace_back(argv[0]);
     }
-    return SMFIS_CONTINUE;
+    return reply(c, SMFIP_NR_RCPT, SMFIS_CONTINUE);
   });
 }
 
 sfsistat cb_data(SMFICTX* ctx) noexcept {
-  return guarded(ctx, "data", []() -> sfsistat { return SMFIS_CONTINUE; });
+  return guarded(ctx, "data", SMFIP_NR_DATA,
+                 [&]() -> sfsistat { return reply(conn(ctx), SMFIP_NR_DATA, SMFIS_CONTINUE); });
 }
 
 sfsistat cb_unknown(SMFICTX* ctx, const char*) noexcept {
-  return guarded(ctx, "unknown", []() -> sfsistat { return SMFIS_CONTINUE; });
+  return guarded(ctx, "unknown", SMFIP_NR_UNKN,
+                 [&]() -> sfsistat { return reply(conn(ctx), SMFIP_NR_UNKN, SMFIS_CONTINUE); });
 }
 
 sfsistat cb_header(SMFICTX* ctx, char* name, char* value) noexcept {
-  return guarded(ctx, "header", [&]() -> sfsistat {
+  return guarded(ctx, "header", SMFIP_NR_HDR, [&]() -> sfsistat {
     ConnState* c = conn(ctx);
-    if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+    if (c == nullptr || !c->msg) return reply(c, SMFIP_NR_HDR, SMFIS_CONTINUE);
     std::string_view n = name == nullptr ? "" : name;
     std::string_view v = value == nullptr ? "" : value;
     if (c->msg->headers.size() < g_runtime->config->max_headers) {
@@ -181,16 +238,18 @@ sfsistat cb_header(SMFICTX* ctx, char* name, char* value) noexcept {
     line.append(n).append(": ");
     append_crlf(&line, v);
     line.append("\r\n");
-    if (auto a = c->msg->buffer.append(line); !a) return tempfail_io(ctx, a.error());
-    return SMFIS_CONTINUE;
+    if (auto a = c->msg->buffer.append(line); !a) {
+      return buffer_failed(ctx, c, SMFIP_NR_HDR, a.error());
+    }
+    return reply(c, SMFIP_NR_HDR, SMFIS_CONTINUE);
   });
 }
 
 sfsistat cb_eoh(SMFICTX* ctx) noexcept {
-  return guarded(ctx, "eoh", [&]() -> sfsistat {
+  return guarded(ctx, "eoh", 0, [&]() -> sfsistat {
     ConnState* c = conn(ctx);
-    if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
-    if (auto a = c->msg->buffer.append("\r\n"); !a) return tempfail_io(ctx, a.error());
+    if (c == nullptr || !c->msg) return SMFIS_CONTINUE;
+    if (auto a = c->msg->buffer.append("\r\n"); !a) return buffer_failed(ctx, c, 0, a.error());
     if (auto why = g_runtime->bypass->recipients(c->msg->rcpts)) {
       g_runtime->metrics->bypass(BypassKind::kRecipient);
       g_runtime->log->info("queue={} verdict=bypass from=<{}> reason=\"{}\"", queue_id(ctx),
@@ -203,12 +262,13 @@ sfsistat cb_eoh(SMFICTX* ctx) noexcept {
 }
 
 sfsistat cb_body(SMFICTX* ctx, unsigned char* chunk, size_t len) noexcept {
-  return guarded(ctx, "body", [&]() -> sfsistat {
+  return guarded(ctx, "body", SMFIP_NR_BODY, [&]() -> sfsistat {
     ConnState* c = conn(ctx);
-    if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+    if (c == nullptr || !c->msg) return reply(c, SMFIP_NR_BODY, SMFIS_CONTINUE);
+    if (c->msg->failed) return reply(c, SMFIP_NR_BODY, SMFIS_CONTINUE);
     auto a = c->msg->buffer.append(std::string_view(reinterpret_cast<const char*>(chunk), len));
-    if (!a) return tempfail_io(ctx, a.error());
-    return SMFIS_CONTINUE;
+    if (!a) return buffer_failed(ctx, c, SMFIP_NR_BODY, a.error());
+    return reply(c, SMFIP_NR_BODY, SMFIS_CONTINUE);
   });
 }
 
@@ -235,10 +295,20 @@ void apply_edits(SMFICTX* ctx, const std::string& qid, const std::vector<HeaderE
 }
 
 sfsistat cb_eom(SMFICTX* ctx) noexcept {
-  return guarded(ctx, "eom", [&]() -> sfsistat {
+  return guarded(ctx, "eom", 0, [&]() -> sfsistat {
     ConnState* c = conn(ctx);
-    if (c == nullptr || !c->msg) return SMFIS_TEMPFAIL;
+    if (c == nullptr || !c->msg) {
+      set_tempfail_reply(ctx, "Internal filter error, try again later");
+      return SMFIS_TEMPFAIL;
+    }
     std::unique_ptr<MessageState> m = std::move(c->msg);  // freed when this returns
+    if (m->failed) {
+      g_runtime->log->error("queue={} verdict=tempfail reason=\"{}\"", queue_id(ctx),
+                            sanitize(m->failed->to_string(), 200));
+      g_runtime->metrics->message(Action::kTempfail);
+      set_tempfail_reply(ctx, "Temporary local problem, try again later");
+      return SMFIS_TEMPFAIL;
+    }
     Envelope env;
     env.queue_id = queue_id(ctx);
     env.client_addr = c->client_addr;
@@ -247,7 +317,7 @@ sfsistat cb_eom(SMFICTX* ctx) noexcept {
     env.mail_from = m->mail_from;
     env.rcpts = m->rcpts;
     auto view = m->buffer.view();
-    if (!view) return tempfail_io(ctx, view.error());
+    if (!view) return buffer_failed(ctx, c, 0, view.error());
     PipelineResult r = g_runtime->pipeline->run(env, *view, m->headers, m->buffer.truncated());
     g_runtime->log->info("{}", format_log_line(env, r, m->buffer.seen()));
     const Decision& d = r.decision;
@@ -285,14 +355,14 @@ sfsistat cb_eom(SMFICTX* ctx) noexcept {
 }
 
 sfsistat cb_abort(SMFICTX* ctx) noexcept {
-  return guarded(ctx, "abort", [&]() -> sfsistat {
+  return guarded(ctx, "abort", 0, [&]() -> sfsistat {
     if (ConnState* c = conn(ctx)) c->msg.reset();
     return SMFIS_CONTINUE;
   });
 }
 
 sfsistat cb_close(SMFICTX* ctx) noexcept {
-  return guarded(ctx, "close", [&]() -> sfsistat {
+  return guarded(ctx, "close", 0, [&]() -> sfsistat {
     std::unique_ptr<ConnState> c(conn(ctx));
     smfi_setpriv(ctx, nullptr);
     if (c) g_runtime->metrics->connection_closed();
@@ -348,7 +418,7 @@ Result<void> run_milter(const MilterRuntime& runtime) {
   desc.xxfi_close = cb_close;
   desc.xxfi_unknown = cb_unknown;
   desc.xxfi_data = cb_data;
-  desc.xxfi_negotiate = nullptr;
+  desc.xxfi_negotiate = cb_negotiate;
 
   std::string conn = libmilter_socket(runtime.config->socket);
   if (smfi_setconn(conn.data()) != MI_SUCCESS) {

@@ -25,7 +25,9 @@ local function message(conn, from, rcpt, headers, chunks)
   step(mt.mailfrom(conn, from), "mailfrom")
   expect(mt.getreply(conn) == SMFIR_CONTINUE, "MAIL continues")
   step(mt.rcptto(conn, rcpt), "rcptto")
-  expect(mt.getreply(conn) == SMFIR_CONTINUE, "RCPT continues")
+  if not mt.test_option(conn, SMFIP_NR_RCPT) then
+    expect(mt.getreply(conn) == SMFIR_CONTINUE, "RCPT continues")
+  end
   if not mt.test_option(conn, SMFIP_NODATA) then step(mt.data(conn), "data") end
   for _, h in ipairs(headers) do step(mt.header(conn, h[1], h[2]), "header " .. h[1]) end
   step(mt.eoh(conn), "eoh")
@@ -40,6 +42,11 @@ local function run()
   expect(not mt.test_option(conn, SMFIP_NODATA), "xxfi_data registered")
   expect(not mt.test_option(conn, SMFIP_NOHDRS), "xxfi_header registered")
   expect(not mt.test_option(conn, SMFIP_NOUNKNOWN), "xxfi_unknown registered")
+  -- On a unix socket, no replies are expected for headers and body chunks.
+  if EXPECT_NR == "1" then
+    expect(mt.test_option(conn, SMFIP_NR_HDR), "no-reply headers negotiated")
+    expect(mt.test_option(conn, SMFIP_NR_BODY), "no-reply body negotiated")
+  end
   expect(mt.test_action(conn, SMFIF_ADDHDRS), "may add headers")
   expect(mt.test_action(conn, SMFIF_CHGHDRS), "may change headers")
   expect(mt.test_action(conn, SMFIF_QUARANTINE), "may quarantine")

@@ -25,6 +25,7 @@ struct Config {
   int mta_timeout_s = 7210;      // Default: 7210 s, libmilter's I/O timeout towards the MTA
   std::size_t max_recipients = 1000;  // Default: 1000 recipients remembered per message
   std::size_t max_headers = 1000;     // Default: 1000 headers remembered per message
+  std::string no_reply = "auto";      // auto (unix sockets: yes, TCP: no) | yes | no
   // [log]
   std::string log_level = "info";    // trace|debug|info|warn|error
   std::string log_target = "stderr"; // stderr | syslog (LOG_MAIL)
@@ -39,6 +40,8 @@ struct Config {
   // [node]
   std::vector<std::string> node_urls;  // Default: none (no lookup stage)
   std::string node_identity;           // reporter identity file for auto-report
+  int node_cache_ttl_ms = 60000;       // Default: 60 s verdict cache (0 = off)
+  std::string node_ca_file;            // Default: "" (system CA store) for https nodes
   // [spamd]
   bool spamd_enabled = false;
   std::string spamd_address = "127.0.0.1:783";

@@ -37,6 +37,10 @@ struct MilterRuntime {
   Metrics* metrics = nullptr;
   MemoryBudget* memory = nullptr;
   std::shared_ptr<spdlog::logger> log;
+  // Ask the MTA not to wait for replies to HELO, RCPT, DATA, headers and body chunks
+  // (protocol v6 SMFIP_NR_*): fewer round trips per message. Use on unix sockets only: over
+  // TCP, unanswered small writes meet Nagle + delayed ACK (mail-pipeline.md §3.3).
+  bool no_reply = false;
 };
 
 // libmilter's connection string for an endpoint: "unix:/path" or "inet:PORT@ADDR"
