@@ -66,13 +66,6 @@ ExactKey exact_key(sigs::Engine engine, std::string_view value) {
 
 std::uint64_t exact_key64(const ExactKey& k) { return get_u64(k.data() + 9); }
 
-FuzzyKey fuzzy_key(int position, std::uint32_t value) {
-  FuzzyKey k;
-  k[0] = static_cast<char>(position);
-  put_u32(k.data() + 1, value);
-  return k;
-}
-
 VoteKey vote_key(SigId sig, std::uint32_t reporter) {
   VoteKey k;
   put_u32(k.data(), sig);
@@ -95,18 +88,6 @@ ReporterKey reporter_key(std::uint32_t id) {
 
 std::string encode_id(std::uint32_t id) { return encode_u32(id); }
 std::optional<std::uint32_t> decode_id(std::string_view v) { return decode_u32(v); }
-
-PostingValue posting_value(SigId id) {
-  PostingValue p;
-  p[0] = static_cast<char>(kValueVersion);
-  put_u32(p.data() + 1, id);
-  return p;
-}
-
-std::optional<SigId> decode_posting(std::string_view v) {
-  if (v.size() != 5 || static_cast<std::uint8_t>(v[0]) != kValueVersion) return std::nullopt;
-  return get_u32(v.data() + 1);
-}
 
 std::string encode_sig(const SigRecord& r) {
   std::string out(kSigHeader + r.value.size(), '\0');
@@ -144,7 +125,8 @@ std::optional<SigPeek> peek_sig(std::string_view v) {
   if (v.size() <= kSigHeader || static_cast<std::uint8_t>(v[0]) != kValueVersion) {
     return std::nullopt;
   }
-  return SigPeek{static_cast<sigs::Engine>(static_cast<std::uint8_t>(v[1])), v.substr(kSigHeader)};
+  return SigPeek{static_cast<sigs::Engine>(static_cast<std::uint8_t>(v[1])), get_u64(v.data() + 20),
+                 v.substr(kSigHeader)};
 }
 
 std::string encode_vote(const VoteRecord& r) {

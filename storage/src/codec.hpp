@@ -82,13 +82,6 @@ ExactKey exact_key(sigs::Engine engine, std::string_view value);
 // The 64-bit in-memory form of an exact key (the digest's low half).
 std::uint64_t exact_key64(const ExactKey& k);
 
-// fuzzy: [position u8][hash value u32 BE]
-using FuzzyKey = std::array<char, 5>;
-FuzzyKey fuzzy_key(int position, std::uint32_t value);
-inline std::uint64_t fuzzy_key64(int position, std::uint32_t value) {
-  return (static_cast<std::uint64_t>(position) << 32) | value;
-}
-
 // votes: [sig id u32 BE][reporter id u32 BE]
 using VoteKey = std::array<char, 8>;
 VoteKey vote_key(SigId sig, std::uint32_t reporter);
@@ -106,11 +99,6 @@ ReporterKey reporter_key(std::uint32_t id);
 // Value of sig_keys (an id) and of reporter_names: [ver][id u32]
 std::string encode_id(std::uint32_t id);
 std::optional<std::uint32_t> decode_id(std::string_view v);
-
-// fuzzy postings (MDB_DUPSORT | MDB_DUPFIXED): [ver][sig id u32] (5 bytes)
-using PostingValue = std::array<char, 5>;
-PostingValue posting_value(SigId id);
-std::optional<SigId> decode_posting(std::string_view v);
 
 struct SigRecord {
   sigs::Engine engine = sigs::Engine::kBody;
@@ -134,6 +122,7 @@ std::optional<SigRecord> decode_sig(std::string_view v);
 // Engine and value of a sig record without copying (the view points into v).
 struct SigPeek {
   sigs::Engine engine;
+  std::uint64_t last_hit;
   std::string_view value;
 };
 std::optional<SigPeek> peek_sig(std::string_view v);

@@ -130,7 +130,6 @@ TEST(Codec, CountsAndMetaValues) {
   EXPECT_EQ(d->votes, 9u);
   EXPECT_EQ(decode_u32(encode_u32(77)), 77u);
   EXPECT_EQ(decode_u64(encode_u64(1ull << 40)), 1ull << 40);
-  EXPECT_EQ(decode_posting(sv(posting_value(123))), 123u);
   EXPECT_FALSE(decode_u32("abc"));
 }
 

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <optional>
 #include <map>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <system_error>
@@ -130,6 +132,7 @@ StoreImpl::~StoreImpl() {
     pool_.clear();
   }
   env_ = lmdb::Env{};  // close before another open of the same directory may start
+  if (serve_lock_fd_ >= 0) ::close(serve_lock_fd_);  // releases the flock
   if (registered_) {
     std::lock_guard g(g_open_mu);
     if (auto it = g_open_dirs.find(dir_id_); it != g_open_dirs.end() && it->second == ::getpid()) {
@@ -193,7 +196,6 @@ Result<void> StoreImpl::init() {
     } dbs[] = {{"meta", 0, &dbi_.meta},
                {"sigs", 0, &dbi_.sigs},
                {"sig_keys", 0, &dbi_.sig_keys},
-               {"fuzzy", MDB_DUPSORT | MDB_DUPFIXED, &dbi_.fuzzy},
                {"votes", 0, &dbi_.votes},
                {"activity", 0, &dbi_.activity},
                {"reporters", 0, &dbi_.reporters},
@@ -234,62 +236,95 @@ Result<void> StoreImpl::init() {
   }
 
   if (opt_.serve) {
-    auto t0 = std::chrono::steady_clock::now();
-    index_ = std::make_unique<MemoryIndex>();
+    if (auto r = take_serve_lock(); !r) return r;
     auto rt = begin_read();
     if (!rt) return rt.error();
-    lmdb::Txn& txn = rt->txn();
-    std::string_view v;
-    if (txn.get(dbi_.meta, codec::kMetaCounts, &v) == 0) {
-      if (auto c = codec::decode_counts(v)) {
-        auto fuzzy = c->by_engine[static_cast<std::size_t>(sigs::Engine::kFuzzy)];
-        index_->reserve(c->signatures() - fuzzy, fuzzy);
-      }
-    }
-    lmdb::Cursor cur;
-    if ((rc = lmdb::Cursor::open(txn, dbi_.sigs, &cur)) != 0) return lmdb::to_error(rc, "cursor");
-    std::string_view k;
-    std::size_t n = 0, bad = 0;
-    std::vector<IndexChange> changes;
-    changes.reserve(4096);
-    for (rc = cur.get(&k, &v, MDB_FIRST); rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
-      auto p = codec::peek_sig(v);
-      if (!p || k.size() != 4) {
-        ++bad;
-        continue;
-      }
-      IndexChange ch;
-      ch.id = codec::get_u32(k.data());
-      if (p->engine == sigs::Engine::kFuzzy) {
-        auto h = codec::decode_fuzzy(p->value);
-        if (!h) {
-          ++bad;
-          continue;
-        }
-        ch.fuzzy = true;
-        ch.hashes = *h;
-      } else {
-        ch.exact = codec::exact_key64(codec::exact_key(p->engine, p->value));
-      }
-      changes.push_back(ch);
-      if (changes.size() == 4096) {
-        index_->apply(changes);
-        changes.clear();
-      }
-      ++n;
-    }
-    index_->apply(changes);
-    if (rc != MDB_NOTFOUND) return lmdb::to_error(rc, "scan signatures");
-    cur.close();
-    refresh_weights(txn);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - t0);
-    log()->info("storage: indexed {} signatures in {} ms ({} MiB){}", n, ms.count(),
-                index_->memory_bytes() >> 20,
-                bad ? fmt::format(", {} corrupt records skipped", bad) : std::string());
+    if (rc = build_index(rt->txn()); rc != 0) return lmdb::to_error(rc, "build the index");
+    refresh_weights(rt->txn());
   }
 
   writer_ = std::thread([this] { writer_loop(); });
+  return {};
+}
+
+int StoreImpl::build_index(lmdb::Txn& txn) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto index = std::make_unique<MemoryIndex>();
+  std::string_view v;
+  if (txn.get(dbi_.meta, codec::kMetaCounts, &v) == 0) {
+    if (auto c = codec::decode_counts(v)) {
+      auto fuzzy = c->by_engine[static_cast<std::size_t>(sigs::Engine::kFuzzy)];
+      index->reserve(c->signatures() - fuzzy, fuzzy);
+    }
+  }
+  lmdb::Cursor cur;
+  int rc = lmdb::Cursor::open(txn, dbi_.sigs, &cur);
+  if (rc != 0) return rc;
+  std::string_view k;
+  std::size_t n = 0, bad = 0;
+  std::vector<IndexChange> changes;
+  changes.reserve(4096);
+  for (rc = cur.get(&k, &v, MDB_FIRST); rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
+    auto p = codec::peek_sig(v);
+    if (!p || k.size() != 4) {
+      ++bad;
+      continue;
+    }
+    IndexChange ch;
+    ch.id = codec::get_u32(k.data());
+    if (p->engine == sigs::Engine::kFuzzy) {
+      auto h = codec::decode_fuzzy(p->value);
+      if (!h) {
+        ++bad;
+        continue;
+      }
+      ch.fuzzy = true;
+      ch.hashes = *h;
+    } else {
+      ch.exact = codec::exact_key64(codec::exact_key(p->engine, p->value));
+    }
+    changes.push_back(ch);
+    if (changes.size() == 4096) {
+      index->apply(changes);
+      changes.clear();
+    }
+    ++n;
+  }
+  if (rc != MDB_NOTFOUND) return rc;
+  index->apply(changes);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0);
+  log()->info("storage: indexed {} signatures in {} ms ({} MiB){}", n, ms.count(),
+              index->memory_bytes() >> 20,
+              bad ? fmt::format(", {} corrupt records skipped", bad) : std::string());
+  index_ = std::move(index);
+  index_ready_.store(true, std::memory_order_release);
+  return 0;
+}
+
+Result<void> StoreImpl::ensure_index() {
+  if (index_ready_.load(std::memory_order_acquire)) return {};
+  // Built by the writer, between batches, from the newest state: every later commit then
+  // updates it, so it cannot miss a write.
+  auto r = run_sync<bool>(0, [](StoreImpl& s, WriteCtx& c, Result<bool>* out) {
+    *out = true;
+    if (s.index_ready_.load(std::memory_order_acquire)) return 0;
+    return s.build_index(*c.txn);
+  });
+  if (!r) return r.error();
+  return {};
+}
+
+Result<void> StoreImpl::take_serve_lock() {
+  std::string path = opt_.dir + "/serve.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(Errc::kIo, "cannot open " + path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return make_error(Errc::kUnavailable,
+                      "another process is serving the store in " + opt_.dir + " (" + path + " is locked)");
+  }
+  serve_lock_fd_ = fd;
   return {};
 }
 
@@ -385,51 +420,6 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs) {
   return check(sigs, now());
 }
 
-Result<void> StoreImpl::collect_lmdb_candidates(
-    lmdb::Txn& txn, std::span<const sigs::Signature> sigs,
-    const std::vector<std::optional<sigs::FuzzyHashes>>& fz, std::vector<Candidate>* out) {
-  std::vector<SigId> ids;
-  lmdb::Cursor cur;
-  for (std::size_t i = 0; i < sigs.size(); ++i) {
-    const auto& s = sigs[i];
-    if (s.engine == sigs::Engine::kFuzzy) {
-      if (!fz[i]) continue;
-      if (!cur.get()) {
-        if (int rc = lmdb::Cursor::open(txn, dbi_.fuzzy, &cur); rc != 0) {
-          return lmdb::to_error(rc, "cursor");
-        }
-      }
-      ids.clear();
-      for (int p = 0; p < sigs::kFuzzyHashes; ++p) {
-        auto key = codec::fuzzy_key(p, (*fz[i])[static_cast<std::size_t>(p)]);
-        std::string_view k = codec::sv(key), v;
-        int rc = cur.get(&k, &v, MDB_SET);
-        while (rc == 0) {
-          if (auto id = codec::decode_posting(v)) ids.push_back(*id);
-          rc = cur.get(&k, &v, MDB_NEXT_DUP);
-        }
-        if (rc != MDB_NOTFOUND) return lmdb::to_error(rc, "read fuzzy index");
-      }
-      std::sort(ids.begin(), ids.end());
-      for (std::size_t a = 0; a < ids.size();) {
-        std::size_t b = a + 1;
-        while (b < ids.size() && ids[b] == ids[a]) ++b;
-        if (static_cast<int>(b - a) >= sigs::kFuzzyMatchMin) out->push_back({i, ids[a], &*fz[i]});
-        a = b;
-      }
-    } else {
-      if (s.value.empty() || s.value.size() > opt_.max_value_bytes) continue;
-      auto key = codec::exact_key(s.engine, s.value);
-      std::string_view v;
-      int rc = txn.get(dbi_.sig_keys, codec::sv(key), &v);
-      if (rc == MDB_NOTFOUND) continue;
-      if (rc != 0) return lmdb::to_error(rc, "read signature keys");
-      if (auto id = codec::decode_id(v)) out->push_back({i, *id, nullptr});
-    }
-  }
-  return {};
-}
-
 Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, TimePoint now) {
   CheckOutcome out;
   std::vector<std::optional<sigs::FuzzyHashes>> fz(sigs.size());
@@ -437,7 +427,8 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
   for (std::size_t i = 0; i < sigs.size(); ++i) {
     if (sigs[i].engine == sigs::Engine::kFuzzy) fz[i] = codec::decode_fuzzy(sigs[i].value);
   }
-  if (index_) {
+  if (auto r = ensure_index(); !r) return r.error();
+  {
     std::vector<std::uint64_t> exact_keys;
     std::vector<std::size_t> exact_query;
     std::vector<const sigs::FuzzyHashes*> fuzzy;
@@ -467,11 +458,6 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
   auto rt = begin_read();
   if (!rt) return rt.error();
   lmdb::Txn& txn = rt->txn();
-  if (!index_) {
-    auto r = collect_lmdb_candidates(txn, sigs, fz, &cands);
-    if (!r) return r.error();
-    if (cands.empty()) return out;
-  }
   refresh_weights(txn);
 
   std::vector<std::pair<SigId, std::uint64_t>> hits;
@@ -488,7 +474,7 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
     rc = txn.get(dbi_.sigs, codec::sv(codec::sig_id_key(c.id)), &v);
     if (rc == MDB_NOTFOUND) continue;  // expired since the index was read
     if (rc != 0) return lmdb::to_error(rc, "read signature");
-    auto rec = codec::decode_sig(v);
+    auto rec = codec::peek_sig(v);  // views into the map, valid during this txn
     if (!rec || rec->engine != q.engine) continue;
     double similarity = 1.0;
     if (c.fuzzy != nullptr) {
@@ -498,9 +484,14 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
     } else if (rec->value != q.value) {
       continue;
     }
+    const std::uint64_t last_hit = rec->last_hit;
     Match m;
     m.engine = rec->engine;
-    m.id = sigs::Signature{rec->engine, rec->value}.text();
+    {
+      std::string_view name = sigs::engine_name(rec->engine);
+      m.id.reserve(name.size() + 1 + rec->value.size());
+      m.id.append(name).append(1, ':').append(rec->value);
+    }
     m.query_index = c.query;
     m.similarity = similarity;
     votes.clear();
@@ -521,7 +512,7 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
     if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::to_error(rc, "read votes");
     m.confidence = reputation::confidence(votes);
     if (opt_.verdict_engines.has(m.engine)) out.confidence = std::max(out.confidence, m.confidence);
-    if (resolution == 0 || now_s >= rec->last_hit + resolution) hits.emplace_back(c.id, now_s);
+    if (resolution == 0 || now_s >= last_hit + resolution) hits.emplace_back(c.id, now_s);
     out.matches.push_back(std::move(m));
   }
   wl.unlock();
@@ -619,8 +610,10 @@ StoreStats StoreImpl::stats() {
   s.map_bytes = env_.map_size();
   s.used_bytes = env_.used_bytes();
   s.map_resizes = map_resizes_.load();
-  s.index_entries = index_ ? index_->entries() : 0;
-  s.index_bytes = index_ ? index_->memory_bytes() : 0;
+  if (index_ready_.load(std::memory_order_acquire)) {
+    s.index_entries = index_->entries();
+    s.index_bytes = index_->memory_bytes();
+  }
   return s;
 }
 
@@ -906,7 +899,7 @@ void StoreImpl::run_batch(std::vector<std::unique_ptr<Op>>& ops) {
     }
     if (rc == 0) {
       // Durable. Publish to the in-memory structures, then acknowledge.
-      if (index_) index_->apply(c.index);
+      if (index_) index_->apply(c.index);  // (index_ is set on this thread, or before it ran)
       if (c.reporters_changed) {
         std::unique_lock wl(trust_mu_);
         if (weights_gen_ < c.reporters_gen) {
@@ -1091,11 +1084,6 @@ int StoreImpl::vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
     if (sig.engine == sigs::Engine::kFuzzy) {
       ch.fuzzy = true;
       ch.hashes = *codec::decode_fuzzy(sig.value);  // validated by apply_vote
-      auto pv = codec::posting_value(id);
-      for (int p = 0; p < sigs::kFuzzyHashes; ++p) {
-        auto fk = codec::fuzzy_key(p, ch.hashes[static_cast<std::size_t>(p)]);
-        if ((rc = txn.put(dbi_.fuzzy, codec::sv(fk), codec::sv(pv))) != 0) return rc;
-      }
     } else {
       ch.exact = codec::exact_key64(ek);
     }
@@ -1265,12 +1253,6 @@ int StoreImpl::delete_sig(WriteCtx& c, SigId id, const codec::SigRecord& rec) {
     if (auto h = codec::decode_fuzzy(rec.value)) {
       ch.fuzzy = true;
       ch.hashes = *h;
-      auto pv = codec::posting_value(id);
-      for (int p = 0; p < sigs::kFuzzyHashes; ++p) {
-        auto fk = codec::fuzzy_key(p, (*h)[static_cast<std::size_t>(p)]);
-        rc = txn.del(dbi_.fuzzy, codec::sv(fk), codec::sv(pv));
-        if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-      }
     }
   } else {
     ch.exact = codec::exact_key64(ek);

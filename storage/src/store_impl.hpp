@@ -102,9 +102,9 @@ class StoreImpl final : public Store {
     codec::SigId id = 0;
     const sigs::FuzzyHashes* fuzzy = nullptr;  // set for fuzzy queries
   };
-  Result<void> collect_lmdb_candidates(lmdb::Txn& txn, std::span<const sigs::Signature> sigs,
-                                       const std::vector<std::optional<sigs::FuzzyHashes>>& fz,
-                                       std::vector<Candidate>* out);
+  int build_index(lmdb::Txn& txn);  // sets index_ (writer thread, or before it starts)
+  Result<void> ensure_index();       // builds the index on first use (admin mode)
+  Result<void> take_serve_lock();
   int load_weights(lmdb::Txn& txn, std::uint64_t gen);
   void refresh_weights(lmdb::Txn& txn);
   Result<Reporter> read_reporter(lmdb::Txn& txn, ReporterId id);
@@ -143,7 +143,7 @@ class StoreImpl final : public Store {
   bool registered_ = false;
   lmdb::Env env_;
   struct Dbis {
-    lmdb::Dbi meta, sigs, sig_keys, fuzzy, votes, activity, reporters, reporter_names;
+    lmdb::Dbi meta, sigs, sig_keys, votes, activity, reporters, reporter_names;
   } dbi_;
 
  private:
@@ -151,7 +151,11 @@ class StoreImpl final : public Store {
   std::mutex pool_mu_;
   std::vector<MDB_txn*> pool_;
 
-  std::unique_ptr<MemoryIndex> index_;  // serve mode
+  // Built at open (serve mode) or on first check (admin mode, by the writer thread); published
+  // by index_ready_. Only the writer thread changes it after that.
+  std::unique_ptr<MemoryIndex> index_;
+  std::atomic<bool> index_ready_{false};
+  int serve_lock_fd_ = -1;
 
   std::shared_mutex trust_mu_;
   std::vector<reputation::Trust> weights_;  // by reporter id; disabled = 0

@@ -250,6 +250,20 @@ TEST_F(StoreTest, SecondOpenInOneProcessIsRefused) {
   EXPECT_TRUE(Store::open(options(false)));
 }
 
+TEST_F(StoreTest, OnlyOneProcessServesADirectory) {
+  auto server = open(options(true));
+  EXPECT_EQ(in_child([&] {
+              auto other = Store::open(options(true));
+              if (other) return 1;
+              return other.error().code == Errc::kUnavailable ? 0 : 2;
+            }),
+            0);
+  // Admin processes may open it while it is served.
+  EXPECT_EQ(in_child([&] { return Store::open(options(false)) ? 0 : 1; }), 0);
+  server.reset();
+  EXPECT_EQ(in_child([&] { return Store::open(options(true)) ? 0 : 1; }), 0);
+}
+
 TEST_F(StoreTest, PersistsAcrossReopen) {
   auto h = testing::random_fuzzy(5);
   {
