@@ -14,7 +14,8 @@
 //    back into write operations of the same Store synchronously (post the result to your own
 //    executor instead). Synchronous writes (the *_sync / reporter admin methods) must not be
 //    called from a VoteCallback.
-// Lifetime: open() returns the only handle; one Store per data directory per process. The
+// Lifetime: open() returns the only handle; one Store per data directory per process (a
+// second open in the same process gets Errc::kExists). The
 // destructor stops accepting writes, commits everything already queued (completing its
 // callbacks), stops the writer and sweeper, and closes the environment. Other processes (the
 // admin commands) may open the same directory at the same time with StoreOptions::serve =
@@ -78,9 +79,12 @@ struct StoreOptions {
   // engines (as sigs::compare: razor-e8 and pyzor are known to flag legitimate mail; their
   // matches are still returned, with their confidence, for the legacy protocols).
   sigs::EngineMask verdict_engines = sigs::EngineMask::native();
-  // true: a serving node: builds the in-memory index and runs the background sweeper.
-  // false: an admin command: no in-memory index (check() then uses LMDB indexes directly),
-  // no background sweeper, quick to open. Default: true.
+  // true: a serving node: builds the in-memory index at open, runs the background sweeper
+  // and holds <dir>/serve.lock (a second serving process gets Errc::kUnavailable).
+  // false: an admin command: quick to open, no sweeper; the in-memory index is built on the
+  // first check(). Reports and revokes should go through the serving process (an admin
+  // process's votes are durable but a running server's index sees them only after a
+  // restart). Default: true.
   bool serve = true;
   // Time source (tests inject one). Default (empty): the system clock.
   Clock clock;
@@ -140,7 +144,9 @@ class Store {
  public:
   // Opens (creating if needed) the store in options.dir: clears stale reader slots, checks
   // the schema version, builds the in-memory index (serve mode) and starts the writer.
-  // Errors: kIo (directory / LMDB), kInvalidArgument (unsupported schema or bad options).
+  // Errors: kIo (directory / LMDB), kInvalidArgument (unsupported schema or bad options),
+  // kExists (already open in this process), kUnavailable (serve mode: another process
+  // serves this directory).
   static Result<std::unique_ptr<Store>> open(const StoreOptions& options);
 
   virtual ~Store() = default;
@@ -150,7 +156,9 @@ class Store {
   // ---- read path (caller's thread, never waits for a commit)
 
   // Looks up all signatures of one message. Unknown engines' values and malformed fuzzy
-  // values simply match nothing. Errors: kIo on an LMDB read failure.
+  // values simply match nothing. A match is also recorded as a hit (keeps the signature
+  // from expiring; written back asynchronously). Errors: kIo on an LMDB read failure.
+  // Must not be called from a VoteCallback in admin mode before the index exists.
   virtual Result<CheckOutcome> check(std::span<const sigs::Signature> sigs) = 0;
   virtual Result<CheckOutcome> check(std::span<const sigs::Signature> sigs, TimePoint now) = 0;
 
