@@ -311,6 +311,16 @@ bool keep_word(std::string& w, const TokenLimits& lim) {
   return true;
 }
 
+// ASCII byte -> lower-case letter or digit, '\'' for apostrophes, 0 for separators.
+constexpr std::array<char, 256> kAsciiWord = [] {
+  std::array<char, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = static_cast<char>(c);
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = static_cast<char>(c + 32);
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = static_cast<char>(c);
+  t[static_cast<std::size_t>('\'')] = '\'';
+  return t;
+}();
+
 bool looks_like_url(std::string_view chunk) {
   return chunk.find("://") != std::string_view::npos || detail::istarts_with(chunk, "www.") ||
          detail::istarts_with(chunk, "(www.") || detail::istarts_with(chunk, "<www.") ||
@@ -338,6 +348,7 @@ std::size_t for_each_word(std::string_view text, const TokenLimits& lim,
   std::size_t i = 0;
   const std::size_t n = text.size();
   std::string word;
+  word.reserve(64);
   while (i < n && count < lim.max_tokens) {
     // One whitespace-delimited chunk.
     while (i < n && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r' ||
@@ -354,16 +365,18 @@ std::size_t for_each_word(std::string_view text, const TokenLimits& lim,
     for (std::size_t k = 0; k < chunk.size();) {
       unsigned char c = static_cast<unsigned char>(chunk[k]);
       if (c < 0x80) {
-        ++k;
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-          word.push_back(static_cast<char>(c));
-        } else if (c >= 'A' && c <= 'Z') {
-          word.push_back(static_cast<char>(c + 32));
-        } else if (c == '\'') {
-          // apostrophes join: "don't" -> "dont"
-        } else if (!word.empty()) {
-          flush(word);
+        // ASCII fast path: take the whole run of letters, digits and apostrophes at once.
+        std::size_t e = k;
+        while (e < chunk.size() && kAsciiWord[static_cast<unsigned char>(chunk[e])] != 0) ++e;
+        for (std::size_t m = k; m < e; ++m) {
+          char w = kAsciiWord[static_cast<unsigned char>(chunk[m])];
+          if (w != '\'') word.push_back(w);  // apostrophes join: "don't" -> "dont"
         }
+        if (e == k) {
+          if (!word.empty()) flush(word);  // punctuation separates words
+          ++e;
+        }
+        k = e;
         continue;
       }
       std::uint32_t cp = detail::next_utf8(chunk, &k);
