@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run.sh: set up, build (Release) and run the main job: a site node on its embedded LMDB
-# default (data in ${STROP_DATA:-/var/lib/strop}, native API on 127.0.0.1:8440). Until the
+# default (data in ${STROP_DATA:-/var/lib/strop}, native API on 127.0.0.1:7420). Until the
 # node is built it falls back to computing signatures for the sample corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
