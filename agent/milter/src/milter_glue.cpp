@@ -41,9 +41,18 @@ struct ConnState {
 };
 
 // Steps for which strop-milter asks the MTA not to wait for a reply (unix sockets only):
-// every step except connect, MAIL and end of headers, whose replies carry bypass decisions.
+// every step except end of message, and except connect, MAIL and end of headers when a
+// bypass rule may answer them (see no_reply_steps()).
 constexpr unsigned long kNoReplySteps = SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NR_DATA |
                                         SMFIP_NR_UNKN | SMFIP_NR_HELO | SMFIP_NR_RCPT;
+
+unsigned long no_reply_steps(const Bypass& b) {
+  unsigned long steps = kNoReplySteps;
+  if (!b.has_networks()) steps |= SMFIP_NR_CONN;
+  if (!b.has_sender_rules()) steps |= SMFIP_NR_MAIL;
+  if (!b.has_recipient_rules()) steps |= SMFIP_NR_EOH;
+  return steps;
+}
 
 ConnState* conn(SMFICTX* ctx) { return static_cast<ConnState*>(smfi_getpriv(ctx)); }
 
@@ -136,7 +145,7 @@ sfsistat cb_negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps, 
                            actions);
     }
     *want_actions = actions & kActions;
-    unsigned long nr = g_runtime->no_reply ? (steps & kNoReplySteps) : 0;
+    unsigned long nr = g_runtime->no_reply ? (steps & no_reply_steps(*g_runtime->bypass)) : 0;
     *want_steps = nr;
     *unused2 = 0;
     *unused3 = 0;
@@ -152,7 +161,7 @@ sfsistat cb_negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps, 
 }
 
 sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept {
-  return guarded(ctx, "connect", 0, [&]() -> sfsistat {
+  return guarded(ctx, "connect", SMFIP_NR_CONN, [&]() -> sfsistat {
     ConnState* c = conn(ctx);
     if (c == nullptr) {  // the MTA did not negotiate (protocol < 6)
       auto state = std::make_unique<ConnState>();
@@ -170,7 +179,7 @@ sfsistat cb_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept
       g_runtime->log->info("client={} verdict=bypass reason=\"{}\"", c->client_addr, *why);
       return SMFIS_ACCEPT;
     }
-    return SMFIS_CONTINUE;
+    return reply(c, SMFIP_NR_CONN, SMFIS_CONTINUE);
   });
 }
 
@@ -183,7 +192,7 @@ sfsistat cb_helo(SMFICTX* ctx, char* helo) noexcept {
 }
 
 sfsistat cb_envfrom(SMFICTX* ctx, char** argv) noexcept {
-  return guarded(ctx, "mail", 0, [&]() -> sfsistat {
+  return guarded(ctx, "mail", SMFIP_NR_MAIL, [&]() -> sfsistat {
     ConnState* c = conn(ctx);
     if (c == nullptr) return SMFIS_TEMPFAIL;
     c->msg.reset();  // a new transaction on the same connection
@@ -197,7 +206,7 @@ sfsistat cb_envfrom(SMFICTX* ctx, char** argv) noexcept {
     }
     c->msg = std::make_unique<MessageState>(g_runtime->config->buffer, g_runtime->memory);
     c->msg->mail_from = from;
-    return SMFIS_CONTINUE;
+    return reply(c, SMFIP_NR_MAIL, SMFIS_CONTINUE);
   });
 }
 
@@ -246,10 +255,12 @@ sfsistat cb_header(SMFICTX* ctx, char* name, char* value) noexcept {
 }
 
 sfsistat cb_eoh(SMFICTX* ctx) noexcept {
-  return guarded(ctx, "eoh", 0, [&]() -> sfsistat {
+  return guarded(ctx, "eoh", SMFIP_NR_EOH, [&]() -> sfsistat {
     ConnState* c = conn(ctx);
-    if (c == nullptr || !c->msg) return SMFIS_CONTINUE;
-    if (auto a = c->msg->buffer.append("\r\n"); !a) return buffer_failed(ctx, c, 0, a.error());
+    if (c == nullptr || !c->msg) return reply(c, SMFIP_NR_EOH, SMFIS_CONTINUE);
+    if (auto a = c->msg->buffer.append("\r\n"); !a) {
+      return buffer_failed(ctx, c, SMFIP_NR_EOH, a.error());
+    }
     if (auto why = g_runtime->bypass->recipients(c->msg->rcpts)) {
       g_runtime->metrics->bypass(BypassKind::kRecipient);
       g_runtime->log->info("queue={} verdict=bypass from=<{}> reason=\"{}\"", queue_id(ctx),
@@ -257,7 +268,7 @@ sfsistat cb_eoh(SMFICTX* ctx) noexcept {
       c->msg.reset();
       return SMFIS_ACCEPT;
     }
-    return SMFIS_CONTINUE;
+    return reply(c, SMFIP_NR_EOH, SMFIS_CONTINUE);
   });
 }
 

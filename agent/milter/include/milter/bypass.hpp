@@ -62,6 +62,11 @@ class Bypass {
   // All recipients (at least one) match a recipient pattern.
   std::optional<std::string> recipients(const std::vector<std::string>& rcpts) const;
 
+  // Which decisions can bypass at all (the milter needs the MTA's reply only for those steps).
+  bool has_networks() const { return !networks_.empty(); }
+  bool has_sender_rules() const { return authenticated_ || !senders_.empty(); }
+  bool has_recipient_rules() const { return !recipients_.empty(); }
+
  private:
   std::vector<Cidr> networks_;
   bool authenticated_ = true;
