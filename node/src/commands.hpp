@@ -30,5 +30,6 @@ void setup_reporter(CLI::App& app, std::shared_ptr<CommonOptions> common, int* e
 void setup_stats(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code);
 void setup_backup(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code);
 void setup_expire(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code);
+void setup_pyzor_account(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code);
 
 }  // namespace strop::node::cli

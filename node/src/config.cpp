@@ -128,6 +128,33 @@ Key duration_key(std::string_view section, std::string_view name, Get get, std::
   return k;
 }
 
+// Arrays of strings (e.g. razor.advertise, pyzor.access).
+template <class Get>
+Key string_list_key(std::string_view section, std::string_view name, Get get) {
+  Key k{section, name, {}, {}};
+  k.set = [get, k](const toml::node& n, Config& c) -> Result<void> {
+    auto* arr = n.as_array();
+    if (!arr) return type_error(k, "an array of strings");
+    std::vector<std::string> out;
+    for (const auto& e : *arr) {
+      auto v = e.value<std::string>();
+      if (!e.is_string() || !v) return type_error(k, "an array of strings");
+      out.push_back(*v);
+    }
+    get(c) = std::move(out);
+    return {};
+  };
+  k.print = [get](const Config& c) {
+    std::string out = "[";
+    for (const auto& v : get(const_cast<Config&>(c))) {
+      if (out.size() > 1) out += ", ";
+      out += toml_string(v);
+    }
+    return out + "]";
+  };
+  return k;
+}
+
 std::string engine_mask_text(sigs::EngineMask m) {
   if (m.bits() == sigs::EngineMask::all().bits()) return "all";
   std::string out;
@@ -234,6 +261,35 @@ const std::vector<Key>& keys() {
       k.print = [](const Config& c) { return toml_string(engine_mask_text(c.store.verdict_engines)); };
       v.push_back(std::move(k));
     }
+
+    // [razor] / [pyzor]: legacy listeners (razor_config.hpp, pyzor_config.hpp).
+    v.push_back(string_key("razor", "listen", [](Config& c) -> std::string& { return c.razor.listen; }));
+    v.push_back(string_list_key("razor", "advertise", [](Config& c) -> std::vector<std::string>& { return c.razor.advertise; }));
+    v.push_back(string_key("razor", "key_file", [](Config& c) -> std::string& { return c.razor.key_file; }));
+    v.push_back(int_key<unsigned>("razor", "threads", [](Config& c) -> unsigned& { return c.razor.threads; }, 1, 256));
+    v.push_back(int_key<std::size_t>("razor", "max_connections",
+                                     [](Config& c) -> std::size_t& { return c.razor.max_connections; }, 1, 1'000'000));
+    v.push_back(duration_key<std::chrono::milliseconds>(
+        "razor", "idle_timeout_ms", [](Config& c) -> std::chrono::milliseconds& { return c.razor.idle_timeout; }, 10, 86'400'000));
+    v.push_back(duration_key<std::chrono::milliseconds>(
+        "razor", "request_timeout_ms", [](Config& c) -> std::chrono::milliseconds& { return c.razor.request_timeout; }, 10, 86'400'000));
+    v.push_back(int_key<std::size_t>("razor", "max_line_bytes",
+                                     [](Config& c) -> std::size_t& { return c.razor.limits.max_line_bytes; }, 256, 1 << 20));
+    v.push_back(int_key<std::size_t>("razor", "max_request_bytes",
+                                     [](Config& c) -> std::size_t& { return c.razor.limits.max_request_bytes; }, 4096, 64 << 20));
+    v.push_back(int_key<std::size_t>("razor", "max_batch_queries",
+                                     [](Config& c) -> std::size_t& { return c.razor.limits.max_batch_queries; }, 1, 48));
+    v.push_back(int_key<int>("razor", "srl", [](Config& c) -> int& { return c.razor.srl; }, 0, 1'000'000'000));
+
+    v.push_back(string_key("pyzor", "listen", [](Config& c) -> std::string& { return c.pyzor.listen; }));
+    v.push_back(int_key<unsigned>("pyzor", "threads", [](Config& c) -> unsigned& { return c.pyzor.threads; }, 1, 256));
+    v.push_back(string_list_key("pyzor", "access", [](Config& c) -> std::vector<std::string>& { return c.pyzor.access; }));
+    v.push_back(int_key<std::int64_t>("pyzor", "time_window_seconds",
+                                      [](Config& c) -> std::int64_t& { return c.pyzor.time_window_seconds; }, 1, 86400));
+    v.push_back(int_key<std::size_t>("pyzor", "replay_cache_entries",
+                                     [](Config& c) -> std::size_t& { return c.pyzor.replay_cache_entries; }, 1000, 100'000'000));
+    v.push_back(int_key<std::size_t>("pyzor", "max_digests",
+                                     [](Config& c) -> std::size_t& { return c.pyzor.limits.max_digests; }, 1, 1000));
     return v;
   }();
   return k;
@@ -305,6 +361,12 @@ Result<void> validate(const Config& c) {
   bool level_ok = false;
   for (auto lv : kLevels) level_ok |= c.log_level == lv;
   if (!level_ok) return make_error(Errc::kInvalidArgument, "node.log_level: unknown level \"" + c.log_level + "\"");
+  for (const auto* l : {&c.razor.listen, &c.pyzor.listen}) {
+    if (!listener_enabled(*l)) continue;
+    auto a = parse_listen(*l);
+    if (!a) return make_error(Errc::kInvalidArgument, std::string(l == &c.razor.listen ? "razor" : "pyzor") +
+                                                          ".listen: " + a.error().message);
+  }
   if (c.store.max_map_bytes < c.store.initial_map_bytes) {
     return make_error(Errc::kInvalidArgument, "storage.max_map_bytes is below storage.initial_map_bytes");
   }

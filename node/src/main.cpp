@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     setup_stats(app, common, &exit_code);
     setup_backup(app, common, &exit_code);
     setup_expire(app, common, &exit_code);
+    setup_pyzor_account(app, common, &exit_code);
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

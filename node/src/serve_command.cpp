@@ -1,5 +1,5 @@
 // serve_command.cpp: `strop-node serve [--config FILE] [--data DIR] [--listen ADDR:PORT]
-// [--threads N] [--print-config]`.
+// [--threads N] [--razor-listen ADDR:PORT|off] [--pyzor-listen ADDR:PORT|off] [--print-config]`.
 #include <spdlog/spdlog.h>
 #include <sysexits.h>
 
@@ -13,6 +13,9 @@
 #include "commands.hpp"
 #include "node/handlers.hpp"
 #include "node/metrics.hpp"
+#include "node/pyzor_listener.hpp"
+#include "node/razor_accounts.hpp"
+#include "node/razor_listener.hpp"
 #include "node/server.hpp"
 #include "storage/store.hpp"
 
@@ -23,6 +26,8 @@ namespace {
 struct ServeOptions {
   std::string listen;
   unsigned threads = 0;
+  std::optional<std::string> razor_listen;
+  std::optional<std::string> pyzor_listen;
   bool print_config = false;
 };
 
@@ -33,6 +38,8 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   Config c = std::move(*cfg);
   if (!opt.listen.empty()) c.listen = opt.listen;
   if (opt.threads) c.threads = opt.threads;
+  if (opt.razor_listen) c.razor.listen = *opt.razor_listen;
+  if (opt.pyzor_listen) c.pyzor.listen = *opt.pyzor_listen;
   if (auto v = validate(c); !v) {
     std::fprintf(stderr, "strop-node: %s\n", v.error().message.c_str());
     return EX_CONFIG;
@@ -77,6 +84,47 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     log->critical("{}", server.error().message);
     return server.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
   }
+  // The legacy listeners (Razor2 TCP, Pyzor UDP), each switched on by its listen address.
+  const bool razor_on = listener_enabled(c.razor.listen);
+  const bool pyzor_on = listener_enabled(c.pyzor.listen);
+  std::unique_ptr<RazorAccounts> accounts;
+  std::unique_ptr<RazorListener> razor;
+  std::unique_ptr<PyzorListener> pyzor;
+  if (razor_on || pyzor_on) {
+    // Razor registration seals passwords with the node key: create it if missing. Pyzor only
+    // reads it (for reporters registered over Razor2).
+    auto key = NodeKey::load(razor_key_path(c), razor_on);
+    if (!key && (razor_on || key.error().code != Errc::kNotFound)) {
+      log->critical("{}", key.error().message);
+      return EX_CANTCREAT;
+    }
+    accounts = std::make_unique<RazorAccounts>(key ? std::optional<NodeKey>(*key) : std::nullopt);
+  }
+  if (razor_on) {
+    auto r = RazorListener::create(c, *store, *accounts);
+    if (!r) {
+      log->critical("{}", r.error().message);
+      return r.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
+    }
+    razor = std::move(*r);
+  }
+  if (pyzor_on) {
+    auto p = PyzorListener::create(c, *store, *accounts);
+    if (!p) {
+      log->critical("{}", p.error().message);
+      return p.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
+    }
+    pyzor = std::move(*p);
+  }
+  if (razor) {
+    razor->start();
+    log->info("razor listener on {}:{}", razor->local_host(), razor->local_port());
+  }
+  if (pyzor) {
+    pyzor->start();
+    log->info("pyzor listener on {}:{}", pyzor->local_host(), pyzor->local_port());
+  }
+
   auto st = store->stats();
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
   log->info("strop-node {} ready: listening on {}:{} ({}, {} threads, data {}, {} signatures, {} reporters)",
@@ -85,10 +133,20 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
 
   (*server)->run();
 
-  // Drain: registrations, then every queued write (their callbacks post into the stopped
-  // io_context), then tear down in reverse order.
+  // Drain: the legacy listeners, registrations, then every queued write (their callbacks
+  // post into the stopped io_contexts), then tear down in reverse order.
+  if (razor) {
+    razor->stop();
+    log->info("{}", razor->summary());
+  }
+  if (pyzor) {
+    pyzor->stop();
+    log->info("{}", pyzor->summary());
+  }
   blocking.join();
   if (auto f = store->flush(); !f) log->error("final flush failed: {}", f.error().to_string());
+  razor.reset();
+  pyzor.reset();
   server->reset();
   api.reset();
   store.reset();
@@ -103,6 +161,10 @@ void setup_serve(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit
   auto* sub = app.add_subcommand("serve", "Run the node (native API over HTTP/HTTPS)");
   sub->add_option("--listen", opt->listen, "Listen address ADDR:PORT (overrides node.listen; port 0 = any)");
   sub->add_option("--threads", opt->threads, "I/O threads (overrides node.threads; 0 = one per core)");
+  sub->add_option("--razor-listen", opt->razor_listen,
+                  "Razor2 listener ADDR:PORT, or off (overrides razor.listen; clients default to port 2703)");
+  sub->add_option("--pyzor-listen", opt->pyzor_listen,
+                  "Pyzor UDP listener ADDR:PORT, or off (overrides pyzor.listen; clients default to port 24441)");
   sub->add_flag("--print-config", opt->print_config, "Print the effective configuration as TOML and exit");
   sub->callback([common, opt, exit_code] { *exit_code = run_serve(*common, *opt); });
 }

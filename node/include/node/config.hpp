@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 
+#include "node/pyzor_config.hpp"
+#include "node/razor_config.hpp"
 #include "protocol/limits.hpp"
 #include "sigs/result.hpp"
 #include "storage/store.hpp"
@@ -62,7 +64,15 @@ struct Config {
 
   // [storage] (defaults declared in storage::StoreOptions)
   storage::StoreOptions store;
+
+  // [razor] and [pyzor]: the legacy listeners (defaults in razor_config.hpp / pyzor_config.hpp;
+  // both off unless a listen address is set).
+  RazorConfig razor;
+  PyzorConfig pyzor;
 };
+
+// True when a legacy listener's `listen` value switches it on (not "" and not "off").
+inline bool listener_enabled(const std::string& listen) { return !listen.empty() && listen != "off"; }
 
 // Reads `path` (TOML) over the defaults. Errors: kIo (unreadable), kInvalidArgument (syntax,
 // unknown key, wrong type or out-of-range value; the message names the key and position).

@@ -1,0 +1,54 @@
+// razor_listener.hpp: strop-node's Razor2 TCP listener (default port 2703), so unchanged
+// razor-agents (razor-check, razor-report, razor-revoke, razor-admin) and SpamAssassin's
+// Razor2 plugin can use the node. docs/protocol.md "## Razor2 listener".
+//
+// Its own io_context run by RazorConfig::threads threads, a strand per connection. Per
+// connection: one greeting line, then requests framed by protocol::razor::next_request and
+// answered by a RazorSession (razor_session.hpp), one write per reply, nothing written
+// between replies; the idle wait for a request (idle_timeout) and each request from its first
+// byte (request_timeout) are bounded; a framing error or limit closes the connection after
+// an err= line; connections beyond max_connections are closed at once.
+//
+// Threading: create(), start() and stop() from one thread (the serve command). stop()
+// stops accepting, closes every connection, waits for in-flight registrations and replies
+// and joins the threads. Lifetime: the Store and RazorAccounts must outlive the listener;
+// destroy the listener only after Store::flush() returned (a report's acknowledgement may
+// still be queued to the listener's io_context until then).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "node/config.hpp"
+#include "node/razor_accounts.hpp"
+#include "sigs/result.hpp"
+#include "storage/store.hpp"
+
+namespace strop::node {
+
+class RazorListener {
+ public:
+  // Binds config.razor.listen. Errors: kInvalidArgument (bad address), kIo (bind failed).
+  static Result<std::unique_ptr<RazorListener>> create(const Config& config, storage::Store& store,
+                                                       const RazorAccounts& accounts);
+  ~RazorListener();
+  RazorListener(const RazorListener&) = delete;
+  RazorListener& operator=(const RazorListener&) = delete;
+
+  std::string local_host() const;
+  unsigned short local_port() const;
+
+  // Starts the I/O threads (returns at once).
+  void start();
+  // Graceful stop, see above. Idempotent.
+  void stop();
+  // One line of counters for the log.
+  std::string summary() const;
+
+ private:
+  RazorListener() = default;
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace strop::node

@@ -1,0 +1,253 @@
+// pyzor_listener.cpp: Pyzor over UDP with recvmmsg/sendmmsg (pyzor_listener.hpp).
+#include "node/pyzor_listener.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <thread>
+#include <vector>
+
+#include "pyzor_service.hpp"
+
+namespace strop::node {
+
+namespace {
+
+constexpr int kBatch = 32;               // datagrams per recvmmsg
+constexpr int kPollMillis = 100;         // stop() latency
+constexpr int kReceiveBuffer = 4 << 20;  // SO_RCVBUF request (capped by net.core.rmem_max)
+
+std::shared_ptr<spdlog::logger> logger() {
+  auto l = spdlog::get("node");
+  return l ? l : spdlog::default_logger();
+}
+
+struct Peer {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+};
+
+// Replies produced synchronously while a receive batch is handled, sent with one sendmmsg.
+struct SendBatch {
+  const void* owner = nullptr;
+  std::vector<std::pair<Peer, std::string>> out;
+};
+thread_local SendBatch* tl_batch = nullptr;
+
+std::string address_key(const sockaddr_storage& a) {
+  if (a.ss_family == AF_INET) {
+    const auto* s = reinterpret_cast<const sockaddr_in*>(&a);
+    return std::string(reinterpret_cast<const char*>(&s->sin_addr), sizeof s->sin_addr);
+  }
+  if (a.ss_family == AF_INET6) {
+    const auto* s = reinterpret_cast<const sockaddr_in6*>(&a);
+    return std::string(reinterpret_cast<const char*>(&s->sin6_addr), sizeof s->sin6_addr);
+  }
+  return {};
+}
+
+}  // namespace
+
+struct PyzorListener::Impl {
+  int fd = -1;
+  std::unique_ptr<PyzorService> service;
+  std::vector<std::thread> threads;
+  unsigned nthreads = 1;
+  std::atomic<bool> stopping{false};
+  std::string host;
+  unsigned short port = 0;
+
+  ~Impl() {
+    if (fd >= 0) ::close(fd);
+  }
+
+  void send_one(const Peer& p, const std::string& bytes) const {
+    ::sendto(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&p.addr),
+             p.len);
+  }
+
+  void flush(SendBatch& b) const {
+    std::size_t i = 0;
+    while (i < b.out.size()) {
+      std::array<mmsghdr, kBatch> msgs{};
+      std::array<iovec, kBatch> iov{};
+      std::size_t n = std::min<std::size_t>(kBatch, b.out.size() - i);
+      for (std::size_t k = 0; k < n; ++k) {
+        auto& [peer, bytes] = b.out[i + k];
+        iov[k].iov_base = bytes.data();
+        iov[k].iov_len = bytes.size();
+        msgs[k].msg_hdr.msg_iov = &iov[k];
+        msgs[k].msg_hdr.msg_iovlen = 1;
+        msgs[k].msg_hdr.msg_name = &peer.addr;
+        msgs[k].msg_hdr.msg_namelen = peer.len;
+      }
+      int sent = ::sendmmsg(fd, msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (sent <= 0) {
+        // Socket buffer full or a transient error: UDP replies may be lost; the client retries.
+        i += n;
+      } else {
+        i += static_cast<std::size_t>(sent);
+      }
+    }
+    b.out.clear();
+  }
+
+  void run() {
+    // One receive buffer per datagram, one byte larger than the limit so an oversized
+    // datagram is seen as such (and answered 400) instead of silently cut.
+    const std::size_t cap = service_limits_max() + 1;
+    std::vector<char> storage(static_cast<std::size_t>(kBatch) * cap);
+    std::array<mmsghdr, kBatch> msgs{};
+    std::array<iovec, kBatch> iov{};
+    std::array<sockaddr_storage, kBatch> addrs{};
+    SendBatch batch;
+    batch.owner = this;
+    while (!stopping.load(std::memory_order_relaxed)) {
+      pollfd p{fd, POLLIN, 0};
+      int pr = ::poll(&p, 1, kPollMillis);
+      if (pr <= 0) continue;
+      for (int k = 0; k < kBatch; ++k) {
+        iov[k].iov_base = storage.data() + static_cast<std::size_t>(k) * cap;
+        iov[k].iov_len = cap;
+        msgs[k].msg_hdr = msghdr{};
+        msgs[k].msg_hdr.msg_iov = &iov[k];
+        msgs[k].msg_hdr.msg_iovlen = 1;
+        msgs[k].msg_hdr.msg_name = &addrs[k];
+        msgs[k].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        msgs[k].msg_len = 0;
+      }
+      int n = ::recvmmsg(fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) continue;
+      tl_batch = &batch;
+      for (int k = 0; k < n; ++k) {
+        Peer peer;
+        peer.addr = addrs[k];
+        peer.len = msgs[k].msg_hdr.msg_namelen;
+        std::size_t len = std::min<std::size_t>(msgs[k].msg_len, cap);
+        std::string_view dgram(static_cast<const char*>(iov[k].iov_base), len);
+        std::string key = address_key(peer.addr);
+        try {
+          service->handle(dgram, key, [this, peer](std::string out) {
+            if (tl_batch != nullptr && tl_batch->owner == this) {
+              tl_batch->out.emplace_back(peer, std::move(out));
+            } else {
+              send_one(peer, out);  // a commit acknowledgement on the Store's writer thread
+            }
+          });
+        } catch (const std::exception& e) {
+          logger()->error("pyzor: request failed: {}", e.what());
+        }
+      }
+      tl_batch = nullptr;
+      flush(batch);
+    }
+  }
+
+  std::size_t limit_ = protocol::pyzor::Limits{}.max_datagram_bytes;
+  std::size_t service_limits_max() const { return limit_; }
+};
+
+Result<std::unique_ptr<PyzorListener>> PyzorListener::create(const Config& config, storage::Store& store,
+                                                             const RazorAccounts& accounts) {
+  auto listen = parse_listen(config.pyzor.listen);
+  if (!listen) return make_error(Errc::kInvalidArgument, "pyzor.listen: " + listen.error().message);
+  auto opt = pyzor_service_options(config);
+  auto impl = std::make_unique<Impl>();
+  impl->limit_ = opt.pyzor.limits.max_datagram_bytes;
+  auto svc = PyzorService::create(store, accounts, std::move(opt));
+  if (!svc) return svc.error();
+  impl->service = std::move(*svc);
+  impl->nthreads = std::max(1u, config.pyzor.threads);
+
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (::inet_pton(AF_INET, listen->host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(listen->port);
+    len = sizeof(sockaddr_in);
+  } else if (::inet_pton(AF_INET6, listen->host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(listen->port);
+    len = sizeof(sockaddr_in6);
+  } else {
+    return make_error(Errc::kInvalidArgument, "pyzor.listen: bad address \"" + listen->host + "\"");
+  }
+  impl->fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (impl->fd < 0) return make_error(Errc::kIo, std::string("pyzor: socket: ") + std::strerror(errno));
+  int rcv = kReceiveBuffer;
+  ::setsockopt(impl->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+  if (::bind(impl->fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    return make_error(Errc::kIo, "cannot listen on " + config.pyzor.listen + " (pyzor): " + std::strerror(errno));
+  }
+  sockaddr_storage local{};
+  socklen_t llen = sizeof local;
+  ::getsockname(impl->fd, reinterpret_cast<sockaddr*>(&local), &llen);
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (local.ss_family == AF_INET) {
+    auto* l4 = reinterpret_cast<sockaddr_in*>(&local);
+    ::inet_ntop(AF_INET, &l4->sin_addr, buf, sizeof buf);
+    impl->port = ntohs(l4->sin_port);
+  } else {
+    auto* l6 = reinterpret_cast<sockaddr_in6*>(&local);
+    ::inet_ntop(AF_INET6, &l6->sin6_addr, buf, sizeof buf);
+    impl->port = ntohs(l6->sin6_port);
+  }
+  impl->host = buf;
+  std::unique_ptr<PyzorListener> l(new PyzorListener());
+  l->impl_ = std::move(impl);
+  return l;
+}
+
+PyzorListener::~PyzorListener() {
+  if (impl_) stop();
+}
+
+std::string PyzorListener::local_host() const { return impl_->host; }
+unsigned short PyzorListener::local_port() const { return impl_->port; }
+
+void PyzorListener::start() {
+  Impl* impl = impl_.get();
+  if (!impl->threads.empty() || impl->stopping.load()) return;
+  for (unsigned i = 0; i < impl->nthreads; ++i) {
+    impl->threads.emplace_back([impl] {
+      for (;;) {
+        try {
+          impl->run();
+          return;
+        } catch (const std::exception& e) {
+          logger()->error("pyzor: exception escaped the receive loop: {}", e.what());
+        }
+      }
+    });
+  }
+}
+
+void PyzorListener::stop() {
+  impl_->stopping.store(true);
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+std::string PyzorListener::summary() const {
+  auto& c = impl_->service->counters();
+  return fmt::format(
+      "pyzor: {} requests, {} checks ({} hits), {} signatures reported, {} whitelisted, {} auth failures "
+      "({} replays), {} denied, {} bad requests, {} rate limited, {} errors",
+      c.requests.value(), c.checks.value(), c.check_hits.value(), c.reported_sigs.value(), c.whitelisted_sigs.value(),
+      c.auth_failed.value(), c.replays.value(), c.denied.value(), c.bad_requests.value(), c.rate_limited.value(),
+      c.errors.value());
+}
+
+}  // namespace strop::node

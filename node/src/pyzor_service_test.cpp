@@ -1,0 +1,235 @@
+// Pyzor requests handled without sockets, over the fake store.
+#include "pyzor_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include "fake_store_test_util.hpp"
+
+namespace strop::node {
+namespace {
+
+namespace pz = protocol::pyzor;
+
+constexpr std::int64_t kNow = 1'700'000'000;
+const std::string kDigest = "f3ec0000000000000000000000000000000004cf";
+
+NodeKey test_key() {
+  std::array<unsigned char, NodeKey::kBytes> k{};
+  k.fill(3);
+  return NodeKey::from_bytes(k);
+}
+
+class PyzorServiceTest : public ::testing::Test {
+ protected:
+  PyzorServiceTest() : accounts_(test_key()) {
+    storage::ReporterSpec spec;
+    spec.name = "alice";
+    spec.secret = "alice-native-secret";
+    alice_ = *store_.add_reporter(spec);
+  }
+
+  std::unique_ptr<PyzorService> service(PyzorServiceOptions o = {}) {
+    Clocks c;
+    c.unix_seconds = [this] { return now_; };
+    c.mono_ns = [this] { return mono_; };
+    auto s = PyzorService::create(store_, accounts_, std::move(o), c);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().to_string());
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  // A request as the pyzor client builds it (fields in its order), signed for `user`
+  // with `key` ("" = anonymous, signed with the empty key as the client does).
+  static std::string request(const std::string& op, const std::vector<std::string>& digests, const std::string& user,
+                             const std::string& key, std::int64_t time, int thread = 4242) {
+    std::vector<pz::Field> f = {{"Op", op}};
+    for (const auto& d : digests) f.push_back({"Op-Digest", d});
+    if (op == "report" || op == "whitelist") f.push_back({"Op-Spec", "20,3,60,3"});
+    f.push_back({"Thread", std::to_string(thread)});
+    f.push_back({"PV", "2.1"});
+    f.push_back({"User", user.empty() ? "anonymous" : user});
+    f.push_back({"Time", std::to_string(time)});
+    pz::Message m;
+    m.fields = f;
+    std::string u = user.empty() ? "anonymous" : user;
+    f.push_back({"Sig", pz::sign(pz::hash_key(key, u), time, pz::signed_text(m))});
+    return pz::encode_message(f);
+  }
+
+  static pz::Message call(PyzorService& s, std::string_view dgram) {
+    std::string out;
+    bool called = false;
+    s.handle(dgram, "127.0.0.1", [&](std::string r) {
+      called = true;
+      out = std::move(r);
+    });
+    EXPECT_TRUE(called);
+    auto m = pz::parse_message(out);
+    EXPECT_TRUE(m.ok());
+    return m.ok() ? *m : pz::Message{};
+  }
+
+  static std::string field(const pz::Message& m, std::string_view name) {
+    const std::string* v = m.find(name);
+    return v ? *v : std::string("<none>");
+  }
+
+  std::string alice_key() { return *accounts_.pyzor_key(alice_); }
+
+  testing::FakeStore store_;
+  RazorAccounts accounts_;
+  storage::Reporter alice_;
+  std::int64_t now_ = kNow;
+  std::int64_t mono_ = 0;
+};
+
+TEST_F(PyzorServiceTest, AnswersLikePyzord) {
+  auto s = service();
+  auto ping = call(*s, "Op: ping\nThread: 2000\nPV: 2.1\n\n");
+  EXPECT_EQ(field(ping, "Code"), "200");
+  EXPECT_EQ(field(ping, "Diag"), "OK");
+  EXPECT_EQ(field(ping, "Thread"), "2000");
+  EXPECT_EQ(field(ping, "Count"), "<none>");
+
+  std::string out;
+  s->handle("xx", "k", [&](std::string r) { out = std::move(r); });
+  EXPECT_EQ(out, "Code: 400\nDiag: Bad request: Protocol Version not specified in request\nPV: 2.1\nThread: \n\n");
+
+  EXPECT_EQ(field(call(*s, "Op: ping\nThread: 3006\nPV: x\n\n"), "Diag"), "Bad request: Invalid Protocol Version");
+  auto v3 = call(*s, "Op: ping\nThread: 3002\nPV: 3.0\n\n");
+  EXPECT_EQ(field(v3, "Code"), "505");
+  EXPECT_EQ(field(v3, "Diag"), "Version Not Supported: ");
+  EXPECT_EQ(field(call(*s, "Op: ping\nThread: 3002\nPV: 2.9\n\n"), "Code"), "200");
+  auto del = call(*s, "Op: delete\nThread: 3001\nPV: 2.1\n\n");
+  EXPECT_EQ(field(del, "Code"), "403");
+  EXPECT_EQ(field(del, "Diag"), "Forbidden: User is not authorized to request the operation.");
+
+  auto check = call(*s, "Op: check\nOp-Digest: hello\nThread: 3000\nPV: 2.1\n\n");
+  EXPECT_EQ(field(check, "Count"), "0");
+  EXPECT_EQ(field(check, "WL-Count"), "0");
+  auto pong = call(*s, "Op: pong\nOp-Digest: aa\nThread: 3004\nPV: 2.1\n\n");
+  EXPECT_EQ(field(pong, "Count"), "9223372036854775807");
+  auto info = call(*s, "Op: info\nOp-Digest: aa\nThread: 3005\nPV: 2.1\n\n");
+  ASSERT_EQ(info.fields.size(), 10u);
+  EXPECT_EQ(info.fields[4].name, "Entered");
+  EXPECT_EQ(info.fields[9].name, "WL-Count");
+  // check without a digest: 200 and no counts (pyzord).
+  EXPECT_EQ(field(call(*s, "Op: check\nThread: 3003\nPV: 2.1\n\n"), "Count"), "<none>");
+  auto unknown = call(*s, "Op: ping\nThread: abc\nPV: 2.1\nUser: bob\nTime: 1\nSig: x\n\n");
+  EXPECT_EQ(field(unknown, "Code"), "401");
+  EXPECT_EQ(field(unknown, "Diag"), "Unauthorized: Signature Error: Unknown user.");
+}
+
+TEST_F(PyzorServiceTest, DefaultAccessRules) {
+  auto s = service();
+  // Anonymous: check yes, report and whitelist no (pyzord allows anonymous reports; here
+  // a report needs an accountable reporter).
+  EXPECT_EQ(field(call(*s, request("check", {kDigest}, "", "", kNow)), "Code"), "200");
+  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "", "", kNow)), "Code"), "403");
+  EXPECT_EQ(field(call(*s, request("whitelist", {kDigest}, "", "", kNow)), "Code"), "403");
+  // Reporters: everything.
+  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 1)), "Code"), "200");
+  EXPECT_EQ(field(call(*s, request("whitelist", {kDigest}, "alice", alice_key(), kNow, 2)), "Code"), "200");
+}
+
+TEST_F(PyzorServiceTest, ReportCheckWhitelistCycle) {
+  auto s = service();
+  auto before = call(*s, request("check", {kDigest}, "", "", kNow));
+  EXPECT_EQ(field(before, "Count"), "0");
+  auto rep = call(*s, request("report", {kDigest, std::string(40, 'a')}, "alice", alice_key(), kNow, 1000));
+  EXPECT_EQ(field(rep, "Code"), "200");
+  EXPECT_EQ(field(rep, "Thread"), "1000");
+  auto after = call(*s, request("check", {kDigest}, "", "", kNow));
+  EXPECT_EQ(field(after, "Count"), "1");
+  EXPECT_EQ(field(after, "WL-Count"), "0");
+  EXPECT_EQ(field(call(*s, request("check", {std::string(40, 'A')}, "", "", kNow)), "Count"), "1");
+  EXPECT_EQ(field(call(*s, request("whitelist", {kDigest}, "alice", alice_key(), kNow, 1001)), "Code"), "200");
+  EXPECT_EQ(field(call(*s, request("check", {kDigest}, "", "", kNow)), "Count"), "0");
+}
+
+TEST_F(PyzorServiceTest, LowConfidenceIsNotSpam) {
+  PyzorServiceOptions o;
+  o.threshold = 61;  // the fake store's confidence is 60
+  auto s = service(o);
+  ASSERT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 1000)), "Code"), "200");
+  auto c = call(*s, request("check", {kDigest}, "", "", kNow));
+  EXPECT_EQ(field(c, "Count"), "0");
+}
+
+TEST_F(PyzorServiceTest, SignaturesTimeAndReplays) {
+  auto s = service();
+  std::string good = request("report", {kDigest}, "alice", alice_key(), kNow, 1200);
+  EXPECT_EQ(field(call(*s, good), "Code"), "200");
+  auto replay = call(*s, good);
+  EXPECT_EQ(field(replay, "Code"), "401");
+  EXPECT_EQ(field(replay, "Diag"), "Unauthorized: Signature Error: Replayed request.");
+  EXPECT_EQ(s->counters().replays.value(), 1u);
+
+  auto bad = call(*s, request("report", {kDigest}, "alice", std::string(40, '0'), kNow, 1201));
+  EXPECT_EQ(field(bad, "Code"), "401");
+  EXPECT_EQ(field(bad, "Diag"), "Unauthorized: Signature Error: Invalid signature.");
+
+  auto stale = call(*s, request("report", {kDigest}, "alice", alice_key(), kNow - 301, 1202));
+  EXPECT_EQ(field(stale, "Diag"), "Unauthorized: Signature Error: Timestamp not within allowed range.");
+  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow - 299, 1203)), "Code"), "200");
+
+  // A tampered field breaks the signature.
+  std::string tampered = request("report", {kDigest}, "alice", alice_key(), kNow, 1204);
+  tampered.replace(tampered.find(kDigest), 4, "0000");
+  EXPECT_EQ(field(call(*s, tampered), "Code"), "401");
+
+  // A disabled reporter is refused after a valid signature.
+  ASSERT_TRUE(store_.set_disabled("alice", true).ok());
+  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 1205)), "Code"), "403");
+}
+
+TEST_F(PyzorServiceTest, CustomAccessRules) {
+  PyzorServiceOptions o;
+  o.pyzor.access = {"all : anonymous : allow", "whitelist : anonymous : deny", "report : alice : deny"};
+  auto s = service(o);
+  auto anon = store_.find_reporter(kPyzorAnonymousReporter);
+  ASSERT_TRUE(anon.ok());  // created because anonymous may report
+  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "", "", kNow)), "Code"), "200");
+  EXPECT_EQ(field(call(*s, request("whitelist", {kDigest}, "", "", kNow)), "Code"), "403");
+  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 7)), "Code"), "403");
+  EXPECT_EQ(field(call(*s, request("check", {kDigest}, "alice", alice_key(), kNow, 8)), "Code"), "403");
+
+  for (auto bad : std::vector<std::vector<std::string>>{{"check : anonymous"},
+                                                         {"check : anonymous : maybe"},
+                                                         {"frobnicate : all : allow"},
+                                                         {" : all : allow"},
+                                                         {"check :  : allow"}}) {
+    auto acl = PyzorAcl::parse(bad);
+    EXPECT_FALSE(acl.ok()) << bad[0];
+  }
+}
+
+TEST_F(PyzorServiceTest, LimitsAndRates) {
+  PyzorServiceOptions o;
+  o.pyzor.limits.max_digests = 2;
+  o.ip_limit = {1, 3};
+  auto s = service(o);
+  auto many = call(*s, request("report", {kDigest, kDigest, kDigest}, "alice", alice_key(), kNow, 9));
+  EXPECT_EQ(field(many, "Code"), "400");
+  EXPECT_EQ(field(call(*s, "Op: ping\nThread: 1\nPV: 2.1\n\n"), "Code"), "200");
+  EXPECT_EQ(field(call(*s, "Op: ping\nThread: 1\nPV: 2.1\n\n"), "Code"), "200");
+  EXPECT_EQ(field(call(*s, "Op: ping\nThread: 1\nPV: 2.1\n\n"), "Code"), "503");
+  mono_ += 1'000'000'000;
+  EXPECT_EQ(field(call(*s, "Op: ping\nThread: 1\nPV: 2.1\n\n"), "Code"), "200");
+  EXPECT_EQ(field(call(*s, std::string(9000, 'x')), "Code"), "400");
+}
+
+TEST_F(PyzorServiceTest, ReplyWaitsForTheCommit) {
+  auto s = service();
+  store_.defer = true;
+  std::string out;
+  s->handle(request("report", {kDigest}, "alice", alice_key(), kNow, 77), "k", [&](std::string r) { out = std::move(r); });
+  EXPECT_TRUE(out.empty());
+  store_.release();
+  EXPECT_NE(out.find("Code: 200\n"), std::string::npos);
+  store_.defer = false;
+  store_.unavailable = true;
+  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 78)), "Code"), "503");
+}
+
+}  // namespace
+}  // namespace strop::node
