@@ -212,12 +212,15 @@ void MemoryIndex::apply(std::span<const Change> changes) {
     if (c.add) ++(c.fuzzy ? fuzzy_adds : exact_adds);
   }
   grow_for(exact_adds, fuzzy_adds);
-  for (std::size_t i = 0; i < changes.size(); i += kChangesPerLock) {
+  std::size_t j = 0;
+  while (j < changes.size()) {
     ExclusiveGuard lk(mu_);
-    for (std::size_t j = i; j < std::min(changes.size(), i + kChangesPerLock); ++j) {
+    std::size_t budget = 0;  // table updates in this exclusive section
+    for (; j < changes.size() && budget < kUpdatesPerLock; ++j) {
       const Change& c = changes[j];
       if (!c.fuzzy) {
         c.add ? exact_.insert(c.exact, c.id) : (void)exact_.erase(c.exact, c.id);
+        budget += 1;
         continue;
       }
       for (int p = 0; p < sigs::kFuzzyHashes; ++p) {
@@ -225,6 +228,7 @@ void MemoryIndex::apply(std::span<const Change> changes) {
         auto v = c.hashes[static_cast<std::size_t>(p)];
         c.add ? t.insert(v, c.id) : (void)t.erase(v, c.id);
       }
+      budget += sigs::kFuzzyHashes;
     }
   }
 }

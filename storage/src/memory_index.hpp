@@ -11,7 +11,7 @@
 // concurrently. Readers take a writer-preferring reader/writer spin lock once per lookup
 // batch; the writer grows tables off-lock (it is the only mutator, so it may copy while
 // readers read) and then applies changes in short exclusive sections of at most
-// kChangesPerLock changes, so readers wait microseconds, never for a commit or a rehash.
+// kUpdatesPerLock table updates, so readers wait microseconds, never for a commit or a rehash.
 // Slot positions are keyed with a per-process random seed, so reporters cannot choose
 // values that collide in the tables.
 #pragma once
@@ -142,8 +142,9 @@ class IdMultiMap {
 
 class MemoryIndex {
  public:
-  // Most changes applied per exclusive section.
-  static constexpr std::size_t kChangesPerLock = 64;
+  // Most table updates (an exact change is 1, a fuzzy one 32) per exclusive section, so a
+  // reader waits at most a few microseconds.
+  static constexpr std::size_t kUpdatesPerLock = 256;
 
   struct Change {
     bool add = true;
