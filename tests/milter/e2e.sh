@@ -12,6 +12,8 @@
 #   B  clamd fail-open, spam_action = tag with a subject tag, no node
 #   C  viruses quarantined to a directory (message + JSON sidecar)
 #   D  a node that accepts connections and never answers (deadline test)
+#   E  spamd (SpamAssassin over SPAMC) added to the score, fail-open (skipped with a message
+#      when spamd is not installed, or STROP_E2E_SPAMD=0)
 # Exit: 0 all cases passed, 1 a case failed, 77 skipped (not root / tools missing).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -56,7 +58,7 @@ check() {  # check DESCRIPTION CMD...
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
-PA=$(free_port) PB=$(free_port) PC=$(free_port) PD=$(free_port)
+PA=$(free_port) PB=$(free_port) PC=$(free_port) PD=$(free_port) PE=$(free_port) SPAMD_PORT=$(free_port)
 CLAMD_PORT=$(free_port) NODE_PORT=$(free_port) HUNG_PORT=$(free_port) METRICS_PORT=$(free_port)
 
 # ---- clamd ----
@@ -88,6 +90,35 @@ else
   log "SKIP (node cases): strop-node is not built; the lookup, report and node-down cases need it"
 fi
 
+# ---- spamd (optional stage) ----
+HAVE_SPAMD=0
+spamd_pong() {
+  local reply
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf 'PING SPAMC/1.5\r\n\r\n' >&3
+  IFS= read -r -t 5 reply <&3 || { exec 3<&- 3>&-; return 1; }
+  exec 3<&- 3>&-
+  [[ $reply == *PONG* ]]
+}
+if [ "${STROP_E2E_SPAMD:-1}" != 0 ] && command -v spamd >/dev/null; then
+  mkdir -p "$T/sa"
+  chmod 777 "$T/sa"
+  spamd --listen="127.0.0.1:$SPAMD_PORT" --allowed-ips=127.0.0.1 -u debian-spamd --local \
+    --nouser-config --max-children=1 --min-children=1 --pidfile="$T/sa/spamd.pid" \
+    --syslog="$T/sa/spamd.log" >"$T/sa/spamd.out" 2>&1 &
+  SPAMD_PID=$!
+  LIB_PIDS+=("$SPAMD_PID")
+  if wait_until 120 spamd_pong "$SPAMD_PORT"; then
+    HAVE_SPAMD=1
+    log "spamd up on $SPAMD_PORT"
+  else
+    cat "$T/sa/spamd.out" >&2
+    fail "spamd did not answer PING"
+  fi
+else
+  log "SKIP (spamd cases): spamd not installed or STROP_E2E_SPAMD=0"
+fi
+
 # A "node" that accepts TCP connections and never answers.
 /usr/bin/python3 -c "
 import socket, time
@@ -114,7 +145,7 @@ mkdir -p "$T/quarantine"
 NODE_URLS='[]'
 [ "$HAVE_NODE" = 1 ] && NODE_URLS="[\"http://127.0.0.1:$NODE_PORT\"]"
 
-write_config() {  # write_config NAME EXTRA_TOML
+write_config() {  # [BUDGET=ms] [CLAMD_EXTRA=toml] write_config NAME EXTRA_TOML
   local name=$1 extra=$2
   cat > "$T/$name.toml" <<C
 [milter]
@@ -123,12 +154,13 @@ socket_mode = "0666"
 [log]
 level = "info"
 [budget]
-total_ms = 8000
+total_ms = ${BUDGET:-8000}
 [buffer]
 spool_dir = "$T"
 [clamd]
 addresses = ["unix:$T/clam/clamd.sock", "127.0.0.1:$CLAMD_PORT"]
 timeout_ms = 5000
+${CLAMD_EXTRA:-}
 [rules]
 file = "$T/e2e.rules"
 [quarantine]
@@ -144,12 +176,11 @@ timeout_ms = 2000
 spam_traps = [\"trap@test.local\"]
 [metrics]
 listen = \"127.0.0.1:$METRICS_PORT\""
-# B: clamd fail-open, spam tagged instead of rejected. The [clamd] keys merge into one table.
-write_config b "
+# B: clamd fail-open, spam tagged instead of rejected.
+CLAMD_EXTRA='on_failure = "accept"' write_config b "
 [policy]
 spam_action = \"tag\"
 subject_tag = \"[SPAM]\""
-sed -i 's/^\[clamd\]$/[clamd]\non_failure = "accept"/' "$T/b.toml"
 write_config c "
 [policy]
 virus_action = \"quarantine\""
@@ -158,12 +189,19 @@ write_config d "
 urls = [\"http://127.0.0.1:$HUNG_PORT\"]
 timeout_ms = 1000"
 
-for m in a b c d; do
+BUDGET=15000 write_config e "
+[spamd]
+enabled = true
+address = \"127.0.0.1:$SPAMD_PORT\"
+timeout_ms = 10000"
+MILTERS="a b c d"
+[ "$HAVE_SPAMD" = 1 ] && MILTERS="a b c d e"
+for m in $MILTERS; do
   "$MILTER" --config "$T/$m.toml" >"$T/milter-$m.log" 2>&1 &
   MILTER_PIDS+=($!)
 done
-for m in a b c d; do
-  wait_until 20 test -S "$T/$m.sock" || { cat "$T/milter-$m.log" >&2; die "milter $m did not start"; }
+for m in $MILTERS; do
+  wait_until 60 test -S "$T/$m.sock" || { cat "$T/milter-$m.log" >&2; die "milter $m did not start"; }
 done
 log "milters up"
 
@@ -173,7 +211,8 @@ check "--print-config shows flag overrides" grep -qx 'socket = "inet:9999@127.0.
 check "--print-config keeps file values" grep -qx 'spam_traps = \["trap@test.local"\]' "$T/printed.toml"
 
 # ---- postfix ----
-pf_setup "$T/pf" "$PA=unix:$T/a.sock" "$PB=unix:$T/b.sock" "$PC=unix:$T/c.sock" "$PD=unix:$T/d.sock"
+pf_setup "$T/pf" "$PA=unix:$T/a.sock" "$PB=unix:$T/b.sock" "$PC=unix:$T/c.sock" "$PD=unix:$T/d.sock" \
+  "$PE=unix:$T/e.sock"
 pf_start "$T/pf" "$PA"
 log "postfix up: A=$PA B=$PB C=$PC D=$PD"
 
@@ -306,14 +345,32 @@ if [ "$HAVE_NODE" = 1 ]; then
   fi
 fi
 
-# ---- 9. metrics ----
+# ---- 9. spamd's score is added as the SPAMD rule; spamd down: fail-open ----
+if [ "$HAVE_SPAMD" = 1 ]; then
+  send "$PE" spamd --to u@test.local --header "Subject: spamd" --body "$TEXT"
+  if [ $RC = 0 ] && f=$(delivered_with "$T/pf" spamd 60); then
+    check "spamd: SPAMD rule in X-Spam-Score" grep -q '^X-Spam-Score: .*SPAMD' <(hdr "$f")
+  else
+    fail "spamd: mail not delivered (swaks rc=$RC)"
+  fi
+  stop_pid "$SPAMD_PID" 10
+  send "$PE" spamddown --to u@test.local --header "Subject: spamd down" --body "$TEXT"
+  if [ $RC = 0 ] && f=$(delivered_with "$T/pf" spamddown); then
+    check "spamd down: delivered with the spamd stage skipped" \
+      grep -q '^X-Strop-Skipped: spamd (' <(hdr "$f")
+  else
+    fail "spamd down: mail not delivered (swaks rc=$RC)"
+  fi
+fi
+
+# ---- 10. metrics ----
 metrics=$(curl -sf "http://127.0.0.1:$METRICS_PORT/metrics")
 check "metrics: rejects counted" grep -Eq '^strop_milter_messages_total\{verdict="reject"\} [3-9]' <<<"$metrics"
 check "metrics: clamd latency histogram" grep -q '^strop_milter_stage_seconds_count{stage="clamd"}' <<<"$metrics"
 check "logs: one line per message with the queue id" \
   grep -Eq 'queue=[0-9A-F]{6,} verdict=reject score=0 rules=- .*virus=Eicar' "$T/milter-a.log"
 
-# ---- 10. clamd stopped: tempfail when fail-closed, delivered with a header when fail-open ----
+# ---- 11. clamd stopped: tempfail when fail-closed, delivered with a header when fail-open ----
 stop_pid "$CLAMD_PID" 10
 send "$PA" clamdown-closed --to u@test.local --header "Subject: clamd down" --body "hi"
 check "clamd down, fail-closed: tempfailed (rc=$RC)" grep -q '451 4.7.1' <<<"$OUT"

@@ -134,7 +134,7 @@ pf_start() {
     script -qc "postfix -c $d/etc check" /dev/null >&2 || true
     die "postfix did not start"
   fi
-  wait_until 20 smtp_ready "$port" || die "postfix on $port did not answer"
+  wait_until 60 smtp_ready "$port" || die "postfix on $port did not answer"
 }
 
 pf_stop() { postfix -c "$1/etc" stop >/dev/null 2>&1 || postfix -c "$1/etc" abort >/dev/null 2>&1 || true; }
