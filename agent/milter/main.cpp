@@ -11,6 +11,7 @@
 #include <syslog.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -147,6 +148,14 @@ int run(int argc, char** argv) {
     lookup = std::move(*l);
   }
 
+  if (cfg.pipeline.quarantine_method == QuarantineMethod::kDirectory) {
+    std::error_code ec;
+    std::filesystem::create_directories(cfg.pipeline.quarantine_dir, ec);
+    if (ec) {
+      log->warn("quarantine directory {}: {} (quarantined messages will be tempfailed)",
+                cfg.pipeline.quarantine_dir, ec.message());
+    }
+  }
   auto bypass = Bypass::create(cfg.bypass);
   if (!bypass) {
     log->critical("bypass: {}", bypass.error().message);

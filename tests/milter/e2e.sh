@@ -11,7 +11,8 @@
 #      trap that auto-reports to the node, a small rules file, metrics
 #   B  clamd fail-open, spam_action = tag with a subject tag, no node
 #   C  viruses quarantined to a directory (message + JSON sidecar)
-#   D  a node that accepts connections and never answers (deadline test)
+#   D  a node that accepts connections and never answers (deadline test); spam quarantined
+#      on the MTA's hold queue
 #   E  spamd (SpamAssassin over SPAMC) added to the score, fail-open (skipped with a message
 #      when spamd is not installed, or STROP_E2E_SPAMD=0)
 # Exit: 0 all cases passed, 1 a case failed, 77 skipped (not root / tools missing).
@@ -75,7 +76,7 @@ if [ -n "$NODE" ] && [ -x "$NODE" ]; then
     "$NODE" serve --data "$T/node" --listen "127.0.0.1:$NODE_PORT" >"$T/node.log" 2>&1 &
     NODE_PID=$!
     LIB_PIDS+=("$NODE_PID")
-    if wait_until 30 curl -sf "http://127.0.0.1:$NODE_PORT/healthz" -o /dev/null; then
+    if wait_until 60 curl -sf "http://127.0.0.1:$NODE_PORT/healthz" -o /dev/null; then
       HAVE_NODE=1
       log "strop-node up on $NODE_PORT"
     else
@@ -165,6 +166,7 @@ ${CLAMD_EXTRA:-}
 file = "$T/e2e.rules"
 [quarantine]
 directory = "$T/quarantine"
+${QUARANTINE_EXTRA:-}
 $extra
 C
 }
@@ -184,7 +186,9 @@ subject_tag = \"[SPAM]\""
 write_config c "
 [policy]
 virus_action = \"quarantine\""
-write_config d "
+QUARANTINE_EXTRA='method = "hold"' write_config d "
+[policy]
+spam_action = \"quarantine\"
 [node]
 urls = [\"http://127.0.0.1:$HUNG_PORT\"]
 timeout_ms = 1000"
@@ -332,6 +336,13 @@ if [ $RC = 0 ] && f=$(delivered_with "$T/pf" hungnode); then
 else
   fail "hung node: mail not delivered (swaks rc=$RC)"
 fi
+
+# ---- 7b. quarantine on the MTA's hold queue (smfi_quarantine) ----
+send "$PD" hold --to u@test.local --header "Subject: hold me" --body "$GTUBE"
+check "held spam accepted at SMTP (rc=$RC)" test "$RC" = 0
+check "held spam is on Postfix's hold queue" \
+  wait_until 20 bash -c "postqueue -c $T/pf/etc -p | grep -q '^[0-9A-F]*!'"
+check "held spam not delivered" bash -c "! grep -l -s 'X-Test-Case: hold' $T/pf/mail/sink/new/* >/dev/null"
 
 # ---- 8. node stopped: mail still flows ----
 if [ "$HAVE_NODE" = 1 ]; then

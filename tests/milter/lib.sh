@@ -174,7 +174,7 @@ clamd_start() {
   clamd -c "$d/clamd.conf" >"$d/clamd.out" 2>&1 &
   CLAMD_PID=$!
   LIB_PIDS+=("$CLAMD_PID")
-  wait_until 30 clamd_pong "$port" || { cat "$d/clamd.out" >&2; die "clamd did not answer PING"; }
+  wait_until 60 clamd_pong "$port" || { cat "$d/clamd.out" >&2; die "clamd did not answer PING"; }
 }
 
 # stop_pid PID [GRACE_SECONDS]: SIGTERM, then SIGKILL after the grace period.
