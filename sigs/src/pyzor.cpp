@@ -5,8 +5,10 @@
 #include "sigs/pyzor.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <unordered_map>
 
@@ -14,8 +16,6 @@
 #include "razor_sha1.hpp"
 
 namespace strop::sigs::pyzor {
-
-void normalize_line_into(std::u32string_view s, std::u32string* out);
 
 namespace {
 
@@ -529,13 +529,14 @@ std::optional<std::string> decode_uu(std::string_view encoded) {
 // ---- email.feedparser -------------------------------------------------------------------------
 
 struct Msg {
-  std::vector<std::pair<std::string, std::string>> headers;  // (name, value) as set_raw got them
+  // (name, value) as set_raw got them; views into the input or into FeedParser::owned_.
+  std::vector<std::pair<std::string_view, std::string_view>> headers;
   bool default_rfc822 = false;                               // set_default_type message/rfc822
   enum Kind { kNone, kString, kList } kind = kNone;
   std::string payload;        // kString: the bytes (Python: str, surrogate-escaped)
   std::vector<int> children;  // kList
 
-  const std::string* get(std::string_view name) const {
+  const std::string_view* get(std::string_view name) const {
     for (const auto& h : headers) {
       if (ieq(h.first, name)) return &h.second;
     }
@@ -559,7 +560,7 @@ struct Msg {
   mutable std::optional<std::string> ctype_;
 
   std::string compute_content_type() const {
-    const std::string* v = get("content-type");
+    const std::string_view* v = get("content-type");
     if (v == nullptr) return default_rfc822 ? "message/rfc822" : "text/plain";
     const std::string s = header_str(*v);
     const std::size_t semi = s.find(';');
@@ -570,7 +571,7 @@ struct Msg {
 
   // Message._get_params_preserve + get_param(param, unquote=True). nullopt = failobj.
   std::optional<Param> param(std::string_view name, std::string_view header = "content-type") const {
-    const std::string* v = get(header);
+    const std::string_view* v = get(header);
     if (v == nullptr) return std::nullopt;
     std::vector<std::pair<std::string, std::string>> params;
     for (const std::string& p : parseparam(header_str(*v))) {
@@ -755,13 +756,16 @@ class FeedParser {
   void set_raw(const std::vector<long>& src) {
     std::string_view first = line(src[0]);
     const std::size_t colon = first.find(':');
-    std::string name(first.substr(0, colon));
+    const std::string_view name = first.substr(0, colon);
     std::string_view v = first.substr(colon + 1);
     while (!v.empty() && (v[0] == ' ' || v[0] == '\t')) v.remove_prefix(1);
-    std::string value(v);
-    for (std::size_t k = 1; k < src.size(); ++k) value.append(line(src[k]));
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
-    cur().headers.emplace_back(std::move(name), std::move(value));
+    if (src.size() > 1) {  // continuation lines: the value is no longer one slice of input
+      std::string& value = owned_.emplace_back(v);
+      for (std::size_t k = 1; k < src.size(); ++k) value.append(line(src[k]));
+      v = value;
+    }
+    while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.remove_suffix(1);
+    cur().headers.emplace_back(name, v);
   }
 
   // FeedParser._parse_headers
@@ -910,6 +914,7 @@ class FeedParser {
   std::vector<long> pushback_;
   std::vector<Matcher> eofstack_;
   std::vector<Msg> msgs_;
+  std::deque<std::string> owned_;  // folded header values (stable addresses)
   std::vector<int> stack_;
   int cur_ = -1;
   int last_ = -1;
@@ -947,7 +952,7 @@ std::u32string raw_payload(const Msg& m) {
 std::string_view decoded_payload(const Msg& m, std::string* storage) {
   if (m.kind == Msg::kList) return {};  // not reached for text parts
   if (m.kind == Msg::kNone) throw Crash{};
-  const std::string* cte_h = m.get("content-transfer-encoding");
+  const std::string_view* cte_h = m.get("content-transfer-encoding");
   const std::string& b = m.payload;
   if (cte_h == nullptr) return b;
   const std::string cte = lowered(header_str(*cte_h));
@@ -975,32 +980,209 @@ std::string_view decoded_payload(const Msg& m, std::string* storage) {
   return b;
 }
 
+// The kept lines, UTF-8, in one buffer.
+struct Kept {
+  std::string buf;
+  std::vector<std::size_t> ends;
+  std::size_t size() const { return ends.size(); }
+  std::string_view line(std::size_t i) const {
+    const std::size_t b = i == 0 ? 0 : ends[i - 1];
+    return std::string_view(buf).substr(b, ends[i] - b);
+  }
+};
+
+// str.isspace() for code points below 256.
+constexpr std::array<bool, 256> kSpace256 = [] {
+  std::array<bool, 256> t{};
+  for (unsigned c = 0; c < 256; ++c) t[c] = detail::py_isspace(c);
+  return t;
+}();
+
+template <class C>
+bool space_of(C c) {
+  if constexpr (sizeof(C) == 1) {
+    return kSpace256[c];
+  } else {
+    return c < 256 ? kSpace256[c] : detail::py_isspace(c);
+  }
+}
+
+template <class C>
+bool url_letter_of(C c) {  // [a-z] under re.IGNORECASE (Unicode)
+  const char32_t v = c;
+  return ((v | 0x20) >= 'a' && (v | 0x20) <= 'z') || v == 0x130 || v == 0x131 || v == 0x17F ||
+         v == 0x212A;
+}
+
+// DataDigester.normalize (see normalize_line()), on code points stored as C.
+template <class C>
+void normalize_into(std::basic_string_view<C> s, std::basic_string<C>* out) {
+  const std::size_t n = s.size();
+  for (std::size_t i = 0; i < n;) {
+    if (space_of(s[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t e = i;
+    while (e < n && !space_of(s[e])) ++e;
+    const std::basic_string_view<C> run = s.substr(i, e - i);
+    i = e;
+    if (run.size() >= 10) continue;  // \S{10,}
+    bool email = false;               // \S+@\S+
+    for (std::size_t k = 1; k + 1 < run.size(); ++k) email = email || run[k] == '@';
+    if (email) continue;
+    // [a-z]+:\S+ : the first letter run followed by ':' and at least one more character.
+    std::size_t cut = npos;
+    for (std::size_t p = 0; p < run.size();) {
+      if (!url_letter_of(run[p])) {
+        ++p;
+        continue;
+      }
+      std::size_t r = p;
+      while (r < run.size() && url_letter_of(run[r])) ++r;
+      if (r + 1 < run.size() && run[r] == ':') {
+        cut = p;
+        break;
+      }
+      p = r;
+    }
+    out->append(cut == npos ? run : run.substr(0, cut));
+  }
+}
+
+template <class C>
+void add_lines(std::basic_string_view<C> payload, std::basic_string<C>* norm, Kept* kept) {
+  // payload.splitlines(), normalize(), keep 8+ code points as UTF-8
+  auto one = [&](std::basic_string_view<C> line) {
+    norm->clear();
+    normalize_into(line, norm);
+    if (norm->size() < 8) return;
+    if constexpr (sizeof(C) == 1) {
+      const std::size_t b = kept->buf.size();
+      kept->buf.resize(b + 2 * norm->size());
+      char* w = kept->buf.data() + b;
+      for (unsigned char c : *norm) {
+        if (c < 0x80) {
+          *w++ = static_cast<char>(c);
+        } else {
+          *w++ = static_cast<char>(0xC0 | (c >> 6));
+          *w++ = static_cast<char>(0x80 | (c & 0x3F));
+        }
+      }
+      kept->buf.resize(static_cast<std::size_t>(w - kept->buf.data()));
+    } else {
+      for (C c : *norm) detail::append_utf8(&kept->buf, c);
+    }
+    kept->ends.push_back(kept->buf.size());
+  };
+  const std::size_t n = payload.size();
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < n;) {
+    const char32_t c = payload[i];
+    if (c < 0x0A || (c > 0x0D && c < 0x1C) || (c > 0x1E && c != 0x85 && c < 0x2028) ||
+        !detail::py_linebreak(c)) {
+      ++i;
+      continue;
+    }
+    one(payload.substr(start, i - start));
+    i += (c == '\r' && i + 1 < n && payload[i + 1] == '\n') ? 2 : 1;
+    start = i;
+  }
+  if (start < n) one(payload.substr(start));
+}
+
+// Bytes (code points below 256): splitting and normalising fused into one pass. Every line
+// boundary of str.splitlines() is also whitespace, so runs never cross lines; an extra
+// boundary (the \n of \r\n) only flushes an empty line, which is never kept.
+constexpr std::array<bool, 256> kBreak256 = [] {
+  std::array<bool, 256> t{};
+  for (unsigned c = 0; c < 256; ++c) t[c] = detail::py_linebreak(c);
+  return t;
+}();
+
+template <>
+void add_lines<unsigned char>(std::basic_string_view<unsigned char> payload,
+                              std::basic_string<unsigned char>* norm, Kept* kept) {
+  const unsigned char* p = payload.data();
+  const std::size_t n = payload.size();
+  norm->resize(n);
+  unsigned char* const line0 = norm->data();
+  unsigned char* w = line0;
+  auto flush = [&] {
+    const std::size_t len = static_cast<std::size_t>(w - line0);
+    if (len >= 8) {
+      const std::size_t b = kept->buf.size();
+      kept->buf.resize(b + 2 * len);
+      char* o = kept->buf.data() + b;
+      for (const unsigned char* q = line0; q < w; ++q) {
+        if (*q < 0x80) {
+          *o++ = static_cast<char>(*q);
+        } else {
+          *o++ = static_cast<char>(0xC0 | (*q >> 6));
+          *o++ = static_cast<char>(0x80 | (*q & 0x3F));
+        }
+      }
+      kept->buf.resize(static_cast<std::size_t>(o - kept->buf.data()));
+      kept->ends.push_back(kept->buf.size());
+    }
+    w = line0;
+  };
+  for (std::size_t i = 0; i < n;) {
+    if (kSpace256[p[i]]) {
+      if (kBreak256[p[i]]) flush();
+      ++i;
+      continue;
+    }
+    const std::size_t b = i;
+    std::size_t at = 0, colon = 0;
+    while (i < n && !kSpace256[p[i]]) {
+      const unsigned char c = p[i];
+      if (c == '@' && i > b) at = 1;
+      if (c == ':' && colon == 0) colon = i + 1;
+      ++i;
+    }
+    const std::size_t len = i - b;
+    if (len >= 10) continue;  // \S{10,}
+    if (at && !(len >= 2 && p[i - 1] == '@' && std::memchr(p + b + 1, '@', len - 2) == nullptr)) {
+      continue;  // \S+@\S+: an '@' after the first char and before the last one
+    }
+    std::size_t cut = i;
+    if (colon != 0) {  // [a-z]+:\S+ : the first letter run followed by ':' and one more char
+      for (std::size_t c = colon - 1; c < i; ++c) {
+        if (p[c] != ':' || c + 1 >= i || c == b || !url_letter_of(p[c - 1])) continue;
+        std::size_t st = c - 1;
+        while (st > b && url_letter_of(p[st - 1])) --st;
+        cut = st;
+        break;
+      }
+    }
+    std::memcpy(w, p + b, cut - b);
+    w += cut - b;
+  }
+  flush();
+}
+
 // DataDigester.digest_payloads + the line loop of DataDigester.__init__.
-void digest_lines(std::string_view raw, const Limits& limits, std::vector<std::string>* kept) {
+void digest_lines(std::string_view raw, const Limits& limits, Kept* kept) {
   if (raw.size() > limits.max_input_bytes) throw Limit{};
   FeedParser parser(raw, limits);
   std::vector<Msg>& msgs = parser.parse();
-  std::u32string norm;
-  auto handle_payload = [&](std::u32string_view payload) {
-    // payload.splitlines()
-    const std::size_t n = payload.size();
-    std::size_t start = 0;
-    auto one = [&](std::u32string_view line) {
-      norm.clear();
-      normalize_line_into(line, &norm);
-      if (norm.size() >= 8) kept->push_back(to_utf8(norm));
-    };
-    for (std::size_t i = 0; i < n;) {
-      const char32_t c = payload[i];
-      if (detail::py_linebreak(c)) {
-        one(payload.substr(start, i - start));
-        i += (c == '\r' && i + 1 < n && payload[i + 1] == '\n') ? 2 : 1;
-        start = i;
-      } else {
-        ++i;
-      }
+  std::basic_string<unsigned char> norm8;
+  std::u32string norm32;
+  auto bytes = [&](std::string_view b) {  // code points below 256 stored as bytes
+    add_lines<unsigned char>(
+        std::basic_string_view<unsigned char>(reinterpret_cast<const unsigned char*>(b.data()),
+                                              b.size()),
+        &norm8, kept);
+  };
+  auto wide = [&](std::u32string_view t) { add_lines<char32_t>(t, &norm32, kept); };
+  auto ascii_ignore = [](std::string_view b, std::string* storage) -> std::string_view {
+    if (!has_non_ascii(b)) return b;
+    storage->clear();
+    for (char c : b) {
+      if (static_cast<unsigned char>(c) < 0x80) storage->push_back(c);
     }
-    if (start < n) one(payload.substr(start));
+    return *storage;
   };
   // Message.walk(): pre-order.
   std::vector<int> todo = {0};
@@ -1012,7 +1194,7 @@ void digest_lines(std::string_view raw, const Limits& limits, std::vector<std::s
       for (auto it = part.children.rbegin(); it != part.children.rend(); ++it) todo.push_back(*it);
     }
     if (part.maintype() == "text") {
-      std::string storage;
+      std::string storage, filtered;
       const std::string_view payload = decoded_payload(part, &storage);
       std::optional<std::string> charset = part.content_charset();
       DecodeErrors errors = DecodeErrors::kIgnore;
@@ -1028,35 +1210,65 @@ void digest_lines(std::string_view raw, const Limits& limits, std::vector<std::s
           errors = DecodeErrors::kStrict;
         }
       }
+      const bool html = part.subtype() == "html";
+      if (cs.find('\0') != std::string::npos) throw Crash{};  // bytes.decode(): ValueError
+      // Fast paths where the decoded code points are the bytes (or the ASCII bytes).
+      const std::string module = codec_module(cs);
+      const bool falls_back_to_ascii =
+          payload.empty() || module == "ascii" || !is_text_module(module);
+      if (!html && falls_back_to_ascii) {
+        bytes(ascii_ignore(payload, &filtered));
+        continue;
+      }
+      if (!html && (module == "latin_1" || module == "charmap")) {
+        bytes(payload);
+        continue;
+      }
       Decoded d = decode(payload, cs, errors);
       if (d.status == DecodeStatus::kValueError) throw Crash{};
       if (d.status != DecodeStatus::kOk) d = decode(payload, "ascii", DecodeErrors::kIgnore);
-      if (part.subtype() == "html") {
+      if (html) {
         std::optional<std::u32string> t = html_to_text(d.text);
         if (!t) throw Crash{};  // the except clause names html.parser.HTMLParseError
-        handle_payload(*t);
+        wide(*t);
       } else {
-        handle_payload(d.text);
+        wide(d.text);
       }
     } else if (part.kind == Msg::kList) {
       // multipart: walk() yields the children next
+    } else if (part.kind == Msg::kString && !has_non_ascii(part.payload)) {
+      bytes(part.payload);  // get_payload() returns the str as it is
     } else {
-      handle_payload(raw_payload(part));
+      wide(raw_payload(part));
     }
   }
 }
 
-std::vector<std::string> sample(const std::vector<std::string>& lines) {
-  if (lines.size() <= 4) return lines;  // handle_atomic
-  std::vector<std::string> out;
-  const std::size_t n = lines.size();
+std::vector<std::size_t> sample(std::size_t n) {
+  std::vector<std::size_t> out;
+  if (n <= 4) {  // handle_atomic
+    for (std::size_t i = 0; i < n; ++i) out.push_back(i);
+    return out;
+  }
   for (const std::size_t pct : {20u, 60u}) {  // digest_spec = [(20, 3), (60, 3)]
     for (std::size_t i = 0; i < 3; ++i) {
       const std::size_t idx = pct * n / 100 + i;
-      if (idx < n) out.push_back(lines[idx]);
+      if (idx < n) out.push_back(idx);
     }
   }
   return out;
+}
+
+std::optional<Kept> kept_of(std::string_view raw, const Limits& limits) {
+  Kept kept;
+  try {
+    digest_lines(raw, limits, &kept);
+  } catch (const Crash&) {
+    return std::nullopt;
+  } catch (const Limit&) {
+    return std::nullopt;
+  }
+  return kept;
 }
 
 }  // namespace
@@ -1068,80 +1280,35 @@ std::string to_utf8(std::u32string_view s) {
   return o;
 }
 
-namespace {
-bool url_letter(char32_t c) {  // [a-z] under re.IGNORECASE (Unicode)
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == 0x130 || c == 0x131 ||
-         c == 0x17F || c == 0x212A;
-}
-}  // namespace
-
-// longstr_ptrn \S{10,} -> '' ; email_ptrn \S+@\S+ -> '' ; url_ptrn [a-z]+:\S+ (re.I) -> '' ;
-// then ws_ptrn \s -> ''. Every pattern works on runs of non-space characters, and deleting a
-// run keeps the spaces around it, so the three passes can run run by run. Appends to `out`.
-void normalize_line_into(std::u32string_view s, std::u32string* out) {
-  const std::size_t n = s.size();
-  for (std::size_t i = 0; i < n;) {
-    if (py_isspace(s[i])) {
-      ++i;
-      continue;
-    }
-    std::size_t e = i;
-    while (e < n && !py_isspace(s[e])) ++e;
-    const std::u32string_view run = s.substr(i, e - i);
-    i = e;
-    if (run.size() >= 10) continue;
-    bool email = false;
-    for (std::size_t k = 1; k + 1 < run.size(); ++k) email = email || run[k] == '@';
-    if (email) continue;
-    // url: the first letter run followed by ':' and at least one more character.
-    std::size_t cut = npos;
-    for (std::size_t p = 0; p < run.size();) {
-      if (!url_letter(run[p])) {
-        ++p;
-        continue;
-      }
-      std::size_t r = p;
-      while (r < run.size() && url_letter(run[r])) ++r;
-      if (r + 1 < run.size() && run[r] == ':') {
-        cut = p;
-        break;
-      }
-      p = r;
-    }
-    out->append(cut == npos ? run : run.substr(0, cut));
-  }
-}
-
 std::u32string normalize_line(std::u32string_view s) {
   std::u32string out;
-  normalize_line_into(s, &out);
+  normalize_into<char32_t>(s, &out);
   return out;
 }
 
 std::optional<std::vector<std::string>> kept_lines(std::string_view raw, const Limits& limits) {
-  std::vector<std::string> kept;
-  try {
-    digest_lines(raw, limits, &kept);
-  } catch (const Crash&) {
-    return std::nullopt;
-  } catch (const Limit&) {
-    return std::nullopt;
-  }
-  return kept;
+  std::optional<Kept> kept = kept_of(raw, limits);
+  if (!kept) return std::nullopt;
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < kept->size(); ++i) out.emplace_back(kept->line(i));
+  return out;
 }
 
 std::optional<std::vector<std::string>> predigest_lines(std::string_view raw,
                                                         const Limits& limits) {
-  std::optional<std::vector<std::string>> kept = kept_lines(raw, limits);
+  std::optional<Kept> kept = kept_of(raw, limits);
   if (!kept) return std::nullopt;
-  return sample(*kept);
+  std::vector<std::string> out;
+  for (std::size_t i : sample(kept->size())) out.emplace_back(kept->line(i));
+  return out;
 }
 
 std::optional<std::string> digest(std::string_view raw, const Limits& limits) {
-  std::optional<std::vector<std::string>> lines = predigest_lines(raw, limits);
-  if (!lines) return std::nullopt;
+  std::optional<Kept> kept = kept_of(raw, limits);
+  if (!kept) return std::nullopt;
   legacy_detail::Sha1 sha;
-  for (const std::string& l : *lines) sha.update(l);  // lines hold no trailing whitespace
+  // handle_line: line.rstrip() is a no-op, normalised lines hold no whitespace.
+  for (std::size_t i : sample(kept->size())) sha.update(kept->line(i));
   return sha.hexdigest();
 }
 

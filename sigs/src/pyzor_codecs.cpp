@@ -244,6 +244,8 @@ DecodeStatus decode_utf32(std::string_view in, int byteorder, bool detect_bom,
 
 std::string codec_module(std::string_view charset) { return lookup(charset).module; }
 
+bool is_text_module(std::string_view module) { return is_text_codec(module); }
+
 Decoded decode(std::string_view bytes, std::string_view charset, DecodeErrors errors) {
   Decoded d;
   if (charset.find('\0') != std::string_view::npos) {

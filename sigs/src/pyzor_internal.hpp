@@ -12,14 +12,14 @@
 namespace strop::sigs::pyzor::detail {
 
 // str.isspace() / re \s on str patterns (they agree; checked by the table generator).
-inline bool py_isspace(char32_t c) {
+constexpr bool py_isspace(char32_t c) {
   if (c < 0x80) return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20);
   return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
          c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 // Line boundaries of str.splitlines() (besides "\r\n", which is one boundary).
-inline bool py_linebreak(char32_t c) {
+constexpr bool py_linebreak(char32_t c) {
   return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D ||
          c == 0x1E || c == 0x85 || c == 0x2028 || c == 0x2029;
 }

@@ -51,6 +51,11 @@ std::size_t ifind(std::string_view s, std::string_view lower_pat, std::size_t fr
 
 // First match of /\n\r*\n/ at or after `from`; sets *end past it.
 std::size_t find_blank_line(std::string_view s, std::size_t from, std::size_t* end) {
+  if (from < s.size() && std::memchr(s.data() + from, '\r', s.size() - from) == nullptr) {
+    const std::size_t i = s.find("\n\n", from);  // no CR: the common case
+    if (i != npos) *end = i + 2;
+    return i;
+  }
   for (std::size_t i = s.find('\n', from); i != npos; i = s.find('\n', i + 1)) {
     std::size_t j = i + 1;
     while (j < s.size() && s[j] == '\r') ++j;
@@ -489,6 +494,36 @@ struct HostText {
     return npos;
   }
 
+  // Next position at or after `from` holding `lower` or its uppercase (ASCII); memchr-driven
+  // with both cases' next positions cached, so a whole scan stays linear.
+  class NextCi {
+   public:
+    NextCi(const Str& s, char lower) : s_(s), lo_(lower) {}
+    std::size_t from(std::size_t from) {
+      if constexpr (sizeof(Char) == 1) {
+        if (from >= s_.size()) return npos;
+        if (a_ != npos && (a_ < from || a_ == kUnset)) a_ = find(lo_, from);
+        if (b_ != npos && (b_ < from || b_ == kUnset)) b_ = find(static_cast<char>(lo_ - 32), from);
+        return std::min(a_, b_);
+      } else {
+        for (std::size_t p = from; p < s_.size(); ++p) {
+          if ((cp(s_[p]) | 0x20) == static_cast<unsigned char>(lo_)) return p;
+        }
+        return npos;
+      }
+    }
+
+   private:
+    static constexpr std::size_t kUnset = npos - 1;
+    std::size_t find(char c, std::size_t from) const {
+      const void* r = std::memchr(s_.data() + from, c, s_.size() - from);
+      return r ? static_cast<std::size_t>(static_cast<const Char*>(r) - s_.data()) : npos;
+    }
+    const Str& s_;
+    char lo_;
+    std::size_t a_ = kUnset, b_ = kUnset;
+  };
+
   // `https?://?` at pos (case-insensitive); returns the position after it.
   static std::size_t match_http(const Str& s, std::size_t pos) {
     if (!istarts(s, pos, "http")) return npos;
@@ -620,8 +655,8 @@ struct HostText {
     // at or after the resume position right before "www"; scanning for the 'w' is the same.
     const std::size_t n = text.size();
     std::size_t resume = 0;
-    for (std::size_t e = 1; e + 4 < n; ++e) {
-      if ((cp(text[e]) | 0x20) != 'w') continue;
+    NextCi next_w(text, 'w');
+    for (std::size_t e = next_w.from(1); e != npos && e + 4 < n; e = next_w.from(e + 1)) {
       if (e - 1 < resume || !space(text[e - 1]) || !istarts(text, e, "www") ||
           cp(text[e + 3]) == '\n') {
         continue;
@@ -641,11 +676,22 @@ struct HostText {
         e = r - 1;
       }
     }
-    // m|^.*?href\s*=\s*"?https?://?(.*)$|si, else m|^.*?https?://?(.*)$|si
+    // m|^.*?href\s*=\s*"?https?://?(.*)$|si, else m|^.*?https?://?(.*)$|si : one scan
+    // finds the first href URL and remembers the first bare URL for the fallback.
     Str t0;
     bool found = false;
-    for (std::size_t p = 0; p + 4 <= text.size() && !found; ++p) {
-      if ((cp(text[p]) | 0x20) != 'h' || !istarts(text, p, "href")) continue;
+    std::size_t first_http = npos, first_http_end = npos;
+    NextCi next_h(text, 'h');
+    for (std::size_t p = next_h.from(0); p != npos && p + 4 <= text.size() && !found;
+         p = next_h.from(p + 1)) {
+      if (first_http == npos) {
+        const std::size_t r = match_http(text, p);
+        if (r != npos) {
+          first_http = p;
+          first_http_end = r;
+        }
+      }
+      if (!istarts(text, p, "href")) continue;
       std::size_t q = p + 4;
       while (q < text.size() && space(text[q])) ++q;
       if (q >= text.size() || cp(text[q]) != '=') continue;
@@ -659,12 +705,9 @@ struct HostText {
       t0.append(text, r, npos);
       found = true;
     }
-    for (std::size_t p = 0; p + 4 <= text.size() && !found; ++p) {
-      if ((cp(text[p]) | 0x20) != 'h') continue;
-      std::size_t r = match_http(text, p);
-      if (r == npos) continue;
+    if (!found && first_http != npos) {
       t0 = lit("http://");
-      t0.append(text, r, npos);
+      t0.append(text, first_http_end, npos);
       found = true;
     }
     if (!found) return std::vector<std::string>{};
@@ -917,14 +960,12 @@ Result<std::vector<std::string>> split_mails(std::string_view raw, const Limits&
   };
   if (raw.substr(0, 5) == "From ") {
     std::size_t start = 0;
-    for (std::size_t p = line_end(0); p < raw.size(); p = line_end(p)) {
-      if (raw.compare(p, 5, "From ") == 0) {
-        if (mails.size() + 1 >= limits.max_mails) {
-          return Error{Errc::kLimitExceeded, "razor: more mails than max_mails"};
-        }
-        mails.emplace_back(raw.substr(start, p - start));
-        start = p;
+    for (std::size_t p = raw.find("\nFrom "); p != npos; p = raw.find("\nFrom ", p + 1)) {
+      if (mails.size() + 1 >= limits.max_mails) {
+        return Error{Errc::kLimitExceeded, "razor: more mails than max_mails"};
       }
+      mails.emplace_back(raw.substr(start, p + 1 - start));
+      start = p + 1;
     }
     mails.emplace_back(raw.substr(start));
     return mails;

@@ -78,6 +78,8 @@ Decoded decode(std::string_view bytes, std::string_view charset, DecodeErrors er
 // The Python codec module a charset name resolves to ("" when none), e.g.
 // "ks_c_5601-1987" -> "cp949". Exposed for tests and diagnostics.
 std::string codec_module(std::string_view charset);
+// True when `module` is one of Python's text codecs (bytes.decode accepts it).
+bool is_text_module(std::string_view module);
 
 // UTF-8 encoding of code points, dropping surrogates (str.encode("utf8", "ignore")).
 std::string to_utf8(std::u32string_view s);
