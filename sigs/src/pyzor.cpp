@@ -533,7 +533,8 @@ struct Msg {
   std::vector<std::pair<std::string_view, std::string_view>> headers;
   bool default_rfc822 = false;                               // set_default_type message/rfc822
   enum Kind { kNone, kString, kList } kind = kNone;
-  std::string payload;        // kString: the bytes (Python: str, surrogate-escaped)
+  std::string_view payload;   // kString: the bytes (Python: str, surrogate-escaped); a view
+                              // into the input or into FeedParser::owned_
   std::vector<int> children;  // kList
 
   const std::string_view* get(std::string_view name) const {
@@ -797,10 +798,35 @@ class FeedParser {
     if (!lastvalue.empty()) set_raw(lastvalue);
   }
 
-  std::string drain() {  // EMPTYSTRING.join(lines) of `for line in self._input`
-    std::string s;
-    while (std::optional<long> li = readline()) s.append(line(*li));
-    return s;
+  // EMPTYSTRING.join(lines): a view of the input while the lines are contiguous in it (the
+  // usual case), an owned copy otherwise.
+  class Joiner {
+   public:
+    explicit Joiner(FeedParser* fp) : fp_(fp) {}
+    void add(std::string_view l) {
+      if (owned_ != nullptr) {
+        owned_->append(l);
+      } else if (view_.empty()) {
+        view_ = l;
+      } else if (view_.data() + view_.size() == l.data()) {
+        view_ = std::string_view(view_.data(), view_.size() + l.size());
+      } else {
+        owned_ = &fp_->owned_.emplace_back(view_);
+        owned_->append(l);
+      }
+    }
+    std::string_view result() const { return owned_ != nullptr ? *owned_ : view_; }
+
+   private:
+    FeedParser* fp_;
+    std::string_view view_;
+    std::string* owned_ = nullptr;
+  };
+
+  std::string_view drain() {  // EMPTYSTRING.join(lines) of `for line in self._input`
+    Joiner j(this);
+    while (std::optional<long> li = readline()) j.add(line(*li));
+    return j.result();
   }
 
   // FeedParser._parsegen
@@ -842,24 +868,24 @@ class FeedParser {
       return;
     }
     const int self = cur_;
-    std::string payload = drain();
+    const std::string_view payload = drain();
     msgs_[static_cast<std::size_t>(self)].kind = Msg::kString;
-    msgs_[static_cast<std::size_t>(self)].payload = std::move(payload);
+    msgs_[static_cast<std::size_t>(self)].payload = payload;
   }
 
   void parse_multipart(int depth) {
     const int self = cur_;
     std::optional<std::string> boundary = cur().boundary();
     if (!boundary) {  // NoBoundaryInMultipartDefect
-      std::string payload = drain();
+      const std::string_view payload = drain();
       msgs_[static_cast<std::size_t>(self)].kind = Msg::kString;
-      msgs_[static_cast<std::size_t>(self)].payload = std::move(payload);
+      msgs_[static_cast<std::size_t>(self)].payload = payload;
       return;
     }
     std::string sep = "--" + *boundary;
     if (has_non_ascii(sep)) sep = std::string("\0\x80", 2);  // can never start a line
     bool capturing_preamble = true;
-    std::string preamble;
+    Joiner preamble(this);
     for (;;) {
       std::optional<long> li = readline();
       if (!li) break;
@@ -882,11 +908,11 @@ class FeedParser {
         parsegen(depth + 1);
         Msg& last = msgs_[static_cast<std::size_t>(last_)];
         if (last.maintype() != "multipart" && last.kind == Msg::kString) {
-          std::string& p = last.payload;  // strip one NLCRE_eol
+          std::string_view& p = last.payload;  // strip one NLCRE_eol
           if (p.size() >= 2 && p[p.size() - 2] == '\r' && p.back() == '\n') {
-            p.resize(p.size() - 2);
+            p.remove_suffix(2);
           } else if (!p.empty() && (p.back() == '\n' || p.back() == '\r')) {
-            p.pop_back();
+            p.remove_suffix(1);
           }
         }
         eofstack_.pop_back();
@@ -894,13 +920,13 @@ class FeedParser {
         last_ = cur_;
       } else {
         if (!capturing_preamble) throw Crash{};  // assert capturing_preamble
-        preamble.append(line(*li));
+        preamble.add(line(*li));
       }
     }
     if (capturing_preamble) {  // StartBoundaryNotFoundDefect
       Msg& m = msgs_[static_cast<std::size_t>(self)];
       m.kind = Msg::kString;
-      m.payload = std::move(preamble);
+      m.payload = preamble.result();
       (void)drain();
       return;
     }
@@ -953,7 +979,7 @@ std::string_view decoded_payload(const Msg& m, std::string* storage) {
   if (m.kind == Msg::kList) return {};  // not reached for text parts
   if (m.kind == Msg::kNone) throw Crash{};
   const std::string_view* cte_h = m.get("content-transfer-encoding");
-  const std::string& b = m.payload;
+  const std::string_view b = m.payload;
   if (cte_h == nullptr) return b;
   const std::string cte = lowered(header_str(*cte_h));
   if (cte == "quoted-printable") {
@@ -1105,7 +1131,7 @@ void add_lines<unsigned char>(std::basic_string_view<unsigned char> payload,
                               std::basic_string<unsigned char>* norm, Kept* kept) {
   const unsigned char* p = payload.data();
   const std::size_t n = payload.size();
-  norm->resize(n);
+  if (norm->size() < n) norm->resize(n);  // scratch space, reused across payloads
   unsigned char* const line0 = norm->data();
   unsigned char* w = line0;
   auto flush = [&] {
@@ -1306,10 +1332,10 @@ std::optional<std::vector<std::string>> predigest_lines(std::string_view raw,
 std::optional<std::string> digest(std::string_view raw, const Limits& limits) {
   std::optional<Kept> kept = kept_of(raw, limits);
   if (!kept) return std::nullopt;
-  legacy_detail::Sha1 sha;
   // handle_line: line.rstrip() is a no-op, normalised lines hold no whitespace.
-  for (std::size_t i : sample(kept->size())) sha.update(kept->line(i));
-  return sha.hexdigest();
+  std::string hashed;
+  for (std::size_t i : sample(kept->size())) hashed.append(kept->line(i));
+  return legacy_detail::Sha1::hex(hashed);
 }
 
 }  // namespace strop::sigs::pyzor

@@ -51,17 +51,16 @@ std::size_t ifind(std::string_view s, std::string_view lower_pat, std::size_t fr
 
 // First match of /\n\r*\n/ at or after `from`; sets *end past it.
 std::size_t find_blank_line(std::string_view s, std::size_t from, std::size_t* end) {
-  if (from < s.size() && std::memchr(s.data() + from, '\r', s.size() - from) == nullptr) {
-    const std::size_t i = s.find("\n\n", from);  // no CR: the common case
-    if (i != npos) *end = i + 2;
-    return i;
-  }
-  for (std::size_t i = s.find('\n', from); i != npos; i = s.find('\n', i + 1)) {
-    std::size_t j = i + 1;
-    while (j < s.size() && s[j] == '\r') ++j;
-    if (j < s.size() && s[j] == '\n') {
-      *end = j + 1;
-      return i;
+  const char* const base = s.data();
+  const char* const stop = base + s.size();
+  for (const char* p = base + std::min(from, s.size()); p < stop; ++p) {
+    p = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(stop - p)));
+    if (p == nullptr) return npos;
+    const char* q = p + 1;
+    while (q < stop && *q == '\r') ++q;
+    if (q < stop && *q == '\n') {
+      *end = static_cast<std::size_t>(q + 1 - base);
+      return static_cast<std::size_t>(p - base);
     }
   }
   return npos;
@@ -169,17 +168,44 @@ Result<void> split_mime_rec(std::string_view text, bool recursive, int depth,
     out->push_back(std::move(part));
     return {};
   }
-  std::string hdr = unfold(s.hdr);
+  // $hdr =~ s/\n\s+//sg, then the lines matching ^Content- or ^X-Razor2: logical lines end
+  // at a '\n' not followed by whitespace (a removed "\n\s+" run may hold more newlines);
+  // only the kept ones are unfolded.
   std::string trimmed;
-  for (std::size_t i = 0; i <= hdr.size();) {
-    std::size_t nl = hdr.find('\n', i);
-    if (nl == npos) nl = hdr.size();
-    std::string_view line(hdr.data() + i, nl - i);
-    if (istarts_with(line, 0, "content-") || istarts_with(line, 0, "x-razor2")) {
-      trimmed.append(line);
+  const std::string_view h = s.hdr;
+  for (std::size_t i = 0; i <= h.size();) {
+    std::size_t k = i;  // end of the logical line
+    for (;;) {
+      const void* nl = std::memchr(h.data() + k, '\n', h.size() - k);
+      if (nl == nullptr) {
+        k = h.size();
+        break;
+      }
+      k = static_cast<std::size_t>(static_cast<const char*>(nl) - h.data());
+      if (k + 1 < h.size() && is_space(static_cast<unsigned char>(h[k + 1]))) {
+        k += 2;
+        while (k < h.size() && is_space(static_cast<unsigned char>(h[k]))) ++k;
+        continue;
+      }
+      break;
+    }
+    const std::string_view logical = h.substr(i, k - i);
+    char head[8];
+    std::size_t got = 0;
+    for (std::size_t q = 0; q < logical.size() && got < sizeof head;) {  // unfolded prefix
+      if (logical[q] == '\n') {
+        q += 1;
+        while (q < logical.size() && is_space(static_cast<unsigned char>(logical[q]))) ++q;
+        continue;
+      }
+      head[got++] = logical[q++];
+    }
+    const std::string_view prefix(head, got);
+    if (istarts_with(prefix, 0, "content-") || istarts_with(prefix, 0, "x-razor2")) {
+      trimmed.append(logical.find('\n') == npos ? std::string(logical) : unfold(logical));
       trimmed.push_back('\n');
     }
-    i = nl + 1;
+    i = k + 1;
   }
   std::optional<std::string_view> bq = find_boundary(trimmed);
   std::string_view body = *s.body;
@@ -960,7 +986,18 @@ Result<std::vector<std::string>> split_mails(std::string_view raw, const Limits&
   };
   if (raw.substr(0, 5) == "From ") {
     std::size_t start = 0;
-    for (std::size_t p = raw.find("\nFrom "); p != npos; p = raw.find("\nFrom ", p + 1)) {
+    auto next_from_line = [&](std::size_t from) -> std::size_t {  // "\nFrom " at or after from
+      for (std::size_t p = from; p < raw.size(); ++p) {
+        const void* nl = std::memchr(raw.data() + p, '\n', raw.size() - p);
+        if (nl == nullptr) return npos;
+        p = static_cast<std::size_t>(static_cast<const char*>(nl) - raw.data());
+        if (p + 5 < raw.size() && raw[p + 1] == 'F' && raw.compare(p + 1, 5, "From ") == 0) {
+          return p;
+        }
+      }
+      return npos;
+    };
+    for (std::size_t p = next_from_line(0); p != npos; p = next_from_line(p + 1)) {
       if (mails.size() + 1 >= limits.max_mails) {
         return Error{Errc::kLimitExceeded, "razor: more mails than max_mails"};
       }
@@ -1349,14 +1386,11 @@ std::string e4_digest_hex(const std::optional<std::string>& cleaned, const Ep4& 
     s1.clear();
     s2.clear();
   }
-  Sha1 sha;
   if (seclength > 128) {
-    sha.update(s1);
-    sha.update(s2);
-  } else {
-    sha.update(content);
+    s1.append(s2);
+    return Sha1::hex(s1);
   }
-  return sha.hexdigest();
+  return Sha1::hex(content);
 }
 
 std::string e4_signature(const std::optional<std::string>& cleaned, const Ep4& ep4) {

@@ -42,8 +42,10 @@ class Sha1 {
     return out;
   }
 
+  // One-shot digest on a per-thread context (creating an EVP context costs more than
+  // hashing the short strings the engines hash).
   static std::string hex(std::string_view data) {
-    Sha1 s;
+    thread_local Sha1 s;
     s.update(data);
     return s.hexdigest();
   }
