@@ -138,6 +138,7 @@ struct PyzorListener::Impl {
         std::string key = address_key(peer.addr);
         try {
           service->handle(dgram, key, [this, peer](std::string out) {
+            if (out.empty()) return;  // nothing to answer
             if (tl_batch != nullptr && tl_batch->owner == this) {
               tl_batch->out.emplace_back(peer, std::move(out));
             } else {

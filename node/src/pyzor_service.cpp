@@ -207,14 +207,26 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
   counters_.requests.add();
   auto parsed = pz::parse_message(datagram, opt_.pyzor.limits);
   if (!parsed) {
+    // Oversized or with too many fields: answered only when a Thread can be found to pair it.
     counters_.bad_requests.add();
-    Response r("");
+    std::string_view head = datagram.substr(0, opt_.pyzor.limits.max_datagram_bytes);
+    auto partial = pz::parse_message(head.substr(0, head.rfind('\n') == std::string_view::npos ? 0 : head.rfind('\n')),
+                                     pz::Limits{opt_.pyzor.limits.max_datagram_bytes, 1u << 16, 1u << 16});
+    const std::string* t = partial ? partial->find("Thread") : nullptr;
+    if (t == nullptr) return reply(std::string());
+    Response r(*t);
     r.error(400, "Bad request: " + parsed.error().message);
     return reply(r.encode());
   }
   const pz::Message& m = *parsed;
   const std::string* thread = m.find("Thread");
-  Response resp(thread ? *thread : std::string());
+  if (thread == nullptr) {
+    // No client could pair a reply with this request (garbage, probes): answering would only
+    // make the node a reflector for spoofed sources. pyzord answers 400 here.
+    counters_.bad_requests.add();
+    return reply(std::string());
+  }
+  Response resp(*thread);
 
   if (!ip_limiter_.take(client, clocks_.mono_ns()).allowed) {
     counters_.rate_limited.add();

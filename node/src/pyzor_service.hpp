@@ -1,7 +1,8 @@
 // pyzor_service.hpp (private to strop-node): the Pyzor protocol logic without sockets.
 //
 // PyzorService answers one request datagram as pyzord 1.0 would (same checks in the same
-// order, same codes and Diag texts: pyzor.md §1-§2), mapped onto the node: accounts are the
+// order, same codes and Diag texts: pyzor.md §1-§2; one deliberate difference: a datagram
+// without a Thread field gets no reply instead of a 400), mapped onto the node: accounts are the
 // node's reporters (User = reporter name, key = RazorAccounts::pyzor_key), signed requests
 // are also checked against a replay cache, `access` rules (pyzord.access syntax) decide who
 // may do what, check/info/report/whitelist go to Store::check/report/revoke, and Count /
@@ -93,6 +94,7 @@ class PyzorService {
   static Result<std::unique_ptr<PyzorService>> create(storage::Store& store, const RazorAccounts& accounts,
                                                       PyzorServiceOptions options, Clocks clocks = {});
 
+  // Receives the reply datagram; "" means "send nothing" (a request without a Thread field).
   using Reply = std::function<void(std::string)>;
   // Answers one datagram. `client` keys the per-address rate limit (any stable bytes, e.g.
   // the binary source address).

@@ -90,9 +90,14 @@ TEST_F(PyzorServiceTest, AnswersLikePyzord) {
   EXPECT_EQ(field(ping, "Thread"), "2000");
   EXPECT_EQ(field(ping, "Count"), "<none>");
 
-  std::string out;
+  // pyzord answers garbage with a 400 and an empty Thread; the node stays silent (a client
+  // could not pair the reply; a spoofed source would only get reflected traffic).
+  std::string out = "unset";
   s->handle("xx", "k", [&](std::string r) { out = std::move(r); });
-  EXPECT_EQ(out, "Code: 400\nDiag: Bad request: Protocol Version not specified in request\nPV: 2.1\nThread: \n\n");
+  EXPECT_EQ(out, "");
+  auto nopv = call(*s, "Op: ping\nThread: 2000\n\n");
+  EXPECT_EQ(field(nopv, "Code"), "400");
+  EXPECT_EQ(field(nopv, "Diag"), "Bad request: Protocol Version not specified in request");
 
   EXPECT_EQ(field(call(*s, "Op: ping\nThread: 3006\nPV: x\n\n"), "Diag"), "Bad request: Invalid Protocol Version");
   auto v3 = call(*s, "Op: ping\nThread: 3002\nPV: 3.0\n\n");
@@ -215,7 +220,10 @@ TEST_F(PyzorServiceTest, LimitsAndRates) {
   EXPECT_EQ(field(call(*s, "Op: ping\nThread: 1\nPV: 2.1\n\n"), "Code"), "503");
   mono_ += 1'000'000'000;
   EXPECT_EQ(field(call(*s, "Op: ping\nThread: 1\nPV: 2.1\n\n"), "Code"), "200");
-  EXPECT_EQ(field(call(*s, std::string(9000, 'x')), "Code"), "400");
+  std::string silent = "unset";
+  s->handle(std::string(9000, 'x'), "k", [&](std::string r) { silent = std::move(r); });
+  EXPECT_EQ(silent, "");  // oversized and no Thread: no answer
+  EXPECT_EQ(field(call(*s, "Thread: 5\nPV: 2.1\nOp: ping\nX: " + std::string(9000, 'x') + "\n"), "Code"), "400");
 }
 
 TEST_F(PyzorServiceTest, ReplyWaitsForTheCommit) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "fake_store_test_util.hpp"
+#include "sigs/compute.hpp"
 #include "sigs/razor.hpp"
 
 namespace strop::node {

@@ -228,6 +228,28 @@ void check_worker(const Options& o, Clock::time_point until, Stats* st, unsigned
   st->add(lat, req, msgs, sigs, errs);
 }
 
+// GET /healthz: the HTTP keep-alive floor (no decoding, no store).
+void health_worker(const Options& o, Clock::time_point until, Stats* st) {
+  Conn c(o.host, o.port);
+  std::vector<double> lat;
+  long req = 0, errs = 0;
+  std::string body;
+  const std::string text = "GET /healthz HTTP/1.1\r\nHost: " + o.host + "\r\n\r\n";
+  while (Clock::now() < until) {
+    auto t0 = Clock::now();
+    int status = c.exchange(text, &body);
+    auto t1 = Clock::now();
+    if (status != 200) {
+      ++errs;
+      if (status == 0) break;
+      continue;
+    }
+    lat.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    ++req;
+  }
+  st->add(lat, req, req, 0, errs);
+}
+
 void report_worker(const Options& o, const Identity& id, Clock::time_point until, long max_sigs, Stats* st,
                    unsigned seed, std::vector<std::string>* keep) {
   std::mt19937_64 rng(seed);
@@ -285,7 +307,7 @@ int main(int argc, char** argv) {
   CLI::App app{"strop-node load generator"};
   app.add_option("--host", o.host);
   app.add_option("--port", o.port)->required();
-  app.add_option("--mode", o.mode)->check(CLI::IsMember({"check", "report", "mixed", "preload"}));
+  app.add_option("--mode", o.mode)->check(CLI::IsMember({"check", "report", "mixed", "preload", "health"}));
   app.add_option("--identity", o.identity_file, "Identity file (report, mixed, preload)");
   app.add_option("--connections", o.connections, "Check connections (check, mixed) or report connections");
   app.add_option("--report-connections", o.report_connections, "Report connections in mixed mode");
@@ -336,6 +358,9 @@ int main(int argc, char** argv) {
   if (o.mode == "check" || o.mode == "mixed") {
     for (int i = 0; i < o.connections; ++i) ts.emplace_back(check_worker, std::cref(o), until, &checks, 7u + static_cast<unsigned>(i));
   }
+  if (o.mode == "health") {
+    for (int i = 0; i < o.connections; ++i) ts.emplace_back(health_worker, std::cref(o), until, &checks);
+  }
   if (o.mode == "report" || o.mode == "mixed") {
     need_identity();
     int n = o.mode == "report" ? o.connections : o.report_connections;
@@ -351,11 +376,12 @@ int main(int argc, char** argv) {
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   double cpu1 = o.node_pid ? cpu_seconds(o.node_pid) : 0;
   if (o.mode == "check" || o.mode == "mixed") checks.print("check", secs);
+  if (o.mode == "health") checks.print("healthz", secs);
   if (o.mode == "report" || o.mode == "mixed") reports.print("report", secs);
   if (o.node_pid) {
     double cpu = cpu1 - cpu0;
     std::printf("server   cpu %.2f s over %.2f s wall (%.0f%% of one core)\n", cpu, secs, 100 * cpu / secs);
-    if (checks.messages > 0 && o.mode == "check") {
+    if (checks.messages > 0 && (o.mode == "check" || o.mode == "health")) {
       std::printf("server   cpu per check request %.1f us, per message %.1f us\n",
                   1e6 * cpu / static_cast<double>(checks.requests), 1e6 * cpu / static_cast<double>(checks.messages));
     }

@@ -25,6 +25,8 @@ for _ in $(seq 200); do grep -q "ready: listening" "$tmp/log" && break; sleep 0.
 port=$(grep -o 'listening on [0-9.]*:[0-9]*' "$tmp/log" | sed 's/.*://')
 echo "# node pid $pid port $port, preload $preload, ${secs}s per run, $(nproc) cores"
 "$client" --port "$port" --mode preload --identity "$tmp/id.json" --preload "$preload" --connections 2
+echo "## GET /healthz (HTTP keep-alive floor: no decoding, no store), 2 connections"
+"$client" --port "$port" --mode health --connections 2 --seconds "$secs" --node-pid $pid
 echo "## check, all signatures of one message (body + fuzzy + 3 url), 1 message/request, 2 connections, 10% hits"
 "$client" --port "$port" --mode check --connections 2 --seconds "$secs" --node-pid $pid --hit-ratio 0.1 --identity "$tmp/id.json" --preload 1000 | grep -v preload
 echo "## check, all signatures of one message (body + fuzzy + 3 url), 1 message/request, 2 connections"
