@@ -101,14 +101,18 @@ def pyzor(dump, corpus):
     return not bad
 
 
-def sample_files(files, sample):
-    """A deterministic spread over the corpus plus the messages with unusual charsets."""
+def sample_files(files, sample, unusual=12):
+    """A deterministic spread over the corpus plus messages with unusual charsets."""
     pick = files[:: max(1, len(files) // sample)]
+    odd = []
     for f in files:
         with open(f, "rb") as fh:
             head = fh.read().lower()
-        if any(c in head for c in (b"iso-2022-jp", b"big5", b"gb2312", b"ks_c_5601", b"koi8-r")):
-            pick.append(f)
+        if any(c in head for c in (b"charset=iso-2022-jp", b"charset=big5", b"charset=gb2312",
+                                   b"charset=ks_c_5601", b"charset=koi8-r", b"charset=\"big5",
+                                   b"charset=\"gb2312", b"charset=\"iso-2022-jp")):
+            odd.append(f)
+    pick += odd[:: max(1, len(odd) // unusual)]
     return sorted(set(pick))
 
 
