@@ -53,6 +53,14 @@ std::size_t estimated_size(const protocol::MessageSigs& m) {
 
 }  // namespace
 
+// The wire form of one set, truncated to `max_sigs` signatures.
+protocol::MessageSigs message_sigs(const sigs::SignatureSet& set, std::size_t max_sigs) {
+  protocol::MessageSigs m;
+  std::size_t n = std::min(set.sigs.size(), max_sigs);
+  m.sigs.assign(set.sigs.begin(), set.sigs.begin() + static_cast<long>(n));
+  return m;
+}
+
 struct Client::Impl {
   ClientOptions options;
   std::vector<std::unique_ptr<Node>> nodes;
@@ -270,7 +278,7 @@ struct Client::Impl {
         ++out.skipped_empty;
         continue;
       }
-      msgs.push_back(protocol::MessageSigs{"", sets[i].sigs});
+      msgs.push_back(message_sigs(sets[i], options.max_sigs_per_message));
       index.push_back(i);
     }
     cache.clear();
@@ -352,7 +360,7 @@ Result<std::vector<protocol::MessageVerdict>> Client::check(
       out[i] = std::move(*hit);
       continue;
     }
-    msgs.push_back(protocol::MessageSigs{"", sets[i].sigs});
+    msgs.push_back(message_sigs(sets[i], impl_->options.max_sigs_per_message));
     index.push_back(i);
     keys.push_back(std::move(key));
   }

@@ -231,6 +231,19 @@ TEST(Client, EmptySetsAreNotReported) {
   EXPECT_EQ(r->results[1].recorded, 1u);
 }
 
+TEST(Client, HugeSignatureSetsAreTruncatedToTheProtocolLimit) {
+  MiniNode node;
+  auto c = make_client({node.url()});
+  sigs::SignatureSet big;
+  for (int i = 0; i < 300; ++i) big.sigs.push_back(make_set(1000 + i).sigs[0]);
+  auto r = c->report(std::span(&big, 1));
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->results[0].recorded, protocol::Limits{}.max_sigs_per_message);
+  auto v = c->check(big, c->default_deadline());
+  ASSERT_TRUE(v.ok()) << v.error().to_string();
+  EXPECT_EQ(v->verdict, protocol::Verdict::kSpam);
+}
+
 TEST(Client, CacheServesRepeatsAndReportClearsIt) {
   MiniNode node;
   auto c = make_client({node.url()});

@@ -72,6 +72,9 @@ struct ClientOptions {
   std::size_t max_batch = 500;
   // Estimated JSON size above which a batch is split. Default: 768 KiB (node limit 1 MiB).
   std::size_t max_request_bytes = 768u << 10;
+  // Signatures sent per message; a message with more (e.g. hundreds of URLs) sends its first
+  // ones, in engine order. Default: the protocol's limit (256).
+  std::size_t max_sigs_per_message = protocol::Limits{}.max_sigs_per_message;
   // Idle keep-alive connections kept per node. Default: 4.
   std::size_t max_idle_connections = 4;
   // Idle connections older than this are not reused. Default: 30 s.
