@@ -170,7 +170,7 @@ DecodeStatus decode_stateless(const Codec& c, std::string_view in, Sink sink) {
         continue;
       }
       const unsigned b3 = s[i + 2], b4 = s[i + 3];
-      if (b >= 0x81 && b3 >= 0x81 && b4 >= 0x30 && b4 <= 0x39) {
+      if (b >= 0x81 && b <= 0xFE && b3 >= 0x81 && b3 <= 0xFE && b4 >= 0x30 && b4 <= 0x39) {
         const std::uint32_t c1 = b - 0x81, c2 = b2 - 0x30, c3 = b3 - 0x81, c4 = b4 - 0x30;
         if (c1 < 4) {
           const std::uint32_t lseq = (c1 * 10 + c2) * 1260 + c3 * 10 + c4;

@@ -87,6 +87,15 @@ def mode_codecs(args, rng):
             samples = [rand_bytes(rng, codec) for _ in range(args.count)]
             if codec in ("gb2312", "big5", "euc-kr", "shift_jis", "euc-jp", "gb18030", "cp932"):
                 samples += [bytes([a, b]) for a in range(0x80, 0x100, 7) for b in range(256)]
+            if codec == "euc-jp":  # JIS X 0212 three-byte sequences
+                samples += [bytes([0x8F, b, c]) for b in range(0x80, 0x100, 3) for c in range(0, 256, 5)]
+            if codec == "euc-kr":  # KS X 1001:1998 make-up sequences
+                samples += [bytes([0xA4, 0xD4, 0xA4, x, 0xA4, y, 0xA4, z]) for x in range(0xA0, 0xC0, 2)
+                            for y in range(0xBE, 0xD5, 2) for z in range(0xA0, 0xD6, 3)]
+                samples += [bytes([0xA4, 0xD4, 0xA4, 0xA1, 0xA3, 0xBF, 0xA4, 0xD4]), b"\xa4\xd4\xa4"]
+            if codec == "gb18030":  # four-byte sequences around every range edge
+                samples += [bytes([a, b, c, d]) for a in range(0x80, 0x100) for b in (0x30, 0x35, 0x39)
+                            for c in (0x80, 0x81, 0xA0, 0xFE, 0xFF) for d in (0x2F, 0x30, 0x39, 0x3A)]
             ours = run([args.dump, "decode", codec, errors],
                        "".join(s.hex() + "\n" for s in samples).encode())
             for s, o in zip(samples, ours):
