@@ -12,9 +12,10 @@
 #   reply   + strop-milter on a unix socket, every step answered (milter.no_reply = "no")
 #   inet    + strop-milter over TCP (inet:PORT@127.0.0.1): clamd + node + rules
 # and measures
-#   1. latency: one SMTP session sends N real ham messages (corpus/ham) one after another;
-#      per message, MAIL FROM .. 250 after DATA, median and p90 (ms), per listener;
-#      "added" = median(listener) - median(none);
+#   1. latency: N real ham messages (corpus/ham), each sent to every listener in turn over
+#      one SMTP session per listener (interleaved, so background load hits all alike); per
+#      message MAIL FROM .. 250 after DATA, median and p90 (ms); "added" = median(listener)
+#      - median(none);
 #   2. throughput: smtp-source (-s 1 and -s 5, -l 2000) msg/s until all are delivered;
 #   3. the milter's own per-stage times from its log (median ms).
 # Prints markdown tables (copied into docs/performance.md "## Milter"). Needs root (postfix).
@@ -80,6 +81,7 @@ uri    SHORTENER   m{^https?://(bit\.ly|tinyurl\.com)/}i
 meta   COMBO       PILLS && SHORTENER
 R
 
+declare -A MPID
 milter() {  # milter NAME SOCKET CLAMD_ENABLED [NO_REPLY]
   cat > "$T/$1.toml" <<C
 [milter]
@@ -101,6 +103,10 @@ file = "$T/bench.rules"
 C
   "$MILTER" --config "$T/$1.toml" >"$T/$1.log" 2>&1 &
   MILTER_PIDS+=($!)
+  MPID[$1]=$!
+}
+cpu_ticks() {  # user+system clock ticks of PID and its threads
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 milter full "unix:$T/full.sock" true
 milter noclam "unix:$T/noclam.sock" false
@@ -120,47 +126,62 @@ wait_delivered() {  # wait_delivered COUNT
   wait_until 600 test "$(delivered)" -ge "$want" || log "only $(delivered)/$want delivered"
 }
 
-# ---- 1. latency per message, one session, real ham ----
+# ---- 1. latency per message: real ham, one SMTP session per listener, interleaved ----
+# Every message goes to every listener in turn (rotating the order), so load from other
+# processes on the machine affects all listeners alike.
 ls "$CORPUS"/ham/*.eml | head -"$N" > "$T/ham.list"
-latency() {  # latency PORT -> "median p90" (ms)
-  /usr/bin/python3 - "$1" "$T/ham.list" <<'PY'
+NAMES="none full noclam reply inet"
+port_of() {
+  case $1 in none) echo "$P_NONE" ;; full) echo "$P_FULL" ;; noclam) echo "$P_NOCLAM" ;;
+    reply) echo "$P_REPLY" ;; inet) echo "$P_INET" ;; esac
+}
+latency_all() {  # latency_all -> lines "NAME median p90" (ms)
+  local args=() name
+  for name in $NAMES; do args+=("$name=$(port_of "$name")"); done
+  /usr/bin/python3 - "$T/ham.list" "${args[@]}" <<'PY'
 import smtplib, statistics, sys, time
-port, listfile = int(sys.argv[1]), sys.argv[2]
+listfile, targets = sys.argv[1], [a.split('=') for a in sys.argv[2:]]
 msgs = []
 for path in open(listfile).read().split():
     raw = open(path, 'rb').read()
     if raw.startswith(b'From '):
         raw = raw.split(b'\n', 1)[1]
     msgs.append(raw.replace(b'\r\n', b'\n').replace(b'\n', b'\r\n'))
-s = smtplib.SMTP('127.0.0.1', port, timeout=120)
-s.ehlo('bench.example')
-times = []
+conns = {}
+for name, port in targets:
+    s = smtplib.SMTP('127.0.0.1', int(port), timeout=120)
+    s.ehlo('bench.example')
+    conns[name] = s
+times = {name: [] for name, _ in targets}
+names = [name for name, _ in targets]
 for i, raw in enumerate(msgs):
-    t0 = time.perf_counter()
-    s.sendmail('bench@example.org', ['u@test.local'], raw)
-    times.append((time.perf_counter() - t0) * 1000)
-s.quit()
-times.sort()
-print(f"{statistics.median(times):.2f} {times[int(len(times) * 0.9)]:.2f}")
+    order = names[i % len(names):] + names[:i % len(names)]
+    for name in order:
+        t0 = time.perf_counter()
+        conns[name].sendmail('bench@example.org', ['u@test.local'], raw)
+        times[name].append((time.perf_counter() - t0) * 1000)
+for name in names:
+    conns[name].quit()
+    t = sorted(times[name])
+    print(f"{name} {statistics.median(t):.2f} {t[int(len(t) * 0.9)]:.2f}")
 PY
 }
-NAMES="none full noclam reply inet"
-port_of() {
-  case $1 in none) echo "$P_NONE" ;; full) echo "$P_FULL" ;; noclam) echo "$P_NOCLAM" ;;
-    reply) echo "$P_REPLY" ;; inet) echo "$P_INET" ;; esac
-}
-declare -A MED P90 FROM TO
+declare -A MED P90 FROM TO CPU0 CPU
 before=$(delivered)
-for name in $NAMES; do
-  p=$(port_of "$name")
-  latency "$p" > /dev/null  # warm-up pass (first-use costs)
-  # The milter's log lines of the measured pass only (stage medians below).
-  [ -f "$T/$name.log" ] && FROM[$name]=$(wc -l < "$T/$name.log")
-  read -r MED[$name] P90[$name] < <(latency "$p")
-  [ -f "$T/$name.log" ] && TO[$name]=$(wc -l < "$T/$name.log")
-  log "latency $name: median ${MED[$name]} ms, p90 ${P90[$name]} ms"
-done
+latency_all > /dev/null  # warm-up pass (first-use costs)
+for name in $NAMES; do [ -f "$T/$name.log" ] && FROM[$name]=$(wc -l < "$T/$name.log"); done
+for name in "${!MPID[@]}"; do CPU0[$name]=$(cpu_ticks "${MPID[$name]}"); done
+while read -r name med p90; do
+  MED[$name]=$med P90[$name]=$p90
+  log "latency $name: median $med ms, p90 $p90 ms"
+done < <(latency_all)
+for name in $NAMES; do [ -f "$T/$name.log" ] && TO[$name]=$(wc -l < "$T/$name.log"); done
 n_ham=$(wc -l < "$T/ham.list")
+hz=$(getconf CLK_TCK)
+for name in "${!MPID[@]}"; do
+  CPU[$name]=$(awk -v a="${CPU0[$name]}" -v b="$(cpu_ticks "${MPID[$name]}")" -v hz="$hz" -v n="$n_ham" \
+    'BEGIN { printf "%.3f", (b - a) * 1000 / hz / n }')
+done
 wait_delivered $((before + 10 * n_ham))
 
 # ---- 2. throughput with smtp-source ----
@@ -211,8 +232,8 @@ for name in $NAMES; do
   echo "| $label | ${MED[$name]} | ${P90[$name]} | $added | ${RATE[$name.1]} | ${RATE[$name.5]} |"
 done
 echo
-echo "| milter (median ms per message, from its log) | parse | clamd | lookup | rules | total |"
-echo "|---|---|---|---|---|---|"
+echo "| milter (median ms per message, from its log) | parse | clamd | lookup | rules | total | milter CPU ms/message |"
+echo "|---|---|---|---|---|---|---|"
 for name in full noclam reply inet; do
-  echo "| $name | $(stage_median "$name" parse) | $(stage_median "$name" clamd) | $(stage_median "$name" lookup) | $(stage_median "$name" rules) | $(total_median "$name") |"
+  echo "| $name | $(stage_median "$name" parse) | $(stage_median "$name" clamd) | $(stage_median "$name" lookup) | $(stage_median "$name" rules) | $(total_median "$name") | ${CPU[$name]} |"
 done

@@ -7,6 +7,8 @@
 // Flags override the TOML config file. Exit codes (sysexits): 0 after a clean shutdown,
 // 64 usage, 66 unreadable rules file, 69 socket unavailable, 70 internal error, 78 bad
 // configuration.
+#include <pthread.h>
+#include <signal.h>
 #include <sysexits.h>
 #include <syslog.h>
 
@@ -115,6 +117,17 @@ int run(int argc, char** argv) {
     }
     ruleset = std::move(*rs);
   }
+
+  // libmilter waits for SIGTERM/SIGINT/SIGHUP with sigwait() in its own thread and blocks
+  // them in the thread that calls smfi_main(). Block them before any thread exists (metrics
+  // listener, node client), so every thread inherits the mask and a signal cannot hit a
+  // thread where its default action would kill the process without a clean shutdown.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto log = make_logger(cfg);
 
