@@ -5,6 +5,7 @@
 #include <optional>
 #include <map>
 #include <fcntl.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +30,12 @@ constexpr auto kHitFlushInterval = std::chrono::seconds(1);
 std::shared_ptr<spdlog::logger> log() {
   auto l = spdlog::get("storage");
   return l ? l : spdlog::default_logger();
+}
+
+std::int64_t thread_cpu_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
 std::uint64_t to_u64(TimePoint t) {
@@ -605,6 +612,9 @@ StoreStats StoreImpl::stats() {
   s.committed_ops = committed_ops_.load();
   s.last_commit_latency = std::chrono::microseconds(last_commit_us_.load());
   s.max_commit_latency = std::chrono::microseconds(max_commit_us_.load());
+  s.last_sync_latency = std::chrono::microseconds(last_sync_us_.load());
+  s.last_batch_ops = last_batch_ops_.load();
+  s.writer_cpu = std::chrono::microseconds(writer_cpu_us_.load());
   s.write_errors = write_errors_.load();
   s.expired = expired_.load();
   s.map_bytes = env_.map_size();
@@ -779,6 +789,7 @@ void StoreImpl::writer_loop() {
       exit = stopping_ && batch.empty() && queue_.empty();
     }
     if (!batch.empty()) run_batch(batch);
+    writer_cpu_us_ = thread_cpu_us();
     if (exit) {
       flush_hits(now());
       return;
@@ -891,7 +902,11 @@ void StoreImpl::run_batch(std::vector<std::unique_ptr<Op>>& ops) {
           rc = txn.put(dbi_.meta, codec::kMetaReportersGen, codec::encode_u64(c.reporters_gen));
         }
         if (rc == 0) {
+          auto s0 = std::chrono::steady_clock::now();
           rc = txn.commit();  // synchronous: returns after the data is on disk
+          last_sync_us_ = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - s0)
+                              .count();
         } else {
           txn.abort();
         }
@@ -917,6 +932,7 @@ void StoreImpl::run_batch(std::vector<std::unique_ptr<Op>>& ops) {
       if (us > max_commit_us_) max_commit_us_ = us;
       ++commits_;
       committed_ops_ += cost;
+      last_batch_ops_ = cost;
       expired_ += c.expired;
       for (auto& op : ops) {
         try {
@@ -995,19 +1011,34 @@ int StoreImpl::update_reporter(WriteCtx& c, ReporterId id,
 }
 
 int StoreImpl::allocate_sig_id(WriteCtx& c, SigId* out) {
+  if (!c.max_sig_id_known) {
+    // Ids above the highest one in use are free: no lookup needed until the ids wrap.
+    lmdb::Cursor cur;
+    int rc = lmdb::Cursor::open(*c.txn, dbi_.sigs, &cur);
+    if (rc != 0) return rc;
+    std::string_view k, v;
+    rc = cur.get(&k, &v, MDB_LAST);
+    if (rc == 0 && k.size() == 4) {
+      c.max_sig_id = codec::get_u32(k.data());
+    } else if (rc != MDB_NOTFOUND && rc != 0) {
+      return rc;
+    }
+    c.max_sig_id_known = true;
+  }
   SigId id = c.next_sig_id;
   for (std::uint64_t tries = 0; tries <= codec::kMaxSigId; ++tries, ++id) {
     if (id == 0 || id > codec::kMaxSigId) id = 1;
+    if (id > c.max_sig_id) break;
     std::string_view v;
     int rc = c.txn->get(dbi_.sigs, codec::sv(codec::sig_id_key(id)), &v);
-    if (rc == MDB_NOTFOUND) {
-      *out = id;
-      c.next_sig_id = id + 1;
-      return 0;
-    }
+    if (rc == MDB_NOTFOUND) break;
     if (rc != 0) return rc;
+    if (tries == codec::kMaxSigId) return MDB_MAP_FULL;  // every id in use
   }
-  return MDB_MAP_FULL;  // every id in use
+  *out = id;
+  c.max_sig_id = std::max(c.max_sig_id, id);
+  c.next_sig_id = id + 1;
+  return 0;
 }
 
 int StoreImpl::apply_vote(WriteCtx& c, ReporterId reporter,
@@ -1112,7 +1143,8 @@ int StoreImpl::vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
   auto vk = codec::vote_key(id, j);
   codec::VoteRecord vr;
   bool had = false;
-  rc = txn.get(dbi_.votes, codec::sv(vk), &v);
+  // A new signature has no votes yet (delete_sig removes a signature's votes with it).
+  rc = fresh ? MDB_NOTFOUND : txn.get(dbi_.votes, codec::sv(vk), &v);
   if (rc == 0) {
     auto d = codec::decode_vote(v);
     if (!d) return MDB_CORRUPTED;
@@ -1149,7 +1181,7 @@ int StoreImpl::vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
   if (next == K::kRevoke) ++rec.revokes;
   vr.kind = next;
   vr.time = now;
-  if (next != K::kWithdrawn) {
+  if (next != K::kWithdrawn && !fresh) {  // nobody else voted on a new signature
     if ((rc = apply_events(c, id, j, jrec, next, &vr.flags)) != 0) return rc;
   }
   if ((rc = txn.put(dbi_.votes, codec::sv(vk), codec::encode_vote(vr))) != 0) return rc;

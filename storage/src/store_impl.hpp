@@ -32,6 +32,8 @@ struct WriteCtx {
   lmdb::Txn* txn = nullptr;
   codec::Counts counts;
   codec::SigId next_sig_id = 1;
+  codec::SigId max_sig_id = 0;  // highest id in use (valid when max_sig_id_known)
+  bool max_sig_id_known = false;
   ReporterId next_reporter_id = 1;
   std::uint64_t reporters_gen = 0;
   bool reporters_changed = false;
@@ -180,7 +182,9 @@ class StoreImpl final : public Store {
 
   std::atomic<std::uint64_t> commits_{0}, committed_ops_{0}, write_errors_{0}, expired_{0},
       map_resizes_{0};
-  std::atomic<std::int64_t> last_commit_us_{0}, max_commit_us_{0};
+  std::atomic<std::int64_t> last_commit_us_{0}, max_commit_us_{0}, last_sync_us_{0};
+  std::atomic<std::uint64_t> last_batch_ops_{0};
+  std::atomic<std::int64_t> writer_cpu_us_{0};
 };
 
 }  // namespace strop::storage

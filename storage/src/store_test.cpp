@@ -429,6 +429,38 @@ TEST_F(StoreTest, SchemaVersionIsChecked) {
   EXPECT_NE(s.error().message.find("99"), std::string::npos);
 }
 
+TEST_F(StoreTest, SignatureIdsWrapAroundAndSkipIdsInUse) {
+  {
+    auto s = open(options());
+    ReporterId a = add(*s, "a", 1.0);
+    vote(*s, a, {body(1)});  // id 1
+  }
+  {
+    lmdb::Env env;
+    ASSERT_EQ(lmdb::Env::open(dir_.sub("db"), 0, 16, 16, 4 << 20, &env), 0);
+    lmdb::Txn txn;
+    ASSERT_EQ(lmdb::Txn::begin(env, 0, &txn), 0);
+    lmdb::Dbi meta;
+    ASSERT_EQ(txn.open_dbi("meta", 0, &meta), 0);
+    ASSERT_EQ(txn.put(meta, codec::kMetaNextSigId, codec::encode_u32(codec::kMaxSigId)), 0);
+    ASSERT_EQ(txn.commit(), 0);
+  }
+  auto s = open(options());
+  auto a = s->find_reporter("a");
+  ASSERT_TRUE(a);
+  vote(*s, a->id, {body(2), body(3), body(4)});  // ids kMaxSigId, then 2, 3 (1 is in use)
+  EXPECT_EQ(s->stats().signatures, 4u);
+  for (std::uint64_t i = 1; i <= 4; ++i) {
+    auto c = check(*s, {body(i)});
+    ASSERT_EQ(c.matches.size(), 1u) << i;
+    EXPECT_EQ(c.matches[0].id, body(i).text());
+    EXPECT_EQ(c.matches[0].reports, 1u);
+  }
+  s.reset();
+  s = open(options());  // the rebuilt index agrees
+  for (std::uint64_t i = 1; i <= 4; ++i) EXPECT_EQ(check(*s, {body(i)}).matches.size(), 1u) << i;
+}
+
 TEST_F(StoreTest, QueueBoundRejectsWithUnavailable) {
   auto o = options();
   o.max_queue_ops = 4;

@@ -131,6 +131,9 @@ struct StoreStats {
   std::uint64_t committed_ops = 0;                      // operations (signatures) committed
   std::chrono::microseconds last_commit_latency{0};     // last batch: begin -> commit done
   std::chrono::microseconds max_commit_latency{0};
+  std::chrono::microseconds last_sync_latency{0};       // last batch: mdb_txn_commit alone
+  std::uint64_t last_batch_ops = 0;                     // operations (signatures) in it
+  std::chrono::microseconds writer_cpu{0};              // CPU time of the writer thread
   std::uint64_t write_errors = 0;                       // failed batches
   std::uint64_t expired = 0;                            // signatures expired since open
   std::uint64_t map_bytes = 0;                          // current map size
