@@ -54,17 +54,9 @@ SigIdKey sig_id_key(SigId id) {
   return k;
 }
 
-ExactKey exact_key(sigs::Engine engine, std::string_view value) {
-  XXH128_hash_t h = XXH3_128bits_withSeed(value.data(), value.size(),
-                                          static_cast<XXH64_hash_t>(engine));
-  ExactKey k;
-  k[0] = static_cast<char>(engine);
-  put_u64(k.data() + 1, h.high64);
-  put_u64(k.data() + 9, h.low64);
-  return k;
+std::uint64_t exact_key64(sigs::Engine engine, std::string_view value) {
+  return XXH3_64bits_withSeed(value.data(), value.size(), static_cast<XXH64_hash_t>(engine));
 }
-
-std::uint64_t exact_key64(const ExactKey& k) { return get_u64(k.data() + 9); }
 
 VoteKey vote_key(SigId sig, std::uint32_t reporter) {
   VoteKey k;

@@ -76,11 +76,9 @@ std::string_view sv(const std::array<char, N>& k) {
 using SigIdKey = std::array<char, 4>;
 SigIdKey sig_id_key(SigId id);
 
-// sig_keys: [engine u8][XXH3-128 of the value, seeded with the engine: 16 bytes BE]
-using ExactKey = std::array<char, 17>;
-ExactKey exact_key(sigs::Engine engine, std::string_view value);
-// The 64-bit in-memory form of an exact key (the digest's low half).
-std::uint64_t exact_key64(const ExactKey& k);
+// The in-memory exact key of a signature: XXH3-64 of the value, seeded with the engine value.
+// Not stored; every use verifies the record's engine and value.
+std::uint64_t exact_key64(sigs::Engine engine, std::string_view value);
 
 // votes: [sig id u32 BE][reporter id u32 BE]
 using VoteKey = std::array<char, 8>;
@@ -96,7 +94,7 @@ ReporterKey reporter_key(std::uint32_t id);
 
 // ---- values
 
-// Value of sig_keys (an id) and of reporter_names: [ver][id u32]
+// Value of reporter_names (an id): [ver][id u32]
 std::string encode_id(std::uint32_t id);
 std::optional<std::uint32_t> decode_id(std::string_view v);
 

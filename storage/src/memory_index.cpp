@@ -209,7 +209,9 @@ void MemoryIndex::reserve(std::size_t exact, std::size_t fuzzy) { grow_for(exact
 void MemoryIndex::apply(std::span<const Change> changes) {
   std::size_t exact_adds = 0, fuzzy_adds = 0;
   for (const Change& c : changes) {
-    if (c.add) ++(c.fuzzy ? fuzzy_adds : exact_adds);
+    if (!c.add) continue;
+    ++exact_adds;
+    if (c.fuzzy) ++fuzzy_adds;
   }
   grow_for(exact_adds, fuzzy_adds);
   std::size_t j = 0;
@@ -218,11 +220,9 @@ void MemoryIndex::apply(std::span<const Change> changes) {
     std::size_t budget = 0;  // table updates in this exclusive section
     for (; j < changes.size() && budget < kUpdatesPerLock; ++j) {
       const Change& c = changes[j];
-      if (!c.fuzzy) {
-        c.add ? exact_.insert(c.exact, c.id) : (void)exact_.erase(c.exact, c.id);
-        budget += 1;
-        continue;
-      }
+      c.add ? exact_.insert(c.exact, c.id) : (void)exact_.erase(c.exact, c.id);
+      budget += 1;
+      if (!c.fuzzy) continue;
       for (int p = 0; p < sigs::kFuzzyHashes; ++p) {
         auto& t = fuzzy_[static_cast<std::size_t>(p)];
         auto v = c.hashes[static_cast<std::size_t>(p)];

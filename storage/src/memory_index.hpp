@@ -149,8 +149,8 @@ class MemoryIndex {
   struct Change {
     bool add = true;
     bool fuzzy = false;
-    std::uint64_t exact = 0;    // !fuzzy
-    sigs::FuzzyHashes hashes{};  // fuzzy
+    std::uint64_t exact = 0;     // the exact key (every engine: the writer finds records by it)
+    sigs::FuzzyHashes hashes{};  // fuzzy: the postings
     std::uint32_t id = 0;
   };
 

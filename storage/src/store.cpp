@@ -203,7 +203,6 @@ Result<void> StoreImpl::init() {
       lmdb::Dbi* dbi;
     } dbs[] = {{"meta", 0, &dbi_.meta},
                {"sigs", 0, &dbi_.sigs},
-               {"sig_keys", 0, &dbi_.sig_keys},
                {"votes", 0, &dbi_.votes},
                {"activity", 0, &dbi_.activity},
                {"reporters", 0, &dbi_.reporters},
@@ -283,6 +282,7 @@ int StoreImpl::build_index(lmdb::Txn& txn) {
     }
     IndexChange ch;
     ch.id = codec::get_u32(k.data());
+    ch.exact = codec::exact_key64(p->engine, p->value);
     if (p->engine == sigs::Engine::kFuzzy) {
       auto h = codec::decode_fuzzy(p->value);
       if (!h) {
@@ -291,8 +291,6 @@ int StoreImpl::build_index(lmdb::Txn& txn) {
       }
       ch.fuzzy = true;
       ch.hashes = *h;
-    } else {
-      ch.exact = codec::exact_key64(codec::exact_key(p->engine, p->value));
     }
     changes.push_back(ch);
     if (changes.size() == 4096) {
@@ -452,7 +450,7 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
         fuzzy_query.push_back(i);
       } else {
         if (s.value.empty() || s.value.size() > opt_.max_value_bytes) continue;
-        exact_keys.push_back(codec::exact_key64(codec::exact_key(s.engine, s.value)));
+        exact_keys.push_back(codec::exact_key64(s.engine, s.value));
         exact_query.push_back(i);
       }
     }
@@ -699,6 +697,17 @@ void StoreImpl::submit_vote(ReporterId reporter, std::vector<sigs::Signature> si
   if (sigs.empty()) {
     done(VoteOutcome{});
     return;
+  }
+  if (!opt_.serve) {
+    // Votes change the index only of the process that makes them: only the process holding
+    // the serve lock may vote, so a running node never misses a signature.
+    std::lock_guard g(serve_lock_mu_);
+    if (serve_lock_fd_ < 0) {
+      if (auto r = take_serve_lock(); !r) {
+        done(make_error(Errc::kUnavailable, r.error().message + "; report through the node"));
+        return;
+      }
+    }
   }
   auto state = std::make_shared<std::optional<Result<VoteOutcome>>>();
   auto op = std::make_unique<Op>();
@@ -1072,6 +1081,11 @@ int StoreImpl::apply_vote(WriteCtx& c, ReporterId reporter,
       return 0;
     }
   }
+  if (!index_ready_.load(std::memory_order_acquire)) {
+    // Admin mode: the writer finds records through the index, so build it first (from this
+    // transaction, which sees every committed write).
+    if ((rc = build_index(*c.txn)) != 0) return rc;
+  }
   VoteOutcome outcome;
   outcome.effects.reserve(sigs.size());
   const std::uint64_t now_s = to_u64(now);
@@ -1093,16 +1107,49 @@ int StoreImpl::apply_vote(WriteCtx& c, ReporterId reporter,
   return 0;
 }
 
+int StoreImpl::find_sig(WriteCtx& c, const sigs::Signature& sig, std::uint64_t key, SigId* id,
+                        codec::SigRecord* rec) {
+  // Candidates: the committed index (only this thread changes it) and this batch's new
+  // signatures. Each is verified against its record; a vanished one is dropped from the index.
+  std::vector<std::uint32_t> ids;
+  index_->find_exact(key, &ids);
+  if (auto it = c.pending.find(key); it != c.pending.end()) {
+    ids.insert(ids.end(), it->second.begin(), it->second.end());
+  }
+  for (SigId cand : ids) {
+    std::string_view v;
+    int rc = c.txn->get(dbi_.sigs, codec::sv(codec::sig_id_key(cand)), &v);
+    if (rc == MDB_NOTFOUND) {
+      IndexChange gone;
+      gone.add = false;
+      gone.exact = key;
+      gone.id = cand;
+      c.index.push_back(gone);  // (fuzzy postings of a vanished id are verified away on read)
+      continue;
+    }
+    if (rc != 0) return rc;
+    auto p = codec::peek_sig(v);
+    if (!p) return MDB_CORRUPTED;
+    if (p->engine != sig.engine || p->value != sig.value) continue;  // a 64-bit key collision
+    auto r = codec::decode_sig(v);
+    if (!r) return MDB_CORRUPTED;
+    *id = cand;
+    *rec = std::move(*r);
+    return 0;
+  }
+  return MDB_NOTFOUND;
+}
+
 int StoreImpl::vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
                         const sigs::Signature& sig, std::uint64_t now, bool revoke,
                         VoteEffect* effect) {
   lmdb::Txn& txn = *c.txn;
-  auto ek = codec::exact_key(sig.engine, sig.value);
+  const std::uint64_t key = codec::exact_key64(sig.engine, sig.value);
   std::string_view v;
-  int rc = txn.get(dbi_.sig_keys, codec::sv(ek), &v);
   SigId id = 0;
   codec::SigRecord rec;
   bool fresh = false;
+  int rc = find_sig(c, sig, key, &id, &rec);
   if (rc == MDB_NOTFOUND) {
     if (revoke) {
       *effect = VoteEffect::kUnknown;
@@ -1112,35 +1159,20 @@ int StoreImpl::vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
     rec.engine = sig.engine;
     rec.first_seen = now;
     rec.value = sig.value;
-    if ((rc = txn.put(dbi_.sig_keys, codec::sv(ek), codec::encode_id(id))) != 0) return rc;
     IndexChange ch;
     ch.add = true;
     ch.id = id;
+    ch.exact = key;
     if (sig.engine == sigs::Engine::kFuzzy) {
       ch.fuzzy = true;
       ch.hashes = *codec::decode_fuzzy(sig.value);  // validated by apply_vote
-    } else {
-      ch.exact = codec::exact_key64(ek);
     }
     c.index.push_back(ch);
+    c.pending[key].push_back(id);
     ++c.counts.by_engine[static_cast<std::size_t>(sig.engine) & 7];
     fresh = true;
   } else if (rc != 0) {
     return rc;
-  } else {
-    auto sid = codec::decode_id(v);
-    if (!sid) return MDB_CORRUPTED;
-    id = *sid;
-    rc = txn.get(dbi_.sigs, codec::sv(codec::sig_id_key(id)), &v);
-    if (rc == MDB_NOTFOUND) return MDB_CORRUPTED;  // sig_keys points to nothing
-    if (rc != 0) return rc;
-    auto r = codec::decode_sig(v);
-    if (!r) return MDB_CORRUPTED;
-    rec = std::move(*r);
-    if (rec.value != sig.value || rec.engine != sig.engine) {
-      *effect = VoteEffect::kUnknown;  // a 128-bit digest collision: never expected
-      return 0;
-    }
   }
   const std::uint64_t old_activity = fresh ? 0 : rec.activity();
 
@@ -1276,22 +1308,16 @@ int StoreImpl::delete_sig(WriteCtx& c, SigId id, const codec::SigRecord& rec) {
   lmdb::Txn& txn = *c.txn;
   int rc = txn.del(dbi_.sigs, codec::sv(codec::sig_id_key(id)));
   if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-  auto ek = codec::exact_key(rec.engine, rec.value);
   std::string_view v;
-  // Only remove the key if it still points at this id.
-  if (txn.get(dbi_.sig_keys, codec::sv(ek), &v) == 0 && codec::decode_id(v) == id) {
-    if ((rc = txn.del(dbi_.sig_keys, codec::sv(ek))) != 0) return rc;
-  }
   IndexChange ch;
   ch.add = false;
   ch.id = id;
+  ch.exact = codec::exact_key64(rec.engine, rec.value);
   if (rec.engine == sigs::Engine::kFuzzy) {
     if (auto h = codec::decode_fuzzy(rec.value)) {
       ch.fuzzy = true;
       ch.hashes = *h;
     }
-  } else {
-    ch.exact = codec::exact_key64(ek);
   }
   c.index.push_back(ch);
   // Votes: re-seek after each delete (a sig has few votes; keeps cursor rules simple).

@@ -39,6 +39,7 @@ struct WriteCtx {
   bool reporters_changed = false;
   std::vector<IndexChange> index;
   std::unordered_map<ReporterId, reputation::Trust> weights;  // reporters changed in this txn
+  std::unordered_map<std::uint64_t, std::vector<codec::SigId>> pending;  // new this txn, by key
   std::uint64_t expired = 0;
 };
 
@@ -128,6 +129,9 @@ class StoreImpl final : public Store {
  public:  // used by the operation lambdas in store.cpp
   int apply_vote(WriteCtx& c, ReporterId reporter, const std::vector<sigs::Signature>& sigs,
                  TimePoint now, bool revoke, Result<VoteOutcome>* out);
+  // Finds the stored record of sig (0, MDB_NOTFOUND or an LMDB error).
+  int find_sig(WriteCtx& c, const sigs::Signature& sig, std::uint64_t key, codec::SigId* id,
+               codec::SigRecord* rec);
   int vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
                const sigs::Signature& sig, std::uint64_t now, bool revoke, VoteEffect* effect);
   int apply_events(WriteCtx& c, codec::SigId id, ReporterId j, codec::ReporterRecord& jrec,
@@ -145,7 +149,7 @@ class StoreImpl final : public Store {
   bool registered_ = false;
   lmdb::Env env_;
   struct Dbis {
-    lmdb::Dbi meta, sigs, sig_keys, votes, activity, reporters, reporter_names;
+    lmdb::Dbi meta, sigs, votes, activity, reporters, reporter_names;
   } dbi_;
 
  private:
@@ -157,6 +161,7 @@ class StoreImpl final : public Store {
   // by index_ready_. Only the writer thread changes it after that.
   std::unique_ptr<MemoryIndex> index_;
   std::atomic<bool> index_ready_{false};
+  std::mutex serve_lock_mu_;
   int serve_lock_fd_ = -1;
 
   std::shared_mutex trust_mu_;

@@ -264,6 +264,44 @@ TEST_F(StoreTest, OnlyOneProcessServesADirectory) {
   EXPECT_EQ(in_child([&] { return Store::open(options(true)) ? 0 : 1; }), 0);
 }
 
+TEST_F(StoreTest, AdminProcessVotesAreRefusedWhileANodeServes) {
+  auto server = open(options(true));
+  ReporterId a = add(*server, "a", 1.0);
+  EXPECT_EQ(in_child([&] {
+              auto admin = Store::open(options(false));
+              if (!admin) return 1;
+              auto r = (*admin)->report(a, {body(1)}).get();
+              return !r && r.error().code == Errc::kUnavailable ? 0 : 2;
+            }),
+            0);
+}
+
+TEST_F(StoreTest, ServerRecoversFromAnAdminExpiry) {
+  auto o = options(true);
+  o.expire_after = std::chrono::hours(1);
+  auto server = open(o);
+  ReporterId a = add(*server, "a", 1.0);
+  vote(*server, a, {body(1), fuzzy(testing::random_fuzzy(1))});
+  EXPECT_EQ(in_child([&] {
+              clock_.advance(std::chrono::hours(2));  // the child's copy of the clock
+              auto ao = options(false);
+              ao.expire_after = std::chrono::hours(1);
+              auto admin = Store::open(ao);
+              if (!admin) return 1;
+              auto n = (*admin)->expire((*admin)->now());
+              return n && *n == 2 ? 0 : 2;
+            }),
+            0);
+  // The server's index still lists the deleted ids: checks skip them, reports start afresh.
+  EXPECT_TRUE(check(*server, {body(1)}).matches.empty());
+  EXPECT_TRUE(check(*server, {fuzzy(testing::random_fuzzy(1))}).matches.empty());
+  EXPECT_EQ(vote(*server, a, {body(1)}).effects[0], VoteEffect::kRecorded);
+  auto c = check(*server, {body(1)});
+  ASSERT_EQ(c.matches.size(), 1u);
+  EXPECT_EQ(c.matches[0].reports, 1u);
+  EXPECT_EQ(server->stats().signatures, 1u);
+}
+
 TEST_F(StoreTest, PersistsAcrossReopen) {
   auto h = testing::random_fuzzy(5);
   {
