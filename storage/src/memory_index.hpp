@@ -1,6 +1,6 @@
 // memory_index.hpp: the in-memory index in front of LMDB (internal to storage).
 //
-// Maps exact-signature keys (the 64-bit form of the sig_keys digest) and fuzzy postings
+// Maps exact-signature keys (codec::exact_key64, every engine) and fuzzy postings
 // ((position, hash value) pairs) to signature ids, so that a check, which is a miss most of
 // the time, costs a few dozen hash probes and no LMDB access. LMDB stays the source of
 // truth: the index is rebuilt from it at open and changed by the writer only after the

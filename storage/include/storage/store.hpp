@@ -82,9 +82,8 @@ struct StoreOptions {
   // true: a serving node: builds the in-memory index at open, runs the background sweeper
   // and holds <dir>/serve.lock (a second serving process gets Errc::kUnavailable).
   // false: an admin command: quick to open, no sweeper; the in-memory index is built on the
-  // first check(). Reports and revokes should go through the serving process (an admin
-  // process's votes are durable but a running server's index sees them only after a
-  // restart). Default: true.
+  // first check() or vote. Votes need the serve lock: while a node serves the directory an
+  // admin process's report()/revoke() fail with Errc::kUnavailable. Default: true.
   bool serve = true;
   // Time source (tests inject one). Default (empty): the system clock.
   Clock clock;
@@ -171,7 +170,8 @@ class Store {
   // signature). The callback runs on the writer thread after the commit; errors:
   // kNotFound (unknown reporter), kForbidden (disabled reporter), kInvalidArgument (a
   // value too long / malformed fuzzy value; nothing of the request is stored),
-  // kUnavailable (queue full or store closing; called synchronously), kIo (commit failed).
+  // kUnavailable (queue full, store closing, or admin mode while a node serves; called
+  // synchronously), kIo (commit failed).
   virtual void report(ReporterId reporter, std::vector<sigs::Signature> sigs, TimePoint now,
                       VoteCallback done) = 0;
   // Records `reporter`'s revoke of each signature: withdraws its own report, or counts as
