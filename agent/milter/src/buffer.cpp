@@ -50,7 +50,8 @@ Result<void> MessageBuffer::spill() {
     if (fd >= 0) ::unlink(tmpl.c_str());
   }
   if (fd < 0) {
-    return make_error(Errc::kIo, "spill file in " + options_.spool_dir + ": " + std::strerror(errno));
+    return make_error(Errc::kIo,
+                      "spill file in " + options_.spool_dir + ": " + std::strerror(errno));
   }
   fd_ = fd;
   std::string_view data = mem_;

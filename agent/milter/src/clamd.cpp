@@ -62,7 +62,7 @@ Reply parse_reply(std::string_view raw) {
 }  // namespace clamd
 
 Result<VirusScanResult> ClamdClient::scan_one(const Endpoint& ep, std::string_view message,
-                                             const Deadline& deadline) {
+                                              const Deadline& deadline) {
   auto conn = connect_to(ep, deadline.min(Deadline::after(options_.connect_timeout)));
   if (!conn) return conn.error();
   Socket& s = *conn;

@@ -17,8 +17,16 @@ TEST(ClamdCodec, ChunkHeaderIsBigEndian) {
 
 TEST(ClamdCodec, EncodeInstreamChunksAndTerminates) {
   std::string req = clamd::encode_instream("abcde", 2);
-  EXPECT_EQ(req, std::string("zINSTREAM\0", 10) + std::string("\0\0\0\x02" "ab", 6) +
-                     std::string("\0\0\0\x02" "cd", 6) + std::string("\0\0\0\x01" "e", 5) +
+  EXPECT_EQ(req, std::string("zINSTREAM\0", 10) +
+                     std::string("\0\0\0\x02"
+                                 "ab",
+                                 6) +
+                     std::string("\0\0\0\x02"
+                                 "cd",
+                                 6) +
+                     std::string("\0\0\0\x01"
+                                 "e",
+                                 5) +
                      std::string(4, '\0'));
   EXPECT_EQ(clamd::encode_instream("", 2), std::string("zINSTREAM\0\0\0\0\0", 14));
 }
@@ -27,7 +35,8 @@ TEST(ClamdCodec, ParsesRecordedReplies) {
   // Replies recorded from clamd 1.4.6 (mail-pipeline.md §4.3).
   auto ok = clamd::parse_reply(std::string("stream: OK\0", 11));
   EXPECT_EQ(ok.status, clamd::Status::kClean);
-  auto found = clamd::parse_reply(std::string("stream: Eicar-Test-Signature.ndb.UNOFFICIAL FOUND\0", 51));
+  auto found =
+      clamd::parse_reply(std::string("stream: Eicar-Test-Signature.ndb.UNOFFICIAL FOUND\0", 51));
   EXPECT_EQ(found.status, clamd::Status::kInfected);
   EXPECT_EQ(found.virus, "Eicar-Test-Signature.ndb.UNOFFICIAL");
   auto nl = clamd::parse_reply("stream: Eicar-Test-Signature.UNOFFICIAL FOUND\n");
@@ -72,7 +81,8 @@ FakeServer fake_clamd(const std::string& path, std::string* received = nullptr) 
     }
     if (received) *received = body;
     if (body.find("HANG") != std::string::npos) return "";
-    if (body.find("EICAR") != std::string::npos) return std::string("stream: Eicar-Test FOUND\0", 25);
+    if (body.find("EICAR") != std::string::npos)
+      return std::string("stream: Eicar-Test FOUND\0", 25);
     if (body.size() > 1000) return std::string("INSTREAM size limit exceeded. ERROR\0", 36);
     return std::string("stream: OK\0", 11);
   };
@@ -91,7 +101,8 @@ TEST(ClamdClient, CleanAndInfected) {
   std::string got;
   auto server = fake_clamd(dir.path() + "/clamd.sock", &got);
   ClamdClient client(options_for({"unix:" + dir.path() + "/clamd.sock"}));
-  auto clean = client.scan("hello world, a clean message", Deadline::after(std::chrono::seconds(5)));
+  auto clean =
+      client.scan("hello world, a clean message", Deadline::after(std::chrono::seconds(5)));
   ASSERT_TRUE(clean.ok()) << clean.error().to_string();
   EXPECT_FALSE(clean->infected);
   EXPECT_EQ(got, "hello world, a clean message");  // reassembled from 7-byte chunks
@@ -123,9 +134,9 @@ TEST(ClamdClient, FailsOverToTheNextAddressAndRoundRobins) {
   TempDir dir;
   auto a = fake_clamd(dir.path() + "/a.sock");
   auto b = fake_clamd(dir.path() + "/b.sock");
-  ClamdClient client(options_for({"unix:" + dir.path() + "/missing.sock",
-                                  "unix:" + dir.path() + "/a.sock",
-                                  "unix:" + dir.path() + "/b.sock"}));
+  ClamdClient client(
+      options_for({"unix:" + dir.path() + "/missing.sock", "unix:" + dir.path() + "/a.sock",
+                   "unix:" + dir.path() + "/b.sock"}));
   for (int i = 0; i < 6; ++i) {
     auto r = client.scan("clean", Deadline::after(std::chrono::seconds(5)));
     ASSERT_TRUE(r.ok()) << r.error().to_string();

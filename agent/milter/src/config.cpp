@@ -1,12 +1,12 @@
 #include "milter/config.hpp"
 
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <toml++/toml.h>
 
 #include "milter/net.hpp"
 #include "milter/text.hpp"
@@ -16,20 +16,23 @@ namespace {
 
 const std::map<std::string, std::set<std::string>>& known_keys() {
   static const std::map<std::string, std::set<std::string>> k = {
-      {"milter", {"socket", "socket_mode", "backlog", "mta_timeout_s", "max_recipients",
-                  "max_headers", "no_reply"}},
+      {"milter",
+       {"socket", "socket_mode", "backlog", "mta_timeout_s", "max_recipients", "max_headers",
+        "no_reply"}},
       {"log", {"level", "target"}},
       {"budget", {"total_ms"}},
       {"buffer", {"memory_per_message", "memory_total", "max_message_bytes", "spool_dir"}},
-      {"clamd", {"enabled", "addresses", "timeout_ms", "connect_timeout_ms", "max_bytes",
-                 "chunk_bytes", "on_failure", "on_oversize"}},
-      {"node", {"urls", "timeout_ms", "on_failure", "identity", "report_threshold",
-                "report_timeout_ms", "spam_traps", "cache_ttl_ms", "ca_file"}},
+      {"clamd",
+       {"enabled", "addresses", "timeout_ms", "connect_timeout_ms", "max_bytes", "chunk_bytes",
+        "on_failure", "on_oversize"}},
+      {"node",
+       {"urls", "timeout_ms", "on_failure", "identity", "report_threshold", "report_timeout_ms",
+        "spam_traps", "cache_ttl_ms", "ca_file"}},
       {"spamd", {"enabled", "address", "user", "timeout_ms", "max_bytes", "on_failure"}},
       {"rules", {"file"}},
-      {"policy", {"tag_threshold", "reject_threshold", "virus_action", "spam_action",
-                  "subject_tag", "incoming_headers", "virus_reply", "spam_reply",
-                  "tempfail_reply"}},
+      {"policy",
+       {"tag_threshold", "reject_threshold", "virus_action", "spam_action", "subject_tag",
+        "incoming_headers", "virus_reply", "spam_reply", "tempfail_reply"}},
       {"quarantine", {"method", "directory"}},
       {"bypass", {"networks", "authenticated", "senders", "recipients"}},
       {"metrics", {"listen"}},
@@ -45,9 +48,7 @@ class Reader {
     const toml::table* t = root_[sec].as_table();
     return t == nullptr ? nullptr : t->get(key);
   }
-  static std::string path(const char* sec, const char* key) {
-    return std::string(sec) + "." + key;
-  }
+  static std::string path(const char* sec, const char* key) { return std::string(sec) + "." + key; }
 
   Result<void> str(const char* sec, const char* key, std::string* out) const {
     const toml::node* n = node(sec, key);
@@ -106,7 +107,8 @@ class Reader {
     for (const auto& e : *a) {
       auto v = e.value<std::string>();
       if (!v) {
-        return make_error(Errc::kInvalidArgument, path(sec, key) + ": expected an array of strings");
+        return make_error(Errc::kInvalidArgument,
+                          path(sec, key) + ": expected an array of strings");
       }
       out->push_back(*v);
     }
@@ -123,13 +125,14 @@ Result<void> enum_str(const Reader& rd, const char* sec, const char* key, T* out
   if (rd.node(sec, key) == nullptr) return {};
   if (auto r = rd.str(sec, key, &s); !r) return r;
   auto v = parse(s);
-  if (!v) return make_error(Errc::kInvalidArgument, Reader::path(sec, key) + ": " + v.error().message);
+  if (!v)
+    return make_error(Errc::kInvalidArgument, Reader::path(sec, key) + ": " + v.error().message);
   *out = *v;
   return {};
 }
 
-#define STROP_TRY(expr)              \
-  do {                               \
+#define STROP_TRY(expr)                           \
+  do {                                            \
     if (auto r_ = (expr); !r_) return r_.error(); \
   } while (0)
 
@@ -169,7 +172,8 @@ Result<Config> from_table(const toml::table& root) {
       ok = ok && ch >= '0' && ch <= '7';
       mode = mode * 8 + (ch - '0');
     }
-    if (!ok) return make_error(Errc::kInvalidArgument, "milter.socket_mode: expected octal like \"0660\"");
+    if (!ok)
+      return make_error(Errc::kInvalidArgument, "milter.socket_mode: expected octal like \"0660\"");
     c.socket_mode = mode;
   }
   STROP_TRY(rd.integer("milter", "backlog", &c.backlog, 1, 65535));
@@ -244,10 +248,18 @@ std::string q(std::string_view s) {
   std::string out = "\"";
   for (char ch : s) {
     switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(ch) < 0x20) {
           out += fmt::format("\\u{:04x}", static_cast<unsigned>(ch));
@@ -304,7 +316,8 @@ Result<void> validate(const Config& c) {
   if (!ep) return make_error(Errc::kInvalidArgument, "milter.socket: " + ep.error().message);
   if (c.clamd_enabled) {
     if (c.clamd_addresses.empty()) {
-      return make_error(Errc::kInvalidArgument, "clamd.addresses is empty (set clamd.enabled = false)");
+      return make_error(Errc::kInvalidArgument,
+                        "clamd.addresses is empty (set clamd.enabled = false)");
     }
     for (const auto& a : c.clamd_addresses) {
       auto e = parse_endpoint(a);
@@ -342,7 +355,8 @@ Result<void> validate(const Config& c) {
                       "policy.spam_action must be reject, discard, quarantine, tempfail or tag");
   }
   if (!one_of(pol.oversize_action, {Action::kAccept, Action::kReject, Action::kTempfail})) {
-    return make_error(Errc::kInvalidArgument, "clamd.on_oversize must be accept, reject or tempfail");
+    return make_error(Errc::kInvalidArgument,
+                      "clamd.on_oversize must be accept, reject or tempfail");
   }
   if (pol.reject_threshold < pol.tag_threshold) {
     return make_error(Errc::kInvalidArgument, "policy.reject_threshold is below tag_threshold");
@@ -355,7 +369,8 @@ Result<void> validate(const Config& c) {
   }
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
   if (kLevels.count(c.log_level) == 0) {
-    return make_error(Errc::kInvalidArgument, "log.level must be trace, debug, info, warn or error");
+    return make_error(Errc::kInvalidArgument,
+                      "log.level must be trace, debug, info, warn or error");
   }
   if (c.pipeline.quarantine_method == QuarantineMethod::kDirectory &&
       c.pipeline.quarantine_dir.empty()) {
@@ -375,40 +390,45 @@ std::string print_config(const Config& c) {
   std::string o;
   o += "# strop-milter effective configuration\n";
   o += "[milter]\n";
-  o += fmt::format("socket = {}\nsocket_mode = \"{:04o}\"\nbacklog = {}\nmta_timeout_s = {}\n"
-                   "max_recipients = {}\nmax_headers = {}\nno_reply = {}\n\n",
-                   q(c.socket), c.socket_mode, c.backlog, c.mta_timeout_s, c.max_recipients,
-                   c.max_headers, q(c.no_reply));
+  o += fmt::format(
+      "socket = {}\nsocket_mode = \"{:04o}\"\nbacklog = {}\nmta_timeout_s = {}\n"
+      "max_recipients = {}\nmax_headers = {}\nno_reply = {}\n\n",
+      q(c.socket), c.socket_mode, c.backlog, c.mta_timeout_s, c.max_recipients, c.max_headers,
+      q(c.no_reply));
   o += fmt::format("[log]\nlevel = {}\ntarget = {}\n\n", q(c.log_level), q(c.log_target));
   o += fmt::format("[budget]\ntotal_ms = {}\n\n", p.budget.count());
-  o += fmt::format("[buffer]\nmemory_per_message = {}\nmemory_total = {}\nmax_message_bytes = {}\n"
-                   "spool_dir = {}\n\n",
-                   c.buffer.memory_per_message, c.memory_total, c.buffer.max_message_bytes,
-                   q(c.buffer.spool_dir));
-  o += fmt::format("[clamd]\nenabled = {}\naddresses = {}\ntimeout_ms = {}\nconnect_timeout_ms = {}\n"
-                   "max_bytes = {}\nchunk_bytes = {}\non_failure = {}\non_oversize = {}\n\n",
-                   c.clamd_enabled, qlist(c.clamd_addresses), p.clamd_timeout.count(),
-                   c.clamd_connect_timeout_ms, p.clamd_max_bytes, c.clamd_chunk_bytes,
-                   q(fail_mode_name(pol.clamd_failure)), q(action_name(pol.oversize_action)));
-  o += fmt::format("[node]\nurls = {}\ntimeout_ms = {}\non_failure = {}\nidentity = {}\n"
-                   "cache_ttl_ms = {}\nca_file = {}\n"
-                   "report_threshold = {}\nreport_timeout_ms = {}\nspam_traps = {}\n\n",
-                   qlist(c.node_urls), p.lookup_timeout.count(),
-                   q(fail_mode_name(pol.lookup_failure)), q(c.node_identity),
-                   c.node_cache_ttl_ms, q(c.node_ca_file),
-                   num(p.report_threshold), p.report_timeout.count(), qlist(p.spam_traps));
-  o += fmt::format("[spamd]\nenabled = {}\naddress = {}\nuser = {}\ntimeout_ms = {}\nmax_bytes = {}\n"
-                   "on_failure = {}\n\n",
-                   c.spamd_enabled, q(c.spamd_address), q(c.spamd_user), p.spamd_timeout.count(),
-                   p.spamd_max_bytes, q(fail_mode_name(pol.spamd_failure)));
+  o += fmt::format(
+      "[buffer]\nmemory_per_message = {}\nmemory_total = {}\nmax_message_bytes = {}\n"
+      "spool_dir = {}\n\n",
+      c.buffer.memory_per_message, c.memory_total, c.buffer.max_message_bytes,
+      q(c.buffer.spool_dir));
+  o += fmt::format(
+      "[clamd]\nenabled = {}\naddresses = {}\ntimeout_ms = {}\nconnect_timeout_ms = {}\n"
+      "max_bytes = {}\nchunk_bytes = {}\non_failure = {}\non_oversize = {}\n\n",
+      c.clamd_enabled, qlist(c.clamd_addresses), p.clamd_timeout.count(),
+      c.clamd_connect_timeout_ms, p.clamd_max_bytes, c.clamd_chunk_bytes,
+      q(fail_mode_name(pol.clamd_failure)), q(action_name(pol.oversize_action)));
+  o += fmt::format(
+      "[node]\nurls = {}\ntimeout_ms = {}\non_failure = {}\nidentity = {}\n"
+      "cache_ttl_ms = {}\nca_file = {}\n"
+      "report_threshold = {}\nreport_timeout_ms = {}\nspam_traps = {}\n\n",
+      qlist(c.node_urls), p.lookup_timeout.count(), q(fail_mode_name(pol.lookup_failure)),
+      q(c.node_identity), c.node_cache_ttl_ms, q(c.node_ca_file), num(p.report_threshold),
+      p.report_timeout.count(), qlist(p.spam_traps));
+  o += fmt::format(
+      "[spamd]\nenabled = {}\naddress = {}\nuser = {}\ntimeout_ms = {}\nmax_bytes = {}\n"
+      "on_failure = {}\n\n",
+      c.spamd_enabled, q(c.spamd_address), q(c.spamd_user), p.spamd_timeout.count(),
+      p.spamd_max_bytes, q(fail_mode_name(pol.spamd_failure)));
   o += fmt::format("[rules]\nfile = {}\n\n", q(c.rules_file));
-  o += fmt::format("[policy]\ntag_threshold = {}\nreject_threshold = {}\nvirus_action = {}\n"
-                   "spam_action = {}\nsubject_tag = {}\nincoming_headers = {}\nvirus_reply = {}\n"
-                   "spam_reply = {}\ntempfail_reply = {}\n\n",
-                   num(pol.tag_threshold), num(pol.reject_threshold), q(action_name(pol.virus_action)),
-                   q(action_name(pol.spam_action)), q(p.headers.subject_tag),
-                   q(incoming_mode_name(p.headers.incoming)), q(pol.virus_reply), q(pol.spam_reply),
-                   q(pol.tempfail_reply));
+  o += fmt::format(
+      "[policy]\ntag_threshold = {}\nreject_threshold = {}\nvirus_action = {}\n"
+      "spam_action = {}\nsubject_tag = {}\nincoming_headers = {}\nvirus_reply = {}\n"
+      "spam_reply = {}\ntempfail_reply = {}\n\n",
+      num(pol.tag_threshold), num(pol.reject_threshold), q(action_name(pol.virus_action)),
+      q(action_name(pol.spam_action)), q(p.headers.subject_tag),
+      q(incoming_mode_name(p.headers.incoming)), q(pol.virus_reply), q(pol.spam_reply),
+      q(pol.tempfail_reply));
   o += fmt::format("[quarantine]\nmethod = {}\ndirectory = {}\n\n",
                    q(quarantine_method_name(p.quarantine_method)), q(p.quarantine_dir));
   o += fmt::format("[bypass]\nnetworks = {}\nauthenticated = {}\nsenders = {}\nrecipients = {}\n\n",

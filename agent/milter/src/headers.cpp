@@ -1,9 +1,9 @@
 #include "milter/headers.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "milter/text.hpp"
 
@@ -33,15 +33,18 @@ Result<IncomingMode> parse_incoming_mode(std::string_view text) {
   if (text == "remove") return IncomingMode::kRemove;
   if (text == "rename") return IncomingMode::kRename;
   if (text == "keep") return IncomingMode::kKeep;
-  return make_error(Errc::kInvalidArgument,
-                    "unknown incoming header mode '" + std::string(text) + "' (remove, rename, keep)");
+  return make_error(Errc::kInvalidArgument, "unknown incoming header mode '" + std::string(text) +
+                                                "' (remove, rename, keep)");
 }
 
 const char* incoming_mode_name(IncomingMode m) {
   switch (m) {
-    case IncomingMode::kRemove: return "remove";
-    case IncomingMode::kRename: return "rename";
-    case IncomingMode::kKeep: return "keep";
+    case IncomingMode::kRemove:
+      return "remove";
+    case IncomingMode::kRename:
+      return "rename";
+    case IncomingMode::kKeep:
+      return "keep";
   }
   return "?";
 }
@@ -53,8 +56,10 @@ bool is_protected_header(std::string_view name) {
 std::string spam_score_value(const RuleResult& rules, std::size_t max_bytes) {
   int stars = 0;
   if (rules.score > 0) stars = static_cast<int>(std::min(40.0, rules.score));
-  std::string head = format_score(rules.score) + " (" + std::string(static_cast<std::size_t>(stars), '*') + ")";
-  std::string names = rule_names(rules, max_bytes > head.size() + 1 ? max_bytes - head.size() - 1 : 0);
+  std::string head =
+      format_score(rules.score) + " (" + std::string(static_cast<std::size_t>(stars), '*') + ")";
+  std::string names =
+      rule_names(rules, max_bytes > head.size() + 1 ? max_bytes - head.size() - 1 : 0);
   return names.empty() ? head : head + " " + names;
 }
 
@@ -66,9 +71,8 @@ std::string spam_status_value(bool spam, const RuleResult& rules, double require
   return head + (names.empty() ? "none" : names);
 }
 
-std::vector<HeaderEdit> plan_headers(const std::vector<SeenHeader>& seen,
-                                     const Decision& decision, const RuleResult& rules,
-                                     const HeaderOptions& options) {
+std::vector<HeaderEdit> plan_headers(const std::vector<SeenHeader>& seen, const Decision& decision,
+                                     const RuleResult& rules, const HeaderOptions& options) {
   std::vector<HeaderEdit> edits;
   if (options.incoming != IncomingMode::kKeep) {
     // Occurrence index per (case-insensitive) name, in arrival order.
@@ -85,9 +89,8 @@ std::vector<HeaderEdit> plan_headers(const std::vector<SeenHeader>& seen,
     }
     // Delete the last occurrence first, so the MTA's numbering of earlier ones is unchanged
     // whichever way it counts deleted headers.
-    std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
-      return a.index > b.index;
-    });
+    std::stable_sort(hits.begin(), hits.end(),
+                     [](const Hit& a, const Hit& b) { return a.index > b.index; });
     for (const auto& h : hits) {
       edits.push_back({HeaderEdit::Op::kDelete, h.name, h.index, {}});
     }
@@ -100,11 +103,11 @@ std::vector<HeaderEdit> plan_headers(const std::vector<SeenHeader>& seen,
     }
   }
   edits.push_back({HeaderEdit::Op::kAdd, "X-Scanned-By", 0, options.scanned_by});
-  edits.push_back({HeaderEdit::Op::kAdd, "X-Spam-Score", 0,
-                   spam_score_value(rules, options.max_value_bytes)});
-  edits.push_back({HeaderEdit::Op::kAdd, "X-Spam-Status", 0,
-                   spam_status_value(decision.spam_flag, rules, options.required,
-                                     options.max_value_bytes)});
+  edits.push_back(
+      {HeaderEdit::Op::kAdd, "X-Spam-Score", 0, spam_score_value(rules, options.max_value_bytes)});
+  edits.push_back(
+      {HeaderEdit::Op::kAdd, "X-Spam-Status", 0,
+       spam_status_value(decision.spam_flag, rules, options.required, options.max_value_bytes)});
   if (decision.spam_flag) edits.push_back({HeaderEdit::Op::kAdd, "X-Spam-Flag", 0, "YES"});
   if (!decision.skipped.empty()) {
     std::string v;
@@ -127,8 +130,8 @@ std::vector<HeaderEdit> plan_headers(const std::vector<SeenHeader>& seen,
     } else if (!trim(subject->value).starts_with(options.subject_tag)) {
       std::string_view v = subject->value;
       while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-      edits.push_back({HeaderEdit::Op::kChange, "Subject", 1,
-                       options.subject_tag + " " + std::string(v)});
+      edits.push_back(
+          {HeaderEdit::Op::kChange, "Subject", 1, options.subject_tag + " " + std::string(v)});
     }
   }
   return edits;

@@ -68,7 +68,7 @@ TEST(Headers, TaggedMessageGetsFlagAndSubjectTag) {
 }
 
 TEST(Headers, ForgedSpamHeadersAreRemovedLastFirst) {
-  std::vector<SeenHeader> seen = {{"X-Spam-Flag", "NO"},      {"Subject", "x"},
+  std::vector<SeenHeader> seen = {{"X-Spam-Flag", "NO"},       {"Subject", "x"},
                                   {"x-spam-flag", "NO again"}, {"X-Strop-Skipped", "nothing"},
                                   {"X-Spam-Score", "-100"},    {"X-Spammy", "not ours"}};
   auto edits = plan_headers(seen, Decision{}, RuleResult{}, HeaderOptions{});

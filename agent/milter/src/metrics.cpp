@@ -1,20 +1,26 @@
 #include "milter/metrics.hpp"
 
-#include <sys/socket.h>
-
 #include <fmt/format.h>
+#include <sys/socket.h>
 
 namespace strop::milter {
 
 const char* metric_stage_name(MetricStage s) {
   switch (s) {
-    case MetricStage::kParse: return "parse";
-    case MetricStage::kClamd: return "clamd";
-    case MetricStage::kLookup: return "lookup";
-    case MetricStage::kSpamd: return "spamd";
-    case MetricStage::kRules: return "rules";
-    case MetricStage::kReport: return "report";
-    case MetricStage::kTotal: return "total";
+    case MetricStage::kParse:
+      return "parse";
+    case MetricStage::kClamd:
+      return "clamd";
+    case MetricStage::kLookup:
+      return "lookup";
+    case MetricStage::kSpamd:
+      return "spamd";
+    case MetricStage::kRules:
+      return "rules";
+    case MetricStage::kReport:
+      return "report";
+    case MetricStage::kTotal:
+      return "total";
   }
   return "?";
 }
@@ -87,8 +93,8 @@ std::string Metrics::render() const {
                        cum);
     out += fmt::format("strop_milter_stage_seconds_sum{{stage=\"{}\"}} {:.6f}\n", name,
                        static_cast<double>(load(h.sum_us)) / 1e6);
-    out += fmt::format("strop_milter_stage_seconds_count{{stage=\"{}\"}} {}\n", name,
-                       load(h.count));
+    out +=
+        fmt::format("strop_milter_stage_seconds_count{{stage=\"{}\"}} {}\n", name, load(h.count));
   }
   out += "# HELP strop_milter_stage_errors_total Stage failures, by stage and error.\n";
   out += "# TYPE strop_milter_stage_errors_total counter\n";
@@ -147,8 +153,7 @@ void MetricsServer::serve() {
       if (!n || *n == 0) break;
       req.append(buf, *n);
     }
-    std::string status = "404 Not Found", body = "not found\n",
-                type = "text/plain; charset=utf-8";
+    std::string status = "404 Not Found", body = "not found\n", type = "text/plain; charset=utf-8";
     if (req.starts_with("GET /metrics ") || req.starts_with("GET /metrics?")) {
       status = "200 OK";
       body = metrics_->render();

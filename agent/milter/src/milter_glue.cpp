@@ -5,6 +5,7 @@
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -12,8 +13,6 @@
 #include <cstring>
 #include <exception>
 #include <optional>
-
-#include <spdlog/spdlog.h>
 
 #include "milter/net.hpp"
 #include "milter/text.hpp"
@@ -43,8 +42,8 @@ struct ConnState {
 // Steps for which strop-milter asks the MTA not to wait for a reply (unix sockets only):
 // every step except end of message, and except connect, MAIL and end of headers when a
 // bypass rule may answer them (see no_reply_steps()).
-constexpr unsigned long kNoReplySteps = SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NR_DATA |
-                                        SMFIP_NR_UNKN | SMFIP_NR_HELO | SMFIP_NR_RCPT;
+constexpr unsigned long kNoReplySteps =
+    SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_HELO | SMFIP_NR_RCPT;
 
 unsigned long no_reply_steps(const Bypass& b) {
   unsigned long steps = kNoReplySteps;
@@ -140,9 +139,10 @@ sfsistat cb_negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps, 
   return guarded(ctx, "negotiate", 0, [&]() -> sfsistat {
     constexpr unsigned long kActions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
     if ((actions & kActions) != kActions) {
-      g_runtime->log->warn("the MTA does not offer every action strop-milter uses "
-                           "(offered 0x{:x}); header changes or quarantine may fail",
-                           actions);
+      g_runtime->log->warn(
+          "the MTA does not offer every action strop-milter uses "
+          "(offered 0x{:x}); header changes or quarantine may fail",
+          actions);
     }
     *want_actions = actions & kActions;
     unsigned long nr = g_runtime->no_reply ? (steps & no_reply_steps(*g_runtime->bypass)) : 0;

@@ -55,8 +55,8 @@ Result<void> wait_fd(int fd, short events, const Deadline& deadline) {
   }
 }
 
-Result<Socket> connect_addr(const sockaddr* sa, socklen_t len, int family,
-                            const Deadline& deadline, const std::string& label) {
+Result<Socket> connect_addr(const sockaddr* sa, socklen_t len, int family, const Deadline& deadline,
+                            const std::string& label) {
   Socket s(::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!s.valid()) return sys_error(Errc::kIo, "socket");
   if (family != AF_UNIX) {
@@ -102,7 +102,8 @@ Result<Endpoint> parse_endpoint(std::string_view text, bool listening) {
     ep.path = std::string(path);
     return ep;
   }
-  if (!text.empty() && text.front() == '/') return parse_endpoint("unix:" + std::string(text), listening);
+  if (!text.empty() && text.front() == '/')
+    return parse_endpoint("unix:" + std::string(text), listening);
   if (text.starts_with("inet:") || text.starts_with("inet6:")) {
     auto rest = text.substr(text.find(':') + 1);
     auto at = rest.find('@');

@@ -174,7 +174,8 @@ PipelineResult Pipeline::run(const Envelope& env, std::string_view message,
       auto rep = budget.expired() ? Result<void>(make_error(Errc::kTimeout, "budget spent"))
                                   : lookup_->report(sigset, deadline);
       r.reported = rep.ok();
-      if (!rep.ok() && metrics_ != nullptr) metrics_->stage_error(MetricStage::kReport, rep.error().code);
+      if (!rep.ok() && metrics_ != nullptr)
+        metrics_->stage_error(MetricStage::kReport, rep.error().code);
       record(&r, MetricStage::kReport, t,
              rep.ok() ? (trap ? "ok (spam trap)" : "ok") : "error: " + short_error(rep.error()));
     }

@@ -1,8 +1,8 @@
 #include "milter/policy.hpp"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "milter/text.hpp"
 
@@ -37,12 +37,18 @@ std::string reply_text(std::string_view tmpl, std::string_view virus, std::strin
 
 const char* action_name(Action a) {
   switch (a) {
-    case Action::kAccept: return "accept";
-    case Action::kTag: return "tag";
-    case Action::kReject: return "reject";
-    case Action::kDiscard: return "discard";
-    case Action::kQuarantine: return "quarantine";
-    case Action::kTempfail: return "tempfail";
+    case Action::kAccept:
+      return "accept";
+    case Action::kTag:
+      return "tag";
+    case Action::kReject:
+      return "reject";
+    case Action::kDiscard:
+      return "discard";
+    case Action::kQuarantine:
+      return "quarantine";
+    case Action::kTempfail:
+      return "tempfail";
   }
   return "?";
 }
@@ -68,18 +74,24 @@ Result<FailMode> parse_fail_mode(std::string_view text) {
 
 const char* stage_name(Stage s) {
   switch (s) {
-    case Stage::kClamd: return "clamd";
-    case Stage::kLookup: return "lookup";
-    case Stage::kSpamd: return "spamd";
+    case Stage::kClamd:
+      return "clamd";
+    case Stage::kLookup:
+      return "lookup";
+    case Stage::kSpamd:
+      return "spamd";
   }
   return "?";
 }
 
 FailMode PolicyOptions::failure_mode(Stage s) const {
   switch (s) {
-    case Stage::kClamd: return clamd_failure;
-    case Stage::kLookup: return lookup_failure;
-    case Stage::kSpamd: return spamd_failure;
+    case Stage::kClamd:
+      return clamd_failure;
+    case Stage::kLookup:
+      return lookup_failure;
+    case Stage::kSpamd:
+      return spamd_failure;
   }
   return FailMode::kTempfail;
 }

@@ -1,16 +1,15 @@
 #include "milter/quarantine.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <random>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "milter/text.hpp"
 
@@ -74,7 +73,8 @@ std::string quarantine_sidecar(const QuarantineInfo& info, std::string_view id,
       {"reason", j(info.reason)},
       {"action", j(info.action)},
       {"queue_id", j(info.queue_id)},
-      {"client", {{"addr", j(info.client_addr)}, {"name", j(info.client_name)}, {"helo", j(info.helo)}}},
+      {"client",
+       {{"addr", j(info.client_addr)}, {"name", j(info.client_name)}, {"helo", j(info.helo)}}},
       {"envelope", {{"from", j(info.mail_from)}, {"rcpts", rcpts}}},
       {"score", info.score},
       {"rules", rules},

@@ -42,9 +42,9 @@ const char* kind_name(Kind k) {
 struct MetaOp {
   enum Type { kNum, kRule, kNot, kNeg, kAnd, kOr, kAdd, kSub, kMul, kLt, kLe, kGt, kGe, kEq, kNe };
   Type type = kNum;
-  double value = 0;     // kNum
-  std::size_t rule = 0; // kRule (index, resolved after parsing)
-  std::string name;     // kRule, until resolved
+  double value = 0;      // kNum
+  std::size_t rule = 0;  // kRule (index, resolved after parsing)
+  std::string name;      // kRule, until resolved
 };
 
 struct Rule {
@@ -185,9 +185,10 @@ Result<std::unique_ptr<RE2>> compile(const std::string& pattern, const RuleLimit
   auto re = std::make_unique<RE2>(pattern, regex_options(limits, latin1));
   if (!re->ok()) return make_error(Errc::kMalformed, "bad regular expression: " + re->error());
   if (re->ProgramSize() > limits.max_program_size) {
-    return make_error(Errc::kLimitExceeded, "regular expression program larger than "
-                                            "max_program_size (" +
-                                                std::to_string(limits.max_program_size) + ")");
+    return make_error(Errc::kLimitExceeded,
+                      "regular expression program larger than "
+                      "max_program_size (" +
+                          std::to_string(limits.max_program_size) + ")");
   }
   return re;
 }
@@ -272,8 +273,8 @@ class MetaParser {
     auto r = parse_or(0);
     if (!r) return r.error();
     if (toks_[pos_].type != Token::kEnd) {
-      return make_error(Errc::kMalformed, "unexpected '" + describe(toks_[pos_]) +
-                                              "' in meta expression");
+      return make_error(Errc::kMalformed,
+                        "unexpected '" + describe(toks_[pos_]) + "' in meta expression");
     }
     return std::move(out_);
   }
@@ -298,9 +299,10 @@ class MetaParser {
   }
   Result<void> depth_check(int depth) const {
     if (depth > limits_.max_meta_depth) {
-      return make_error(Errc::kLimitExceeded, "meta expression nested deeper than "
-                                              "max_meta_depth (" +
-                                                  std::to_string(limits_.max_meta_depth) + ")");
+      return make_error(Errc::kLimitExceeded,
+                        "meta expression nested deeper than "
+                        "max_meta_depth (" +
+                            std::to_string(limits_.max_meta_depth) + ")");
     }
     return {};
   }
@@ -331,7 +333,7 @@ class MetaParser {
   Result<void> parse_cmp(int depth) {
     if (auto r = parse_add(depth); !r) return r;
     static const std::pair<std::string_view, MetaOp::Type> kCmp[] = {
-        {"<", MetaOp::kLt}, {"<=", MetaOp::kLe}, {">", MetaOp::kGt},
+        {"<", MetaOp::kLt},  {"<=", MetaOp::kLe}, {">", MetaOp::kGt},
         {">=", MetaOp::kGe}, {"==", MetaOp::kEq}, {"!=", MetaOp::kNe}};
     for (;;) {
       bool found = false;
@@ -403,8 +405,7 @@ class MetaParser {
         return {};
       }
       default:
-        return make_error(Errc::kMalformed, "unexpected '" + describe(t) +
-                                                "' in meta expression");
+        return make_error(Errc::kMalformed, "unexpected '" + describe(t) + "' in meta expression");
     }
   }
 
@@ -422,8 +423,8 @@ Result<double> parse_score(std::string_view s) {
   double v = 0;
   if (!first.empty() && first.front() == '+') first.remove_prefix(1);
   auto [p, ec] = std::from_chars(first.data(), first.data() + first.size(), v);
-  if (first.empty() || ec != std::errc() || p != first.data() + first.size() ||
-      !std::isfinite(v) || std::fabs(v) > 1e6) {
+  if (first.empty() || ec != std::errc() || p != first.data() + first.size() || !std::isfinite(v) ||
+      std::fabs(v) > 1e6) {
     return make_error(Errc::kMalformed, "bad score '" + std::string(first) + "'");
   }
   int extra = 0;
@@ -453,8 +454,9 @@ Rule builtin(std::string_view name, double score, std::string_view description) 
 std::shared_ptr<RuleSet::Impl> builtin_impl() {
   auto impl = std::make_shared<RuleSet::Impl>();
   impl->rules.push_back(builtin(kRuleGtube, 1000, "Generic Test for Unsolicited Bulk Email"));
-  impl->rules.push_back(builtin(kRuleNode, 10, "Signature listed at the Strop node "
-                                               "(score scaled by confidence)"));
+  impl->rules.push_back(builtin(kRuleNode, 10,
+                                "Signature listed at the Strop node "
+                                "(score scaled by confidence)"));
   impl->rules.push_back(builtin(kRuleSpamd, 1, "spamd (SpamAssassin) score times this score"));
   for (std::size_t i = 0; i < impl->rules.size(); ++i) impl->by_name[impl->rules[i].name] = i;
   return impl;
@@ -526,9 +528,9 @@ Result<RuleSet> parse_rules(std::string_view text, const RuleLimits& limits) {
     pos = nl == std::string_view::npos ? text.size() : nl + 1;
     ++lineno;
     if (line.size() > limits.max_line_bytes) {
-      return line_error(Errc::kLimitExceeded, lineno,
-                        "line longer than max_line_bytes (" +
-                            std::to_string(limits.max_line_bytes) + ")");
+      return line_error(
+          Errc::kLimitExceeded, lineno,
+          "line longer than max_line_bytes (" + std::to_string(limits.max_line_bytes) + ")");
     }
     if (line.find('\0') != std::string_view::npos) {
       return line_error(Errc::kMalformed, lineno, "NUL byte");
@@ -607,11 +609,11 @@ Result<RuleSet> parse_rules(std::string_view text, const RuleLimits& limits) {
     }
     if (impl->by_name.count(rule.name) != 0) {
       const Rule& prev = impl->rules[impl->by_name[rule.name]];
-      return line_error(Errc::kMalformed, lineno,
-                        prev.kind == Kind::kBuiltin
-                            ? "rule " + rule.name + " is built in (set its score with 'score')"
-                            : "rule " + rule.name + " already defined at line " +
-                                  std::to_string(prev.line));
+      return line_error(
+          Errc::kMalformed, lineno,
+          prev.kind == Kind::kBuiltin
+              ? "rule " + rule.name + " is built in (set its score with 'score')"
+              : "rule " + rule.name + " already defined at line " + std::to_string(prev.line));
     }
     if (impl->rules.size() >= limits.max_rules + 3) {
       return line_error(Errc::kLimitExceeded, lineno,
@@ -670,9 +672,9 @@ Result<RuleSet> parse_rules(std::string_view text, const RuleLimits& limits) {
         if (op.type != MetaOp::kRule || impl->rules[op.rule].kind != Kind::kMeta) continue;
         if (colour[op.rule] == 1) {
           const Rule& r = impl->rules[node];
-          return line_error(Errc::kMalformed, r.line,
-                            "meta " + r.name + " depends on itself through " +
-                                impl->rules[op.rule].name);
+          return line_error(
+              Errc::kMalformed, r.line,
+              "meta " + r.name + " depends on itself through " + impl->rules[op.rule].name);
         }
         if (colour[op.rule] == 0) {
           colour[op.rule] = 1;
@@ -708,7 +710,9 @@ struct RuleEvaluator {
 
 namespace {
 
-std::string_view cap(std::string_view s, std::size_t n) { return s.substr(0, std::min(n, s.size())); }
+std::string_view cap(std::string_view s, std::size_t n) {
+  return s.substr(0, std::min(n, s.size()));
+}
 
 // The body of a raw message (after the first empty line), or "" when there is none.
 std::string_view raw_body(std::string_view raw) {
@@ -721,8 +725,8 @@ std::string_view raw_body(std::string_view raw) {
   return raw.substr(p + 4);
 }
 
-void match_kind(const RuleSet::Impl& impl, const RuleSet::Impl::Index& idx,
-                std::string_view text, std::vector<char>* hit) {
+void match_kind(const RuleSet::Impl& impl, const RuleSet::Impl::Index& idx, std::string_view text,
+                std::vector<char>* hit) {
   if (idx.rules.empty()) return;
   if (idx.set) {
     std::vector<int> v;
@@ -799,7 +803,8 @@ RuleResult RuleEvaluator::run(const RuleSet& rs, const RuleInput& in, const Eval
         if (all.size() >= limits.max_header_bytes) break;
         all += h.name;
         all += ": ";
-        all += cap(h.value, limits.max_header_bytes - std::min(all.size(), limits.max_header_bytes));
+        all +=
+            cap(h.value, limits.max_header_bytes - std::min(all.size(), limits.max_header_bytes));
         all += '\n';
       }
     }
@@ -864,18 +869,41 @@ RuleResult RuleEvaluator::run(const RuleSet& rs, const RuleInput& in, const Eval
       double a = stack.back();
       double v = 0;
       switch (op.type) {
-        case MetaOp::kAnd: v = (a != 0 && b != 0) ? 1 : 0; break;
-        case MetaOp::kOr: v = (a != 0 || b != 0) ? 1 : 0; break;
-        case MetaOp::kAdd: v = a + b; break;
-        case MetaOp::kSub: v = a - b; break;
-        case MetaOp::kMul: v = a * b; break;
-        case MetaOp::kLt: v = a < b; break;
-        case MetaOp::kLe: v = a <= b; break;
-        case MetaOp::kGt: v = a > b; break;
-        case MetaOp::kGe: v = a >= b; break;
-        case MetaOp::kEq: v = a == b; break;
-        case MetaOp::kNe: v = a != b; break;
-        default: break;
+        case MetaOp::kAnd:
+          v = (a != 0 && b != 0) ? 1 : 0;
+          break;
+        case MetaOp::kOr:
+          v = (a != 0 || b != 0) ? 1 : 0;
+          break;
+        case MetaOp::kAdd:
+          v = a + b;
+          break;
+        case MetaOp::kSub:
+          v = a - b;
+          break;
+        case MetaOp::kMul:
+          v = a * b;
+          break;
+        case MetaOp::kLt:
+          v = a < b;
+          break;
+        case MetaOp::kLe:
+          v = a <= b;
+          break;
+        case MetaOp::kGt:
+          v = a > b;
+          break;
+        case MetaOp::kGe:
+          v = a >= b;
+          break;
+        case MetaOp::kEq:
+          v = a == b;
+          break;
+        case MetaOp::kNe:
+          v = a != b;
+          break;
+        default:
+          break;
       }
       stack.back() = v;
     }

@@ -98,9 +98,9 @@ full   FULL_X     /^X-Mailer: Bulk/m
                           "<p><font color=red>x</font></p>", {"http://bit.ly/abc"});
   std::string raw = "X-Mailer: Bulk Sender 9.0\r\nSubject: x\r\n\r\nbody\r\n";
   auto r = evaluate(rs, RuleInput{&msg, raw, std::nullopt, std::nullopt});
-  EXPECT_EQ(names(r), (std::vector<std::string>{"ALL_BULK", "BODY_HTML", "BODY_PILLS", "FULL_X",
-                                                "HAS_MAILER", "NO_DATE", "RAW_FONT", "SUBJ_FREE",
-                                                "URI_SHORT"}));
+  EXPECT_EQ(names(r),
+            (std::vector<std::string>{"ALL_BULK", "BODY_HTML", "BODY_PILLS", "FULL_X", "HAS_MAILER",
+                                      "NO_DATE", "RAW_FONT", "SUBJ_FREE", "URI_SHORT"}));
   EXPECT_DOUBLE_EQ(r.score, 9.0);
 }
 
@@ -187,7 +187,8 @@ TEST(Rules, HitsSortedByScoreThenName) {
 
 TEST(Rules, ManyBodyRulesUseTheSetAndAgreeWithSingleMatching) {
   std::string text;
-  for (int i = 0; i < 50; ++i) text += "body R" + std::to_string(i) + " /word" + std::to_string(i) + "\\b/i\n";
+  for (int i = 0; i < 50; ++i)
+    text += "body R" + std::to_string(i) + " /word" + std::to_string(i) + "\\b/i\n";
   auto rs = parse_ok(text);
   auto msg = make_message("", "WORD7 and word13 and word130");
   auto r = evaluate(rs, RuleInput{&msg, "", std::nullopt, std::nullopt});
@@ -275,7 +276,8 @@ TEST(RulesParse, NamedLimits) {
 TEST(RulesParse, AcceptsFourScoresAndDelimiters) {
   auto rs = parse_ok("body A m!a/b!i\nbody B m(a(b)c)\nbody C m<x>\nscore A 1.5 2 3 4\n");
   EXPECT_EQ(rs.find("A")->score, 1.5);
-  EXPECT_EQ(error_of("body A /a/\nscore A 1 2\n"), "line 2: a score line takes one number (or four)");
+  EXPECT_EQ(error_of("body A /a/\nscore A 1 2\n"),
+            "line 2: a score line takes one number (or four)");
 }
 
 TEST(RulesParse, EmptyPatternMatchesEverything) {

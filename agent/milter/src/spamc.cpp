@@ -131,8 +131,7 @@ Result<Reply> parse_reply(std::string_view raw, const Limits& limits) {
 }  // namespace spamc
 
 Result<spamc::Reply> SpamdClient::score(std::string_view message, const Deadline& deadline) {
-  auto conn = connect_to(options_.address,
-                         deadline.min(Deadline::after(options_.connect_timeout)));
+  auto conn = connect_to(options_.address, deadline.min(Deadline::after(options_.connect_timeout)));
   if (!conn) return conn.error();
   auto w = send_all(*conn, spamc::encode_request("SYMBOLS", message, options_.user), deadline);
   if (!w) return w.error();

@@ -8,8 +8,9 @@ namespace strop::milter {
 namespace {
 
 TEST(SpamcCodec, EncodesRequest) {
-  EXPECT_EQ(spamc::encode_request("SYMBOLS", "Subject: x\r\n\r\nhi\r\n", "nobody"),
-            "SYMBOLS SPAMC/1.5\r\nContent-length: 18\r\nUser: nobody\r\n\r\nSubject: x\r\n\r\nhi\r\n");
+  EXPECT_EQ(
+      spamc::encode_request("SYMBOLS", "Subject: x\r\n\r\nhi\r\n", "nobody"),
+      "SYMBOLS SPAMC/1.5\r\nContent-length: 18\r\nUser: nobody\r\n\r\nSubject: x\r\n\r\nhi\r\n");
 }
 
 TEST(SpamcCodec, ParsesRecordedReplies) {
@@ -32,8 +33,8 @@ TEST(SpamcCodec, ParsesRecordedReplies) {
 }
 
 TEST(SpamcCodec, Errors) {
-  auto e = spamc::parse_reply(
-      "SPAMD/1.0 69 Service Unavailable: TELL commands are not enabled\r\n");
+  auto e =
+      spamc::parse_reply("SPAMD/1.0 69 Service Unavailable: TELL commands are not enabled\r\n");
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.error().code, Errc::kUnavailable);
   EXPECT_EQ(spamc::parse_reply("HTTP/1.1 200 OK\r\n\r\n").error().code, Errc::kMalformed);

@@ -21,7 +21,8 @@ namespace strop::milter::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = std::filesystem::temp_directory_path().string() + "/strop-milter-test.XXXXXX";
+    std::string tmpl =
+        std::filesystem::temp_directory_path().string() + "/strop-milter-test.XXXXXX";
     char* p = ::mkdtemp(tmpl.data());
     if (p == nullptr) std::abort();
     path_ = p;

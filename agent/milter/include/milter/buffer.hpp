@@ -51,8 +51,8 @@ class MessageBuffer {
   Result<std::string_view> view();
   void clear();
 
-  std::size_t size() const { return size_; }    // bytes stored
-  std::size_t seen() const { return seen_; }    // bytes offered (>= size when truncated)
+  std::size_t size() const { return size_; }  // bytes stored
+  std::size_t seen() const { return seen_; }  // bytes offered (>= size when truncated)
   bool truncated() const { return seen_ > size_; }
   bool spilled() const { return fd_ >= 0; }
 

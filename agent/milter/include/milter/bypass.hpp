@@ -57,8 +57,7 @@ class Bypass {
 
   // Each returns the reason when the message is to bypass scanning.
   std::optional<std::string> client(std::string_view ip) const;
-  std::optional<std::string> sender(std::string_view auth_authen,
-                                    std::string_view mail_from) const;
+  std::optional<std::string> sender(std::string_view auth_authen, std::string_view mail_from) const;
   // All recipients (at least one) match a recipient pattern.
   std::optional<std::string> recipients(const std::vector<std::string>& rcpts) const;
 

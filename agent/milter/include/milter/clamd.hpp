@@ -65,10 +65,10 @@ class VirusScanner {
 };
 
 struct ClamdOptions {
-  std::vector<Endpoint> addresses;                     // tried round-robin, then failover
-  std::chrono::milliseconds connect_timeout{1000};     // Default: 1 s per address
-  std::size_t chunk_bytes = 64u << 10;                 // Default: 64 KiB per INSTREAM chunk
-  std::size_t max_reply_bytes = 4096;                  // Default: 4 KiB reply line
+  std::vector<Endpoint> addresses;                  // tried round-robin, then failover
+  std::chrono::milliseconds connect_timeout{1000};  // Default: 1 s per address
+  std::size_t chunk_bytes = 64u << 10;              // Default: 64 KiB per INSTREAM chunk
+  std::size_t max_reply_bytes = 4096;               // Default: 4 KiB reply line
 };
 
 class ClamdClient final : public VirusScanner {

@@ -20,15 +20,15 @@ namespace strop::milter {
 struct Config {
   // [milter]
   std::string socket = "unix:/run/strop-milter/milter.sock";  // unix:PATH | inet:PORT@ADDR
-  int socket_mode = 0660;        // Default: 0660 for a unix socket (0666 if the MTA user differs)
-  int backlog = 128;             // Default: 128 pending MTA connections
-  int mta_timeout_s = 7210;      // Default: 7210 s, libmilter's I/O timeout towards the MTA
+  int socket_mode = 0660;    // Default: 0660 for a unix socket (0666 if the MTA user differs)
+  int backlog = 128;         // Default: 128 pending MTA connections
+  int mta_timeout_s = 7210;  // Default: 7210 s, libmilter's I/O timeout towards the MTA
   std::size_t max_recipients = 1000;  // Default: 1000 recipients remembered per message
   std::size_t max_headers = 1000;     // Default: 1000 headers remembered per message
   std::string no_reply = "auto";      // auto (unix sockets: yes, TCP: no) | yes | no
   // [log]
-  std::string log_level = "info";    // trace|debug|info|warn|error
-  std::string log_target = "stderr"; // stderr | syslog (LOG_MAIL)
+  std::string log_level = "info";     // trace|debug|info|warn|error
+  std::string log_target = "stderr";  // stderr | syslog (LOG_MAIL)
   // [buffer]
   BufferOptions buffer;
   std::size_t memory_total = 256u << 20;  // Default: 256 MiB across all messages

@@ -25,8 +25,8 @@ struct HeaderEdit {
   enum class Op { kAdd, kChange, kDelete };
   Op op = Op::kAdd;
   std::string name;
-  int index = 0;       // kChange/kDelete: 1-based occurrence among headers of this name
-  std::string value;   // kAdd/kChange
+  int index = 0;      // kChange/kDelete: 1-based occurrence among headers of this name
+  std::string value;  // kAdd/kChange
   friend bool operator==(const HeaderEdit&, const HeaderEdit&) = default;
 };
 
@@ -54,8 +54,7 @@ std::string spam_status_value(bool spam, const RuleResult& rules, double require
                               std::size_t max_bytes = 900);
 
 // The edits for one message, in the order they must be applied.
-std::vector<HeaderEdit> plan_headers(const std::vector<SeenHeader>& seen,
-                                     const Decision& decision, const RuleResult& rules,
-                                     const HeaderOptions& options);
+std::vector<HeaderEdit> plan_headers(const std::vector<SeenHeader>& seen, const Decision& decision,
+                                     const RuleResult& rules, const HeaderOptions& options);
 
 }  // namespace strop::milter

@@ -16,8 +16,8 @@
 namespace strop::milter {
 
 struct LookupVerdict {
-  bool spam = false;               // the node's verdict at its own threshold
-  double confidence = 0;           // 0..100 (Razor's cf); 0 when nothing matched
+  bool spam = false;                 // the node's verdict at its own threshold
+  double confidence = 0;             // 0..100 (Razor's cf); 0 when nothing matched
   std::vector<std::string> matches;  // ids of the stored signatures that matched
 };
 

@@ -16,11 +16,11 @@
 namespace strop::milter {
 
 struct NodeLookupOptions {
-  std::vector<std::string> urls;                // node base URLs, tried in order
-  std::string identity_file;                    // reporter identity (auto-report); "" = none
-  std::chrono::milliseconds cache_ttl{60000};   // Default: 60 s verdict cache
-  std::chrono::milliseconds max_wait{30000};    // Default: 30 s when the caller has no deadline
-  std::string ca_file;                          // Default: "" (system CA store)
+  std::vector<std::string> urls;               // node base URLs, tried in order
+  std::string identity_file;                   // reporter identity (auto-report); "" = none
+  std::chrono::milliseconds cache_ttl{60000};  // Default: 60 s verdict cache
+  std::chrono::milliseconds max_wait{30000};   // Default: 30 s when the caller has no deadline
+  std::string ca_file;                         // Default: "" (system CA store)
 };
 
 // Errors: kInvalidArgument (bad URL), kIo/kMalformed (identity file).

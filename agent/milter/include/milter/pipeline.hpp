@@ -38,15 +38,15 @@ Result<QuarantineMethod> parse_quarantine_method(std::string_view text);  // dir
 const char* quarantine_method_name(QuarantineMethod m);
 
 struct PipelineOptions {
-  std::chrono::milliseconds budget{20000};          // Default: 20 s for everything
-  std::chrono::milliseconds clamd_timeout{10000};   // Default: 10 s
-  std::chrono::milliseconds lookup_timeout{1500};   // Default: 1.5 s
-  std::chrono::milliseconds spamd_timeout{10000};   // Default: 10 s
-  std::chrono::milliseconds report_timeout{2000};   // Default: 2 s
-  std::size_t clamd_max_bytes = 25u << 20;          // Default: 25 MiB (keep <= StreamMaxLength)
-  std::size_t spamd_max_bytes = 500u << 10;         // Default: 500 KiB (spamc's -s)
-  double report_threshold = 0;                      // Default: 0 = no auto-report by score
-  std::vector<std::string> spam_traps;              // Default: none (bare, lowercase)
+  std::chrono::milliseconds budget{20000};         // Default: 20 s for everything
+  std::chrono::milliseconds clamd_timeout{10000};  // Default: 10 s
+  std::chrono::milliseconds lookup_timeout{1500};  // Default: 1.5 s
+  std::chrono::milliseconds spamd_timeout{10000};  // Default: 10 s
+  std::chrono::milliseconds report_timeout{2000};  // Default: 2 s
+  std::size_t clamd_max_bytes = 25u << 20;         // Default: 25 MiB (keep <= StreamMaxLength)
+  std::size_t spamd_max_bytes = 500u << 10;        // Default: 500 KiB (spamc's -s)
+  double report_threshold = 0;                     // Default: 0 = no auto-report by score
+  std::vector<std::string> spam_traps;             // Default: none (bare, lowercase)
   QuarantineMethod quarantine_method = QuarantineMethod::kDirectory;
   std::string quarantine_dir = "/var/spool/strop-milter/quarantine";
   PolicyOptions policy;
@@ -68,17 +68,17 @@ struct PipelineResult {
   std::optional<LookupVerdict> lookup;
   std::vector<std::string> spamd_symbols;
   std::vector<StageReport> stages;
-  std::vector<HeaderEdit> edits;   // apply in order (accept, tag, hold)
-  bool hold = false;               // ask the MTA to hold the message (smfi_quarantine)
-  std::string quarantine_id;       // directory quarantine: the files' id
-  bool reported = false;           // auto-reported to the node
+  std::vector<HeaderEdit> edits;  // apply in order (accept, tag, hold)
+  bool hold = false;              // ask the MTA to hold the message (smfi_quarantine)
+  std::string quarantine_id;      // directory quarantine: the files' id
+  bool reported = false;          // auto-reported to the node
   double total_ms = 0;
 };
 
 class Pipeline {
  public:
-  Pipeline(PipelineOptions options, RuleSet rules, VirusScanner* scanner,
-           SignatureLookup* lookup, SpamScorer* spamd, Metrics* metrics);
+  Pipeline(PipelineOptions options, RuleSet rules, VirusScanner* scanner, SignatureLookup* lookup,
+           SpamScorer* spamd, Metrics* metrics);
 
   // `truncated`: the buffer stopped storing (message larger than the buffer limit).
   PipelineResult run(const Envelope& env, std::string_view message,

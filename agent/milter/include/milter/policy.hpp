@@ -31,11 +31,11 @@ enum class Stage { kClamd, kLookup, kSpamd };
 const char* stage_name(Stage s);  // "clamd", "lookup", "spamd"
 
 struct PolicyOptions {
-  double tag_threshold = 5.0;                  // Default: 5 (X-Spam-Flag: YES)
-  double reject_threshold = 15.0;              // Default: 15 (spam_action)
-  Action virus_action = Action::kReject;       // Default: reject (554 5.7.1 Virus found: NAME)
-  Action spam_action = Action::kReject;        // Default: reject (550 5.7.1)
-  Action oversize_action = Action::kAccept;    // Default: accept, with X-Strop-Skipped
+  double tag_threshold = 5.0;                    // Default: 5 (X-Spam-Flag: YES)
+  double reject_threshold = 15.0;                // Default: 15 (spam_action)
+  Action virus_action = Action::kReject;         // Default: reject (554 5.7.1 Virus found: NAME)
+  Action spam_action = Action::kReject;          // Default: reject (550 5.7.1)
+  Action oversize_action = Action::kAccept;      // Default: accept, with X-Strop-Skipped
   FailMode clamd_failure = FailMode::kTempfail;  // Default: fail-closed
   FailMode lookup_failure = FailMode::kAccept;   // Default: fail-open
   FailMode spamd_failure = FailMode::kAccept;    // Default: fail-open
@@ -60,9 +60,9 @@ struct ScanOutcome {
 
 struct Decision {
   Action action = Action::kAccept;
-  std::string rcode;   // reject/tempfail: "554", "550", "451"
-  std::string xcode;   // "5.7.1", "4.7.1"
-  std::string text;    // reply text, already sanitised and %-escaped for smfi_setreply
+  std::string rcode;  // reject/tempfail: "554", "550", "451"
+  std::string xcode;  // "5.7.1", "4.7.1"
+  std::string text;   // reply text, already sanitised and %-escaped for smfi_setreply
   bool spam_flag = false;
   std::vector<std::string> skipped;  // "clamd (timeout)", ...
   std::string reason;                // for logs and the quarantine sidecar

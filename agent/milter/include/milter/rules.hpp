@@ -61,7 +61,7 @@ struct RuleInfo {
   std::string kind;  // "header", "body", "rawbody", "uri", "full", "meta", "builtin"
   double score = 0;
   std::string description;
-  int line = 0;      // 0 for built-ins
+  int line = 0;  // 0 for built-ins
 };
 
 class RuleSet {
@@ -98,8 +98,8 @@ struct RuleHit {
 };
 
 struct RuleResult {
-  double score = 0;            // sum of the reported hits
-  std::vector<RuleHit> hits;   // reported hits (no "__" rules), by score descending, then name
+  double score = 0;           // sum of the reported hits
+  std::vector<RuleHit> hits;  // reported hits (no "__" rules), by score descending, then name
 };
 
 RuleResult evaluate(const RuleSet& rules, const RuleInput& input, const EvalLimits& limits = {});
