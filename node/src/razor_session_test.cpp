@@ -77,7 +77,7 @@ class RazorSessionTest : public ::testing::Test {
     ASSERT_TRUE(reg == "res=1&user=alice%40example.org&pass=" + std::string(pass) + "\r\n" || reg == "err=210\r\n") << reg;
     std::string chal = one(s, "a=ai&cn=razor-agents&cv=2.84&user=alice%40example.org\r\n");
     ASSERT_TRUE(chal.starts_with("achal=")) << chal;
-    auto achal = rz::parse_sis(chal)->get("achal");
+    std::string achal(rz::parse_sis(chal)->get("achal"));
     ASSERT_EQ(one(s, "a=auth&aresp=" + rz::auth_response(pass, achal) + "\r\n"), "res=1\r\n");
   }
 
