@@ -195,7 +195,7 @@ struct Api::Impl {
       nsigs += m.sigs.size();
       auto out = store.check(m.sigs);
       if (!out) {
-        spdlog::get("node") ? spdlog::get("node")->error("check failed: {}", out.error().to_string()) : void();
+        if (auto log = spdlog::get("node")) log->error("check failed: {}", out.error().to_string());
         return done(from_error({ApiErrc::kInternal, "storage read failed"}));
       }
       protocol::MessageVerdict v;

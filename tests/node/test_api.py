@@ -134,6 +134,25 @@ class ApiTest(unittest.TestCase):
         # A non-admin may not sign a registration.
         self.assertError(self.c.post("/v1/register", {"name": "other"}, self.trusted), 403, "forbidden")
 
+    def test_expect_100_continue(self):
+        body = json.dumps({"v": 1, "messages": [{"sigs": [h.body_sig()]}]}).encode()
+        s = socket.create_connection(("127.0.0.1", self.node.port))
+        s.settimeout(20)
+        s.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body))
+        interim = s.recv(4096)
+        self.assertTrue(interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), interim)
+        s.sendall(body)
+        data = interim[len(b"HTTP/1.1 100 Continue\r\n\r\n"):]
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data)
+        self.assertIn(b'"verdict":"not_spam"', data)
+
     # ---- 400
 
     def test_400_malformed(self):
