@@ -128,13 +128,16 @@ struct Client::Impl {
       req.target = url.base_path + std::string(path);
       req.body = body;
       if (sign) {
-        auto h = protocol::sign_request(options.identity->reporter, options.identity->secret,
-                                        method, req.target, body, unix_now(),
-                                        protocol::make_nonce());
-        req.headers.emplace_back(std::string(protocol::kHeaderReporter), h.reporter);
-        req.headers.emplace_back(std::string(protocol::kHeaderTimestamp), h.timestamp);
-        req.headers.emplace_back(std::string(protocol::kHeaderNonce), h.nonce);
-        req.headers.emplace_back(std::string(protocol::kHeaderSignature), h.signature);
+        // Signed per attempt: a retried request needs a new nonce (the node rejects reuse).
+        req.fresh_headers = [this, &req](std::vector<std::pair<std::string, std::string>>* out) {
+          auto h = protocol::sign_request(options.identity->reporter, options.identity->secret,
+                                          req.method, req.target, req.body, unix_now(),
+                                          protocol::make_nonce());
+          out->emplace_back(std::string(protocol::kHeaderReporter), h.reporter);
+          out->emplace_back(std::string(protocol::kHeaderTimestamp), h.timestamp);
+          out->emplace_back(std::string(protocol::kHeaderNonce), h.nonce);
+          out->emplace_back(std::string(protocol::kHeaderSignature), h.signature);
+        };
       }
       if (i > 0) failovers.fetch_add(1, std::memory_order_relaxed);
       requests.fetch_add(1, std::memory_order_relaxed);

@@ -279,6 +279,11 @@ Result<HttpResponse> NodeTransport::exchange(const HttpRequest& request, Deadlin
 
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (Clock::now() >= deadline) return make_error(Errc::kTimeout, "timed out (before sending)");
+    if (request.fresh_headers) {
+      std::vector<std::pair<std::string, std::string>> fresh;
+      request.fresh_headers(&fresh);
+      for (const auto& [name, value] : fresh) req.set(name, value);
+    }
     std::unique_ptr<Connection> conn;
     if (attempt == 0) {
       std::lock_guard lock(state_->mu);

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -32,7 +33,10 @@ struct HttpRequest {
   std::string target;          // as sent in the request line: node base path + "/v1/check"
   std::string body;
   std::string content_type = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;  // extra fields (auth)
+  std::vector<std::pair<std::string, std::string>> headers;  // extra fields
+  // Called before every attempt (a stale keep-alive connection causes a second one) to add
+  // fields that must be fresh each time, such as a signature with a new nonce. Optional.
+  std::function<void(std::vector<std::pair<std::string, std::string>>*)> fresh_headers;
 };
 
 struct HttpResponse {

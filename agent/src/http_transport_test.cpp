@@ -84,6 +84,27 @@ TEST(HttpTransport, RetriesOnceWhenAPooledConnectionWasClosed) {
   EXPECT_EQ(node.requests(), 2);
 }
 
+TEST(HttpTransport, FreshHeadersAreMadeForEveryAttempt) {
+  FakeNode node([](const FakeRequest&) {
+    FakeResponse r;
+    r.drop = true;
+    return r;
+  });
+  auto t = make_transport(node.url());
+  int calls = 0;
+  auto req = post("/v1/x", "{}");
+  req.fresh_headers = [&calls](std::vector<std::pair<std::string, std::string>>* out) {
+    out->emplace_back("X-Nonce", std::to_string(++calls));
+  };
+  ASSERT_TRUE(t.exchange(req, Clock::now() + 5s).ok());
+  ASSERT_TRUE(t.exchange(req, Clock::now() + 5s).ok());  // stale connection: two attempts
+  auto got = node.received();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].header("X-Nonce"), "1");
+  EXPECT_EQ(got[1].header("X-Nonce"), "3");
+  EXPECT_EQ(calls, 3);
+}
+
 TEST(HttpTransport, RefusedConnectionIsUnavailable) {
   auto t = make_transport(FakeNode::closed_url());
   auto r = t.exchange(post("/v1/x", "{}"), Clock::now() + 5s);
