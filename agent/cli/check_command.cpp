@@ -23,13 +23,13 @@ struct CheckOptions {
   bool spam_only = false;
 };
 
-nlohmann::json verdict_json(const std::string& name, const protocol::MessageVerdict& v) {
-  nlohmann::json j;
+nlohmann::ordered_json verdict_json(const std::string& name, const protocol::MessageVerdict& v) {
+  nlohmann::ordered_json j;  // fields in a fixed, readable order
   j["name"] = name;
   j["verdict"] = std::string(protocol::verdict_name(v.verdict));
   j["spam"] = v.verdict == protocol::Verdict::kSpam;
   j["confidence"] = v.confidence;
-  auto matches = nlohmann::json::array();
+  auto matches = nlohmann::ordered_json::array();
   for (const auto& m : v.matches) {
     matches.push_back({{"engine", std::string(sigs::engine_name(m.engine))},
                        {"id", m.id},
