@@ -60,7 +60,7 @@ done > "$TMP/razor-sigs.txt"
 echo "inputs: $(wc -l < "$TMP/digests.txt") pyzor digests ($(wc -l < "$TMP/reported-digests.txt") reported), $(wc -l < "$TMP/razor-sigs.txt") razor e4/e8 pairs"
 
 # ---- strop-node
-printf '[node]\nlog_level = "warn"\n[rate_limit]\nip_per_second = 0\nreporter_per_second = 0\n' > "$TMP/node.toml"
+printf '[rate_limit]\nip_per_second = 0\nreporter_per_second = 0\n' > "$TMP/node.toml"
 "$NODE" serve --data "$TMP/data" --config "$TMP/node.toml" --listen 127.0.0.1:0 \
   --razor-listen 127.0.0.1:0 --pyzor-listen 127.0.0.1:0 2> "$TMP/node.log" &
 NODE_PID=$!
@@ -99,17 +99,29 @@ for n, d in enumerate(open(path).read().split()):
     s.recv(1000)
 EOF
 
+# CPU seconds (user + system) a process has used so far.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+# Runs the load generator against PID's port and adds the server's CPU time per request.
+measure() {  # $1 label, $2 pid, then legacy_load arguments
+  label=$1; pid=$2; shift 2
+  before=$(cpu_of "$pid")
+  out=$("$LOAD" "$@")
+  after=$(cpu_of "$pid")
+  n=$(echo "$out" | sed -n 's/.*: \([0-9]*\) requests in.*/\1/p')
+  echo "$label $out"
+  echo "$label   server CPU $(echo "$after - $before" | bc) s = $(echo "scale=1; 1000000 * ($after - $before) / $n" | bc) us/request, $(echo "$n / ($after - $before)" | bc) requests per server CPU-second"
+}
+
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== Pyzor check, $CONC in flight, ${SECS} s each"
-printf 'pyzord:     '; "$LOAD" pyzor --port "$PYZORD_PORT" --seconds "$SECS" --concurrency "$CONC" --digests "$TMP/digests.txt"
-printf 'strop-node: '; "$LOAD" pyzor --port "$PYZOR" --seconds "$SECS" --concurrency "$CONC" --digests "$TMP/digests.txt"
-printf 'pyzord, 1 in flight:     '; "$LOAD" pyzor --port "$PYZORD_PORT" --seconds "$SECS" --concurrency 1 --digests "$TMP/digests.txt"
-printf 'strop-node, 1 in flight: '; "$LOAD" pyzor --port "$PYZOR" --seconds "$SECS" --concurrency 1 --digests "$TMP/digests.txt"
+measure "pyzord:                 " "$PYZORD_PID" pyzor --port "$PYZORD_PORT" --seconds "$SECS" --concurrency "$CONC" --digests "$TMP/digests.txt"
+measure "strop-node:             " "$NODE_PID" pyzor --port "$PYZOR" --seconds "$SECS" --concurrency "$CONC" --digests "$TMP/digests.txt"
+measure "pyzord, 1 in flight:    " "$PYZORD_PID" pyzor --port "$PYZORD_PORT" --seconds "$SECS" --concurrency 1 --digests "$TMP/digests.txt"
+measure "strop-node, 1 in flight:" "$NODE_PID" pyzor --port "$PYZOR" --seconds "$SECS" --concurrency 1 --digests "$TMP/digests.txt"
 
 echo "== Razor2 check conversations (razor-check's pattern: one connection per check)"
 for c in 1 8; do
-  printf 'strop-node, %s parallel: ' "$c"
-  "$LOAD" razor --port "$RAZOR" --seconds "$SECS" --concurrency "$c" --sigs "$TMP/razor-sigs.txt"
+  measure "strop-node, $c parallel:" "$NODE_PID" razor --port "$RAZOR" --seconds "$SECS" --concurrency "$c" --sigs "$TMP/razor-sigs.txt"
 done
 # The real client, for scale: one razor-check process per message (Perl start-up included).
 mkdir "$TMP/razorhome"
