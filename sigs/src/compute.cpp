@@ -63,22 +63,61 @@ struct Seeds {
 };
 const Seeds kSeeds;
 
-// The typo-tolerant form of a word for shingling: its distinct letters in sorted order, so
-// swapped, doubled and re-cased letters do not change it ("recieve" == "receive",
-// "mooney" == "money"). Non-ASCII words are kept as they are.
-void word_key(std::string_view w, std::string* key) {
+// The hash of the typo-tolerant form of a word for shingling: its distinct letters in sorted
+// order, so swapped, doubled and re-cased letters do not change it ("recieve" == "receive",
+// "mooney" == "money"). Non-ASCII words are hashed as they are.
+std::uint64_t word_hash(std::string_view w) {
   std::uint32_t letters = 0;
   for (char c : w) {
-    if (c < 'a' || c > 'z') {
-      key->assign(w);
-      return;
-    }
+    if (c < 'a' || c > 'z') return XXH3_64bits(w.data(), w.size());
     letters |= 1u << (c - 'a');
   }
-  key->clear();
-  for (int b = 0; b < 26; ++b) {
-    if (letters & (1u << b)) key->push_back(static_cast<char>('a' + b));
+  char key[26];
+  std::size_t n = 0;
+  for (; letters != 0; letters &= letters - 1)
+    key[n++] = static_cast<char>('a' + __builtin_ctz(letters));
+  return XXH3_64bits(key, n);
+}
+
+// best[i] = min over the shingles s of (s ^ seed_i) * K. s is already a well-mixed 64-bit
+// hash: one xor and one odd multiply give each position its own permutation; the high bits of
+// the product order the shingles. This loop is most of the fuzzy engine's cost, so it is
+// compiled twice: for CPUs with AVX-512 (8 positions per multiply) and for any x86-64; the
+// loader picks one (same results: plain integer arithmetic).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("arch=x86-64-v4", "default")))
+#endif
+void min_per_position(const std::uint64_t* shingles, std::size_t n,
+                      std::array<std::uint64_t, kFuzzyHashes>* out) {
+  std::uint64_t best[kFuzzyHashes];
+  std::uint64_t seeds[kFuzzyHashes];
+  for (int i = 0; i < kFuzzyHashes; ++i) {
+    best[i] = std::numeric_limits<std::uint64_t>::max();
+    seeds[i] = kSeeds.v[static_cast<std::size_t>(i)];
   }
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::uint64_t s = shingles[k];
+    for (int i = 0; i < kFuzzyHashes; ++i) {
+      const std::uint64_t v = (s ^ seeds[i]) * 0xD6E8FEB86659FD93ULL;
+      best[i] = v < best[i] ? v : best[i];
+    }
+  }
+  for (int i = 0; i < kFuzzyHashes; ++i) (*out)[static_cast<std::size_t>(i)] = best[i];
+}
+
+// True when `v` holds at least `n` distinct values; stops as soon as it has seen them, which
+// is within the first few elements of any real text.
+bool has_distinct(const std::vector<std::uint64_t>& v, std::size_t n) {
+  std::array<std::uint64_t, kMinFuzzyShingles> seen{};
+  std::size_t k = 0;
+  for (std::uint64_t x : v) {
+    if (std::find(seen.begin(), seen.begin() + static_cast<std::ptrdiff_t>(k), x) !=
+        seen.begin() + static_cast<std::ptrdiff_t>(k))
+      continue;
+    seen[k++] = x;
+    if (k >= n) return true;
+  }
+  return false;
 }
 
 std::optional<FuzzyHashes> minhash(const std::vector<std::uint64_t>& words) {
@@ -93,21 +132,13 @@ std::optional<FuzzyHashes> minhash(const std::vector<std::uint64_t>& words) {
     }
     shingles.push_back(h);
   }
-  std::sort(shingles.begin(), shingles.end());
-  shingles.erase(std::unique(shingles.begin(), shingles.end()), shingles.end());
-  if (shingles.size() < kMinFuzzyShingles) return std::nullopt;
+  // The minimum over a multiset equals the minimum over its set: repeated shingles need no
+  // removal, only the distinct count decides whether there is enough text.
+  if (!has_distinct(shingles, kMinFuzzyShingles)) return std::nullopt;
   std::array<std::uint64_t, kFuzzyHashes> best;
-  best.fill(std::numeric_limits<std::uint64_t>::max());
-  for (std::uint64_t s : shingles) {
-    for (int i = 0; i < kFuzzyHashes; ++i) {
-      // s is already a well-mixed 64-bit hash: one xor and one odd multiply give each
-      // position its own permutation; the high bits of the product order the shingles.
-      std::uint64_t v = (s ^ kSeeds.v[static_cast<std::size_t>(i)]) * 0xD6E8FEB86659FD93ULL;
-      best[static_cast<std::size_t>(i)] = std::min(best[static_cast<std::size_t>(i)], v);
-    }
-  }
+  min_per_position(shingles.data(), shingles.size(), &best);
   FuzzyHashes out;
-  for (int i = 0; i < kFuzzyHashes; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(best[static_cast<std::size_t>(i)] >> 32);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(kFuzzyHashes); ++i) out[i] = static_cast<std::uint32_t>(best[i] >> 32);
   return out;
 }
 
@@ -145,15 +176,13 @@ SignatureSet compute_native(const Message& msg, const Options& options) {
     // One pass over the words: the body digest's input and the shingles' word hashes.
     std::string joined;
     std::vector<std::uint64_t> words;
-    std::string key;
     std::size_t n = 0;
     for (const auto& b : bodies) {
       joined.reserve(joined.size() + b.size());
       n += for_each_word(b, TokenLimits{}, [&](std::string_view w) {
         joined += w;
         joined += ' ';
-        word_key(w, &key);
-        words.push_back(XXH3_64bits(key.data(), key.size()));
+        words.push_back(word_hash(w));
       });
     }
     if (m.has(Engine::kBody) && n >= kMinBodyTokens) {
