@@ -1,0 +1,306 @@
+// udp_wire.cpp: strop-udp/1 request and reply codecs (udp_wire.hpp).
+#include "protocol/udp_wire.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace strop::protocol::udp {
+
+namespace {
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+bool razor_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+bool hex_engine(sigs::Engine e) {
+  return e == sigs::Engine::kBody || e == sigs::Engine::kUrl || e == sigs::Engine::kAttach ||
+         e == sigs::Engine::kFuzzy || e == sigs::Engine::kPyzor;
+}
+
+std::optional<sigs::Engine> engine_from_byte(std::uint8_t b) {
+  for (auto e : sigs::kAllEngines) {
+    if (static_cast<std::uint8_t>(e) == b) return e;
+  }
+  return std::nullopt;
+}
+
+// A bounds-checked reader over untrusted bytes.
+class Reader {
+ public:
+  explicit Reader(std::string_view s) : s_(s) {}
+  std::size_t left() const { return s_.size() - pos_; }
+  bool u8(std::uint8_t* v) {
+    if (left() < 1) return false;
+    *v = static_cast<std::uint8_t>(s_[pos_++]);
+    return true;
+  }
+  bool u16(std::uint16_t* v) {
+    if (left() < 2) return false;
+    *v = static_cast<std::uint16_t>((byte(0) << 8) | byte(1));
+    pos_ += 2;
+    return true;
+  }
+  bool u32(std::uint32_t* v) {
+    if (left() < 4) return false;
+    *v = (static_cast<std::uint32_t>(byte(0)) << 24) | (static_cast<std::uint32_t>(byte(1)) << 16) |
+         (static_cast<std::uint32_t>(byte(2)) << 8) | static_cast<std::uint32_t>(byte(3));
+    pos_ += 4;
+    return true;
+  }
+  bool bytes(std::size_t n, std::string_view* out) {
+    if (left() < n) return false;
+    *out = s_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+
+ private:
+  std::uint8_t byte(std::size_t k) const { return static_cast<std::uint8_t>(s_[pos_ + k]); }
+  std::string_view s_;
+  std::size_t pos_ = 0;
+};
+
+void put_u8(std::string* out, std::uint8_t v) { out->push_back(static_cast<char>(v)); }
+void put_u16(std::string* out, std::uint16_t v) {
+  out->push_back(static_cast<char>(v >> 8));
+  out->push_back(static_cast<char>(v & 0xff));
+}
+void put_u32(std::string* out, std::uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+void put_header(std::string* out, std::uint8_t op) {
+  out->push_back(static_cast<char>(kMagic[0]));
+  out->push_back(static_cast<char>(kMagic[1]));
+  put_u8(out, kVersion);
+  put_u8(out, op);
+}
+
+Error malformed(std::string why) { return make_error(Errc::kMalformed, "strop-udp: " + std::move(why)); }
+
+// Binary value -> the engine's text value; nullopt when the bytes are not a valid value.
+std::optional<std::string> text_value(sigs::Engine e, std::string_view raw) {
+  std::string v;
+  if (hex_engine(e)) {
+    v.resize(raw.size() * 2);
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      auto b = static_cast<std::uint8_t>(raw[i]);
+      v[2 * i] = kHexDigits[b >> 4];
+      v[2 * i + 1] = kHexDigits[b & 15];
+    }
+    return v;
+  }
+  for (char c : raw) {
+    if (!razor_char(c)) return std::nullopt;
+  }
+  return std::string(raw);
+}
+
+// Text value -> binary; false when the text is not a valid value of the engine.
+bool binary_value(const sigs::Signature& s, std::string* out) {
+  std::size_t n = value_bytes(s.engine);
+  if (hex_engine(s.engine)) {
+    if (s.value.size() != 2 * n) return false;
+    for (std::size_t i = 0; i < n; ++i) {
+      int hi = hex_value(s.value[2 * i]);
+      int lo = hex_value(s.value[2 * i + 1]);
+      if (hi < 0 || lo < 0) return false;
+      out->push_back(static_cast<char>((hi << 4) | lo));
+    }
+    return true;
+  }
+  if (s.value.size() != n || !std::all_of(s.value.begin(), s.value.end(), razor_char)) return false;
+  out->append(s.value);
+  return true;
+}
+
+}  // namespace
+
+std::size_t value_bytes(sigs::Engine e) {
+  switch (e) {
+    case sigs::Engine::kBody:
+    case sigs::Engine::kUrl:
+    case sigs::Engine::kAttach: return 16;
+    case sigs::Engine::kFuzzy: return static_cast<std::size_t>(sigs::kFuzzyHashes) * 4;
+    case sigs::Engine::kRazorE4: return 28;
+    case sigs::Engine::kRazorE8: return 12;
+    case sigs::Engine::kPyzor: return 20;
+  }
+  return 0;
+}
+
+Result<CheckRequest> decode_request(std::string_view datagram, const Limits& limits) {
+  if (datagram.size() > limits.max_datagram_bytes) {
+    return make_error(Errc::kLimitExceeded, "strop-udp: datagram larger than " +
+                                                std::to_string(limits.max_datagram_bytes) + " bytes");
+  }
+  Reader r(datagram);
+  std::uint8_t m0 = 0, m1 = 0, version = 0, op = 0;
+  std::uint16_t count = 0;
+  CheckRequest req;
+  if (!r.u8(&m0) || !r.u8(&m1) || !r.u8(&version) || !r.u8(&op) || !r.u32(&req.request_id) || !r.u16(&count)) {
+    return malformed("short header");
+  }
+  if (m0 != kMagic[0] || m1 != kMagic[1]) return malformed("bad magic");
+  if (version != kVersion) return malformed("unsupported version " + std::to_string(version));
+  if (op != kOpCheck) return malformed("unknown op " + std::to_string(op));
+  if (count == 0) return malformed("no messages");
+  if (count > limits.max_messages) {
+    return make_error(Errc::kLimitExceeded, "strop-udp: more than " + std::to_string(limits.max_messages) +
+                                                " messages");
+  }
+  // Every message needs at least 1 + 1 + 12 bytes: reject impossible counts before allocating.
+  if (r.left() / 14 < count) return malformed("truncated");
+  req.messages.resize(count);
+  for (auto& msg : req.messages) {
+    std::uint8_t nsigs = 0;
+    if (!r.u8(&nsigs)) return malformed("truncated");
+    if (nsigs == 0) return malformed("a message without signatures");
+    if (nsigs > limits.max_sigs_per_message) {
+      return make_error(Errc::kLimitExceeded, "strop-udp: more than " + std::to_string(limits.max_sigs_per_message) +
+                                                  " signatures in a message");
+    }
+    if (r.left() / 13 < nsigs) return malformed("truncated");
+    msg.reserve(nsigs);
+    for (unsigned k = 0; k < nsigs; ++k) {
+      std::uint8_t eb = 0;
+      if (!r.u8(&eb)) return malformed("truncated");
+      auto engine = engine_from_byte(eb);
+      if (!engine) return malformed("unknown engine " + std::to_string(eb));
+      std::string_view raw;
+      if (!r.bytes(value_bytes(*engine), &raw)) return malformed("truncated");
+      auto text = text_value(*engine, raw);
+      if (!text) return malformed("bad value for engine " + std::string(sigs::engine_name(*engine)));
+      msg.push_back(sigs::Signature{*engine, std::move(*text)});
+    }
+  }
+  if (r.left() != 0) return malformed("trailing bytes");
+  return req;
+}
+
+Result<std::string> encode_request(const CheckRequest& request) {
+  if (request.messages.empty() || request.messages.size() > 0xffff) {
+    return make_error(Errc::kInvalidArgument, "strop-udp: a request needs 1..65535 messages");
+  }
+  std::string out;
+  out.reserve(kRequestHeaderBytes + request.messages.size() * 200);
+  put_header(&out, kOpCheck);
+  put_u32(&out, request.request_id);
+  put_u16(&out, static_cast<std::uint16_t>(request.messages.size()));
+  for (const auto& msg : request.messages) {
+    if (msg.empty() || msg.size() > 0xff) {
+      return make_error(Errc::kInvalidArgument, "strop-udp: a message needs 1..255 signatures");
+    }
+    put_u8(&out, static_cast<std::uint8_t>(msg.size()));
+    for (const auto& s : msg) {
+      put_u8(&out, static_cast<std::uint8_t>(s.engine));
+      if (!binary_value(s, &out)) {
+        return make_error(Errc::kInvalidArgument,
+                          "strop-udp: bad value for engine " + std::string(sigs::engine_name(s.engine)));
+      }
+    }
+  }
+  return out;
+}
+
+Result<std::string> encode_reply(const CheckReply& reply, std::size_t max_bytes) {
+  const bool ok = reply.status == Status::kOk;
+  const std::size_t nmsgs = ok ? reply.results.size() : 0;
+  if (nmsgs > 0xffff) return make_error(Errc::kLimitExceeded, "strop-udp: too many results");
+  std::size_t base = kReplyHeaderBytes + nmsgs * kReplyMessageBytes;
+  if (base > max_bytes) return make_error(Errc::kLimitExceeded, "strop-udp: reply does not fit");
+  // Records kept: in order, while they fit.
+  std::size_t budget = (max_bytes - base) / kMatchRecordBytes;
+  std::uint8_t flags = reply.flags;
+  std::vector<std::size_t> keep(nmsgs, 0);
+  for (std::size_t i = 0; i < nmsgs; ++i) {
+    std::size_t want = std::min<std::size_t>(reply.results[i].matches.size(), 0xff);
+    if (want != reply.results[i].matches.size()) flags |= kFlagTruncated;
+    std::size_t take = std::min(want, budget);
+    if (take < want) flags |= kFlagTruncated;
+    keep[i] = take;
+    budget -= take;
+  }
+  std::string out;
+  out.reserve(max_bytes);
+  put_header(&out, kOpCheckReply);
+  put_u32(&out, reply.request_id);
+  put_u8(&out, static_cast<std::uint8_t>(reply.status));
+  put_u8(&out, flags);
+  put_u16(&out, static_cast<std::uint16_t>(nmsgs));
+  for (std::size_t i = 0; i < nmsgs; ++i) {
+    const auto& m = reply.results[i];
+    put_u8(&out, m.spam ? 1 : 0);
+    put_u8(&out, std::min<std::uint8_t>(m.confidence, 100));
+    put_u8(&out, static_cast<std::uint8_t>(keep[i]));
+    for (std::size_t k = 0; k < keep[i]; ++k) {
+      const auto& x = m.matches[k];
+      put_u8(&out, static_cast<std::uint8_t>(x.engine));
+      put_u8(&out, std::min<std::uint8_t>(x.similarity, 100));
+      put_u16(&out, x.reports);
+      put_u16(&out, x.revokes);
+    }
+  }
+  return out;
+}
+
+Result<CheckReply> decode_reply(std::string_view datagram) {
+  Reader r(datagram);
+  std::uint8_t m0 = 0, m1 = 0, version = 0, op = 0, status = 0;
+  std::uint16_t count = 0;
+  CheckReply rep;
+  if (!r.u8(&m0) || !r.u8(&m1) || !r.u8(&version) || !r.u8(&op) || !r.u32(&rep.request_id) || !r.u8(&status) ||
+      !r.u8(&rep.flags) || !r.u16(&count)) {
+    return malformed("short reply header");
+  }
+  if (m0 != kMagic[0] || m1 != kMagic[1] || version != kVersion || op != kOpCheckReply) {
+    return malformed("not a strop-udp/1 check reply");
+  }
+  if (status > static_cast<std::uint8_t>(Status::kServerError)) return malformed("unknown status");
+  rep.status = static_cast<Status>(status);
+  if (rep.status != Status::kOk && count != 0) return malformed("results in an error reply");
+  if (r.left() / kReplyMessageBytes < count) return malformed("truncated reply");
+  rep.results.resize(count);
+  for (auto& m : rep.results) {
+    std::uint8_t verdict = 0, nrec = 0;
+    if (!r.u8(&verdict) || !r.u8(&m.confidence) || !r.u8(&nrec)) return malformed("truncated reply");
+    if (verdict > 1 || m.confidence > 100) return malformed("bad verdict or confidence");
+    m.spam = verdict == 1;
+    if (r.left() / kMatchRecordBytes < nrec) return malformed("truncated reply");
+    m.matches.resize(nrec);
+    for (auto& x : m.matches) {
+      std::uint8_t eb = 0;
+      if (!r.u8(&eb) || !r.u8(&x.similarity) || !r.u16(&x.reports) || !r.u16(&x.revokes)) {
+        return malformed("truncated reply");
+      }
+      auto e = engine_from_byte(eb);
+      if (!e) return malformed("unknown engine in reply");
+      if (x.similarity > 100) return malformed("bad similarity");
+      x.engine = *e;
+    }
+  }
+  if (r.left() != 0) return malformed("trailing bytes in reply");
+  return rep;
+}
+
+bool looks_like_reply(std::string_view d) {
+  return d.size() >= kReplyHeaderBytes && static_cast<std::uint8_t>(d[0]) == kMagic[0] &&
+         static_cast<std::uint8_t>(d[1]) == kMagic[1] && static_cast<std::uint8_t>(d[2]) == kVersion &&
+         static_cast<std::uint8_t>(d[3]) == kOpCheckReply;
+}
+
+std::uint8_t similarity_percent(double similarity) {
+  if (!(similarity > 0)) return 0;
+  if (similarity >= 1) return 100;
+  return static_cast<std::uint8_t>(std::lround(similarity * 100));
+}
+
+}  // namespace strop::protocol::udp
