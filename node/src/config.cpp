@@ -290,6 +290,9 @@ const std::vector<Key>& keys() {
                                      [](Config& c) -> std::size_t& { return c.pyzor.replay_cache_entries; }, 1000, 100'000'000));
     v.push_back(int_key<std::size_t>("pyzor", "max_digests",
                                      [](Config& c) -> std::size_t& { return c.pyzor.limits.max_digests; }, 1, 1000));
+
+    v.push_back(string_key("udp", "listen", [](Config& c) -> std::string& { return c.udp.listen; }));
+    v.push_back(int_key<unsigned>("udp", "threads", [](Config& c) -> unsigned& { return c.udp.threads; }, 1, 256));
     return v;
   }();
   return k;
@@ -361,11 +364,13 @@ Result<void> validate(const Config& c) {
   bool level_ok = false;
   for (auto lv : kLevels) level_ok |= c.log_level == lv;
   if (!level_ok) return make_error(Errc::kInvalidArgument, "node.log_level: unknown level \"" + c.log_level + "\"");
-  for (const auto* l : {&c.razor.listen, &c.pyzor.listen}) {
+  for (const auto* l : {&c.razor.listen, &c.pyzor.listen, &c.udp.listen}) {
     if (!listener_enabled(*l)) continue;
     auto a = parse_listen(*l);
-    if (!a) return make_error(Errc::kInvalidArgument, std::string(l == &c.razor.listen ? "razor" : "pyzor") +
-                                                          ".listen: " + a.error().message);
+    if (!a) {
+      std::string name = l == &c.razor.listen ? "razor" : l == &c.pyzor.listen ? "pyzor" : "udp";
+      return make_error(Errc::kInvalidArgument, name + ".listen: " + a.error().message);
+    }
   }
   if (c.store.max_map_bytes < c.store.initial_map_bytes) {
     return make_error(Errc::kInvalidArgument, "storage.max_map_bytes is below storage.initial_map_bytes");

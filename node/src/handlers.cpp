@@ -406,7 +406,8 @@ void Api::handle(const HttpRequest& req, Done done) {
       case Op::kState: return im.state(finish);
       case Op::kHealth: return im.health(finish);
       case Op::kMetrics: return im.metrics_text(finish);
-      case Op::kOther: break;
+      case Op::kOther:
+      case Op::kUdpCheck: break;
     }
   } catch (const std::exception& e) {
     // A bug or resource exhaustion; the request fails, the node keeps serving.

@@ -88,6 +88,7 @@ std::string_view op_name(Op op) {
     case Op::kHealth: return "healthz";
     case Op::kMetrics: return "metrics";
     case Op::kOther: return "other";
+    case Op::kUdpCheck: return "udp_check";
   }
   return "other";
 }

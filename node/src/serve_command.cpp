@@ -1,5 +1,6 @@
 // serve_command.cpp: `strop-node serve [--config FILE] [--data DIR] [--listen ADDR:PORT]
-// [--threads N] [--razor-listen ADDR:PORT|off] [--pyzor-listen ADDR:PORT|off] [--print-config]`.
+// [--threads N] [--razor-listen ADDR:PORT|off] [--pyzor-listen ADDR:PORT|off]
+// [--udp-listen ADDR:PORT|off] [--print-config]`.
 #include <spdlog/spdlog.h>
 #include <sysexits.h>
 
@@ -17,6 +18,7 @@
 #include "node/razor_accounts.hpp"
 #include "node/razor_listener.hpp"
 #include "node/server.hpp"
+#include "node/udp_listener.hpp"
 #include "storage/store.hpp"
 
 namespace strop::node::cli {
@@ -28,6 +30,7 @@ struct ServeOptions {
   unsigned threads = 0;
   std::optional<std::string> razor_listen;
   std::optional<std::string> pyzor_listen;
+  std::optional<std::string> udp_listen;
   bool print_config = false;
 };
 
@@ -40,6 +43,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   if (opt.threads) c.threads = opt.threads;
   if (opt.razor_listen) c.razor.listen = *opt.razor_listen;
   if (opt.pyzor_listen) c.pyzor.listen = *opt.pyzor_listen;
+  if (opt.udp_listen) c.udp.listen = *opt.udp_listen;
   if (auto v = validate(c); !v) {
     std::fprintf(stderr, "strop-node: %s\n", v.error().message.c_str());
     return EX_CONFIG;
@@ -116,6 +120,16 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     }
     pyzor = std::move(*p);
   }
+  // The native binary UDP check listener (strop-udp/1).
+  std::unique_ptr<UdpListener> udp;
+  if (listener_enabled(c.udp.listen)) {
+    auto u = UdpListener::create(c, *store, metrics);
+    if (!u) {
+      log->critical("{}", u.error().message);
+      return u.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
+    }
+    udp = std::move(*u);
+  }
   if (razor) {
     razor->start();
     log->info("razor listener on {}:{}", razor->local_host(), razor->local_port());
@@ -123,6 +137,10 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   if (pyzor) {
     pyzor->start();
     log->info("pyzor listener on {}:{}", pyzor->local_host(), pyzor->local_port());
+  }
+  if (udp) {
+    udp->start();
+    log->info("udp listener on {}:{}", udp->local_host(), udp->local_port());
   }
 
   auto st = store->stats();
@@ -143,10 +161,15 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     pyzor->stop();
     log->info("{}", pyzor->summary());
   }
+  if (udp) {
+    udp->stop();
+    log->info("{}", udp->summary());
+  }
   blocking.join();
   if (auto f = store->flush(); !f) log->error("final flush failed: {}", f.error().to_string());
   razor.reset();
   pyzor.reset();
+  udp.reset();
   server->reset();
   api.reset();
   store.reset();
@@ -165,6 +188,8 @@ void setup_serve(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit
                   "Razor2 listener ADDR:PORT, or off (overrides razor.listen; clients default to port 2703)");
   sub->add_option("--pyzor-listen", opt->pyzor_listen,
                   "Pyzor UDP listener ADDR:PORT, or off (overrides pyzor.listen; clients default to port 24441)");
+  sub->add_option("--udp-listen", opt->udp_listen,
+                  "Native binary UDP check listener (strop-udp/1) ADDR:PORT, or off (overrides udp.listen)");
   sub->add_flag("--print-config", opt->print_config, "Print the effective configuration as TOML and exit");
   sub->callback([common, opt, exit_code] { *exit_code = run_serve(*common, *opt); });
 }

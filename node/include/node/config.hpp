@@ -69,6 +69,15 @@ struct Config {
   // both off unless a listen address is set).
   RazorConfig razor;
   PyzorConfig pyzor;
+
+  // [udp]: the native binary UDP check listener (strop-udp/1, docs/protocol.md).
+  struct Udp {
+    // "ADDR:PORT" to answer strop-udp/1 checks on; "" or "off" switches it off.
+    // Default: off. Flag: --udp-listen.
+    std::string listen = "off";
+    // Receiving threads (recvmmsg batches). Default: 1.
+    unsigned threads = 1;
+  } udp;
 };
 
 // True when a legacy listener's `listen` value switches it on (not "" and not "off").

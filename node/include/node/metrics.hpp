@@ -67,9 +67,10 @@ enum class Op : std::uint8_t {
   kState,
   kHealth,
   kMetrics,
-  kOther,  // unknown paths, unparsable requests
+  kOther,     // unknown paths, unparsable requests
+  kUdpCheck,  // strop-udp/1 check datagrams (udp_listener.hpp)
 };
-inline constexpr std::size_t kOpCount = 8;
+inline constexpr std::size_t kOpCount = 9;
 std::string_view op_name(Op op);
 
 // Result of a request: 0 = "ok", otherwise the ApiErrc value (label = its stable name).

@@ -1,0 +1,343 @@
+// udp_listener.cpp: strop-udp/1 checks over UDP with recvmmsg/sendmmsg (udp_listener.hpp).
+#include "node/udp_listener.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <thread>
+#include <vector>
+
+#include "node/limiter.hpp"
+#include "protocol/udp_wire.hpp"
+
+namespace strop::node {
+
+namespace udp = protocol::udp;
+using protocol::ApiErrc;
+
+namespace {
+
+constexpr int kBatch = 32;               // datagrams per recvmmsg / sendmmsg
+constexpr int kPollMillis = 100;         // stop() latency
+constexpr int kReceiveBuffer = 4 << 20;  // SO_RCVBUF request (capped by net.core.rmem_max)
+// The smallest valid request: header + one message with one razor-e8 signature. Shorter
+// datagrams are never answered, not even with rate_limited.
+constexpr std::size_t kMinRequestBytes = udp::kRequestHeaderBytes + 1 + 1 + 12;
+
+std::shared_ptr<spdlog::logger> logger() {
+  auto l = spdlog::get("node");
+  return l ? l : spdlog::default_logger();
+}
+
+std::int64_t mono_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The source address as bytes (the rate limiter's key; the port is left out).
+std::string_view address_key(const sockaddr_storage& a) {
+  if (a.ss_family == AF_INET) {
+    const auto* s = reinterpret_cast<const sockaddr_in*>(&a);
+    return {reinterpret_cast<const char*>(&s->sin_addr), sizeof s->sin_addr};
+  }
+  if (a.ss_family == AF_INET6) {
+    const auto* s = reinterpret_cast<const sockaddr_in6*>(&a);
+    return {reinterpret_cast<const char*>(&s->sin6_addr), sizeof s->sin6_addr};
+  }
+  return {};
+}
+
+// Whether a datagram has a request header we could answer (magic, version, op).
+bool request_header(std::string_view d) {
+  return d.size() >= kMinRequestBytes && static_cast<std::uint8_t>(d[0]) == udp::kMagic[0] &&
+         static_cast<std::uint8_t>(d[1]) == udp::kMagic[1] && static_cast<std::uint8_t>(d[2]) == udp::kVersion &&
+         static_cast<std::uint8_t>(d[3]) == udp::kOpCheck;
+}
+
+std::uint32_t request_id_of(std::string_view d) {
+  auto b = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[i])); };
+  return (b(4) << 24) | (b(5) << 16) | (b(6) << 8) | b(7);
+}
+
+std::uint16_t saturate16(std::uint32_t v) { return static_cast<std::uint16_t>(std::min<std::uint32_t>(v, 0xffff)); }
+
+// One record per matched engine: its strongest match (highest confidence, then similarity).
+std::vector<udp::MatchRecord> engine_records(const storage::CheckOutcome& out) {
+  std::array<const storage::Match*, 8> best{};
+  for (const auto& m : out.matches) {
+    auto e = static_cast<std::size_t>(m.engine);
+    if (e >= best.size()) continue;
+    const storage::Match* b = best[e];
+    if (b == nullptr || m.confidence > b->confidence ||
+        (m.confidence == b->confidence && m.similarity > b->similarity)) {
+      best[e] = &m;
+    }
+  }
+  std::vector<udp::MatchRecord> recs;
+  for (const auto* m : best) {
+    if (m == nullptr) continue;
+    recs.push_back({m->engine, udp::similarity_percent(m->similarity), saturate16(m->reports), saturate16(m->revokes)});
+  }
+  return recs;
+}
+
+}  // namespace
+
+struct UdpListener::Impl {
+  storage::Store& store;
+  NodeMetrics& metrics;
+  udp::Limits limits;
+  RateLimiter ip_limiter;
+  int fd = -1;
+  unsigned nthreads = 1;
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopping{false};
+  std::string host;
+  unsigned short port = 0;
+
+  Counter datagrams;
+  Counter answered;
+  Counter messages;
+  Counter dropped;  // malformed, truncated, oversized: no reply
+  Counter rate_limited;
+  Counter errors;
+
+  Impl(storage::Store& s, NodeMetrics& m, const Config& c)
+      : store(s), metrics(m), ip_limiter(c.ip_limit.per_second, c.ip_limit.burst, c.rate_limit_entries) {}
+  ~Impl() {
+    if (fd >= 0) ::close(fd);
+  }
+
+  // Answers one datagram into *out ("" = no reply); returns the metrics result index.
+  std::size_t handle(std::string_view d, bool truncated, std::string_view client, std::string* out) {
+    out->clear();
+    if (truncated || d.size() > limits.max_datagram_bytes) {
+      dropped.add();
+      return result_index(ApiErrc::kTooLarge);
+    }
+    if (!ip_limiter.take(client, mono_ns()).allowed) {
+      rate_limited.add();
+      metrics.rate_limited_ip.add();
+      if (request_header(d)) {
+        udp::CheckReply rep;
+        rep.request_id = request_id_of(d);
+        rep.status = udp::Status::kRateLimited;
+        if (auto bytes = udp::encode_reply(rep, d.size())) *out = std::move(*bytes);
+      }
+      return result_index(ApiErrc::kRateLimited);
+    }
+    auto req = udp::decode_request(d, limits);
+    if (!req) {
+      dropped.add();
+      return result_index(req.error().code == Errc::kLimitExceeded ? ApiErrc::kLimitExceeded : ApiErrc::kMalformed);
+    }
+    udp::CheckReply rep;
+    rep.request_id = req->request_id;
+    rep.results.reserve(req->messages.size());
+    std::uint64_t nsigs = 0;
+    std::size_t result = 0;
+    for (const auto& sigs : req->messages) {
+      nsigs += sigs.size();
+      auto r = store.check(sigs);  // the check core of /v1/check
+      if (!r) {
+        logger()->error("udp: check failed: {}", r.error().to_string());
+        errors.add();
+        rep.status = udp::Status::kServerError;
+        rep.results.clear();
+        result = result_index(ApiErrc::kInternal);
+        break;
+      }
+      udp::MessageResult m;
+      m.spam = r->spam;
+      m.confidence = static_cast<std::uint8_t>(std::clamp(r->confidence, 0, 100));
+      m.matches = engine_records(*r);
+      rep.results.push_back(std::move(m));
+    }
+    if (result == 0) {
+      messages.add(req->messages.size());
+      metrics.messages_checked.add(req->messages.size());
+      metrics.signatures_checked.add(nsigs);
+    }
+    auto bytes = udp::encode_reply(rep, d.size());
+    if (!bytes) {  // cannot happen for a decoded request; never send more than was received
+      errors.add();
+      return result_index(ApiErrc::kInternal);
+    }
+    *out = std::move(*bytes);
+    return result;
+  }
+
+  void run() {
+    // One byte more than the limit per datagram, so an oversized one is seen as such.
+    const std::size_t cap = limits.max_datagram_bytes + 1;
+    std::vector<char> storage(static_cast<std::size_t>(kBatch) * cap);
+    std::array<mmsghdr, kBatch> msgs{};
+    std::array<iovec, kBatch> iov{};
+    std::array<sockaddr_storage, kBatch> addrs{};
+    std::array<mmsghdr, kBatch> out_msgs{};
+    std::array<iovec, kBatch> out_iov{};
+    std::array<std::string, kBatch> replies;
+    for (auto& r : replies) r.reserve(cap);
+    bool wait = true;
+    while (!stopping.load(std::memory_order_relaxed)) {
+      if (wait) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, kPollMillis) <= 0) continue;
+      }
+      for (int k = 0; k < kBatch; ++k) {
+        iov[k].iov_base = storage.data() + static_cast<std::size_t>(k) * cap;
+        iov[k].iov_len = cap;
+        msgs[k].msg_hdr = msghdr{};
+        msgs[k].msg_hdr.msg_iov = &iov[k];
+        msgs[k].msg_hdr.msg_iovlen = 1;
+        msgs[k].msg_hdr.msg_name = &addrs[k];
+        msgs[k].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        msgs[k].msg_len = 0;
+      }
+      int n = ::recvmmsg(fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) {
+        wait = true;  // drained (EAGAIN) or a transient error: back to poll
+        continue;
+      }
+      wait = n < kBatch;  // a full batch: more are probably queued, receive again at once
+      unsigned nout = 0;
+      for (int k = 0; k < n; ++k) {
+        const std::int64_t t0 = mono_ns();
+        datagrams.add();
+        std::size_t len = std::min<std::size_t>(msgs[k].msg_len, cap);
+        std::string_view dgram(static_cast<const char*>(iov[k].iov_base), len);
+        bool truncated = (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+        std::string& out = replies[nout];
+        std::size_t result = result_index(ApiErrc::kInternal);
+        try {
+          result = handle(dgram, truncated, address_key(addrs[k]), &out);
+        } catch (const std::exception& e) {
+          errors.add();
+          out.clear();
+          logger()->error("udp: request failed: {}", e.what());
+        }
+        metrics.record(Op::kUdpCheck, result, std::chrono::nanoseconds(mono_ns() - t0));
+        if (out.empty()) continue;
+        answered.add();
+        out_iov[nout].iov_base = out.data();
+        out_iov[nout].iov_len = out.size();
+        out_msgs[nout].msg_hdr = msghdr{};
+        out_msgs[nout].msg_hdr.msg_iov = &out_iov[nout];
+        out_msgs[nout].msg_hdr.msg_iovlen = 1;
+        out_msgs[nout].msg_hdr.msg_name = &addrs[k];
+        out_msgs[nout].msg_hdr.msg_namelen = msgs[k].msg_hdr.msg_namelen;
+        ++nout;
+      }
+      unsigned sent = 0;
+      while (sent < nout) {
+        int s = ::sendmmsg(fd, out_msgs.data() + sent, nout - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (s <= 0) {
+          // Socket buffer full or an unreachable peer: skip one reply (UDP; the client retries).
+          ++sent;
+        } else {
+          sent += static_cast<unsigned>(s);
+        }
+      }
+    }
+  }
+};
+
+Result<std::unique_ptr<UdpListener>> UdpListener::create(const Config& config, storage::Store& store,
+                                                         NodeMetrics& metrics) {
+  auto listen = parse_listen(config.udp.listen);
+  if (!listen) return make_error(Errc::kInvalidArgument, "udp.listen: " + listen.error().message);
+  auto impl = std::make_unique<Impl>(store, metrics, config);
+  impl->nthreads = std::max(1u, config.udp.threads);
+
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (::inet_pton(AF_INET, listen->host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(listen->port);
+    len = sizeof(sockaddr_in);
+  } else if (::inet_pton(AF_INET6, listen->host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(listen->port);
+    len = sizeof(sockaddr_in6);
+  } else {
+    return make_error(Errc::kInvalidArgument, "udp.listen: bad address \"" + listen->host + "\"");
+  }
+  impl->fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (impl->fd < 0) return make_error(Errc::kIo, std::string("udp: socket: ") + std::strerror(errno));
+  int rcv = kReceiveBuffer;
+  ::setsockopt(impl->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+  if (::bind(impl->fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    return make_error(Errc::kIo, "cannot listen on " + config.udp.listen + " (udp): " + std::strerror(errno));
+  }
+  sockaddr_storage local{};
+  socklen_t llen = sizeof local;
+  ::getsockname(impl->fd, reinterpret_cast<sockaddr*>(&local), &llen);
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (local.ss_family == AF_INET) {
+    auto* l4 = reinterpret_cast<sockaddr_in*>(&local);
+    ::inet_ntop(AF_INET, &l4->sin_addr, buf, sizeof buf);
+    impl->port = ntohs(l4->sin_port);
+  } else {
+    auto* l6 = reinterpret_cast<sockaddr_in6*>(&local);
+    ::inet_ntop(AF_INET6, &l6->sin6_addr, buf, sizeof buf);
+    impl->port = ntohs(l6->sin6_port);
+  }
+  impl->host = buf;
+  std::unique_ptr<UdpListener> l(new UdpListener());
+  l->impl_ = std::move(impl);
+  return l;
+}
+
+UdpListener::~UdpListener() {
+  if (impl_) stop();
+}
+
+std::string UdpListener::local_host() const { return impl_->host; }
+unsigned short UdpListener::local_port() const { return impl_->port; }
+
+void UdpListener::start() {
+  Impl* impl = impl_.get();
+  if (!impl->threads.empty() || impl->stopping.load()) return;
+  for (unsigned i = 0; i < impl->nthreads; ++i) {
+    impl->threads.emplace_back([impl] {
+      for (;;) {
+        try {
+          impl->run();
+          return;
+        } catch (const std::exception& e) {
+          logger()->error("udp: exception escaped the receive loop: {}", e.what());
+        }
+      }
+    });
+  }
+}
+
+void UdpListener::stop() {
+  impl_->stopping.store(true);
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+std::string UdpListener::summary() const {
+  const Impl& i = *impl_;
+  return fmt::format("udp: {} datagrams, {} answered, {} messages checked, {} dropped (malformed or oversized), "
+                     "{} rate limited, {} errors",
+                     i.datagrams.value(), i.answered.value(), i.messages.value(), i.dropped.value(),
+                     i.rate_limited.value(), i.errors.value());
+}
+
+}  // namespace strop::node
