@@ -6,14 +6,19 @@
 //   report       durable reports per second (/v1/report, signed; acknowledged after commit)
 //   mixed        check latency while report connections commit bursts concurrently
 //   preload      stores N signatures (reports) so checks run against a large store
+//   udp-check    strop-udp/1 check datagrams to --udp-port (the node's --udp-listen), from one
+//                thread keeping --inflight N datagrams outstanding (sendmmsg/recvmmsg); each
+//                datagram carries --messages messages, full (body/1 + fuzzy/1 + 3 url/1) or
+//                --exact (body/1)
 // With --node-pid it also reads the node's CPU time (/proc/PID/stat) before and after, and
 // prints server CPU per checked message.
 //
 // Usage: bench_client --port P [--host H] --mode check|report|mixed|preload
 //          [--identity FILE] [--connections N] [--report-connections N] [--seconds S]
 //          [--messages M] [--report-messages M] [--exact] [--hit-ratio R] [--preload N]
-//          [--node-pid PID]
+//          [--node-pid PID] [--udp-port P] [--inflight N]
 #include <arpa/inet.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -21,6 +26,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -35,6 +41,7 @@
 
 #include "protocol/codec.hpp"
 #include "protocol/signing.hpp"
+#include "protocol/udp_wire.hpp"
 
 namespace {
 
@@ -55,6 +62,8 @@ struct Options {
   double hit_ratio = 0.0;     // fraction of checked messages that were reported (preloaded)
   long preload = 0;           // signatures to store first
   int node_pid = 0;
+  int udp_port = 0;           // udp-check: the node's strop-udp/1 port
+  int inflight = 16;          // udp-check: datagrams outstanding
 };
 
 std::string hex(std::mt19937_64& rng, int n) {
@@ -289,6 +298,122 @@ void report_worker(const Options& o, const Identity& id, Clock::time_point until
   st->add(lat, req, msgs, sigs, errs);
 }
 
+// strop-udp/1 checks: one thread, `o.inflight` datagrams outstanding. Requests come from a
+// pre-encoded pool (the request id is patched in), so the client spends its CPU on syscalls.
+void udp_check_worker(const Options& o, Clock::time_point until, Stats* st) {
+  namespace udp = strop::protocol::udp;
+  std::mt19937_64 rng(4242);
+  std::uniform_real_distribution<double> coin(0, 1);
+  auto parse = [](const std::string& text) { return *strop::sigs::parse_signature(text); };
+  std::vector<std::string> pool;
+  long sigs_per_request = 0;
+  for (int i = 0; i < 1024; ++i) {
+    udp::CheckRequest req;
+    sigs_per_request = 0;
+    for (int m = 0; m < o.messages; ++m) {
+      std::vector<strop::sigs::Signature> msg;
+      if (!g_known.empty() && coin(rng) < o.hit_ratio) {
+        msg.push_back(parse(g_known[rng() % g_known.size()]));
+      } else {
+        msg.push_back(parse("body/1:" + hex(rng, 32)));
+      }
+      if (!o.exact) {
+        msg.push_back(parse("fuzzy/1:" + hex(rng, 256)));
+        for (int k = 0; k < 3; ++k) msg.push_back(parse("url/1:" + hex(rng, 32)));
+      }
+      sigs_per_request += static_cast<long>(msg.size());
+      req.messages.push_back(std::move(msg));
+    }
+    pool.push_back(*udp::encode_request(req));
+  }
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(o.udp_port));
+  ::inet_pton(AF_INET, o.host.c_str(), &a.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    std::perror("connect");
+    std::exit(69);
+  }
+  int buf = 4 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  constexpr int kMax = 64;
+  constexpr std::uint32_t kRing = 1u << 16;
+  std::vector<Clock::time_point> sent_at(kRing);
+  std::vector<double> lat;
+  lat.reserve(1 << 22);
+  long req = 0, msgs = 0, sigs = 0, errs = 0;
+  std::uint32_t next_id = 0;
+  long outstanding = 0;
+  std::vector<std::string> out(kMax);
+  auto send_n = [&](int n) {
+    while (n > 0) {
+      int k = std::min(n, kMax);
+      std::array<mmsghdr, kMax> mh{};
+      std::array<iovec, kMax> iov{};
+      auto now = Clock::now();
+      for (int i = 0; i < k; ++i) {
+        std::uint32_t id = next_id++;
+        out[static_cast<std::size_t>(i)] = pool[id % pool.size()];
+        std::string& d = out[static_cast<std::size_t>(i)];
+        d[4] = static_cast<char>(id >> 24);
+        d[5] = static_cast<char>(id >> 16);
+        d[6] = static_cast<char>(id >> 8);
+        d[7] = static_cast<char>(id);
+        sent_at[id % kRing] = now;
+        iov[static_cast<std::size_t>(i)] = {d.data(), d.size()};
+        mh[static_cast<std::size_t>(i)].msg_hdr.msg_iov = &iov[static_cast<std::size_t>(i)];
+        mh[static_cast<std::size_t>(i)].msg_hdr.msg_iovlen = 1;
+      }
+      int s = ::sendmmsg(fd, mh.data(), static_cast<unsigned>(k), 0);
+      if (s <= 0) {
+        ++errs;
+        return;
+      }
+      outstanding += s;
+      n -= s;
+    }
+  };
+  send_n(o.inflight);
+  std::array<char, 2048> rbuf[kMax];
+  while (Clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) {
+      // Lost datagrams (socket buffers overflowed): count them and refill the window.
+      errs += outstanding;
+      outstanding = 0;
+      send_n(o.inflight);
+      continue;
+    }
+    std::array<mmsghdr, kMax> mh{};
+    std::array<iovec, kMax> iov{};
+    for (int i = 0; i < kMax; ++i) {
+      iov[static_cast<std::size_t>(i)] = {rbuf[i].data(), rbuf[i].size()};
+      mh[static_cast<std::size_t>(i)].msg_hdr.msg_iov = &iov[static_cast<std::size_t>(i)];
+      mh[static_cast<std::size_t>(i)].msg_hdr.msg_iovlen = 1;
+    }
+    int n = ::recvmmsg(fd, mh.data(), kMax, MSG_DONTWAIT, nullptr);
+    if (n <= 0) continue;
+    auto now = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      std::string_view d(rbuf[i].data(), mh[static_cast<std::size_t>(i)].msg_len);
+      auto r = udp::decode_reply(d);
+      if (!r || r->status != udp::Status::kOk || r->results.size() != static_cast<std::size_t>(o.messages)) {
+        ++errs;
+        continue;
+      }
+      lat.push_back(std::chrono::duration<double, std::micro>(now - sent_at[r->request_id % kRing]).count());
+      ++req;
+      msgs += o.messages;
+      sigs += sigs_per_request;
+    }
+    outstanding = std::max(0L, outstanding - n);
+    send_n(n);
+  }
+  ::close(fd);
+  st->add(lat, req, msgs, sigs, errs);
+}
+
 Identity load_identity(const std::string& path) {
   std::ifstream f(path);
   std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -307,7 +432,7 @@ int main(int argc, char** argv) {
   CLI::App app{"strop-node load generator"};
   app.add_option("--host", o.host);
   app.add_option("--port", o.port)->required();
-  app.add_option("--mode", o.mode)->check(CLI::IsMember({"check", "report", "mixed", "preload", "health"}));
+  app.add_option("--mode", o.mode)->check(CLI::IsMember({"check", "report", "mixed", "preload", "health", "udp-check"}));
   app.add_option("--identity", o.identity_file, "Identity file (report, mixed, preload)");
   app.add_option("--connections", o.connections, "Check connections (check, mixed) or report connections");
   app.add_option("--report-connections", o.report_connections, "Report connections in mixed mode");
@@ -318,6 +443,8 @@ int main(int argc, char** argv) {
   app.add_option("--hit-ratio", o.hit_ratio, "Fraction of checked messages with a stored signature");
   app.add_option("--preload", o.preload, "Signatures to store before measuring");
   app.add_option("--node-pid", o.node_pid, "strop-node's pid, for server CPU per message");
+  app.add_option("--udp-port", o.udp_port, "udp-check: the node's strop-udp/1 port (--udp-listen)");
+  app.add_option("--inflight", o.inflight, "udp-check: datagrams outstanding")->check(CLI::Range(1, 4096));
   CLI11_PARSE(app, argc, argv);
 
   Identity id;
@@ -361,6 +488,13 @@ int main(int argc, char** argv) {
   if (o.mode == "health") {
     for (int i = 0; i < o.connections; ++i) ts.emplace_back(health_worker, std::cref(o), until, &checks);
   }
+  if (o.mode == "udp-check") {
+    if (o.udp_port <= 0) {
+      std::fprintf(stderr, "bench_client: --udp-port is required for udp-check\n");
+      return 64;
+    }
+    ts.emplace_back(udp_check_worker, std::cref(o), until, &checks);
+  }
   if (o.mode == "report" || o.mode == "mixed") {
     need_identity();
     int n = o.mode == "report" ? o.connections : o.report_connections;
@@ -377,11 +511,12 @@ int main(int argc, char** argv) {
   double cpu1 = o.node_pid ? cpu_seconds(o.node_pid) : 0;
   if (o.mode == "check" || o.mode == "mixed") checks.print("check", secs);
   if (o.mode == "health") checks.print("healthz", secs);
+  if (o.mode == "udp-check") checks.print("udpcheck", secs);
   if (o.mode == "report" || o.mode == "mixed") reports.print("report", secs);
   if (o.node_pid) {
     double cpu = cpu1 - cpu0;
     std::printf("server   cpu %.2f s over %.2f s wall (%.0f%% of one core)\n", cpu, secs, 100 * cpu / secs);
-    if (checks.messages > 0 && (o.mode == "check" || o.mode == "health")) {
+    if (checks.messages > 0 && (o.mode == "check" || o.mode == "health" || o.mode == "udp-check")) {
       std::printf("server   cpu per check request %.1f us, per message %.1f us\n",
                   1e6 * cpu / static_cast<double>(checks.requests), 1e6 * cpu / static_cast<double>(checks.messages));
     }
