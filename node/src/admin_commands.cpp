@@ -84,8 +84,16 @@ nlohmann::json reporter_json(const storage::Reporter& r) {
           {"contradicted", r.contradicted}};
 }
 
-// Writes `text` to `path` with mode 0600 (it holds a secret).
+// Writes `text` to `path` with mode 0600 (it holds a secret); missing parent directories are
+// created with mode 0700 (e.g. ~/.config/strop/ for the CLI's default identity path).
 Result<void> write_private_file(const std::string& path, const std::string& text) {
+  std::string dir;
+  for (std::size_t slash = path.find('/', 1); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    dir = path.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+      return make_error(Errc::kIo, "cannot create directory " + dir + ": " + std::strerror(errno));
+  }
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return make_error(Errc::kIo, "cannot create " + path + ": " + std::strerror(errno));
   ::fchmod(fd, 0600);
