@@ -372,6 +372,10 @@ Result<void> validate(const Config& c) {
       return make_error(Errc::kInvalidArgument, name + ".listen: " + a.error().message);
     }
   }
+  if (listener_enabled(c.udp.listen) && !c.anonymous_check) {
+    return make_error(Errc::kInvalidArgument,
+                      "udp.listen: strop-udp/1 checks are anonymous; switch it off or set api.anonymous_check = true");
+  }
   if (c.store.max_map_bytes < c.store.initial_map_bytes) {
     return make_error(Errc::kInvalidArgument, "storage.max_map_bytes is below storage.initial_map_bytes");
   }

@@ -214,6 +214,15 @@ class UdpOffTest(unittest.TestCase):
         finally:
             node.cleanup()
 
+    def test_refused_when_checks_must_be_signed(self):
+        node = h.Node("[api]\nanonymous_check = false\n")
+        try:
+            p = node.cli("serve", "--print-config", "--udp-listen", "127.0.0.1:0", check=False)
+            self.assertEqual(p.returncode, 78, p.stderr)
+            self.assertIn("anonymous", p.stderr)
+        finally:
+            node.cleanup()
+
 
 if __name__ == "__main__":
     unittest.main(argv=h.parse_args())
