@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <random>
 
 #include "agent/node_url.hpp"
 #include "http_transport.hpp"
+#include "udp_transport.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/limits.hpp"
@@ -29,6 +31,16 @@ struct Node {
   // Until when (steady clock, ns since epoch) this node is tried last; 0 when healthy.
   std::atomic<Clock::rep> down_until{0};
 };
+
+// A udp:// node (strop-udp/1): answers checks only.
+struct UdpNode {
+  explicit UdpNode(NodeUrl url) : transport(std::move(url)) {}
+  detail::UdpTransport transport;
+  std::atomic<Clock::rep> down_until{0};
+};
+
+// strop-udp/1 datagrams the client builds stay under a typical path MTU (no fragments).
+constexpr std::size_t kUdpMaxDatagramBytes = 1400;
 
 // Called with the range [begin, end) of the messages a 2xx answer covers, and its body.
 using BatchHandler = std::function<Result<void>(std::size_t, std::size_t, std::string_view)>;
@@ -64,6 +76,8 @@ protocol::MessageSigs message_sigs(const sigs::SignatureSet& set, std::size_t ma
 struct Client::Impl {
   ClientOptions options;
   std::vector<std::unique_ptr<Node>> nodes;
+  std::vector<std::unique_ptr<UdpNode>> udp_nodes;
+  std::atomic<std::uint32_t> next_udp_id{static_cast<std::uint32_t>(std::random_device{}())};
   detail::TtlCache<protocol::MessageVerdict> cache;
   std::atomic<std::size_t> requests{0};
   std::atomic<std::size_t> failovers{0};
@@ -107,6 +121,10 @@ struct Client::Impl {
     if (sign && !options.identity) {
       return make_error(Errc::kInvalidArgument,
                         "no reporter identity: give --identity FILE or run `strop register`");
+    }
+    if (nodes.empty()) {
+      return make_error(Errc::kInvalidArgument,
+                        "no http:// or https:// node configured (udp:// nodes answer checks only)");
     }
     auto list = order();
     std::string failures;
@@ -169,6 +187,120 @@ struct Client::Impl {
       failures += failure;
     }
     return make_error(all_timeouts && last == Errc::kTimeout ? Errc::kTimeout : last, failures);
+  }
+
+  // Checks msgs over the udp:// nodes (healthy first, failover in order), in datagrams of
+  // at most 64 messages and kUdpMaxDatagramBytes. Each answered message goes to on_result
+  // (its index in msgs); messages no udp node answered go to *leftover when there is an
+  // HTTP node to ask, else the call fails.
+  Result<void> udp_check(std::span<const protocol::MessageSigs> msgs, Deadline deadline,
+                         const std::function<void(std::size_t, protocol::MessageVerdict)>& on_result,
+                         std::vector<std::size_t>* leftover) {
+    namespace udp = protocol::udp;
+    const udp::Limits limits;
+    std::size_t i = 0;
+    while (i < msgs.size()) {
+      udp::CheckRequest req;
+      std::vector<std::size_t> which;
+      std::size_t bytes = udp::kRequestHeaderBytes;
+      for (; i < msgs.size() && req.messages.size() < limits.max_messages; ++i) {
+        const auto& sigs = msgs[i].sigs;
+        if (sigs.empty()) {  // nothing to look up: what the node answers for an empty set
+          on_result(i, protocol::MessageVerdict{});
+          continue;
+        }
+        std::size_t n = std::min(sigs.size(), limits.max_sigs_per_message);
+        std::size_t size = 1;
+        for (std::size_t k = 0; k < n; ++k) size += 1 + udp::value_bytes(sigs[k].engine);
+        if (bytes + size > limits.max_datagram_bytes) {  // too big for any datagram: HTTP
+          if (nodes.empty()) return make_error(Errc::kLimitExceeded, "a message too large for strop-udp/1");
+          leftover->push_back(i);
+          continue;
+        }
+        if (!which.empty() && bytes + size > kUdpMaxDatagramBytes) break;
+        bytes += size;
+        req.messages.emplace_back(sigs.begin(), sigs.begin() + static_cast<long>(n));
+        which.push_back(i);
+      }
+      if (which.empty()) continue;
+      req.request_id = next_udp_id.fetch_add(1, std::memory_order_relaxed);
+      auto datagram = udp::encode_request(req);
+      if (!datagram) return datagram.error();
+      auto r = udp_exchange(*datagram, req.request_id, which.size(), deadline);
+      if (r) {
+        for (std::size_t k = 0; k < which.size(); ++k) on_result(which[k], std::move((*r)[k]));
+      } else if (!nodes.empty() && r.error().code != Errc::kInvalidArgument) {
+        leftover->insert(leftover->end(), which.begin(), which.end());
+      } else {
+        return r.error();
+      }
+    }
+    return {};
+  }
+
+  // One datagram with failover over the udp:// nodes; the verdicts in request order.
+  Result<std::vector<protocol::MessageVerdict>> udp_exchange(const std::string& datagram, std::uint32_t id,
+                                                             std::size_t count, Deadline deadline) {
+    namespace udp = protocol::udp;
+    auto now_rep = Clock::now().time_since_epoch().count();
+    std::vector<UdpNode*> list;
+    for (const auto& n : udp_nodes) list.push_back(n.get());
+    std::stable_partition(list.begin(), list.end(), [now_rep](const UdpNode* n) {
+      return n->down_until.load(std::memory_order_relaxed) <= now_rep;
+    });
+    // With an HTTP node to fall back to, it keeps an equal share of the time.
+    const std::size_t shares = list.size() + (nodes.empty() ? 0 : 1);
+    std::string failures;
+    Errc last = Errc::kUnavailable;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      UdpNode* node = list[i];
+      auto now = Clock::now();
+      if (now >= deadline) {
+        last = Errc::kTimeout;
+        break;
+      }
+      auto attempt_deadline = now + (deadline - now) / static_cast<long>(shares - i);
+      auto resend = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(attempt_deadline - now) / 3,
+                               std::chrono::milliseconds(50), std::chrono::milliseconds(250));
+      if (i > 0) failovers.fetch_add(1, std::memory_order_relaxed);
+      requests.fetch_add(1, std::memory_order_relaxed);
+      auto r = node->transport.exchange(datagram, id, attempt_deadline, resend);
+      std::string failure;
+      const std::string& url = node->transport.url().text;
+      if (!r) {
+        last = r.error().code;
+        failure = "node " + url + (last == Errc::kTimeout ? " did not answer" : " unreachable: " + r.error().message);
+      } else if (r->status == udp::Status::kRateLimited) {
+        last = Errc::kRateLimited;
+        failure = "rate-limited by node " + url;
+      } else if (r->status != udp::Status::kOk || r->results.size() != count) {
+        last = Errc::kUnavailable;
+        failure = "node " + url + (r->status == udp::Status::kOk ? ": wrong number of results" : " failed (server error)");
+      } else {
+        node->down_until.store(0, std::memory_order_relaxed);
+        std::vector<protocol::MessageVerdict> out(count);
+        for (std::size_t k = 0; k < count; ++k) {
+          const auto& m = r->results[k];
+          auto& v = out[k];
+          v.verdict = m.spam ? protocol::Verdict::kSpam : protocol::Verdict::kNotSpam;
+          v.confidence = m.confidence;
+          // strop-udp/1 carries one record per matched engine, without stored ids or
+          // per-signature confidence.
+          for (const auto& x : m.matches) {
+            v.matches.push_back({x.engine, std::string(), x.similarity / 100.0, x.reports, x.revokes, 0});
+          }
+        }
+        return out;
+      }
+      if (last != Errc::kRateLimited) {
+        node->down_until.store((Clock::now() + options.node_retry_after).time_since_epoch().count(),
+                               std::memory_order_relaxed);
+      }
+      if (!failures.empty()) failures += "; ";
+      failures += failure;
+    }
+    if (failures.empty()) failures = "deadline reached before a udp:// node was tried";
+    return make_error(last, failures);
   }
 
   // Maps a non-2xx answer to an Error with a one-line message.
@@ -312,12 +444,13 @@ Result<std::unique_ptr<Client>> Client::create(ClientOptions options) {
     return make_error(Errc::kInvalidArgument, "no node configured: give --node URL");
   }
   std::vector<NodeUrl> urls;
+  std::vector<NodeUrl> udp_urls;
   bool any_tls = false;
   for (const auto& n : options.nodes) {
     auto u = parse_node_url(n);
     if (!u) return u.error();
     any_tls = any_tls || u->tls;
-    urls.push_back(std::move(u).value());
+    (u->udp ? udp_urls : urls).push_back(std::move(u).value());
   }
   std::shared_ptr<detail::TlsContext> tls;
   if (any_tls) {
@@ -332,6 +465,7 @@ Result<std::unique_ptr<Client>> Client::create(ClientOptions options) {
   to.user_agent = options.user_agent.empty() ? kUserAgent : options.user_agent;
   auto impl = std::make_unique<Impl>(std::move(options));
   for (auto& u : urls) impl->nodes.push_back(std::make_unique<Node>(std::move(u), to, tls));
+  for (auto& u : udp_urls) impl->udp_nodes.push_back(std::make_unique<UdpNode>(std::move(u)));
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
@@ -366,6 +500,30 @@ Result<std::vector<protocol::MessageVerdict>> Client::check(
     msgs.push_back(message_sigs(sets[i], impl_->options.max_sigs_per_message));
     index.push_back(i);
     keys.push_back(std::move(key));
+  }
+  if (!impl_->udp_nodes.empty() && !msgs.empty()) {
+    // udp:// nodes first; what they could not answer goes to the HTTP nodes below.
+    std::vector<std::size_t> leftover;
+    auto u = impl_->udp_check(
+        msgs, deadline,
+        [&](std::size_t k, protocol::MessageVerdict v) {
+          impl_->cache.put(keys[k], v);
+          out[index[k]] = std::move(v);
+        },
+        &leftover);
+    if (!u) return u.error();
+    std::sort(leftover.begin(), leftover.end());
+    std::vector<protocol::MessageSigs> rest_msgs;
+    std::vector<std::size_t> rest_index;
+    std::vector<std::string> rest_keys;
+    for (auto k : leftover) {
+      rest_msgs.push_back(std::move(msgs[k]));
+      rest_index.push_back(index[k]);
+      rest_keys.push_back(std::move(keys[k]));
+    }
+    msgs = std::move(rest_msgs);
+    index = std::move(rest_index);
+    keys = std::move(rest_keys);
   }
   auto r = impl_->send_batches<protocol::CheckRequest>(
       msgs, protocol::kPathCheck, false, deadline,

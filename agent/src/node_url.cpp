@@ -21,8 +21,10 @@ Result<NodeUrl> parse_node_url(std::string_view url) {
     for (char c : rest.substr(0, p)) scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (scheme == "https") {
       out.tls = true;
+    } else if (scheme == "udp") {
+      out.udp = true;
     } else if (scheme != "http") {
-      return bad("unknown scheme '" + scheme + "' (use http or https)");
+      return bad("unknown scheme '" + scheme + "' (use http, https or udp)");
     }
     rest.remove_prefix(p + 3);
   }
@@ -60,6 +62,8 @@ Result<NodeUrl> parse_node_url(std::string_view url) {
   for (char c : out.host) {
     if (static_cast<unsigned char>(c) <= 32 || c == '/' || c == '\\') return bad("bad host");
   }
+  if (out.udp && port.empty()) return bad("a udp:// node needs a port");
+  if (out.udp && !out.base_path.empty()) return bad("a udp:// node has no path");
   if (port.empty()) {
     out.port = out.tls ? "443" : "80";
   } else {
@@ -70,7 +74,7 @@ Result<NodeUrl> parse_node_url(std::string_view url) {
     }
     out.port = std::to_string(value);
   }
-  out.text = std::string(out.tls ? "https://" : "http://") + out.host_header() + out.base_path;
+  out.text = std::string(out.udp ? "udp://" : out.tls ? "https://" : "http://") + out.host_header() + out.base_path;
   return out;
 }
 

@@ -51,6 +51,9 @@ using Deadline = Clock::time_point;
 
 struct ClientOptions {
   // Node URLs ("http://host:port", "https://host"), tried in this order. REQUIRES: >= 1.
+  // "udp://host:port" nodes (strop-udp/1, docs/protocol.md) answer checks only: checks try
+  // them first, then the http(s) nodes for what they could not answer; their verdicts carry
+  // one match per engine with no stored id and no per-signature confidence.
   std::vector<std::string> nodes;
   // Budget of one call, failover included, when the caller gives no deadline. Default: 5 s.
   std::chrono::milliseconds timeout{5000};

@@ -2,8 +2,9 @@
 //
 // A node URL names one Strop node's native API: scheme http or https, a host (name, IPv4
 // or bracketed IPv6 literal), an optional port (default 80 / 443) and an optional path
-// prefix under which the node's /v1 API lives. A bare "host:port" means http. Pure values,
-// no I/O; every function is thread-safe.
+// prefix under which the node's /v1 API lives. A bare "host:port" means http.
+// "udp://host:port" names a node's strop-udp/1 check listener (port required, no path):
+// such a node answers checks only. Pure values, no I/O; every function is thread-safe.
 #pragma once
 
 #include <string>
@@ -15,6 +16,7 @@ namespace strop::agent {
 
 struct NodeUrl {
   bool tls = false;         // https
+  bool udp = false;         // udp:// (strop-udp/1 checks only)
   std::string host;         // without brackets for IPv6 literals
   std::string port;         // decimal, never empty after parsing
   std::string base_path;    // "" or "/prefix" (no trailing slash)
