@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "pyzor_service.hpp"
+#include "udp_socket.hpp"
 
 namespace strop::node {
 
@@ -44,32 +45,15 @@ struct SendBatch {
 };
 thread_local SendBatch* tl_batch = nullptr;
 
-std::string address_key(const sockaddr_storage& a) {
-  if (a.ss_family == AF_INET) {
-    const auto* s = reinterpret_cast<const sockaddr_in*>(&a);
-    return std::string(reinterpret_cast<const char*>(&s->sin_addr), sizeof s->sin_addr);
-  }
-  if (a.ss_family == AF_INET6) {
-    const auto* s = reinterpret_cast<const sockaddr_in6*>(&a);
-    return std::string(reinterpret_cast<const char*>(&s->sin6_addr), sizeof s->sin6_addr);
-  }
-  return {};
-}
-
 }  // namespace
 
 struct PyzorListener::Impl {
-  int fd = -1;
+  UdpSocket socket;
+  int fd = -1;  // socket.fd()
   std::unique_ptr<PyzorService> service;
-  std::vector<std::thread> threads;
+  ReceiveThreads threads;
   unsigned nthreads = 1;
   std::atomic<bool> stopping{false};
-  std::string host;
-  unsigned short port = 0;
-
-  ~Impl() {
-    if (fd >= 0) ::close(fd);
-  }
 
   void send_one(const Peer& p, const std::string& bytes) const {
     ::sendto(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&p.addr),
@@ -135,7 +119,7 @@ struct PyzorListener::Impl {
         peer.len = msgs[k].msg_hdr.msg_namelen;
         std::size_t len = std::min<std::size_t>(msgs[k].msg_len, cap);
         std::string_view dgram(static_cast<const char*>(iov[k].iov_base), len);
-        std::string key = address_key(peer.addr);
+        std::string key(udp_address_key(peer.addr));
         try {
           service->handle(dgram, key, [this, peer](std::string out) {
             if (out.empty()) return;  // nothing to answer
@@ -160,8 +144,6 @@ struct PyzorListener::Impl {
 
 Result<std::unique_ptr<PyzorListener>> PyzorListener::create(const Config& config, storage::Store& store,
                                                              const RazorAccounts& accounts) {
-  auto listen = parse_listen(config.pyzor.listen);
-  if (!listen) return make_error(Errc::kInvalidArgument, "pyzor.listen: " + listen.error().message);
   auto opt = pyzor_service_options(config);
   auto impl = std::make_unique<Impl>();
   impl->limit_ = opt.pyzor.limits.max_datagram_bytes;
@@ -170,42 +152,10 @@ Result<std::unique_ptr<PyzorListener>> PyzorListener::create(const Config& confi
   impl->service = std::move(*svc);
   impl->nthreads = std::max(1u, config.pyzor.threads);
 
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (::inet_pton(AF_INET, listen->host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(listen->port);
-    len = sizeof(sockaddr_in);
-  } else if (::inet_pton(AF_INET6, listen->host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(listen->port);
-    len = sizeof(sockaddr_in6);
-  } else {
-    return make_error(Errc::kInvalidArgument, "pyzor.listen: bad address \"" + listen->host + "\"");
-  }
-  impl->fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (impl->fd < 0) return make_error(Errc::kIo, std::string("pyzor: socket: ") + std::strerror(errno));
-  int rcv = kReceiveBuffer;
-  ::setsockopt(impl->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
-  if (::bind(impl->fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    return make_error(Errc::kIo, "cannot listen on " + config.pyzor.listen + " (pyzor): " + std::strerror(errno));
-  }
-  sockaddr_storage local{};
-  socklen_t llen = sizeof local;
-  ::getsockname(impl->fd, reinterpret_cast<sockaddr*>(&local), &llen);
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (local.ss_family == AF_INET) {
-    auto* l4 = reinterpret_cast<sockaddr_in*>(&local);
-    ::inet_ntop(AF_INET, &l4->sin_addr, buf, sizeof buf);
-    impl->port = ntohs(l4->sin_port);
-  } else {
-    auto* l6 = reinterpret_cast<sockaddr_in6*>(&local);
-    ::inet_ntop(AF_INET6, &l6->sin6_addr, buf, sizeof buf);
-    impl->port = ntohs(l6->sin6_port);
-  }
-  impl->host = buf;
+  auto sock = bind_udp_socket(config.pyzor.listen, "pyzor", kReceiveBuffer);
+  if (!sock) return sock.error();
+  impl->socket = std::move(*sock);
+  impl->fd = impl->socket.fd();
   std::unique_ptr<PyzorListener> l(new PyzorListener());
   l->impl_ = std::move(impl);
   return l;
@@ -215,30 +165,18 @@ PyzorListener::~PyzorListener() {
   if (impl_) stop();
 }
 
-std::string PyzorListener::local_host() const { return impl_->host; }
-unsigned short PyzorListener::local_port() const { return impl_->port; }
+std::string PyzorListener::local_host() const { return impl_->socket.host(); }
+unsigned short PyzorListener::local_port() const { return impl_->socket.port(); }
 
 void PyzorListener::start() {
   Impl* impl = impl_.get();
-  if (!impl->threads.empty() || impl->stopping.load()) return;
-  for (unsigned i = 0; i < impl->nthreads; ++i) {
-    impl->threads.emplace_back([impl] {
-      for (;;) {
-        try {
-          impl->run();
-          return;
-        } catch (const std::exception& e) {
-          logger()->error("pyzor: exception escaped the receive loop: {}", e.what());
-        }
-      }
-    });
-  }
+  if (impl->threads.started() || impl->stopping.load()) return;
+  impl->threads.start(impl->nthreads, "pyzor", [impl] { impl->run(); });
 }
 
 void PyzorListener::stop() {
   impl_->stopping.store(true);
-  for (auto& t : impl_->threads) t.join();
-  impl_->threads.clear();
+  impl_->threads.join();
 }
 
 std::string PyzorListener::summary() const {

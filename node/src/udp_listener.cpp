@@ -21,6 +21,7 @@
 
 #include "node/limiter.hpp"
 #include "protocol/udp_wire.hpp"
+#include "udp_socket.hpp"
 
 namespace strop::node {
 
@@ -44,19 +45,6 @@ std::shared_ptr<spdlog::logger> logger() {
 std::int64_t mono_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-// The source address as bytes (the rate limiter's key; the port is left out).
-std::string_view address_key(const sockaddr_storage& a) {
-  if (a.ss_family == AF_INET) {
-    const auto* s = reinterpret_cast<const sockaddr_in*>(&a);
-    return {reinterpret_cast<const char*>(&s->sin_addr), sizeof s->sin_addr};
-  }
-  if (a.ss_family == AF_INET6) {
-    const auto* s = reinterpret_cast<const sockaddr_in6*>(&a);
-    return {reinterpret_cast<const char*>(&s->sin6_addr), sizeof s->sin6_addr};
-  }
-  return {};
 }
 
 // Whether a datagram has a request header we could answer (magic, version, op).
@@ -100,12 +88,10 @@ struct UdpListener::Impl {
   NodeMetrics& metrics;
   udp::Limits limits;
   RateLimiter ip_limiter;
-  int fd = -1;
+  UdpSocket socket;
   unsigned nthreads = 1;
-  std::vector<std::thread> threads;
+  ReceiveThreads threads;
   std::atomic<bool> stopping{false};
-  std::string host;
-  unsigned short port = 0;
 
   Counter datagrams;
   Counter answered;
@@ -116,9 +102,6 @@ struct UdpListener::Impl {
 
   Impl(storage::Store& s, NodeMetrics& m, const Config& c)
       : store(s), metrics(m), ip_limiter(c.ip_limit.per_second, c.ip_limit.burst, c.rate_limit_entries) {}
-  ~Impl() {
-    if (fd >= 0) ::close(fd);
-  }
 
   // Answers one datagram into *out ("" = no reply); returns the metrics result index.
   std::size_t handle(std::string_view d, bool truncated, std::string_view client, std::string* out) {
@@ -180,6 +163,7 @@ struct UdpListener::Impl {
   }
 
   void run() {
+    const int fd = socket.fd();
     // One byte more than the limit per datagram, so an oversized one is seen as such.
     const std::size_t cap = limits.max_datagram_bytes + 1;
     std::vector<char> storage(static_cast<std::size_t>(kBatch) * cap);
@@ -222,7 +206,7 @@ struct UdpListener::Impl {
         std::string& out = replies[nout];
         std::size_t result = result_index(ApiErrc::kInternal);
         try {
-          result = handle(dgram, truncated, address_key(addrs[k]), &out);
+          result = handle(dgram, truncated, udp_address_key(addrs[k]), &out);
         } catch (const std::exception& e) {
           errors.add();
           out.clear();
@@ -256,47 +240,11 @@ struct UdpListener::Impl {
 
 Result<std::unique_ptr<UdpListener>> UdpListener::create(const Config& config, storage::Store& store,
                                                          NodeMetrics& metrics) {
-  auto listen = parse_listen(config.udp.listen);
-  if (!listen) return make_error(Errc::kInvalidArgument, "udp.listen: " + listen.error().message);
   auto impl = std::make_unique<Impl>(store, metrics, config);
   impl->nthreads = std::max(1u, config.udp.threads);
-
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (::inet_pton(AF_INET, listen->host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(listen->port);
-    len = sizeof(sockaddr_in);
-  } else if (::inet_pton(AF_INET6, listen->host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(listen->port);
-    len = sizeof(sockaddr_in6);
-  } else {
-    return make_error(Errc::kInvalidArgument, "udp.listen: bad address \"" + listen->host + "\"");
-  }
-  impl->fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (impl->fd < 0) return make_error(Errc::kIo, std::string("udp: socket: ") + std::strerror(errno));
-  int rcv = kReceiveBuffer;
-  ::setsockopt(impl->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
-  if (::bind(impl->fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    return make_error(Errc::kIo, "cannot listen on " + config.udp.listen + " (udp): " + std::strerror(errno));
-  }
-  sockaddr_storage local{};
-  socklen_t llen = sizeof local;
-  ::getsockname(impl->fd, reinterpret_cast<sockaddr*>(&local), &llen);
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (local.ss_family == AF_INET) {
-    auto* l4 = reinterpret_cast<sockaddr_in*>(&local);
-    ::inet_ntop(AF_INET, &l4->sin_addr, buf, sizeof buf);
-    impl->port = ntohs(l4->sin_port);
-  } else {
-    auto* l6 = reinterpret_cast<sockaddr_in6*>(&local);
-    ::inet_ntop(AF_INET6, &l6->sin6_addr, buf, sizeof buf);
-    impl->port = ntohs(l6->sin6_port);
-  }
-  impl->host = buf;
+  auto sock = bind_udp_socket(config.udp.listen, "udp", kReceiveBuffer);
+  if (!sock) return sock.error();
+  impl->socket = std::move(*sock);
   std::unique_ptr<UdpListener> l(new UdpListener());
   l->impl_ = std::move(impl);
   return l;
@@ -306,30 +254,18 @@ UdpListener::~UdpListener() {
   if (impl_) stop();
 }
 
-std::string UdpListener::local_host() const { return impl_->host; }
-unsigned short UdpListener::local_port() const { return impl_->port; }
+std::string UdpListener::local_host() const { return impl_->socket.host(); }
+unsigned short UdpListener::local_port() const { return impl_->socket.port(); }
 
 void UdpListener::start() {
   Impl* impl = impl_.get();
-  if (!impl->threads.empty() || impl->stopping.load()) return;
-  for (unsigned i = 0; i < impl->nthreads; ++i) {
-    impl->threads.emplace_back([impl] {
-      for (;;) {
-        try {
-          impl->run();
-          return;
-        } catch (const std::exception& e) {
-          logger()->error("udp: exception escaped the receive loop: {}", e.what());
-        }
-      }
-    });
-  }
+  if (impl->threads.started() || impl->stopping.load()) return;
+  impl->threads.start(impl->nthreads, "udp", [impl] { impl->run(); });
 }
 
 void UdpListener::stop() {
   impl_->stopping.store(true);
-  for (auto& t : impl_->threads) t.join();
-  impl_->threads.clear();
+  impl_->threads.join();
 }
 
 std::string UdpListener::summary() const {
