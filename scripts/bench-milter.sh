@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench-milter.sh: what strop-milter costs per message, measured through a real Postfix.
 #
-#   scripts/bench-milter.sh [--milter PATH] [--node PATH] [--messages N] [--corpus DIR]
+#   scripts/bench-milter.sh [--milter PATH] [--node PATH] [--node-proto http|udp] [--messages N] [--corpus DIR]
 #
 # Starts (on loopback, random free ports, a temp dir, all stopped at exit) clamd with the
 # EICAR-only test database, optionally a strop-node on a temporary LMDB, and one private
@@ -26,15 +26,17 @@ source "$ROOT/tests/milter/lib.sh"
 
 MILTER=$ROOT/build/release/agent/milter/strop-milter
 NODE=$ROOT/build/release/node/strop-node
+NODE_PROTO=http  # how the milters reach the node: http (native API) or udp (strop-udp/1)
 N=300
 CORPUS=$ROOT/../shared/corpus
 while [ $# -gt 0 ]; do
   case $1 in
     --milter) MILTER=$2; shift 2 ;;
     --node) NODE=$2; shift 2 ;;
+    --node-proto) NODE_PROTO=$2; shift 2 ;;
     --messages) N=$2; shift 2 ;;
     --corpus) CORPUS=$2; shift 2 ;;
-    *) echo "usage: $0 [--milter PATH] [--node PATH] [--messages N] [--corpus DIR]" >&2; exit 64 ;;
+    *) echo "usage: $0 [--milter PATH] [--node PATH] [--node-proto http|udp] [--messages N] [--corpus DIR]" >&2; exit 64 ;;
   esac
 done
 [ -x "$MILTER" ] || die "strop-milter not found at $MILTER (scripts/build.sh release)"
@@ -60,10 +62,13 @@ clamd_start "$T/clam" "$CLAMD_PORT"
 NODE_URLS='[]'
 if [ -x "$NODE" ]; then
   mkdir -p "$T/node"
-  "$NODE" serve --data "$T/node" --listen "127.0.0.1:$NODE_PORT" >"$T/node.log" 2>&1 &
+  NODE_UDP_PORT=$(free_port)
+  "$NODE" serve --data "$T/node" --listen "127.0.0.1:$NODE_PORT" \
+    --udp-listen "127.0.0.1:$NODE_UDP_PORT" >"$T/node.log" 2>&1 &
   LIB_PIDS+=($!)
   if wait_until 30 curl -sf "http://127.0.0.1:$NODE_PORT/healthz" -o /dev/null; then
     NODE_URLS="[\"http://127.0.0.1:$NODE_PORT\"]"
+    if [ "$NODE_PROTO" = udp ]; then NODE_URLS="[\"udp://127.0.0.1:$NODE_UDP_PORT\"]"; fi
   else
     log "strop-node did not start; benchmarking without the lookup stage"
   fi
@@ -215,7 +220,7 @@ total_median() {
 
 add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f", a - b }'; }
 echo
-echo "Machine: $(nproc) cores, $(uptime | sed 's/.*load average/load average/'); N=$N; node: $([ "$NODE_URLS" = '[]' ] && echo absent || echo present)"
+echo "Machine: $(nproc) cores, $(uptime | sed 's/.*load average/load average/'); N=$N; node: $([ "$NODE_URLS" = '[]' ] && echo absent || echo "$NODE_URLS")"
 echo
 echo "| Postfix listener | median ms/message | p90 | added median vs Postfix alone | smtp-source 1 session msg/s | 5 sessions msg/s |"
 echo "|---|---|---|---|---|---|"

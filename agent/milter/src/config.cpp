@@ -376,10 +376,20 @@ Result<void> validate(const Config& c) {
       c.pipeline.quarantine_dir.empty()) {
     return make_error(Errc::kInvalidArgument, "quarantine.directory is empty");
   }
+  bool has_http = false;
   for (const auto& u : c.node_urls) {
-    if (!u.starts_with("http://") && !u.starts_with("https://")) {
-      return make_error(Errc::kInvalidArgument, "node.urls: '" + u + "' is not an http(s) URL");
+    if (u.starts_with("http://") || u.starts_with("https://")) {
+      has_http = true;
+    } else if (!u.starts_with("udp://")) {
+      return make_error(Errc::kInvalidArgument,
+                        "node.urls: '" + u + "' is not an http(s) or udp URL");
     }
+  }
+  // udp:// nodes (strop-udp/1) answer checks only; auto-report signs HTTP requests.
+  if (!c.node_identity.empty() && !c.node_urls.empty() && !has_http) {
+    return make_error(Errc::kInvalidArgument,
+                      "node.identity (auto-report) needs an http(s) URL in node.urls: udp:// "
+                      "nodes answer checks only");
   }
   return {};
 }

@@ -109,6 +109,15 @@ TEST(Config, ValidateCrossChecks) {
   c.node_urls = {"ftp://x"};
   EXPECT_FALSE(validate(c).ok());
   c = Config{};
+  c.node_urls = {"udp://127.0.0.1:7421"};  // strop-udp/1 checks
+  EXPECT_TRUE(validate(c).ok());
+  c.node_identity = "/etc/strop/milter.json";  // auto-report needs an http(s) node
+  auto r = validate(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("needs an http(s) URL"), std::string::npos);
+  c.node_urls.push_back("http://127.0.0.1:7420");
+  EXPECT_TRUE(validate(c).ok());
+  c = Config{};
   c.socket = "bogus";
   EXPECT_FALSE(validate(c).ok());
 }
