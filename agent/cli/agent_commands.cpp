@@ -9,8 +9,9 @@ namespace strop::cli {
 void setup_agent_commands(CLI::App& app, GlobalOptions& globals, int* exit_code) {
   if (app.get_option_no_throw("--node") == nullptr) {
     app.add_option("--node", globals.nodes,
-                   "Node URL, e.g. http://127.0.0.1:7420 or https://strop.example.org "
-                   "(repeatable: tried in order, failover to the next; env STROP_NODE)");
+                   "Node URL, e.g. http://127.0.0.1:7420 or https://strop.example.org, or "
+                   "udp://HOST:PORT for checks over strop-udp/1 (repeatable: tried in order, "
+                   "failover to the next; env STROP_NODE)");
     app.add_option("--identity", globals.identity,
                    "Reporter identity file (default ~/.config/strop/identity.json; env "
                    "STROP_IDENTITY)");
