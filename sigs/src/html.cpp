@@ -298,7 +298,9 @@ std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
           media_urls->size() < limits.max_urls) {
         for (std::size_t k = 0; k < n_attrs; ++k) {
           std::string_view v = detail::trim(attrs[k].value);
-          if (detail::iequals(attrs[k].name, "src") && detail::istarts_with(v, "http")) {
+          // A tag may repeat the attribute: the limit holds per URL, not per tag.
+          if (detail::iequals(attrs[k].name, "src") && detail::istarts_with(v, "http") &&
+              media_urls->size() < limits.max_urls) {
             media_urls->emplace_back(v);
           }
         }
@@ -319,7 +321,8 @@ std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
               href += a.value[k++];
             }
             std::string_view h = detail::trim(href);
-            if (detail::istarts_with(h, "http") || detail::istarts_with(h, "www.")) {
+            if ((detail::istarts_with(h, "http") || detail::istarts_with(h, "www.")) &&
+                urls->size() < limits.max_urls) {
               urls->emplace_back(h);
             }
           }

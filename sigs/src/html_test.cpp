@@ -19,6 +19,18 @@ std::string squash(std::string s) {
   return out;
 }
 
+// Found by html_fuzz: one tag repeating href/src added every copy past the limit.
+TEST(Html, UrlLimitHoldsWhenATagRepeatsTheAttribute) {
+  MimeLimits lim;
+  lim.max_urls = 2;
+  std::vector<std::string> urls, media;
+  html_to_text("<a href=http://a.example/1 href=http://a.example/2 href=http://a.example/3>x</a>"
+               "<img src=http://i.example/1 src=http://i.example/2 src=http://i.example/3>",
+               &urls, lim, &media);
+  EXPECT_EQ(urls, (std::vector<std::string>{"http://a.example/1", "http://a.example/2"}));
+  EXPECT_EQ(media, (std::vector<std::string>{"http://i.example/1", "http://i.example/2"}));
+}
+
 TEST(Html, DropsScriptsStylesCommentsAndHead) {
   std::string t = html_to_text(
       "<html><head><title>T</title><style>p{color:red}</style></head><body>"
