@@ -82,7 +82,7 @@ def strop(*args, home, env_extra=None, stdin=None):
 class Node:
     """A strop-node on a fresh data directory and a free loopback port."""
 
-    def __init__(self, name="node"):
+    def __init__(self, name="node", extra=()):
         self.dir = os.path.join(TMP, name)
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.data)
@@ -90,7 +90,7 @@ class Node:
         self.ready = threading.Event()
         self.port = None
         self.proc = subprocess.Popen(
-            [ARGS.node_bin, "serve", "--data", self.data, "--listen", "127.0.0.1:0"],
+            [ARGS.node_bin, "serve", "--data", self.data, "--listen", "127.0.0.1:0"] + list(extra),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env_for(self.dir))
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -537,6 +537,52 @@ def case_config():
         r = strop(cmd, "--help", home=home)
         expect_rc(r, 0, cmd + " --help")
         check("Examples:" in r.out, cmd + " --help: " + r.out)
+
+
+def case_udp():
+    """checks over strop-udp/1 (udp:// node URLs): the same verdicts as over HTTP; report
+    needs an http(s) node."""
+    home = os.path.join(TMP, "home")
+    os.makedirs(home)
+    node = Node(extra=["--udp-listen", "127.0.0.1:0"])
+    try:
+        port = None
+        for line in node.lines:
+            m = re.search(r"udp listener on [^ ]*?:(\d+)", line)
+            if m:
+                port = int(m.group(1))
+        check(port is not None, "no 'udp listener on' line:\n" + "".join(node.lines[-20:]))
+        udp = "udp://127.0.0.1:%d" % port
+        spam = corpus("spam")[:40]
+        ham = corpus("ham")[:40]
+        alice = node.add_reporter("alice", os.path.join(TMP, "alice.json"), trust=1.0)
+        r = strop("--node", node.url, "--identity", alice, "report", "--no-progress", *spam,
+                  home=home)
+        expect_rc(r, 0, "report over HTTP")
+
+        # Spam and ham over UDP: same verdicts and confidences as over HTTP.
+        both = spam + ham
+        by_http = {x["name"]: x for x in json_lines(
+            strop("--node", node.url, "check", "--json", *both, home=home).out)}
+        r = strop("--node", udp, "check", "--json", *both, home=home)
+        expect_rc(r, 0, "check over udp (some spam)")
+        by_udp = {x["name"]: x for x in json_lines(r.out)}
+        check(len(by_udp) == len(both), "%d udp results for %d messages" % (len(by_udp), len(both)))
+        for name, h in by_http.items():
+            u = by_udp.get(name)
+            check(u is not None and (u["verdict"], u["confidence"]) == (h["verdict"], h["confidence"]),
+                  "udp vs http for %s: %s / %s" % (name, u, h))
+        check(sum(1 for x in by_udp.values() if x["verdict"] == "spam") >= 0.9 * len(spam),
+              "reported spam found over udp")
+        r = strop("--node", udp, "check", *ham, home=home)
+        expect_rc(r, 1, "ham over udp: not spam")
+
+        # Reports are signed HTTP requests: a udp-only node list is a clear error.
+        r = strop("--node", udp, "--identity", alice, "report", "--no-progress", spam[0],
+                  home=home)
+        check(r.rc != 0 and "http" in r.err, "report with only a udp node: rc %d, %r" % (r.rc, r.err))
+    finally:
+        node.stop()
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
