@@ -1,5 +1,7 @@
 #include "node/handlers.hpp"
 
+#include "node_common.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -25,11 +27,6 @@ struct ApiError {
 
 std::int64_t system_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 

@@ -1,6 +1,8 @@
 // pyzor_listener.cpp: Pyzor over UDP with recvmmsg/sendmmsg (pyzor_listener.hpp).
 #include "node/pyzor_listener.hpp"
 
+#include "node_common.hpp"
+
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
@@ -28,11 +30,6 @@ constexpr int kBatch = 32;               // datagrams per recvmmsg
 constexpr int kPollMillis = 100;         // stop() latency
 constexpr int kReceiveBuffer = 4 << 20;  // SO_RCVBUF request (capped by net.core.rmem_max)
 
-std::shared_ptr<spdlog::logger> logger() {
-  auto l = spdlog::get("node");
-  return l ? l : spdlog::default_logger();
-}
-
 struct Peer {
   sockaddr_storage addr{};
   socklen_t len = 0;
@@ -53,7 +50,6 @@ struct PyzorListener::Impl {
   std::unique_ptr<PyzorService> service;
   ReceiveThreads threads;
   unsigned nthreads = 1;
-  std::atomic<bool> stopping{false};
 
   void send_one(const Peer& p, const std::string& bytes) const {
     ::sendto(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&p.addr),
@@ -96,7 +92,7 @@ struct PyzorListener::Impl {
     std::array<sockaddr_storage, kBatch> addrs{};
     SendBatch batch;
     batch.owner = this;
-    while (!stopping.load(std::memory_order_relaxed)) {
+    while (!threads.stopping()) {
       pollfd p{fd, POLLIN, 0};
       int pr = ::poll(&p, 1, kPollMillis);
       if (pr <= 0) continue;
@@ -170,13 +166,11 @@ unsigned short PyzorListener::local_port() const { return impl_->socket.port(); 
 
 void PyzorListener::start() {
   Impl* impl = impl_.get();
-  if (impl->threads.started() || impl->stopping.load()) return;
   impl->threads.start(impl->nthreads, "pyzor", [impl] { impl->run(); });
 }
 
 void PyzorListener::stop() {
-  impl_->stopping.store(true);
-  impl_->threads.join();
+  impl_->threads.stop();
 }
 
 std::string PyzorListener::summary() const {

@@ -1,6 +1,8 @@
 // pyzor_service.cpp: pyzord's request handling over the node's Store (pyzor_service.hpp).
 #include "pyzor_service.hpp"
 
+#include "node_common.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -15,11 +17,6 @@ namespace pz = protocol::pyzor;
 using pz::Field;
 
 namespace {
-
-std::shared_ptr<spdlog::logger> logger() {
-  auto l = spdlog::get("node");
-  return l ? l : spdlog::default_logger();
-}
 
 std::string lower_trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) s.remove_prefix(1);
@@ -52,11 +49,6 @@ std::optional<sigs::Signature> digest_signature(std::string_view d) {
 
 std::int64_t system_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 // The reply under construction: Code, Diag, PV, Thread first, as pyzord orders them.

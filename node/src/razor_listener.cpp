@@ -1,6 +1,8 @@
 // razor_listener.cpp: Razor2 over TCP with Asio/Beast streams (razor_listener.hpp).
 #include "node/razor_listener.hpp"
 
+#include "node_common.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -34,11 +36,6 @@ namespace rz = protocol::razor;
 namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
-
-std::shared_ptr<spdlog::logger> logger() {
-  auto l = spdlog::get("node");
-  return l ? l : spdlog::default_logger();
-}
 
 std::string host_of(const tcp::endpoint& ep) {
   auto a = ep.address();

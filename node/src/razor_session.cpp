@@ -1,6 +1,8 @@
 // razor_session.cpp: the Razor2 protocol state machine over the Store (razor_session.hpp).
 #include "razor_session.hpp"
 
+#include "node_common.hpp"
+
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
@@ -18,16 +20,6 @@ using rz::Action;
 using rz::Sis;
 
 namespace {
-
-std::shared_ptr<spdlog::logger> logger() {
-  auto l = spdlog::get("node");
-  return l ? l : spdlog::default_logger();
-}
-
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 Sis err(int code) {
   Sis s;

@@ -2,6 +2,8 @@
 // Asio/Beast are compiled once in asio_impl.cpp (separate compilation).
 #include "node/server.hpp"
 
+#include "node_common.hpp"
+
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
@@ -44,11 +46,6 @@ namespace {
 constexpr std::size_t kReadBufferBytes = 16 * 1024;
 // Lingering close: most bytes read and discarded after the final response.
 constexpr std::size_t kLingerMaxBytes = 4 * 1024 * 1024;
-
-std::shared_ptr<spdlog::logger> logger() {
-  auto l = spdlog::get("node");
-  return l ? l : spdlog::default_logger();
-}
 
 // Everything a session needs after the Server object may be gone (held by shared_ptr).
 struct SharedState;

@@ -1,6 +1,8 @@
 // udp_listener.cpp: strop-udp/1 checks over UDP with recvmmsg/sendmmsg (udp_listener.hpp).
 #include "node/udp_listener.hpp"
 
+#include "node_common.hpp"
+
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
@@ -36,16 +38,6 @@ constexpr int kReceiveBuffer = 4 << 20;  // SO_RCVBUF request (capped by net.cor
 // The smallest valid request: header + one message with one razor-e8 signature. Shorter
 // datagrams are never answered, not even with rate_limited.
 constexpr std::size_t kMinRequestBytes = udp::kRequestHeaderBytes + 1 + 1 + 12;
-
-std::shared_ptr<spdlog::logger> logger() {
-  auto l = spdlog::get("node");
-  return l ? l : spdlog::default_logger();
-}
-
-std::int64_t mono_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Whether a datagram has a request header we could answer (magic, version, op).
 bool request_header(std::string_view d) {
@@ -91,7 +83,6 @@ struct UdpListener::Impl {
   UdpSocket socket;
   unsigned nthreads = 1;
   ReceiveThreads threads;
-  std::atomic<bool> stopping{false};
 
   Counter datagrams;
   Counter answered;
@@ -110,7 +101,7 @@ struct UdpListener::Impl {
       dropped.add();
       return result_index(ApiErrc::kTooLarge);
     }
-    if (!ip_limiter.take(client, mono_ns()).allowed) {
+    if (!ip_limiter.take(client, steady_ns()).allowed) {
       rate_limited.add();
       metrics.rate_limited_ip.add();
       if (request_header(d)) {
@@ -175,7 +166,7 @@ struct UdpListener::Impl {
     std::array<std::string, kBatch> replies;
     for (auto& r : replies) r.reserve(cap);
     bool wait = true;
-    while (!stopping.load(std::memory_order_relaxed)) {
+    while (!threads.stopping()) {
       if (wait) {
         pollfd p{fd, POLLIN, 0};
         if (::poll(&p, 1, kPollMillis) <= 0) continue;
@@ -198,7 +189,7 @@ struct UdpListener::Impl {
       wait = n < kBatch;  // a full batch: more are probably queued, receive again at once
       unsigned nout = 0;
       for (int k = 0; k < n; ++k) {
-        const std::int64_t t0 = mono_ns();
+        const std::int64_t t0 = steady_ns();
         datagrams.add();
         std::size_t len = std::min<std::size_t>(msgs[k].msg_len, cap);
         std::string_view dgram(static_cast<const char*>(iov[k].iov_base), len);
@@ -212,7 +203,7 @@ struct UdpListener::Impl {
           out.clear();
           logger()->error("udp: request failed: {}", e.what());
         }
-        metrics.record(Op::kUdpCheck, result, std::chrono::nanoseconds(mono_ns() - t0));
+        metrics.record(Op::kUdpCheck, result, std::chrono::nanoseconds(steady_ns() - t0));
         if (out.empty()) continue;
         answered.add();
         out_iov[nout].iov_base = out.data();
@@ -259,13 +250,11 @@ unsigned short UdpListener::local_port() const { return impl_->socket.port(); }
 
 void UdpListener::start() {
   Impl* impl = impl_.get();
-  if (impl->threads.started() || impl->stopping.load()) return;
   impl->threads.start(impl->nthreads, "udp", [impl] { impl->run(); });
 }
 
 void UdpListener::stop() {
-  impl_->stopping.store(true);
-  impl_->threads.join();
+  impl_->threads.stop();
 }
 
 std::string UdpListener::summary() const {

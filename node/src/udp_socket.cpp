@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +11,7 @@
 #include <utility>
 
 #include "node/config.hpp"
+#include "node_common.hpp"
 
 namespace strop::node {
 
@@ -91,7 +91,7 @@ std::string_view udp_address_key(const sockaddr_storage& a) {
 }
 
 void ReceiveThreads::start(unsigned n, std::string what, std::function<void()> loop) {
-  if (!threads_.empty()) return;
+  if (!threads_.empty() || stopping()) return;
   for (unsigned i = 0; i < n; ++i) {
     threads_.emplace_back([what, loop] {
       for (;;) {
@@ -99,16 +99,15 @@ void ReceiveThreads::start(unsigned n, std::string what, std::function<void()> l
           loop();
           return;
         } catch (const std::exception& e) {
-          auto l = spdlog::get("node");
-          (l ? l : spdlog::default_logger())
-              ->error("{}: exception escaped the receive loop: {}", what, e.what());
+          logger()->error("{}: exception escaped the receive loop: {}", what, e.what());
         }
       }
     });
   }
 }
 
-void ReceiveThreads::join() {
+void ReceiveThreads::stop() {
+  stopping_.store(true);
   for (auto& t : threads_) t.join();
   threads_.clear();
 }

@@ -53,15 +53,17 @@ Result<UdpSocket> bind_udp_socket(const std::string& listen, std::string_view wh
 std::string_view udp_address_key(const sockaddr_storage& a);
 
 // Runs `loop` on `n` threads until it returns; an exception escaping it is logged as
-// "<what>: exception escaped the receive loop" and the loop is entered again.
+// "<what>: exception escaped the receive loop" and the loop is entered again. The loop polls
+// stopping() (at least every 100 ms) and returns once it is true.
 class ReceiveThreads {
  public:
-  void start(unsigned n, std::string what, std::function<void()> loop);
-  void join();  // after the loop was told to return; idempotent
-  bool started() const { return !threads_.empty(); }
+  void start(unsigned n, std::string what, std::function<void()> loop);  // once; not after stop()
+  void stop();  // sets stopping() and joins; idempotent
+  bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
 
  private:
   std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace strop::node

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "agent/node_url.hpp"
 #include "milter/net.hpp"
 #include "milter/text.hpp"
 
@@ -378,12 +379,9 @@ Result<void> validate(const Config& c) {
   }
   bool has_http = false;
   for (const auto& u : c.node_urls) {
-    if (u.starts_with("http://") || u.starts_with("https://")) {
-      has_http = true;
-    } else if (!u.starts_with("udp://")) {
-      return make_error(Errc::kInvalidArgument,
-                        "node.urls: '" + u + "' is not an http(s) or udp URL");
-    }
+    auto url = agent::parse_node_url(u);
+    if (!url) return make_error(Errc::kInvalidArgument, "node.urls: " + url.error().message);
+    has_http = has_http || !url->udp;
   }
   // udp:// nodes (strop-udp/1) answer checks only; auto-report signs HTTP requests.
   if (!c.node_identity.empty() && !c.node_urls.empty() && !has_http) {
