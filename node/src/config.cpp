@@ -203,6 +203,12 @@ const std::vector<Key>& keys() {
                                      [](Config& c) -> std::size_t& { return c.max_header_bytes; }, 1024, 1 << 20));
     v.push_back(int_key<std::size_t>("api", "max_connections",
                                      [](Config& c) -> std::size_t& { return c.max_connections; }, 1, 1'000'000));
+    v.push_back(int_key<std::size_t>("api", "max_connections_per_address",
+                                     [](Config& c) -> std::size_t& { return c.max_connections_per_address; }, 1, 1'000'000));
+    v.push_back(int_key<std::size_t>("api", "reserved_connections",
+                                     [](Config& c) -> std::size_t& { return c.reserved_connections; }, 0, 1'000'000));
+    v.push_back(int_key<std::size_t>("api", "max_body_bytes_per_address",
+                                     [](Config& c) -> std::size_t& { return c.max_body_bytes_per_address; }, 256, kMaxI));
     v.push_back(duration_key<std::chrono::milliseconds>(
         "api", "idle_timeout_ms", [](Config& c) -> std::chrono::milliseconds& { return c.idle_timeout; }, 10, 86'400'000));
     v.push_back(duration_key<std::chrono::milliseconds>(
@@ -269,6 +275,12 @@ const std::vector<Key>& keys() {
     v.push_back(int_key<unsigned>("razor", "threads", [](Config& c) -> unsigned& { return c.razor.threads; }, 1, 256));
     v.push_back(int_key<std::size_t>("razor", "max_connections",
                                      [](Config& c) -> std::size_t& { return c.razor.max_connections; }, 1, 1'000'000));
+    v.push_back(int_key<std::size_t>("razor", "max_connections_per_address",
+                                     [](Config& c) -> std::size_t& { return c.razor.max_connections_per_address; }, 1, 1'000'000));
+    v.push_back(int_key<std::size_t>("razor", "reserved_connections",
+                                     [](Config& c) -> std::size_t& { return c.razor.reserved_connections; }, 0, 1'000'000));
+    v.push_back(int_key<std::size_t>("razor", "max_request_bytes_per_address",
+                                     [](Config& c) -> std::size_t& { return c.razor.max_request_bytes_per_address; }, 4096, kMaxI));
     v.push_back(duration_key<std::chrono::milliseconds>(
         "razor", "idle_timeout_ms", [](Config& c) -> std::chrono::milliseconds& { return c.razor.idle_timeout; }, 10, 86'400'000));
     v.push_back(duration_key<std::chrono::milliseconds>(

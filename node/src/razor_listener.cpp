@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "node/conn_guard.hpp"
 #include "razor_session.hpp"
 
 namespace strop::node {
@@ -50,17 +51,24 @@ struct Shared {
   RazorConfig config;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> active{0};
+  // Admission and per-address accounting (max_connections and the per-address limits).
+  std::unique_ptr<ConnGuard> guard;
   std::mutex mu;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;  // GUARDED_BY(mu)
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket&& socket, std::shared_ptr<Shared> shared, std::string client_ip, std::string local_host,
-             unsigned short local_port)
+  Connection(tcp::socket&& socket, std::shared_ptr<Shared> shared, ConnGuard::Slot slot, std::string client_ip,
+             std::string local_host, unsigned short local_port)
       : sh_(std::move(shared)),
+        slot_(std::move(slot)),
         stream_(std::move(socket)),
-        session_(*sh_->service, std::move(client_ip), std::move(local_host), local_port) {
+        session_(*sh_->service, std::move(client_ip), std::move(local_host), local_port),
+        request_started_(true),
+        request_deadline_(std::chrono::steady_clock::now() + sh_->config.request_timeout) {
+    // The first request's deadline runs from accept: a peer that never sends a byte gives
+    // its slot back after request_timeout, not idle_timeout.
     sh_->active.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -115,6 +123,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     if (!r->has_value()) return read_more();
     buf_.erase(0, used);
+    if (buf_.capacity() > 4 * kReadChunk && buf_.size() < kReadChunk) buf_.shrink_to_fit();
+    (void)slot_.hold(buf_.size());
     request_started_ = false;
     busy_ = true;
     stream_.expires_never();
@@ -141,7 +151,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_more() {
     if (sh_->stopping.load(std::memory_order_relaxed)) return close();
     auto now = std::chrono::steady_clock::now();
-    if (buf_.empty()) {
+    if (buf_.empty() && !request_started_) {
       stream_.expires_after(sh_->config.idle_timeout);
     } else {
       // A partial request: the whole request must arrive within request_timeout.
@@ -158,9 +168,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
                             [self = shared_from_this(), old](beast::error_code ec, std::size_t n) {
                               self->buf_.resize(old + (ec ? 0 : n));
                               if (ec) return self->close();
-                              if (self->buf_.size() == n) {
+                              if (!self->request_started_) {
                                 self->request_started_ = true;
                                 self->request_deadline_ = std::chrono::steady_clock::now() + self->sh_->config.request_timeout;
+                              }
+                              // The unfinished request's bytes count against the address's
+                              // budget (max_request_bytes_per_address).
+                              if (!self->slot_.hold(self->buf_.size())) {
+                                self->sh_->service->counters().rejected_connections.add();
+                                logger()->debug("razor: closing {}: unfinished requests over the per-address budget",
+                                                self->client_ip());
+                                self->busy_ = true;
+                                return self->write("err=" + std::to_string(rz::kErrLimit) + "\r\n", true);
                               }
                               self->process();
                             });
@@ -181,13 +200,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   std::shared_ptr<Shared> sh_;
+  ConnGuard::Slot slot_;  // after sh_: released before the guard can go
   beast::tcp_stream stream_;
   RazorSession session_;
   std::string buf_;
   std::string out_;
   bool busy_ = true;  // the greeting is being written
   bool closed_ = false;
-  bool request_started_ = false;
+  bool request_started_ = false;  // the deadline below runs (from accept for the first request)
   std::chrono::steady_clock::time_point request_deadline_{};
 };
 
@@ -228,12 +248,6 @@ struct RazorListener::Impl : std::enable_shared_from_this<RazorListener::Impl> {
     }
     auto& counters = service->counters();
     counters.connections.add();
-    if (shared->active.load(std::memory_order_relaxed) >= shared->config.max_connections) {
-      counters.rejected_connections.add();
-      beast::error_code ignore;
-      socket.close(ignore);
-      return do_accept();
-    }
     beast::error_code e1, e2;
     auto remote = socket.remote_endpoint(e1);
     auto local = socket.local_endpoint(e2);
@@ -241,8 +255,20 @@ struct RazorListener::Impl : std::enable_shared_from_this<RazorListener::Impl> {
       socket.close(e1);
       return do_accept();
     }
+    auto slot = shared->guard->admit(address_key(remote.address()));
+    if (!slot) {
+      // Over max_connections, the address's share, or into the slots kept for addresses
+      // not yet connected: closed at once.
+      counters.rejected_connections.add();
+      logger()->debug("razor: refusing a connection: {}", slot.error().message);
+      beast::error_code ignore;
+      socket.close(ignore);
+      return do_accept();
+    }
     socket.set_option(tcp::no_delay(true), e1);
-    std::make_shared<Connection>(std::move(socket), shared, host_of(remote), host_of(local), local.port())->start();
+    std::make_shared<Connection>(std::move(socket), shared, std::move(*slot), host_of(remote), host_of(local),
+                                 local.port())
+        ->start();
     do_accept();
   }
 };
@@ -275,6 +301,12 @@ Result<std::unique_ptr<RazorListener>> RazorListener::create(const Config& confi
   });
   impl->shared->service = impl->service.get();
   impl->shared->config = config.razor;
+  ConnLimits limits;
+  limits.max_connections = config.razor.max_connections;
+  limits.max_per_address = config.razor.max_connections_per_address;
+  limits.reserved = config.razor.reserved_connections;
+  limits.max_held_bytes_per_address = config.razor.max_request_bytes_per_address;
+  impl->shared->guard = std::make_unique<ConnGuard>(limits);
 
   std::unique_ptr<RazorListener> l(new RazorListener());
   l->impl_ = std::move(impl);

@@ -6,6 +6,7 @@
 
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <boost/asio/bind_executor.hpp>
@@ -28,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "node/conn_guard.hpp"
 #include "protocol/signing.hpp"
 
 namespace strop::node {
@@ -47,6 +49,62 @@ constexpr std::size_t kReadBufferBytes = 16 * 1024;
 // Lingering close: most bytes read and discarded after the final response.
 constexpr std::size_t kLingerMaxBytes = 4 * 1024 * 1024;
 
+// True when the header section at the start of `raw` (as far as it has arrived) contains
+// obs-fold, a line break followed by SP or HTAB (RFC 9112 §5.2). Beast would join the
+// folded lines silently; the node rejects them, as RFC 9112 allows, so that no proxy in
+// front of it can see different header fields than it does. Leading empty lines are
+// skipped (RFC 9112 §2.2); the scan stops at the empty line that ends the header.
+bool has_obs_fold(std::string_view raw) {
+  std::size_t i = 0;
+  while (raw.substr(i, 2) == "\r\n") i += 2;
+  for (;;) {
+    auto eol = raw.find("\r\n", i);
+    if (eol == std::string_view::npos || eol + 2 >= raw.size()) return false;  // undecided yet
+    char next = raw[eol + 2];
+    if (next == ' ' || next == '\t') return true;
+    if (next == '\r') return false;  // the empty line: end of the header section
+    i = eol + 2;
+  }
+}
+
+// RFC 9112 §6: the only transfer coding the node implements is one final "chunked", and
+// a message with both Transfer-Encoding and Content-Length (or Transfer-Encoding in
+// HTTP/1.0) has untrustworthy framing. Any of these is refused and the connection closed,
+// so the bytes of a body framed one way can never be read as a second request. Returns
+// the reason, or an empty string when the framing is acceptable. (Beast itself refuses a
+// second Transfer-Encoding field and Content-Length after Transfer-Encoding: chunked, but
+// treats an unknown coding as "no body".)
+std::string framing_error(const http::request<http::string_body>& req) {
+  bool te = false;
+  std::size_t chunked = 0;
+  std::string unsupported;
+  for (const auto& f : req) {
+    if (f.name() != http::field::transfer_encoding) continue;
+    te = true;
+    std::string_view v(f.value().data(), f.value().size());
+    while (!v.empty()) {
+      auto comma = v.find(',');
+      auto item = v.substr(0, comma);
+      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (item.empty()) continue;
+      if (beast::iequals(item, "chunked")) {
+        ++chunked;
+      } else if (unsupported.empty()) {
+        unsupported.assign(item.substr(0, 32));
+      }
+    }
+  }
+  if (!te) return {};
+  if (req.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
+  if (req.count(http::field::content_length)) return "both Transfer-Encoding and Content-Length";
+  if (!unsupported.empty()) return "unsupported transfer coding \"" + unsupported + "\" (only chunked is implemented)";
+  if (chunked > 1) return "chunked applied more than once";
+  if (chunked == 0) return "empty Transfer-Encoding";
+  return {};
+}
+
 // Everything a session needs after the Server object may be gone (held by shared_ptr).
 struct SharedState;
 
@@ -64,6 +122,8 @@ struct SharedState {
   std::unique_ptr<ssl::context> tls;  // null: plain HTTP
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> active{0};
+  // Admission and per-address accounting (max_connections and the per-address limits).
+  std::unique_ptr<ConnGuard> guard;
 
   std::mutex mu;
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;  // GUARDED_BY(mu)
@@ -91,8 +151,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
-  Session(tcp::socket&& socket, std::shared_ptr<SharedState> st)
-      : st_(std::move(st)), stream_(make_stream(std::move(socket), *st_)) {
+  Session(tcp::socket&& socket, std::shared_ptr<SharedState> st, ConnGuard::Slot slot)
+      : st_(std::move(st)),
+        slot_(std::move(slot)),
+        stream_(make_stream(std::move(socket), *st_)),
+        first_deadline_(std::chrono::steady_clock::now() + st_->config.read_timeout) {
     beast::error_code ec;
     auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) client_ip_ = ep.address().to_string();
@@ -131,7 +194,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void on_start() {
     if constexpr (kTls) {
-      lowest().expires_after(st_->config.read_timeout);
+      lowest().expires_at(first_deadline_);
       stream_.async_handshake(ssl::stream_base::server,
                               [self = this->shared_from_this()](beast::error_code ec) {
                                 if (ec) {
@@ -147,11 +210,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   // Waits (idle_timeout) for the first byte of the next request, unless the buffer already
-  // holds some (pipelining), then reads the whole request under read_timeout.
+  // holds some (pipelining), then reads the whole request under read_timeout. A new
+  // connection's first request has read_timeout from accept for all of it: a silent peer
+  // gives its slot back as fast as a slow one.
   void do_read() {
     if (st_->stopping.load(std::memory_order_relaxed)) return close_now();
     if (buffer_.size() > 0) return read_request();
-    lowest().expires_after(st_->config.idle_timeout);
+    if (served_ == 0) {
+      lowest().expires_at(first_deadline_);
+    } else {
+      lowest().expires_after(st_->config.idle_timeout);
+    }
     stream_.async_read_some(buffer_.prepare(kReadBufferBytes),
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) {
@@ -167,18 +236,55 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(st_->config.max_header_bytes));
     parser_->body_limit(st_->config.limits.max_body_bytes);
-    lowest().expires_after(st_->config.read_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                              self->on_header(ec);
+    if (served_ == 0) {
+      lowest().expires_at(first_deadline_);
+    } else {
+      lowest().expires_after(st_->config.read_timeout);
+    }
+    parse_header();
+  }
+
+  // Feeds the buffered bytes to the parser until it has the whole header (the parser
+  // enforces max_header_bytes), reading more as needed; the raw bytes are checked for
+  // obs-fold before each attempt, because the parser would accept it.
+  void parse_header() {
+    auto bytes = buffer_.data();
+    if (has_obs_fold(std::string_view(static_cast<const char*>(bytes.data()), bytes.size()))) {
+      st_->metrics->bad_requests.add();
+      return reply_error(ApiErrc::kMalformed, "bad HTTP request: obsolete line folding (obs-fold) in the header");
+    }
+    beast::error_code ec;
+    std::size_t used = parser_->put(bytes, ec);
+    buffer_.consume(used);
+    if (ec != http::error::need_more) return on_header(ec);
+    stream_.async_read_some(buffer_.prepare(kReadBufferBytes),
+                            [self = this->shared_from_this()](beast::error_code rec, std::size_t n) {
+                              if (rec == net::error::eof) return self->close_now();
+                              if (rec) return self->on_read(rec);
+                              self->buffer_.commit(n);
+                              self->parse_header();
                             });
   }
 
-  // After the header: answer "Expect: 100-continue" (curl sends it for bodies over 1 KiB
+  // After the header: check the framing (RFC 9112 §6), charge the body to the client
+  // address's budget, answer "Expect: 100-continue" (curl sends it for bodies over 1 KiB
   // and would otherwise stall a second), then read the body under the same deadline.
   void on_header(beast::error_code ec) {
-    if (ec || parser_->is_done()) return on_read(ec);
+    if (ec) return on_read(ec);
     auto& req = parser_->get();
+    if (auto why = framing_error(req); !why.empty()) {
+      st_->metrics->bad_requests.add();
+      return reply_error(ApiErrc::kMalformed, "bad HTTP request: " + why);
+    }
+    if (parser_->is_done()) return on_read(ec);
+    // The body reader reserves the declared length at once; a chunked body may grow to
+    // max_body_bytes.
+    auto declared = parser_->content_length();
+    std::size_t body = declared ? static_cast<std::size_t>(*declared) : st_->config.limits.max_body_bytes;
+    if (!slot_.hold(body)) {
+      st_->metrics->connections_rejected.add();
+      return reply_error(ApiErrc::kOverloaded, "too many unfinished request bodies from this address, retry later");
+    }
     auto expect = req[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {
       static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -284,6 +390,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void on_write(beast::error_code ec) {
     busy_ = false;
+    // The request and its body are done with: free them and the address's budget.
+    parser_.reset();
+    (void)slot_.hold(0);
     if (ec) {
       if (ec == beast::error::timeout) st_->metrics->connections_timed_out.add();
       return close_now();
@@ -328,7 +437,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   std::shared_ptr<SharedState> st_;
+  ConnGuard::Slot slot_;  // after st_: released before the guard can go
   Stream stream_;
+  std::chrono::steady_clock::time_point first_deadline_;  // accept + read_timeout
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
@@ -413,8 +524,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       return;
     }
     st->metrics->connections_accepted.add();
-    if (st->active.load(std::memory_order_relaxed) >= st->config.max_connections) {
+    beast::error_code rec;
+    auto remote = socket.remote_endpoint(rec);
+    auto slot = rec ? Result<ConnGuard::Slot>(make_error(Errc::kIo, rec.message()))
+                    : st->guard->admit(address_key(remote.address()));
+    if (!slot) {
+      // Over max_connections, the address's share, or into the slots kept for addresses
+      // not yet connected.
       st->metrics->connections_rejected.add();
+      logger()->debug("refusing a connection: {}", slot.error().message);
       if (!st->tls) {
         static constexpr std::string_view kBusy =
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
@@ -432,9 +550,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     beast::error_code nd;
     socket.set_option(tcp::no_delay(true), nd);
     if (st->tls) {
-      std::make_shared<TlsSession>(std::move(socket), st)->start();
+      std::make_shared<TlsSession>(std::move(socket), st, std::move(*slot))->start();
     } else {
-      std::make_shared<PlainSession>(std::move(socket), st)->start();
+      std::make_shared<PlainSession>(std::move(socket), st, std::move(*slot))->start();
     }
     do_accept();
   }
@@ -474,6 +592,30 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   }
 };
 
+namespace {
+
+// Every admitted connection is a descriptor, and so is every refused one until it is
+// closed: raise the soft RLIMIT_NOFILE towards the hard limit when the listeners' limits
+// need more (a common default soft limit is 1024), so that accept() does not fail with
+// EMFILE before max_connections is reached.
+void raise_fd_limit(const Config& config) {
+  std::size_t need = config.max_connections + 256;
+  if (listener_enabled(config.razor.listen)) need += config.razor.max_connections;
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) return;
+  rlim_t want = rl.rlim_max == RLIM_INFINITY ? static_cast<rlim_t>(need) : std::min<rlim_t>(rl.rlim_max, need);
+  if (want > rl.rlim_cur) {
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur < need) {
+    logger()->warn("open file limit {} is below the {} descriptors the connection limits need; raise LimitNOFILE",
+                   static_cast<std::uint64_t>(rl.rlim_cur), need);
+  }
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api, NodeMetrics& metrics) {
   auto listen = parse_listen(config.listen);
   if (!listen) return make_error(Errc::kInvalidArgument, "listen: " + listen.error().message);
@@ -485,6 +627,13 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api, N
   impl->st->metrics = &metrics;
   impl->st->config = config;
   impl->st->config.threads = threads;
+  ConnLimits limits;
+  limits.max_connections = config.max_connections;
+  limits.max_per_address = config.max_connections_per_address;
+  limits.reserved = config.reserved_connections;
+  limits.max_held_bytes_per_address = config.max_body_bytes_per_address;
+  impl->st->guard = std::make_unique<ConnGuard>(limits);
+  raise_fd_limit(config);
 
   if (!config.tls_cert.empty()) {
     auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);

@@ -50,8 +50,18 @@ struct Config {
   protocol::Limits limits;                    // [api] max_body_bytes, max_messages, ...
   std::size_t max_header_bytes = 8192;        // request line + header fields. Default: 8 KiB
   std::size_t max_connections = 1024;         // concurrent connections. Default: 1024
+  // Connection fairness (node/conn_guard.hpp), per client IPv4 address or IPv6 /64:
+  std::size_t max_connections_per_address = 64;  // concurrent connections. Default: 64
+  // Slots of max_connections only an address with no open connection may take (at most a
+  // quarter of max_connections is kept). Default: 128
+  std::size_t reserved_connections = 128;
+  // Request bodies being received, summed over the address's connections (an address
+  // receiving no other body may always send one of max_body_bytes). Default: 8 MiB
+  std::size_t max_body_bytes_per_address = 8u << 20;
   std::chrono::milliseconds idle_timeout{60'000};   // keep-alive idle wait. Default: 60 s
-  std::chrono::milliseconds read_timeout{10'000};   // one request, first byte to last. Default: 10 s
+  // One request, first byte to last; a new connection's first request (TLS handshake
+  // included) from accept, however long the peer stays silent. Default: 10 s
+  std::chrono::milliseconds read_timeout{10'000};
   std::chrono::milliseconds write_timeout{10'000};  // one response. Default: 10 s
   std::chrono::milliseconds shutdown_timeout{10'000};  // SIGTERM: in-flight grace. Default: 10 s
   std::size_t max_requests_per_connection = 0;  // 0 = unlimited. Default: 0

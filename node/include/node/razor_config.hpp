@@ -28,9 +28,19 @@ struct RazorConfig {
   unsigned threads = 1;
   // Concurrent connections; more are closed at once. Default: 512.
   std::size_t max_connections = 512;
+  // Connection fairness (node/conn_guard.hpp), per client IPv4 address or IPv6 /64:
+  // concurrent connections. Default: 64.
+  std::size_t max_connections_per_address = 64;
+  // Slots of max_connections only an address with no open connection may take (at most a
+  // quarter of max_connections is kept). Default: 64.
+  std::size_t reserved_connections = 64;
+  // Bytes of unfinished requests buffered, summed over the address's connections (an
+  // address buffering nothing else may always send one of max_request_bytes). Default: 2 MiB.
+  std::size_t max_request_bytes_per_address = 2u << 20;
   // Wait for the first byte of the next request. Default: 30 s.
   std::chrono::milliseconds idle_timeout{30'000};
-  // One request, first byte to last (the client's own limit is 15 s). Default: 15 s.
+  // One request, first byte to last (the client's own limit is 15 s); a new connection's
+  // first request from accept, however long the peer stays silent. Default: 15 s.
   std::chrono::milliseconds request_timeout{15'000};
   // Request size, line and batch limits (protocol/razor_wire.hpp).
   protocol::razor::Limits limits;

@@ -6,8 +6,12 @@
 // connection: one greeting line, then requests framed by protocol::razor::next_request and
 // answered by a RazorSession (razor_session.hpp), one write per reply, nothing written
 // between replies; the idle wait for a request (idle_timeout) and each request from its first
-// byte (request_timeout) are bounded; a framing error or limit closes the connection after
-// an err= line; connections beyond max_connections are closed at once.
+// byte (request_timeout; the first request from accept) are bounded; a framing error or
+// limit closes the connection after an err= line. Connection fairness through a ConnGuard
+// (conn_guard.hpp): connections beyond max_connections, beyond the address's
+// max_connections_per_address, or into the reserved_connections kept for addresses not yet
+// connected are closed at once; a connection whose unfinished request would take its
+// address over max_request_bytes_per_address gets err= and is closed.
 //
 // Threading: create(), start() and stop() from one thread (the serve command). stop()
 // stops accepting, closes every connection, waits for in-flight registrations and replies

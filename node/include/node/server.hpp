@@ -1,12 +1,20 @@
 // server.hpp: strop-node's HTTP/1.1 (optionally TLS 1.2+) listener on Boost.Beast.
 //
 // One io_context run by N threads, a strand per connection, async accept/read/write with
-// per-operation deadlines on the lowest layer (idle wait for a request's first byte, then
-// read_timeout for the whole request, write_timeout for the response), a bounded request
-// parser (max_header_bytes, max_body_bytes), pre-sized read buffers, keep-alive, and a
-// connection limit (excess connections get a canned 503 and are closed). Each complete
-// request is handed to Api::handle on the connection's own strand; checks are answered
-// inline, reports after the durable commit.
+// per-operation deadlines on the lowest layer (a new connection's first request, TLS
+// handshake included, must arrive within read_timeout of accept; later ones: idle wait for
+// the first byte, then read_timeout for the whole request; write_timeout for the
+// response), a bounded request parser (max_header_bytes, max_body_bytes), pre-sized read
+// buffers, keep-alive, and connection fairness through a ConnGuard (conn_guard.hpp):
+// max_connections, max_connections_per_address, reserved_connections for addresses not yet
+// connected (a refused connection gets a canned 503 and is closed), and
+// max_body_bytes_per_address for bodies being received (over it: 503 and close).
+//
+// HTTP framing follows RFC 9112: a Transfer-Encoding other than one final "chunked", a
+// duplicated "chunked", Transfer-Encoding with Content-Length or in HTTP/1.0, and obs-fold
+// header lines get 400 and the connection is closed (nothing after them is read as a
+// request). Each complete request is handed to Api::handle on the connection's own
+// strand; checks are answered inline, reports after the durable commit.
 //
 // Shutdown (SIGTERM/SIGINT or stop()): stop accepting, let in-flight requests finish and
 // their responses be written (with Connection: close), close idle connections, then run()
