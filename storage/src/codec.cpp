@@ -163,6 +163,17 @@ std::string encode_reporter(const ReporterRecord& r) {
   out += r.name;
   out += static_cast<char>(r.secret.size());
   out += r.secret;
+  bool any = false;
+  for (const auto& e : r.credits) any = any || e.judge != 0;
+  if (any) {
+    std::size_t at = out.size();
+    out.resize(at + kReporterCreditsSize);
+    for (const auto& e : r.credits) {
+      put_u32(out.data() + at, e.judge);
+      put_u32(out.data() + at + 4, e.day);
+      at += 8;
+    }
+  }
   return out;
 }
 
@@ -189,8 +200,16 @@ std::optional<ReporterRecord> decode_reporter(std::string_view v) {
   r.name.assign(v.substr(pos, name_len));
   pos += name_len;
   std::size_t secret_len = static_cast<unsigned char>(v[pos++]);
-  if (pos + secret_len != v.size()) return std::nullopt;
+  if (pos + secret_len > v.size()) return std::nullopt;
   r.secret.assign(v.substr(pos, secret_len));
+  pos += secret_len;
+  if (pos == v.size()) return r;  // no credit log (never credited, or an older record)
+  if (v.size() - pos != kReporterCreditsSize) return std::nullopt;
+  for (auto& e : r.credits) {
+    e.judge = get_u32(v.data() + pos);
+    e.day = get_u32(v.data() + pos + 4);
+    pos += 8;
+  }
   return r;
 }
 

@@ -140,6 +140,16 @@ std::optional<VoteRecord> decode_vote(std::string_view v);
 inline constexpr std::uint8_t kReporterDisabled = 1;
 inline constexpr std::uint8_t kReporterPinned = 2;
 inline constexpr std::uint8_t kReporterAdmin = 4;
+// An open registration (not vouched for by an admin). Records written before this bit existed
+// do not have it and are read as vouched: they cannot be told apart, and they were all created
+// by admins or by registrations the operator accepted under the old model.
+inline constexpr std::uint8_t kReporterOpen = 8;
+// Credit pacing log (reputation::CreditLog): judge id and UTC day of the latest credits.
+inline constexpr std::size_t kReporterCreditSlots = 4;
+struct CreditEntry {
+  std::uint32_t judge = 0;  // 0 = empty
+  std::uint32_t day = 0;
+};
 struct ReporterRecord {
   std::uint8_t flags = 0;
   std::uint16_t trust = 0;  // current effective trust, per-mille (cached model output)
@@ -154,8 +164,12 @@ struct ReporterRecord {
   std::uint32_t contradicted = 0;
   std::string name;
   std::string secret;
+  // Optional trailer: written only when some entry is non-empty, so records of reporters
+  // never credited keep the layout older versions read.
+  std::array<CreditEntry, kReporterCreditSlots> credits{};
 };
 inline constexpr std::size_t kReporterHeader = 64;
+inline constexpr std::size_t kReporterCreditsSize = kReporterCreditSlots * 8;
 std::string encode_reporter(const ReporterRecord& r);
 std::optional<ReporterRecord> decode_reporter(std::string_view v);
 

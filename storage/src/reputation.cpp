@@ -30,15 +30,49 @@ int confidence_from_evidence(std::int64_t s) {
 
 int confidence(std::span<const Vote> votes) { return confidence_from_evidence(evidence(votes)); }
 
-Trust trust(const TrustState& s) {
+namespace {
+Trust unbounded_trust(const TrustState& s) {
   Trust base = std::min<Trust>(s.base, kFullTrust);
   if (s.pinned) return base;
-  std::uint64_t num = kPriorWeight * base + s.good * kFullTrust;
-  std::uint64_t den = kPriorWeight + s.good + kPenaltyFactor * s.bad;
+  // good and bad are sums of judges' trust (<= 1000 per credit): far below 2^40 for any
+  // realistic history; saturate rather than wrap on absurd values.
+  constexpr std::uint64_t kMaxSum = std::uint64_t{1} << 40;
+  std::uint64_t good = std::min(s.good, kMaxSum), bad = std::min(s.bad, kMaxSum);
+  std::uint64_t num = kPriorWeight * base + good * kFullTrust;
+  std::uint64_t den = kPriorWeight + good + kPenaltyFactor * bad;
   std::uint64_t t = num / den;  // den >= kPriorWeight > 0
   // Earned trust never exceeds kMaxEarnedTrust (or an admin-chosen starting point above it).
   std::uint64_t cap = std::max<std::uint64_t>(kMaxEarnedTrust, base);
   return static_cast<Trust>(std::min<std::uint64_t>(t, cap));
+}
+}  // namespace
+
+Trust trust(const TrustState& s) {
+  Trust t = unbounded_trust(s);
+  // An open registration is never trusted, whatever its base, pin or history.
+  return s.open ? std::min(t, kOpenTrustCap) : t;
+}
+
+bool may_credit(const CreditLog& log, std::uint32_t judge, std::uint32_t day) {
+  std::size_t used = 0;
+  for (const CreditSlot& e : log) {
+    if (e.judge == 0 || e.day < day) continue;  // empty, or a past day's credit
+    if (e.judge == judge) return false;         // this judge already credited today
+    ++used;
+  }
+  return used < kCreditSlots;
+}
+
+void record_credit(CreditLog& log, std::uint32_t judge, std::uint32_t day) {
+  CreditSlot* pick = nullptr;
+  for (CreditSlot& e : log) {
+    if (e.judge == 0) {
+      pick = &e;
+      break;
+    }
+    if (e.day < day && (pick == nullptr || e.day < pick->day)) pick = &e;
+  }
+  if (pick != nullptr) *pick = CreditSlot{judge, day};
 }
 
 Trust trust_from_double(double t) {

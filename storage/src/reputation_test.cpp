@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "codec.hpp"
 #include "storage/store.hpp"
 #include "test_util.hpp"
 
@@ -60,6 +61,56 @@ TEST(Reputation, TrustModel) {
   EXPECT_TRUE(contradicts(900, 500));
   EXPECT_FALSE(contradicts(500, 500));  // peers do not punish each other
   EXPECT_FALSE(contradicts(400, 100));  // untrusted reporters punish nobody
+}
+
+TEST(Reputation, OpenRegistrationsAreCappedBelowTrusted) {
+  static_assert(kOpenTrustCap < kTrustedMin);
+  EXPECT_EQ(trust(TrustState{kFullTrust, true, 0, 0, true}), kOpenTrustCap);  // even pinned
+  EXPECT_EQ(trust(TrustState{kNewReporterTrust, false, 1000000, 0, true}), kOpenTrustCap);
+  EXPECT_EQ(trust(TrustState{kNewReporterTrust, false, 1000000, 0, false}), kMaxEarnedTrust);
+  EXPECT_EQ(trust(TrustState{kNewReporterTrust, false, 1000, 0, true}),
+            trust(TrustState{kNewReporterTrust, false, 1000, 0, false}));  // below the cap
+  EXPECT_FALSE(corroborates(kOpenTrustCap));
+  EXPECT_FALSE(contradicts(kOpenTrustCap, 0));
+  EXPECT_EQ(kMaxLowTrustConfidence, 44);
+}
+
+TEST(Reputation, CreditPacingOnePerJudgePerDay) {
+  CreditLog log{};
+  EXPECT_TRUE(may_credit(log, 7, 100));
+  record_credit(log, 7, 100);
+  EXPECT_FALSE(may_credit(log, 7, 100));  // same judge, same day
+  EXPECT_FALSE(may_credit(log, 7, 99));   // a clock going back gives nothing new
+  EXPECT_TRUE(may_credit(log, 7, 101));   // next day
+  for (std::uint32_t j = 8; j < 8 + kCreditSlots - 1; ++j) {
+    ASSERT_TRUE(may_credit(log, j, 100));
+    record_credit(log, j, 100);
+  }
+  EXPECT_FALSE(may_credit(log, 99, 100));  // kCreditSlots distinct judges a day at most
+  EXPECT_TRUE(may_credit(log, 99, 101));
+  record_credit(log, 99, 101);  // replaces a past day's slot
+  EXPECT_FALSE(may_credit(log, 99, 101));
+  EXPECT_TRUE(may_credit(log, 7, 101));
+  EXPECT_EQ(day_of(86400 * 3 + 86399), 3u);
+}
+
+TEST(Reputation, ReporterRecordKeepsOpenFlagAndCreditLog) {
+  codec::ReporterRecord r;
+  r.flags = codec::kReporterOpen;
+  r.name = "n";
+  r.secret = "s";
+  auto plain = codec::encode_reporter(r);
+  EXPECT_EQ(plain.size(), codec::kReporterHeader + 4);  // no log: the older layout
+  r.credits[1] = {42, 19000};
+  auto d = codec::decode_reporter(codec::encode_reporter(r));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->flags, codec::kReporterOpen);
+  EXPECT_EQ(d->credits[1].judge, 42u);
+  EXPECT_EQ(d->credits[1].day, 19000u);
+  EXPECT_EQ(d->credits[0].judge, 0u);
+  auto e = codec::encode_reporter(r);
+  EXPECT_FALSE(codec::decode_reporter(e.substr(0, e.size() - 1)));
+  EXPECT_FALSE(codec::decode_reporter(e + "x"));
 }
 
 // ---- simulation through the Store (the store applies the event rules)

@@ -32,6 +32,11 @@ struct Reporter {
   bool pinned = false;         // trust fixed by an admin (trust == base_trust)
   bool admin = false;          // may sign admin requests (e.g. register others)
   bool disabled = false;       // disabled reporters cannot authenticate; their votes count 0
+  // Created or set by an admin (add_reporter without open_registration, set_trust). An open
+  // registration (false) never reaches reputation::kTrustedMin: its trust is capped at
+  // reputation::kOpenTrustCap until an admin vouches for it with set_trust
+  // (docs/reputation.md "Open registrations").
+  bool vouched = false;
   TimePoint created{};
   TimePoint last_active{};     // last accepted report or revoke
   std::uint64_t reports = 0;   // report votes ever recorded (new or changed)
@@ -50,6 +55,11 @@ struct ReporterSpec {
   // it only the starting point. Default: true. 1.0 pinned is "fully trusted".
   bool pinned = true;
   bool admin = false;            // Default: false
+  // true: an open registration (self-registration without an admin signature, Razor
+  // `a=reg`): the reporter is not vouched for, and its trust stays below
+  // reputation::kTrustedMin until an admin's set_trust. false: created by an admin (vouched).
+  // Default: false.
+  bool open_registration = false;
 };
 
 }  // namespace strop::storage

@@ -7,6 +7,8 @@
 // directly. Thread-safety: all functions are pure and may be called from any thread.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -22,6 +24,11 @@ inline constexpr Trust kFullTrust = 1000;        // "fully trusted": only an adm
 inline constexpr Trust kNewReporterTrust = 100;  // open registration starts here
 inline constexpr Trust kTrustedMin = 500;        // votes at/above count fully and judge others
 inline constexpr Trust kMaxEarnedTrust = 950;    // earned trust never reaches full trust
+// The trust of an open (self-registered, not vouched for by an admin) reporter never exceeds
+// this, whatever its base, pin or history: open reporters never count as trusted, so they
+// never judge others and all their votes stay in the capped low-trust pool.
+inline constexpr Trust kOpenTrustCap = 450;
+static_assert(kOpenTrustCap < kTrustedMin, "open registrations must never be trusted");
 
 // Confidence = floor(100 * S / (S + kHalfEvidence)) for net evidence S > 0, else 0.
 // S = reports(trusted) + min(kLowTrustCap, reports(low)) - [same for revokes], in per-mille.
@@ -41,6 +48,12 @@ inline constexpr std::uint64_t kPenaltyFactor = 10;
 
 static_assert(kLowTrustCap < kHalfEvidence * kRecommendedThreshold / (100 - kRecommendedThreshold),
               "low-trust reporters alone must stay below the recommended threshold");
+// The highest confidence any set of low-trust votes (in particular any set of open
+// reporters' votes) gives a signature on its own: floor(100*200/450) = 44.
+inline constexpr int kMaxLowTrustConfidence =
+    static_cast<int>(100 * kLowTrustCap / (kLowTrustCap + kHalfEvidence));
+static_assert(kMaxLowTrustConfidence < kRecommendedThreshold,
+              "open reporters alone must stay below the recommended threshold");
 
 struct Vote {
   Trust trust = 0;      // the voter's current trust (0 for a disabled reporter)
@@ -60,6 +73,7 @@ struct TrustState {
   bool pinned = false;             // admin pinned: trust() returns base, whatever the history
   std::uint64_t good = 0;          // sum of corroborating judges' trust
   std::uint64_t bad = 0;           // sum of contradicting judges' trust
+  bool open = false;               // open registration: trust() <= kOpenTrustCap, always
 };
 
 // The reporter's current trust.
@@ -78,6 +92,27 @@ inline bool contradicts(Trust judge, Trust voter) {
 }
 // Corroboration / contradiction weight added to good / bad.
 inline std::uint64_t event_weight(Trust judge) { return judge; }
+
+// Credit pacing (docs/reputation.md "Distinct judges and time"). A reporter is credited by
+// one judge at most once per UTC day, and by at most kCreditSlots distinct judges per day, so
+// trust is earned from distinct trusted judges or over time, not from one judge's busy day.
+// The store keeps the log on the reporter record; penalties are not paced.
+inline constexpr std::size_t kCreditSlots = 4;
+inline constexpr std::uint64_t kSecondsPerDay = 86400;
+struct CreditSlot {
+  std::uint32_t judge = 0;  // reporter id of the judge; 0 = empty slot
+  std::uint32_t day = 0;    // UTC day number (unix seconds / 86400) of the credit
+};
+using CreditLog = std::array<CreditSlot, kCreditSlots>;
+inline std::uint32_t day_of(std::uint64_t unix_seconds) {
+  return static_cast<std::uint32_t>(unix_seconds / kSecondsPerDay);
+}
+// Whether `judge` may credit the log's reporter on `day`: not already credited by that judge
+// that day (or later: a clock going back gives nothing new), and a free slot for the day.
+bool may_credit(const CreditLog& log, std::uint32_t judge, std::uint32_t day);
+// Records a credit. REQUIRES: may_credit(log, judge, day). Reuses an empty slot or the one
+// of the earliest past day.
+void record_credit(CreditLog& log, std::uint32_t judge, std::uint32_t day);
 
 // Conversions for the public API (trust as a double 0.0..1.0).
 Trust trust_from_double(double t);  // rounds and clamps to 0..kFullTrust
