@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 
 namespace strop::node {
 
@@ -35,16 +36,23 @@ AddressKey address_key(const boost::asio::ip::address& address) {
 }
 
 std::size_t ConnGuard::Hash::operator()(const AddressKey& k) const noexcept {
-  // FNV-1a over the 16 bytes: keys are not attacker-chosen beyond their own address.
-  std::uint64_t h = 1469598103934665603ull;
+  // FNV-1a over the seed and the 16 bytes, then a final mix (splitmix64) so that the seed
+  // changes every bucket, not only the low bits.
+  std::uint64_t h = 1469598103934665603ull ^ seed;
   for (auto b : k.bytes) {
     h ^= b;
     h *= 1099511628211ull;
   }
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
   return static_cast<std::size_t>(h);
 }
 
-ConnGuard::ConnGuard(ConnLimits limits) : limits_(limits) {
+ConnGuard::ConnGuard(ConnLimits limits)
+    : limits_(limits), entries_(64, Hash{(std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()}) {
   limits_.reserved = std::min(limits_.reserved, limits_.max_connections / 4);
 }
 

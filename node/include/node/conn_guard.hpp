@@ -17,8 +17,8 @@
 // the same key as the IPv4 address), IPv6 per /64 (one host or site usually owns a whole
 // /64, so per-address limits over full IPv6 addresses would be free to evade).
 //
-// Pure accounting: no sockets, no clock; memory is one entry per address with an open
-// connection. Thread-safety: admit(), the counters and every Slot method are safe for
+// Pure accounting: no sockets, no clock (the deadlines are the listeners' own); memory is
+// one entry per address with an open connection, so at most max_connections entries. Thread-safety: admit(), the counters and every Slot method are safe for
 // concurrent use (one mutex, held for a hash lookup). A Slot itself is used by one
 // connection at a time. Lifetime: the ConnGuard must outlive every Slot it handed out.
 #pragma once
@@ -110,7 +110,9 @@ class ConnGuard {
   std::size_t addresses() const;
 
  private:
+  // Seeded per guard, so that peers choosing many IPv6 /64s cannot aim at one bucket.
   struct Hash {
+    std::uint64_t seed = 0;
     std::size_t operator()(const AddressKey& k) const noexcept;
   };
   struct Entry {
