@@ -1,8 +1,12 @@
 // Registers the global options (unless main already did) and the node-facing subcommands.
 #include <CLI/CLI.hpp>
+#include <sysexits.h>
+
+#include <iostream>
 
 #include "agent_commands.hpp"
 #include "commands.hpp"
+#include "config.hpp"
 
 namespace strop::cli {
 
@@ -34,6 +38,16 @@ void setup_agent_commands(CLI::App& app, GlobalOptions& globals, int* exit_code)
   setup_report(app, globals, exit_code);
   setup_revoke(app, globals, exit_code);
   setup_register(app, globals, exit_code);
+}
+
+int run_print_config(const GlobalOptions& globals) {
+  auto cfg = load_agent_config(globals);
+  if (!cfg) {
+    std::cerr << "strop: " << cfg.error().message << "\n";
+    return EX_CONFIG;
+  }
+  std::cout << render_config(*cfg);
+  return 0;
 }
 
 }  // namespace strop::cli

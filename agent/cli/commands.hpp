@@ -27,4 +27,8 @@ void setup_sig(CLI::App& app, GlobalOptions& globals, int* exit_code);
 // Registered by the agent commands (check, report, revoke, register) when present.
 void setup_agent_commands(CLI::App& app, GlobalOptions& globals, int* exit_code);
 
+// `strop --print-config` without a subcommand: prints the effective agent config as TOML on
+// stdout. Returns 0, or EX_CONFIG after printing "strop: <error>" on stderr.
+int run_print_config(const GlobalOptions& globals);
+
 }  // namespace strop::cli

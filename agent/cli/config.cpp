@@ -9,6 +9,7 @@
 #include "agent/identity.hpp"
 #include "agent/node_url.hpp"
 #include "protocol/limits.hpp"
+#include "strop/version.hpp"
 
 namespace strop::cli {
 namespace {
@@ -257,7 +258,7 @@ Result<agent::ClientOptions> client_options(const AgentConfig& c) {
   auto mask = sigs::EngineMask::parse(c.engines);
   if (!mask) return mask.error();
   o.sig_options.engines = *mask;
-  o.user_agent = "strop/0.1";
+  o.user_agent = "strop/" + std::string(kVersion);
   return o;
 }
 

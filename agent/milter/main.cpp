@@ -2,7 +2,7 @@
 // rule scoring and the verdict, as described in docs/milter.md.
 //
 //   strop-milter [--config FILE] [--socket unix:PATH|inet:PORT@ADDR] [--node URL]
-//                [--clamd unix:PATH|ADDR:PORT] [--rules FILE] [--print-config]
+//                [--clamd unix:PATH|ADDR:PORT] [--rules FILE] [--print-config] [--version]
 //
 // Flags override the TOML config file. Exit codes (sysexits): 0 after a clean shutdown,
 // 64 usage, 66 unreadable rules file, 69 socket unavailable, 70 internal error, 78 bad
@@ -29,7 +29,7 @@
 #include "milter/node_lookup.hpp"
 #include "milter/rules.hpp"
 #include "milter/spamc.hpp"
-#include "milter/version.hpp"
+#include "strop/version.hpp"
 
 namespace {
 
@@ -68,7 +68,7 @@ int run(int argc, char** argv) {
     return rc == 0 ? 0 : EX_USAGE;
   }
   if (version) {
-    std::printf("strop-milter %s\n", kVersion);
+    std::cout << "strop-milter " << strop::kVersion << "\n";
     return 0;
   }
 
@@ -88,7 +88,7 @@ int run(int argc, char** argv) {
     cfg.clamd_enabled = true;
   }
   if (!rules.empty()) cfg.rules_file = rules;
-  cfg.pipeline.headers.scanned_by = std::string("strop-milter ") + kVersion;
+  cfg.pipeline.headers.scanned_by = "strop-milter " + std::string(strop::kVersion);
   cfg.pipeline.headers.required = cfg.pipeline.policy.tag_threshold;
   if (auto v = validate(cfg); !v) {
     std::fprintf(stderr, "strop-milter: %s\n", v.error().message.c_str());
@@ -198,7 +198,8 @@ int run(int argc, char** argv) {
   rt.log = log;
   bool unix_socket = parse_endpoint(cfg.socket)->kind == Endpoint::Kind::kUnix;
   rt.no_reply = cfg.no_reply == "yes" || (cfg.no_reply == "auto" && unix_socket);
-  log->info("strop-milter {} starting: clamd={} node={} spamd={} rules={} ({} rules)", kVersion,
+  log->info("strop-milter {} starting: clamd={} node={} spamd={} rules={} ({} rules)",
+            strop::kVersion,
             cfg.clamd_enabled ? std::to_string(cfg.clamd_addresses.size()) + " address(es)" : "off",
             cfg.node_urls.empty() ? "off" : cfg.node_urls.front(),
             cfg.spamd_enabled ? cfg.spamd_address : "off",

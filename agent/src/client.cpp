@@ -12,6 +12,7 @@
 #include "protocol/errors.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/signing.hpp"
+#include "strop/version.hpp"
 #include "ttl_cache.hpp"
 
 namespace strop::agent {
@@ -21,8 +22,6 @@ using detail::HttpResponse;
 using detail::NodeTransport;
 
 namespace {
-
-constexpr const char* kUserAgent = "strop-agent/0.1";
 
 struct Node {
   Node(NodeUrl url, detail::TransportOptions o, std::shared_ptr<detail::TlsContext> tls)
@@ -462,7 +461,8 @@ Result<std::unique_ptr<Client>> Client::create(ClientOptions options) {
   to.max_idle_connections = options.max_idle_connections;
   to.idle_timeout = options.idle_timeout;
   to.max_response_bytes = options.max_response_bytes;
-  to.user_agent = options.user_agent.empty() ? kUserAgent : options.user_agent;
+  to.user_agent =
+      options.user_agent.empty() ? "strop-agent/" + std::string(kVersion) : options.user_agent;
   auto impl = std::make_unique<Impl>(std::move(options));
   for (auto& u : urls) impl->nodes.push_back(std::make_unique<Node>(std::move(u), to, tls));
   for (auto& u : udp_urls) impl->udp_nodes.push_back(std::make_unique<UdpNode>(std::move(u)));

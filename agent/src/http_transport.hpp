@@ -22,6 +22,7 @@
 
 #include "agent/node_url.hpp"
 #include "sigs/result.hpp"
+#include "strop/version.hpp"
 
 namespace strop::agent::detail {
 
@@ -52,7 +53,7 @@ struct TransportOptions {
   std::size_t max_response_bytes = 16u << 20;        // Default: 16 MiB response body
   std::size_t max_response_header_bytes = 16u << 10;  // Default: 16 KiB response header
   std::chrono::milliseconds resolve_cache_ttl{60000};  // Default: 60 s
-  std::string user_agent = "strop-agent/0.1";
+  std::string user_agent = "strop-agent/" + std::string(kVersion);
 };
 
 // The client-side TLS configuration: TLS 1.2+, peer verification against the system store

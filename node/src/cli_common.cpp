@@ -25,6 +25,15 @@ std::optional<Config> load_effective_config(const CommonOptions& common, int* ex
   return c;
 }
 
+int print_effective_config(const Config& c) {
+  if (auto v = validate(c); !v) {
+    std::fprintf(stderr, "strop-node: %s\n", v.error().message.c_str());
+    return EX_CONFIG;
+  }
+  std::fputs(to_toml(c).c_str(), stdout);
+  return 0;
+}
+
 void setup_logging(const Config& c) {
   std::vector<spdlog::sink_ptr> sinks;
   if (c.log == "syslog") {

@@ -14,13 +14,18 @@ namespace strop::node::cli {
 
 // Options every command takes.
 struct CommonOptions {
-  std::string config_file;  // --config FILE
-  std::string data_dir;     // --data DIR (overrides node.data_dir)
+  std::string config_file;    // --config FILE
+  std::string data_dir;       // --data DIR (overrides node.data_dir)
+  bool print_config = false;  // --print-config: alone or with serve (main.cpp)
 };
 
 // Loads the configuration: defaults < --config file < flags. Prints the error and returns
 // nullopt (exit code in *exit_code) on failure.
 std::optional<Config> load_effective_config(const CommonOptions& common, int* exit_code);
+
+// Validates `c` and prints it as TOML on stdout. Returns 0, or EX_CONFIG after printing the
+// error on stderr.
+int print_effective_config(const Config& c);
 
 // Sets up the "node" (and "storage") spdlog loggers: stderr or syslog (LOG_MAIL).
 void setup_logging(const Config& c);

@@ -9,6 +9,8 @@
 #include <toml++/toml.h>
 #include <vector>
 
+#include "strop/log_level.hpp"
+
 namespace strop::node {
 
 namespace {
@@ -372,10 +374,9 @@ Result<void> validate(const Config& c) {
   if (c.log != "stderr" && c.log != "syslog") {
     return make_error(Errc::kInvalidArgument, "node.log must be \"stderr\" or \"syslog\"");
   }
-  static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
-  bool level_ok = false;
-  for (auto lv : kLevels) level_ok |= c.log_level == lv;
-  if (!level_ok) return make_error(Errc::kInvalidArgument, "node.log_level: unknown level \"" + c.log_level + "\"");
+  if (!is_log_level(c.log_level)) {
+    return make_error(Errc::kInvalidArgument, log_level_error("node.log_level", c.log_level));
+  }
   for (const auto* l : {&c.razor.listen, &c.pyzor.listen, &c.udp.listen}) {
     if (!listener_enabled(*l)) continue;
     auto a = parse_listen(*l);

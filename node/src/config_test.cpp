@@ -93,6 +93,21 @@ TEST(Config, Validate) {
   EXPECT_FALSE(validate(c).ok());
 }
 
+// One set of log levels in every Strop program (spdlog's names), one error text.
+TEST(Config, LogLevelsAreTheSharedSet) {
+  Config c;
+  for (const char* level : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
+    c.log_level = level;
+    EXPECT_TRUE(validate(c).ok()) << level;
+  }
+  c.log_level = "loud";
+  auto r = validate(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "node.log_level: unknown log level \"loud\" (trace, debug, info, warn, error, critical "
+            "or off)");
+}
+
 TEST(Config, ParseListenAndBaseUrl) {
   auto a = parse_listen("127.0.0.1:0");
   ASSERT_TRUE(a.ok());

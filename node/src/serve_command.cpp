@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <iostream>
 
 #include "commands.hpp"
 #include "node/handlers.hpp"
@@ -44,13 +43,10 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   if (opt.razor_listen) c.razor.listen = *opt.razor_listen;
   if (opt.pyzor_listen) c.pyzor.listen = *opt.pyzor_listen;
   if (opt.udp_listen) c.udp.listen = *opt.udp_listen;
+  if (opt.print_config || common.print_config) return print_effective_config(c);
   if (auto v = validate(c); !v) {
     std::fprintf(stderr, "strop-node: %s\n", v.error().message.c_str());
     return EX_CONFIG;
-  }
-  if (opt.print_config) {
-    std::cout << to_toml(c);
-    return 0;
   }
   setup_logging(c);
   auto log = spdlog::get("node");

@@ -538,6 +538,57 @@ def case_config():
         expect_rc(r, 0, cmd + " --help")
         check("Examples:" in r.out, cmd + " --help: " + r.out)
 
+    # One version, from project(VERSION) in the top-level CMakeLists.txt: `--version` at the
+    # top level prints "<program> <version>" and exits 0 (strop-milter: tests/milter).
+    import tomllib
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                           "CMakeLists.txt")) as f:
+        m = re.search(r"project\(strop\s+VERSION\s+([0-9.]+)", f.read())
+    check(m is not None, "no project(strop VERSION x.y.z) in CMakeLists.txt")
+    version = m.group(1)
+    for argv, prog in (([ARGS.strop], "strop"), ([ARGS.node_bin], "strop-node")):
+        r = run(argv + ["--version"], env=env_for(home))
+        expect_rc(r, 0, prog + " --version")
+        check(r.out == "%s %s\n" % (prog, version), "%s --version: %r" % (prog, r.out))
+    # --print-config at the top level, no subcommand: the effective config as TOML.
+    r = strop("--print-config", home=home)
+    expect_rc(r, 0, "strop --print-config")
+    printed_cfg = tomllib.loads(r.out)
+    check(printed_cfg["node"] == ["http://file.example:1"] and printed_cfg["batch"] == 50, r.out)
+    r = strop("--print-config", "--timeout", "9", home=home)
+    expect_rc(r, 0, "strop --print-config --timeout 9")
+    check(tomllib.loads(r.out)["timeout"] == 9, r.out)
+    r = strop("--config", os.path.join(TMP, "nope.toml"), "--print-config", home=home)
+    expect_rc(r, 78, "strop --print-config with a missing --config file")
+    r = strop(home=home)
+    expect_rc(r, 64, "strop without a subcommand")
+    check("A subcommand is required" in r.err, r.err)
+    node_dir = os.path.join(TMP, "node-config")
+    os.makedirs(node_dir)
+    r = run([ARGS.node_bin, "--data", node_dir, "--print-config"], env=env_for(home))
+    expect_rc(r, 0, "strop-node --print-config")
+    check(tomllib.loads(r.out)["node"]["data_dir"] == node_dir, r.out)
+    # The subcommand form still works, with the subcommand's flags.
+    r = run([ARGS.node_bin, "serve", "--data", node_dir, "--listen", "127.0.0.1:9",
+             "--print-config"], env=env_for(home))
+    expect_rc(r, 0, "strop-node serve --print-config")
+    check(tomllib.loads(r.out)["node"]["listen"] == "127.0.0.1:9", r.out)
+    r = run([ARGS.node_bin, "--print-config", "stats"], env=env_for(home))
+    expect_rc(r, 64, "strop-node --print-config with an admin subcommand")
+    # One set of log levels (spdlog's names), one error text for a bad one.
+    node_toml = os.path.join(node_dir, "node.toml")
+    for level in ("trace", "debug", "info", "warn", "error", "critical", "off"):
+        with open(node_toml, "w") as f:
+            f.write('[node]\nlog_level = "%s"\n' % level)
+        r = run([ARGS.node_bin, "--config", node_toml, "--print-config"], env=env_for(home))
+        expect_rc(r, 0, "strop-node log_level " + level)
+    with open(node_toml, "w") as f:
+        f.write('[node]\nlog_level = "loud"\n')
+    r = run([ARGS.node_bin, "--config", node_toml, "--print-config"], env=env_for(home))
+    expect_rc(r, 78, "strop-node: a bad log level")
+    check(r.err == 'strop-node: node.log_level: unknown log level "loud" (trace, debug, info, '
+          'warn, error, critical or off)\n', r.err)
+
 
 def case_udp():
     """checks over strop-udp/1 (udp:// node URLs): the same verdicts as over HTTP; report

@@ -11,6 +11,7 @@
 #include "agent/node_url.hpp"
 #include "milter/net.hpp"
 #include "milter/text.hpp"
+#include "strop/log_level.hpp"
 
 namespace strop::milter {
 namespace {
@@ -368,10 +369,8 @@ Result<void> validate(const Config& c) {
   if (c.log_target != "stderr" && c.log_target != "syslog") {
     return make_error(Errc::kInvalidArgument, "log.target must be stderr or syslog");
   }
-  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
-  if (kLevels.count(c.log_level) == 0) {
-    return make_error(Errc::kInvalidArgument,
-                      "log.level must be trace, debug, info, warn or error");
+  if (!is_log_level(c.log_level)) {
+    return make_error(Errc::kInvalidArgument, log_level_error("log.level", c.log_level));
   }
   if (c.pipeline.quarantine_method == QuarantineMethod::kDirectory &&
       c.pipeline.quarantine_dir.empty()) {

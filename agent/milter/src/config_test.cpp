@@ -95,6 +95,22 @@ TEST(Config, UnknownKeysAndBadTypesAreErrors) {
   EXPECT_TRUE(syntax.error().message.starts_with("f.toml:1:")) << syntax.error().message;
 }
 
+// One set of log levels in every Strop program (spdlog's names), one error text.
+TEST(Config, LogLevelsAreTheSharedSet) {
+  for (const char* level : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
+    auto c = parse_config(std::string("[log]\nlevel = \"") + level + "\"\n");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_TRUE(validate(*c).ok()) << level;
+  }
+  Config c;
+  c.log_level = "loud";
+  auto r = validate(c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "log.level: unknown log level \"loud\" (trace, debug, info, warn, error, critical or "
+            "off)");
+}
+
 TEST(Config, ValidateCrossChecks) {
   Config c;
   c.pipeline.policy.virus_action = Action::kAccept;

@@ -17,10 +17,12 @@
 #include "protocol/limits.hpp"
 #include "sigs/result.hpp"
 #include "storage/store.hpp"
+#include "strop/version.hpp"
 
 namespace strop::node {
 
-inline constexpr std::string_view kNodeVersion = "0.1.0";
+// The version strop-node reports (--version, /v1/state): the one Strop version.
+inline constexpr std::string_view kNodeVersion = strop::kVersion;
 
 // A token bucket's parameters. rate <= 0 disables the limit.
 struct RateLimit {
@@ -34,7 +36,7 @@ struct Config {
   std::string listen = "127.0.0.1:7420";    // Default: loopback, the native API port
   unsigned threads = 0;                     // I/O threads. Default: 0 = one per core
   std::string log = "stderr";               // "stderr" or "syslog" (facility LOG_MAIL)
-  std::string log_level = "info";           // trace, debug, info, warn, error, critical
+  std::string log_level = "info";           // strop/log_level.hpp: trace ... critical, off
   // Public base URL written into identity files; empty: derived from `listen` and TLS.
   std::string public_url;
 

@@ -27,7 +27,7 @@ struct Config {
   std::size_t max_headers = 1000;     // Default: 1000 headers remembered per message
   std::string no_reply = "auto";      // auto (unix sockets: yes, TCP: no) | yes | no
   // [log]
-  std::string log_level = "info";     // trace|debug|info|warn|error
+  std::string log_level = "info";     // trace|debug|info|warn|error|critical|off (log_level.hpp)
   std::string log_target = "stderr";  // stderr | syslog (LOG_MAIL)
   // [buffer]
   BufferOptions buffer;
