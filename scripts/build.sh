@@ -7,13 +7,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
 jobs=${JOBS:-$(nproc)}
+# ccache (installed by setup.sh) as the compiler launcher: rebuilds of unchanged sources are
+# cache hits across build trees and fresh clones. STROP_CCACHE=0 turns it off.
+launcher=()
+if [ "${STROP_CCACHE:-1}" != 0 ] && command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Paths relative to the checkout, and the build directory not hashed: trees at build/NAME
+  # share cache entries.
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+fi
+# BUILD_DIR overrides the tree's directory (one per parallel worker).
 case "$kind" in
   test)
-    cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    cmake -S . -B "${BUILD_DIR:-build/test}" -G Ninja "${launcher[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
       -DSTROP_SANITIZE=ON -DSTROP_FUZZ=ON -DSTROP_BENCH=OFF >/dev/null ;;
   release)
-    cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null ;;
+    cmake -S . -B "${BUILD_DIR:-build/release}" -G Ninja "${launcher[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null ;;
   *) echo "usage: $0 [test|release]" >&2; exit 64 ;;
 esac
-cmake --build "build/$kind" -j "$jobs"
+cmake --build "${BUILD_DIR:-build/$kind}" -j "$jobs"

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   # toolchain
-  build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev clang-format
+  build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev clang-format ccache
   # libraries
   libboost1.81-dev libssl-dev liblmdb-dev lmdb-utils nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
