@@ -39,6 +39,7 @@ int run_vote(VoteKind kind, const VoteOptions& o, const GlobalOptions& g) {
   protocol::MessageVoteResult sum;
   std::vector<sigs::SignatureSet> sets;
   int node_error = 0;
+  std::size_t unlistable = 0;  // reported messages the node can never list (no deciding engine)
   progress.update(0);
   for (std::size_t i = 0; i < total; i += chunk) {
     std::size_t end = std::min(total, i + chunk);
@@ -64,6 +65,7 @@ int run_vote(VoteKind kind, const VoteOptions& o, const GlobalOptions& g) {
       sum.changed += m.changed;
       sum.withdrawn += m.withdrawn;
       sum.unknown += m.unknown;
+      if (!m.listable) ++unlistable;
     }
     progress.update(end);
   }
@@ -84,6 +86,10 @@ int run_vote(VoteKind kind, const VoteOptions& o, const GlobalOptions& g) {
     os << ")";
     if (node_error != 0 && sent < total) os << "; " << (total - sent - no_sigs) << " not sent";
     if (no_sigs > 0) os << "; " << no_sigs << " without signatures";
+    if (kind == VoteKind::kReport && unlistable > 0) {
+      os << "; " << unlistable << (unlistable == 1 ? " message" : " messages")
+         << " will never list: no signature of an engine that decides verdicts on the node";
+    }
     if (in.unreadable + in.not_mail > 0) {
       os << "; " << (in.unreadable + in.not_mail) << " input"
          << (in.unreadable + in.not_mail == 1 ? "" : "s") << " skipped";

@@ -189,6 +189,8 @@ const std::vector<Key>& keys() {
                                       [](Config& c) -> std::int64_t& { return c.signing_window_seconds; }, 1, 86400));
     v.push_back(int_key<std::size_t>("api", "nonce_cache_entries",
                                      [](Config& c) -> std::size_t& { return c.nonce_cache_entries; }, 1000, 100'000'000));
+    v.push_back(int_key<std::size_t>("api", "nonce_cache_per_reporter",
+                                     [](Config& c) -> std::size_t& { return c.nonce_cache_per_reporter; }, 100, 100'000'000));
     v.push_back(int_key<std::size_t>("api", "max_body_bytes",
                                      [](Config& c) -> std::size_t& { return c.limits.max_body_bytes; }, 256, 1 << 30));
     v.push_back(int_key<std::size_t>("api", "max_messages",

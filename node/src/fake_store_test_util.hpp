@@ -54,6 +54,16 @@ class FakeStore : public storage::Store {
               storage::VoteCallback done) override {
     vote(r, std::move(sigs), true, std::move(done));
   }
+  // Replay keys are consumed like the real store's (kept for the fake's lifetime).
+  void vote(storage::VoteRequest req, storage::VoteCallback done) override {
+    if (req.replay) {
+      std::lock_guard lock(mu_);
+      if (!replay_keys_.insert({req.reporter, req.replay->nonce}).second) {
+        return done(make_error(Errc::kReplayed, "replayed nonce"));
+      }
+    }
+    vote(req.reporter, std::move(req.sigs), req.revoke, std::move(done));
+  }
 
   Result<storage::Reporter> add_reporter(const storage::ReporterSpec& spec) override {
     std::lock_guard lock(mu_);
@@ -141,6 +151,7 @@ class FakeStore : public storage::Store {
   std::mutex mu_;
   std::map<std::string, storage::Reporter> by_name_;
   std::map<std::string, std::set<storage::ReporterId>> reports_;
+  std::set<std::pair<storage::ReporterId, std::string>> replay_keys_;
 };
 
 }  // namespace strop::node::testing

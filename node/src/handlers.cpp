@@ -54,6 +54,7 @@ ApiError store_error(const Error& e) {
     case Errc::kMalformed: return {ApiErrc::kInvalid, e.message};
     case Errc::kLimitExceeded: return {ApiErrc::kLimitExceeded, e.message};
     case Errc::kExists: return {ApiErrc::kNameTaken, e.message};
+    case Errc::kReplayed: return {ApiErrc::kReplayedNonce, "nonce already used"};
     default: return {ApiErrc::kInternal, "storage error"};
   }
 }
@@ -75,12 +76,14 @@ ApiOptions api_options(const Config& c) {
   o.open_registration = c.open_registration;
   o.signing_window_seconds = c.signing_window_seconds;
   o.nonce_cache_entries = c.nonce_cache_entries;
+  o.nonce_cache_per_reporter = c.nonce_cache_per_reporter;
   o.limits = c.limits;
   o.ip_limit = c.ip_limit;
   o.reporter_limit = c.reporter_limit;
   o.register_limit = c.register_limit;
   o.rate_limit_entries = c.rate_limit_entries;
   o.threshold = c.store.threshold;
+  o.verdict_engines = c.store.verdict_engines;
   return o;
 }
 
@@ -114,14 +117,16 @@ struct Api::Impl {
         ip_limiter(opt.ip_limit.per_second, opt.ip_limit.burst, opt.rate_limit_entries),
         reporter_limiter(opt.reporter_limit.per_second, opt.reporter_limit.burst, opt.rate_limit_entries),
         register_limiter(opt.register_limit.per_second, opt.register_limit.burst, opt.rate_limit_entries),
-        nonces(opt.nonce_cache_entries) {
+        nonces(opt.nonce_cache_entries, opt.nonce_cache_per_reporter) {
     if (!clocks.unix_seconds) clocks.unix_seconds = system_seconds;
     if (!clocks.mono_ns) clocks.mono_ns = steady_ns;
     if (!offload) offload = [](std::function<void()> job) { job(); };
   }
 
-  // Verifies a signed request; on success returns the reporter.
-  Result<storage::Reporter> authenticate_raw(const HttpRequest& req, ApiError* err) {
+  // Verifies a signed request; on success returns the reporter. *replay (when given) receives
+  // the request's replay key, for writes to consume durably with their votes.
+  Result<storage::Reporter> authenticate_raw(const HttpRequest& req, ApiError* err,
+                                             storage::ReplayKey* replay) {
     const auto& a = req.auth;
     if (a.reporter.empty() || a.timestamp.empty() || a.nonce.empty() || a.signature.empty()) {
       *err = {ApiErrc::kAuthRequired,
@@ -158,20 +163,25 @@ struct Api::Impl {
       return make_error(Errc::kForbidden, "");
     }
     std::int64_t ts = std::stoll(a.timestamp);  // verified digits
-    switch (nonces.insert(a.reporter, a.nonce, now, ts + opt.signing_window_seconds)) {
-      case NonceCache::Outcome::kFresh: break;
+    const std::int64_t expires = ts + opt.signing_window_seconds;
+    switch (nonces.insert(a.reporter, a.nonce, now, expires)) {
+      case NonceCache::Outcome::kFresh:
+      case NonceCache::Outcome::kUntracked:  // writes are still checked durably by the store
+        break;
       case NonceCache::Outcome::kReplay:
         *err = {ApiErrc::kReplayedNonce, "nonce already used"};
         return make_error(Errc::kUnauthorized, "");
       case NonceCache::Outcome::kFull:
-        *err = {ApiErrc::kOverloaded, "replay cache full", 1};
+        *err = {ApiErrc::kOverloaded, "too many signed requests from this reporter within the signing window", 1};
         return make_error(Errc::kUnavailable, "");
     }
+    if (replay != nullptr) *replay = {a.nonce, storage::TimePoint{std::chrono::seconds{expires}}};
     return rep;
   }
 
-  Result<storage::Reporter> authenticate(const HttpRequest& req, ApiError* err) {
-    auto r = authenticate_raw(req, err);
+  Result<storage::Reporter> authenticate(const HttpRequest& req, ApiError* err,
+                                         storage::ReplayKey* replay = nullptr) {
+    auto r = authenticate_raw(req, err, replay);
     if (!r && err->code != ApiErrc::kOverloaded && err->code != ApiErrc::kInternal) metrics.auth_failures.add();
     return r;
   }
@@ -212,7 +222,8 @@ struct Api::Impl {
 
   void vote(const HttpRequest& req, const Done& done, bool revoke) {
     ApiError err;
-    auto rep = authenticate(req, &err);
+    storage::ReplayKey replay;
+    auto rep = authenticate(req, &err, &replay);
     if (!rep) return done(from_error(err));
     auto d = reporter_limiter.take(rep->name, clocks.mono_ns());
     if (!d.allowed) {
@@ -222,8 +233,13 @@ struct Api::Impl {
     auto decoded = protocol::decode_vote_request(req.body, opt.limits);
     if (!decoded) return done(from_error({protocol::api_errc_for(decoded.error()), decoded.error().message}));
 
-    // One Store call for the whole request: one group-commit slot, one acknowledgement.
-    std::vector<sigs::Signature> all;
+    // One Store call for the whole request: one group-commit slot, one acknowledgement, and
+    // the request's nonce consumed in the same commit (a replay is refused after a restart).
+    storage::VoteRequest vr;
+    vr.reporter = rep->id;
+    vr.revoke = revoke;
+    vr.replay = std::move(replay);
+    std::vector<sigs::Signature>& all = vr.sigs;
     auto results = std::make_shared<protocol::VoteResponse>();
     auto counts = std::make_shared<std::vector<std::size_t>>();
     results->results.reserve(decoded->messages.size());
@@ -231,12 +247,14 @@ struct Api::Impl {
     std::size_t total = 0;
     for (auto& m : decoded->messages) total += m.sigs.size();
     all.reserve(total);
+    vr.message_sizes.reserve(decoded->messages.size());
     for (auto& m : decoded->messages) {
       counts->push_back(m.sigs.size());
-      results->results.push_back({std::move(m.id), 0, 0, 0, 0, 0});
+      vr.message_sizes.push_back(static_cast<std::uint32_t>(m.sigs.size()));
+      results->results.push_back({std::move(m.id), 0, 0, 0, 0, 0, storage::can_list(opt.verdict_engines, m.sigs)});
       for (auto& s : m.sigs) all.push_back(std::move(s));
     }
-    storage::TimePoint now{std::chrono::seconds{clocks.unix_seconds()}};
+    vr.now = storage::TimePoint{std::chrono::seconds{clocks.unix_seconds()}};
     NodeMetrics* m = &metrics;
     auto cb = [done, results, counts, total, revoke, m](Result<storage::VoteOutcome> r) {
       if (!r) return done(from_error(store_error(r.error())));
@@ -257,11 +275,7 @@ struct Api::Impl {
       (revoke ? m->signatures_revoked : m->signatures_reported).add(total);
       done(json_response(protocol::encode(*results)));
     };
-    if (revoke) {
-      store.revoke(rep->id, std::move(all), now, std::move(cb));
-    } else {
-      store.report(rep->id, std::move(all), now, std::move(cb));
-    }
+    store.vote(std::move(vr), std::move(cb));
   }
 
   void register_reporter(const HttpRequest& req, const Done& done) {
@@ -286,6 +300,7 @@ struct Api::Impl {
         return done(from_error({ApiErrc::kRegistrationClosed, "open registration is switched off on this node"}));
       }
       if (!decoded) return done(from_error({protocol::api_errc_for(decoded.error()), decoded.error().message}));
+      spec.open_registration = true;  // nobody vouched for it: never trusted without an admin
     }
     spec.name = decoded->name;
     spec.secret = protocol::make_secret();

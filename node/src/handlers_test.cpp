@@ -211,6 +211,69 @@ TEST_F(ApiTest, StaleAndReplayedRequests) {
   EXPECT_EQ(code_of(*replay), ApiErrc::kReplayedNonce);
 }
 
+TEST_F(ApiTest, ReportSaysWhenAMessageCanNeverList) {
+  // razor-e8 and pyzor digests never decide a verdict: a message with nothing else is
+  // recorded, and the answer says it will not list; razor-e4 decides.
+  const std::string e8 = "razor-e8:V6Mto59WfMkA";
+  const std::string pyzor = "pyzor:0123456789abcdef0123456789abcdef01234567";
+  const std::string e4 = "razor-e4:maD-J2LHO2hbHzZrbOXcsZ6ndsoA";
+  protocol::VoteRequest v;
+  for (auto sigs : std::vector<std::vector<std::string>>{{e8, pyzor}, {e4, pyzor}, {kSig1}}) {
+    protocol::MessageSigs m;
+    for (auto& s : sigs) m.sigs.push_back(*sigs::parse_signature(s));
+    v.messages.push_back(m);
+  }
+  auto r = signed_post("/v1/report", protocol::encode(v));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto out = protocol::decode_vote_response(r->body);
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->results.size(), 3u);
+  EXPECT_EQ(out->results[0].recorded, 2u);
+  EXPECT_FALSE(out->results[0].listable);
+  EXPECT_TRUE(out->results[1].listable);
+  EXPECT_TRUE(out->results[2].listable);
+}
+
+TEST_F(ApiTest, ReplayRefusedAfterRestart) {
+  // The observed replay: the nonce cache lived only in memory, so a new Api (a restarted
+  // node) accepted a captured revoke again. The nonce now reaches the store with the votes.
+  auto body = vote_body({kSig1});
+  auto auth = sign("alice", "alice-secret", "POST", "/v1/revoke", body);
+  EXPECT_EQ(call("POST", "/v1/revoke", body, auth)->status, 200);
+  ApiOptions o;
+  o.ip_limit = {0, 0};
+  o.reporter_limit = {0, 0};
+  make_api(o);  // empty in-memory cache
+  auto replay = call("POST", "/v1/revoke", body, auth);
+  ASSERT_TRUE(replay);
+  EXPECT_EQ(replay->status, 401);
+  EXPECT_EQ(code_of(*replay), ApiErrc::kReplayedNonce);
+}
+
+TEST_F(ApiTest, FullReplayCacheOfOneReporterDoesNotRefuseAnother) {
+  // The observed exhaustion: one shared cache, filled by a few identities, made every
+  // reporter's signed request answer 503.
+  ApiOptions o;
+  o.ip_limit = {0, 0};
+  o.reporter_limit = {0, 0};
+  o.nonce_cache_per_reporter = 100;
+  make_api(o);
+  int refused = 0;
+  for (int i = 0; i < 150; ++i) {
+    auto body = vote_body({kSig1});
+    auto r = signed_post("/v1/report", body);
+    if (r->status == 503) ++refused;
+  }
+  EXPECT_EQ(refused, 50);  // alice's partition holds 100 unexpired nonces
+  auto root = signed_post("/v1/report", vote_body({kSig2}), "root", "root-secret");
+  ASSERT_TRUE(root);
+  EXPECT_EQ(root->status, 200);
+  // Once alice's nonces expire she is served again.
+  now_s_ += 601;
+  EXPECT_EQ(signed_post("/v1/report", vote_body({kSig1}))->status, 200);
+}
+
 TEST_F(ApiTest, MalformedAuthHeaders) {
   auto body = vote_body({kSig1});
   auto auth = sign("alice", "alice-secret", "POST", "/v1/report", body);

@@ -62,25 +62,52 @@ std::size_t RateLimiter::size() const {
   return n;
 }
 
-NonceCache::NonceCache(std::size_t max_entries)
-    : max_per_shard_(std::max<std::size_t>(max_entries / kShards, 1)) {}
+NonceCache::NonceCache(std::size_t max_entries, std::size_t max_per_reporter)
+    : max_per_shard_(std::max<std::size_t>(max_entries / kShards, 1)),
+      max_per_reporter_(std::max<std::size_t>(max_per_reporter, 1)) {}
 
 NonceCache::Outcome NonceCache::insert(std::string_view reporter, std::string_view nonce,
                                        std::int64_t now, std::int64_t expires_at) {
-  std::string key;
-  key.reserve(reporter.size() + 1 + nonce.size());
-  key.append(reporter).push_back('\n');
-  key.append(nonce);
-  Shard& s = shards_[shard_of(key, kShards)];
+  Shard& s = shards_[shard_of(reporter, kShards)];
   std::lock_guard lock(s.mu);
-  while (!s.order.empty() && s.order.front().first < now) {
-    s.seen.erase(s.order.front().second);
-    s.order.pop_front();
+  auto it = s.reporters.find(std::string(reporter));
+  if (it != s.reporters.end()) {
+    Partition& p = it->second;
+    while (!p.order.empty() && p.order.front().first < now) {
+      p.seen.erase(p.order.front().second);
+      p.order.pop_front();
+      --s.entries;
+    }
+    if (p.seen.count(std::string(nonce))) return Outcome::kReplay;
+    if (p.seen.empty()) {
+      s.reporters.erase(it);
+      it = s.reporters.end();
+    } else if (p.seen.size() >= max_per_reporter_) {
+      return Outcome::kFull;
+    }
   }
-  if (s.seen.count(key)) return Outcome::kReplay;
-  if (s.seen.size() >= max_per_shard_) return Outcome::kFull;
-  s.seen.insert(key);
-  s.order.emplace_back(expires_at, std::move(key));
+  if (s.entries >= max_per_shard_) {
+    // Make room from other reporters' expired entries before giving up on this one.
+    for (auto r = s.reporters.begin(); r != s.reporters.end();) {
+      Partition& p = r->second;
+      while (!p.order.empty() && p.order.front().first < now) {
+        p.seen.erase(p.order.front().second);
+        p.order.pop_front();
+        --s.entries;
+      }
+      if (p.seen.empty() && r != it) {
+        r = s.reporters.erase(r);
+      } else {
+        ++r;
+      }
+    }
+    if (s.entries >= max_per_shard_) return Outcome::kUntracked;
+  }
+  if (it == s.reporters.end()) it = s.reporters.try_emplace(std::string(reporter)).first;
+  Partition& p = it->second;
+  p.seen.emplace(nonce);
+  p.order.emplace_back(expires_at, std::string(nonce));
+  ++s.entries;
   return Outcome::kFresh;
 }
 
@@ -88,7 +115,7 @@ std::size_t NonceCache::size() const {
   std::size_t n = 0;
   for (const auto& s : shards_) {
     std::lock_guard lock(s.mu);
-    n += s.seen.size();
+    n += s.entries;
   }
   return n;
 }

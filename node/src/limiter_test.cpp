@@ -44,7 +44,7 @@ TEST(RateLimiter, BoundedKeys) {
 }
 
 TEST(NonceCache, DetectsReplayUntilExpiry) {
-  NonceCache c(1000);
+  NonceCache c(1000, 100);
   EXPECT_EQ(c.insert("alice", "n1", 100, 400), NonceCache::Outcome::kFresh);
   EXPECT_EQ(c.insert("alice", "n1", 200, 500), NonceCache::Outcome::kReplay);
   EXPECT_EQ(c.insert("bob", "n1", 200, 500), NonceCache::Outcome::kFresh);  // per reporter
@@ -53,16 +53,33 @@ TEST(NonceCache, DetectsReplayUntilExpiry) {
   EXPECT_EQ(c.insert("alice", "n1", 401, 700), NonceCache::Outcome::kFresh);
 }
 
-TEST(NonceCache, FullIsReported) {
-  NonceCache c(16);  // one per shard
-  int full = 0;
-  for (int i = 0; i < 200; ++i) {
-    if (c.insert("a", "n" + std::to_string(i), 0, 100) == NonceCache::Outcome::kFull) ++full;
+TEST(NonceCache, FullPartitionRefusesOnlyItsReporter) {
+  // The observed exhaustion: a few identities filled the one shared cache and every
+  // reporter got 503. A reporter's full partition now refuses that reporter only.
+  NonceCache c(100000, 50);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(c.insert("flooder", "n" + std::to_string(i), 0, 100), NonceCache::Outcome::kFresh);
   }
-  EXPECT_GT(full, 0);
+  EXPECT_EQ(c.insert("flooder", "more", 0, 100), NonceCache::Outcome::kFull);
+  EXPECT_EQ(c.insert("flooder", "n3", 0, 100), NonceCache::Outcome::kReplay);  // still detected
+  EXPECT_EQ(c.insert("honest", "h1", 0, 100), NonceCache::Outcome::kFresh);
+  EXPECT_EQ(c.insert("honest", "h1", 0, 100), NonceCache::Outcome::kReplay);
+  // After expiry the flooder has room again.
+  EXPECT_EQ(c.insert("flooder", "late", 101, 200), NonceCache::Outcome::kFresh);
+}
+
+TEST(NonceCache, WholeCacheFullIsUntrackedNotRefused) {
+  NonceCache c(16, 1000);  // one entry per shard
+  int untracked = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto o = c.insert("r" + std::to_string(i), "n", 0, 100);
+    EXPECT_NE(o, NonceCache::Outcome::kFull);
+    if (o == NonceCache::Outcome::kUntracked) ++untracked;
+  }
+  EXPECT_GT(untracked, 0);
   EXPECT_LE(c.size(), 16u);
-  // After expiry there is room again.
-  EXPECT_EQ(c.insert("a", "late", 101, 200), NonceCache::Outcome::kFresh);
+  // Expired entries make room again.
+  EXPECT_EQ(c.insert("r0", "late", 101, 200), NonceCache::Outcome::kFresh);
 }
 
 TEST(Metrics, HistogramBuckets) {

@@ -177,10 +177,11 @@ std::string PyzorListener::summary() const {
   auto& c = impl_->service->counters();
   return fmt::format(
       "pyzor: {} requests, {} checks ({} hits), {} signatures reported, {} whitelisted, {} auth failures "
-      "({} replays), {} denied, {} bad requests, {} rate limited, {} errors",
+      "({} replays), {} denied, {} bad requests, {} rate limited (dropped), {} error replies suppressed "
+      "(larger than their request), {} errors",
       c.requests.value(), c.checks.value(), c.check_hits.value(), c.reported_sigs.value(), c.whitelisted_sigs.value(),
       c.auth_failed.value(), c.replays.value(), c.denied.value(), c.bad_requests.value(), c.rate_limited.value(),
-      c.errors.value());
+      c.suppressed.value(), c.errors.value());
 }
 
 }  // namespace strop::node

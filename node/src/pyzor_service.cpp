@@ -64,6 +64,7 @@ struct Response {
     fields.resize(4);
   }
   void add(std::string name, std::string value) { fields.push_back({std::move(name), std::move(value)}); }
+  bool ok() const { return fields[0].value == "200"; }
   std::string encode() const { return pz::encode_message(fields); }
 };
 
@@ -155,6 +156,7 @@ PyzorServiceOptions pyzor_service_options(const Config& c) {
   o.ip_limit = c.ip_limit;
   o.reporter_limit = c.reporter_limit;
   o.rate_limit_entries = c.rate_limit_entries;
+  o.replay_cache_per_user = c.nonce_cache_per_reporter;
   return o;
 }
 
@@ -167,7 +169,7 @@ PyzorService::PyzorService(storage::Store& store, const RazorAccounts& accounts,
       acl_(std::move(acl)),
       ip_limiter_(opt_.ip_limit.per_second, opt_.ip_limit.burst, opt_.rate_limit_entries),
       reporter_limiter_(opt_.reporter_limit.per_second, opt_.reporter_limit.burst, opt_.rate_limit_entries),
-      replays_(opt_.pyzor.replay_cache_entries) {
+      replays_(opt_.pyzor.replay_cache_entries, opt_.replay_cache_per_user) {
   if (!clocks_.unix_seconds) clocks_.unix_seconds = system_seconds;
   if (!clocks_.mono_ns) clocks_.mono_ns = steady_ns;
 }
@@ -184,6 +186,7 @@ Result<std::unique_ptr<PyzorService>> PyzorService::create(storage::Store& store
       spec.name = std::string(kPyzorAnonymousReporter);
       spec.secret = random_text(43, kAlnum);
       spec.pinned = false;
+      spec.open_registration = true;  // anyone: never trusted
       r = store.add_reporter(spec);
       if (!r && r.error().code == Errc::kExists) r = store.find_reporter(kPyzorAnonymousReporter);
     }
@@ -197,6 +200,18 @@ Result<std::unique_ptr<PyzorService>> PyzorService::create(storage::Store& store
 
 void PyzorService::handle(std::string_view datagram, std::string_view client, Reply reply) {
   counters_.requests.add();
+  // Amplification bound: the source address of a datagram is not authenticated, so an error
+  // reply is sent only when it is no larger than its request; larger replies go only to
+  // valid requests that passed the per-address budget (docs/security.md).
+  const std::size_t request_bytes = datagram.size();
+  auto answer = [this, request_bytes, &reply](const Response& r) {
+    std::string bytes = r.encode();
+    if (!r.ok() && bytes.size() > request_bytes) {
+      counters_.suppressed.add();
+      return reply(std::string());
+    }
+    reply(std::move(bytes));
+  };
   auto parsed = pz::parse_message(datagram, opt_.pyzor.limits);
   if (!parsed) {
     // Oversized or with too many fields: answered only when a Thread can be found to pair it.
@@ -208,7 +223,7 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
     if (t == nullptr) return reply(std::string());
     Response r(*t);
     r.error(400, "Bad request: " + parsed.error().message);
-    return reply(r.encode());
+    return answer(r);
   }
   const pz::Message& m = *parsed;
   const std::string* thread = m.find("Thread");
@@ -221,9 +236,10 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
   Response resp(*thread);
 
   if (!ip_limiter_.take(client, clocks_.mono_ns()).allowed) {
+    // Over budget: dropped without a reply (pyzord has no budget; a 503 would let a spoofed
+    // flood reflect at full rate).
     counters_.rate_limited.add();
-    resp.error(503, "Service Unavailable: request rate exceeded");
-    return reply(resp.encode());
+    return reply(std::string());
   }
 
   // Authentication (before the PV check, as pyzord).
@@ -231,11 +247,12 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
   std::string user = user_field ? *user_field : std::string();
   bool anonymous = user.empty() || user == pz::kAnonymousUser;
   std::optional<storage::ReporterId> reporter;
+  std::optional<storage::ReplayKey> replay;  // signed requests: consumed durably by writes
   if (!anonymous) {
     auto unauthorized = [&](std::string why) {
       counters_.auth_failed.add();
       resp.error(401, "Unauthorized: Signature Error: " + std::move(why));
-      reply(resp.encode());
+      answer(resp);
     };
     auto rep = protocol::valid_reporter_name(user) ? store_.find_reporter(std::string_view(user))
                                                     : Result<storage::Reporter>(make_error(Errc::kNotFound, ""));
@@ -244,7 +261,7 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
       logger()->error("pyzor: reporter lookup failed: {}", rep.error().to_string());
       counters_.errors.add();
       resp.error(500, "Internal Server Error: reporter lookup failed");
-      return reply(resp.encode());
+      return answer(resp);
     }
     const std::string* time_field = m.find("Time");
     auto ts = time_field ? pz::parse_time(*time_field) : std::nullopt;
@@ -257,7 +274,7 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
       logger()->error("pyzor: no key for reporter {}: {}", rep->name, key.error().to_string());
       counters_.errors.add();
       resp.error(500, "Internal Server Error: account key unavailable");
-      return reply(resp.encode());
+      return answer(resp);
     }
     std::string expect = pz::sign(pz::hash_key(*key, user), *ts, pz::signed_text(m));
     const std::string* sig = m.find("Sig");
@@ -265,37 +282,40 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
     if (rep->disabled) {
       counters_.denied.add();
       resp.error(403, "Forbidden: the account is disabled.");
-      return reply(resp.encode());
+      return answer(resp);
     }
     switch (replays_.insert(user, *sig, now, *ts + window)) {
-      case NonceCache::Outcome::kFresh: break;
+      case NonceCache::Outcome::kFresh:
+      case NonceCache::Outcome::kUntracked:  // reports/whitelists are still checked durably
+        break;
       case NonceCache::Outcome::kReplay:
         counters_.replays.add();
         return unauthorized("Replayed request.");
       case NonceCache::Outcome::kFull:
         counters_.errors.add();
-        resp.error(503, "Service Unavailable: replay cache full");
-        return reply(resp.encode());
+        resp.error(503, "Service Unavailable: too many signed requests from this user");
+        return answer(resp);
     }
     reporter = rep->id;
+    replay = storage::ReplayKey{"pyzor:" + *sig, storage::TimePoint{std::chrono::seconds{*ts + window}}};
   }
 
   const std::string* pv = m.find("PV");
   if (pv == nullptr) {
     counters_.bad_requests.add();
     resp.error(400, "Bad request: Protocol Version not specified in request");
-    return reply(resp.encode());
+    return answer(resp);
   }
   auto major = pz::parse_pv_major(*pv);
   if (!major) {
     counters_.bad_requests.add();
     resp.error(400, "Bad request: Invalid Protocol Version");
-    return reply(resp.encode());
+    return answer(resp);
   }
   if (*major != pz::kProtocolMajor) {
     counters_.bad_requests.add();
     resp.error(505, "Version Not Supported: ");
-    return reply(resp.encode());
+    return answer(resp);
   }
 
   const std::string* op_field = m.find("Op");
@@ -304,16 +324,16 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
   if (!acl_.allowed(user, anonymous, bit)) {
     counters_.denied.add();
     resp.error(403, "Forbidden: User is not authorized to request the operation.");
-    return reply(resp.encode());
+    return answer(resp);
   }
 
   auto digests = m.find_all("Op-Digest");
-  if (digests.empty() || bit == PyzorAcl::kPing) return reply(resp.encode());
+  if (digests.empty() || bit == PyzorAcl::kPing) return answer(resp);
 
   if (bit == PyzorAcl::kPong) {
     resp.add("Count", std::to_string(pz::kPongCount));
     resp.add("WL-Count", "0");
-    return reply(resp.encode());
+    return answer(resp);
   }
 
   if (bit == PyzorAcl::kCheck || bit == PyzorAcl::kInfo) {
@@ -326,7 +346,7 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
         logger()->error("pyzor: check failed: {}", out.error().to_string());
         counters_.errors.add();
         resp.error(500, "Internal Server Error: storage read failed");
-        return reply(resp.encode());
+        return answer(resp);
       }
       for (const auto& x : out->matches) {
         if (x.confidence >= opt_.threshold && x.reports > 0) {
@@ -347,7 +367,7 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
     }
     resp.add("Count", std::to_string(count));
     resp.add("WL-Count", std::to_string(wl_count));
-    return reply(resp.encode());
+    return answer(resp);
   }
 
   // report / whitelist: one store write for every digest of the packet.
@@ -355,7 +375,7 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
   if (digests.size() > opt_.pyzor.limits.max_digests) {
     counters_.bad_requests.add();
     resp.error(400, "Bad request: more than " + std::to_string(opt_.pyzor.limits.max_digests) + " digests");
-    return reply(resp.encode());
+    return answer(resp);
   }
   storage::ReporterId who = 0;
   if (reporter) {
@@ -365,21 +385,20 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
   } else {
     counters_.denied.add();
     resp.error(403, "Forbidden: User is not authorized to request the operation.");
-    return reply(resp.encode());
+    return answer(resp);
   }
   if (!reporter_limiter_.take(anonymous ? std::string_view(kPyzorAnonymousReporter) : std::string_view(user),
                               clocks_.mono_ns())
            .allowed) {
     counters_.rate_limited.add();
-    resp.error(503, "Service Unavailable: report rate exceeded");
-    return reply(resp.encode());
+    return reply(std::string());  // over the per-user budget: dropped, like the per-address one
   }
   std::vector<sigs::Signature> sigs;
   sigs.reserve(digests.size());
   for (auto d : digests) {
     if (auto s = digest_signature(d)) sigs.push_back(std::move(*s));
   }
-  if (sigs.empty()) return reply(resp.encode());  // pyzord stores anything; nothing valid to store here
+  if (sigs.empty()) return answer(resp);  // pyzord stores anything; nothing valid to store here
   std::size_t n = sigs.size();
   PyzorCounters* c = &counters_;
   auto done = [resp = std::move(resp), reply = std::move(reply), c, n, whitelist](Result<storage::VoteOutcome> r) mutable {
@@ -388,6 +407,10 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
     } else if (r.error().code == Errc::kUnavailable) {
       c->errors.add();
       resp.error(503, "Service Unavailable: " + r.error().message);
+    } else if (r.error().code == Errc::kReplayed) {
+      c->replays.add();
+      c->auth_failed.add();
+      resp.error(401, "Unauthorized: Signature Error: Replayed request.");
     } else if (r.error().code == Errc::kForbidden || r.error().code == Errc::kNotFound) {
       c->denied.add();
       resp.error(403, "Forbidden: the account is disabled.");
@@ -397,12 +420,13 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
     }
     reply(resp.encode());
   };
-  storage::TimePoint now{std::chrono::seconds{clocks_.unix_seconds()}};
-  if (whitelist) {
-    store_.revoke(who, std::move(sigs), now, std::move(done));
-  } else {
-    store_.report(who, std::move(sigs), now, std::move(done));
-  }
+  storage::VoteRequest vr;
+  vr.reporter = who;
+  vr.revoke = whitelist;
+  vr.sigs = std::move(sigs);
+  vr.replay = std::move(replay);  // in the same commit as the votes: refused again after a restart
+  vr.now = storage::TimePoint{std::chrono::seconds{clocks_.unix_seconds()}};
+  store_.vote(std::move(vr), std::move(done));
 }
 
 }  // namespace strop::node

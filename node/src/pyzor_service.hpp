@@ -69,6 +69,7 @@ struct PyzorServiceOptions {
   RateLimit ip_limit;        // every datagram, per source address
   RateLimit reporter_limit;  // report/whitelist, per reporter
   std::size_t rate_limit_entries = 100'000;
+  std::size_t replay_cache_per_user = 100'000;  // api.nonce_cache_per_reporter
 };
 PyzorServiceOptions pyzor_service_options(const Config& c);
 
@@ -82,7 +83,8 @@ struct PyzorCounters {
   Counter replays;        // refused replays (also counted in auth_failed)
   Counter denied;         // 403
   Counter bad_requests;   // 400, 505
-  Counter rate_limited;
+  Counter rate_limited;   // dropped silently: over the per-address or per-user budget
+  Counter suppressed;     // error replies not sent because larger than their request
   Counter errors;         // 5xx
 };
 

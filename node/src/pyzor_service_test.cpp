@@ -68,6 +68,13 @@ class PyzorServiceTest : public ::testing::Test {
     return m.ok() ? *m : pz::Message{};
   }
 
+  // The raw reply ("" when the service stays silent).
+  static std::string raw(PyzorService& s, std::string_view dgram, std::string_view client = "127.0.0.1") {
+    std::string out = "<no callback>";
+    s.handle(dgram, client, [&](std::string r) { out = std::move(r); });
+    return out;
+  }
+
   static std::string field(const pz::Message& m, std::string_view name) {
     const std::string* v = m.find(name);
     return v ? *v : std::string("<none>");
@@ -95,16 +102,19 @@ TEST_F(PyzorServiceTest, AnswersLikePyzord) {
   std::string out = "unset";
   s->handle("xx", "k", [&](std::string r) { out = std::move(r); });
   EXPECT_EQ(out, "");
-  auto nopv = call(*s, "Op: ping\nThread: 2000\n\n");
+  // Error replies carry pyzord's codes and texts, but only to requests at least as large as
+  // the reply (padded here with a field pyzord ignores; NoReflection covers the small ones).
+  auto padded = [](std::string req) { return req.insert(req.size() - 1, "X-Pad: " + std::string(120, 'p') + "\n"); };
+  auto nopv = call(*s, padded("Op: ping\nThread: 2000\n\n"));
   EXPECT_EQ(field(nopv, "Code"), "400");
   EXPECT_EQ(field(nopv, "Diag"), "Bad request: Protocol Version not specified in request");
 
-  EXPECT_EQ(field(call(*s, "Op: ping\nThread: 3006\nPV: x\n\n"), "Diag"), "Bad request: Invalid Protocol Version");
-  auto v3 = call(*s, "Op: ping\nThread: 3002\nPV: 3.0\n\n");
+  EXPECT_EQ(field(call(*s, padded("Op: ping\nThread: 3006\nPV: x\n\n")), "Diag"), "Bad request: Invalid Protocol Version");
+  auto v3 = call(*s, padded("Op: ping\nThread: 3002\nPV: 3.0\n\n"));
   EXPECT_EQ(field(v3, "Code"), "505");
   EXPECT_EQ(field(v3, "Diag"), "Version Not Supported: ");
   EXPECT_EQ(field(call(*s, "Op: ping\nThread: 3002\nPV: 2.9\n\n"), "Code"), "200");
-  auto del = call(*s, "Op: delete\nThread: 3001\nPV: 2.1\n\n");
+  auto del = call(*s, padded("Op: delete\nThread: 3001\nPV: 2.1\n\n"));
   EXPECT_EQ(field(del, "Code"), "403");
   EXPECT_EQ(field(del, "Diag"), "Forbidden: User is not authorized to request the operation.");
 
@@ -119,7 +129,7 @@ TEST_F(PyzorServiceTest, AnswersLikePyzord) {
   EXPECT_EQ(info.fields[9].name, "WL-Count");
   // check without a digest: 200 and no counts (pyzord).
   EXPECT_EQ(field(call(*s, "Op: check\nThread: 3003\nPV: 2.1\n\n"), "Count"), "<none>");
-  auto unknown = call(*s, "Op: ping\nThread: abc\nPV: 2.1\nUser: bob\nTime: 1\nSig: x\n\n");
+  auto unknown = call(*s, padded("Op: ping\nThread: abc\nPV: 2.1\nUser: bob\nTime: 1\nSig: x\n\n"));
   EXPECT_EQ(field(unknown, "Code"), "401");
   EXPECT_EQ(field(unknown, "Diag"), "Unauthorized: Signature Error: Unknown user.");
 }
@@ -217,7 +227,9 @@ TEST_F(PyzorServiceTest, LimitsAndRates) {
   EXPECT_EQ(field(many, "Code"), "400");
   EXPECT_EQ(field(call(*s, "Op: ping\nThread: 1\nPV: 2.1\n\n"), "Code"), "200");
   EXPECT_EQ(field(call(*s, "Op: ping\nThread: 1\nPV: 2.1\n\n"), "Code"), "200");
-  EXPECT_EQ(field(call(*s, "Op: ping\nThread: 1\nPV: 2.1\n\n"), "Code"), "503");
+  // Over the per-address budget: dropped without a reply (a 503 would reflect a spoofed flood).
+  EXPECT_EQ(raw(*s, "Op: ping\nThread: 1\nPV: 2.1\n\n"), "");
+  EXPECT_EQ(s->counters().rate_limited.value(), 1u);
   mono_ += 1'000'000'000;
   EXPECT_EQ(field(call(*s, "Op: ping\nThread: 1\nPV: 2.1\n\n"), "Code"), "200");
   std::string silent = "unset";
@@ -237,6 +249,56 @@ TEST_F(PyzorServiceTest, ReplyWaitsForTheCommit) {
   store_.defer = false;
   store_.unavailable = true;
   EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 78)), "Code"), "503");
+}
+
+TEST_F(PyzorServiceTest, NoReflection) {
+  // The observed reflection: the 8-byte datagram "Thread:1" earned a 90-byte 400 reply, and
+  // a flood from one (spoofable) address got one reply per datagram.
+  auto s = service();
+  EXPECT_EQ(raw(*s, "Thread:1"), "");
+  EXPECT_EQ(raw(*s, "Thread: 1\n"), "");
+  EXPECT_EQ(raw(*s, "Thread: 1\nPV: 9.9\n\n"), "");       // 505 is larger than the request
+  EXPECT_EQ(raw(*s, "Thread: 1\nPV: 2.1\nOp: x\n\n"), "");  // 403 likewise
+  EXPECT_GE(s->counters().suppressed.value(), 4u);
+
+  // A flood of small garbage and of valid pings from one address: what goes back is never
+  // larger than what came in, for garbage; valid pings are answered only within the budget.
+  PyzorServiceOptions o;
+  o.ip_limit = {10, 20};
+  auto f = service(o);
+  std::size_t in = 0, out = 0, answered_pings = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::string g = "Thread:" + std::to_string(i);
+    in += g.size();
+    out += raw(*f, g, "203.0.113.9").size();
+  }
+  EXPECT_EQ(out, 0u);
+  for (int i = 0; i < 5000; ++i) {
+    std::string r = raw(*f, "Op: ping\nThread: 1\nPV: 2.1\n\n", "203.0.113.9");
+    if (!r.empty()) ++answered_pings;
+  }
+  EXPECT_LE(answered_pings, 20u);  // the burst; the clock does not move
+  EXPECT_GT(in, 0u);
+
+  // Error replies that fit in their request are still sent (real clients see their errors).
+  auto bad = call(*s, request("report", {kDigest}, "alice", std::string(40, '0'), kNow, 1201));
+  EXPECT_EQ(field(bad, "Code"), "401");
+}
+
+TEST_F(PyzorServiceTest, ReplayRefusedAfterRestart) {
+  // The observed replay: the replay cache lived only in memory, so after a restart a
+  // captured signed report was accepted again. The store now consumes (user, Sig) with the
+  // votes; a new service (a restarted node, empty memory) over the same store refuses it.
+  std::string good = request("whitelist", {kDigest}, "alice", alice_key(), kNow, 1300);
+  {
+    auto s = service();
+    EXPECT_EQ(field(call(*s, good), "Code"), "200");
+  }
+  auto restarted = service();
+  auto again = call(*restarted, good);
+  EXPECT_EQ(field(again, "Code"), "401");
+  EXPECT_EQ(field(again, "Diag"), "Unauthorized: Signature Error: Replayed request.");
+  EXPECT_EQ(restarted->counters().replays.value(), 1u);
 }
 
 }  // namespace

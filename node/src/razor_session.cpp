@@ -474,6 +474,7 @@ void RazorSession::handle_register(const Sis& q, Done done) {
   spec.name = user;
   spec.secret = std::move(*sealed);
   spec.pinned = false;  // new-reporter trust, earned
+  spec.open_registration = true;  // nobody vouched for it: never trusted without an admin
   storage::Store* store = &svc_.store_;
   RazorCounters* c = &counters;
   std::string ip = client_ip_;

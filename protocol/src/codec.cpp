@@ -468,6 +468,8 @@ std::string encode(const VoteResponse& resp) {
     w.unsigned_integer(m.withdrawn);
     w.key("unknown");
     w.unsigned_integer(m.unknown);
+    w.key("listable");
+    w.boolean(m.listable);
     w.end_object();
   }
   w.end_array();
@@ -491,6 +493,7 @@ Result<VoteResponse> decode_vote_response(std::string_view body) {
       STROP_TRY(get_uint(r, "changed", &m.changed, false));
       STROP_TRY(get_uint(r, "withdrawn", &m.withdrawn, false));
       STROP_TRY(get_uint(r, "unknown", &m.unknown, false));
+      STROP_TRY(get_bool(r, "listable", &m.listable));
       resp.results.push_back(std::move(m));
     }
     return resp;

@@ -74,6 +74,7 @@ ApiErrc api_errc_from(Errc code) {
     case Errc::kForbidden: return ApiErrc::kForbidden;
     case Errc::kRateLimited: return ApiErrc::kRateLimited;
     case Errc::kNotMail: return ApiErrc::kInvalid;
+    case Errc::kReplayed: return ApiErrc::kReplayedNonce;
     case Errc::kOk:
     case Errc::kIo:
     case Errc::kInternal: return ApiErrc::kInternal;

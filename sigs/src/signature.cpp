@@ -22,6 +22,7 @@ const char* errc_name(Errc code) {
     case Errc::kRateLimited: return "rate_limited";
     case Errc::kInternal: return "internal";
     case Errc::kNotMail: return "not_mail";
+    case Errc::kReplayed: return "replayed";
   }
   return "unknown";
 }

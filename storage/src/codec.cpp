@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace strop::storage::codec {
@@ -255,6 +256,21 @@ std::string encode_u64(std::uint64_t v) {
 std::optional<std::uint64_t> decode_u64(std::string_view v) {
   if (v.size() != 9 || static_cast<std::uint8_t>(v[0]) != kValueVersion) return std::nullopt;
   return get_u64(v.data() + 1);
+}
+
+std::string replay_key(std::uint32_t reporter, std::string_view nonce) {
+  std::string k(4 + nonce.size(), '\0');
+  put_u32(k.data(), reporter);
+  std::copy(nonce.begin(), nonce.end(), k.begin() + 4);
+  return k;
+}
+
+std::string replay_expiry_key(std::uint64_t expires, std::uint32_t reporter, std::string_view nonce) {
+  std::string k(12 + nonce.size(), '\0');
+  put_u64(k.data(), expires);
+  put_u32(k.data() + 8, reporter);
+  std::copy(nonce.begin(), nonce.end(), k.begin() + 12);
+  return k;
 }
 
 }  // namespace strop::storage::codec

@@ -92,6 +92,11 @@ ActivityKey activity_key(std::uint64_t time, SigId sig);
 using ReporterKey = std::array<char, 4>;
 ReporterKey reporter_key(std::uint32_t id);
 
+// replay: [reporter id u32 BE][nonce bytes] -> [ver][expires u64]
+std::string replay_key(std::uint32_t reporter, std::string_view nonce);
+// replay_expiry: [expires u64 BE][reporter id u32 BE][nonce bytes] -> "" (sweep order)
+std::string replay_expiry_key(std::uint64_t expires, std::uint32_t reporter, std::string_view nonce);
+
 // ---- values
 
 // Value of reporter_names (an id): [ver][id u32]

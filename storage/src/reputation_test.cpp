@@ -113,6 +113,38 @@ TEST(Reputation, ReporterRecordKeepsOpenFlagAndCreditLog) {
   EXPECT_FALSE(codec::decode_reporter(e + "x"));
 }
 
+TEST(Reputation, OpenFlagPersistsAndSetTrustVouches) {
+  testing::TempDir dir;
+  StoreOptions o;
+  o.dir = dir.sub("db");
+  {
+    auto s = Store::open(o);
+    ASSERT_TRUE(s) << s.error().to_string();
+    ReporterSpec open{"self", "secret", std::nullopt, false, false, true};
+    auto a = (*s)->add_reporter(open);
+    ASSERT_TRUE(a);
+    EXPECT_FALSE(a->vouched);
+    ReporterSpec pinned_open{"self-pinned", "secret", 1.0, true, false, true};
+    auto b = (*s)->add_reporter(pinned_open);
+    ASSERT_TRUE(b);
+    EXPECT_DOUBLE_EQ(b->trust, trust_to_double(kOpenTrustCap));  // capped even when pinned
+    ReporterSpec admin_made;
+    admin_made.name = "admin-made";
+    admin_made.secret = "secret";
+    auto c = (*s)->add_reporter(admin_made);
+    ASSERT_TRUE(c);
+    EXPECT_TRUE(c->vouched);
+  }
+  auto s = Store::open(o);
+  ASSERT_TRUE(s);
+  EXPECT_FALSE((*s)->find_reporter("self")->vouched);
+  EXPECT_TRUE((*s)->find_reporter("admin-made")->vouched);
+  auto v = (*s)->set_trust("self-pinned", 1.0);
+  ASSERT_TRUE(v);
+  EXPECT_TRUE(v->vouched);
+  EXPECT_DOUBLE_EQ(v->trust, 1.0);
+}
+
 // ---- simulation through the Store (the store applies the event rules)
 
 class Simulation : public ::testing::Test {
@@ -260,15 +292,77 @@ TEST_F(Simulation, HonestRiseCarelessAndMaliciousFallSybilsCannotList) {
   EXPECT_TRUE(store_->check(std::vector<sigs::Signature>{fresh})->spam);
 }
 
+TEST_F(Simulation, CreditAndPenaltyArePerMessageNotPerSignature) {
+  ReporterId judge = add("judge", 1.0, true);
+  ReporterId r = add("r", std::nullopt, false);
+  auto msg = [](std::uint64_t n) {
+    return std::vector<sigs::Signature>{testing::body(n), testing::body(n + 1),
+                                        testing::body(n + 2)};
+  };
+  auto send = [&](ReporterId who, std::vector<std::vector<sigs::Signature>> msgs, bool revoke) {
+    now_ += std::chrono::seconds(1);
+    VoteRequest req;
+    req.reporter = who;
+    req.revoke = revoke;
+    req.now = now_;
+    for (auto& m : msgs) {
+      req.sigs.insert(req.sigs.end(), m.begin(), m.end());
+      req.message_sizes.push_back(static_cast<std::uint32_t>(m.size()));
+    }
+    auto p = std::make_shared<std::promise<Result<VoteOutcome>>>();
+    pending_.push_back(p->get_future());
+    store_->vote(std::move(req), [p](Result<VoteOutcome> res) { p->set_value(std::move(res)); });
+  };
+  // Three signatures of one message, confirmed in one request: one credit.
+  send(r, {msg(10)}, false);
+  send(judge, {msg(10)}, false);
+  settle();
+  auto a = store_->find_reporter(r);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->corroborated, 1u);
+  EXPECT_DOUBLE_EQ(a->trust, 0.28);  // (4000*100 + 1000*1000) / (4000 + 1000)
+  // Without message boundaries the request is one message.
+  now_ += std::chrono::hours(24);
+  auto m20 = msg(20);
+  vote(r, m20[0], false);
+  vote(r, m20[1], false);
+  settle();
+  pending_.push_back(store_->report(judge, m20));
+  settle();
+  EXPECT_EQ(store_->find_reporter(r)->corroborated, 2u);
+  // Two messages in one judge's request: one credit per message, but one judge credits one
+  // reporter once a day, so the second message waits for another judge (or day).
+  now_ += std::chrono::hours(24);
+  send(r, {msg(30), msg(40)}, false);
+  send(judge, {msg(30), msg(40)}, false);
+  settle();
+  EXPECT_EQ(store_->find_reporter(r)->corroborated, 3u);
+  ReporterId judge2 = add("judge2", 0.9, true);
+  send(judge2, {msg(40)}, false);
+  settle();
+  EXPECT_EQ(store_->find_reporter(r)->corroborated, 4u);
+  // A contradiction costs once per message: r reports a ham message, the judge revokes it.
+  send(r, {msg(50)}, false);
+  send(judge, {msg(50)}, true);
+  settle();
+  EXPECT_EQ(store_->find_reporter(r)->contradicted, 1u);
+  // ... and so does contradicting trusted reporters (the late voter's penalty).
+  send(judge, {msg(60)}, false);
+  send(r, {msg(60)}, true);
+  settle();
+  EXPECT_EQ(store_->find_reporter(r)->contradicted, 2u);
+}
+
 TEST_F(Simulation, NewHonestReporterEarnsTrustOnlyThroughIndependentTrustedReporters) {
   ReporterId mod = add("mod", 0.8, true);
   ReporterId fresh = add("fresh", std::nullopt, false);
   ReporterId copycat = add("copycat", std::nullopt, false);
   for (std::uint64_t i = 0; i < 6; ++i) {
     auto s = testing::body(100 + i);
-    vote(fresh, s, false);     // reports first
-    vote(mod, s, false);       // a trusted reporter corroborates later
-    vote(copycat, s, false);   // copies what is already listed: earns nothing
+    vote(fresh, s, false);           // reports first
+    vote(mod, s, false);             // a trusted reporter corroborates later
+    vote(copycat, s, false);         // copies what is already listed: earns nothing
+    now_ += std::chrono::hours(24);  // one judge credits one reporter once a day
   }
   EXPECT_GE(trust_of(fresh), trust_to_double(kTrustedMin));
   EXPECT_DOUBLE_EQ(trust_of(copycat), trust_to_double(kNewReporterTrust));

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <map>
+#include <set>
 #include <fcntl.h>
 #include <pthread.h>
 #include <time.h>
@@ -23,6 +24,8 @@ using reputation::Trust;
 namespace {
 
 constexpr unsigned kMaxDbs = 16;
+// Expired replay keys deleted per consumed key (StoreImpl::consume_replay_key).
+constexpr std::size_t kReplaySweepPerKey = 2;
 constexpr std::size_t kMaxPooledReadTxns = 64;
 constexpr std::size_t kMaxPendingHits = 1 << 16;
 constexpr std::size_t kMapRounding = std::size_t{1} << 20;
@@ -75,6 +78,7 @@ Reporter to_reporter(ReporterId id, const codec::ReporterRecord& r) {
   out.pinned = (r.flags & codec::kReporterPinned) != 0;
   out.admin = (r.flags & codec::kReporterAdmin) != 0;
   out.disabled = (r.flags & codec::kReporterDisabled) != 0;
+  out.vouched = (r.flags & codec::kReporterOpen) == 0;
   out.created = from_u64(r.created);
   out.last_active = from_u64(r.last_active);
   out.reports = r.reports;
@@ -94,10 +98,39 @@ bool has_prefix(std::string_view key, std::string_view prefix) {
   return key.size() >= prefix.size() && key.substr(0, prefix.size()) == prefix;
 }
 
+static_assert(codec::kReporterCreditSlots == reputation::kCreditSlots);
+
+reputation::CreditLog credit_log(const codec::ReporterRecord& r) {
+  reputation::CreditLog log;
+  for (std::size_t i = 0; i < log.size(); ++i) log[i] = {r.credits[i].judge, r.credits[i].day};
+  return log;
+}
+
+void set_credit_log(codec::ReporterRecord& r, const reputation::CreditLog& log) {
+  for (std::size_t i = 0; i < log.size(); ++i) r.credits[i] = {log[i].judge, log[i].day};
+}
+
 }  // namespace
 
-// ---------------------------------------------------------------------------------------
-// Store (non-virtual conveniences)
+// Reputation events of one judge's vote on one message (docs/reputation.md "Events"):
+// apply_events collects them signature by signature, apply_vote applies them once at the end
+// of the message, so an earlier voter is credited or penalised at most once per message of a
+// request, however many of the message's signatures it shares with the judge.
+struct MessageEvents {
+  Trust judge_trust = 0;   // the judge's trust when the message began
+  std::uint32_t day = 0;   // UTC day of the request (credit pacing)
+  // Earlier voters the judge corroborates: true = credited (pacing allowed it), false =
+  // refused today (their votes stay uncredited, so a later judge may still credit them).
+  std::map<ReporterId, bool> credit;
+  std::set<ReporterId> penalise;  // earlier opposing voters the judge contradicts
+  Trust judge_penalty = 0;  // highest trust of a more trusted earlier opposing voter
+};
+
+
+bool can_list(sigs::EngineMask verdict_engines, std::span<const sigs::Signature> message) {
+  return std::any_of(message.begin(), message.end(),
+                     [&](const sigs::Signature& s) { return verdict_engines.has(s.engine); });
+}
 
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   auto impl = std::make_unique<StoreImpl>(options);
@@ -206,7 +239,9 @@ Result<void> StoreImpl::init() {
                {"votes", 0, &dbi_.votes},
                {"activity", 0, &dbi_.activity},
                {"reporters", 0, &dbi_.reporters},
-               {"reporter_names", 0, &dbi_.reporter_names}};
+               {"reporter_names", 0, &dbi_.reporter_names},
+               {"replay", 0, &dbi_.replay},
+               {"replay_expiry", 0, &dbi_.replay_expiry}};
     for (auto& d : dbs) {
       rc = txn.open_dbi(d.name, d.flags | MDB_CREATE, d.dbi);
       if (rc != 0) return lmdb::to_error(rc, std::string("open database ") + d.name);
@@ -692,10 +727,22 @@ Result<T> StoreImpl::run_sync(std::size_t cost,
   return future.get();
 }
 
-void StoreImpl::submit_vote(ReporterId reporter, std::vector<sigs::Signature> sigs,
-                            TimePoint now, bool revoke, VoteCallback done) {
-  if (sigs.empty()) {
+void StoreImpl::submit_vote(VoteRequest request, VoteCallback done) {
+  if (request.sigs.empty()) {
     done(VoteOutcome{});
+    return;
+  }
+  if (!request.message_sizes.empty()) {
+    std::uint64_t total = 0;
+    for (auto n : request.message_sizes) total += n;
+    if (total != request.sigs.size()) {
+      done(make_error(Errc::kInvalidArgument, "message sizes do not add up to the signature count"));
+      return;
+    }
+  }
+  if (request.replay &&
+      (request.replay->nonce.empty() || request.replay->nonce.size() > kMaxReplayNonce)) {
+    done(make_error(Errc::kInvalidArgument, "replay nonce must be 1-128 bytes"));
     return;
   }
   if (!opt_.serve) {
@@ -711,10 +758,10 @@ void StoreImpl::submit_vote(ReporterId reporter, std::vector<sigs::Signature> si
   }
   auto state = std::make_shared<std::optional<Result<VoteOutcome>>>();
   auto op = std::make_unique<Op>();
-  op->cost = sigs.size();
-  op->apply = [state, reporter, sigs = std::move(sigs), now, revoke](StoreImpl& s, WriteCtx& c) {
+  op->cost = request.sigs.size();
+  op->apply = [state, req = std::move(request)](StoreImpl& s, WriteCtx& c) {
     Result<VoteOutcome> r = VoteOutcome{};
-    int rc = s.apply_vote(c, reporter, sigs, now, revoke, &r);
+    int rc = s.apply_vote(c, req, &r);
     state->emplace(std::move(r));
     return rc;
   };
@@ -733,12 +780,16 @@ void StoreImpl::submit_vote(ReporterId reporter, std::vector<sigs::Signature> si
 
 void StoreImpl::report(ReporterId reporter, std::vector<sigs::Signature> sigs, TimePoint now,
                        VoteCallback done) {
-  submit_vote(reporter, std::move(sigs), now, false, std::move(done));
+  submit_vote(VoteRequest{reporter, false, std::move(sigs), {}, std::nullopt, now}, std::move(done));
 }
 
 void StoreImpl::revoke(ReporterId reporter, std::vector<sigs::Signature> sigs, TimePoint now,
                        VoteCallback done) {
-  submit_vote(reporter, std::move(sigs), now, true, std::move(done));
+  submit_vote(VoteRequest{reporter, true, std::move(sigs), {}, std::nullopt, now}, std::move(done));
+}
+
+void StoreImpl::vote(VoteRequest request, VoteCallback done) {
+  submit_vote(std::move(request), std::move(done));
 }
 
 Result<void> StoreImpl::flush() {
@@ -996,6 +1047,7 @@ void StoreImpl::set_effective_trust(codec::ReporterRecord& r) {
   reputation::TrustState s;
   s.base = r.base;
   s.pinned = (r.flags & codec::kReporterPinned) != 0;
+  s.open = (r.flags & codec::kReporterOpen) != 0;
   s.good = r.good;
   s.bad = r.bad;
   r.trust = reputation::trust(s);
@@ -1054,9 +1106,49 @@ int StoreImpl::allocate_sig_id(WriteCtx& c, SigId* out) {
   return 0;
 }
 
-int StoreImpl::apply_vote(WriteCtx& c, ReporterId reporter,
-                          const std::vector<sigs::Signature>& sigs, TimePoint now, bool revoke,
-                          Result<VoteOutcome>* out) {
+int StoreImpl::consume_replay_key(WriteCtx& c, ReporterId reporter, const ReplayKey& key,
+                                  bool* replayed) {
+  *replayed = false;
+  const std::uint64_t expires = to_u64(key.expires);
+  std::string k = codec::replay_key(reporter, key.nonce);
+  std::string_view v;
+  int rc = c.txn->get(dbi_.replay, k, &v);
+  if (rc == 0) {
+    // A key past its expiry that the sweep has not reached yet still counts: the request it
+    // belonged to is refused as stale by the caller's window check anyway.
+    *replayed = true;
+    return 0;
+  }
+  if (rc != MDB_NOTFOUND) return rc;
+  // Amortised sweep: each consumed key deletes up to kReplaySweepPerKey expired keys, so the
+  // tables hold about one window's worth of keys without a timer.
+  const std::uint64_t now_s = to_u64(now());
+  {
+    lmdb::Cursor cur;
+    if ((rc = lmdb::Cursor::open(*c.txn, dbi_.replay_expiry, &cur)) != 0) return rc;
+    std::string_view ek, ev;
+    std::vector<std::string> due;
+    for (rc = cur.get(&ek, &ev, MDB_FIRST); rc == 0 && due.size() < kReplaySweepPerKey;
+         rc = cur.get(&ek, &ev, MDB_NEXT)) {
+      if (ek.size() < 12 || codec::get_u64(ek.data()) >= now_s) break;
+      due.emplace_back(ek);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    for (const auto& d : due) {
+      if ((rc = c.txn->del(dbi_.replay_expiry, d)) != 0 && rc != MDB_NOTFOUND) return rc;
+      std::string rk = codec::replay_key(codec::get_u32(d.data() + 8), std::string_view(d).substr(12));
+      if ((rc = c.txn->del(dbi_.replay, rk)) != 0 && rc != MDB_NOTFOUND) return rc;
+    }
+  }
+  if ((rc = c.txn->put(dbi_.replay, k, codec::encode_u64(expires))) != 0) return rc;
+  return c.txn->put(dbi_.replay_expiry, codec::replay_expiry_key(expires, reporter, key.nonce), std::string_view());
+}
+
+int StoreImpl::apply_vote(WriteCtx& c, const VoteRequest& req, Result<VoteOutcome>* out) {
+  const ReporterId reporter = req.reporter;
+  const auto& sigs = req.sigs;
+  const TimePoint now = req.now;
+  const bool revoke = req.revoke;
   auto key = codec::reporter_key(reporter);
   std::string_view v;
   int rc = c.txn->get(dbi_.reporters, codec::sv(key), &v);
@@ -1074,6 +1166,16 @@ int StoreImpl::apply_vote(WriteCtx& c, ReporterId reporter,
     *out = make_error(Errc::kForbidden, "reporter is disabled");
     return 0;
   }
+  if (req.replay) {
+    // Consumed before validation: a signed request is spent once it reached the store,
+    // whatever its outcome.
+    bool replayed = false;
+    if ((rc = consume_replay_key(c, reporter, *req.replay, &replayed)) != 0) return rc;
+    if (replayed) {
+      *out = make_error(Errc::kReplayed, "request already accepted once (replayed nonce)");
+      return 0;
+    }
+  }
   for (const auto& s : sigs) {
     if (!valid_engine(s.engine) || s.value.empty() || s.value.size() > opt_.max_value_bytes ||
         (s.engine == sigs::Engine::kFuzzy && !codec::decode_fuzzy(s.value))) {
@@ -1090,11 +1192,47 @@ int StoreImpl::apply_vote(WriteCtx& c, ReporterId reporter,
   outcome.effects.reserve(sigs.size());
   const std::uint64_t now_s = to_u64(now);
   Trust before = weight_of(*jrec);
-  for (const auto& s : sigs) {
-    VoteEffect e = VoteEffect::kUnchanged;
-    rc = vote_one(c, reporter, *jrec, s, now_s, revoke, &e);
-    if (rc != 0) return rc;
-    outcome.effects.push_back(e);
+  // Message by message: the reputation events of each message are applied once, at its end
+  // (an earlier voter gains or loses at most once per message; docs/reputation.md "Events").
+  const std::vector<std::uint32_t> whole{static_cast<std::uint32_t>(sigs.size())};
+  const auto& sizes = req.message_sizes.empty() ? whole : req.message_sizes;
+  std::size_t next = 0;
+  for (std::uint32_t n : sizes) {
+    MessageEvents ev;
+    ev.judge_trust = weight_of(*jrec);
+    ev.day = reputation::day_of(now_s);
+    for (std::uint32_t i = 0; i < n && next < sigs.size(); ++i, ++next) {
+      VoteEffect e = VoteEffect::kUnchanged;
+      rc = vote_one(c, reporter, *jrec, sigs[next], now_s, revoke, ev, &e);
+      if (rc != 0) return rc;
+      outcome.effects.push_back(e);
+    }
+    const std::uint64_t w = reputation::event_weight(ev.judge_trust);
+    for (const auto& [r, ok] : ev.credit) {
+      if (!ok) continue;
+      rc = update_reporter(c, r, [&](codec::ReporterRecord& x) {
+        x.good += w;
+        ++x.corroborated;
+        auto log = credit_log(x);
+        reputation::record_credit(log, reporter, ev.day);
+        set_credit_log(x, log);
+      });
+      if (rc != 0) return rc;
+    }
+    for (ReporterId r : ev.penalise) {
+      rc = update_reporter(c, r, [&](codec::ReporterRecord& x) {
+        x.bad += w;
+        ++x.contradicted;
+      });
+      if (rc != 0) return rc;
+    }
+    if (ev.judge_penalty > 0) {
+      jrec->bad += reputation::event_weight(ev.judge_penalty);
+      ++jrec->contradicted;
+      set_effective_trust(*jrec);
+      c.weights[reporter] = weight_of(*jrec);
+      c.reporters_changed = true;
+    }
   }
   set_effective_trust(*jrec);
   rc = c.txn->put(dbi_.reporters, codec::sv(key), codec::encode_reporter(*jrec));
@@ -1142,7 +1280,7 @@ int StoreImpl::find_sig(WriteCtx& c, const sigs::Signature& sig, std::uint64_t k
 
 int StoreImpl::vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
                         const sigs::Signature& sig, std::uint64_t now, bool revoke,
-                        VoteEffect* effect) {
+                        MessageEvents& ev, VoteEffect* effect) {
   lmdb::Txn& txn = *c.txn;
   const std::uint64_t key = codec::exact_key64(sig.engine, sig.value);
   std::string_view v;
@@ -1218,7 +1356,7 @@ int StoreImpl::vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
   vr.kind = next;
   vr.time = now;
   if (next != K::kWithdrawn && !fresh) {  // nobody else voted on a new signature
-    if ((rc = apply_events(c, id, j, jrec, next, &vr.flags)) != 0) return rc;
+    if ((rc = apply_events(c, id, j, next, &vr.flags, ev)) != 0) return rc;
   }
   if ((rc = txn.put(dbi_.votes, codec::sv(vk), codec::encode_vote(vr))) != 0) return rc;
   if (!had) ++c.counts.votes;
@@ -1244,9 +1382,9 @@ int StoreImpl::vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
   return 0;
 }
 
-int StoreImpl::apply_events(WriteCtx& c, SigId id, ReporterId j, codec::ReporterRecord& jrec,
-                            codec::VoteKind kind, std::uint8_t* flags) {
-  const Trust tj = weight(c, j);
+int StoreImpl::apply_events(WriteCtx& c, SigId id, ReporterId j, codec::VoteKind kind,
+                            std::uint8_t* flags, MessageEvents& ev) {
+  const Trust tj = ev.judge_trust;
   lmdb::Cursor cur;
   int rc = lmdb::Cursor::open(*c.txn, dbi_.votes, &cur);
   if (rc != 0) return rc;
@@ -1266,20 +1404,20 @@ int StoreImpl::apply_events(WriteCtx& c, SigId id, ReporterId j, codec::Reporter
     const Trust tr = weight(c, r);
     std::uint8_t nf = vr->flags;
     if (same && reputation::corroborates(tj) && (nf & codec::kVoteCredited) == 0) {
-      nf |= codec::kVoteCredited;
-      rc = update_reporter(c, r, [&](codec::ReporterRecord& x) {
-        x.good += reputation::event_weight(tj);
-        ++x.corroborated;
-      });
-      if (rc != 0) return rc;
+      auto [it, inserted] = ev.credit.try_emplace(r, false);
+      if (inserted) {
+        // Credit pacing: one credit per (judge, reporter) per UTC day, kCreditSlots a day.
+        std::string_view rv;
+        int grc = c.txn->get(dbi_.reporters, codec::sv(codec::reporter_key(r)), &rv);
+        if (grc != 0 && grc != MDB_NOTFOUND) return grc;
+        auto rrec = grc == 0 ? codec::decode_reporter(rv) : std::nullopt;
+        it->second = rrec && reputation::may_credit(credit_log(*rrec), j, ev.day);
+      }
+      if (it->second) nf |= codec::kVoteCredited;  // refused: a later judge may still credit
     }
     if (!same && reputation::contradicts(tj, tr) && (nf & codec::kVotePenalised) == 0) {
       nf |= codec::kVotePenalised;
-      rc = update_reporter(c, r, [&](codec::ReporterRecord& x) {
-        x.bad += reputation::event_weight(tj);
-        ++x.contradicted;
-      });
-      if (rc != 0) return rc;
+      ev.penalise.insert(r);
     }
     if (!same && reputation::contradicts(tr, tj)) max_opposing = std::max(max_opposing, tr);
     if (nf != vr->flags) {
@@ -1292,14 +1430,7 @@ int StoreImpl::apply_events(WriteCtx& c, SigId id, ReporterId j, codec::Reporter
   cur.close();
   if (max_opposing > 0 && (*flags & codec::kVotePenalised) == 0) {
     *flags |= codec::kVotePenalised;
-    jrec.bad += reputation::event_weight(max_opposing);
-    ++jrec.contradicted;
-    Trust before = weight_of(jrec);
-    set_effective_trust(jrec);
-    if (weight_of(jrec) != before) {
-      c.weights[j] = weight_of(jrec);
-      c.reporters_changed = true;
-    }
+    ev.judge_penalty = std::max(ev.judge_penalty, max_opposing);
   }
   return 0;
 }
@@ -1478,6 +1609,7 @@ Result<Reporter> StoreImpl::add_reporter(const ReporterSpec& spec) {
     r.base = spec.trust ? reputation::trust_from_double(*spec.trust) : reputation::kNewReporterTrust;
     if (spec.trust && spec.pinned) r.flags |= codec::kReporterPinned;
     if (spec.admin) r.flags |= codec::kReporterAdmin;
+    if (spec.open_registration) r.flags |= codec::kReporterOpen;  // capped until vouched
     r.created = created;
     r.name = spec.name;
     r.secret = spec.secret;
@@ -1509,6 +1641,7 @@ Result<Reporter> StoreImpl::set_trust(std::string_view name, double trust, bool 
     if (rc != 0) return rc;
     rc = s.update_reporter(c, id, [&](codec::ReporterRecord& r) {
       r.base = reputation::trust_from_double(trust);
+      r.flags &= static_cast<std::uint8_t>(~codec::kReporterOpen);  // an admin vouches for it
       if (pinned) {
         r.flags |= codec::kReporterPinned;
       } else {

@@ -24,6 +24,7 @@
 namespace strop::storage {
 
 class StoreImpl;
+struct MessageEvents;  // store.cpp: reputation events of one judge's vote on one message
 
 using IndexChange = MemoryIndex::Change;
 
@@ -66,6 +67,7 @@ class StoreImpl final : public Store {
               VoteCallback done) override;
   void revoke(ReporterId reporter, std::vector<sigs::Signature> sigs, TimePoint now,
               VoteCallback done) override;
+  void vote(VoteRequest request, VoteCallback done) override;
   Result<Reporter> add_reporter(const ReporterSpec& spec) override;
   Result<Reporter> find_reporter(std::string_view name) override;
   Result<Reporter> find_reporter(ReporterId id) override;
@@ -116,8 +118,7 @@ class StoreImpl final : public Store {
   Result<void> enqueue(std::unique_ptr<Op> op);
   template <class T>
   Result<T> run_sync(std::size_t cost, std::function<int(StoreImpl&, WriteCtx&, Result<T>*)> fn);
-  void submit_vote(ReporterId reporter, std::vector<sigs::Signature> sigs, TimePoint now,
-                   bool revoke, VoteCallback done);
+  void submit_vote(VoteRequest request, VoteCallback done);
   void writer_loop();
   void run_batch(std::vector<std::unique_ptr<Op>>& ops);
   int begin_write(lmdb::Txn* txn);
@@ -127,15 +128,20 @@ class StoreImpl final : public Store {
   std::uint64_t sweep_step(TimePoint now, bool* more, Error* err);
 
  public:  // used by the operation lambdas in store.cpp
-  int apply_vote(WriteCtx& c, ReporterId reporter, const std::vector<sigs::Signature>& sigs,
-                 TimePoint now, bool revoke, Result<VoteOutcome>* out);
+  int apply_vote(WriteCtx& c, const VoteRequest& req, Result<VoteOutcome>* out);
+  // Consumes req's replay key (if any) in this transaction: *replayed = true when it was
+  // already consumed. Also deletes a few expired keys (amortised sweep).
+  int consume_replay_key(WriteCtx& c, ReporterId reporter, const ReplayKey& key, bool* replayed);
   // Finds the stored record of sig (0, MDB_NOTFOUND or an LMDB error).
   int find_sig(WriteCtx& c, const sigs::Signature& sig, std::uint64_t key, codec::SigId* id,
                codec::SigRecord* rec);
   int vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
-               const sigs::Signature& sig, std::uint64_t now, bool revoke, VoteEffect* effect);
-  int apply_events(WriteCtx& c, codec::SigId id, ReporterId j, codec::ReporterRecord& jrec,
-                   codec::VoteKind kind, std::uint8_t* flags);
+               const sigs::Signature& sig, std::uint64_t now, bool revoke, MessageEvents& ev,
+               VoteEffect* effect);
+  // Collects into ev the events of j's vote (kind) on signature id; the caller applies them
+  // once per message.
+  int apply_events(WriteCtx& c, codec::SigId id, ReporterId j, codec::VoteKind kind,
+                   std::uint8_t* flags, MessageEvents& ev);
   int update_reporter(WriteCtx& c, ReporterId id, const std::function<void(codec::ReporterRecord&)>& f);
   int delete_sig(WriteCtx& c, codec::SigId id, const codec::SigRecord& rec);
   int touch_hit(WriteCtx& c, codec::SigId id, std::uint64_t when);
@@ -149,7 +155,7 @@ class StoreImpl final : public Store {
   bool registered_ = false;
   lmdb::Env env_;
   struct Dbis {
-    lmdb::Dbi meta, sigs, votes, activity, reporters, reporter_names;
+    lmdb::Dbi meta, sigs, votes, activity, reporters, reporter_names, replay, replay_expiry;
   } dbi_;
 
  private:

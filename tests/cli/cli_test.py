@@ -303,6 +303,48 @@ def case_cycle():
         node.stop()
 
 
+# The spam messages of the corpus with too little text for body/1 or fuzzy/1 and no URL or
+# attachment: their only signatures are razor-e4, razor-e8 and pyzor.
+TEXTLESS_SPAM = ["00244.5cac9708afd7f9f00e9bf64eeb127f0a.eml", "00288.8c8bc71976c3b67d900ebd8eeab8a0f5.eml",
+                 "00407.7a447442b07fa08de0b69e907ce3ca53.eml"]
+TEXTLESS_HAM = ["00643.25062169a6a9d2109b047a95c633f885.eml", "00943.c87bed16cca1b008f6e796a9e652ddbf.eml",
+                "01439.6a7c45811ec7605d19d385f32cbee42d.eml", "01687.305d7c2b4c83864ca868937855ad1b27.eml",
+                "02057.e12a3ac5c26689c7cbf57b12acf63314.eml"]
+
+
+def case_textless():
+    """The observed gap: spam with only legacy signatures was reported ("3 new") and then
+    checked as "not spam (confidence 0)" while each match showed confidence 80, because no
+    engine it had could decide a verdict. razor-e4 decides now (docs/reputation.md)."""
+    home = os.path.join(TMP, "home")
+    os.makedirs(home)
+    node = Node()
+    try:
+        spam = [os.path.join(ARGS.corpus, "spam", f) for f in TEXTLESS_SPAM]
+        ham = [os.path.join(ARGS.corpus, "ham", f) for f in TEXTLESS_HAM]
+        r = strop("sig", "--json", "--engines", "all", *spam, home=home)
+        expect_rc(r, 0, "strop sig of the text-less spam")
+        for x in json_lines(r.out):
+            engines = sorted({s["engine"] for s in x["signatures"]})
+            check(engines == ["pyzor", "razor-e4", "razor-e8"], "%s: engines %s" % (x["name"], engines))
+        alice = node.add_reporter("alice", os.path.join(TMP, "alice.json"), trust=1.0)
+        r = strop("--node", node.url, "--identity", alice, "report", "--no-progress", *spam, home=home)
+        expect_rc(r, 0, "alice reports the text-less spam")
+        check(summary_count(r, "reported") == 3, "summary: " + r.out)
+        check("will never list" not in r.out, "razor-e4 decides, yet the report says: " + r.out)
+        r = strop("--node", node.url, "check", "--json", *spam, home=home)
+        results = json_lines(r.out)
+        check(len(results) == 3 and all(x["verdict"] == "spam" for x in results),
+              "text-less spam after a trusted report: %s" % json.dumps(results)[:2000])
+        expect_rc(r, 0, "check of the reported text-less spam")
+        # Zero false positives among the ham that has only legacy signatures too.
+        r = strop("--node", node.url, "check", "--json", *ham, home=home)
+        fps = [x for x in json_lines(r.out) if x["verdict"] == "spam"]
+        check(not fps, "false positives: %s" % json.dumps(fps)[:2000])
+    finally:
+        node.stop()
+
+
 def case_register():
     home = os.path.join(TMP, "home")
     os.makedirs(home)

@@ -48,7 +48,11 @@ struct Config {
   bool anonymous_check = true;     // Default: checks need no signature
   bool open_registration = true;   // Default: unsigned /v1/register allowed
   std::int64_t signing_window_seconds = 300;  // Default: +-5 minutes of clock skew
-  std::size_t nonce_cache_entries = 1'000'000;  // replay cache bound. Default: 1M
+  std::size_t nonce_cache_entries = 1'000'000;  // in-memory replay cache bound. Default: 1M
+  // In-memory replay cache partition of one reporter (native and Pyzor); a reporter whose
+  // partition is full of unexpired nonces gets 503, others are unaffected. Default: 100000
+  // (reporter_per_second 200 x a 300 s window fits).
+  std::size_t nonce_cache_per_reporter = 100'000;
   protocol::Limits limits;                    // [api] max_body_bytes, max_messages, ...
   std::size_t max_header_bytes = 8192;        // request line + header fields. Default: 8 KiB
   std::size_t max_connections = 1024;         // concurrent connections. Default: 1024

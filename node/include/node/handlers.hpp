@@ -54,6 +54,9 @@ struct ApiOptions {
   bool open_registration = true;
   std::int64_t signing_window_seconds = protocol::kDefaultSigningWindowSeconds;
   std::size_t nonce_cache_entries = 1'000'000;
+  std::size_t nonce_cache_per_reporter = 100'000;
+  // The store's deciding engines: a reported message without one is answered listable=false.
+  sigs::EngineMask verdict_engines = storage::kDefaultVerdictEngines;
   protocol::Limits limits;
   RateLimit ip_limit;
   RateLimit reporter_limit;

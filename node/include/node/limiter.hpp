@@ -55,29 +55,44 @@ class RateLimiter {
   std::array<Shard, kShards> shards_;
 };
 
+// The in-memory front of replay protection: (reporter, nonce) pairs seen within the signing
+// window, partitioned per reporter so that one reporter filling its partition cannot refuse
+// another. It is not the authority for writes: report/revoke requests also carry their
+// nonce to the Store, which consumes it durably in the same commit as the votes
+// (storage::ReplayKey), so a replay is refused after a restart too.
 class NonceCache {
  public:
-  // Remembers at most `max_entries` (reporter, nonce) pairs.
-  explicit NonceCache(std::size_t max_entries);
+  // Remembers at most `max_entries` pairs in all, at most `max_per_reporter` per reporter.
+  NonceCache(std::size_t max_entries, std::size_t max_per_reporter);
 
-  enum class Outcome { kFresh, kReplay, kFull };
+  enum class Outcome {
+    kFresh,      // remembered now
+    kReplay,     // already known: refuse
+    kFull,       // this reporter's partition is full of unexpired nonces (answer 503 to it)
+    kUntracked,  // the cache as a whole is full: not remembered here (the durable check of
+                 // the store still applies to writes)
+  };
   // Records (reporter, nonce) until `expires_at` (Unix seconds: the request's timestamp +
   // the signing window, after which the request is refused as stale anyway). `now` prunes
-  // expired entries. kReplay: the pair is already known; kFull: the cache is at its bound
-  // with unexpired entries (the node answers 503).
+  // the reporter's expired entries.
   Outcome insert(std::string_view reporter, std::string_view nonce, std::int64_t now,
                  std::int64_t expires_at);
 
   std::size_t size() const;
 
  private:
+  struct Partition {
+    std::unordered_set<std::string> seen;
+    std::deque<std::pair<std::int64_t, std::string>> order;  // (expires_at, nonce), insertion order
+  };
   struct Shard {
     mutable std::mutex mu;
-    std::unordered_set<std::string> seen;
-    std::deque<std::pair<std::int64_t, std::string>> order;  // (expires_at, key), insertion order
+    std::unordered_map<std::string, Partition> reporters;  // guarded by mu
+    std::size_t entries = 0;                               // guarded by mu
   };
   static constexpr std::size_t kShards = 16;
   const std::size_t max_per_shard_;
+  const std::size_t max_per_reporter_;
   std::array<Shard, kShards> shards_;
 };
 

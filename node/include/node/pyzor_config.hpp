@@ -27,8 +27,10 @@ struct PyzorConfig {
   std::vector<std::string> access = {"check info ping pong : anonymous : allow", "all : all : allow"};
   // Accepted clock skew of a signed request's Time. Default: 300 s (pyzord's).
   std::int64_t time_window_seconds = protocol::pyzor::kDefaultTimeWindowSeconds;
-  // Signed requests remembered to refuse replays (each for time_window_seconds past its
-  // Time). Default: 100000.
+  // Signed requests remembered in memory to refuse replays early (each for
+  // time_window_seconds past its Time; partitioned per user like api.nonce_cache_entries,
+  // with api.nonce_cache_per_reporter per user). Reports and whitelists are also refused
+  // durably by the store. Default: 100000.
   std::size_t replay_cache_entries = 100'000;
   // Datagram and field limits (protocol/pyzor_wire.hpp).
   protocol::pyzor::Limits limits;

@@ -71,6 +71,10 @@ struct MessageVoteResult {
   std::uint32_t changed = 0;    // the reporter's earlier opposite vote was replaced
   std::uint32_t withdrawn = 0;  // revoke of the reporter's own report
   std::uint32_t unknown = 0;    // revoke of a signature nobody reported
+  // false: none of the message's signatures is of an engine that may decide a verdict on
+  // this node (e.g. only razor-e8 / pyzor digests), so no report can make it spam.
+  // Absent in older nodes' responses (decoded as true).
+  bool listable = true;
 };
 
 // Sent only after the node's commit holding every vote of the request is durable.

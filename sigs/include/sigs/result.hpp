@@ -27,6 +27,7 @@ enum class Errc : int {
   kRateLimited = 11,
   kInternal = 12,
   kNotMail = 13,         // input is not an RFC 822 message
+  kReplayed = 14,        // a signed request that was already accepted once
 };
 
 // Returns a short stable name for `code`, e.g. "malformed".

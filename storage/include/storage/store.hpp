@@ -29,6 +29,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -41,6 +42,17 @@
 namespace strop::storage {
 
 using Clock = std::function<TimePoint()>;
+
+// The engines that may decide a verdict by default: the native engines and razor-e4, whose
+// measured false-positive profile equals body/1's (docs/reputation.md "Which engines
+// decide"). razor-e8 (URL hosts) and pyzor (digests of little text) collide across unrelated
+// legitimate mail; their matches are returned with their confidence but never decide.
+inline constexpr sigs::EngineMask kDefaultVerdictEngines =
+    sigs::EngineMask(sigs::EngineMask::native()).add(sigs::Engine::kRazorE4);
+
+// Whether reports of a message with these signatures can ever make it spam under
+// `verdict_engines`: true when at least one signature is of a deciding engine.
+bool can_list(sigs::EngineMask verdict_engines, std::span<const sigs::Signature> message);
 
 struct StoreOptions {
   // Data directory (created 0700 if missing); holds data.mdb and lock.mdb.
@@ -75,10 +87,9 @@ struct StoreOptions {
   std::size_t max_value_bytes = 512;
   // Confidence at/above which check() says spam. Default: reputation::kRecommendedThreshold.
   int threshold = reputation::kRecommendedThreshold;
-  // Engines whose match alone may make the message verdict spam. Default: the native
-  // engines (as sigs::compare: razor-e8 and pyzor are known to flag legitimate mail; their
-  // matches are still returned, with their confidence, for the legacy protocols).
-  sigs::EngineMask verdict_engines = sigs::EngineMask::native();
+  // Engines whose match alone may make the message verdict spam. Default:
+  // kDefaultVerdictEngines (the native engines and razor-e4).
+  sigs::EngineMask verdict_engines = kDefaultVerdictEngines;
   // true: a serving node: builds the in-memory index at open, runs the background sweeper
   // and holds <dir>/serve.lock (a second serving process gets Errc::kUnavailable).
   // false: an admin command: quick to open, no sweeper; the in-memory index is built on the
@@ -119,6 +130,31 @@ struct VoteOutcome {
 };
 
 using VoteCallback = std::function<void(Result<VoteOutcome>)>;
+
+// Named limit: longest replay nonce the store accepts (bytes).
+inline constexpr std::size_t kMaxReplayNonce = 128;
+
+// The replay key of a signed request (docs/storage-format.md "Replay keys"). The store
+// records (reporter, nonce) in the same write transaction as the request's votes, so a
+// request is applied at most once, across restarts; a second request with the same key
+// fails with Errc::kReplayed and changes nothing. Keys are kept until `expires` (the time
+// after which the request would be refused as stale anyway), then swept.
+struct ReplayKey {
+  std::string nonce;   // non-empty, <= kMaxReplayNonce bytes; scoped to the reporter
+  TimePoint expires{};
+};
+
+// One report or revoke request: all of it is applied in one transaction, or none of it.
+struct VoteRequest {
+  ReporterId reporter = 0;
+  bool revoke = false;  // false: report ("spam"); true: revoke ("not spam")
+  std::vector<sigs::Signature> sigs;
+  // Signatures per message, in order, summing to sigs.size(); empty means one message.
+  // Reputation credit is given per message, not per signature (docs/reputation.md).
+  std::vector<std::uint32_t> message_sizes;
+  std::optional<ReplayKey> replay;  // signed requests: consumed with the votes
+  TimePoint now{};
+};
 
 struct StoreStats {
   std::uint64_t signatures = 0;
@@ -178,6 +214,10 @@ class Store {
   // a trust-weighted "not spam" vote on signatures others reported. Same errors.
   virtual void revoke(ReporterId reporter, std::vector<sigs::Signature> sigs, TimePoint now,
                       VoteCallback done) = 0;
+  // The general form of report/revoke: message boundaries and a replay key. Same errors,
+  // plus kReplayed (the replay key was already consumed; nothing of the request is
+  // applied) and kInvalidArgument (message_sizes do not sum to sigs.size(), bad nonce).
+  virtual void vote(VoteRequest request, VoteCallback done) = 0;
   // Future forms; `now` from the store's clock.
   std::future<Result<VoteOutcome>> report(ReporterId reporter, std::vector<sigs::Signature> sigs);
   std::future<Result<VoteOutcome>> revoke(ReporterId reporter, std::vector<sigs::Signature> sigs);
