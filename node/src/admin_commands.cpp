@@ -74,6 +74,7 @@ nlohmann::json reporter_json(const storage::Reporter& r) {
           {"trust", r.trust},
           {"base_trust", r.base_trust},
           {"pinned", r.pinned},
+          {"vouched", r.vouched},
           {"admin", r.admin},
           {"disabled", r.disabled},
           {"created", iso_time(r.created)},
@@ -170,11 +171,14 @@ int run_list(const CommonOptions& common, bool json) {
     std::cout << arr.dump(2) << "\n";
     return 0;
   }
-  std::printf("%-6s %-24s %6s %6s %-6s %-5s %-8s %8s %8s %s\n", "ID", "NAME", "TRUST", "BASE", "PINNED", "ADMIN",
-              "STATE", "REPORTS", "REVOKES", "LAST-ACTIVE");
+  // VOUCHED "no": an open registration, capped below trusted until an admin's set-trust
+  // (docs/reputation.md "Open registrations and vouching").
+  std::printf("%-6s %-24s %6s %6s %-6s %-7s %-5s %-8s %8s %8s %s\n", "ID", "NAME", "TRUST", "BASE", "PINNED",
+              "VOUCHED", "ADMIN", "STATE", "REPORTS", "REVOKES", "LAST-ACTIVE");
   for (const auto& r : *list) {
-    std::printf("%-6u %-24s %6.3f %6.3f %-6s %-5s %-8s %8llu %8llu %s\n", r.id, r.name.c_str(), r.trust, r.base_trust,
-                r.pinned ? "yes" : "no", r.admin ? "yes" : "no", r.disabled ? "disabled" : "active",
+    std::printf("%-6u %-24s %6.3f %6.3f %-6s %-7s %-5s %-8s %8llu %8llu %s\n", r.id, r.name.c_str(), r.trust,
+                r.base_trust, r.pinned ? "yes" : "no", r.vouched ? "yes" : "no", r.admin ? "yes" : "no",
+                r.disabled ? "disabled" : "active",
                 static_cast<unsigned long long>(r.reports), static_cast<unsigned long long>(r.revokes),
                 iso_time(r.last_active).c_str());
   }

@@ -28,6 +28,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "node"))
+from node_harness import pyzor_packet, udp_exchange  # noqa: E402  (the one Pyzor packet builder)
+
 ARGS = None
 FAILURES = []
 RAZOR_USER = "alice@example.org"
@@ -212,35 +215,6 @@ def signable(files, tmp):
 
 
 # ---- pyzor packets built by hand (the replay and bad-signature cases) ----------------------
-
-def pyzor_packet(op, digest, user, key, thread, when=None):
-    when = int(time.time()) if when is None else when
-    fields = [("Op", op), ("Op-Digest", digest)]
-    if op in ("report", "whitelist"):
-        fields.append(("Op-Spec", "20,3,60,3"))
-    fields += [("Thread", str(thread)), ("PV", "2.1"), ("User", user), ("Time", str(when))]
-    text = "\n".join("%s: %s" % kv for kv in fields)
-    hashed = hashlib.sha1(("%s:%s" % (user, key.lower())).encode()).hexdigest()
-    inner = hashlib.sha1(text.encode()).digest()
-    sig = hashlib.sha1(inner + (":%d:%s" % (when, hashed)).encode()).hexdigest()
-    return (text + "\nSig: %s\n\n" % sig).encode()
-
-
-def udp_exchange(port, packet, timeout=5):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        s.sendto(packet, ("127.0.0.1", port))
-        try:
-            data = s.recv(65536).decode("utf-8", "replace")
-        except socket.timeout:
-            return {}
-    out = {}
-    for line in data.split("\n"):
-        if ": " in line:
-            k, v = line.split(": ", 1)
-            out.setdefault(k, v)
-    return out
-
 
 def pyzor_account(node, name):
     return node.admin("pyzor-account", name, "--server", "127.0.0.1:%d" % node.pyzor)

@@ -15,6 +15,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,37 @@ def sign(reporter, secret, method, target, body, ts=None, nonce=None):
     mac = hmac.new(secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()
     return {"X-Strop-Reporter": reporter, "X-Strop-Timestamp": ts, "X-Strop-Nonce": nonce,
             "X-Strop-Signature": mac}
+
+
+def pyzor_packet(op, digest, user, key, thread, when=None):
+    """A signed Pyzor request as the pyzor client builds it (docs/protocol.md "Pyzor")."""
+    when = int(time.time()) if when is None else when
+    fields = [("Op", op), ("Op-Digest", digest)]
+    if op in ("report", "whitelist"):
+        fields.append(("Op-Spec", "20,3,60,3"))
+    fields += [("Thread", str(thread)), ("PV", "2.1"), ("User", user), ("Time", str(when))]
+    text = "\n".join("%s: %s" % kv for kv in fields)
+    hashed = hashlib.sha1(("%s:%s" % (user, key.lower())).encode()).hexdigest()
+    inner = hashlib.sha1(text.encode()).digest()
+    sig = hashlib.sha1(inner + (":%d:%s" % (when, hashed)).encode()).hexdigest()
+    return (text + "\nSig: %s\n\n" % sig).encode()
+
+
+def udp_exchange(port, packet, timeout=5):
+    """Sends one datagram to 127.0.0.1:port; returns the reply's fields ({} without a reply)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(packet, ("127.0.0.1", port))
+        try:
+            data = s.recv(65536).decode("utf-8", "replace")
+        except socket.timeout:
+            return {}
+    out = {}
+    for line in data.split("\n"):
+        if ": " in line:
+            k, v = line.split(": ", 1)
+            out.setdefault(k, v)
+    return out
 
 
 class Response:
