@@ -4,14 +4,21 @@
 // Structure: LMDB environment + named databases; a pool of reset read-only transactions for
 // the read path; the in-memory index (serve mode) and a reporter-weight cache in front of
 // LMDB; one writer thread with a queue of operations committed in batches.
+// Implemented by section: store_open.cpp (open and close), store_read.cpp (read path),
+// store_writer.cpp (queue, writer thread, batches, hits and expiry), store_votes.cpp (votes and
+// reputation events), store_reporters.cpp (reporter administration).
 // Locking order: map_mu_ (shared for any txn, exclusive to resize the map) before
 // trust_mu_ / index shard locks; q_mu_ and hits_mu_ are leaves.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
+#include <future>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
@@ -24,7 +31,7 @@
 namespace strop::storage {
 
 class StoreImpl;
-struct MessageEvents;  // store.cpp: reputation events of one judge's vote on one message
+struct MessageEvents;  // store_votes.cpp: reputation events of one judge's vote on one message
 
 using IndexChange = MemoryIndex::Change;
 
@@ -107,12 +114,17 @@ class StoreImpl final : public Store {
     codec::SigId id = 0;
     const sigs::FuzzyHashes* fuzzy = nullptr;  // set for fuzzy queries
   };
+  // Opens (creates) the databases and checks or writes the schema version.
+  Result<void> open_databases();
   int build_index(lmdb::Txn& txn);  // sets index_ (writer thread, or before it starts)
   Result<void> ensure_index();       // builds the index on first use (admin mode)
   Result<void> take_serve_lock();
   int load_weights(lmdb::Txn& txn, std::uint64_t gen);
   void refresh_weights(lmdb::Txn& txn);
   Result<Reporter> read_reporter(lmdb::Txn& txn, ReporterId id);
+  // The index's candidates for sigs (fz: their decoded fuzzy hashes), sorted by query.
+  std::vector<Candidate> index_candidates(std::span<const sigs::Signature> sigs,
+                                          const std::vector<std::optional<sigs::FuzzyHashes>>& fz);
 
   // ---- write path
   Result<void> enqueue(std::unique_ptr<Op> op);
@@ -121,20 +133,37 @@ class StoreImpl final : public Store {
   void submit_vote(VoteRequest request, VoteCallback done);
   void writer_loop();
   void run_batch(std::vector<std::unique_ptr<Op>>& ops);
+  // One attempt at ops in a write transaction: reads the meta counters into c, applies the
+  // operations, writes the counters back and commits. Returns 0 or an LMDB code.
+  int commit_batch(std::vector<std::unique_ptr<Op>>& ops, WriteCtx& c);
+  // After a commit: publishes c to the index and the weight cache, and records the figures.
+  void publish_batch(WriteCtx& c, std::size_t cost, std::chrono::steady_clock::time_point t0);
   int begin_write(lmdb::Txn* txn);
   bool grow_map(std::size_t at_least);
   void maybe_grow();
   void flush_hits(TimePoint now);
   std::uint64_t sweep_step(TimePoint now, bool* more, Error* err);
 
- public:  // used by the operation lambdas in store.cpp
+  // ---- write path: operations (writer thread, inside the batch transaction). Private: each
+  // Op's lambda is defined inside a StoreImpl member, so it has that member's access and calls
+  // these through the StoreImpl& it is given.
   int apply_vote(WriteCtx& c, const VoteRequest& req, Result<VoteOutcome>* out);
+  // Loads the judge's record and checks the request (judge enabled, replay key, signature
+  // values). Returns 0 with *jrec set to proceed, 0 with *out set to a refusal, or an LMDB code.
+  int admit_vote(WriteCtx& c, const VoteRequest& req, std::optional<codec::ReporterRecord>* jrec,
+                 Result<VoteOutcome>* out);
+  // Applies ev, the events of one message, to the judge (jrec) and the earlier voters.
+  int apply_message_events(WriteCtx& c, ReporterId judge, codec::ReporterRecord& jrec,
+                           const MessageEvents& ev);
   // Consumes req's replay key (if any) in this transaction: *replayed = true when it was
   // already consumed. Also deletes a few expired keys (amortised sweep).
   int consume_replay_key(WriteCtx& c, ReporterId reporter, const ReplayKey& key, bool* replayed);
   // Finds the stored record of sig (0, MDB_NOTFOUND or an LMDB error).
   int find_sig(WriteCtx& c, const sigs::Signature& sig, std::uint64_t key, codec::SigId* id,
                codec::SigRecord* rec);
+  // Starts the record of a signature not stored yet (id allocated, index change queued).
+  int add_sig(WriteCtx& c, const sigs::Signature& sig, std::uint64_t key, std::uint64_t now,
+              codec::SigId* id, codec::SigRecord* rec);
   int vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
                const sigs::Signature& sig, std::uint64_t now, bool revoke, MessageEvents& ev,
                VoteEffect* effect);
@@ -158,7 +187,6 @@ class StoreImpl final : public Store {
     lmdb::Dbi meta, sigs, votes, activity, reporters, reporter_names, replay, replay_expiry;
   } dbi_;
 
- private:
   std::shared_mutex map_mu_;  // shared: a txn of this process is open; exclusive: resize
   std::mutex pool_mu_;
   std::vector<MDB_txn*> pool_;
@@ -197,5 +225,39 @@ class StoreImpl final : public Store {
   std::atomic<std::uint64_t> last_batch_ops_{0};
   std::atomic<std::int64_t> writer_cpu_us_{0};
 };
+
+// Runs fn on the writer thread inside a batch and waits for its result (synchronous writes:
+// reporters, flush, building the index in admin mode).
+template <class T>
+Result<T> StoreImpl::run_sync(std::size_t cost,
+                              std::function<int(StoreImpl&, WriteCtx&, Result<T>*)> fn) {
+  if (std::this_thread::get_id() == writer_.get_id()) {
+    return make_error(Errc::kInternal, "synchronous store write from the writer thread");
+  }
+  auto state = std::make_shared<std::optional<Result<T>>>();
+  auto promise = std::make_shared<std::promise<Result<T>>>();
+  auto future = promise->get_future();
+  auto op = std::make_unique<Op>();
+  op->cost = cost;
+  op->apply = [state, fn = std::move(fn)](StoreImpl& s, WriteCtx& c) {
+    state->reset();
+    Result<T> r = make_error(Errc::kInternal, "operation not run");
+    int rc = fn(s, c, &r);
+    state->emplace(std::move(r));
+    return rc;
+  };
+  op->complete = [state, promise](const Error* e) {
+    if (e != nullptr) {
+      promise->set_value(*e);
+    } else if (*state) {
+      promise->set_value(std::move(**state));
+    } else {
+      promise->set_value(make_error(Errc::kInternal, "operation not run"));
+    }
+  };
+  auto q = enqueue(std::move(op));
+  if (!q) return q.error();
+  return future.get();
+}
 
 }  // namespace strop::storage

@@ -1,0 +1,118 @@
+// store_reporters.cpp: reporter administration, synchronous writes through the writer (see
+// store_impl.hpp).
+
+#include "store_impl.hpp"
+#include "store_util.hpp"
+
+namespace strop::storage {
+
+// ---------------------------------------------------------------------------------------
+// Reporters (synchronous writes through the writer)
+
+Result<Reporter> StoreImpl::add_reporter(const ReporterSpec& spec) {
+  if (!valid_reporter_name(spec.name)) {
+    return make_error(Errc::kInvalidArgument,
+                      "reporter name must be 1-64 characters of [A-Za-z0-9._@+-]");
+  }
+  if (spec.secret.empty() || spec.secret.size() > kMaxReporterSecret) {
+    return make_error(Errc::kInvalidArgument, "reporter secret must be 1-128 bytes");
+  }
+  if (spec.trust && !(*spec.trust >= 0.0 && *spec.trust <= 1.0)) {
+    return make_error(Errc::kInvalidArgument, "trust must be between 0 and 1");
+  }
+  const std::uint64_t created = to_u64(now());
+  return run_sync<Reporter>(1, [spec, created](StoreImpl& s, WriteCtx& c, Result<Reporter>* out) {
+    ReporterId existing = 0;
+    int rc = s.find_reporter_id(*c.txn, spec.name, &existing);
+    if (rc == 0) {
+      *out = make_error(Errc::kExists, "reporter '" + spec.name + "' exists");
+      return 0;
+    }
+    if (rc != MDB_NOTFOUND) return rc;
+    ReporterId id = c.next_reporter_id++;
+    codec::ReporterRecord r;
+    r.base = spec.trust ? reputation::trust_from_double(*spec.trust) : reputation::kNewReporterTrust;
+    if (spec.trust && spec.pinned) r.flags |= codec::kReporterPinned;
+    if (spec.admin) r.flags |= codec::kReporterAdmin;
+    if (spec.open_registration) r.flags |= codec::kReporterOpen;  // capped until vouched
+    r.created = created;
+    r.name = spec.name;
+    r.secret = spec.secret;
+    set_effective_trust(r);
+    rc = c.txn->put(s.dbi_.reporters, codec::sv(codec::reporter_key(id)), codec::encode_reporter(r));
+    if (rc != 0) return rc;
+    rc = c.txn->put(s.dbi_.reporter_names, spec.name, codec::encode_id(id), MDB_NOOVERWRITE);
+    if (rc != 0) return rc;
+    ++c.counts.reporters;
+    c.weights[id] = weight_of(r);
+    c.reporters_changed = true;
+    *out = to_reporter(id, r);
+    return 0;
+  });
+}
+
+Result<Reporter> StoreImpl::set_trust(std::string_view name, double trust, bool pinned) {
+  if (!(trust >= 0.0 && trust <= 1.0)) {
+    return make_error(Errc::kInvalidArgument, "trust must be between 0 and 1");
+  }
+  std::string n(name);
+  return run_sync<Reporter>(1, [n, trust, pinned](StoreImpl& s, WriteCtx& c, Result<Reporter>* out) {
+    ReporterId id = 0;
+    int rc = s.find_reporter_id(*c.txn, n, &id);
+    if (rc == MDB_NOTFOUND) {
+      *out = make_error(Errc::kNotFound, "no such reporter");
+      return 0;
+    }
+    if (rc != 0) return rc;
+    rc = s.update_reporter(c, id, [&](codec::ReporterRecord& r) {
+      r.base = reputation::trust_from_double(trust);
+      r.flags &= static_cast<std::uint8_t>(~codec::kReporterOpen);  // an admin vouches for it
+      if (pinned) {
+        r.flags |= codec::kReporterPinned;
+      } else {
+        r.flags &= static_cast<std::uint8_t>(~codec::kReporterPinned);
+      }
+    });
+    if (rc != 0) return rc;
+    c.weights.try_emplace(id, 0);  // force publication of the new weight
+    c.reporters_changed = true;
+    std::string_view v;
+    if ((rc = c.txn->get(s.dbi_.reporters, codec::sv(codec::reporter_key(id)), &v)) != 0) return rc;
+    auto r = codec::decode_reporter(v);
+    if (!r) return MDB_CORRUPTED;
+    c.weights[id] = weight_of(*r);
+    *out = to_reporter(id, *r);
+    return 0;
+  });
+}
+
+Result<Reporter> StoreImpl::set_disabled(std::string_view name, bool disabled) {
+  std::string n(name);
+  return run_sync<Reporter>(1, [n, disabled](StoreImpl& s, WriteCtx& c, Result<Reporter>* out) {
+    ReporterId id = 0;
+    int rc = s.find_reporter_id(*c.txn, n, &id);
+    if (rc == MDB_NOTFOUND) {
+      *out = make_error(Errc::kNotFound, "no such reporter");
+      return 0;
+    }
+    if (rc != 0) return rc;
+    rc = s.update_reporter(c, id, [&](codec::ReporterRecord& r) {
+      if (disabled) {
+        r.flags |= codec::kReporterDisabled;
+      } else {
+        r.flags &= static_cast<std::uint8_t>(~codec::kReporterDisabled);
+      }
+    });
+    if (rc != 0) return rc;
+    std::string_view v;
+    if ((rc = c.txn->get(s.dbi_.reporters, codec::sv(codec::reporter_key(id)), &v)) != 0) return rc;
+    auto r = codec::decode_reporter(v);
+    if (!r) return MDB_CORRUPTED;
+    c.weights[id] = weight_of(*r);
+    c.reporters_changed = true;
+    *out = to_reporter(id, *r);
+    return 0;
+  });
+}
+
+}  // namespace strop::storage
