@@ -12,7 +12,7 @@
 #include "agent/client.hpp"
 #include "commands.hpp"
 #include "config.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 #include "sigs/signature.hpp"
 
 namespace strop::cli {

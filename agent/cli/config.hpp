@@ -17,7 +17,7 @@
 
 #include "agent/client.hpp"
 #include "commands.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::cli {
 

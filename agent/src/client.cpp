@@ -6,6 +6,7 @@
 #include <random>
 
 #include "agent/node_url.hpp"
+#include "base/digest.hpp"
 #include "http_transport.hpp"
 #include "udp_transport.hpp"
 #include "protocol/codec.hpp"
@@ -492,7 +493,7 @@ Result<std::vector<protocol::MessageVerdict>> Client::check(
   std::vector<std::size_t> index;
   std::vector<std::string> keys;
   for (std::size_t i = 0; i < sets.size(); ++i) {
-    std::string key = protocol::sha256_hex(sets[i].text());
+    std::string key = sha256_hex(sets[i].text());
     if (auto hit = impl_->cache.get(key)) {
       out[i] = std::move(*hit);
       continue;

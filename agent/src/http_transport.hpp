@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "agent/node_url.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 #include "strop/version.hpp"
 
 namespace strop::agent::detail {

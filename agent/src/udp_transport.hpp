@@ -23,7 +23,7 @@
 
 #include "agent/node_url.hpp"
 #include "protocol/udp_wire.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::agent::detail {
 

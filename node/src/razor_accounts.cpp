@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +14,10 @@
 #include <stdexcept>
 #include <vector>
 
+#include "base/base64.hpp"
+#include "base/digest.hpp"
+#include "base/hex.hpp"
+
 namespace strop::node {
 
 namespace {
@@ -23,45 +26,20 @@ constexpr std::size_t kNonceBytes = 12;
 constexpr std::size_t kTagBytes = 16;
 constexpr std::string_view kAadPrefix = "strop razor password/1:";
 constexpr std::string_view kPyzorLabel = "strop pyzor key/1";
-constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 void random_bytes(unsigned char* p, std::size_t n) {
   if (RAND_bytes(p, static_cast<int>(n)) != 1) throw std::runtime_error("RAND_bytes failed");
 }
 
 std::string b64url_encode(const unsigned char* p, std::size_t n) {
-  std::string out;
-  out.reserve((n * 4 + 2) / 3);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    acc = (acc << 8) | p[i];
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kB64Url[(acc >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kB64Url[(acc << (6 - bits)) & 63];
-  return out;
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(p), n), kBase64Url,
+                       Base64Padding::kNone);
 }
 
 std::optional<std::vector<unsigned char>> b64url_decode(std::string_view s) {
-  std::vector<unsigned char> out;
-  out.reserve(s.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    const char* pos = std::strchr(kB64Url, c);
-    if (c == '\0' || pos == nullptr) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(pos - kB64Url);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<unsigned char>((acc >> bits) & 0xFF));
-    }
-  }
-  return out;
+  auto bytes = base64_decode(s, kBase64Url);
+  if (!bytes) return std::nullopt;
+  return std::vector<unsigned char>(bytes->begin(), bytes->end());
 }
 
 std::string aad_for(std::string_view name) {
@@ -196,22 +174,10 @@ Result<std::string> RazorAccounts::razor_password(const storage::Reporter& r) co
 Result<std::string> RazorAccounts::pyzor_key(const storage::Reporter& r) const {
   auto cred = razor_password(r);
   if (!cred) return cred.error();
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  static const unsigned char kEmpty = 0;
-  const void* k = cred->empty() ? static_cast<const void*>(&kEmpty) : static_cast<const void*>(cred->data());
-  if (HMAC(EVP_sha256(), k, static_cast<int>(cred->size()), reinterpret_cast<const unsigned char*>(kPyzorLabel.data()),
-           kPyzorLabel.size(), md, &md_len) == nullptr) {
-    throw std::runtime_error("HMAC-SHA256 failed");
-  }
+  std::string mac = strop::hmac(DigestAlgorithm::kSha256, *cred, kPyzorLabel);
   OPENSSL_cleanse(cred->data(), cred->size());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(40);
-  for (unsigned int i = 0; i < 20; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
+  std::string out = hex_encode(std::string_view(mac).substr(0, 20));
+  OPENSSL_cleanse(mac.data(), mac.size());
   return out;
 }
 

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::node {
 

@@ -127,12 +127,6 @@ Result<void> get_double(const json& j, const char* key, double* out, bool requir
   return {};
 }
 
-#define STROP_TRY(expr)                      \
-  do {                                       \
-    auto strop_try_r_ = (expr);              \
-    if (!strop_try_r_) return strop_try_r_.error(); \
-  } while (0)
-
 void write_header(JsonWriter& w) {
   w.begin_object();
   w.key("v");

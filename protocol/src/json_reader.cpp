@@ -2,36 +2,14 @@
 
 #include <charconv>
 
+#include "base/hex.hpp"
+#include "base/utf8.hpp"
+
 namespace strop::protocol::detail {
 
 namespace {
 
 constexpr std::size_t kMaskBits = 64;
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-void append_utf8(std::string* out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 // Length of the valid UTF-8 sequence starting at p (lead byte >= 0x80), or 0 if invalid.
 std::size_t utf8_sequence(const unsigned char* p, const unsigned char* end) {
@@ -160,7 +138,7 @@ bool JsonReader::string_body(std::string_view* out, std::string* scratch, std::s
             if (end_ - p_ < 4) return false;
             std::uint32_t x = 0;
             for (int i = 0; i < 4; ++i) {
-              int d = hex_value(p_[i]);
+              int d = hex_digit_value(p_[i]);
               if (d < 0) return false;
               x = (x << 4) | static_cast<std::uint32_t>(d);
             }

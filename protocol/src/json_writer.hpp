@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/hex.hpp"
+
 namespace strop::protocol::detail {
 
 class JsonWriter {
@@ -63,7 +65,6 @@ class JsonWriter {
   }
 
   void string_raw(std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
     out_->push_back('"');
     std::size_t run = 0;  // start of the current run of bytes that need no escaping
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -78,8 +79,8 @@ class JsonWriter {
         case '\r': out_->append("\\r"); break;
         case '\t': out_->append("\\t"); break;
         default: {
-          char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-          out_->append(esc, 6);
+          out_->append("\\u00");
+          append_hex(out_, c);
         }
       }
     }

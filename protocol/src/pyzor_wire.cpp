@@ -1,27 +1,19 @@
 // pyzor_wire.cpp: Pyzor datagrams parsed and signed as pyzord does (pyzor_wire.hpp).
 #include "protocol/pyzor_wire.hpp"
 
-#include <openssl/evp.h>
-
 #include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 
+#include "base/ascii.hpp"
+#include "base/digest.hpp"
+#include "base/hex.hpp"
+
 namespace strop::protocol::pyzor {
 
 namespace {
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 // Python's str.isspace() for ASCII code points (what str.strip() removes here).
 bool py_space(char c) {
@@ -47,29 +39,11 @@ bool header_line(std::string_view line) {
   return false;
 }
 
-std::string to_hex(const unsigned char* d, unsigned int n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(2 * n, '\0');
-  for (unsigned int i = 0; i < n; ++i) {
-    out[2 * i] = kHex[d[i] >> 4];
-    out[2 * i + 1] = kHex[d[i] & 15];
-  }
-  return out;
-}
-
 // SHA-1 of the concatenation of `parts`; raw digest bytes.
-std::array<unsigned char, 20> sha1(std::initializer_list<std::string_view> parts) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> d{};
-  unsigned int n = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr) == 1;
-  for (auto p : parts) ok = ok && EVP_DigestUpdate(ctx, p.data(), p.size()) == 1;
-  ok = ok && EVP_DigestFinal_ex(ctx, d.data(), &n) == 1 && n == 20;
-  EVP_MD_CTX_free(ctx);
-  if (!ok) throw std::runtime_error("OpenSSL SHA-1 failed");  // a broken crypto library is fatal
-  std::array<unsigned char, 20> out{};
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = d[i];
-  return out;
+std::string sha1(std::initializer_list<std::string_view> parts) {
+  Digest d(DigestAlgorithm::kSha1);
+  for (auto p : parts) d.update(p);
+  return d.finish();
 }
 
 }  // namespace
@@ -177,17 +151,13 @@ std::string signed_text(const Message& m) {
 }
 
 std::string hash_key(std::string_view key, std::string_view user) {
-  std::string lk(key);
-  for (char& c : lk) c = lower(c);
-  auto d = sha1({user, ":", lk});
-  return to_hex(d.data(), static_cast<unsigned int>(d.size()));
+  return hex_encode(sha1({user, ":", to_lower(key)}));
 }
 
 std::string sign(std::string_view hashed_key, std::int64_t timestamp, std::string_view text) {
   auto inner = sha1({text});
   std::string tail = ":" + std::to_string(timestamp) + ":";
-  auto d = sha1({std::string_view(reinterpret_cast<const char*>(inner.data()), inner.size()), tail, hashed_key});
-  return to_hex(d.data(), static_cast<unsigned int>(d.size()));
+  return hex_encode(sha1({inner, tail, hashed_key}));
 }
 
 std::optional<std::int64_t> parse_time(std::string_view s) {

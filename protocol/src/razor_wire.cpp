@@ -2,13 +2,14 @@
 // (razor_wire.hpp; razor2.md §8).
 #include "protocol/razor_wire.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <stdexcept>
 
+#include "base/ascii.hpp"
+#include "base/digest.hpp"
+#include "base/hex.hpp"
 #include "sigs/razor.hpp"
 
 namespace strop::protocol::razor {
@@ -18,13 +19,6 @@ namespace {
 constexpr std::string_view kCrlf = "\r\n";
 constexpr std::string_view kBatchEnd = "\r\n.\r\n";
 constexpr std::string_view kPartMarker = "\r\nX-Razor2-Agent:";
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool unreserved(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -48,34 +42,12 @@ std::vector<std::string_view> perl_split(std::string_view s, std::string_view se
   return out;
 }
 
+// SHA-1 of a || b, lower-case hex.
 std::string sha1_hex(std::string_view a, std::string_view b) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> d{};
-  unsigned int n = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx, a.data(), a.size()) != 1 || EVP_DigestUpdate(ctx, b.data(), b.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx, d.data(), &n) != 1) {
-    EVP_MD_CTX_free(ctx);
-    throw std::runtime_error("OpenSSL SHA-1 failed");  // a broken crypto library is fatal
-  }
-  EVP_MD_CTX_free(ctx);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(2 * n, '\0');
-  for (unsigned int i = 0; i < n; ++i) {
-    out[2 * i] = kHex[d[i] >> 4];
-    out[2 * i + 1] = kHex[d[i] & 15];
-  }
-  return out;
-}
-
-bool iequals_prefix(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    char a = s[i];
-    if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
-    if (a != prefix[i]) return false;
-  }
-  return true;
+  Digest d(DigestAlgorithm::kSha1);
+  d.update(a);
+  d.update(b);
+  return d.finish_hex();
 }
 
 // Splits a header block into fields (each with its continuation lines, LF-terminated).
@@ -101,19 +73,19 @@ std::vector<std::string_view> header_fields(std::string_view block) {
 }
 
 bool is_content_field(std::string_view field) {
-  return iequals_prefix(field, "content-") || iequals_prefix(field, "mime-version:") ||
-         iequals_prefix(field, "mime-version ");
+  return istarts_with(field, "content-") || istarts_with(field, "mime-version:") ||
+         istarts_with(field, "mime-version ");
 }
 
 // The subtype of a "Content-Type: multipart/<subtype>" field among `fields`, or "".
 std::string multipart_subtype(const std::vector<std::string_view>& fields) {
   for (auto f : fields) {
-    if (!iequals_prefix(f, "content-type:")) continue;
+    if (!istarts_with(f, "content-type:")) continue;
     std::string_view v = f.substr(13);
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t' || v.front() == '\n' || v.front() == '\r')) {
       v.remove_prefix(1);
     }
-    if (!iequals_prefix(v, "multipart/")) return "";
+    if (!istarts_with(v, "multipart/")) return "";
     v.remove_prefix(10);
     std::string sub;
     for (char c : v) {
@@ -140,7 +112,7 @@ std::pair<std::string, std::string_view> part_pieces(std::string_view part) {
   }
   std::string out;
   for (auto f : header_fields(head)) {
-    if (iequals_prefix(f, "x-razor2-agent:")) continue;
+    if (istarts_with(f, "x-razor2-agent:")) continue;
     out.append(f);
     if (out.back() != '\n') out += '\n';
   }
@@ -164,7 +136,6 @@ std::string_view Sis::get(std::string_view key) const {
 }
 
 std::string url_escape(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(s.size());
   for (char ch : s) {
@@ -173,8 +144,7 @@ std::string url_escape(std::string_view s) {
       out += ch;
     } else {
       out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
+      append_hex(&out, c, HexCase::kUpper);
     }
   }
   return out;
@@ -185,8 +155,8 @@ std::string url_unescape(std::string_view s) {
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%' && i + 2 < s.size()) {
-      int hi = hex_value(s[i + 1]);
-      int lo = hex_value(s[i + 2]);
+      int hi = hex_digit_value(s[i + 1]);
+      int lo = hex_digit_value(s[i + 2]);
       if (hi >= 0 && lo >= 0) {
         out += static_cast<char>(hi * 16 + lo);
         i += 2;

@@ -1,28 +1,19 @@
 #include "protocol/signing.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <array>
 #include <charconv>
 #include <stdexcept>
 
+#include "base/base64.hpp"
+#include "base/digest.hpp"
+#include "base/hex.hpp"
+
 namespace strop::protocol {
 
 namespace {
-
-constexpr char kHexDigits[] = "0123456789abcdef";
-
-std::string to_hex(const unsigned char* p, std::size_t n) {
-  std::string out(n * 2, '\0');
-  for (std::size_t i = 0; i < n; ++i) {
-    out[2 * i] = kHexDigits[p[i] >> 4];
-    out[2 * i + 1] = kHexDigits[p[i] & 15];
-  }
-  return out;
-}
 
 void random_bytes(unsigned char* p, std::size_t n) {
   // A CSPRNG failure is a fatal state, not an expected failure.
@@ -38,36 +29,7 @@ bool parse_timestamp(std::string_view s, std::int64_t* out) {
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
 
-bool is_lower_hex(std::string_view s) {
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-std::string hmac_hex(std::string_view key, std::string_view data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  // An empty key is legal for HMAC, but HMAC() wants a non-null pointer.
-  static const unsigned char kEmpty = 0;
-  const void* k = key.empty() ? static_cast<const void*>(&kEmpty) : key.data();
-  if (HMAC(EVP_sha256(), k, static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len) == nullptr) {
-    throw std::runtime_error("HMAC-SHA256 failed");
-  }
-  return to_hex(mac, len);
-}
-
 }  // namespace
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256 failed");
-  }
-  return to_hex(md, len);
-}
 
 std::string canonical_request(std::string_view method, std::string_view target,
                               std::string_view timestamp, std::string_view nonce,
@@ -96,36 +58,23 @@ AuthHeaders sign_request(std::string_view reporter, std::string_view secret,
   h.reporter.assign(reporter);
   h.timestamp = std::to_string(unix_time);
   h.nonce.assign(nonce);
-  h.signature = hmac_hex(secret, canonical_request(method, target, h.timestamp, nonce, body));
+  h.signature = hmac_hex(DigestAlgorithm::kSha256, secret,
+                         canonical_request(method, target, h.timestamp, nonce, body));
   return h;
 }
 
 std::string make_nonce() {
   std::array<unsigned char, 16> b{};
   random_bytes(b.data(), b.size());
-  return to_hex(b.data(), b.size());
+  return hex_encode(b.data(), b.size());
 }
 
 std::string make_secret() {
-  static constexpr char kB64Url[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::array<unsigned char, 32> b{};
   random_bytes(b.data(), b.size());
   // 256 bits -> 43 base64url characters (the last one carries 4 bits), no padding.
-  std::string out;
-  out.reserve(43);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : b) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kB64Url[(acc >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(kB64Url[(acc << (6 - bits)) & 63]);
-  return out;
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()),
+                       kBase64Url, Base64Padding::kNone);
 }
 
 bool valid_nonce(std::string_view nonce) {
@@ -147,7 +96,8 @@ AuthStatus verify_request(const AuthHeaders& h, std::string_view secret,
     return AuthStatus::kMalformed;
   }
   if (ts < now - window_seconds || ts > now + window_seconds) return AuthStatus::kStale;
-  std::string expected = hmac_hex(secret, canonical_request(method, target, h.timestamp, h.nonce, body));
+  std::string expected = hmac_hex(DigestAlgorithm::kSha256, secret,
+                                  canonical_request(method, target, h.timestamp, h.nonce, body));
   if (CRYPTO_memcmp(expected.data(), h.signature.data(), expected.size()) != 0) {
     return AuthStatus::kBadSignature;
   }

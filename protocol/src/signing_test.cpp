@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/digest.hpp"
+
 namespace strop::protocol {
 namespace {
 

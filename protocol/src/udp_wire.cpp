@@ -4,21 +4,14 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/base64.hpp"
+#include "base/hex.hpp"
+
 namespace strop::protocol::udp {
 
 namespace {
 
-constexpr char kHexDigits[] = "0123456789abcdef";
-
-bool razor_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
+bool razor_char(char c) { return kBase64Url.find(c) != std::string_view::npos; }
 
 bool hex_engine(sigs::Engine e) {
   return e == sigs::Engine::kBody || e == sigs::Engine::kUrl || e == sigs::Engine::kAttach ||
@@ -88,16 +81,7 @@ Error malformed(std::string why) { return make_error(Errc::kMalformed, "strop-ud
 
 // Binary value -> the engine's text value; nullopt when the bytes are not a valid value.
 std::optional<std::string> text_value(sigs::Engine e, std::string_view raw) {
-  std::string v;
-  if (hex_engine(e)) {
-    v.resize(raw.size() * 2);
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      auto b = static_cast<std::uint8_t>(raw[i]);
-      v[2 * i] = kHexDigits[b >> 4];
-      v[2 * i + 1] = kHexDigits[b & 15];
-    }
-    return v;
-  }
+  if (hex_engine(e)) return hex_encode(raw);
   for (char c : raw) {
     if (!razor_char(c)) return std::nullopt;
   }
@@ -108,13 +92,11 @@ std::optional<std::string> text_value(sigs::Engine e, std::string_view raw) {
 bool binary_value(const sigs::Signature& s, std::string* out) {
   std::size_t n = value_bytes(s.engine);
   if (hex_engine(s.engine)) {
-    if (s.value.size() != 2 * n) return false;
-    for (std::size_t i = 0; i < n; ++i) {
-      int hi = hex_value(s.value[2 * i]);
-      int lo = hex_value(s.value[2 * i + 1]);
-      if (hi < 0 || lo < 0) return false;
-      out->push_back(static_cast<char>((hi << 4) | lo));
-    }
+    // Lower-case only: a signature value has one spelling.
+    if (s.value.size() != 2 * n || !is_lower_hex(s.value)) return false;
+    auto bytes = hex_decode(s.value);
+    if (!bytes) return false;
+    out->append(*bytes);
     return true;
   }
   if (s.value.size() != n || !std::all_of(s.value.begin(), s.value.end(), razor_char)) return false;

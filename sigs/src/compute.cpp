@@ -1,13 +1,14 @@
 // compute(): one parse, one normalisation, every selected engine. See docs/signatures.md.
 #include "sigs/compute.hpp"
 
-#include <openssl/evp.h>
 #include <xxhash.h>
 
 #include <algorithm>
 #include <limits>
 #include <set>
 
+#include "base/digest.hpp"
+#include "base/hex.hpp"
 #include "sigs/legacy.hpp"
 #include "sigs/normalize.hpp"
 
@@ -21,28 +22,12 @@ constexpr std::size_t kMinAttachBytes = 128;   // smaller attachments are not si
 constexpr std::size_t kMaxUrlSigs = 32;        // url/1 signatures per message
 constexpr std::size_t kMaxAttachSigs = 16;     // attach/1 signatures per message
 
-std::string hex128(const unsigned char* d) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out(32, '0');
-  for (int i = 0; i < 16; ++i) {
-    out[static_cast<std::size_t>(2 * i)] = kHex[d[i] >> 4];
-    out[static_cast<std::size_t>(2 * i + 1)] = kHex[d[i] & 15];
-  }
-  return out;
-}
-
 // First 128 bits of SHA-256(domain || data), hex.
 std::string digest128(std::string_view domain, std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (!ctx) throw std::bad_alloc();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx, domain.data(), domain.size());
-  EVP_DigestUpdate(ctx, data.data(), data.size());
-  EVP_DigestFinal_ex(ctx, md, &len);
-  EVP_MD_CTX_free(ctx);
-  return hex128(md);
+  Digest sha256(DigestAlgorithm::kSha256);
+  sha256.update(domain);
+  sha256.update(data);
+  return hex_encode(sha256.finish().substr(0, 16));
 }
 
 // Per-position seeds of the min-hash family (fixed forever: changing them is a new engine

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <string>
 
+#include "base/base64.hpp"
 #include "sigs/message.hpp"
 #include "text_util.hpp"
 
@@ -198,7 +199,7 @@ struct Parser {
     const Header* cte = find_header(hs, "Content-Transfer-Encoding");
     if (cte) {
       std::string enc = to_lower(trim(cte->value));
-      if (enc.starts_with("base64")) return detail::decode_base64(body);
+      if (enc.starts_with("base64")) return base64_decode_lenient(body);
       if (enc.starts_with("quoted-printable")) return detail::decode_qp(body);
     }
     return std::string(body);
@@ -379,7 +380,7 @@ std::string decode_rfc2047(std::string_view v) {
     if (auto star = charset.find('*'); star != std::string::npos) charset.resize(star);  // RFC 2231 lang
     char enc = detail::ascii_lower(v[q1 + 1]);
     std::string_view payload = v.substr(q2 + 1, end - q2 - 1);
-    std::string bytes = enc == 'b' ? detail::decode_base64(payload) : detail::decode_qp(payload, true);
+    std::string bytes = enc == 'b' ? base64_decode_lenient(payload) : detail::decode_qp(payload, true);
     out += to_utf8(bytes, charset);
     i = end + 2;
     last_was_encoded = true;

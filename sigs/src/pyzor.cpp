@@ -12,8 +12,8 @@
 #include <memory>
 #include <unordered_map>
 
+#include "base/digest.hpp"
 #include "pyzor_internal.hpp"
-#include "razor_sha1.hpp"
 
 namespace strop::sigs::pyzor {
 
@@ -1335,7 +1335,7 @@ std::optional<std::string> digest(std::string_view raw, const Limits& limits) {
   // handle_line: line.rstrip() is a no-op, normalised lines hold no whitespace.
   std::string hashed;
   for (std::size_t i : sample(kept->size())) hashed.append(kept->line(i));
-  return legacy_detail::Sha1::hex(hashed);
+  return sha1_hex(hashed);
 }
 
 }  // namespace strop::sigs::pyzor

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <vector>
 
+#include "base/base64.hpp"
 #include "pyzor_cjk_tables.hpp"
 #include "pyzor_internal.hpp"
 
@@ -17,25 +18,11 @@ namespace strop::sigs::pyzor::detail {
 namespace {
 
 std::vector<std::uint16_t> unbase64_u16(const char* s) {
-  static constexpr std::string_view kAlpha =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::vector<unsigned char> bytes;
-  unsigned acc = 0;
-  int bits = 0;
-  for (const char* p = s; *p != '\0'; ++p) {
-    if (*p == '=') break;
-    const std::size_t v = kAlpha.find(*p);
-    if (v == std::string_view::npos) continue;
-    acc = (acc << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      bytes.push_back(static_cast<unsigned char>((acc >> bits) & 0xFF));
-    }
-  }
+  const std::string bytes = base64_decode_lenient(s);
   std::vector<std::uint16_t> out(bytes.size() / 2);
   for (std::size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<std::uint16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+    out[i] = static_cast<std::uint16_t>(static_cast<unsigned char>(bytes[2 * i]) |
+                                        (static_cast<unsigned char>(bytes[2 * i + 1]) << 8));
   }
   return out;
 }

@@ -9,13 +9,13 @@
 #include <cstring>
 #include <limits>
 
+#include "base/ascii.hpp"
+#include "base/digest.hpp"
 #include "razor_domains.hpp"
-#include "razor_sha1.hpp"
 
 namespace strop::sigs::razor {
 namespace {
 
-using legacy_detail::Sha1;
 constexpr std::size_t npos = std::string_view::npos;
 
 // ---- Perl primitives ------------------------------------------------------------------------
@@ -29,8 +29,6 @@ inline bool is_space(std::uint32_t c) {
 }
 // Perl \s on a UTF-8 flagged string whose characters are all below 1000.
 inline bool is_space_uni(std::uint32_t c) { return is_space(c) || c == 0x85 || c == 0xA0; }
-
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 // Case-insensitive (ASCII) prefix test; `lower_pat` must be lowercase.
 bool istarts_with(std::string_view s, std::size_t pos, std::string_view lower_pat) {
@@ -1388,9 +1386,9 @@ std::string e4_digest_hex(const std::optional<std::string>& cleaned, const Ep4& 
   }
   if (seclength > 128) {
     s1.append(s2);
-    return Sha1::hex(s1);
+    return sha1_hex(s1);
   }
-  return Sha1::hex(content);
+  return sha1_hex(content);
 }
 
 std::string e4_signature(const std::optional<std::string>& cleaned, const Ep4& ep4) {
@@ -1468,10 +1466,10 @@ Result<std::vector<std::string>> e8_signatures(const std::optional<std::string>&
   if (!hosts) return hosts.error();
   if (hosts->empty()) return sigs;
   const std::size_t len = cleaned_vr8->size();
-  const std::string len_hash = Sha1::hex(std::to_string(len - len % 100)).substr(0, 4);
+  const std::string len_hash = sha1_hex(std::to_string(len - len % 100)).substr(0, 4);
   sigs.reserve(hosts->size());
   for (const std::string& h : *hosts) {
-    sigs.push_back(hextobase64(Sha1::hex(h).substr(0, 12) + len_hash));
+    sigs.push_back(hextobase64(sha1_hex(h).substr(0, 12) + len_hash));
   }
   return sigs;
 }

@@ -4,41 +4,19 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "base/base64.hpp"
+#include "base/digest.hpp"
 #include "sigs/legacy.hpp"
 
 namespace strop::sigs::razor {
 namespace {
 
-std::string sha1_hex(std::string_view s) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(s.data(), s.size(), d, &n, EVP_sha1(), nullptr);
-  static const char* const kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out.push_back(kHex[d[i] >> 4]);
-    out.push_back(kHex[d[i] & 15]);
-  }
-  return out;
-}
-
-std::string b64decode(const std::string& in) {
-  std::string out(in.size() * 3 / 4 + 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  std::size_t pad = 0;
-  for (std::size_t i = in.size(); i > 0 && in[i - 1] == '='; --i) ++pad;
-  out.resize(out.size() - pad);
-  return out;
-}
+std::string b64decode(const std::string& in) { return base64_decode_lenient(in); }
 
 Ep4 default_ep4() {
   Result<Ep4> e = parse_ep4(kDefaultEp4);

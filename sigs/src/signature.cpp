@@ -4,30 +4,10 @@
 #include <cstdio>
 #include <set>
 
-namespace strop {
+#include "base/base64.hpp"
+#include "base/hex.hpp"
 
-const char* errc_name(Errc code) {
-  switch (code) {
-    case Errc::kOk: return "ok";
-    case Errc::kInvalidArgument: return "invalid_argument";
-    case Errc::kMalformed: return "malformed";
-    case Errc::kLimitExceeded: return "limit_exceeded";
-    case Errc::kNotFound: return "not_found";
-    case Errc::kExists: return "exists";
-    case Errc::kIo: return "io";
-    case Errc::kUnavailable: return "unavailable";
-    case Errc::kTimeout: return "timeout";
-    case Errc::kUnauthorized: return "unauthorized";
-    case Errc::kForbidden: return "forbidden";
-    case Errc::kRateLimited: return "rate_limited";
-    case Errc::kInternal: return "internal";
-    case Errc::kNotMail: return "not_mail";
-    case Errc::kReplayed: return "replayed";
-  }
-  return "unknown";
-}
-
-namespace sigs {
+namespace strop::sigs {
 
 std::string_view engine_name(Engine e) {
   switch (e) {
@@ -92,10 +72,6 @@ bool all_of_set(std::string_view v, std::string_view allowed) {
                      [&](char c) { return allowed.find(c) != std::string_view::npos; });
 }
 
-constexpr std::string_view kHex = "0123456789abcdef";
-constexpr std::string_view kRazorAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 }  // namespace
 
 Result<Signature> parse_signature(std::string_view text) {
@@ -110,22 +86,23 @@ Result<Signature> parse_signature(std::string_view text) {
   switch (*engine) {
     case Engine::kBody:
     case Engine::kUrl:
-    case Engine::kAttach: ok = v.size() == 32 && all_of_set(v, kHex); break;
+    case Engine::kAttach: ok = v.size() == 32 && is_lower_hex(v); break;
     case Engine::kFuzzy: ok = decode_fuzzy(v).has_value(); break;
-    case Engine::kRazorE4: ok = v.size() == 28 && all_of_set(v, kRazorAlphabet); break;
-    case Engine::kRazorE8: ok = v.size() == 12 && all_of_set(v, kRazorAlphabet); break;
-    case Engine::kPyzor: ok = v.size() == 40 && all_of_set(v, kHex); break;
+    case Engine::kRazorE4: ok = v.size() == 28 && all_of_set(v, kBase64Url); break;
+    case Engine::kRazorE8: ok = v.size() == 12 && all_of_set(v, kBase64Url); break;
+    case Engine::kPyzor: ok = v.size() == 40 && is_lower_hex(v); break;
   }
   if (!ok) return make_error(Errc::kMalformed, "bad value for engine " + std::string(engine_name(*engine)));
   return Signature{*engine, std::string(v)};
 }
 
 std::string encode_fuzzy(const FuzzyHashes& h) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(kFuzzyHashes * 8, '0');
-  std::size_t o = 0;
+  std::string out;
+  out.reserve(kFuzzyHashes * 8);
   for (auto x : h) {
-    for (int shift = 28; shift >= 0; shift -= 4) out[o++] = kDigits[(x >> shift) & 15];
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      append_hex(&out, static_cast<unsigned char>(x >> shift));
+    }
   }
   return out;
 }
@@ -137,14 +114,9 @@ std::optional<FuzzyHashes> decode_fuzzy(std::string_view value) {
     std::uint32_t x = 0;
     for (int j = 0; j < 8; ++j) {
       char c = value[static_cast<std::size_t>(i * 8 + j)];
-      int d;
-      if (c >= '0' && c <= '9') {
-        d = c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        d = c - 'a' + 10;
-      } else {
-        return std::nullopt;
-      }
+      // Lower-case only: a signature value has one spelling.
+      int d = c >= 'A' && c <= 'F' ? -1 : hex_digit_value(c);
+      if (d < 0) return std::nullopt;
       x = (x << 4) | static_cast<std::uint32_t>(d);
     }
     h[static_cast<std::size_t>(i)] = x;
@@ -220,5 +192,4 @@ Comparison compare(const SignatureSet& a, const SignatureSet& b) {
   return c;
 }
 
-}  // namespace sigs
-}  // namespace strop
+}  // namespace strop::sigs

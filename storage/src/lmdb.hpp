@@ -23,7 +23,7 @@
 #include <string>
 #include <string_view>
 
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::storage::lmdb {
 

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "base/digest.hpp"
+#include "base/hex.hpp"
 #include "sigs/legacy.hpp"
 #include "sigs/pyzor.hpp"
 #include "sigs/razor.hpp"
@@ -35,8 +37,6 @@ std::string read_file(const std::string& path, bool* ok) {
   *ok = static_cast<bool>(in) || in.eof();
   return ss.str();
 }
-
-std::string sha1_of(std::string_view s);
 
 void dump_razor(const std::string& raw, const Ep4& ep4, const std::string& ep4_text,
                 bool verbose, std::string* out) {
@@ -61,9 +61,9 @@ void dump_razor(const std::string& raw, const Ep4& ep4, const std::string& ep4_t
       }
       if (verbose) {
         auto opt = [](const std::optional<std::string>& c) {
-          return c ? sha1_of(*c) + "/" + std::to_string(c->size()) : std::string("undef/-");
+          return c ? strop::sha1_hex(*c) + "/" + std::to_string(c->size()) : std::string("undef/-");
         };
-        dbg += "# " + id + " body=" + sha1_of(p.body) + "/" + std::to_string(p.body.size()) +
+        dbg += "# " + id + " body=" + strop::sha1_hex(p.body) + "/" + std::to_string(p.body.size()) +
                " cleaned=" + opt(p.cleaned) + " vr8=" + opt(p.cleaned_vr8) +
                " skip=" + (p.skipme ? "1" : "0") + "\n";
       }
@@ -76,15 +76,6 @@ std::string unhex(const std::string& h) {
   std::string o;
   for (std::size_t i = 0; i + 1 < h.size(); i += 2) {
     o.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
-  }
-  return o;
-}
-std::string hex(std::string_view s) {
-  static const char* const kHex = "0123456789abcdef";
-  std::string o;
-  for (unsigned char c : s) {
-    o.push_back(kHex[c >> 4]);
-    o.push_back(kHex[c & 15]);
   }
   return o;
 }
@@ -133,30 +124,13 @@ int run_line_mode(const std::string& mode, const std::vector<std::string>& args)
       }
     } else {
       std::optional<std::u32string> t = html_to_text(from_utf8(unhex(line)));
-      out += t ? hex(to_utf8(*t)) + "\n" : std::string("CRASH\n");
+      out += t ? strop::hex_encode(to_utf8(*t)) + "\n" : std::string("CRASH\n");
     }
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }
 
-}  // namespace
-
-#include <openssl/evp.h>
-
-namespace {
-std::string sha1_of(std::string_view s) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(s.data(), s.size(), d, &n, EVP_sha1(), nullptr);
-  static const char* const kHex = "0123456789abcdef";
-  std::string o;
-  for (unsigned i = 0; i < n; ++i) {
-    o.push_back(kHex[d[i] >> 4]);
-    o.push_back(kHex[d[i] & 15]);
-  }
-  return o;
-}
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -41,7 +41,7 @@
 #include "agent/identity.hpp"
 #include "protocol/messages.hpp"
 #include "sigs/compute.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 #include "sigs/signature.hpp"
 
 namespace strop::agent {

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "protocol/messages.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::agent {
 

@@ -133,11 +133,6 @@ Result<void> enum_str(const Reader& rd, const char* sec, const char* key, T* out
   return {};
 }
 
-#define STROP_TRY(expr)                           \
-  do {                                            \
-    if (auto r_ = (expr); !r_) return r_.error(); \
-  } while (0)
-
 Result<Config> from_table(const toml::table& root) {
   for (const auto& [k, v] : root) {
     std::string sec(k.str());

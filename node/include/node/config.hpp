@@ -15,7 +15,7 @@
 #include "node/pyzor_config.hpp"
 #include "node/razor_config.hpp"
 #include "protocol/limits.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 #include "storage/store.hpp"
 #include "strop/version.hpp"
 

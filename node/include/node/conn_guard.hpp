@@ -31,7 +31,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::node {
 

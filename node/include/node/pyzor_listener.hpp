@@ -20,7 +20,7 @@
 
 #include "node/config.hpp"
 #include "node/razor_accounts.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 #include "storage/store.hpp"
 
 namespace strop::node {

@@ -25,7 +25,7 @@
 #include <string_view>
 
 #include "node/config.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 #include "storage/reporter.hpp"
 
 namespace strop::node {

@@ -31,7 +31,7 @@
 #include "node/config.hpp"
 #include "node/handlers.hpp"
 #include "node/metrics.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::node {
 

@@ -22,7 +22,7 @@
 
 #include "node/config.hpp"
 #include "node/metrics.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 #include "storage/store.hpp"
 
 namespace strop::node {

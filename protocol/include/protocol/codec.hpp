@@ -20,7 +20,7 @@
 #include "protocol/errors.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/messages.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::protocol {
 

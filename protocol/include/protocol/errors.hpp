@@ -9,7 +9,7 @@
 #include <optional>
 #include <string_view>
 
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::protocol {
 

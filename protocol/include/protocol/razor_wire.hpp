@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::protocol::razor {
 

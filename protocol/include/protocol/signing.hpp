@@ -51,9 +51,6 @@ std::string canonical_request(std::string_view method, std::string_view target,
                               std::string_view timestamp, std::string_view nonce,
                               std::string_view body);
 
-// Lowercase hex SHA-256 of `data`.
-std::string sha256_hex(std::string_view data);
-
 // Signs one request. `unix_time` is the client's clock in seconds; `nonce` must be fresh
 // (make_nonce()). REQUIRES: nonce is 16..64 characters of [A-Za-z0-9_-].
 AuthHeaders sign_request(std::string_view reporter, std::string_view secret,

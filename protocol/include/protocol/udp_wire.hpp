@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 #include "sigs/signature.hpp"
 
 namespace strop::protocol::udp {

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "sigs/message.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 #include "sigs/signature.hpp"
 
 namespace strop::sigs {

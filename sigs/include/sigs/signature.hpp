@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::sigs {
 

@@ -34,7 +34,7 @@
 #include <string>
 #include <vector>
 
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 #include "sigs/signature.hpp"
 #include "storage/reporter.hpp"
 #include "storage/reputation.hpp"

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::milter {
 

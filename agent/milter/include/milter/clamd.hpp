@@ -19,7 +19,7 @@
 
 #include "milter/deadline.hpp"
 #include "milter/net.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::milter {
 

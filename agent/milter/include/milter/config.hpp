@@ -13,7 +13,7 @@
 #include "milter/buffer.hpp"
 #include "milter/bypass.hpp"
 #include "milter/pipeline.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::milter {
 

@@ -11,7 +11,7 @@
 
 #include "milter/policy.hpp"
 #include "milter/rules.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::milter {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "milter/deadline.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 #include "sigs/signature.hpp"
 
 namespace strop::milter {

@@ -17,7 +17,7 @@
 
 #include "milter/net.hpp"
 #include "milter/policy.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::milter {
 

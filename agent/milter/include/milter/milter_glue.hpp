@@ -22,7 +22,7 @@
 #include "milter/config.hpp"
 #include "milter/metrics.hpp"
 #include "milter/pipeline.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace spdlog {
 class logger;

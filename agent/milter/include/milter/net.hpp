@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "milter/deadline.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::milter {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "milter/lookup.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::milter {
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::milter {
 

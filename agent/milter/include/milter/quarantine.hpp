@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "milter/rules.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::milter {
 

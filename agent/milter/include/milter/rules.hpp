@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "sigs/message.hpp"
-#include "sigs/result.hpp"
+#include "base/result.hpp"
 
 namespace strop::milter {
 

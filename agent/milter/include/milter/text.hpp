@@ -1,40 +1,20 @@
-// text.hpp: small string helpers shared by the milter's modules (ASCII only, pure).
+// text.hpp: small string helpers shared by the milter's modules (ASCII only, pure). The
+// ASCII case and whitespace helpers are base/ascii.hpp's.
 #pragma once
 
 #include <algorithm>
-#include <cctype>
 #include <string>
 #include <string_view>
 
+#include "base/ascii.hpp"
+
 namespace strop::milter {
 
-inline std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-inline char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-inline std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = ascii_lower(c);
-  return out;
-}
-
-inline bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
-
-inline bool istarts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
+using strop::ascii_lower;
+using strop::iequals;
+using strop::istarts_with;
+using strop::to_lower;
+using strop::trim;
 
 // Printable ASCII only, at most `max` bytes, for logs and SMTP replies: control characters
 // and non-ASCII bytes become '?'.

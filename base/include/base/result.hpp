@@ -1,4 +1,4 @@
-// result.hpp: Result<T>, the project's value type for expected failures.
+// result.hpp: Result<T> and Errc, the project's value type for expected failures.
 //
 // Expected failures (bad input, limits hit, not found) travel as values; exceptions are
 // reserved for bugs and fatal states. A Result holds either a T or an Error {code, message}.
@@ -84,3 +84,10 @@ class [[nodiscard]] Result<void> {
 inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
 
 }  // namespace strop
+
+// STROP_TRY(expr): evaluates `expr` (a Result) and returns its Error from the enclosing
+// function when it failed. The enclosing function must return a Result (any T).
+#define STROP_TRY(expr)                                                           \
+  do {                                                                            \
+    if (auto strop_try_r_ = (expr); !strop_try_r_) return strop_try_r_.error(); \
+  } while (0)

@@ -1,0 +1,34 @@
+#include "base/hex.hpp"
+
+#include <gtest/gtest.h>
+
+namespace strop {
+namespace {
+
+TEST(Hex, EncodesLowerCaseByDefault) {
+  EXPECT_EQ(hex_encode(std::string_view("\x01\xab\xff", 3)), "01abff");
+  EXPECT_EQ(hex_encode(std::string_view("\x01\xab\xff", 3), HexCase::kUpper), "01ABFF");
+  EXPECT_EQ(hex_encode(""), "");
+  std::string s = "%";
+  append_hex(&s, 0x2f, HexCase::kUpper);
+  EXPECT_EQ(s, "%2F");
+}
+
+TEST(Hex, DecodeValidates) {
+  EXPECT_EQ(*hex_decode("01abFF"), std::string("\x01\xab\xff", 3));
+  EXPECT_EQ(hex_decode("abc").error().code, Errc::kMalformed);
+  EXPECT_EQ(hex_decode("zz").error().code, Errc::kMalformed);
+  EXPECT_TRUE(hex_decode("")->empty());
+}
+
+TEST(Hex, DigitsAndLowerCheck) {
+  EXPECT_EQ(hex_digit_value('0'), 0);
+  EXPECT_EQ(hex_digit_value('f'), 15);
+  EXPECT_EQ(hex_digit_value('F'), 15);
+  EXPECT_EQ(hex_digit_value('g'), -1);
+  EXPECT_TRUE(is_lower_hex("0123456789abcdef"));
+  EXPECT_FALSE(is_lower_hex("ABCDEF"));
+}
+
+}  // namespace
+}  // namespace strop
