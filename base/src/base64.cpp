@@ -5,6 +5,34 @@
 
 namespace strop {
 
+namespace {
+
+// Collects 6-bit values and appends each whole byte to the output.
+class ByteAssembler {
+ public:
+  explicit ByteAssembler(std::string* out) : out_(out) {}
+  void push(std::uint32_t sextet) {
+    acc_ = (acc_ << 6) | sextet;
+    bits_ += 6;
+    if (bits_ >= 8) {
+      bits_ -= 8;
+      out_->push_back(static_cast<char>((acc_ >> bits_) & 0xFF));
+    }
+  }
+  // Drops a partial byte: the next value starts a new quantum.
+  void restart() {
+    acc_ = 0;
+    bits_ = 0;
+  }
+
+ private:
+  std::string* out_;
+  std::uint32_t acc_ = 0;
+  int bits_ = 0;
+};
+
+}  // namespace
+
 std::string base64_encode(std::string_view bytes, std::string_view alphabet,
                           Base64Padding padding) {
   std::string out;
@@ -29,17 +57,11 @@ std::string base64_encode(std::string_view bytes, std::string_view alphabet,
 std::optional<std::string> base64_decode(std::string_view text, std::string_view alphabet) {
   std::string out;
   out.reserve(text.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
+  ByteAssembler bytes(&out);
   for (char c : text) {
     std::size_t v = alphabet.find(c);
     if (v == std::string_view::npos) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
+    bytes.push(static_cast<std::uint32_t>(v));
   }
   return out;
 }
@@ -58,23 +80,15 @@ std::string base64_decode_lenient(std::string_view text) {
   }();
   std::string out;
   out.reserve(text.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
+  ByteAssembler bytes(&out);
   for (char ch : text) {
     if (ch == '=') {
-      // Padding ends a quantum; tolerate concatenated base64 blocks by resetting.
-      acc = 0;
-      bits = 0;
+      // Padding ends a quantum; tolerate concatenated base64 blocks by restarting.
+      bytes.restart();
       continue;
     }
     int v = kTable[static_cast<unsigned char>(ch)];
-    if (v < 0) continue;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
+    if (v >= 0) bytes.push(static_cast<std::uint32_t>(v));
   }
   return out;
 }

@@ -9,6 +9,8 @@
 #include <exception>
 #include <sstream>
 
+#include "base/ascii.hpp"
+#include "base/hex.hpp"
 #include "protocol/limits.hpp"
 
 namespace strop::node {
@@ -18,15 +20,7 @@ using pz::Field;
 
 namespace {
 
-std::string lower_trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+std::string lower_trim(std::string_view s) { return to_lower(trim(s, " \t\r\n")); }
 
 std::vector<std::string> words(std::string_view s) {
   std::vector<std::string> out;
@@ -39,11 +33,8 @@ std::vector<std::string> words(std::string_view s) {
 // A pyzor digest as a Strop signature (40 hex digits, lowercased); nullopt otherwise.
 std::optional<sigs::Signature> digest_signature(std::string_view d) {
   if (d.size() != 40) return std::nullopt;
-  std::string v(d);
-  for (char& c : v) {
-    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
-  }
+  std::string v = to_lower(d);
+  if (!is_lower_hex(v)) return std::nullopt;
   return sigs::Signature{sigs::Engine::kPyzor, std::move(v)};
 }
 

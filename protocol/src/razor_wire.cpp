@@ -92,7 +92,7 @@ std::string multipart_subtype(const std::vector<std::string_view>& fields) {
       bool tok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
                  c == '.' || c == '_';
       if (!tok || sub.size() >= 40) break;
-      sub += static_cast<char>((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+      sub += ascii_lower(c);
     }
     return sub;
   }

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/utf8.hpp"
 #include "sigs/pyzor.hpp"
 
 namespace strop::sigs::pyzor::detail {
@@ -24,24 +25,10 @@ constexpr bool py_linebreak(char32_t c) {
          c == 0x1E || c == 0x85 || c == 0x2028 || c == 0x2029;
 }
 
+// Appends `c` as UTF-8; a lone surrogate is dropped, as .encode("utf8", "ignore") does.
 inline void append_utf8(std::string* out, char32_t c) {
-  if (c < 0x80) {
-    out->push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c >= 0xD800 && c <= 0xDFFF) {
-    // lone surrogate: .encode("utf8", "ignore") drops it
-  } else if (c < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
+  if (c >= 0xD800 && c <= 0xDFFF) return;
+  strop::append_utf8(out, static_cast<std::uint32_t>(c));
 }
 
 // Result of one multibyte decoder step, as CPython's cjkcodecs report it.
