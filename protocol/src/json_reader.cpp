@@ -1,11 +1,19 @@
 #include "json_reader.hpp"
 
 #include <charconv>
+#include <cmath>
 
 #include "base/hex.hpp"
 #include "base/utf8.hpp"
 
 namespace strop::protocol::detail {
+
+namespace {
+// Exponent digits beyond this no longer change whether a number overflows a double.
+constexpr std::int64_t kExponentClamp = 100'000'000;
+// 10^308 <= DBL_MAX < 10^309: numbers whose leading digit is below this cannot overflow.
+constexpr std::int64_t kMaxDoubleDecimalExponent = 308;
+}  // namespace
 
 namespace {
 
@@ -187,6 +195,7 @@ bool JsonReader::skip_number() {
   const char* s = p_;
   if (p_ < end_ && *p_ == '-') ++p_;
   if (p_ >= end_) return fail("bad number");
+  const char* int_begin = p_;
   if (*p_ == '0') {
     ++p_;
   } else if (*p_ >= '1' && *p_ <= '9') {
@@ -194,16 +203,50 @@ bool JsonReader::skip_number() {
   } else {
     return fail("bad number");
   }
+  const char* int_end = p_;
+  const char* frac_begin = p_;
+  const char* frac_end = p_;
   if (p_ < end_ && *p_ == '.') {
     ++p_;
     if (p_ >= end_ || *p_ < '0' || *p_ > '9') return fail("bad number");
+    frac_begin = p_;
     while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    frac_end = p_;
   }
+  std::int64_t exponent = 0;
   if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
     ++p_;
-    if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+    bool negative = false;
+    if (p_ < end_ && (*p_ == '+' || *p_ == '-')) negative = *p_++ == '-';
     if (p_ >= end_ || *p_ < '0' || *p_ > '9') return fail("bad number");
-    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    for (; p_ < end_ && *p_ >= '0' && *p_ <= '9'; ++p_) {
+      if (exponent < kExponentClamp) exponent = exponent * 10 + (*p_ - '0');
+    }
+    if (negative) exponent = -exponent;
+  }
+  // A number beyond the largest finite double is malformed (docs/protocol.md "Numbers"), as
+  // nlohmann-json and most JSON libraries treat it; underflow reads as zero and is valid.
+  // Only numbers whose leading digit sits at 10^308 or above can overflow: parse just those.
+  std::int64_t magnitude = 0;  // decimal position of the first non-zero digit
+  bool nonzero = false;
+  for (const char* d = int_begin; d < int_end && !nonzero; ++d) {
+    if (*d != '0') {
+      nonzero = true;
+      magnitude = (int_end - d) - 1;
+    }
+  }
+  for (const char* d = frac_begin; d < frac_end && !nonzero; ++d) {
+    if (*d != '0') {
+      nonzero = true;
+      magnitude = -((d - frac_begin) + 1);
+    }
+  }
+  if (nonzero && magnitude + exponent >= kMaxDoubleDecimalExponent) {
+    double v = 0;
+    auto r = std::from_chars(s, p_, v);
+    if (r.ec == std::errc::result_out_of_range || (r.ec == std::errc() && !std::isfinite(v))) {
+      return fail("number out of range");
+    }
   }
   return p_ > s;
 }
