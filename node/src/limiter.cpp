@@ -66,6 +66,15 @@ NonceCache::NonceCache(std::size_t max_entries, std::size_t max_per_reporter)
     : max_per_shard_(std::max<std::size_t>(max_entries / kShards, 1)),
       max_per_reporter_(std::max<std::size_t>(max_per_reporter, 1)) {}
 
+std::size_t NonceCache::prune(Partition& p, std::int64_t now) {
+  std::size_t n = 0;
+  for (; !p.order.empty() && p.order.front().first < now; ++n) {
+    p.seen.erase(p.order.front().second);
+    p.order.pop_front();
+  }
+  return n;
+}
+
 NonceCache::Outcome NonceCache::insert(std::string_view reporter, std::string_view nonce,
                                        std::int64_t now, std::int64_t expires_at) {
   Shard& s = shards_[shard_of(reporter, kShards)];
@@ -73,11 +82,7 @@ NonceCache::Outcome NonceCache::insert(std::string_view reporter, std::string_vi
   auto it = s.reporters.find(std::string(reporter));
   if (it != s.reporters.end()) {
     Partition& p = it->second;
-    while (!p.order.empty() && p.order.front().first < now) {
-      p.seen.erase(p.order.front().second);
-      p.order.pop_front();
-      --s.entries;
-    }
+    s.entries -= prune(p, now);
     if (p.seen.count(std::string(nonce))) return Outcome::kReplay;
     if (p.seen.empty()) {
       s.reporters.erase(it);
@@ -89,13 +94,8 @@ NonceCache::Outcome NonceCache::insert(std::string_view reporter, std::string_vi
   if (s.entries >= max_per_shard_) {
     // Make room from other reporters' expired entries before giving up on this one.
     for (auto r = s.reporters.begin(); r != s.reporters.end();) {
-      Partition& p = r->second;
-      while (!p.order.empty() && p.order.front().first < now) {
-        p.seen.erase(p.order.front().second);
-        p.order.pop_front();
-        --s.entries;
-      }
-      if (p.seen.empty() && r != it) {
+      s.entries -= prune(r->second, now);
+      if (r->second.seen.empty() && r != it) {
         r = s.reporters.erase(r);
       } else {
         ++r;

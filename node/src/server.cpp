@@ -29,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http_framing.hpp"
 #include "node/conn_guard.hpp"
 #include "protocol/signing.hpp"
 
@@ -48,62 +49,6 @@ namespace {
 constexpr std::size_t kReadBufferBytes = 16 * 1024;
 // Lingering close: most bytes read and discarded after the final response.
 constexpr std::size_t kLingerMaxBytes = 4 * 1024 * 1024;
-
-// True when the header section at the start of `raw` (as far as it has arrived) contains
-// obs-fold, a line break followed by SP or HTAB (RFC 9112 §5.2). Beast would join the
-// folded lines silently; the node rejects them, as RFC 9112 allows, so that no proxy in
-// front of it can see different header fields than it does. Leading empty lines are
-// skipped (RFC 9112 §2.2); the scan stops at the empty line that ends the header.
-bool has_obs_fold(std::string_view raw) {
-  std::size_t i = 0;
-  while (raw.substr(i, 2) == "\r\n") i += 2;
-  for (;;) {
-    auto eol = raw.find("\r\n", i);
-    if (eol == std::string_view::npos || eol + 2 >= raw.size()) return false;  // undecided yet
-    char next = raw[eol + 2];
-    if (next == ' ' || next == '\t') return true;
-    if (next == '\r') return false;  // the empty line: end of the header section
-    i = eol + 2;
-  }
-}
-
-// RFC 9112 §6: the only transfer coding the node implements is one final "chunked", and
-// a message with both Transfer-Encoding and Content-Length (or Transfer-Encoding in
-// HTTP/1.0) has untrustworthy framing. Any of these is refused and the connection closed,
-// so the bytes of a body framed one way can never be read as a second request. Returns
-// the reason, or an empty string when the framing is acceptable. (Beast itself refuses a
-// second Transfer-Encoding field and Content-Length after Transfer-Encoding: chunked, but
-// treats an unknown coding as "no body".)
-std::string framing_error(const http::request<http::string_body>& req) {
-  bool te = false;
-  std::size_t chunked = 0;
-  std::string unsupported;
-  for (const auto& f : req) {
-    if (f.name() != http::field::transfer_encoding) continue;
-    te = true;
-    std::string_view v(f.value().data(), f.value().size());
-    while (!v.empty()) {
-      auto comma = v.find(',');
-      auto item = v.substr(0, comma);
-      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-      if (item.empty()) continue;
-      if (beast::iequals(item, "chunked")) {
-        ++chunked;
-      } else if (unsupported.empty()) {
-        unsupported.assign(item.substr(0, 32));
-      }
-    }
-  }
-  if (!te) return {};
-  if (req.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
-  if (req.count(http::field::content_length)) return "both Transfer-Encoding and Content-Length";
-  if (!unsupported.empty()) return "unsupported transfer coding \"" + unsupported + "\" (only chunked is implemented)";
-  if (chunked > 1) return "chunked applied more than once";
-  if (chunked == 0) return "empty Transfer-Encoding";
-  return {};
-}
 
 // Everything a session needs after the Server object may be gone (held by shared_ptr).
 struct SharedState;

@@ -156,8 +156,10 @@ class StoreImpl final : public Store {
   int apply_message_events(WriteCtx& c, ReporterId judge, codec::ReporterRecord& jrec,
                            const MessageEvents& ev);
   // Consumes req's replay key (if any) in this transaction: *replayed = true when it was
-  // already consumed. Also deletes a few expired keys (amortised sweep).
-  int consume_replay_key(WriteCtx& c, ReporterId reporter, const ReplayKey& key, bool* replayed);
+  // already consumed. Also deletes a few keys expired before `now`, the request's time (not
+  // the store's clock, so the writer's outcome depends only on the requests it applies).
+  int consume_replay_key(WriteCtx& c, ReporterId reporter, const ReplayKey& key, TimePoint now,
+                         bool* replayed);
   // Finds the stored record of sig (0, MDB_NOTFOUND or an LMDB error).
   int find_sig(WriteCtx& c, const sigs::Signature& sig, std::uint64_t key, codec::SigId* id,
                codec::SigRecord* rec);

@@ -121,7 +121,7 @@ int StoreImpl::allocate_sig_id(WriteCtx& c, SigId* out) {
 }
 
 int StoreImpl::consume_replay_key(WriteCtx& c, ReporterId reporter, const ReplayKey& key,
-                                  bool* replayed) {
+                                  TimePoint now, bool* replayed) {
   *replayed = false;
   const std::uint64_t expires = to_u64(key.expires);
   std::string k = codec::replay_key(reporter, key.nonce);
@@ -136,7 +136,7 @@ int StoreImpl::consume_replay_key(WriteCtx& c, ReporterId reporter, const Replay
   if (rc != MDB_NOTFOUND) return rc;
   // Amortised sweep: each consumed key deletes up to kReplaySweepPerKey expired keys, so the
   // tables hold about one window's worth of keys without a timer.
-  const std::uint64_t now_s = to_u64(now());
+  const std::uint64_t now_s = to_u64(now);
   {
     lmdb::Cursor cur;
     if ((rc = lmdb::Cursor::open(*c.txn, dbi_.replay_expiry, &cur)) != 0) return rc;
@@ -181,7 +181,7 @@ int StoreImpl::admit_vote(WriteCtx& c, const VoteRequest& req,
     // Consumed before validation: a signed request is spent once it reached the store,
     // whatever its outcome.
     bool replayed = false;
-    if ((rc = consume_replay_key(c, reporter, *req.replay, &replayed)) != 0) return rc;
+    if ((rc = consume_replay_key(c, reporter, *req.replay, req.now, &replayed)) != 0) return rc;
     if (replayed) {
       *out = make_error(Errc::kReplayed, "request already accepted once (replayed nonce)");
       return 0;

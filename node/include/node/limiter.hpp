@@ -91,6 +91,8 @@ class NonceCache {
     std::size_t entries = 0;                               // guarded by mu
   };
   static constexpr std::size_t kShards = 16;
+  // Drops p's entries that expired before `now`; returns how many.
+  static std::size_t prune(Partition& p, std::int64_t now);
   const std::size_t max_per_shard_;
   const std::size_t max_per_reporter_;
   std::array<Shard, kShards> shards_;
