@@ -1,6 +1,6 @@
 // handlers_bench: CPU cost of the request handler alone (Api::handle, no sockets) for checks,
 // against a real Store preloaded with N signatures: decode + store lookups + encode +
-// metrics. Subtract it from the end-to-end server CPU per request (tests/node/run_bench.sh)
+// metrics. Subtract it from the end-to-end server CPU per request (tests/bench/run_bench.sh)
 // to see what HTTP and the kernel cost. A benchmark, not a test.
 //   node_handler_bench [--benchmark_filter=...]   (STROP_BENCH_PRELOAD=N, default 100000)
 #include <benchmark/benchmark.h>
@@ -28,6 +28,7 @@ struct Fixture {
   std::filesystem::path dir;
   std::unique_ptr<storage::Store> store;
   node::NodeMetrics metrics;
+  std::unique_ptr<node::SignatureService> service;
   std::unique_ptr<node::Api> api;
 
   Fixture() {
@@ -44,12 +45,14 @@ struct Fixture {
       for (int i = 0; i < 1000; ++i) batch.push_back({sigs::Engine::kBody, hex(rng, 32)});
       (void)store->report(rep->id, std::move(batch)).get();
     }
-    node::ApiOptions ao;
-    ao.ip_limit = {0, 0};
-    api = std::make_unique<node::Api>(*store, ao, metrics);
+    node::Config config;
+    config.ip_limit = {0, 0};
+    service = std::make_unique<node::SignatureService>(config, *store, metrics);
+    api = std::make_unique<node::Api>(*service);
   }
   ~Fixture() {
     api.reset();
+    service.reset();
     store.reset();
     std::filesystem::remove_all(dir);
   }

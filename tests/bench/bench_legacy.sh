@@ -2,7 +2,7 @@
 # bench_legacy.sh: benchmark of the legacy listeners (a script, not a test; figures go to
 # docs/performance.md "## Legacy listeners").
 #
-#   tests/legacy_listeners/bench_legacy.sh [BUILD_DIR] [SECONDS] [CONCURRENCY]
+#   tests/bench/bench_legacy.sh [BUILD_DIR] [SECONDS] [CONCURRENCY]
 #
 # 1. Starts strop-node (Pyzor + Razor2 listeners, rate limits off) on a temporary store and
 #    reports 200 corpus spams with `strop report` (all engines).
@@ -23,7 +23,7 @@ SECS=${2:-10}
 CONC=${3:-32}
 NODE=$BUILD/node/strop-node
 STROP=$BUILD/agent/cli/strop
-LOAD=$BUILD/tests/legacy_listeners/legacy_load
+LOAD=$BUILD/tests/bench/legacy_load
 CORPUS=${STROP_CORPUS:-$ROOT/../shared/corpus}
 PY=/usr/bin/python3
 for f in "$NODE" "$STROP" "$LOAD"; do

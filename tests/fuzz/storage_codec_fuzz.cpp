@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "codec.hpp"
+#include "storage/src/codec.hpp"
 
 using namespace strop::storage::codec;
 

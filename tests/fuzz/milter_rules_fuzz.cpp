@@ -1,4 +1,4 @@
-// rules_fuzz.cpp: libFuzzer target for strop-milter's rules-file parser (untrusted text in,
+// milter_rules_fuzz: libFuzzer target for strop-milter's rules-file parser (untrusted text in,
 // RuleSet or a clean error out), and evaluation of what parsed against a fixed message and
 // the input itself as a raw message.
 #include <cstddef>

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "json_reader.hpp"
+#include "protocol/src/json_reader.hpp"
 #include "protocol/codec.hpp"
 #include "sigs/signature.hpp"
 

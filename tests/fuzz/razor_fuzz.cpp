@@ -1,7 +1,7 @@
-// razor_fuzz.cpp: libFuzzer target of the legacy engines (razor-agents and pyzor models):
+// razor_fuzz: libFuzzer target of the legacy engines (razor-agents and pyzor models):
 // whole files through razor-check's intake and the pyzor digest, the same bytes as an
 // uploaded Razor part (the node's sign_part path), and as HTML for pyzor's stripper.
-// Declared in tests/legacy/CMakeLists.txt (strop_fuzzer, seeds: the spam corpus).
+// Registered in tests/fuzz/CMakeLists.txt; seeds: tests/fuzz/corpus/razor_fuzz.
 #include <cstddef>
 #include <cstdint>
 #include <string>

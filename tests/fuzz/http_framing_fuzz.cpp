@@ -1,7 +1,7 @@
 // libFuzzer target for the HTTP request framing as the node sees it: Beast's request parser
 // with the node's default header and body limits, then the node's own RFC 9112 checks
-// (http_framing.hpp). Besides "no crash, no UB, no leak" it checks that a request the node
-// would accept never carries Transfer-Encoding together with Content-Length, nor a
+// (node/src/http_framing.hpp). Besides "no crash, no UB, no leak" it checks that a request
+// the node would accept never carries Transfer-Encoding together with Content-Length, nor a
 // Transfer-Encoding other than one final "chunked".
 #include <boost/beast/core/buffers_prefix.hpp>
 #include <boost/beast/http/read.hpp>
@@ -13,7 +13,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "http_framing.hpp"
+#include "node/src/http_framing.hpp"
 #include "node/config.hpp"
 
 namespace http = boost::beast::http;

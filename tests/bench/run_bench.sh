@@ -9,7 +9,7 @@ build=${1:?usage: run_bench.sh BUILD_DIR [PRELOAD] [SECONDS]}
 preload=${2:-100000}
 secs=${3:-10}
 node=$build/node/strop-node
-client=$build/tests/node/node_bench_client
+client=$build/tests/bench/node_bench_client
 tmp=$(mktemp -d /tmp/strop-bench.XXXXXX)
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 cat > "$tmp/node.toml" <<TOML
