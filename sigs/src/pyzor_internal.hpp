@@ -1,5 +1,7 @@
-// pyzor_internal.hpp: helpers shared by the pyzor model's translation units (Python's
-// character classes, UTF-8 output, the CJK codecs). Private to sigs/src.
+// pyzor_internal.hpp: the stages of the pyzor model (sigs/pyzor.hpp: line normalisation, the
+// HTML parser, html.unescape, CPython's codecs) and the helpers its translation units share
+// (Python's character classes, UTF-8 output, the CJK codecs). Private to sigs/src and its
+// tests and fuzz target.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +11,46 @@
 
 #include "base/utf8.hpp"
 #include "sigs/pyzor.hpp"
+
+namespace strop::sigs::pyzor {
+
+// ---- Stages of the digest, tested one by one (pyzor_test.cpp) -------------------------------
+
+// DataDigester.normalize(): drops \S{10,}, then \S+@\S+, then [a-z]+:\S+ (IGNORECASE), then
+// all whitespace (Python's Unicode definition).
+std::u32string normalize_line(std::u32string_view line);
+
+// DataDigester.normalize_html_part(): the stripped text nodes outside <script>/<style>,
+// joined by one space. nullopt when HTMLParser raises (pyzor then crashes).
+std::optional<std::u32string> html_to_text(std::u32string_view html);
+
+// html.unescape(). nullopt when Python raises (a decimal reference of more than 4300 digits).
+std::optional<std::u32string> html_unescape(std::u32string_view s);
+
+// bytes.decode(charset, errors) as CPython 3.11 does it.
+enum class DecodeErrors { kStrict, kIgnore, kReplace };
+enum class DecodeStatus {
+  kOk,
+  kLookupError,   // unknown codec, or not a text codec
+  kUnicodeError,  // strict decoding failed (or the "undefined" codec)
+  kValueError,    // the charset name holds a NUL (Python raises ValueError, pyzor crashes)
+};
+struct Decoded {
+  DecodeStatus status = DecodeStatus::kOk;
+  std::u32string text;
+};
+Decoded decode(std::string_view bytes, std::string_view charset, DecodeErrors errors);
+
+// The Python codec module a charset name resolves to ("" when none), e.g.
+// "ks_c_5601-1987" -> "cp949".
+std::string codec_module(std::string_view charset);
+// True when `module` is one of Python's text codecs (bytes.decode accepts it).
+bool is_text_module(std::string_view module);
+
+// UTF-8 encoding of code points, dropping surrogates (str.encode("utf8", "ignore")).
+std::string to_utf8(std::u32string_view s);
+
+}  // namespace strop::sigs::pyzor
 
 namespace strop::sigs::pyzor::detail {
 

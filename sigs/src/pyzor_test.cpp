@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "pyzor_internal.hpp"
 #include "sigs/legacy.hpp"
 
 namespace strop::sigs::pyzor {
@@ -18,7 +19,9 @@ std::u32string u32(std::string_view utf8) {  // test inputs are valid UTF-8
     const auto c = static_cast<unsigned char>(utf8[i]);
     const int n = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
     char32_t v = n == 0 ? c : n == 1 ? (c & 0x1F) : n == 2 ? (c & 0x0F) : (c & 0x07);
-    for (int k = 1; k <= n; ++k) v = (v << 6) | (static_cast<unsigned char>(utf8[i + k]) & 0x3F);
+    for (std::size_t k = 1; k <= static_cast<std::size_t>(n); ++k) {
+      v = (v << 6) | (static_cast<unsigned char>(utf8[i + k]) & 0x3F);
+    }
     o.push_back(v);
     i += static_cast<std::size_t>(n) + 1;
   }

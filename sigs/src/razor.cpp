@@ -12,6 +12,7 @@
 #include "base/ascii.hpp"
 #include "base/digest.hpp"
 #include "razor_domains.hpp"
+#include "razor_internal.hpp"
 
 namespace strop::sigs::razor {
 namespace {

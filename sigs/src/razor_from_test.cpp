@@ -19,6 +19,7 @@
 
 #include "sigs/compute.hpp"
 #include "sigs/legacy.hpp"
+#include "razor_internal.hpp"
 #include "sigs/razor.hpp"
 
 namespace strop::sigs::razor {

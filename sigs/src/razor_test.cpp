@@ -11,6 +11,7 @@
 
 #include "base/base64.hpp"
 #include "base/digest.hpp"
+#include "razor_internal.hpp"
 #include "sigs/legacy.hpp"
 
 namespace strop::sigs::razor {

@@ -11,6 +11,7 @@
 #include "sigs/legacy.hpp"
 #include "sigs/pyzor.hpp"
 #include "sigs/razor.hpp"
+#include "sigs/src/pyzor_internal.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view raw(reinterpret_cast<const char*>(data), size);

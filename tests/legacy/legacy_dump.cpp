@@ -25,6 +25,7 @@
 #include "sigs/legacy.hpp"
 #include "sigs/pyzor.hpp"
 #include "sigs/razor.hpp"
+#include "sigs/src/pyzor_internal.hpp"
 
 namespace {
 

@@ -48,40 +48,4 @@ std::optional<std::vector<std::string>> kept_lines(std::string_view raw,
 std::optional<std::vector<std::string>> predigest_lines(std::string_view raw,
                                                         const Limits& limits = {});
 
-// ---- Pieces, exposed for tests ---------------------------------------------------------------
-
-// DataDigester.normalize(): drops \S{10,}, then \S+@\S+, then [a-z]+:\S+ (IGNORECASE), then
-// all whitespace (Python's Unicode definition).
-std::u32string normalize_line(std::u32string_view line);
-
-// DataDigester.normalize_html_part(): the stripped text nodes outside <script>/<style>,
-// joined by one space. nullopt when HTMLParser raises (pyzor then crashes).
-std::optional<std::u32string> html_to_text(std::u32string_view html);
-
-// html.unescape(). nullopt when Python raises (a decimal reference of more than 4300 digits).
-std::optional<std::u32string> html_unescape(std::u32string_view s);
-
-// bytes.decode(charset, errors) as CPython 3.11 does it.
-enum class DecodeErrors { kStrict, kIgnore, kReplace };
-enum class DecodeStatus {
-  kOk,
-  kLookupError,   // unknown codec, or not a text codec
-  kUnicodeError,  // strict decoding failed (or the "undefined" codec)
-  kValueError,    // the charset name holds a NUL (Python raises ValueError, pyzor crashes)
-};
-struct Decoded {
-  DecodeStatus status = DecodeStatus::kOk;
-  std::u32string text;
-};
-Decoded decode(std::string_view bytes, std::string_view charset, DecodeErrors errors);
-
-// The Python codec module a charset name resolves to ("" when none), e.g.
-// "ks_c_5601-1987" -> "cp949". Exposed for tests and diagnostics.
-std::string codec_module(std::string_view charset);
-// True when `module` is one of Python's text codecs (bytes.decode accepts it).
-bool is_text_module(std::string_view module);
-
-// UTF-8 encoding of code points, dropping surrogates (str.encode("utf8", "ignore")).
-std::string to_utf8(std::u32string_view s);
-
 }  // namespace strop::sigs::pyzor
