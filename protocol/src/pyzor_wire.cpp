@@ -156,7 +156,10 @@ std::string hash_key(std::string_view key, std::string_view user) {
 
 std::string sign(std::string_view hashed_key, std::int64_t timestamp, std::string_view text) {
   auto inner = sha1({text});
-  std::string tail = ":" + std::to_string(timestamp) + ":";
+  // Appended piecewise: gcc 12's -Wrestrict misfires on `":" + std::string&&` (GCC PR 105329).
+  std::string tail = ":";
+  tail += std::to_string(timestamp);
+  tail += ':';
   return hex_encode(sha1({inner, tail, hashed_key}));
 }
 

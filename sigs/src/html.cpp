@@ -310,15 +310,15 @@ std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
           const Attr& a = attrs[k];
           if (detail::iequals(a.name, "href") && !a.value.empty()) {
             std::string href;
-            for (std::size_t k = 0; k < a.value.size();) {
-              if (a.value[k] == '&') {
-                std::size_t used = decode_entity(a.value, k, &href);
+            for (std::size_t vi = 0; vi < a.value.size();) {
+              if (a.value[vi] == '&') {
+                std::size_t used = decode_entity(a.value, vi, &href);
                 if (used) {
-                  k += used;
+                  vi += used;
                   continue;
                 }
               }
-              href += a.value[k++];
+              href += a.value[vi++];
             }
             std::string_view h = detail::trim(href);
             if ((detail::istarts_with(h, "http") || detail::istarts_with(h, "www.")) &&

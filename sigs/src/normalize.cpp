@@ -26,7 +26,7 @@ bool is_separator_line(std::string_view line) {
   if (t.size() < 10) return false;
   char c = t[0];
   if (c != '_' && c != '-' && c != '=' && c != '*' && c != '~') return false;
-  std::size_t same = std::count(t.begin(), t.end(), c);
+  auto same = static_cast<std::size_t>(std::count(t.begin(), t.end(), c));
   return same * 10 >= t.size() * 9;
 }
 

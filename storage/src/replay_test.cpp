@@ -116,12 +116,12 @@ TEST(ReplayKeys, ExpiredKeysAreSweptAndBadKeysRefused) {
   ASSERT_TRUE(s.ok());
   auto rep = (*s)->add_reporter({"r", "secret", 1.0, true, false});
   ASSERT_TRUE(rep.ok());
-  for (int i = 0; i < 50; ++i) {
+  for (std::uint64_t i = 0; i < 50; ++i) {
     ASSERT_TRUE(vote(**s, request(rep->id, false, {body(100 + i)}, "old-" + std::to_string(i), (*s)->now())).ok());
   }
   auto before = (*s)->stats().used_bytes;
   cb.now += 1000;  // every key above has expired
-  for (int i = 0; i < 50; ++i) {
+  for (std::uint64_t i = 0; i < 50; ++i) {
     ASSERT_TRUE(vote(**s, request(rep->id, false, {body(100 + i)}, "new-" + std::to_string(i), (*s)->now())).ok());
   }
   // Each consumed key swept up to two expired ones: the old keys are gone, so an old nonce

@@ -249,7 +249,7 @@ TEST_F(Attack, MutualCorroborationAmongSybilsListsNothing) {
     }
     expect_safe("mutual corroboration, order " + std::to_string(order));
     // Each sybil also reports all ring messages in one request (per-message boundaries).
-    vote(sybils[order % sybils.size()], own);
+    vote(sybils[static_cast<std::size_t>(order) % sybils.size()], own);
     expect_safe("one request with the ring's messages");
     next_day();
   }

@@ -232,7 +232,12 @@ std::string format_log_line(const Envelope& env, const PipelineResult& r, std::s
   for (const auto& s : r.stages) {
     if (!stages.empty()) stages += ',';
     stages += fmt::format("{}:{:.2f}ms", metric_stage_name(s.stage), s.ms);
-    if (s.status != "ok") stages += "(" + sanitize(s.status, 80) + ")";
+    if (s.status != "ok") {
+      // Appended piecewise: gcc 12's -Wrestrict misfires on `"(" + std::string&&` (PR 105329).
+      stages += '(';
+      stages += sanitize(s.status, 80);
+      stages += ')';
+    }
   }
   std::string line = fmt::format(
       "queue={} verdict={} score={} rules={} total={:.2f}ms stages={} from=<{}> rcpts={} size={}",
