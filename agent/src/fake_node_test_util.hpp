@@ -12,10 +12,11 @@
 #include <boost/beast/http.hpp>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "base/mutex.hpp"
 
 namespace strop::agent::testing {
 
@@ -75,7 +76,7 @@ class FakeNode {
   int requests() const { return requests_.load(); }
   int connections() const { return connections_.load(); }
   std::vector<FakeRequest> received() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return received_;
   }
 
@@ -114,7 +115,7 @@ class FakeNode {
       fr.body = req.body();
       for (const auto& f : req) fr.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
       {
-        std::lock_guard lock(owner->mu_);
+        MutexLock lock(&owner->mu_);
         owner->received_.push_back(fr);
       }
       if (owner->mode_ == Mode::kSilent) {
@@ -165,8 +166,8 @@ class FakeNode {
   std::thread thread_;
   std::atomic<int> requests_{0};
   std::atomic<int> connections_{0};
-  mutable std::mutex mu_;
-  std::vector<FakeRequest> received_;
+  mutable Mutex mu_;
+  std::vector<FakeRequest> received_ GUARDED_BY(mu_);
 };
 
 }  // namespace strop::agent::testing

@@ -11,11 +11,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <condition_variable>
 #include <cstring>
 #include <optional>
 #include <system_error>
 #include <thread>
+
+#include "base/mutex.hpp"
 
 namespace strop::agent::detail {
 namespace asio = boost::asio;
@@ -80,11 +81,11 @@ Result<Endpoints> resolve(const std::string& host, const std::string& port, Dead
   if (!ec) return Endpoints{tcp::endpoint(addr, port_num)};
 
   struct Shared {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    int rc = 0;
-    Endpoints eps;
+    Mutex mu;
+    CondVar cv;
+    bool done GUARDED_BY(mu) = false;
+    int rc GUARDED_BY(mu) = 0;
+    Endpoints eps GUARDED_BY(mu);
   };
   auto sh = std::make_shared<Shared>();
   try {
@@ -105,7 +106,7 @@ Result<Endpoints> resolve(const std::string& host, const std::string& port, Dead
         eps.push_back(ep);
       }
       if (res != nullptr) ::freeaddrinfo(res);
-      std::lock_guard lock(sh->mu);
+      MutexLock lock(&sh->mu);
       sh->rc = rc;
       sh->eps = std::move(eps);
       sh->done = true;
@@ -114,8 +115,8 @@ Result<Endpoints> resolve(const std::string& host, const std::string& port, Dead
   } catch (const std::system_error& e) {
     return make_error(Errc::kUnavailable, std::string("cannot start the resolver: ") + e.what());
   }
-  std::unique_lock lock(sh->mu);
-  if (!sh->cv.wait_until(lock, deadline, [&] { return sh->done; })) {
+  MutexLock lock(&sh->mu);
+  if (!sh->cv.wait_until(&sh->mu, deadline, [&]() REQUIRES(sh->mu) { return sh->done; })) {
     return make_error(Errc::kTimeout, "timed out resolving " + host);
   }
   if (sh->rc != 0) {
@@ -211,10 +212,10 @@ class Connection {
 // NodeTransport
 
 struct NodeTransport::State {
-  std::mutex mu;
-  std::vector<std::unique_ptr<Connection>> idle;  // guarded by mu, most recent last
-  Endpoints endpoints;                            // guarded by mu
-  Clock::time_point resolved_at{};                // guarded by mu
+  Mutex mu;
+  std::vector<std::unique_ptr<Connection>> idle GUARDED_BY(mu);  // most recent last
+  Endpoints endpoints GUARDED_BY(mu);
+  Clock::time_point resolved_at GUARDED_BY(mu){};
 };
 
 NodeTransport::NodeTransport(NodeUrl url, TransportOptions options,
@@ -227,7 +228,7 @@ NodeTransport::NodeTransport(NodeUrl url, TransportOptions options,
 NodeTransport::~NodeTransport() = default;
 
 std::size_t NodeTransport::idle_count() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(&state_->mu);
   return state_->idle.size();
 }
 
@@ -286,7 +287,7 @@ Result<HttpResponse> NodeTransport::exchange(const HttpRequest& request, Deadlin
     }
     std::unique_ptr<Connection> conn;
     if (attempt == 0) {
-      std::lock_guard lock(state_->mu);
+      MutexLock lock(&state_->mu);
       auto now = Clock::now();
       while (!state_->idle.empty()) {
         auto c = std::move(state_->idle.back());
@@ -302,7 +303,7 @@ Result<HttpResponse> NodeTransport::exchange(const HttpRequest& request, Deadlin
     if (!conn) {
       Endpoints eps;
       {
-        std::lock_guard lock(state_->mu);
+        MutexLock lock(&state_->mu);
         if (!state_->endpoints.empty() &&
             Clock::now() - state_->resolved_at < options_.resolve_cache_ttl) {
           eps = state_->endpoints;
@@ -312,7 +313,7 @@ Result<HttpResponse> NodeTransport::exchange(const HttpRequest& request, Deadlin
         auto r = resolve(url_.host, url_.port, deadline);
         if (!r) return r.error();
         eps = *r;
-        std::lock_guard lock(state_->mu);
+        MutexLock lock(&state_->mu);
         state_->endpoints = eps;
         state_->resolved_at = Clock::now();
       }
@@ -339,7 +340,7 @@ Result<HttpResponse> NodeTransport::exchange(const HttpRequest& request, Deadlin
     out.body = std::move(res.body());
     if (keep) {
       conn->set_idle_since(Clock::now());
-      std::lock_guard lock(state_->mu);
+      MutexLock lock(&state_->mu);
       if (state_->idle.size() < options_.max_idle_connections) state_->idle.push_back(std::move(conn));
     }
     return out;

@@ -2,7 +2,8 @@
 // fixed time to live; the client keeps recent check verdicts in it, keyed by a digest of the
 // message's signature set.
 //
-// Thread-safety: all methods lock an internal mutex; safe for concurrent use. The clock is
+// Thread-safety: all methods lock an internal mutex (state below is GUARDED_BY it, checked by
+// clang's -Wthread-safety); safe for concurrent use. The clock is
 // injectable (tests advance it by hand). Values are copied in and out.
 #pragma once
 
@@ -10,11 +11,12 @@
 #include <cstddef>
 #include <functional>
 #include <list>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
+
+#include "base/mutex.hpp"
 
 namespace strop::agent::detail {
 
@@ -29,7 +31,7 @@ class TtlCache {
       : ttl_(ttl), capacity_(capacity), now_(std::move(now)) {}
 
   std::optional<V> get(const std::string& key) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     auto it = map_.find(key);
     if (it == map_.end()) {
       ++misses_;
@@ -48,7 +50,7 @@ class TtlCache {
 
   void put(const std::string& key, V value) {
     if (ttl_.count() <= 0 || capacity_ == 0) return;
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     auto expires = now_() + ttl_;
     if (auto it = map_.find(key); it != map_.end()) {
       it->second->value = std::move(value);
@@ -65,21 +67,21 @@ class TtlCache {
   }
 
   void clear() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     map_.clear();
     lru_.clear();
   }
 
   std::size_t size() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return map_.size();
   }
   std::size_t hits() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return hits_;
   }
   std::size_t misses() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return misses_;
   }
 
@@ -93,11 +95,11 @@ class TtlCache {
   const std::chrono::milliseconds ttl_;
   const std::size_t capacity_;
   const Now now_;
-  mutable std::mutex mu_;
-  std::list<Entry> lru_;  // guarded by mu_, most recently used first
-  std::unordered_map<std::string, typename std::list<Entry>::iterator> map_;  // guarded by mu_
-  std::size_t hits_ = 0;    // guarded by mu_
-  std::size_t misses_ = 0;  // guarded by mu_
+  mutable Mutex mu_;
+  std::list<Entry> lru_ GUARDED_BY(mu_);  // most recently used first
+  std::unordered_map<std::string, typename std::list<Entry>::iterator> map_ GUARDED_BY(mu_);
+  std::size_t hits_ GUARDED_BY(mu_) = 0;
+  std::size_t misses_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace strop::agent::detail

@@ -25,7 +25,7 @@ struct Fd {
 }  // namespace
 
 Result<UdpTransport::Address> UdpTransport::resolve() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (address_) return *address_;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

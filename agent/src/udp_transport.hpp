@@ -9,19 +9,19 @@
 // per transport (a numeric address never blocks; a name may take as long as the resolver).
 //
 // Thread-safety: exchange() may be called from any number of threads at once (a socket per
-// call; the resolved address is cached under a mutex). Lifetime: plain value semantics.
+// call; the resolved address is cached under mu_). Lifetime: plain value semantics.
 #pragma once
 
 #include <sys/socket.h>
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "agent/node_url.hpp"
+#include "base/mutex.hpp"
 #include "protocol/udp_wire.hpp"
 #include "base/result.hpp"
 
@@ -46,11 +46,11 @@ class UdpTransport {
     sockaddr_storage addr{};
     socklen_t len = 0;
   };
-  Result<Address> resolve();
+  Result<Address> resolve() EXCLUDES(mu_);
 
   NodeUrl url_;
-  std::mutex mu_;
-  std::optional<Address> address_;
+  Mutex mu_;
+  std::optional<Address> address_ GUARDED_BY(mu_);
 };
 
 }  // namespace strop::agent::detail

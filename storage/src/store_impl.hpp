@@ -8,12 +8,12 @@
 // store_writer.cpp (queue, writer thread, batches, hits and expiry), store_votes.cpp (votes and
 // reputation events), store_reporters.cpp (reporter administration).
 // Locking order: map_mu_ (shared for any txn, exclusive to resize the map) before
-// trust_mu_ / index shard locks; q_mu_ and hits_mu_ are leaves.
+// trust_mu_ / index shard locks; q_mu_ and hits_mu_ are leaves. Members guarded by a mutex
+// say so with GUARDED_BY (base/mutex.hpp), checked by clang's -Wthread-safety.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <future>
@@ -23,6 +23,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/mutex.hpp"
 #include "codec.hpp"
 #include "lmdb.hpp"
 #include "memory_index.hpp"
@@ -118,16 +119,16 @@ class StoreImpl final : public Store {
   Result<void> open_databases();
   int build_index(lmdb::Txn& txn);  // sets index_ (writer thread, or before it starts)
   Result<void> ensure_index();       // builds the index on first use (admin mode)
-  Result<void> take_serve_lock();
-  int load_weights(lmdb::Txn& txn, std::uint64_t gen);
-  void refresh_weights(lmdb::Txn& txn);
+  Result<void> take_serve_lock() REQUIRES(serve_lock_mu_);
+  int load_weights(lmdb::Txn& txn, std::uint64_t gen) REQUIRES(trust_mu_);
+  void refresh_weights(lmdb::Txn& txn) EXCLUDES(trust_mu_);
   Result<Reporter> read_reporter(lmdb::Txn& txn, ReporterId id);
   // The index's candidates for sigs (fz: their decoded fuzzy hashes), sorted by query.
   std::vector<Candidate> index_candidates(std::span<const sigs::Signature> sigs,
                                           const std::vector<std::optional<sigs::FuzzyHashes>>& fz);
 
   // ---- write path
-  Result<void> enqueue(std::unique_ptr<Op> op);
+  Result<void> enqueue(std::unique_ptr<Op> op) EXCLUDES(q_mu_);
   template <class T>
   Result<T> run_sync(std::size_t cost, std::function<int(StoreImpl&, WriteCtx&, Result<T>*)> fn);
   void submit_vote(VoteRequest request, VoteCallback done);
@@ -189,37 +190,41 @@ class StoreImpl final : public Store {
     lmdb::Dbi meta, sigs, votes, activity, reporters, reporter_names, replay, replay_expiry;
   } dbi_;
 
-  std::shared_mutex map_mu_;  // shared: a txn of this process is open; exclusive: resize
-  std::mutex pool_mu_;
-  std::vector<MDB_txn*> pool_;
+  // Shared: a txn of this process is open; exclusive: resize. It guards the LMDB map, not
+  // members, and a ReadTxn carries its shared lock out of begin_read(), so it stays a
+  // std::shared_mutex (the analysis cannot follow a moved lock).
+  std::shared_mutex map_mu_;
+  Mutex pool_mu_;
+  std::vector<MDB_txn*> pool_ GUARDED_BY(pool_mu_);
 
   // Built at open (serve mode) or on first check (admin mode, by the writer thread); published
   // by index_ready_. Only the writer thread changes it after that.
   std::unique_ptr<MemoryIndex> index_;
   std::atomic<bool> index_ready_{false};
-  std::mutex serve_lock_mu_;
-  int serve_lock_fd_ = -1;
+  Mutex serve_lock_mu_;
+  int serve_lock_fd_ GUARDED_BY(serve_lock_mu_) = -1;
 
-  std::shared_mutex trust_mu_;
-  std::vector<reputation::Trust> weights_;  // by reporter id; disabled = 0
-  std::uint64_t weights_gen_ = 0;
-  bool weights_loaded_ = false;
+  SharedMutex trust_mu_;
+  std::vector<reputation::Trust> weights_ GUARDED_BY(trust_mu_);  // by reporter id; disabled = 0
+  std::uint64_t weights_gen_ GUARDED_BY(trust_mu_) = 0;
+  bool weights_loaded_ GUARDED_BY(trust_mu_) = false;
 
-  std::mutex q_mu_;
-  std::condition_variable q_cv_;
-  std::deque<std::unique_ptr<Op>> queue_;
-  std::size_t queued_cost_ = 0;
-  bool stopping_ = false;
+  // The writer queue.
+  Mutex q_mu_;
+  CondVar q_cv_;
+  std::deque<std::unique_ptr<Op>> queue_ GUARDED_BY(q_mu_);
+  std::size_t queued_cost_ GUARDED_BY(q_mu_) = 0;
+  bool stopping_ GUARDED_BY(q_mu_) = false;
   struct ExpireJob {
     TimePoint now;
     std::uint64_t deleted = 0;
     std::promise<Result<std::uint64_t>> done;
   };
-  std::deque<std::unique_ptr<ExpireJob>> expire_jobs_;
+  std::deque<std::unique_ptr<ExpireJob>> expire_jobs_ GUARDED_BY(q_mu_);
   std::thread writer_;
 
-  std::mutex hits_mu_;
-  std::vector<std::pair<codec::SigId, std::uint64_t>> hits_;
+  Mutex hits_mu_;
+  std::vector<std::pair<codec::SigId, std::uint64_t>> hits_ GUARDED_BY(hits_mu_);
 
   std::atomic<std::uint64_t> commits_{0}, committed_ops_{0}, write_errors_{0}, expired_{0},
       map_resizes_{0};

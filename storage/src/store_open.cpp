@@ -23,9 +23,9 @@ constexpr unsigned kMaxDbs = 16;
 
 // LMDB forbids opening one environment twice in a process (closing either would drop the
 // other's locks): the directories open in this process, by device and inode.
-std::mutex g_open_mu;
+Mutex g_open_mu;
 // (A child created by fork() inherits the set: entries of another pid do not count.)
-std::map<std::pair<std::uintmax_t, std::uintmax_t>, pid_t> g_open_dirs;
+std::map<std::pair<std::uintmax_t, std::uintmax_t>, pid_t> g_open_dirs GUARDED_BY(g_open_mu);
 
 }  // namespace
 
@@ -59,20 +59,20 @@ StoreImpl::StoreImpl(StoreOptions options) : opt_(std::move(options)) {}
 
 StoreImpl::~StoreImpl() {
   {
-    std::lock_guard lk(q_mu_);
+    MutexLock lk(&q_mu_);
     stopping_ = true;
   }
   q_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   {
-    std::lock_guard g(pool_mu_);
+    MutexLock g(&pool_mu_);
     for (MDB_txn* t : pool_) mdb_txn_abort(t);
     pool_.clear();
   }
   env_ = lmdb::Env{};  // close before another open of the same directory may start
   if (serve_lock_fd_ >= 0) ::close(serve_lock_fd_);  // releases the flock
   if (registered_) {
-    std::lock_guard g(g_open_mu);
+    MutexLock g(&g_open_mu);
     if (auto it = g_open_dirs.find(dir_id_); it != g_open_dirs.end() && it->second == ::getpid()) {
       g_open_dirs.erase(it);
     }
@@ -102,7 +102,7 @@ Result<void> StoreImpl::init() {
   if (::stat(opt_.dir.c_str(), &st) != 0) return make_error(Errc::kIo, "cannot stat " + opt_.dir);
   dir_id_ = {static_cast<std::uintmax_t>(st.st_dev), static_cast<std::uintmax_t>(st.st_ino)};
   {
-    std::lock_guard g(g_open_mu);
+    MutexLock g(&g_open_mu);
     auto [it, fresh] = g_open_dirs.try_emplace(dir_id_, ::getpid());
     if (!fresh && it->second == ::getpid()) {
       return make_error(Errc::kExists, "the store in " + opt_.dir + " is already open in this process");
@@ -121,7 +121,10 @@ Result<void> StoreImpl::init() {
   if (auto r = open_databases(); !r) return r;
 
   if (opt_.serve) {
-    if (auto r = take_serve_lock(); !r) return r;
+    {
+      MutexLock g(&serve_lock_mu_);  // (no other thread yet: for the analysis)
+      if (auto r = take_serve_lock(); !r) return r;
+    }
     auto rt = begin_read();
     if (!rt) return rt.error();
     if (rc = build_index(rt->txn()); rc != 0) return lmdb::to_error(rc, "build the index");

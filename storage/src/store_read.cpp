@@ -35,7 +35,7 @@ Result<StoreImpl::ReadTxn> StoreImpl::begin_read() {
     std::shared_lock lock(map_mu_);
     MDB_txn* pooled = nullptr;
     {
-      std::lock_guard g(pool_mu_);
+      MutexLock g(&pool_mu_);
       if (!pool_.empty()) {
         pooled = pool_.back();
         pool_.pop_back();
@@ -65,7 +65,7 @@ Result<StoreImpl::ReadTxn> StoreImpl::begin_read() {
 
 void StoreImpl::return_read(lmdb::Txn txn) {
   txn.reset();
-  std::lock_guard g(pool_mu_);
+  MutexLock g(&pool_mu_);
   if (pool_.size() < kMaxPooledReadTxns) {
     pool_.push_back(txn.release());
   }
@@ -79,7 +79,6 @@ void StoreImpl::handle_map_resized() {
 }
 
 int StoreImpl::load_weights(lmdb::Txn& txn, std::uint64_t gen) {
-  // REQUIRES: trust_mu_ held exclusively.
   std::vector<Trust> w;
   lmdb::Cursor cur;
   int rc = lmdb::Cursor::open(txn, dbi_.reporters, &cur);
@@ -105,10 +104,10 @@ void StoreImpl::refresh_weights(lmdb::Txn& txn) {
   std::uint64_t gen = 0;
   if (txn.get(dbi_.meta, codec::kMetaReportersGen, &v) == 0) gen = codec::decode_u64(v).value_or(0);
   {
-    std::shared_lock lk(trust_mu_);
+    ReaderMutexLock lk(&trust_mu_);
     if (weights_loaded_ && gen <= weights_gen_) return;
   }
-  std::unique_lock lk(trust_mu_);
+  WriterMutexLock lk(&trust_mu_);
   if (weights_loaded_ && gen <= weights_gen_) return;
   if (int rc = load_weights(txn, gen); rc != 0) {
     log()->warn("storage: cannot load reporter weights: {}", mdb_strerror(rc));
@@ -171,7 +170,7 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
   lmdb::Cursor vc;
   int rc = lmdb::Cursor::open(txn, dbi_.votes, &vc);
   if (rc != 0) return lmdb::to_error(rc, "cursor");
-  std::shared_lock wl(trust_mu_);
+  ReaderMutexLock wl(&trust_mu_);
   for (const Candidate& c : cands) {
     const sigs::Signature& q = sigs[c.query];
     std::string_view v;
@@ -225,7 +224,7 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
                    [](const Match& a, const Match& b) { return a.query_index < b.query_index; });
   out.spam = out.confidence >= opt_.threshold && !out.matches.empty();
   if (!hits.empty()) {
-    std::lock_guard g(hits_mu_);
+    MutexLock g(&hits_mu_);
     for (auto& h : hits) {
       if (hits_.size() >= kMaxPendingHits) break;
       hits_.push_back(h);
@@ -302,7 +301,7 @@ StoreStats StoreImpl::stats() {
     }
   }
   {
-    std::lock_guard lk(q_mu_);
+    MutexLock lk(&q_mu_);
     s.writer_queue_depth = queued_cost_;
   }
   s.commits = commits_.load();

@@ -53,7 +53,7 @@ struct MessageEvents {
 
 Trust StoreImpl::weight(const WriteCtx& c, ReporterId id) {
   if (auto it = c.weights.find(id); it != c.weights.end()) return it->second;
-  std::shared_lock lk(trust_mu_);
+  ReaderMutexLock lk(&trust_mu_);
   return id < weights_.size() ? weights_[id] : Trust{0};
 }
 

@@ -41,7 +41,7 @@ void complete_all(std::vector<std::unique_ptr<Op>>& ops, const Error* err) {
 
 Result<void> StoreImpl::enqueue(std::unique_ptr<Op> op) {
   {
-    std::lock_guard lk(q_mu_);
+    MutexLock lk(&q_mu_);
     if (stopping_) return make_error(Errc::kUnavailable, "store is closing");
     if (queued_cost_ > 0 && queued_cost_ + op->cost > opt_.max_queue_ops) {
       return make_error(Errc::kUnavailable, "writer queue full");
@@ -74,7 +74,7 @@ void StoreImpl::submit_vote(VoteRequest request, VoteCallback done) {
   if (!opt_.serve) {
     // Votes change the index only of the process that makes them: only the process holding
     // the serve lock may vote, so a running node never misses a signature.
-    std::lock_guard g(serve_lock_mu_);
+    MutexLock g(&serve_lock_mu_);
     if (serve_lock_fd_ < 0) {
       if (auto r = take_serve_lock(); !r) {
         done(make_error(Errc::kUnavailable, r.error().message + "; report through the node"));
@@ -135,7 +135,7 @@ Result<std::uint64_t> StoreImpl::expire(TimePoint now) {
   job->now = now;
   auto f = job->done.get_future();
   {
-    std::lock_guard lk(q_mu_);
+    MutexLock lk(&q_mu_);
     if (stopping_) return make_error(Errc::kUnavailable, "store is closing");
     expire_jobs_.push_back(std::move(job));
   }
@@ -154,12 +154,15 @@ void StoreImpl::writer_loop() {
     ExpireJob* job = nullptr;
     bool exit = false;
     {
-      std::unique_lock lk(q_mu_);
-      auto ready = [&] { return !queue_.empty() || stopping_ || !expire_jobs_.empty(); };
-      if (!ready() && !sweeping) q_cv_.wait_until(lk, std::min(next_sweep, next_hits), ready);
+      MutexLock lk(&q_mu_);
+      auto ready = [&]() REQUIRES(q_mu_) {
+        return !queue_.empty() || stopping_ || !expire_jobs_.empty();
+      };
+      if (!ready() && !sweeping) q_cv_.wait_until(&q_mu_, std::min(next_sweep, next_hits), ready);
       if (!queue_.empty() && opt_.max_batch_delay.count() > 0 && queued_cost_ < opt_.max_batch_ops) {
-        q_cv_.wait_for(lk, opt_.max_batch_delay,
-                       [&] { return queued_cost_ >= opt_.max_batch_ops || stopping_; });
+        q_cv_.wait_for(&q_mu_, opt_.max_batch_delay, [&]() REQUIRES(q_mu_) {
+          return queued_cost_ >= opt_.max_batch_ops || stopping_;
+        });
       }
       std::size_t cost = 0;
       while (!queue_.empty() && (batch.empty() || cost + queue_.front()->cost <= opt_.max_batch_ops)) {
@@ -197,7 +200,7 @@ void StoreImpl::writer_loop() {
       if (err.code != Errc::kOk || !more) {
         std::unique_ptr<ExpireJob> done;
         {
-          std::lock_guard lk(q_mu_);
+          MutexLock lk(&q_mu_);
           done = std::move(expire_jobs_.front());
           expire_jobs_.pop_front();
         }
@@ -266,7 +269,7 @@ int StoreImpl::commit_batch(std::vector<std::unique_ptr<Op>>& ops, WriteCtx& c) 
     read_meta(codec::kMetaNextReporterId, codec::decode_u32, &c.next_reporter_id);
     read_meta(codec::kMetaReportersGen, codec::decode_u64, &c.reporters_gen);
     if (rc == 0) {
-      std::unique_lock wl(trust_mu_);
+      WriterMutexLock wl(&trust_mu_);
       if (!weights_loaded_ || weights_gen_ != c.reporters_gen) rc = load_weights(txn, c.reporters_gen);
     }
     for (auto& op : ops) {
@@ -299,7 +302,7 @@ void StoreImpl::publish_batch(WriteCtx& c, std::size_t cost,
                               std::chrono::steady_clock::time_point t0) {
   if (index_) index_->apply(c.index);  // (index_ is set on this thread, or before it ran)
   if (c.reporters_changed) {
-    std::unique_lock wl(trust_mu_);
+    WriterMutexLock wl(&trust_mu_);
     if (weights_gen_ < c.reporters_gen) {
       for (auto [id, w] : c.weights) {
         if (id >= weights_.size()) weights_.resize(static_cast<std::size_t>(id) + 1, 0);
@@ -423,7 +426,7 @@ int StoreImpl::touch_hit(WriteCtx& c, SigId id, std::uint64_t when) {
 void StoreImpl::flush_hits(TimePoint) {
   std::vector<std::pair<SigId, std::uint64_t>> hits;
   {
-    std::lock_guard g(hits_mu_);
+    MutexLock g(&hits_mu_);
     hits.swap(hits_);
   }
   if (hits.empty()) return;

@@ -12,9 +12,10 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
+
+#include "base/mutex.hpp"
 
 namespace strop::milter::testing {
 
@@ -66,7 +67,7 @@ class FakeServer {
   }
   int connections() const { return connections_; }
   std::string last_request() const {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return last_;
   }
 
@@ -84,7 +85,7 @@ class FakeServer {
         data.append(buf, static_cast<std::size_t>(n));
       }
       {
-        std::lock_guard<std::mutex> l(mu_);
+        MutexLock l(&mu_);
         last_ = data;
       }
       std::string reply = respond_(data);
@@ -105,8 +106,8 @@ class FakeServer {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<int> connections_{0};
-  mutable std::mutex mu_;
-  std::string last_;
+  mutable Mutex mu_;
+  std::string last_ GUARDED_BY(mu_);
 };
 
 }  // namespace strop::milter::testing

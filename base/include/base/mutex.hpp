@@ -119,28 +119,46 @@ class SCOPED_CAPABILITY MutexLock {
   bool held_ = true;
 };
 
-// Holds *mu shared (reader) from construction to destruction.
+// Holds *mu shared (reader) from construction to destruction, or until unlock().
 class SCOPED_CAPABILITY ReaderMutexLock {
  public:
   explicit ReaderMutexLock(SharedMutex* mu) ACQUIRE_SHARED(mu) : mu_(mu) { mu_->lock_shared(); }
-  ~ReaderMutexLock() RELEASE() { mu_->unlock_shared(); }
+  ~ReaderMutexLock() RELEASE() {
+    if (held_) mu_->unlock_shared();
+  }
   ReaderMutexLock(const ReaderMutexLock&) = delete;
   ReaderMutexLock& operator=(const ReaderMutexLock&) = delete;
 
+  // Releases early. REQUIRES: held.
+  void unlock() RELEASE() {
+    mu_->unlock_shared();
+    held_ = false;
+  }
+
  private:
   SharedMutex* const mu_;
+  bool held_ = true;
 };
 
-// Holds *mu exclusively (writer) from construction to destruction.
+// Holds *mu exclusively (writer) from construction to destruction, or until unlock().
 class SCOPED_CAPABILITY WriterMutexLock {
  public:
   explicit WriterMutexLock(SharedMutex* mu) ACQUIRE(mu) : mu_(mu) { mu_->lock(); }
-  ~WriterMutexLock() RELEASE() { mu_->unlock(); }
+  ~WriterMutexLock() RELEASE() {
+    if (held_) mu_->unlock();
+  }
   WriterMutexLock(const WriterMutexLock&) = delete;
   WriterMutexLock& operator=(const WriterMutexLock&) = delete;
 
+  // Releases early. REQUIRES: held.
+  void unlock() RELEASE() {
+    mu_->unlock();
+    held_ = false;
+  }
+
  private:
   SharedMutex* const mu_;
+  bool held_ = true;
 };
 
 // A condition variable used with a Mutex. Every wait takes the mutex, which the caller must
