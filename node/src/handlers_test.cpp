@@ -19,13 +19,15 @@ const std::string kSig2 = "url/1:fedcba9876543210fedcba9876543210";
 
 class ApiTest : public ::testing::Test {
  protected:
-  void make_api(ApiOptions o = {}) {
+  void make_api(Config o = {}) {
     api_.reset();
-    api_ = std::make_unique<Api>(store_, o, metrics_, Clocks{[this] { return now_s_; }, [this] { return now_ns_; }});
+    service_ = std::make_unique<SignatureService>(
+        o, store_, metrics_, Clocks{[this] { return now_s_; }, [this] { return now_ns_; }});
+    api_ = std::make_unique<Api>(*service_);
   }
 
   void SetUp() override {
-    ApiOptions o;
+    Config o;
     o.ip_limit = {0, 0};
     o.reporter_limit = {0, 0};
     o.register_limit = {0, 0};
@@ -83,6 +85,7 @@ class ApiTest : public ::testing::Test {
 
   FakeStore store_;
   NodeMetrics metrics_;
+  std::unique_ptr<SignatureService> service_;
   std::unique_ptr<Api> api_;
   std::int64_t now_s_ = 1'700'000'000;
   std::int64_t now_ns_ = 1'000'000'000;
@@ -139,7 +142,7 @@ TEST_F(ApiTest, CheckErrors) {
   EXPECT_EQ(call("POST", "/v1/check", "garbage")->status, 400);
   EXPECT_EQ(code_of(*call("POST", "/v1/check", R"({"messages":[{"sigs":["body/1:zz"]}]})")), ApiErrc::kInvalid);
   EXPECT_EQ(code_of(*call("POST", "/v1/check", R"({"v":9,"messages":[{"sigs":[]}]})")), ApiErrc::kUnsupportedVersion);
-  ApiOptions o;
+  Config o;
   o.limits.max_messages = 1;
   make_api(o);
   auto r = call("POST", "/v1/check", R"({"messages":[{"sigs":[]},{"sigs":[]}]})");
@@ -241,7 +244,7 @@ TEST_F(ApiTest, ReplayRefusedAfterRestart) {
   auto body = vote_body({kSig1});
   auto auth = sign("alice", "alice-secret", "POST", "/v1/revoke", body);
   EXPECT_EQ(call("POST", "/v1/revoke", body, auth)->status, 200);
-  ApiOptions o;
+  Config o;
   o.ip_limit = {0, 0};
   o.reporter_limit = {0, 0};
   make_api(o);  // empty in-memory cache
@@ -254,7 +257,7 @@ TEST_F(ApiTest, ReplayRefusedAfterRestart) {
 TEST_F(ApiTest, FullReplayCacheOfOneReporterDoesNotRefuseAnother) {
   // The observed exhaustion: one shared cache, filled by a few identities, made every
   // reporter's signed request answer 503.
-  ApiOptions o;
+  Config o;
   o.ip_limit = {0, 0};
   o.reporter_limit = {0, 0};
   o.nonce_cache_per_reporter = 100;
@@ -321,7 +324,7 @@ TEST_F(ApiTest, ReportIsAcknowledgedOnlyAfterCommit) {
 }
 
 TEST_F(ApiTest, IpRateLimit) {
-  ApiOptions o;
+  Config o;
   o.ip_limit = {1, 2};
   make_api(o);
   EXPECT_EQ(call("GET", "/v1/state")->status, 200);
@@ -340,7 +343,7 @@ TEST_F(ApiTest, IpRateLimit) {
 }
 
 TEST_F(ApiTest, ReporterRateLimit) {
-  ApiOptions o;
+  Config o;
   o.ip_limit = {0, 0};
   o.reporter_limit = {1, 1};
   make_api(o);
@@ -352,7 +355,7 @@ TEST_F(ApiTest, ReporterRateLimit) {
 }
 
 TEST_F(ApiTest, SignedChecksWhenAnonymousIsOff) {
-  ApiOptions o;
+  Config o;
   o.anonymous_check = false;
   make_api(o);
   std::string body = R"({"messages":[{"sigs":[]}]})";
@@ -383,7 +386,7 @@ TEST_F(ApiTest, OpenRegistration) {
 }
 
 TEST_F(ApiTest, ClosedRegistrationAndAdminRegistration) {
-  ApiOptions o;
+  Config o;
   o.open_registration = false;
   make_api(o);
   auto closed = call("POST", "/v1/register", R"({"name":"dave"})");
@@ -403,7 +406,7 @@ TEST_F(ApiTest, ClosedRegistrationAndAdminRegistration) {
 }
 
 TEST_F(ApiTest, RegisterRateLimit) {
-  ApiOptions o;
+  Config o;
   o.register_limit = {0.01, 1};
   make_api(o);
   EXPECT_EQ(call("POST", "/v1/register", R"({"name":"e1"})")->status, 200);

@@ -138,12 +138,12 @@ struct PyzorListener::Impl {
   std::size_t service_limits_max() const { return limit_; }
 };
 
-Result<std::unique_ptr<PyzorListener>> PyzorListener::create(const Config& config, storage::Store& store,
+Result<std::unique_ptr<PyzorListener>> PyzorListener::create(SignatureService& service,
                                                              const RazorAccounts& accounts) {
-  auto opt = pyzor_service_options(config);
+  const Config& config = service.config();
   auto impl = std::make_unique<Impl>();
-  impl->limit_ = opt.pyzor.limits.max_datagram_bytes;
-  auto svc = PyzorService::create(store, accounts, std::move(opt));
+  impl->limit_ = config.pyzor.limits.max_datagram_bytes;
+  auto svc = PyzorService::create(service, accounts);
   if (!svc) return svc.error();
   impl->service = std::move(*svc);
   impl->nthreads = std::max(1u, config.pyzor.threads);

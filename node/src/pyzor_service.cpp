@@ -38,10 +38,6 @@ std::optional<sigs::Signature> digest_signature(std::string_view d) {
   return sigs::Signature{sigs::Engine::kPyzor, std::move(v)};
 }
 
-std::int64_t system_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // The reply under construction: Code, Diag, PV, Thread first, as pyzord orders them.
 struct Response {
   std::vector<Field> fields;
@@ -140,284 +136,267 @@ bool PyzorAcl::allowed(std::string_view user, bool anonymous, unsigned bit) cons
 
 // ---- service ------------------------------------------------------------------------------
 
-PyzorServiceOptions pyzor_service_options(const Config& c) {
-  PyzorServiceOptions o;
-  o.pyzor = c.pyzor;
-  o.threshold = c.store.threshold;
-  o.ip_limit = c.ip_limit;
-  o.reporter_limit = c.reporter_limit;
-  o.rate_limit_entries = c.rate_limit_entries;
-  o.replay_cache_per_user = c.nonce_cache_per_reporter;
-  return o;
-}
+// One request being answered: where the reply goes and what it will say.
+struct PyzorService::Call {
+  Reply reply;
+  std::size_t request_bytes = 0;
+  Response resp{std::string()};
+};
 
-PyzorService::PyzorService(storage::Store& store, const RazorAccounts& accounts, PyzorServiceOptions options,
-                           Clocks clocks, PyzorAcl acl)
-    : store_(store),
-      accounts_(accounts),
-      opt_(std::move(options)),
-      clocks_(std::move(clocks)),
-      acl_(std::move(acl)),
-      ip_limiter_(opt_.ip_limit.per_second, opt_.ip_limit.burst, opt_.rate_limit_entries),
-      reporter_limiter_(opt_.reporter_limit.per_second, opt_.reporter_limit.burst, opt_.rate_limit_entries),
-      replays_(opt_.pyzor.replay_cache_entries, opt_.replay_cache_per_user) {
-  if (!clocks_.unix_seconds) clocks_.unix_seconds = system_seconds;
-  if (!clocks_.mono_ns) clocks_.mono_ns = steady_ns;
-}
+PyzorService::PyzorService(SignatureService& service, const RazorAccounts& accounts, PyzorAcl acl)
+    : service_(service), accounts_(accounts), config_(service.config().pyzor), acl_(std::move(acl)) {}
 
-Result<std::unique_ptr<PyzorService>> PyzorService::create(storage::Store& store, const RazorAccounts& accounts,
-                                                           PyzorServiceOptions options, Clocks clocks) {
-  auto acl = PyzorAcl::parse(options.pyzor.access);
+Result<std::unique_ptr<PyzorService>> PyzorService::create(SignatureService& service,
+                                                           const RazorAccounts& accounts) {
+  auto acl = PyzorAcl::parse(service.config().pyzor.access);
   if (!acl) return acl.error();
   std::optional<storage::ReporterId> anon;
   if (acl->allowed("", true, PyzorAcl::kReport) || acl->allowed("", true, PyzorAcl::kWhitelist)) {
-    auto r = store.find_reporter(kPyzorAnonymousReporter);
-    if (!r && r.error().code == Errc::kNotFound) {
+    auto r = service.find_reporter(kPyzorAnonymousReporter);
+    if (!r && r.error().code == ServiceErrc::kUnknownReporter) {
       storage::ReporterSpec spec;
       spec.name = std::string(kPyzorAnonymousReporter);
       spec.secret = random_text(43, kAlnum);
       spec.pinned = false;
       spec.open_registration = true;  // anyone: never trusted
-      r = store.add_reporter(spec);
-      if (!r && r.error().code == Errc::kExists) r = store.find_reporter(kPyzorAnonymousReporter);
+      r = service.add_reporter_now(spec);
+      if (!r && r.error().code == ServiceErrc::kNameTaken) r = service.find_reporter(kPyzorAnonymousReporter);
     }
-    if (!r) return r.error();
+    if (!r) return make_error(Errc::kInternal, "pyzor: anonymous reporter: " + r.error().message);
     anon = r->id;
   }
-  std::unique_ptr<PyzorService> s(new PyzorService(store, accounts, std::move(options), std::move(clocks), std::move(*acl)));
+  std::unique_ptr<PyzorService> s(new PyzorService(service, accounts, std::move(*acl)));
   s->anonymous_id_ = anon;
   return s;
 }
 
+// Amplification bound: the source address of a datagram is not authenticated, so an error
+// reply is sent only when it is no larger than its request; larger replies go only to valid
+// requests that passed the per-address budget (docs/security.md).
+void PyzorService::send(Call& call) {
+  std::string bytes = call.resp.encode();
+  if (!call.resp.ok() && bytes.size() > call.request_bytes) {
+    counters_.suppressed.add();
+    return call.reply(std::string());
+  }
+  call.reply(std::move(bytes));
+}
+
 void PyzorService::handle(std::string_view datagram, std::string_view client, Reply reply) {
   counters_.requests.add();
-  // Amplification bound: the source address of a datagram is not authenticated, so an error
-  // reply is sent only when it is no larger than its request; larger replies go only to
-  // valid requests that passed the per-address budget (docs/security.md).
-  const std::size_t request_bytes = datagram.size();
-  auto answer = [this, request_bytes, &reply](const Response& r) {
-    std::string bytes = r.encode();
-    if (!r.ok() && bytes.size() > request_bytes) {
-      counters_.suppressed.add();
-      return reply(std::string());
-    }
-    reply(std::move(bytes));
-  };
-  auto parsed = pz::parse_message(datagram, opt_.pyzor.limits);
-  if (!parsed) {
-    // Oversized or with too many fields: answered only when a Thread can be found to pair it.
-    counters_.bad_requests.add();
-    std::string_view head = datagram.substr(0, opt_.pyzor.limits.max_datagram_bytes);
-    auto partial = pz::parse_message(head.substr(0, head.rfind('\n') == std::string_view::npos ? 0 : head.rfind('\n')),
-                                     pz::Limits{opt_.pyzor.limits.max_datagram_bytes, 1u << 16, 1u << 16});
-    const std::string* t = partial ? partial->find("Thread") : nullptr;
-    if (t == nullptr) return reply(std::string());
-    Response r(*t);
-    r.error(400, "Bad request: " + parsed.error().message);
-    return answer(r);
-  }
+  Call call{std::move(reply), datagram.size()};
+  auto parsed = pz::parse_message(datagram, config_.limits);
+  if (!parsed) return answer_unparsable(datagram, parsed.error(), call);
   const pz::Message& m = *parsed;
   const std::string* thread = m.find("Thread");
   if (thread == nullptr) {
     // No client could pair a reply with this request (garbage, probes): answering would only
     // make the node a reflector for spoofed sources. pyzord answers 400 here.
     counters_.bad_requests.add();
-    return reply(std::string());
+    return call.reply(std::string());
   }
-  Response resp(*thread);
-
-  if (!ip_limiter_.take(client, clocks_.mono_ns()).allowed) {
+  call.resp = Response(*thread);
+  if (!service_.admit_client(client)) {
     // Over budget: dropped without a reply (pyzord has no budget; a 503 would let a spoofed
     // flood reflect at full rate).
     counters_.rate_limited.add();
-    return reply(std::string());
+    return call.reply(std::string());
   }
-
-  // Authentication (before the PV check, as pyzord).
-  const std::string* user_field = m.find("User");
-  std::string user = user_field ? *user_field : std::string();
-  bool anonymous = user.empty() || user == pz::kAnonymousUser;
-  std::optional<storage::ReporterId> reporter;
-  std::optional<storage::ReplayKey> replay;  // signed requests: consumed durably by writes
-  if (!anonymous) {
-    auto unauthorized = [&](std::string why) {
-      counters_.auth_failed.add();
-      resp.error(401, "Unauthorized: Signature Error: " + std::move(why));
-      answer(resp);
-    };
-    auto rep = protocol::valid_reporter_name(user) ? store_.find_reporter(std::string_view(user))
-                                                    : Result<storage::Reporter>(make_error(Errc::kNotFound, ""));
-    if (!rep) {
-      if (rep.error().code == Errc::kNotFound) return unauthorized("Unknown user.");
-      logger()->error("pyzor: reporter lookup failed: {}", rep.error().to_string());
-      counters_.errors.add();
-      resp.error(500, "Internal Server Error: reporter lookup failed");
-      return answer(resp);
-    }
-    const std::string* time_field = m.find("Time");
-    auto ts = time_field ? pz::parse_time(*time_field) : std::nullopt;
-    if (!ts) return unauthorized("Invalid Time.");
-    std::int64_t now = clocks_.unix_seconds();
-    std::int64_t window = opt_.pyzor.time_window_seconds;
-    if (*ts > now + window || *ts < now - window) return unauthorized("Timestamp not within allowed range.");
-    auto key = accounts_.pyzor_key(*rep);
-    if (!key) {
-      logger()->error("pyzor: no key for reporter {}: {}", rep->name, key.error().to_string());
-      counters_.errors.add();
-      resp.error(500, "Internal Server Error: account key unavailable");
-      return answer(resp);
-    }
-    std::string expect = pz::sign(pz::hash_key(*key, user), *ts, pz::signed_text(m));
-    const std::string* sig = m.find("Sig");
-    if (sig == nullptr || *sig != expect) return unauthorized("Invalid signature.");
-    if (rep->disabled) {
-      counters_.denied.add();
-      resp.error(403, "Forbidden: the account is disabled.");
-      return answer(resp);
-    }
-    switch (replays_.insert(user, *sig, now, *ts + window)) {
-      case NonceCache::Outcome::kFresh:
-      case NonceCache::Outcome::kUntracked:  // reports/whitelists are still checked durably
-        break;
-      case NonceCache::Outcome::kReplay:
-        counters_.replays.add();
-        return unauthorized("Replayed request.");
-      case NonceCache::Outcome::kFull:
-        counters_.errors.add();
-        resp.error(503, "Service Unavailable: too many signed requests from this user");
-        return answer(resp);
-    }
-    reporter = rep->id;
-    replay = storage::ReplayKey{"pyzor:" + *sig, storage::TimePoint{std::chrono::seconds{*ts + window}}};
-  }
-
-  const std::string* pv = m.find("PV");
-  if (pv == nullptr) {
-    counters_.bad_requests.add();
-    resp.error(400, "Bad request: Protocol Version not specified in request");
-    return answer(resp);
-  }
-  auto major = pz::parse_pv_major(*pv);
-  if (!major) {
-    counters_.bad_requests.add();
-    resp.error(400, "Bad request: Invalid Protocol Version");
-    return answer(resp);
-  }
-  if (*major != pz::kProtocolMajor) {
-    counters_.bad_requests.add();
-    resp.error(505, "Version Not Supported: ");
-    return answer(resp);
-  }
+  Sender sender;
+  if (!authenticate(m, call, &sender)) return;  // before the PV check, as pyzord
+  if (!check_version(m, call)) return;
 
   const std::string* op_field = m.find("Op");
-  std::string op = op_field ? *op_field : std::string();
-  unsigned bit = PyzorAcl::op_bit(op);
-  if (!acl_.allowed(user, anonymous, bit)) {
+  unsigned bit = PyzorAcl::op_bit(op_field ? std::string_view(*op_field) : std::string_view());
+  if (!acl_.allowed(sender.user, sender.anonymous, bit)) {
     counters_.denied.add();
-    resp.error(403, "Forbidden: User is not authorized to request the operation.");
-    return answer(resp);
+    call.resp.error(403, "Forbidden: User is not authorized to request the operation.");
+    return send(call);
   }
-
   auto digests = m.find_all("Op-Digest");
-  if (digests.empty() || bit == PyzorAcl::kPing) return answer(resp);
-
+  if (digests.empty() || bit == PyzorAcl::kPing) return send(call);
   if (bit == PyzorAcl::kPong) {
-    resp.add("Count", std::to_string(pz::kPongCount));
-    resp.add("WL-Count", "0");
-    return answer(resp);
+    call.resp.add("Count", std::to_string(pz::kPongCount));
+    call.resp.add("WL-Count", "0");
+    return send(call);
   }
+  if (bit == PyzorAcl::kCheck || bit == PyzorAcl::kInfo) return answer_check(digests[0], bit == PyzorAcl::kInfo, call);
+  record_vote(digests, bit == PyzorAcl::kWhitelist, std::move(sender), std::move(call));
+}
 
-  if (bit == PyzorAcl::kCheck || bit == PyzorAcl::kInfo) {
-    counters_.checks.add();
-    std::uint32_t count = 0;
-    std::uint32_t wl_count = 0;
-    if (auto sig = digest_signature(digests[0])) {
-      auto out = store_.check(std::span<const sigs::Signature>(&*sig, 1));
-      if (!out) {
-        logger()->error("pyzor: check failed: {}", out.error().to_string());
-        counters_.errors.add();
-        resp.error(500, "Internal Server Error: storage read failed");
-        return answer(resp);
-      }
-      for (const auto& x : out->matches) {
-        if (x.confidence >= opt_.threshold && x.reports > 0) {
-          count = std::max(count, x.reports);
-        } else {
-          wl_count = std::max(wl_count, x.revokes);
-        }
-      }
-      if (count > 0) wl_count = 0;
-    }
-    if (count > 0) counters_.check_hits.add();
-    if (bit == PyzorAcl::kInfo) {
-      // The Store keeps no per-digest timestamps for pyzor's fields: 0 means "unknown".
-      resp.add("Entered", "0");
-      resp.add("Updated", "0");
-      resp.add("WL-Entered", "0");
-      resp.add("WL-Updated", "0");
-    }
-    resp.add("Count", std::to_string(count));
-    resp.add("WL-Count", std::to_string(wl_count));
-    return answer(resp);
-  }
+// Oversized or with too many fields: answered only when a Thread can be found to pair it.
+void PyzorService::answer_unparsable(std::string_view datagram, const Error& why, Call& call) {
+  counters_.bad_requests.add();
+  std::string_view head = datagram.substr(0, config_.limits.max_datagram_bytes);
+  auto end = head.rfind('\n');
+  auto partial = pz::parse_message(head.substr(0, end == std::string_view::npos ? 0 : end),
+                                   pz::Limits{config_.limits.max_datagram_bytes, 1u << 16, 1u << 16});
+  const std::string* t = partial ? partial->find("Thread") : nullptr;
+  if (t == nullptr) return call.reply(std::string());
+  call.resp = Response(*t);
+  call.resp.error(400, "Bad request: " + why.message);
+  send(call);
+}
 
-  // report / whitelist: one store write for every digest of the packet.
-  bool whitelist = bit == PyzorAcl::kWhitelist;
-  if (digests.size() > opt_.pyzor.limits.max_digests) {
-    counters_.bad_requests.add();
-    resp.error(400, "Bad request: more than " + std::to_string(opt_.pyzor.limits.max_digests) + " digests");
-    return answer(resp);
+// A named user's signature (pyzord's rules: known user, Time within the window, Sig over the
+// request with the user's key), then the account state and the node's replay cache.
+bool PyzorService::authenticate(const pz::Message& m, Call& call, Sender* sender) {
+  const std::string* user_field = m.find("User");
+  sender->user = user_field ? *user_field : std::string();
+  sender->anonymous = sender->user.empty() || sender->user == pz::kAnonymousUser;
+  if (sender->anonymous) return true;
+  const std::string& user = sender->user;
+  auto unauthorized = [&](std::string why) {
+    counters_.auth_failed.add();
+    call.resp.error(401, "Unauthorized: Signature Error: " + std::move(why));
+    send(call);
+    return false;
+  };
+  auto internal = [&](std::string why) {
+    counters_.errors.add();
+    call.resp.error(500, "Internal Server Error: " + std::move(why));
+    send(call);
+    return false;
+  };
+  auto rep = service_.find_reporter(user);
+  if (!rep) {
+    if (rep.error().code == ServiceErrc::kUnknownReporter) return unauthorized("Unknown user.");
+    return internal("reporter lookup failed");
   }
-  storage::ReporterId who = 0;
-  if (reporter) {
-    who = *reporter;
-  } else if (anonymous_id_) {
-    who = *anonymous_id_;
-  } else {
+  const std::string* time_field = m.find("Time");
+  auto ts = time_field ? pz::parse_time(*time_field) : std::nullopt;
+  if (!ts) return unauthorized("Invalid Time.");
+  const std::int64_t now = service_.unix_seconds();
+  const std::int64_t window = config_.time_window_seconds;
+  if (*ts > now + window || *ts < now - window) return unauthorized("Timestamp not within allowed range.");
+  auto key = accounts_.pyzor_key(*rep);
+  if (!key) {
+    logger()->error("pyzor: no key for reporter {}: {}", rep->name, key.error().to_string());
+    return internal("account key unavailable");
+  }
+  std::string expect = pz::sign(pz::hash_key(*key, user), *ts, pz::signed_text(m));
+  const std::string* sig = m.find("Sig");
+  if (sig == nullptr || *sig != expect) return unauthorized("Invalid signature.");
+  if (rep->disabled) {
     counters_.denied.add();
-    resp.error(403, "Forbidden: User is not authorized to request the operation.");
-    return answer(resp);
+    call.resp.error(403, "Forbidden: the account is disabled.");
+    send(call);
+    return false;
   }
-  if (!reporter_limiter_.take(anonymous ? std::string_view(kPyzorAnonymousReporter) : std::string_view(user),
-                              clocks_.mono_ns())
-           .allowed) {
+  // The node's one replay cache, Pyzor's nonces kept apart from native ones by their prefix
+  // (the same key the store consumes durably with the votes).
+  std::string nonce = "pyzor:" + *sig;
+  if (auto fresh = service_.remember_nonce(user, nonce, now, *ts + window); !fresh) {
+    if (fresh.error().code == ServiceErrc::kReplayed) {
+      counters_.replays.add();
+      return unauthorized("Replayed request.");
+    }
+    counters_.errors.add();
+    call.resp.error(503, "Service Unavailable: too many signed requests from this user");
+    send(call);
+    return false;
+  }
+  sender->reporter = rep->id;
+  sender->replay = storage::ReplayKey{std::move(nonce), storage::TimePoint{std::chrono::seconds{*ts + window}}};
+  return true;
+}
+
+bool PyzorService::check_version(const pz::Message& m, Call& call) {
+  const std::string* pv = m.find("PV");
+  auto refuse = [&](int code, std::string diag) {
+    counters_.bad_requests.add();
+    call.resp.error(code, std::move(diag));
+    send(call);
+    return false;
+  };
+  if (pv == nullptr) return refuse(400, "Bad request: Protocol Version not specified in request");
+  auto major = pz::parse_pv_major(*pv);
+  if (!major) return refuse(400, "Bad request: Invalid Protocol Version");
+  if (*major != pz::kProtocolMajor) return refuse(505, "Version Not Supported: ");
+  return true;
+}
+
+// Count / WL-Count from the node's verdict (see the header).
+void PyzorService::answer_check(std::string_view digest, bool info, Call& call) {
+  counters_.checks.add();
+  std::uint32_t count = 0;
+  std::uint32_t wl_count = 0;
+  if (auto sig = digest_signature(digest)) {
+    auto out = service_.check(std::span<const sigs::Signature>(&*sig, 1), "pyzor: ");
+    if (!out) {
+      counters_.errors.add();
+      call.resp.error(500, "Internal Server Error: storage read failed");
+      return send(call);
+    }
+    for (const auto& x : out->matches) {
+      if (x.confidence >= service_.threshold() && x.reports > 0) {
+        count = std::max(count, x.reports);
+      } else {
+        wl_count = std::max(wl_count, x.revokes);
+      }
+    }
+    if (count > 0) wl_count = 0;
+  }
+  if (count > 0) counters_.check_hits.add();
+  if (info) {
+    // The Store keeps no per-digest timestamps for pyzor's fields: 0 means "unknown".
+    call.resp.add("Entered", "0");
+    call.resp.add("Updated", "0");
+    call.resp.add("WL-Entered", "0");
+    call.resp.add("WL-Updated", "0");
+  }
+  call.resp.add("Count", std::to_string(count));
+  call.resp.add("WL-Count", std::to_string(wl_count));
+  send(call);
+}
+
+// report / whitelist: one store write for every digest of the packet.
+void PyzorService::record_vote(const std::vector<std::string_view>& digests, bool whitelist, Sender sender,
+                               Call call) {
+  if (digests.size() > config_.limits.max_digests) {
+    counters_.bad_requests.add();
+    call.resp.error(400, "Bad request: more than " + std::to_string(config_.limits.max_digests) + " digests");
+    return send(call);
+  }
+  std::optional<storage::ReporterId> who = sender.reporter ? sender.reporter : anonymous_id_;
+  if (!who) {
+    counters_.denied.add();
+    call.resp.error(403, "Forbidden: User is not authorized to request the operation.");
+    return send(call);
+  }
+  if (!service_.admit_reporter(sender.anonymous ? kPyzorAnonymousReporter : std::string_view(sender.user))) {
     counters_.rate_limited.add();
-    return reply(std::string());  // over the per-user budget: dropped, like the per-address one
+    return call.reply(std::string());  // over the per-user budget: dropped, like the per-address one
   }
   std::vector<sigs::Signature> sigs;
   sigs.reserve(digests.size());
   for (auto d : digests) {
     if (auto s = digest_signature(d)) sigs.push_back(std::move(*s));
   }
-  if (sigs.empty()) return answer(resp);  // pyzord stores anything; nothing valid to store here
-  std::size_t n = sigs.size();
+  if (sigs.empty()) return send(call);  // pyzord stores anything; nothing valid to store here
+  const std::size_t n = sigs.size();
   PyzorCounters* c = &counters_;
-  auto done = [resp = std::move(resp), reply = std::move(reply), c, n, whitelist](Result<storage::VoteOutcome> r) mutable {
+  // The replay key goes in the same commit as the votes: refused again after a restart.
+  VoteCall vote{*who, whitelist, std::move(sigs), {}, std::move(sender.replay)};
+  service_.vote(std::move(vote), [call = std::move(call), c, n, whitelist](ServiceResult<storage::VoteOutcome> r) mutable {
     if (r) {
       (whitelist ? c->whitelisted_sigs : c->reported_sigs).add(n);
-    } else if (r.error().code == Errc::kUnavailable) {
+    } else if (r.error().code == ServiceErrc::kOverloaded) {
       c->errors.add();
-      resp.error(503, "Service Unavailable: " + r.error().message);
-    } else if (r.error().code == Errc::kReplayed) {
+      call.resp.error(503, "Service Unavailable: " + r.error().message);
+    } else if (r.error().code == ServiceErrc::kReplayed) {
       c->replays.add();
       c->auth_failed.add();
-      resp.error(401, "Unauthorized: Signature Error: Replayed request.");
-    } else if (r.error().code == Errc::kForbidden || r.error().code == Errc::kNotFound) {
+      call.resp.error(401, "Unauthorized: Signature Error: Replayed request.");
+    } else if (r.error().code == ServiceErrc::kForbidden || r.error().code == ServiceErrc::kUnknownReporter) {
       c->denied.add();
-      resp.error(403, "Forbidden: the account is disabled.");
+      call.resp.error(403, "Forbidden: the account is disabled.");
     } else {
       c->errors.add();
-      resp.error(500, "Internal Server Error: storage write failed");
+      call.resp.error(500, "Internal Server Error: storage write failed");
     }
-    reply(resp.encode());
-  };
-  storage::VoteRequest vr;
-  vr.reporter = who;
-  vr.revoke = whitelist;
-  vr.sigs = std::move(sigs);
-  vr.replay = std::move(replay);  // in the same commit as the votes: refused again after a restart
-  vr.now = storage::TimePoint{std::chrono::seconds{clocks_.unix_seconds()}};
-  store_.vote(std::move(vr), std::move(done));
+    call.reply(call.resp.encode());
+  });
 }
 
 }  // namespace strop::node

@@ -4,8 +4,9 @@
 // order, same codes and Diag texts: pyzor.md §1-§2; one deliberate difference: a datagram
 // without a Thread field gets no reply instead of a 400), mapped onto the node: accounts are the
 // node's reporters (User = reporter name, key = RazorAccounts::pyzor_key), signed requests
-// are also checked against a replay cache, `access` rules (pyzord.access syntax) decide who
-// may do what, check/info/report/whitelist go to Store::check/report/revoke, and Count /
+// are also checked against the node's replay cache, `access` rules (pyzord.access syntax)
+// decide who may do what, check/info/report/whitelist go to the SignatureService
+// (signature_service.hpp: budgets, reporters, check and vote policy), and Count /
 // WL-Count come from the signature's trust-weighted confidence:
 //   confidence >= threshold: Count = distinct reporters, WL-Count = 0      (client: spam)
 //   otherwise:               Count = 0, WL-Count = distinct revokers       (client: not spam)
@@ -14,8 +15,8 @@
 //
 // Threading: handle() may be called from any number of threads at once. `reply` runs exactly
 // once: on the calling thread, or on the Store's writer thread for report/whitelist (after
-// the durable commit). Lifetime: the Store and RazorAccounts must outlive the service, the
-// service every pending reply.
+// the durable commit). Lifetime: the SignatureService and RazorAccounts must outlive the
+// PyzorService, the PyzorService every pending reply.
 #pragma once
 
 #include <cstdint>
@@ -26,13 +27,10 @@
 #include <string_view>
 #include <vector>
 
-#include "node/config.hpp"
-#include "node/handlers.hpp"
-#include "node/limiter.hpp"
 #include "node/metrics.hpp"
 #include "node/razor_accounts.hpp"
+#include "node/signature_service.hpp"
 #include "protocol/pyzor_wire.hpp"
-#include "storage/store.hpp"
 
 namespace strop::node {
 
@@ -63,16 +61,6 @@ class PyzorAcl {
   std::vector<Rule> rules_;
 };
 
-struct PyzorServiceOptions {
-  PyzorConfig pyzor;
-  int threshold = 50;
-  RateLimit ip_limit;        // every datagram, per source address
-  RateLimit reporter_limit;  // report/whitelist, per reporter
-  std::size_t rate_limit_entries = 100'000;
-  std::size_t replay_cache_per_user = 100'000;  // api.nonce_cache_per_reporter
-};
-PyzorServiceOptions pyzor_service_options(const Config& c);
-
 struct PyzorCounters {
   Counter requests;
   Counter checks;
@@ -93,8 +81,8 @@ class PyzorService {
   // Parses the access rules and, when they let anonymous users report or whitelist, finds or
   // creates the kPyzorAnonymousReporter reporter (a synchronous store write: call at
   // startup). Errors: kInvalidArgument (bad rule), store errors.
-  static Result<std::unique_ptr<PyzorService>> create(storage::Store& store, const RazorAccounts& accounts,
-                                                      PyzorServiceOptions options, Clocks clocks = {});
+  // The [pyzor] settings are read from service.config().
+  static Result<std::unique_ptr<PyzorService>> create(SignatureService& service, const RazorAccounts& accounts);
 
   // Receives the reply datagram; "" means "send nothing" (a request without a Thread field).
   using Reply = std::function<void(std::string)>;
@@ -105,18 +93,31 @@ class PyzorService {
   PyzorCounters& counters() { return counters_; }
 
  private:
-  PyzorService(storage::Store& store, const RazorAccounts& accounts, PyzorServiceOptions options, Clocks clocks,
-               PyzorAcl acl);
+  struct Call;
+  // Who sent a request: a verified user (reporter + replay key) or anonymous.
+  struct Sender {
+    std::string user;
+    bool anonymous = true;
+    std::optional<storage::ReporterId> reporter;
+    std::optional<storage::ReplayKey> replay;  // signed requests: consumed durably by writes
+  };
 
-  storage::Store& store_;
+  PyzorService(SignatureService& service, const RazorAccounts& accounts, PyzorAcl acl);
+
+  // The steps of handle(), in pyzord's order; each returns false once it has answered.
+  void answer_unparsable(std::string_view datagram, const Error& why, Call& call);
+  bool authenticate(const protocol::pyzor::Message& m, Call& call, Sender* sender);
+  bool check_version(const protocol::pyzor::Message& m, Call& call);
+  void answer_check(std::string_view digest, bool info, Call& call);
+  void record_vote(const std::vector<std::string_view>& digests, bool whitelist, Sender sender, Call call);
+  // Sends `call`'s response (an error only when no larger than its request).
+  void send(Call& call);
+
+  SignatureService& service_;
   const RazorAccounts& accounts_;
-  PyzorServiceOptions opt_;
-  Clocks clocks_;
+  const PyzorConfig& config_;  // service_.config().pyzor
   PyzorAcl acl_;
   std::optional<storage::ReporterId> anonymous_id_;
-  RateLimiter ip_limiter_;
-  RateLimiter reporter_limiter_;
-  NonceCache replays_;
   PyzorCounters counters_;
 };
 

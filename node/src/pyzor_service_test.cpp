@@ -28,11 +28,12 @@ class PyzorServiceTest : public ::testing::Test {
     alice_ = *store_.add_reporter(spec);
   }
 
-  std::unique_ptr<PyzorService> service(PyzorServiceOptions o = {}) {
+  std::unique_ptr<PyzorService> service(const Config& o = {}) {
     Clocks c;
     c.unix_seconds = [this] { return now_; };
     c.mono_ns = [this] { return mono_; };
-    auto s = PyzorService::create(store_, accounts_, std::move(o), c);
+    cores_.push_back(std::make_unique<SignatureService>(o, store_, metrics_, c));
+    auto s = PyzorService::create(*cores_.back(), accounts_);
     EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().to_string());
     return s.ok() ? std::move(*s) : nullptr;
   }
@@ -84,6 +85,8 @@ class PyzorServiceTest : public ::testing::Test {
 
   testing::FakeStore store_;
   RazorAccounts accounts_;
+  NodeMetrics metrics_;
+  std::vector<std::unique_ptr<SignatureService>> cores_;
   storage::Reporter alice_;
   std::int64_t now_ = kNow;
   std::int64_t mono_ = 0;
@@ -162,8 +165,8 @@ TEST_F(PyzorServiceTest, ReportCheckWhitelistCycle) {
 }
 
 TEST_F(PyzorServiceTest, LowConfidenceIsNotSpam) {
-  PyzorServiceOptions o;
-  o.threshold = 61;  // the fake store's confidence is 60
+  Config o;
+  o.store.threshold = 61;  // the fake store's confidence is 60
   auto s = service(o);
   ASSERT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 1000)), "Code"), "200");
   auto c = call(*s, request("check", {kDigest}, "", "", kNow));
@@ -198,7 +201,7 @@ TEST_F(PyzorServiceTest, SignaturesTimeAndReplays) {
 }
 
 TEST_F(PyzorServiceTest, CustomAccessRules) {
-  PyzorServiceOptions o;
+  Config o;
   o.pyzor.access = {"all : anonymous : allow", "whitelist : anonymous : deny", "report : alice : deny"};
   auto s = service(o);
   auto anon = store_.find_reporter(kPyzorAnonymousReporter);
@@ -219,7 +222,7 @@ TEST_F(PyzorServiceTest, CustomAccessRules) {
 }
 
 TEST_F(PyzorServiceTest, LimitsAndRates) {
-  PyzorServiceOptions o;
+  Config o;
   o.pyzor.limits.max_digests = 2;
   o.ip_limit = {1, 3};
   auto s = service(o);
@@ -263,7 +266,7 @@ TEST_F(PyzorServiceTest, NoReflection) {
 
   // A flood of small garbage and of valid pings from one address: what goes back is never
   // larger than what came in, for garbage; valid pings are answered only within the budget.
-  PyzorServiceOptions o;
+  Config o;
   o.ip_limit = {10, 20};
   auto f = service(o);
   std::size_t in = 0, out = 0, answered_pings = 0;

@@ -15,7 +15,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
@@ -218,7 +217,6 @@ struct RazorListener::Impl : std::enable_shared_from_this<RazorListener::Impl> {
   net::executor_work_guard<net::io_context::executor_type> guard{ioc.get_executor()};
   tcp::acceptor acceptor{ioc};
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
-  std::unique_ptr<net::thread_pool> blocking;  // registrations wait for a commit
   std::unique_ptr<RazorService> service;
   std::vector<std::thread> threads;
   std::string host;
@@ -273,8 +271,9 @@ struct RazorListener::Impl : std::enable_shared_from_this<RazorListener::Impl> {
   }
 };
 
-Result<std::unique_ptr<RazorListener>> RazorListener::create(const Config& config, storage::Store& store,
+Result<std::unique_ptr<RazorListener>> RazorListener::create(SignatureService& service,
                                                              const RazorAccounts& accounts) {
+  const Config& config = service.config();
   auto listen = parse_listen(config.razor.listen);
   if (!listen) return make_error(Errc::kInvalidArgument, "razor.listen: " + listen.error().message);
   unsigned threads = std::max(1u, config.razor.threads);
@@ -292,13 +291,7 @@ Result<std::unique_ptr<RazorListener>> RazorListener::create(const Config& confi
   impl->host = local.address().to_string();
   impl->port = local.port();
 
-  RazorServiceOptions opt = razor_service_options(config);
-  opt.port = impl->port;
-  impl->blocking = std::make_unique<net::thread_pool>(1);
-  net::thread_pool* pool = impl->blocking.get();
-  impl->service = std::make_unique<RazorService>(store, accounts, std::move(opt), [pool](std::function<void()> job) {
-    net::post(*pool, std::move(job));
-  });
+  impl->service = std::make_unique<RazorService>(service, accounts);
   impl->shared->service = impl->service.get();
   impl->shared->config = config.razor;
   ConnLimits limits;
@@ -347,7 +340,6 @@ void RazorListener::stop() {
   if (impl->threads.empty()) {  // never started
     beast::error_code ec;
     impl->acceptor.close(ec);
-    impl->blocking->join();
     return;
   }
   net::post(impl->ioc, [impl] {
@@ -362,8 +354,9 @@ void RazorListener::stop() {
     }
     for (auto& c : open) c->stop();
   });
-  impl->blocking->join();  // in-flight registrations finish (their replies are posted)
-  impl->guard.reset();     // run() returns once every connection is closed
+  // run() returns once every connection is closed and every pending reply (a registration
+  // on the service's executor, a report awaiting its commit) was posted: each holds work.
+  impl->guard.reset();
   for (auto& t : impl->threads) t.join();
   impl->threads.clear();
 }

@@ -33,15 +33,16 @@ Sis res(int v) {
   return s;
 }
 
-int err_for(const Error& e) {
+// The err= code of a service refusal.
+int err_for(const ServiceError& e) {
   switch (e.code) {
-    case Errc::kUnavailable:
-    case Errc::kRateLimited: return rz::kErrBusy;
-    case Errc::kForbidden:
-    case Errc::kNotFound: return rz::kErrForbidden;  // unknown (deleted) or disabled reporter
-    case Errc::kInvalidArgument:
-    case Errc::kMalformed: return rz::kErrBadRequest;
-    case Errc::kLimitExceeded: return rz::kErrLimit;
+    case ServiceErrc::kOverloaded:
+    case ServiceErrc::kRateLimited: return rz::kErrBusy;
+    case ServiceErrc::kForbidden:
+    case ServiceErrc::kUnknownReporter: return rz::kErrForbidden;  // unknown (deleted) or disabled
+    case ServiceErrc::kInvalid: return rz::kErrBadRequest;
+    case ServiceErrc::kLimitExceeded: return rz::kErrLimit;
+    case ServiceErrc::kNameTaken: return rz::kErrUserExists;
     default: return rz::kErrInternal;
   }
 }
@@ -73,33 +74,10 @@ std::string ipv4_of(const std::string& host) {
 
 }  // namespace
 
-RazorServiceOptions razor_service_options(const Config& c) {
-  RazorServiceOptions o;
-  o.razor = c.razor;
-  o.threshold = c.store.threshold;
-  o.open_registration = c.open_registration;
-  o.ip_limit = c.ip_limit;
-  o.reporter_limit = c.reporter_limit;
-  o.register_limit = c.register_limit;
-  o.rate_limit_entries = c.rate_limit_entries;
-  if (auto l = parse_listen(c.razor.listen)) o.port = l->port;
-  return o;
-}
-
-RazorService::RazorService(storage::Store& store, const RazorAccounts& accounts, RazorServiceOptions options,
-                           Offload offload, std::function<std::int64_t()> mono_ns)
-    : store_(store),
+RazorService::RazorService(SignatureService& service, const RazorAccounts& accounts)
+    : service_(service),
       accounts_(accounts),
-      opt_(std::move(options)),
-      offload_(std::move(offload)),
-      mono_ns_(std::move(mono_ns)),
-      ep4_(*sigs::razor::parse_ep4(sigs::razor::kDefaultEp4)),
-      ip_limiter_(opt_.ip_limit.per_second, opt_.ip_limit.burst, opt_.rate_limit_entries),
-      reporter_limiter_(opt_.reporter_limit.per_second, opt_.reporter_limit.burst, opt_.rate_limit_entries),
-      register_limiter_(opt_.register_limit.per_second, opt_.register_limit.burst, opt_.rate_limit_entries) {
-  if (!offload_) offload_ = [](std::function<void()> job) { job(); };
-  if (!mono_ns_) mono_ns_ = steady_ns;
-}
+      ep4_(*sigs::razor::parse_ep4(sigs::razor::kDefaultEp4)) {}
 
 std::vector<sigs::Signature> RazorService::upload_signatures(std::string_view mail) const {
   std::vector<sigs::Signature> out;
@@ -148,33 +126,44 @@ struct RazorSession::Pending {
   }
 };
 
+// The queries of one request that need the service: checks (one lookup), an upload and
+// revokes (one write each).
+struct RazorSession::Work {
+  std::vector<std::size_t> check_slots;
+  std::vector<sigs::Signature> check_sigs;
+  std::vector<std::size_t> revoke_slots;
+  std::vector<sigs::Signature> revoke_sigs;
+  std::optional<std::size_t> upload_slot;
+  std::vector<sigs::Signature> upload_sigs;
+};
+
 RazorSession::RazorSession(RazorService& service, std::string client_ip, std::string local_host,
                            unsigned short local_port)
     : svc_(service), client_ip_(std::move(client_ip)), local_host_(std::move(local_host)), local_port_(local_port) {}
 
 std::string RazorSession::greeting() const {
   // As the verified transcripts (razor2.md §12): "a=l&a=cg" parses as a=cg (identify).
-  return "sn=C&srl=" + std::to_string(svc_.opt_.razor.srl) + "&a=l&a=cg&ep4=" +
+  return "sn=C&srl=" + std::to_string(svc_.config().srl) + "&a=l&a=cg&ep4=" +
          std::string(sigs::razor::kDefaultEp4) + "\r\n";
 }
 
 Sis RazorSession::state_reply() const {
   Sis s;
-  s.add("ac", std::to_string(svc_.opt_.threshold))
+  s.add("ac", std::to_string(svc_.service_.threshold()))
       .add("bql", "4")
       .add("bqs", "128")
       .add("dre", "4")
       .add("ep4", std::string(sigs::razor::kDefaultEp4))
       .add("se", "88")  // engines 4 and 8
       .add("sn", "C")
-      .add("srl", std::to_string(svc_.opt_.razor.srl));
+      .add("srl", std::to_string(svc_.config().srl));
   return s;
 }
 
 std::vector<Sis> RazorSession::server_list(std::string_view key) const {
   std::vector<Sis> out;
-  if (!svc_.opt_.razor.advertise.empty()) {
-    for (const auto& a : svc_.opt_.razor.advertise) out.push_back(Sis().add(std::string(key), a));
+  if (!svc_.config().advertise.empty()) {
+    for (const auto& a : svc_.config().advertise) out.push_back(Sis().add(std::string(key), a));
     return out;
   }
   std::string host = ipv4_of(local_host_);
@@ -183,274 +172,274 @@ std::vector<Sis> RazorSession::server_list(std::string_view key) const {
 }
 
 void RazorSession::handle(rz::Request request, Done done) {
-  auto& counters = svc_.counters_;
-  counters.requests.add();
-  const std::size_t n = request.queries.size();
-
-  // Discovery is the one single query answered with a batch (one line per server).
-  if (n == 1) {
-    Action a = rz::classify(request.queries[0]);
-    if (a == Action::kGetCsl || a == Action::kGetNsl) {
-      auto list = server_list(a == Action::kGetCsl ? "csl" : "nsl");
-      if (list.empty()) list.push_back(err(rz::kErrInternal));
-      return done(Reply{rz::encode_reply(list), false});
-    }
-    if (a == Action::kRegister) return handle_register(request.queries[0], std::move(done));
-  }
+  svc_.counters_.requests.add();
+  if (handle_alone(request, done)) return;
 
   auto pending = std::make_shared<Pending>();
-  pending->slots.resize(n);
+  pending->slots.resize(request.queries.size());
   pending->done = std::move(done);
-
-  // One token per request from the client's IP bucket (cn= and a=q are free).
-  bool limited = false;
-  {
-    bool costs = false;
-    for (const auto& q : request.queries) {
-      Action a = rz::classify(q);
-      costs |= a != Action::kIdentify && a != Action::kQuit;
-    }
-    if (costs) limited = !svc_.ip_limiter_.take(client_ip_, svc_.mono_ns_()).allowed;
-  }
-
-  std::vector<std::size_t> check_slots;
-  std::vector<sigs::Signature> check_sigs;
-  std::vector<std::size_t> revoke_slots;
-  std::vector<sigs::Signature> revoke_sigs;
-  std::optional<std::size_t> upload_slot;
-  std::vector<sigs::Signature> upload_sigs;
-
-  for (std::size_t i = 0; i < n; ++i) {
+  const bool limited = over_budget(request);
+  Work work;
+  for (std::size_t i = 0; i < request.queries.size(); ++i) {
     const Sis& q = request.queries[i];
     Action a = rz::classify(q);
-    auto& slot = pending->slots[i];
     if (a == Action::kIdentify) continue;  // never answered
     if (a == Action::kQuit) {
       pending->close = true;
       continue;
     }
     if (limited) {
-      slot = err(rz::kErrBusy);
-      counters.errors.add();
+      pending->slots[i] = err(rz::kErrBusy);
+      svc_.counters_.errors.add();
       continue;
     }
-    switch (a) {
-      case Action::kGetState: slot = state_reply(); break;
-      case Action::kGetCsl:
-      case Action::kGetNsl: {
-        auto list = server_list(a == Action::kGetCsl ? "csl" : "nsl");
-        slot = list.empty() ? err(rz::kErrInternal) : list.front();
-        break;
-      }
-      case Action::kCheck: {
-        counters.checks.add();
-        // e4 values are stored for the node's ep4 only: any other ep4 cannot match.
-        std::string_view ep4 = q.get("ep4");
-        bool other_ep4 = q.get("e") == "4" && q.has("ep4") && ep4 != sigs::razor::kDefaultEp4;
-        auto sig = query_signature(q.get("e"), q.get("s"));
-        if (!sig || other_ep4) {
-          slot = Sis().add("p", "0");
-        } else {
-          check_slots.push_back(i);
-          check_sigs.push_back(std::move(*sig));
-        }
-        break;
-      }
-      case Action::kReportCheck:
-        // Always ask for the mail: the upload yields e8 and the node's own engines, which the
-        // e4 alone cannot give.
-        slot = reporter_ ? err(rz::kErrSendMail) : err(rz::kErrNotAuthenticated);
-        break;
-      case Action::kReportUpload: {
-        if (!reporter_) {
-          slot = err(rz::kErrNotAuthenticated);
-          counters.errors.add();
-          break;
-        }
-        if (upload_slot) {  // one upload per request (the client sends exactly one)
-          slot = err(rz::kErrBadRequest);
-          counters.errors.add();
-          break;
-        }
-        counters.uploads.add();
-        upload_slot = i;
-        upload_sigs = svc_.upload_signatures(q.get("message"));
-        break;
-      }
-      case Action::kRevoke: {
-        if (!reporter_) {
-          slot = err(rz::kErrNotAuthenticated);
-          counters.errors.add();
-          break;
-        }
-        auto sig = query_signature(q.get("e"), q.get("s"));
-        if (!sig) {
-          slot = err(rz::kErrBadRequest);
-          counters.errors.add();
-          break;
-        }
-        revoke_slots.push_back(i);
-        revoke_sigs.push_back(std::move(*sig));
-        break;
-      }
-      case Action::kAuthInit: {
-        achal_.clear();
-        std::string user(q.get("user"));
-        auto rep = protocol::valid_reporter_name(user) ? svc_.store_.find_reporter(std::string_view(user))
-                                                        : Result<storage::Reporter>(make_error(Errc::kNotFound, ""));
-        if (!rep) {
-          if (rep.error().code != Errc::kNotFound) {
-            logger()->error("razor: reporter lookup failed: {}", rep.error().to_string());
-            slot = err(rz::kErrInternal);
-          } else {
-            slot = err(rz::kErrUnknownUser);
-          }
-          counters.errors.add();
-          break;
-        }
-        if (rep->disabled) {
-          slot = err(rz::kErrForbidden);
-          counters.errors.add();
-          break;
-        }
-        auto pass = svc_.accounts_.razor_password(*rep);
-        if (!pass) {
-          logger()->error("razor: cannot open the password of reporter {}: {}", rep->name, pass.error().to_string());
-          slot = err(rz::kErrInternal);
-          counters.errors.add();
-          break;
-        }
-        pending_user_ = rep->name;
-        pending_pass_ = std::move(*pass);
-        achal_ = random_text(16, kAlnum);
-        reporter_.reset();
-        slot = Sis().add("achal", achal_);
-        break;
-      }
-      case Action::kAuth: {
-        bool ok = false;
-        if (!achal_.empty()) {
-          std::string expect = rz::auth_response(pending_pass_, achal_);
-          std::string_view got = q.get("aresp");
-          ok = got.size() == expect.size() && CRYPTO_memcmp(got.data(), expect.data(), expect.size()) == 0;
-        }
-        OPENSSL_cleanse(pending_pass_.data(), pending_pass_.size());
-        pending_pass_.clear();
-        achal_.clear();
-        if (ok) {
-          auto rep = svc_.store_.find_reporter(std::string_view(pending_user_));
-          ok = rep.ok() && !rep->disabled;
-          if (ok) {
-            reporter_ = rep->id;
-            reporter_name_ = rep->name;
-          }
-        }
-        if (ok) {
-          counters.auth_ok.add();
-          slot = res(1);
-        } else {
-          counters.auth_failed.add();
-          logger()->info("razor: authentication failed for {} from {}", pending_user_, client_ip_);
-          slot = res(0);
-          if (++auth_failures_ >= kMaxAuthFailures) pending->close = true;
-        }
-        break;
-      }
-      case Action::kRegister:  // only as a single query (above)
-      case Action::kGetOther:
-      case Action::kUnknown:
-      default:
-        slot = err(rz::kErrBadRequest);
-        counters.errors.add();
-        break;
+    pending->slots[i] = answer(q, i, *pending, work);
+  }
+  run_checks(work, *pending);
+  run_votes(work, pending);
+  pending->finish_one();
+}
+
+// Discovery is the one single query answered with a batch (one line per server); a
+// registration waits for a commit.
+bool RazorSession::handle_alone(const rz::Request& request, Done& done) {
+  if (request.queries.size() != 1) return false;
+  Action a = rz::classify(request.queries[0]);
+  if (a == Action::kGetCsl || a == Action::kGetNsl) {
+    auto list = server_list(a == Action::kGetCsl ? "csl" : "nsl");
+    if (list.empty()) list.push_back(err(rz::kErrInternal));
+    done(Reply{rz::encode_reply(list), false});
+    return true;
+  }
+  if (a == Action::kRegister) {
+    handle_register(request.queries[0], std::move(done));
+    return true;
+  }
+  return false;
+}
+
+// One token per request from the client's address budget (cn= and a=q are free).
+bool RazorSession::over_budget(const rz::Request& request) {
+  bool costs = false;
+  for (const auto& q : request.queries) {
+    Action a = rz::classify(q);
+    costs |= a != Action::kIdentify && a != Action::kQuit;
+  }
+  return costs && !svc_.service_.admit_client(client_ip_);
+}
+
+// The reply of one query, or nullopt when `work` collected it for run_checks/run_votes.
+std::optional<Sis> RazorSession::answer(const Sis& q, std::size_t i, Pending& pending, Work& work) {
+  auto& counters = svc_.counters_;
+  Action a = rz::classify(q);
+  switch (a) {
+    case Action::kGetState: return state_reply();
+    case Action::kGetCsl:
+    case Action::kGetNsl: {
+      auto list = server_list(a == Action::kGetCsl ? "csl" : "nsl");
+      return list.empty() ? err(rz::kErrInternal) : list.front();
+    }
+    case Action::kCheck: return collect_check(q, i, work);
+    case Action::kReportCheck:
+      // Always ask for the mail: the upload yields e8 and the node's own engines, which the
+      // e4 alone cannot give.
+      return reporter_ ? err(rz::kErrSendMail) : err(rz::kErrNotAuthenticated);
+    case Action::kReportUpload: return collect_upload(q, i, work);
+    case Action::kRevoke: return collect_revoke(q, i, work);
+    case Action::kAuthInit: return auth_init(q);
+    case Action::kAuth: return auth_response(q, pending);
+    case Action::kRegister:  // only as a single query (handle_alone)
+    case Action::kGetOther:
+    case Action::kUnknown:
+    default:
+      counters.errors.add();
+      return err(rz::kErrBadRequest);
+  }
+}
+
+std::optional<Sis> RazorSession::collect_check(const Sis& q, std::size_t i, Work& work) {
+  svc_.counters_.checks.add();
+  // e4 values are stored for the node's ep4 only: any other ep4 cannot match.
+  std::string_view ep4 = q.get("ep4");
+  bool other_ep4 = q.get("e") == "4" && q.has("ep4") && ep4 != sigs::razor::kDefaultEp4;
+  auto sig = query_signature(q.get("e"), q.get("s"));
+  if (!sig || other_ep4) return Sis().add("p", "0");
+  work.check_slots.push_back(i);
+  work.check_sigs.push_back(std::move(*sig));
+  return std::nullopt;
+}
+
+std::optional<Sis> RazorSession::collect_upload(const Sis& q, std::size_t i, Work& work) {
+  auto& counters = svc_.counters_;
+  if (!reporter_) {
+    counters.errors.add();
+    return err(rz::kErrNotAuthenticated);
+  }
+  if (work.upload_slot) {  // one upload per request (the client sends exactly one)
+    counters.errors.add();
+    return err(rz::kErrBadRequest);
+  }
+  counters.uploads.add();
+  work.upload_slot = i;
+  work.upload_sigs = svc_.upload_signatures(q.get("message"));
+  return std::nullopt;
+}
+
+std::optional<Sis> RazorSession::collect_revoke(const Sis& q, std::size_t i, Work& work) {
+  auto& counters = svc_.counters_;
+  if (!reporter_) {
+    counters.errors.add();
+    return err(rz::kErrNotAuthenticated);
+  }
+  auto sig = query_signature(q.get("e"), q.get("s"));
+  if (!sig) {
+    counters.errors.add();
+    return err(rz::kErrBadRequest);
+  }
+  work.revoke_slots.push_back(i);
+  work.revoke_sigs.push_back(std::move(*sig));
+  return std::nullopt;
+}
+
+// a=ai: look the user up and hand out a challenge.
+Sis RazorSession::auth_init(const Sis& q) {
+  auto& counters = svc_.counters_;
+  achal_.clear();
+  auto rep = svc_.service_.find_reporter(q.get("user"));
+  if (!rep) {
+    counters.errors.add();
+    return err(rep.error().code == ServiceErrc::kUnknownReporter ? rz::kErrUnknownUser : rz::kErrInternal);
+  }
+  if (rep->disabled) {
+    counters.errors.add();
+    return err(rz::kErrForbidden);
+  }
+  auto pass = svc_.accounts_.razor_password(*rep);
+  if (!pass) {
+    logger()->error("razor: cannot open the password of reporter {}: {}", rep->name, pass.error().to_string());
+    counters.errors.add();
+    return err(rz::kErrInternal);
+  }
+  pending_user_ = rep->name;
+  pending_pass_ = std::move(*pass);
+  achal_ = random_text(16, kAlnum);
+  reporter_.reset();
+  return Sis().add("achal", achal_);
+}
+
+// a=auth: the challenge's response; the connection is closed after kMaxAuthFailures.
+Sis RazorSession::auth_response(const Sis& q, Pending& pending) {
+  bool ok = false;
+  if (!achal_.empty()) {
+    std::string expect = rz::auth_response(pending_pass_, achal_);
+    std::string_view got = q.get("aresp");
+    ok = got.size() == expect.size() && CRYPTO_memcmp(got.data(), expect.data(), expect.size()) == 0;
+  }
+  OPENSSL_cleanse(pending_pass_.data(), pending_pass_.size());
+  pending_pass_.clear();
+  achal_.clear();
+  if (ok) {
+    auto rep = svc_.service_.find_reporter(pending_user_);
+    ok = rep.ok() && !rep->disabled;
+    if (ok) {
+      reporter_ = rep->id;
+      reporter_name_ = rep->name;
     }
   }
+  if (ok) {
+    svc_.counters_.auth_ok.add();
+    return res(1);
+  }
+  svc_.counters_.auth_failed.add();
+  logger()->info("razor: authentication failed for {} from {}", pending_user_, client_ip_);
+  if (++auth_failures_ >= kMaxAuthFailures) pending.close = true;
+  return res(0);
+}
 
-  // Checks: one Store lookup for the whole request.
-  if (!check_sigs.empty()) {
-    auto out = svc_.store_.check(check_sigs);
-    if (!out) {
-      logger()->error("razor: check failed: {}", out.error().to_string());
-      for (auto i : check_slots) pending->slots[i] = err(rz::kErrInternal);
+// Checks: one lookup for the whole request; each query answered from its best match.
+void RazorSession::run_checks(Work& work, Pending& pending) {
+  if (work.check_sigs.empty()) return;
+  auto out = svc_.service_.check(work.check_sigs, "razor: ");
+  if (!out) {
+    for (auto i : work.check_slots) pending.slots[i] = err(rz::kErrInternal);
+    return;
+  }
+  std::vector<const storage::Match*> best(work.check_sigs.size(), nullptr);
+  for (const auto& m : out->matches) {
+    if (m.query_index < best.size() && (!best[m.query_index] || m.confidence > best[m.query_index]->confidence)) {
+      best[m.query_index] = &m;
+    }
+  }
+  for (std::size_t k = 0; k < work.check_slots.size(); ++k) {
+    const storage::Match* m = best[k];
+    Sis s;
+    if (m != nullptr && m->reports > 0 && m->confidence > 0) {
+      s.add("cf", std::to_string(m->confidence)).add("p", "1");
+      if (m->revokes > 0) s.add("ct", "1");  // contested: reported and revoked
+      svc_.counters_.check_hits.add();
     } else {
-      std::vector<const storage::Match*> best(check_sigs.size(), nullptr);
-      for (const auto& m : out->matches) {
-        if (m.query_index < best.size() && (!best[m.query_index] || m.confidence > best[m.query_index]->confidence)) {
-          best[m.query_index] = &m;
-        }
-      }
-      for (std::size_t k = 0; k < check_slots.size(); ++k) {
-        const storage::Match* m = best[k];
-        Sis s;
-        if (m != nullptr && m->reports > 0 && m->confidence > 0) {
-          s.add("cf", std::to_string(m->confidence)).add("p", "1");
-          if (m->revokes > 0) s.add("ct", "1");  // contested: reported and revoked
-          counters.check_hits.add();
-        } else {
-          s.add("p", "0");
-        }
-        pending->slots[check_slots[k]] = std::move(s);
-      }
+      s.add("p", "0");
     }
+    pending.slots[work.check_slots[k]] = std::move(s);
   }
+}
 
-  // Votes: asynchronous, acknowledged after the durable commit.
+// Votes: asynchronous, acknowledged after the durable commit.
+void RazorSession::run_votes(Work& work, const std::shared_ptr<Pending>& pending) {
+  auto& counters = svc_.counters_;
   bool vote_limited = false;
-  if ((upload_slot || !revoke_sigs.empty()) && reporter_) {
-    vote_limited = !svc_.reporter_limiter_.take(reporter_name_, svc_.mono_ns_()).allowed;
+  if ((work.upload_slot || !work.revoke_sigs.empty()) && reporter_) {
+    vote_limited = !svc_.service_.admit_reporter(reporter_name_);
   }
-  storage::TimePoint now = svc_.store_.now();
-  if (upload_slot) {
-    std::size_t slot = *upload_slot;
+  RazorCounters* c = &counters;
+  if (work.upload_slot) {
+    std::size_t slot = *work.upload_slot;
     if (vote_limited) {
       pending->slots[slot] = err(rz::kErrBusy);
       counters.errors.add();
-    } else if (upload_sigs.empty()) {
+    } else if (work.upload_sigs.empty()) {
       pending->slots[slot] = res(1);  // nothing signable: accepted, nothing stored
     } else {
       pending->outstanding.fetch_add(1, std::memory_order_relaxed);
-      std::size_t count = upload_sigs.size();
-      RazorCounters* c = &counters;
-      svc_.store_.report(*reporter_, std::move(upload_sigs), now, [pending, slot, count, c](Result<storage::VoteOutcome> r) {
-        if (r) {
-          c->reported_sigs.add(count);
-          pending->slots[slot] = res(1);
-        } else {
-          c->errors.add();
-          pending->slots[slot] = err(err_for(r.error()));
-        }
-        pending->finish_one();
-      });
-    }
-  }
-  if (!revoke_sigs.empty()) {
-    if (vote_limited) {
-      for (auto i : revoke_slots) pending->slots[i] = err(rz::kErrBusy);
-      counters.errors.add();
-    } else {
-      pending->outstanding.fetch_add(1, std::memory_order_relaxed);
-      std::size_t count = revoke_sigs.size();
-      RazorCounters* c = &counters;
-      svc_.store_.revoke(*reporter_, std::move(revoke_sigs), now,
-                         [pending, slots = std::move(revoke_slots), count, c](Result<storage::VoteOutcome> r) {
-                           if (r) c->revoked_sigs.add(count);
-                           if (!r) c->errors.add();
-                           for (auto i : slots) pending->slots[i] = r ? res(1) : err(err_for(r.error()));
+      std::size_t count = work.upload_sigs.size();
+      svc_.service_.vote({*reporter_, false, std::move(work.upload_sigs), {}, std::nullopt},
+                         [pending, slot, count, c](ServiceResult<storage::VoteOutcome> r) {
+                           if (r) {
+                             c->reported_sigs.add(count);
+                             pending->slots[slot] = res(1);
+                           } else {
+                             c->errors.add();
+                             pending->slots[slot] = err(err_for(r.error()));
+                           }
                            pending->finish_one();
                          });
     }
   }
-  pending->finish_one();
+  if (work.revoke_sigs.empty()) return;
+  if (vote_limited) {
+    for (auto i : work.revoke_slots) pending->slots[i] = err(rz::kErrBusy);
+    counters.errors.add();
+    return;
+  }
+  pending->outstanding.fetch_add(1, std::memory_order_relaxed);
+  std::size_t count = work.revoke_sigs.size();
+  svc_.service_.vote({*reporter_, true, std::move(work.revoke_sigs), {}, std::nullopt},
+                     [pending, slots = std::move(work.revoke_slots), count, c](ServiceResult<storage::VoteOutcome> r) {
+                       if (r) c->revoked_sigs.add(count);
+                       if (!r) c->errors.add();
+                       for (auto i : slots) pending->slots[i] = r ? res(1) : err(err_for(r.error()));
+                       pending->finish_one();
+                     });
 }
 
 void RazorSession::handle_register(const Sis& q, Done done) {
   auto& counters = svc_.counters_;
   auto reply = [&done](Sis s) { done(Reply{rz::make_sis(s), false}); };
-  if (!svc_.opt_.open_registration) {
+  if (!svc_.service_.open_registration()) {
     counters.errors.add();
     return reply(err(rz::kErrForbidden));
   }
-  if (!svc_.register_limiter_.take(client_ip_, svc_.mono_ns_()).allowed) {
+  if (!svc_.service_.admit_registration(client_ip_)) {
     counters.errors.add();
     return reply(err(rz::kErrBusy));
   }
@@ -475,31 +464,24 @@ void RazorSession::handle_register(const Sis& q, Done done) {
   spec.secret = std::move(*sealed);
   spec.pinned = false;  // new-reporter trust, earned
   spec.open_registration = true;  // nobody vouched for it: never trusted without an admin
-  storage::Store* store = &svc_.store_;
   RazorCounters* c = &counters;
-  std::string ip = client_ip_;
-  svc_.offload_([store, spec = std::move(spec), user, pass, done = std::move(done), c, ip]() mutable {
-    Sis s;
-    try {
-      auto r = store->add_reporter(spec);
-      if (r) {
-        c->registrations.add();
-        logger()->info("razor: registered reporter {} from {}", r->name, ip);
-        s.add("res", "1").add("user", user).add("pass", pass);
-      } else if (r.error().code == Errc::kExists) {
-        s = err(rz::kErrUserExists);
-      } else {
-        c->errors.add();
-        logger()->warn("razor: registration of {} failed: {}", user, r.error().to_string());
-        s = err(err_for(r.error()));
-      }
-    } catch (const std::exception& e) {
-      logger()->error("razor: registration failed: {}", e.what());
-      s = err(rz::kErrInternal);
-    }
-    OPENSSL_cleanse(pass.data(), pass.size());
-    done(Reply{rz::make_sis(s), false});
-  });
+  svc_.service_.add_reporter(
+      std::move(spec), [user, pass, done = std::move(done), c, ip = client_ip_](ServiceResult<storage::Reporter> r) mutable {
+        Sis s;
+        if (r) {
+          c->registrations.add();
+          logger()->info("razor: registered reporter {} from {}", r->name, ip);
+          s.add("res", "1").add("user", user).add("pass", pass);
+        } else if (r.error().code == ServiceErrc::kNameTaken) {
+          s = err(rz::kErrUserExists);
+        } else {
+          c->errors.add();
+          logger()->warn("razor: registration of {} failed: {}", user, r.error().message);
+          s = err(err_for(r.error()));
+        }
+        OPENSSL_cleanse(pass.data(), pass.size());
+        done(Reply{rz::make_sis(s), false});
+      });
 }
 
 }  // namespace strop::node

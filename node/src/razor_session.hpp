@@ -1,18 +1,20 @@
 // razor_session.hpp (private to strop-node): the Razor2 protocol logic without sockets.
 //
-// RazorService holds what every connection shares (the Store, the credentials, limiters,
+// RazorService holds what every connection shares (the SignatureService, the credentials,
 // counters, settings); RazorSession is one connection's state machine: greeting, identify,
 // state, discovery, check, register, a=ai/a=auth, report (rcheck -> err=230 -> upload, where
 // the node re-derives razor-e4/e8 per uploaded part and its own engines from the rebuilt
-// message) and revoke, all mapped onto Store::check/report/revoke. razor_listener.cpp does
-// the TCP I/O; tests drive sessions directly (razor_session_test.cpp).
+// message) and revoke. Each request is decoded into queries, answered through the
+// SignatureService (signature_service.hpp: budgets, reporters, check and vote policy) and
+// encoded, a ServiceError becoming an err= code. razor_listener.cpp does the TCP I/O; tests
+// drive sessions directly (razor_session_test.cpp).
 //
 // Threading: a RazorService is safe for concurrent use by many sessions. A RazorSession
 // belongs to one connection: handle() must not be called again before the previous call's
 // `done` ran (the client waits for each reply anyway). `done` runs exactly once, on the
 // calling thread (check, state, auth, ...), on the Store's writer thread (report upload,
-// revoke) or on the offload executor (register).
-// Lifetime: the Store and RazorAccounts must outlive the service, the service every session,
+// revoke) or on the service's offload executor (register).
+// Lifetime: the SignatureService and RazorAccounts must outlive the RazorService, the service every session,
 // and a session every pending `done`.
 #pragma once
 
@@ -24,29 +26,14 @@
 #include <string>
 #include <vector>
 
-#include "node/config.hpp"
-#include "node/handlers.hpp"
-#include "node/limiter.hpp"
 #include "node/metrics.hpp"
 #include "node/razor_accounts.hpp"
+#include "node/signature_service.hpp"
 #include "protocol/razor_wire.hpp"
 #include "sigs/razor.hpp"
 #include "sigs/signature.hpp"
-#include "storage/store.hpp"
 
 namespace strop::node {
-
-struct RazorServiceOptions {
-  RazorConfig razor;
-  int threshold = 50;              // "ac": the recommended min_cf (Store threshold)
-  bool open_registration = true;   // a=reg allowed
-  RateLimit ip_limit;              // every request, per client IP
-  RateLimit reporter_limit;        // uploads and revokes, per reporter
-  RateLimit register_limit;        // a=reg, per client IP
-  std::size_t rate_limit_entries = 100'000;
-  unsigned short port = 0;         // the listener's port (advertised with the local address)
-};
-RazorServiceOptions razor_service_options(const Config& c);
 
 // Counters of the Razor listener (exported in the node log at shutdown).
 struct RazorCounters {
@@ -67,10 +54,10 @@ struct RazorCounters {
 
 class RazorService {
  public:
-  RazorService(storage::Store& store, const RazorAccounts& accounts, RazorServiceOptions options,
-               Offload offload = {}, std::function<std::int64_t()> mono_ns = {});
+  // The [razor] settings are read from service.config().
+  RazorService(SignatureService& service, const RazorAccounts& accounts);
 
-  const RazorServiceOptions& options() const { return opt_; }
+  const RazorConfig& config() const { return service_.config().razor; }
   RazorCounters& counters() { return counters_; }
 
   // The e4 seed/separator the node announces and stores (razor-agents' only ep4, 7542-10).
@@ -82,15 +69,9 @@ class RazorService {
 
  private:
   friend class RazorSession;
-  storage::Store& store_;
+  SignatureService& service_;
   const RazorAccounts& accounts_;
-  RazorServiceOptions opt_;
-  Offload offload_;
-  std::function<std::int64_t()> mono_ns_;
   sigs::razor::Ep4 ep4_;
-  RateLimiter ip_limiter_;
-  RateLimiter reporter_limiter_;
-  RateLimiter register_limiter_;
   RazorCounters counters_;
 };
 
@@ -116,9 +97,26 @@ class RazorSession {
 
  private:
   struct Pending;
-  protocol::razor::Sis state_reply() const;
-  std::vector<protocol::razor::Sis> server_list(std::string_view key) const;
-  void handle_register(const protocol::razor::Sis& q, Done done);
+  struct Work;
+  using Sis = protocol::razor::Sis;
+
+  // The steps of handle(): a single discovery or registration query is answered alone;
+  // otherwise every query gets its slot (answered at once or collected into `work`), the
+  // collected checks take one lookup and the votes one store write each.
+  bool handle_alone(const protocol::razor::Request& request, Done& done);
+  bool over_budget(const protocol::razor::Request& request);
+  std::optional<Sis> answer(const Sis& q, std::size_t i, Pending& pending, Work& work);
+  std::optional<Sis> collect_check(const Sis& q, std::size_t i, Work& work);
+  std::optional<Sis> collect_upload(const Sis& q, std::size_t i, Work& work);
+  std::optional<Sis> collect_revoke(const Sis& q, std::size_t i, Work& work);
+  Sis auth_init(const Sis& q);
+  Sis auth_response(const Sis& q, Pending& pending);
+  void run_checks(Work& work, Pending& pending);
+  void run_votes(Work& work, const std::shared_ptr<Pending>& pending);
+
+  Sis state_reply() const;
+  std::vector<Sis> server_list(std::string_view key) const;
+  void handle_register(const Sis& q, Done done);
 
   RazorService& svc_;
   std::string client_ip_;

@@ -35,15 +35,15 @@ class RazorSessionTest : public ::testing::Test {
  protected:
   RazorSessionTest() : accounts_(test_key()) {}
 
-  RazorServiceOptions options() {
-    RazorServiceOptions o;
-    o.threshold = 50;
-    o.port = 2703;
+  Config options() {
+    Config o;
+    o.store.threshold = 50;
     return o;
   }
 
-  std::unique_ptr<RazorService> service(RazorServiceOptions o) {
-    return std::make_unique<RazorService>(store_, accounts_, std::move(o));
+  std::unique_ptr<RazorService> service(const Config& o) {
+    services_.push_back(std::make_unique<SignatureService>(o, store_, metrics_));
+    return std::make_unique<RazorService>(*services_.back(), accounts_);
   }
 
   // Sends `wire` (one or more requests) and returns the replies in order.
@@ -94,6 +94,8 @@ class RazorSessionTest : public ::testing::Test {
 
   testing::FakeStore store_;
   RazorAccounts accounts_;
+  NodeMetrics metrics_;
+  std::vector<std::unique_ptr<SignatureService>> services_;
 };
 
 TEST_F(RazorSessionTest, GreetingIdentifyAndState) {
@@ -278,7 +280,8 @@ TEST_F(RazorSessionTest, IpRateLimit) {
   auto o = options();
   o.ip_limit = {1, 2};
   std::int64_t now = 0;
-  auto svc = std::make_unique<RazorService>(store_, accounts_, o, Offload{}, [&now] { return now; });
+  SignatureService core(o, store_, metrics_, Clocks{nullptr, [&now] { return now; }});
+  auto svc = std::make_unique<RazorService>(core, accounts_);
   RazorSession s(*svc, "10.0.0.9", "127.0.0.1", 2703);
   EXPECT_EQ(one(s, "a=g&pm=state\r\n").substr(0, 3), "ac=");
   EXPECT_EQ(one(s, "a=c&e=8&s=V6Mto59WfMkA\r\n"), "p=0\r\n");

@@ -17,6 +17,7 @@
 #include "node/razor_accounts.hpp"
 #include "node/razor_listener.hpp"
 #include "node/server.hpp"
+#include "node/signature_service.hpp"
 #include "node/udp_listener.hpp"
 #include "storage/store.hpp"
 
@@ -75,10 +76,12 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
 
   NodeMetrics metrics;
   boost::asio::thread_pool blocking(1);  // registrations wait for a commit: not on I/O threads
-  auto api = std::make_unique<Api>(*store, api_options(c), metrics, Clocks{},
-                                   [&blocking](std::function<void()> job) {
-                                     boost::asio::post(blocking, std::move(job));
-                                   });
+  // One service behind every protocol: limits, replay cache, policy and the Store calls.
+  auto service = std::make_unique<SignatureService>(c, *store, metrics, Clocks{},
+                                                    [&blocking](std::function<void()> job) {
+                                                      boost::asio::post(blocking, std::move(job));
+                                                    });
+  auto api = std::make_unique<Api>(*service);
   auto server = Server::create(c, *api, metrics);
   if (!server) {
     log->critical("{}", server.error().message);
@@ -101,7 +104,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     accounts = std::make_unique<RazorAccounts>(key ? std::optional<NodeKey>(*key) : std::nullopt);
   }
   if (razor_on) {
-    auto r = RazorListener::create(c, *store, *accounts);
+    auto r = RazorListener::create(*service, *accounts);
     if (!r) {
       log->critical("{}", r.error().message);
       return r.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
@@ -109,7 +112,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     razor = std::move(*r);
   }
   if (pyzor_on) {
-    auto p = PyzorListener::create(c, *store, *accounts);
+    auto p = PyzorListener::create(*service, *accounts);
     if (!p) {
       log->critical("{}", p.error().message);
       return p.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
@@ -119,7 +122,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   // The native binary UDP check listener (strop-udp/1).
   std::unique_ptr<UdpListener> udp;
   if (listener_enabled(c.udp.listen)) {
-    auto u = UdpListener::create(c, *store, metrics);
+    auto u = UdpListener::create(*service);
     if (!u) {
       log->critical("{}", u.error().message);
       return u.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
@@ -168,6 +171,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   udp.reset();
   server->reset();
   api.reset();
+  service.reset();
   store.reset();
   log->info("stopped");
   return 0;

@@ -21,7 +21,6 @@
 #include <thread>
 #include <vector>
 
-#include "node/limiter.hpp"
 #include "protocol/udp_wire.hpp"
 #include "udp_socket.hpp"
 
@@ -76,10 +75,9 @@ std::vector<udp::MatchRecord> engine_records(const storage::CheckOutcome& out) {
 }  // namespace
 
 struct UdpListener::Impl {
-  storage::Store& store;
+  SignatureService& service;
   NodeMetrics& metrics;
   udp::Limits limits;
-  RateLimiter ip_limiter;
   UdpSocket socket;
   unsigned nthreads = 1;
   ReceiveThreads threads;
@@ -91,8 +89,7 @@ struct UdpListener::Impl {
   Counter rate_limited;
   Counter errors;
 
-  Impl(storage::Store& s, NodeMetrics& m, const Config& c)
-      : store(s), metrics(m), ip_limiter(c.ip_limit.per_second, c.ip_limit.burst, c.rate_limit_entries) {}
+  explicit Impl(SignatureService& s) : service(s), metrics(s.metrics()) {}
 
   // Answers one datagram into *out ("" = no reply); returns the metrics result index.
   std::size_t handle(std::string_view d, bool truncated, std::string_view client, std::string* out) {
@@ -101,9 +98,8 @@ struct UdpListener::Impl {
       dropped.add();
       return result_index(ApiErrc::kTooLarge);
     }
-    if (!ip_limiter.take(client, steady_ns()).allowed) {
+    if (!service.admit_client(client)) {
       rate_limited.add();
-      metrics.rate_limited_ip.add();
       if (request_header(d)) {
         udp::CheckReply rep;
         rep.request_id = request_id_of(d);
@@ -124,9 +120,8 @@ struct UdpListener::Impl {
     std::size_t result = 0;
     for (const auto& sigs : req->messages) {
       nsigs += sigs.size();
-      auto r = store.check(sigs);  // the check core of /v1/check
+      auto r = service.check(sigs, "udp: ");  // the check core of /v1/check
       if (!r) {
-        logger()->error("udp: check failed: {}", r.error().to_string());
         errors.add();
         rep.status = udp::Status::kServerError;
         rep.results.clear();
@@ -141,8 +136,7 @@ struct UdpListener::Impl {
     }
     if (result == 0) {
       messages.add(req->messages.size());
-      metrics.messages_checked.add(req->messages.size());
-      metrics.signatures_checked.add(nsigs);
+      service.count_checked(req->messages.size(), nsigs);
     }
     auto bytes = udp::encode_reply(rep, d.size());
     if (!bytes) {  // cannot happen for a decoded request; never send more than was received
@@ -229,9 +223,9 @@ struct UdpListener::Impl {
   }
 };
 
-Result<std::unique_ptr<UdpListener>> UdpListener::create(const Config& config, storage::Store& store,
-                                                         NodeMetrics& metrics) {
-  auto impl = std::make_unique<Impl>(store, metrics, config);
+Result<std::unique_ptr<UdpListener>> UdpListener::create(SignatureService& service) {
+  const Config& config = service.config();
+  auto impl = std::make_unique<Impl>(service);
   impl->nthreads = std::max(1u, config.udp.threads);
   auto sock = bind_udp_socket(config.udp.listen, "udp", kReceiveBuffer);
   if (!sock) return sock.error();

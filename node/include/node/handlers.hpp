@@ -1,14 +1,15 @@
-// handlers.hpp: the native API's request handling as a function of plain values: an
-// HttpRequest DTO in, an HttpResponse DTO out, no sockets (the Server in server.hpp does the
-// HTTP I/O and calls Api::handle). Routing, authentication (signing.hpp + nonce replay
-// cache), rate limits, decoding, the Store calls, encoding and metrics all live here, so
-// they are unit-tested without a network.
+// handlers.hpp: the native API's adapter as a function of plain values: an HttpRequest DTO
+// in, an HttpResponse DTO out, no sockets (the Server in server.hpp does the HTTP I/O and
+// calls Api::handle). It routes, decodes the JSON request, asks the SignatureService
+// (signature_service.hpp: authentication, rate limits, the Store, policy) and encodes the
+// answer, mapping a ServiceError to an HTTP status and ApiErrc; per-request metrics are
+// recorded here. Unit-tested without a network (handlers_test.cpp).
 //
 // Threading: Api::handle may be called from any number of threads at once. Checks, state,
 // health and metrics complete on the calling thread before handle() returns; report and
 // revoke complete on the Store's writer thread after the durable commit; register runs on
 // the `offload` executor (it waits for a commit). `done` is called exactly once.
-// Lifetime: the Store and NodeMetrics must outlive the Api; the string_views in an
+// Lifetime: the SignatureService must outlive the Api; the string_views in an
 // HttpRequest must stay valid until its `done` has been called.
 #pragma once
 
@@ -19,13 +20,10 @@
 #include <string>
 #include <string_view>
 
-#include "node/config.hpp"
-#include "node/limiter.hpp"
 #include "node/metrics.hpp"
+#include "node/signature_service.hpp"
 #include "protocol/errors.hpp"
-#include "protocol/limits.hpp"
 #include "protocol/signing.hpp"
-#include "storage/store.hpp"
 
 namespace strop::node {
 
@@ -49,37 +47,10 @@ struct HttpResponse {
 
 using Done = std::function<void(HttpResponse)>;
 
-struct ApiOptions {
-  bool anonymous_check = true;
-  bool open_registration = true;
-  std::int64_t signing_window_seconds = protocol::kDefaultSigningWindowSeconds;
-  std::size_t nonce_cache_entries = 1'000'000;
-  std::size_t nonce_cache_per_reporter = 100'000;
-  // The store's deciding engines: a reported message without one is answered listable=false.
-  sigs::EngineMask verdict_engines = storage::kDefaultVerdictEngines;
-  protocol::Limits limits;
-  RateLimit ip_limit;
-  RateLimit reporter_limit;
-  RateLimit register_limit;
-  std::size_t rate_limit_entries = 100'000;
-  int threshold = 50;  // reported in /v1/state; the Store decides verdicts
-};
-// The Api's options from the node configuration.
-ApiOptions api_options(const Config& c);
-
-struct Clocks {
-  std::function<std::int64_t()> unix_seconds;  // wall clock (signing window). Default: system
-  std::function<std::int64_t()> mono_ns;       // monotonic (rate limits, latency). Default: steady
-};
-
-// Runs a blocking job (reporter registration waits for a commit) off the I/O threads.
-using Offload = std::function<void(std::function<void()>)>;
-
 class Api {
  public:
-  // `offload` defaults to running the job inline.
-  Api(storage::Store& store, ApiOptions options, NodeMetrics& metrics, Clocks clocks = {},
-      Offload offload = {});
+  // The service decides; the Api decodes, routes and encodes.
+  explicit Api(SignatureService& service);
   ~Api();
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;

@@ -11,26 +11,25 @@
 // Threading: create(), start() and stop() from one thread (the serve command). stop() makes
 // the threads return (within 100 ms) and joins them; replies of reports still being
 // committed are sent when their commit completes, as long as the listener exists.
-// Lifetime: the Store and RazorAccounts must outlive the listener; destroy the listener only
+// Lifetime: the SignatureService and RazorAccounts must outlive the listener; destroy the listener only
 // after Store::flush() returned.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "node/config.hpp"
-#include "node/razor_accounts.hpp"
 #include "base/result.hpp"
-#include "storage/store.hpp"
+#include "node/razor_accounts.hpp"
+#include "node/signature_service.hpp"
 
 namespace strop::node {
 
 class PyzorListener {
  public:
-  // Binds config.pyzor.listen and prepares the service (access rules; the anonymous
+  // Binds the service's config().pyzor.listen and prepares the service (access rules; the anonymous
   // reporter when the rules let anonymous users report). Errors: kInvalidArgument (bad
   // address or access rule), kIo (bind failed), store errors.
-  static Result<std::unique_ptr<PyzorListener>> create(const Config& config, storage::Store& store,
+  static Result<std::unique_ptr<PyzorListener>> create(SignatureService& service,
                                                        const RazorAccounts& accounts);
   ~PyzorListener();
   PyzorListener(const PyzorListener&) = delete;

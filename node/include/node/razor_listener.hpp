@@ -15,7 +15,8 @@
 //
 // Threading: create(), start() and stop() from one thread (the serve command). stop()
 // stops accepting, closes every connection, waits for in-flight registrations and replies
-// and joins the threads. Lifetime: the Store and RazorAccounts must outlive the listener;
+// and joins the threads. Lifetime: the SignatureService and RazorAccounts must outlive the
+// listener;
 // destroy the listener only after Store::flush() returned (a report's acknowledgement may
 // still be queued to the listener's io_context until then).
 #pragma once
@@ -23,17 +24,17 @@
 #include <memory>
 #include <string>
 
-#include "node/config.hpp"
-#include "node/razor_accounts.hpp"
 #include "base/result.hpp"
-#include "storage/store.hpp"
+#include "node/razor_accounts.hpp"
+#include "node/signature_service.hpp"
 
 namespace strop::node {
 
 class RazorListener {
  public:
-  // Binds config.razor.listen. Errors: kInvalidArgument (bad address), kIo (bind failed).
-  static Result<std::unique_ptr<RazorListener>> create(const Config& config, storage::Store& store,
+  // Binds the service's config().razor.listen. Errors: kInvalidArgument (bad address), kIo
+  // (bind failed).
+  static Result<std::unique_ptr<RazorListener>> create(SignatureService& service,
                                                        const RazorAccounts& accounts);
   ~RazorListener();
   RazorListener(const RazorListener&) = delete;

@@ -1,0 +1,224 @@
+// signature_service.hpp: the one place strop-node decides what a check, report, revoke,
+// registration or state request does, whatever protocol carried it.
+//
+// Four adapters speak to clients: the native HTTP API (handlers.hpp), strop-udp/1
+// (udp_listener.hpp), Razor2 (razor_session.hpp) and Pyzor (pyzor_service.hpp). Each one
+// decodes its wire format, calls the SignatureService, and encodes the answer; none of them
+// calls the Store. The service owns what they share:
+//   - the rate limiters: per client address (every request), per reporter (reports and
+//     revokes) and per client address for registrations ([rate_limit] in Config);
+//   - the nonce replay cache, one per node: native signed requests and Pyzor signed requests
+//     are remembered in the same cache, partitioned per reporter (api.nonce_cache_*; the
+//     Pyzor listener's pyzor.replay_cache_entries is added to the total when it is on);
+//   - reporter lookup and the native request signing check (protocol/signing.hpp);
+//   - the Store calls and the mapping of every Store failure to one ServiceError, which the
+//     adapters turn into their wire codes (HTTP status + ApiErrc, Razor err=, Pyzor Code/Diag);
+//   - the node-wide metrics (NodeMetrics: checked messages and signatures, reported and
+//     revoked signatures, rate-limit refusals, authentication failures).
+// A change of check or report policy is an edit here, not in four places.
+//
+// Pure core, thin shell: no sockets and no files; the Store, the clocks and the executor for
+// blocking work are injected, so signature_service_test.cpp runs it over a FakeStore.
+//
+// Threading: every method may be called from any number of threads at once. Limiters, the
+// nonce cache and the metrics are internally synchronised (each takes its own mutex for a
+// hash lookup; counters are atomics); the rest is constant after construction. Callbacks:
+// vote()'s `done` runs exactly once, on the calling thread (refused at once) or on the
+// Store's writer thread (after the durable commit); add_reporter()'s `done` runs exactly once
+// on the offload executor (it waits for a commit).
+// Lifetime: the Store and NodeMetrics must outlive the service, the service every adapter
+// and every pending callback (destroy it after Store::flush()).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "node/config.hpp"
+#include "node/limiter.hpp"
+#include "node/metrics.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/signing.hpp"
+#include "sigs/signature.hpp"
+#include "storage/store.hpp"
+
+namespace strop::node {
+
+// The clocks the node reads; tests inject their own.
+struct Clocks {
+  std::function<std::int64_t()> unix_seconds;  // wall clock (signing window). Default: system
+  std::function<std::int64_t()> mono_ns;       // monotonic (rate limits, latency). Default: steady
+};
+
+// Runs a blocking job (reporter registration waits for a commit) off the I/O threads.
+// Default (empty): the job runs inline.
+using Offload = std::function<void(std::function<void()>)>;
+
+// Why the service refused or failed a request, independent of any wire format.
+enum class ServiceErrc : std::uint8_t {
+  kInvalid,              // a value is unusable (the Store's kInvalidArgument / kMalformed)
+  kLimitExceeded,        // a named limit was hit (value too long, too many signatures)
+  kAuthRequired,         // the operation needs a signed request
+  kBadSignature,         // malformed signing fields or a signature that does not verify
+  kStale,                // the signed timestamp is outside the signing window
+  kUnknownReporter,      // no reporter of that name (or it was deleted)
+  kReplayed,             // the signed request was already accepted once
+  kForbidden,            // disabled reporter, or not allowed (not an admin)
+  kRegistrationClosed,   // open registration is switched off
+  kNameTaken,            // a reporter of that name exists
+  kRateLimited,          // a per-address or per-reporter budget is spent (retry_after)
+  kOverloaded,           // writer queue full, replay partition full (retry_after)
+  kInternal,             // a bug or an unexpected storage failure
+};
+
+struct ServiceError {
+  ServiceErrc code = ServiceErrc::kInternal;
+  std::string message;  // for humans (HTTP error bodies, Pyzor Diag, logs)
+  int retry_after = 0;  // seconds, for kRateLimited / kOverloaded; 0 = none
+};
+
+// A value or a ServiceError.
+template <class T>
+class [[nodiscard]] ServiceResult {
+ public:
+  ServiceResult(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
+  ServiceResult(ServiceError error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  // REQUIRES: ok()
+  T& operator*() { return std::get<0>(v_); }
+  const T& operator*() const { return std::get<0>(v_); }
+  T* operator->() { return &std::get<0>(v_); }
+  const T* operator->() const { return &std::get<0>(v_); }
+  // REQUIRES: !ok()
+  const ServiceError& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, ServiceError> v_;
+};
+
+template <>
+class [[nodiscard]] ServiceResult<void> {
+ public:
+  ServiceResult() = default;
+  ServiceResult(ServiceError error) : err_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+
+  bool ok() const { return !err_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  // REQUIRES: !ok()
+  const ServiceError& error() const { return *err_; }
+
+ private:
+  std::optional<ServiceError> err_;
+};
+
+// The ServiceError a Store failure becomes (the one mapping every adapter shares).
+ServiceError store_error(const Error& e);
+
+// A verified native signed request: who sent it and the replay key its writes consume.
+struct Authenticated {
+  storage::Reporter reporter;
+  storage::ReplayKey replay;
+};
+
+// A report or revoke of one request.
+struct VoteCall {
+  storage::ReporterId reporter = 0;
+  bool revoke = false;
+  std::vector<sigs::Signature> sigs;
+  std::vector<std::uint32_t> message_sizes;  // per message; empty = one message
+  std::optional<storage::ReplayKey> replay;  // signed requests: consumed with the votes
+};
+using VoteDone = std::function<void(ServiceResult<storage::VoteOutcome>)>;
+using RegisterDone = std::function<void(ServiceResult<storage::Reporter>)>;
+
+class SignatureService {
+ public:
+  // Reads the [api], [rate_limit] and [storage] settings of `config` (copied). `clocks` and
+  // `offload` default to the system clocks and inline execution.
+  SignatureService(const Config& config, storage::Store& store, NodeMetrics& metrics,
+                   Clocks clocks = {}, Offload offload = {});
+  ~SignatureService();
+  SignatureService(const SignatureService&) = delete;
+  SignatureService& operator=(const SignatureService&) = delete;
+
+  // The node configuration (protocol adapters read their own sections from it).
+  const Config& config() const { return config_; }
+  NodeMetrics& metrics() { return metrics_; }
+  std::int64_t unix_seconds() const { return clocks_.unix_seconds(); }
+  std::int64_t mono_ns() const { return clocks_.mono_ns(); }
+  // The Store's verdict threshold (0..100).
+  int threshold() const { return config_.store.threshold; }
+
+  // ---- budgets (token buckets; a refusal is counted in NodeMetrics)
+
+  // One request from `client` (an address key; any stable bytes). kRateLimited when spent.
+  ServiceResult<void> admit_client(std::string_view client);
+  // One report/revoke request of `reporter` (its name). kRateLimited when spent.
+  ServiceResult<void> admit_reporter(std::string_view reporter);
+  // One registration from `client`. kRateLimited when spent (not counted in NodeMetrics'
+  // rate-limit counters apart from rate_limited_ip).
+  ServiceResult<void> admit_registration(std::string_view client);
+
+  // ---- reporters
+
+  // The reporter called `name`. Errors: kUnknownReporter (no such reporter, or a name no
+  // reporter can have), kInternal (lookup failed; logged).
+  ServiceResult<storage::Reporter> find_reporter(std::string_view name);
+  // Verifies a native signed request (X-Strop-* headers over method, target and body) and
+  // remembers its nonce. Errors: kAuthRequired, kBadSignature, kUnknownReporter, kStale,
+  // kForbidden (disabled), kReplayed, kOverloaded (the reporter's replay partition is full),
+  // kInternal. Failures other than kOverloaded/kInternal count as auth_failures.
+  ServiceResult<Authenticated> authenticate(const protocol::AuthHeaders& auth, std::string_view method,
+                                            std::string_view target, std::string_view body);
+  // Remembers (reporter, nonce) in the node's replay cache until `expires_at` (Unix seconds).
+  // Errors: kReplayed (seen within its window), kOverloaded (reporter's partition full).
+  ServiceResult<void> remember_nonce(std::string_view reporter, std::string_view nonce,
+                                     std::int64_t now, std::int64_t expires_at);
+  // Adds a reporter on the offload executor (waits for the commit). Errors: kNameTaken,
+  // kInvalid, kOverloaded, kInternal.
+  void add_reporter(storage::ReporterSpec spec, RegisterDone done);
+  // As add_reporter, synchronously on the calling thread (startup only).
+  ServiceResult<storage::Reporter> add_reporter_now(const storage::ReporterSpec& spec);
+  bool open_registration() const { return config_.open_registration; }
+  bool anonymous_check() const { return config_.anonymous_check; }
+
+  // ---- signatures
+
+  // Looks the signatures up. Errors: kInternal ("storage read failed"; logged with `what`).
+  ServiceResult<storage::CheckOutcome> check(std::span<const sigs::Signature> sigs, std::string_view what = "");
+  // Counts answered native checks (messages and signatures) in NodeMetrics.
+  void count_checked(std::size_t messages, std::uint64_t signatures);
+  // Whether a report of these signatures can list the message (a deciding engine is there).
+  bool listable(std::span<const sigs::Signature> sigs) const;
+  // Records a report or revoke (durable before `done`); counts the signatures in NodeMetrics
+  // on success. Errors: store_error() of the Store's failure.
+  void vote(VoteCall call, VoteDone done);
+
+  // ---- state
+
+  // What GET /v1/state answers: version, engines, threshold, limits, policy, store counts.
+  protocol::StateResponse state();
+  // The Prometheus exposition of NodeMetrics and the store's gauges.
+  std::string render_metrics();
+
+ private:
+  const Config config_;
+  storage::Store& store_;
+  NodeMetrics& metrics_;
+  Clocks clocks_;
+  Offload offload_;
+  RateLimiter ip_limiter_;
+  RateLimiter reporter_limiter_;
+  RateLimiter register_limiter_;
+  NonceCache nonces_;
+};
+
+}  // namespace strop::node

@@ -1,0 +1,244 @@
+// signature_service.cpp: check/report/revoke/register/state policy over the Store
+// (signature_service.hpp).
+#include "node/signature_service.hpp"
+
+#include "node_common.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <memory>
+#include <utility>
+
+namespace strop::node {
+
+namespace {
+
+std::int64_t system_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int retry_seconds(double s) { return std::max(1, static_cast<int>(std::ceil(s))); }
+
+// The replay cache holds the native API's nonces and, when the Pyzor listener is on, its
+// signed requests too: both budgets, one cache.
+std::size_t nonce_entries(const Config& c) {
+  std::size_t n = c.nonce_cache_entries;
+  if (listener_enabled(c.pyzor.listen)) n += c.pyzor.replay_cache_entries;
+  return n;
+}
+
+ServiceError unauthorized(ServiceErrc code, std::string message) {
+  return ServiceError{code, std::move(message), 0};
+}
+
+}  // namespace
+
+ServiceError store_error(const Error& e) {
+  switch (e.code) {
+    case Errc::kUnavailable: return {ServiceErrc::kOverloaded, e.message, 1};
+    case Errc::kRateLimited: return {ServiceErrc::kRateLimited, e.message, 1};
+    case Errc::kForbidden: return {ServiceErrc::kForbidden, e.message, 0};
+    case Errc::kNotFound: return {ServiceErrc::kUnknownReporter, "unknown reporter", 0};
+    case Errc::kInvalidArgument:
+    case Errc::kMalformed: return {ServiceErrc::kInvalid, e.message, 0};
+    case Errc::kLimitExceeded: return {ServiceErrc::kLimitExceeded, e.message, 0};
+    case Errc::kExists: return {ServiceErrc::kNameTaken, e.message, 0};
+    case Errc::kReplayed: return {ServiceErrc::kReplayed, "nonce already used", 0};
+    default: return {ServiceErrc::kInternal, "storage error", 0};
+  }
+}
+
+SignatureService::SignatureService(const Config& config, storage::Store& store, NodeMetrics& metrics,
+                                   Clocks clocks, Offload offload)
+    : config_(config),
+      store_(store),
+      metrics_(metrics),
+      clocks_(std::move(clocks)),
+      offload_(std::move(offload)),
+      ip_limiter_(config_.ip_limit.per_second, config_.ip_limit.burst, config_.rate_limit_entries),
+      reporter_limiter_(config_.reporter_limit.per_second, config_.reporter_limit.burst,
+                        config_.rate_limit_entries),
+      register_limiter_(config_.register_limit.per_second, config_.register_limit.burst,
+                        config_.rate_limit_entries),
+      nonces_(nonce_entries(config_), config_.nonce_cache_per_reporter) {
+  if (!clocks_.unix_seconds) clocks_.unix_seconds = system_seconds;
+  if (!clocks_.mono_ns) clocks_.mono_ns = steady_ns;
+  if (!offload_) offload_ = [](std::function<void()> job) { job(); };
+}
+
+SignatureService::~SignatureService() = default;
+
+// ---- budgets ------------------------------------------------------------------------------
+
+ServiceResult<void> SignatureService::admit_client(std::string_view client) {
+  auto d = ip_limiter_.take(client, clocks_.mono_ns());
+  if (d.allowed) return {};
+  metrics_.rate_limited_ip.add();
+  return ServiceError{ServiceErrc::kRateLimited, "client request rate exceeded",
+                      retry_seconds(d.retry_after_seconds)};
+}
+
+ServiceResult<void> SignatureService::admit_reporter(std::string_view reporter) {
+  auto d = reporter_limiter_.take(reporter, clocks_.mono_ns());
+  if (d.allowed) return {};
+  metrics_.rate_limited_reporter.add();
+  return ServiceError{ServiceErrc::kRateLimited, "reporter request rate exceeded",
+                      retry_seconds(d.retry_after_seconds)};
+}
+
+ServiceResult<void> SignatureService::admit_registration(std::string_view client) {
+  auto d = register_limiter_.take(client, clocks_.mono_ns());
+  if (d.allowed) return {};
+  metrics_.rate_limited_ip.add();
+  return ServiceError{ServiceErrc::kRateLimited, "registration rate exceeded",
+                      retry_seconds(d.retry_after_seconds)};
+}
+
+// ---- reporters ----------------------------------------------------------------------------
+
+ServiceResult<storage::Reporter> SignatureService::find_reporter(std::string_view name) {
+  if (!protocol::valid_reporter_name(name)) {
+    return ServiceError{ServiceErrc::kUnknownReporter, "unknown reporter", 0};
+  }
+  auto rep = store_.find_reporter(name);
+  if (rep) return std::move(*rep);
+  if (rep.error().code == Errc::kNotFound) {
+    return ServiceError{ServiceErrc::kUnknownReporter, "unknown reporter", 0};
+  }
+  logger()->error("reporter lookup failed: {}", rep.error().to_string());
+  return ServiceError{ServiceErrc::kInternal, "reporter lookup failed", 0};
+}
+
+ServiceResult<void> SignatureService::remember_nonce(std::string_view reporter, std::string_view nonce,
+                                                     std::int64_t now, std::int64_t expires_at) {
+  switch (nonces_.insert(reporter, nonce, now, expires_at)) {
+    case NonceCache::Outcome::kFresh:
+    case NonceCache::Outcome::kUntracked:  // writes are still checked durably by the store
+      return {};
+    case NonceCache::Outcome::kReplay:
+      return ServiceError{ServiceErrc::kReplayed, "nonce already used", 0};
+    case NonceCache::Outcome::kFull:
+      break;
+  }
+  return ServiceError{ServiceErrc::kOverloaded,
+                      "too many signed requests from this reporter within the signing window", 1};
+}
+
+ServiceResult<Authenticated> SignatureService::authenticate(const protocol::AuthHeaders& a,
+                                                            std::string_view method,
+                                                            std::string_view target,
+                                                            std::string_view body) {
+  auto verified = [&]() -> ServiceResult<Authenticated> {
+    if (a.reporter.empty() || a.timestamp.empty() || a.nonce.empty() || a.signature.empty()) {
+      return unauthorized(ServiceErrc::kAuthRequired,
+                          "this request must be signed (X-Strop-Reporter, X-Strop-Timestamp, "
+                          "X-Strop-Nonce, X-Strop-Signature)");
+    }
+    auto rep = store_.find_reporter(std::string_view(a.reporter));
+    if (!rep) {
+      if (rep.error().code != Errc::kNotFound) {
+        return ServiceError{ServiceErrc::kInternal, "reporter lookup failed", 0};
+      }
+      return unauthorized(ServiceErrc::kBadSignature, "unknown reporter or bad signature");
+    }
+    const std::int64_t now = clocks_.unix_seconds();
+    const std::int64_t window = config_.signing_window_seconds;
+    switch (protocol::verify_request(a, rep->secret, method, target, body, now, window)) {
+      case protocol::AuthStatus::kOk: break;
+      case protocol::AuthStatus::kMalformed:
+        return unauthorized(ServiceErrc::kBadSignature,
+                            "malformed X-Strop-Timestamp, X-Strop-Nonce or X-Strop-Signature");
+      case protocol::AuthStatus::kStale:
+        return unauthorized(ServiceErrc::kStale, "timestamp outside the node's window of " +
+                                                     std::to_string(window) + " s (check the clock)");
+      case protocol::AuthStatus::kBadSignature:
+        return unauthorized(ServiceErrc::kBadSignature, "unknown reporter or bad signature");
+    }
+    if (rep->disabled) return unauthorized(ServiceErrc::kForbidden, "reporter is disabled");
+    const std::int64_t expires = std::stoll(a.timestamp) + window;  // verified digits
+    if (auto fresh = remember_nonce(a.reporter, a.nonce, now, expires); !fresh) return fresh.error();
+    return Authenticated{std::move(*rep),
+                         storage::ReplayKey{a.nonce, storage::TimePoint{std::chrono::seconds{expires}}}};
+  }();
+  if (!verified) {
+    auto code = verified.error().code;
+    if (code != ServiceErrc::kOverloaded && code != ServiceErrc::kInternal) metrics_.auth_failures.add();
+  }
+  return verified;
+}
+
+ServiceResult<storage::Reporter> SignatureService::add_reporter_now(const storage::ReporterSpec& spec) {
+  try {
+    auto r = store_.add_reporter(spec);
+    if (!r) return store_error(r.error());
+    return std::move(*r);
+  } catch (const std::exception& e) {
+    logger()->error("registration failed: {}", e.what());
+    return ServiceError{ServiceErrc::kInternal, "internal error", 0};
+  }
+}
+
+void SignatureService::add_reporter(storage::ReporterSpec spec, RegisterDone done) {
+  offload_([this, spec = std::move(spec), done = std::move(done)]() { done(add_reporter_now(spec)); });
+}
+
+// ---- signatures ---------------------------------------------------------------------------
+
+ServiceResult<storage::CheckOutcome> SignatureService::check(std::span<const sigs::Signature> sigs,
+                                                             std::string_view what) {
+  auto out = store_.check(sigs);
+  if (out) return std::move(*out);
+  logger()->error("{}check failed: {}", what, out.error().to_string());
+  return ServiceError{ServiceErrc::kInternal, "storage read failed", 0};
+}
+
+void SignatureService::count_checked(std::size_t messages, std::uint64_t signatures) {
+  metrics_.messages_checked.add(messages);
+  metrics_.signatures_checked.add(signatures);
+}
+
+bool SignatureService::listable(std::span<const sigs::Signature> sigs) const {
+  return storage::can_list(config_.store.verdict_engines, sigs);
+}
+
+void SignatureService::vote(VoteCall call, VoteDone done) {
+  storage::VoteRequest vr;
+  vr.reporter = call.reporter;
+  vr.revoke = call.revoke;
+  vr.sigs = std::move(call.sigs);
+  vr.message_sizes = std::move(call.message_sizes);
+  vr.replay = std::move(call.replay);
+  vr.now = storage::TimePoint{std::chrono::seconds{clocks_.unix_seconds()}};
+  const std::size_t count = vr.sigs.size();
+  Counter* counted = call.revoke ? &metrics_.signatures_revoked : &metrics_.signatures_reported;
+  store_.vote(std::move(vr), [done = std::move(done), count, counted](Result<storage::VoteOutcome> r) {
+    if (!r) return done(store_error(r.error()));
+    counted->add(count);
+    done(std::move(*r));
+  });
+}
+
+// ---- state --------------------------------------------------------------------------------
+
+protocol::StateResponse SignatureService::state() {
+  protocol::StateResponse s;
+  s.node_version = std::string(kNodeVersion);
+  for (auto e : sigs::kAllEngines) s.engines.emplace_back(sigs::engine_name(e));
+  s.threshold = config_.store.threshold;
+  s.limits = config_.limits;
+  s.anonymous_check = config_.anonymous_check;
+  s.open_registration = config_.open_registration;
+  auto st = store_.stats();
+  s.signatures = st.signatures;
+  s.reporters = st.reporters;
+  return s;
+}
+
+std::string SignatureService::render_metrics() { return metrics_.render(store_.stats()); }
+
+}  // namespace strop::node

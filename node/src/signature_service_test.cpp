@@ -1,0 +1,208 @@
+// The SignatureService without sockets or disk, over the fake store.
+#include "node/signature_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include "fake_store_test_util.hpp"
+#include "protocol/signing.hpp"
+
+namespace strop::node {
+namespace {
+
+using testing::FakeStore;
+
+const std::string kSig = "body/1:0123456789abcdef0123456789abcdef";
+
+class SignatureServiceTest : public ::testing::Test {
+ protected:
+  SignatureServiceTest() {
+    storage::ReporterSpec alice{"alice", "alice-secret", 0.5, true, false};
+    alice_ = *store_.add_reporter(alice);
+  }
+
+  SignatureService& make(Config c = {}) {
+    service_.reset();
+    service_ = std::make_unique<SignatureService>(
+        c, store_, metrics_, Clocks{[this] { return now_s_; }, [this] { return now_ns_; }});
+    return *service_;
+  }
+
+  protocol::AuthHeaders sign(std::string nonce, std::int64_t ts = 0) {
+    // Nonces are 16..64 characters: pad the readable names.
+    return protocol::sign_request("alice", "alice-secret", "POST", "/v1/report", "{}", ts ? ts : now_s_,
+                                  nonce + std::string(16, 'x'));
+  }
+
+  static std::vector<sigs::Signature> sigs_of(const std::string& text) { return {*sigs::parse_signature(text)}; }
+
+  FakeStore store_;
+  NodeMetrics metrics_;
+  std::unique_ptr<SignatureService> service_;
+  storage::Reporter alice_;
+  std::int64_t now_s_ = 1'700'000'000;
+  std::int64_t now_ns_ = 1'000'000'000;
+};
+
+TEST(ServiceStoreError, EveryStoreFailureHasOneServiceError) {
+  EXPECT_EQ(store_error(make_error(Errc::kUnavailable, "queue full")).code, ServiceErrc::kOverloaded);
+  EXPECT_EQ(store_error(make_error(Errc::kUnavailable, "queue full")).message, "queue full");
+  EXPECT_EQ(store_error(make_error(Errc::kUnavailable, "")).retry_after, 1);
+  EXPECT_EQ(store_error(make_error(Errc::kForbidden, "")).code, ServiceErrc::kForbidden);
+  EXPECT_EQ(store_error(make_error(Errc::kNotFound, "")).code, ServiceErrc::kUnknownReporter);
+  EXPECT_EQ(store_error(make_error(Errc::kInvalidArgument, "")).code, ServiceErrc::kInvalid);
+  EXPECT_EQ(store_error(make_error(Errc::kMalformed, "")).code, ServiceErrc::kInvalid);
+  EXPECT_EQ(store_error(make_error(Errc::kLimitExceeded, "")).code, ServiceErrc::kLimitExceeded);
+  EXPECT_EQ(store_error(make_error(Errc::kExists, "")).code, ServiceErrc::kNameTaken);
+  EXPECT_EQ(store_error(make_error(Errc::kReplayed, "")).code, ServiceErrc::kReplayed);
+  EXPECT_EQ(store_error(make_error(Errc::kIo, "disk")).code, ServiceErrc::kInternal);
+  EXPECT_EQ(store_error(make_error(Errc::kIo, "disk")).message, "storage error");
+}
+
+TEST_F(SignatureServiceTest, ClientBudgetIsCountedAndRefills) {
+  Config c;
+  c.ip_limit = {1, 2};
+  auto& s = make(c);
+  EXPECT_TRUE(s.admit_client("10.0.0.1").ok());
+  EXPECT_TRUE(s.admit_client("10.0.0.1").ok());
+  auto refused = s.admit_client("10.0.0.1");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ServiceErrc::kRateLimited);
+  EXPECT_EQ(refused.error().retry_after, 1);
+  EXPECT_EQ(metrics_.rate_limited_ip.value(), 1u);
+  EXPECT_TRUE(s.admit_client("10.0.0.2").ok());  // per address
+  now_ns_ += 1'000'000'000;
+  EXPECT_TRUE(s.admit_client("10.0.0.1").ok());
+}
+
+TEST_F(SignatureServiceTest, ReporterAndRegistrationBudgets) {
+  Config c;
+  c.reporter_limit = {1, 1};
+  c.register_limit = {1, 1};
+  auto& s = make(c);
+  EXPECT_TRUE(s.admit_reporter("alice").ok());
+  EXPECT_EQ(s.admit_reporter("alice").error().code, ServiceErrc::kRateLimited);
+  EXPECT_EQ(metrics_.rate_limited_reporter.value(), 1u);
+  EXPECT_TRUE(s.admit_registration("10.0.0.1").ok());
+  EXPECT_EQ(s.admit_registration("10.0.0.1").error().message, "registration rate exceeded");
+}
+
+TEST_F(SignatureServiceTest, FindReporter) {
+  auto& s = make();
+  auto r = s.find_reporter("alice");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->id, alice_.id);
+  EXPECT_EQ(s.find_reporter("bob").error().code, ServiceErrc::kUnknownReporter);
+  EXPECT_EQ(s.find_reporter("no spaces allowed").error().code, ServiceErrc::kUnknownReporter);
+}
+
+TEST_F(SignatureServiceTest, AuthenticateSignedRequests) {
+  auto& s = make();
+  auto ok = s.authenticate(sign("nonce-1"), "POST", "/v1/report", "{}");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->reporter.name, "alice");
+  EXPECT_EQ(ok->replay.nonce, "nonce-1" + std::string(16, 'x'));
+
+  EXPECT_EQ(s.authenticate({}, "POST", "/v1/report", "{}").error().code, ServiceErrc::kAuthRequired);
+  EXPECT_EQ(s.authenticate(sign("nonce-1"), "POST", "/v1/report", "{}").error().code, ServiceErrc::kReplayed);
+  EXPECT_EQ(s.authenticate(sign("nonce-2"), "POST", "/v1/report", "{x}").error().code,
+            ServiceErrc::kBadSignature);
+  EXPECT_EQ(s.authenticate(sign("nonce-3", now_s_ - 1000), "POST", "/v1/report", "{}").error().code,
+            ServiceErrc::kStale);
+  auto stranger = protocol::sign_request("bob", "x", "POST", "/v1/report", "{}", now_s_,
+                                         "nonce-4" + std::string(16, 'x'));
+  EXPECT_EQ(s.authenticate(stranger, "POST", "/v1/report", "{}").error().code, ServiceErrc::kBadSignature);
+  ASSERT_TRUE(store_.set_disabled("alice", true).ok());
+  EXPECT_EQ(s.authenticate(sign("nonce-5"), "POST", "/v1/report", "{}").error().code, ServiceErrc::kForbidden);
+  EXPECT_EQ(metrics_.auth_failures.value(), 6u);
+}
+
+TEST_F(SignatureServiceTest, OneReplayCacheForEveryProtocol) {
+  Config c;
+  c.nonce_cache_per_reporter = 2;
+  auto& s = make(c);
+  // A native signed request and a Pyzor one fill the same partition of the reporter.
+  ASSERT_TRUE(s.authenticate(sign("n1"), "POST", "/v1/report", "{}").ok());
+  ASSERT_TRUE(s.remember_nonce("alice", "pyzor:abc", now_s_, now_s_ + 300).ok());
+  EXPECT_EQ(s.remember_nonce("alice", "pyzor:abc", now_s_, now_s_ + 300).error().code, ServiceErrc::kReplayed);
+  auto full = s.remember_nonce("alice", "pyzor:def", now_s_, now_s_ + 300);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, ServiceErrc::kOverloaded);
+  EXPECT_TRUE(s.remember_nonce("root", "pyzor:def", now_s_, now_s_ + 300).ok());  // others unaffected
+}
+
+TEST_F(SignatureServiceTest, VotesAreDurableCountedAndMapped) {
+  auto& s = make();
+  std::optional<ServiceResult<storage::VoteOutcome>> got;
+  s.vote({alice_.id, false, sigs_of(kSig), {}, std::nullopt}, [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
+  ASSERT_TRUE(got && got->ok());
+  EXPECT_EQ((*got)->effects.size(), 1u);
+  EXPECT_EQ(metrics_.signatures_reported.value(), 1u);
+
+  got.reset();
+  store_.defer = true;
+  s.vote({alice_.id, true, sigs_of(kSig), {}, std::nullopt}, [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
+  EXPECT_FALSE(got);  // acknowledged only after the commit
+  store_.release();
+  ASSERT_TRUE(got && got->ok());
+  EXPECT_EQ(metrics_.signatures_revoked.value(), 1u);
+  store_.defer = false;
+
+  got.reset();
+  store_.unavailable = true;
+  s.vote({alice_.id, false, sigs_of(kSig), {}, std::nullopt}, [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
+  ASSERT_TRUE(got && !got->ok());
+  EXPECT_EQ(got->error().code, ServiceErrc::kOverloaded);
+  EXPECT_EQ(metrics_.signatures_reported.value(), 1u);
+  store_.unavailable = false;
+
+  // A replay key is consumed once.
+  storage::ReplayKey key{"n", storage::TimePoint{std::chrono::seconds{now_s_ + 300}}};
+  got.reset();
+  s.vote({alice_.id, false, sigs_of(kSig), {}, key}, [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
+  ASSERT_TRUE(got && got->ok());
+  s.vote({alice_.id, false, sigs_of(kSig), {}, key}, [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
+  EXPECT_EQ(got->error().code, ServiceErrc::kReplayed);
+}
+
+TEST_F(SignatureServiceTest, CheckAndState) {
+  auto& s = make();
+  std::optional<ServiceResult<storage::VoteOutcome>> got;
+  s.vote({alice_.id, false, sigs_of(kSig), {}, std::nullopt}, [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
+  auto sigs = sigs_of(kSig);
+  auto out = s.check(sigs);
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->spam);
+  s.count_checked(1, sigs.size());
+  EXPECT_EQ(metrics_.messages_checked.value(), 1u);
+  EXPECT_EQ(metrics_.signatures_checked.value(), 1u);
+  auto st = s.state();
+  EXPECT_EQ(st.threshold, Config{}.store.threshold);
+  EXPECT_EQ(st.signatures, 1u);
+  EXPECT_EQ(st.reporters, 1u);
+  EXPECT_NE(s.render_metrics().find("strop_requests_total"), std::string::npos);
+}
+
+TEST_F(SignatureServiceTest, AddReporterRunsOnTheOffloadExecutor) {
+  std::vector<std::function<void()>> jobs;
+  service_ = std::make_unique<SignatureService>(Config{}, store_, metrics_, Clocks{},
+                                                [&jobs](std::function<void()> j) { jobs.push_back(std::move(j)); });
+  std::optional<ServiceResult<storage::Reporter>> got;
+  storage::ReporterSpec spec;
+  spec.name = "alice";
+  spec.secret = "s";
+  service_->add_reporter(spec, [&](ServiceResult<storage::Reporter> r) { got = r; });
+  EXPECT_FALSE(got);
+  ASSERT_EQ(jobs.size(), 1u);
+  jobs[0]();
+  ASSERT_TRUE(got && !got->ok());
+  EXPECT_EQ(got->error().code, ServiceErrc::kNameTaken);
+  spec.name = "bob";
+  auto bob = service_->add_reporter_now(spec);
+  ASSERT_TRUE(bob.ok());
+  EXPECT_EQ(bob->name, "bob");
+}
+
+}  // namespace
+}  // namespace strop::node
