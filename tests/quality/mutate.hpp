@@ -41,8 +41,8 @@ inline constexpr std::array<MutationKind, 7> kSingleKinds = {
 std::string_view kind_name(MutationKind kind);
 std::optional<MutationKind> kind_from_name(std::string_view name);
 
-// How hard the spammer pushes. kNormal is the realistic campaign profile the targets of issue 2
-// are measured on; kStress uses the same techniques at the upper end of what stays readable
+// How hard the spammer pushes. kNormal is the realistic campaign profile the match-rate targets
+// (quality_test.cpp) are measured on; kStress uses the same techniques at the upper end of what stays readable
 // (hash-buster paragraphs of up to 120 words, typos in 4-8% of words, obfuscation of up to half
 // the words, 3-5 kinds per combination), to show the margin left.
 enum class Intensity { kNormal, kStress };

@@ -5,7 +5,7 @@
 // kComboVariants combinations (fixed seeds), judged by sigs::compare(...).match. Prints the match
 // rate per kind, which engines carried the matches, the worst misses (file, kind, what was
 // applied, similarities) and the originals without any content signature, then fails when a
-// rate is under its target (issue 2: >= 98% per single kind, >= 95% for combinations).
+// rate is under its target (>= 98% per single kind, >= 95% for combinations).
 // A stress profile (Intensity::kStress, kStressPerKind / kStressCombos variants) is measured and
 // printed too, to show the margin; it is not asserted.
 //
@@ -32,7 +32,7 @@ namespace {
 using strop::quality::MutationKind;
 namespace sigs = strop::sigs;
 
-// Targets of issue 2.
+// Match-rate targets: a mutated variant of reported spam must still match.
 constexpr double kSingleKindTarget = 0.98;  // each single mutation kind
 constexpr double kComboTarget = 0.95;       // combinations of 2-4 kinds
 constexpr int kVariantsPerKind = 2;         // variants per single kind per message
