@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""cli_test.py: end-to-end tests of the `strop` CLI against a real strop-node (issue 5).
+"""cli_test.py: end-to-end tests of the `strop` CLI against a real strop-node.
 
-Each case starts its own node on a temporary LMDB directory and a free loopback port
-(--listen 127.0.0.1:0; the port is read from the node's "ready: listening on" line), then
+Each case starts its own node (tests/node/node_harness.py) on a temporary LMDB directory and
+a free loopback port (--listen 127.0.0.1:0; the port is read from the node's "ready:
+listening on" line), then
 drives the CLI the way a user would and checks exit codes, output lines and error messages.
 HOME points into the temporary directory, so no user or system config is picked up.
 
@@ -15,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -23,6 +23,9 @@ import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "node"))
+import node_harness as h  # noqa: E402  (the one node harness)
 
 ARGS = None
 TMP = None
@@ -79,61 +82,36 @@ def strop(*args, home, env_extra=None, stdin=None):
     return run([ARGS.strop] + [str(a) for a in args], env=env_for(home, env_extra), stdin=stdin)
 
 
-class Node:
-    """A strop-node on a fresh data directory and a free loopback port."""
+def start_node(name="node", extra=()):
+    """A strop-node (the one harness, tests/node/node_harness.py) on a fresh data directory
+    and a free loopback port, with no config file and HOME in its own directory."""
+    workdir = os.path.join(TMP, name)
+    os.makedirs(os.path.join(workdir, "data"))
+    node = h.Node(None, extra_args=list(extra), binary=ARGS.node_bin, workdir=workdir,
+                  env=env_for(workdir))
+    try:
+        node.start(timeout=NODE_START_TIMEOUT)
+    except AssertionError as e:
+        raise TestFailure("strop-node did not become ready: %s" % e)
+    print("node ready at %s" % node.url, flush=True)
+    return node
 
-    def __init__(self, name="node", extra=()):
-        self.dir = os.path.join(TMP, name)
-        self.data = os.path.join(self.dir, "data")
-        os.makedirs(self.data)
-        self.lines = []
-        self.ready = threading.Event()
-        self.port = None
-        self.proc = subprocess.Popen(
-            [ARGS.node_bin, "serve", "--data", self.data, "--listen", "127.0.0.1:0"] + list(extra),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env_for(self.dir))
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        if not self.ready.wait(NODE_START_TIMEOUT) or self.port is None:
-            self.stop()
-            raise TestFailure("strop-node did not become ready:\n" + "".join(self.lines[-50:]))
-        self.url = "http://127.0.0.1:%d" % self.port
-        print("node ready at %s" % self.url, flush=True)
 
-    def _read(self):
-        for raw in self.proc.stdout:
-            line = raw.decode("utf-8", "replace")
-            self.lines.append(line)
-            m = re.search(r"ready: listening on [^ ]*?:(\d+)", line)
-            if m and self.port is None:
-                self.port = int(m.group(1))
-                self.ready.set()
-        self.ready.set()
+def node_admin(node, *args):
+    """An admin command of strop-node on `node`'s data directory."""
+    return run(node.command(*args), env=node.env)
 
-    def admin(self, *args):
-        return run([ARGS.node_bin, "--data", self.data] + [str(a) for a in args],
-                   env=env_for(self.dir))
 
-    def add_reporter(self, name, out, trust=None, admin=False):
-        argv = ["reporter", "add", name, "--out", out, "--node-url", self.url]
-        if trust is not None:
-            argv += ["--trust", str(trust)]
-        if admin:
-            argv.append("--admin")
-        r = self.admin(*argv)
-        expect_rc(r, 0, "strop-node reporter add " + name)
-        check_private(out)
-        return out
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.reader.join(10)
+def add_reporter(node, name, out, trust=None, admin=False):
+    argv = ["reporter", "add", name, "--out", out, "--node-url", node.url]
+    if trust is not None:
+        argv += ["--trust", str(trust)]
+    if admin:
+        argv.append("--admin")
+    r = node_admin(node, *argv)
+    expect_rc(r, 0, "strop-node reporter add " + name)
+    check_private(out)
+    return out
 
 
 def check_private(path):
@@ -234,10 +212,10 @@ def case_cycle():
     revoke -> check again."""
     home = os.path.join(TMP, "home")
     os.makedirs(home)
-    node = Node()
+    node = start_node()
     try:
         spam = corpus("spam")
-        alice = node.add_reporter("alice", os.path.join(TMP, "alice.json"), trust=1.0)
+        alice = add_reporter(node, "alice", os.path.join(TMP, "alice.json"), trust=1.0)
 
         # A reporter registered through the CLI (open registration); the identity file is
         # the default one, and its node is used when no --node is given.
@@ -318,7 +296,7 @@ def case_textless():
     engine it had could decide a verdict. razor-e4 decides now (docs/reputation.md)."""
     home = os.path.join(TMP, "home")
     os.makedirs(home)
-    node = Node()
+    node = start_node()
     try:
         spam = [os.path.join(ARGS.corpus, "spam", f) for f in TEXTLESS_SPAM]
         ham = [os.path.join(ARGS.corpus, "ham", f) for f in TEXTLESS_HAM]
@@ -327,7 +305,7 @@ def case_textless():
         for x in json_lines(r.out):
             engines = sorted({s["engine"] for s in x["signatures"]})
             check(engines == ["pyzor", "razor-e4", "razor-e8"], "%s: engines %s" % (x["name"], engines))
-        alice = node.add_reporter("alice", os.path.join(TMP, "alice.json"), trust=1.0)
+        alice = add_reporter(node, "alice", os.path.join(TMP, "alice.json"), trust=1.0)
         r = strop("--node", node.url, "--identity", alice, "report", "--no-progress", *spam, home=home)
         expect_rc(r, 0, "alice reports the text-less spam")
         check(summary_count(r, "reported") == 3, "summary: " + r.out)
@@ -348,7 +326,7 @@ def case_textless():
 def case_register():
     home = os.path.join(TMP, "home")
     os.makedirs(home)
-    node = Node()
+    node = start_node()
     try:
         ident = os.path.join(home, ".config", "strop", "identity.json")
         r = strop("--node", node.url, "register", "--user", "carol", home=home)
@@ -372,13 +350,13 @@ def case_register():
         expect_rc(r, 0, "register dave --out")
         check_private(other)
         # An admin registers a reporter with a chosen trust through the API.
-        root = node.add_reporter("root", os.path.join(TMP, "root.json"), trust=1.0, admin=True)
+        root = add_reporter(node, "root", os.path.join(TMP, "root.json"), trust=1.0, admin=True)
         erin = os.path.join(TMP, "erin.json")
         r = strop("--node", node.url, "--identity", root, "register", "--user", "erin",
                   "--trust", "0.9", "--out", erin, home=home)
         expect_rc(r, 0, "admin registers erin with trust")
         check_private(erin)
-        r = node.admin("reporter", "list", "--json")
+        r = node_admin(node, "reporter", "list", "--json")
         expect_rc(r, 0, "reporter list")
         check("erin" in r.out and "carol" in r.out and "dave" in r.out, "list: " + r.out)
         # The registered identity can report.
@@ -433,9 +411,9 @@ def case_node_down():
 def case_wrong_secret():
     home = os.path.join(TMP, "home")
     os.makedirs(home)
-    node = Node()
+    node = start_node()
     try:
-        good = node.add_reporter("alice", os.path.join(TMP, "alice.json"), trust=1.0)
+        good = add_reporter(node, "alice", os.path.join(TMP, "alice.json"), trust=1.0)
         with open(good) as f:
             data = json.load(f)
         bad = os.path.join(TMP, "bad.json")
@@ -462,7 +440,7 @@ def case_wrong_secret():
 def case_failover():
     home = os.path.join(TMP, "home")
     os.makedirs(home)
-    node = Node()
+    node = start_node()
     hung = HungServer()
     try:
         down = closed_port_url()
@@ -484,9 +462,9 @@ def case_failover():
 def case_bad_inputs():
     home = os.path.join(TMP, "home")
     os.makedirs(home)
-    node = Node()
+    node = start_node()
     try:
-        alice = node.add_reporter("alice", os.path.join(TMP, "alice.json"), trust=1.0)
+        alice = add_reporter(node, "alice", os.path.join(TMP, "alice.json"), trust=1.0)
         spam = corpus("spam")
         notmail = os.path.join(TMP, "notes.txt")
         with open(notmail, "w") as f:
@@ -637,18 +615,18 @@ def case_udp():
     needs an http(s) node."""
     home = os.path.join(TMP, "home")
     os.makedirs(home)
-    node = Node(extra=["--udp-listen", "127.0.0.1:0"])
+    node = start_node(extra=["--udp-listen", "127.0.0.1:0"])
     try:
         port = None
-        for line in node.lines:
+        for line in node.log_lines:
             m = re.search(r"udp listener on [^ ]*?:(\d+)", line)
             if m:
                 port = int(m.group(1))
-        check(port is not None, "no 'udp listener on' line:\n" + "".join(node.lines[-20:]))
+        check(port is not None, "no 'udp listener on' line:\n" + "".join(node.log_lines[-20:]))
         udp = "udp://127.0.0.1:%d" % port
         spam = corpus("spam")[:40]
         ham = corpus("ham")[:40]
-        alice = node.add_reporter("alice", os.path.join(TMP, "alice.json"), trust=1.0)
+        alice = add_reporter(node, "alice", os.path.join(TMP, "alice.json"), trust=1.0)
         r = strop("--node", node.url, "--identity", alice, "report", "--no-progress", *spam,
                   home=home)
         expect_rc(r, 0, "report over HTTP")

@@ -13,23 +13,20 @@ never reach Cloudmark. Every node gets a temporary data directory and random fre
 (port 0), removed afterwards. Python 3 standard library only.
 """
 import argparse
-import hashlib
 import json
 import os
-import queue
 import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "node"))
-from node_harness import pyzor_packet, udp_exchange  # noqa: E402  (the one Pyzor packet builder)
+import node_harness as h  # noqa: E402  (the one node harness and Pyzor packet builder)
+from node_harness import pyzor_packet, udp_exchange  # noqa: E402
 
 ARGS = None
 FAILURES = []
@@ -65,83 +62,19 @@ def run(cmd, stdin_path=None, env=None, timeout=120):
 
 # ---- the node -------------------------------------------------------------------------------
 
-class Node:
-    """A strop-node with all three listeners on random loopback ports."""
+def start_node(tmp, config="", data=None):
+    """A strop-node with all three listeners on random loopback ports (the one harness)."""
+    node = h.Node(config, data_dir=data, binary=ARGS.node, parent_dir=tmp,
+                  listeners=("razor", "pyzor")).start()
+    log("node: http %d, razor %d, pyzor %d" % (node.port, node.razor_port, node.pyzor_port))
+    return node
 
-    READY = re.compile(r"ready: listening on ([0-9.]+):(\d+)")
-    RAZOR = re.compile(r"razor listener on ([0-9.]+):(\d+)")
-    PYZOR = re.compile(r"pyzor listener on ([0-9.]+):(\d+)")
 
-    def __init__(self, tmp, config="", data=None):
-        self.dir = tempfile.mkdtemp(prefix="node-", dir=tmp)
-        self.data = data or os.path.join(self.dir, "data")
-        self.config = os.path.join(self.dir, "node.toml")
-        with open(self.config, "w") as f:
-            f.write(config)
-        self.lines = queue.Queue()
-        self.log = []
-        cmd = [ARGS.node, "serve", "--data", self.data, "--config", self.config,
-               "--listen", "127.0.0.1:0", "--razor-listen", "127.0.0.1:0", "--pyzor-listen", "127.0.0.1:0"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        threading.Thread(target=self._pump, daemon=True).start()
-        self.http = self.razor = self.pyzor = None
-        deadline = time.time() + 60
-        while self.http is None and time.time() < deadline:
-            try:
-                line = self.lines.get(timeout=1)
-            except queue.Empty:
-                if self.proc.poll() is not None:
-                    break
-                continue
-            for rx, attr in ((self.READY, "http"), (self.RAZOR, "razor"), (self.PYZOR, "pyzor")):
-                m = rx.search(line)
-                if m:
-                    setattr(self, attr, int(m.group(2)))
-        if not (self.http and self.razor and self.pyzor):
-            self.stop()
-            raise RuntimeError("strop-node did not start:\n" + "\n".join(self.log[-20:]))
-        log("node: http %d, razor %d, pyzor %d" % (self.http, self.razor, self.pyzor))
-
-    def _pump(self):
-        for raw in self.proc.stderr:
-            line = raw.decode("utf-8", "replace").rstrip()
-            self.log.append(line)
-            self.lines.put(line)
-
-    def admin(self, *args):
-        p = subprocess.run([ARGS.node] + list(args) + ["--data", self.data, "--config", self.config],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-        if p.returncode != 0:
-            raise RuntimeError("strop-node %s failed: %s" % (" ".join(args), p.stderr.decode()))
-        return p.stdout.decode()
-
-    def reporter(self, name, trust, tmp):
-        """A trusted reporter: its strop identity file path."""
-        path = os.path.join(tmp, name + ".json")
-        self.admin("reporter", "add", name, "--trust", str(trust), "--out", path,
-                   "--node-url", "http://127.0.0.1:%d" % self.http)
-        return path
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def healthz(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.http), timeout=5) as s:
-                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                return s.recv(100).startswith(b"HTTP/1.1 200")
-        except OSError:
-            return False
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+def reporter(node, name, trust, tmp):
+    """A trusted reporter of `node`: its strop identity file path."""
+    path = os.path.join(tmp, name + ".json")
+    node.cli("reporter", "add", name, "--trust", str(trust), "--out", path, "--node-url", node.url)
+    return path
 
 
 # ---- clients --------------------------------------------------------------------------------
@@ -155,11 +88,11 @@ class Razor:
         self.node = node
         with open(os.path.join(self.home, "razor-agent.conf"), "w") as f:
             f.write("razorhome = %s\nlogfile = %s/razor-agent.log\ndebuglevel = 3\n"
-                    "razordiscovery = 127.0.0.1:%d\n" % (self.home, self.home, node.razor))
+                    "razordiscovery = 127.0.0.1:%d\n" % (self.home, self.home, node.razor_port))
         self.env = dict(os.environ, HOME=tmp, LC_ALL="C")
 
     def cmd(self, tool, *args, stdin=None):
-        return run([tool, "-home=" + self.home, "-rs=127.0.0.1:%d" % self.node.razor] + list(args),
+        return run([tool, "-home=" + self.home, "-rs=127.0.0.1:%d" % self.node.razor_port] + list(args),
                    stdin_path=stdin, env=self.env)
 
     def identity(self, user, password):
@@ -180,7 +113,7 @@ class Pyzor:
         self.home = os.path.join(tmp, name)
         os.makedirs(self.home, exist_ok=True)
         with open(os.path.join(self.home, "servers"), "w") as f:
-            f.write("127.0.0.1:%d\n" % node.pyzor)
+            f.write("127.0.0.1:%d\n" % node.pyzor_port)
         if account:
             with open(os.path.join(self.home, "accounts"), "w") as f:
                 f.write(account)
@@ -191,7 +124,7 @@ class Pyzor:
 
 
 def strop(identity, node, sub, *files):
-    return run([ARGS.strop, sub, "--node", "http://127.0.0.1:%d" % node.http, "--identity", identity] + list(files))
+    return run([ARGS.strop, sub, "--node", "http://127.0.0.1:%d" % node.port, "--identity", identity] + list(files))
 
 
 def corpus(kind, n):
@@ -217,13 +150,13 @@ def signable(files, tmp):
 # ---- pyzor packets built by hand (the replay and bad-signature cases) ----------------------
 
 def pyzor_account(node, name):
-    return node.admin("pyzor-account", name, "--server", "127.0.0.1:%d" % node.pyzor)
+    return node.cli("pyzor-account", name, "--server", "127.0.0.1:%d" % node.pyzor_port).stdout
 
 
 # ---- cases ----------------------------------------------------------------------------------
 
 def case_razor(tmp):
-    node = Node(tmp)
+    node = start_node(tmp)
     try:
         spam, = signable(corpus("spam", 8), tmp)[:1]
         ham = corpus("ham", 1)[0]
@@ -233,7 +166,7 @@ def case_razor(tmp):
         check(os.path.exists(os.path.join(r.home, "identity-" + RAZOR_USER)), "identity file written")
         # One report of a new reporter never lists a signature on its own (trust model): the
         # site admin trusts this account.
-        node.admin("reporter", "set-trust", RAZOR_USER, "0.9")
+        node.cli("reporter", "set-trust", RAZOR_USER, "0.9")
 
         rc, out = r.cmd("razor-check", ham)
         check(rc == 1, "razor-check ham before any report: 1 (%d)" % rc) or log(out)
@@ -258,20 +191,20 @@ def case_razor(tmp):
         check(rc == 1, "the failed report listed nothing: razor-check 1 (%d)" % rc)
 
         # A password never appears in clear in the store's file; the node key lives outside it.
-        with open(os.path.join(node.data, "data.mdb"), "rb") as f:
+        with open(os.path.join(node.data_dir, "data.mdb"), "rb") as f:
             check(RAZOR_PASS.encode() not in f.read(), "the Razor password is not stored in clear")
-        check(os.path.exists(os.path.join(node.data, "razor.key")), "node key file kept beside LMDB")
-        check(oct(os.stat(os.path.join(node.data, "razor.key")).st_mode & 0o777) == "0o600", "node key file 0600")
+        check(os.path.exists(os.path.join(node.data_dir, "razor.key")), "node key file kept beside LMDB")
+        check(oct(os.stat(os.path.join(node.data_dir, "razor.key")).st_mode & 0o777) == "0o600", "node key file 0600")
     finally:
         rc = node.stop()
         check(rc == 0, "node stops cleanly on SIGTERM (%s)" % rc)
 
 
 def case_pyzor(tmp):
-    node = Node(tmp)
+    node = start_node(tmp)
     try:
         spam = signable(corpus("spam", 8), tmp)[0]
-        node.reporter("carol", 0.9, tmp)
+        reporter(node, "carol", 0.9, tmp)
         account = pyzor_account(node, "carol")
         check(re.fullmatch(r"127\.0\.0\.1 : \d+ : carol : ,[0-9a-f]{40}\n", account) is not None,
               "pyzor-account prints an accounts line: %r" % account)
@@ -305,16 +238,16 @@ def case_pyzor(tmp):
         key = account.strip().rsplit(",", 1)[1]
         digest = "0123456789abcdef0123456789abcdef01234567"
         pkt = pyzor_packet("report", digest, "carol", key, 31337)
-        first = udp_exchange(node.pyzor, pkt)
+        first = udp_exchange(node.pyzor_port, pkt)
         check(first.get("Code") == "200" and first.get("Thread") == "31337", "signed report packet: 200 (%s)" % first)
-        again = udp_exchange(node.pyzor, pkt)
+        again = udp_exchange(node.pyzor_port, pkt)
         check(again.get("Code") == "401" and "Replayed" in again.get("Diag", ""),
               "the same packet replayed: 401 (%s)" % again)
         forged = pyzor_packet("report", digest, "carol", "1" * 40, 31338)
-        r = udp_exchange(node.pyzor, forged)
+        r = udp_exchange(node.pyzor_port, forged)
         check(r.get("Code") == "401" and "Invalid signature" in r.get("Diag", ""), "bad signature: 401 (%s)" % r)
         stale = pyzor_packet("report", digest, "carol", key, 31339, when=int(time.time()) - 3600)
-        r = udp_exchange(node.pyzor, stale)
+        r = udp_exchange(node.pyzor_port, stale)
         check(r.get("Code") == "401" and "Timestamp" in r.get("Diag", ""), "stale Time: 401 (%s)" % r)
     finally:
         rc = node.stop()
@@ -322,12 +255,12 @@ def case_pyzor(tmp):
 
 
 def case_cross(tmp):
-    node = Node(tmp)
+    node = start_node(tmp)
     try:
         spams = signable(corpus("spam", 12), tmp)
         check(len(spams) >= 2, "two signable corpus spams")
         ham = corpus("ham", 1)[0]
-        dave = node.reporter("dave", 0.9, tmp)
+        dave = reporter(node, "dave", 0.9, tmp)
 
         # strop report -> razor-check and pyzor check find it.
         rc, out = strop(dave, node, "report", spams[0])
@@ -346,7 +279,7 @@ def case_cross(tmp):
         # razor-report -> strop check finds it (the node derived its own engines from the upload).
         rc, out = r.cmd("razor-admin", "-register", "-user=" + RAZOR_USER, "-pass=" + RAZOR_PASS)
         check(rc == 0, "razor-admin -register: 0 (%d)" % rc) or log(out)
-        node.admin("reporter", "set-trust", RAZOR_USER, "0.9")
+        node.cli("reporter", "set-trust", RAZOR_USER, "0.9")
         rc, out = strop(dave, node, "check", spams[1])
         check(rc == 1, "strop check before razor-report: 1 (%d)" % rc) or log(out)
         rc, out = r.cmd("razor-report", "-f", spams[1])
@@ -373,7 +306,7 @@ def case_cross(tmp):
                   if m.get("engine", "").startswith("pyzor") and m.get("confidence", 0) >= 50] if rc in (0, 1) else []
         check(bool(listed), "strop check --json finds the pyzor-reported digest listed (%s)" % listed) or log(out)
         node.stop()
-        node = Node(tmp, '[storage]\nverdict_engines = "body,fuzzy,url,attach,pyzor"\n', data=node.data)
+        node = start_node(tmp, '[storage]\nverdict_engines = "body,fuzzy,url,attach,pyzor"\n', data=node.data_dir)
         rc, out = strop(dave, node, "check", third)
         check(rc == 0, "with pyzor among the verdict engines, strop check says spam: 0 (%d)" % rc) or log(out)
     finally:
@@ -382,11 +315,11 @@ def case_cross(tmp):
 
 
 def case_spamassassin(tmp):
-    node = Node(tmp)
+    node = start_node(tmp)
     try:
         spam = signable(corpus("spam", 8), tmp)[0]
         ham = corpus("ham", 1)[0]
-        dave = node.reporter("dave", 0.9, tmp)
+        dave = reporter(node, "dave", 0.9, tmp)
         rc, out = strop(dave, node, "report", spam)
         check(rc == 0, "strop report: 0 (%d)" % rc) or log(out)
 
@@ -396,7 +329,7 @@ def case_spamassassin(tmp):
         check(rc == 0, "razor-admin -discover against the node: 0 (%d)" % rc) or log(out)
         with open(os.path.join(r.home, "servers.catalogue.lst")) as f:
             lst = f.read()
-        check("127.0.0.1:%d" % node.razor in lst, "catalogue list names the node: %r" % lst.strip())
+        check("127.0.0.1:%d" % node.razor_port in lst, "catalogue list names the node: %r" % lst.strip())
         p = Pyzor(tmp, node, "sa-pyzor")
 
         site = os.path.join(tmp, "sa-site")
@@ -437,7 +370,7 @@ def case_spamassassin(tmp):
         # ... because the node said so, not because a plugin failed to ask.
         check("razor2: results: spam? 0" in out, "the Razor2 plugin asked the node about the ham") or \
             log("\n".join(l for l in out.splitlines() if "razor" in l.lower())[-3000:])
-        check(re.search(r"pyzor: got response: 127\.0\.0\.1:%d(?:\\t|\t)\(200, 'OK'\)(?:\\t|\t)0(?:\\t|\t)0" % node.pyzor,
+        check(re.search(r"pyzor: got response: 127\.0\.0\.1:%d(?:\\t|\t)\(200, 'OK'\)(?:\\t|\t)0(?:\\t|\t)0" % node.pyzor_port,
                             out) is not None,
               "the Pyzor plugin asked the node about the ham (200, Count 0)") or \
             log("\n".join(l for l in out.splitlines() if "pyzor" in l.lower())[-3000:])
@@ -447,7 +380,7 @@ def case_spamassassin(tmp):
 
 
 def case_abuse(tmp):
-    node = Node(tmp, "[razor]\nmax_connections = 40\nidle_timeout_ms = 1500\nrequest_timeout_ms = 1500\n"
+    node = start_node(tmp, "[razor]\nmax_connections = 40\nidle_timeout_ms = 1500\nrequest_timeout_ms = 1500\n"
                      "[rate_limit]\nip_per_second = 0\n")
     held = []
     try:
@@ -457,7 +390,7 @@ def case_abuse(tmp):
 
         # Garbage on the TCP port: random bytes, an endless line, a batch never terminated.
         for i in range(30):
-            with socket.create_connection(("127.0.0.1", node.razor), timeout=5) as s:
+            with socket.create_connection(("127.0.0.1", node.razor_port), timeout=5) as s:
                 s.settimeout(5)
                 try:
                     s.recv(200)  # greeting
@@ -474,14 +407,14 @@ def case_abuse(tmp):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
             for i in range(300):
                 n = 9000 if i % 50 == 0 else rng.randrange(0, 1500)
-                u.sendto(bytes(rng.randrange(256) for _ in range(n)), ("127.0.0.1", node.pyzor))
+                u.sendto(bytes(rng.randrange(256) for _ in range(n)), ("127.0.0.1", node.pyzor_port))
         check(node.alive(), "node alive after garbage on both ports")
 
         # Half-open connections and a connection flood: more than max_connections sockets that
         # never finish a request (some send half a line).
         for i in range(120):
             try:
-                s = socket.create_connection(("127.0.0.1", node.razor), timeout=5)
+                s = socket.create_connection(("127.0.0.1", node.razor_port), timeout=5)
                 if i % 2:
                     s.sendall(b"a=c&e=8&s=V6Mto")
                 held.append(s)
@@ -499,7 +432,7 @@ def case_abuse(tmp):
             if not ok:
                 time.sleep(0.5)
         check(ok, "razor-check works during the flood: 1 (%d)" % rc) or log(out)
-        reply = udp_exchange(node.pyzor, b"Op: ping\nThread: 4321\nPV: 2.1\nUser: anonymous\n\n")
+        reply = udp_exchange(node.pyzor_port, b"Op: ping\nThread: 4321\nPV: 2.1\nUser: anonymous\n\n")
         check(reply.get("Code") == "200", "pyzor ping answered after the garbage (%s)" % reply)
         rc, out = Pyzor(tmp, node).cmd("ping")
         check(rc == 0, "pyzor client ping: 0 (%d)" % rc)

@@ -1,9 +1,12 @@
-"""Test harness for strop-node integration tests (Python 3 stdlib only).
+"""The one strop-node harness of the integration suites (Python 3 stdlib only).
 
-Starts `strop-node serve --listen 127.0.0.1:0` on a private data directory, parses the
-"ready: listening on HOST:PORT" log line, and offers a small keep-alive client that signs
+Node starts `strop-node serve --listen 127.0.0.1:0` (and any other listener on port 0) on a
+private data directory and reads the ports from its "ready: listening on HOST:PORT" and
+"<name> listener on HOST:PORT" log lines. Client is a small keep-alive client that signs
 requests exactly as docs/protocol.md describes (HMAC-SHA256 over method, target, timestamp,
-nonce and the SHA-256 of the body).
+nonce and the SHA-256 of the body); pyzor_packet and udp_exchange speak Pyzor.
+Used by tests/node/test_*.py, tests/legacy_listeners/legacy_e2e.py and tests/cli/cli_test.py
+(the latter two import it from this directory).
 """
 import hashlib
 import hmac
@@ -24,6 +27,7 @@ import time
 
 NODE = os.environ.get("STROP_NODE", "")
 READY_RE = re.compile(r"ready: listening on ([0-9.]+):(\d+)")
+LISTENER_RE = re.compile(r"(\w+) listener on ([0-9.]+):(\d+)")
 
 
 def parse_args():
@@ -158,24 +162,61 @@ class Client:
 
 
 class Node:
-    """A strop-node process on a private data directory."""
+    """A strop-node process on a private data directory, listening on loopback port 0.
 
-    def __init__(self, config_text="", data_dir=None, extra_args=None):
-        self.tmp = tempfile.mkdtemp(prefix="strop-node-test-")
+    Every integration suite starts its nodes through this class (tests/node/test_*.py,
+    tests/legacy_listeners/legacy_e2e.py, tests/cli/cli_test.py).
+      config_text  the node.toml passed with --config; None passes no --config at all
+      data_dir     the LMDB directory (default: "data" in the node's own directory)
+      extra_args   more `serve` flags
+      binary       the strop-node to run (default: --node from parse_args, or $STROP_NODE)
+      parent_dir   where the node's own temporary directory is made (default: the system's)
+      workdir      use this directory (created if missing) instead of a temporary one
+      listeners    more listeners on port 0: any of "razor", "pyzor", "udp"; start() waits
+                   for their "<name> listener on HOST:PORT" lines
+      env          the environment of the node and of cli() (default: inherited)
+    After start(): port (HTTP), url, ports (every "<name> listener on" port of this start),
+    razor_port / pyzor_port / udp_port (None when not listening), log_lines (every stderr
+    line of every start, newline included).
+    """
+
+    def __init__(self, config_text="", data_dir=None, extra_args=None, binary=None,
+                 parent_dir=None, workdir=None, listeners=(), env=None):
+        self.binary = binary or NODE
+        if workdir:
+            os.makedirs(workdir, exist_ok=True)
+            self.tmp = workdir
+        else:
+            self.tmp = tempfile.mkdtemp(prefix="strop-node-test-", dir=parent_dir)
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
-        self.config_path = os.path.join(self.tmp, "node.toml")
-        with open(self.config_path, "w") as f:
-            f.write(config_text)
-        self.extra_args = extra_args or []
+        self.config_path = None
+        if config_text is not None:
+            self.config_path = os.path.join(self.tmp, "node.toml")
+            with open(self.config_path, "w") as f:
+                f.write(config_text)
+        self.extra_args = list(extra_args or [])
+        for name in listeners:
+            self.extra_args += ["--%s-listen" % name, "127.0.0.1:0"]
+        self.listeners = tuple(listeners)
+        self.env = env
         self.proc = None
         self.port = None
+        self.ports = {}
         self.log_lines = []
         self._lines = queue.Queue()
 
+    def command(self, *args):
+        """The argv of an admin command on this node's data directory (and config)."""
+        cmd = [self.binary] + [str(a) for a in args] + ["--data", self.data_dir]
+        if self.config_path:
+            cmd += ["--config", self.config_path]
+        return cmd
+
     def cli(self, *args, check=True, input_text=None):
         """Runs an admin command on this node's data directory."""
-        cmd = [NODE] + list(args) + ["--data", self.data_dir, "--config", self.config_path]
-        p = subprocess.run(cmd, capture_output=True, text=True, input=input_text, timeout=120)
+        cmd = self.command(*args)
+        p = subprocess.run(cmd, capture_output=True, text=True, input=input_text, timeout=120,
+                           env=self.env)
         if check and p.returncode != 0:
             raise AssertionError("%s failed (%d): %s %s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))
         return p
@@ -190,12 +231,17 @@ class Node:
         return json.loads(out)
 
     def start(self, timeout=60):
-        cmd = [NODE, "serve", "--config", self.config_path, "--data", self.data_dir,
-               "--listen", "127.0.0.1:0"] + self.extra_args
+        cmd = [self.binary, "serve", "--data", self.data_dir]
+        if self.config_path:
+            cmd += ["--config", self.config_path]
+        cmd += ["--listen", "127.0.0.1:0"] + self.extra_args
         if self.proc and self.proc.stderr:
             self.proc.stderr.close()
         self._lines = queue.Queue()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.port = None
+        self.ports = {}
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     encoding="utf-8", errors="replace", env=self.env)
         threading.Thread(target=self._pump, args=(self.proc, self._lines), daemon=True).start()
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -207,9 +253,13 @@ class Node:
                 continue
             if line is None:
                 break
+            m = LISTENER_RE.search(line)
+            if m:
+                self.ports[m.group(1)] = int(m.group(3))
             m = READY_RE.search(line)
             if m:
                 self.port = int(m.group(2))
+            if self.port is not None and all(n in self.ports for n in self.listeners):
                 return self
         self.kill()
         raise AssertionError("node did not become ready; log:\n" + "".join(self.log_lines))
@@ -223,13 +273,53 @@ class Node:
             pass
         lines.put(None)
 
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def razor_port(self):
+        return self.ports.get("razor")
+
+    @property
+    def pyzor_port(self):
+        return self.ports.get("pyzor")
+
+    @property
+    def udp_port(self):
+        return self.ports.get("udp")
+
     def client(self, **kw):
         return Client(self.port, **kw)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def healthz(self):
+        """GET /healthz on a fresh connection: True on a 200 within 5 seconds."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                return s.recv(100).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
 
     def terminate(self, timeout=60):
         """SIGTERM and wait; returns the exit code."""
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=timeout)
+
+    def stop(self, timeout=60):
+        """SIGTERM, SIGKILL after `timeout` seconds; returns the exit code (also when the
+        process had already ended)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
 
     def kill(self):
         if self.proc and self.proc.poll() is None:

@@ -23,18 +23,14 @@ class CommandsTest(unittest.TestCase):
 
     def test_zero_config_creates_nested_data_dir(self):
         data = os.path.join(self.node.tmp, "a", "b", "data")
-        p = subprocess.Popen([h.NODE, "serve", "--data", data, "--listen", "127.0.0.1:0"],
-                             stderr=subprocess.PIPE, text=True)
+        bare = h.Node(None, data_dir=data, parent_dir=self.node.tmp)  # no --config
         try:
-            for line in p.stderr:
-                if "ready: listening on" in line:
-                    break
+            bare.start()
             self.assertTrue(os.path.isdir(data))
             self.assertEqual(stat.S_IMODE(os.stat(data).st_mode), 0o700)
         finally:
-            p.terminate()
-            self.assertEqual(p.wait(timeout=60), 0)
-            p.stderr.close()
+            self.assertEqual(bare.terminate(), 0)
+            bare.cleanup()
 
     def test_print_config(self):
         p = run("serve", "--print-config", "--data", "/x/y", "--listen", "127.0.0.1:9")
@@ -148,6 +144,7 @@ class CommandsTest(unittest.TestCase):
             restored.cleanup()
 
     def test_expire_deletes_old_signatures(self):
+        self.node.cleanup()  # setUp's node: this test needs its own config
         self.node = h.Node("[storage]\nexpire_after_seconds = 1\n")
         ident = self.node.add_reporter("loader", trust=1.0)
         self.node.start()

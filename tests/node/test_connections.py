@@ -11,7 +11,7 @@ the connection is closed, with no second response.
 
 Every test uses its own loopback source address (127.0.x.y: all of 127/8 is on lo), so the
 "attacker" and the normal client are different addresses, as they would be in the field.
-The only timing assertion is the issue's: the normal client gets each answer within 1 s.
+The only timing assertion: the normal client gets each answer within 1 s.
 """
 import http.client
 import json
@@ -27,7 +27,7 @@ import unittest
 import node_harness as h
 
 NORMAL = "127.0.0.2"        # the well-behaved client
-ANSWER_WITHIN = 1.0         # seconds: the issue's bound for the normal client
+ANSWER_WITHIN = 1.0         # seconds: the bound for the normal client
 FLOOD = 2000                # silent connections from one address
 RAZOR_RE = re.compile(r"razor listener on ([0-9.]+):(\d+)")
 
