@@ -146,19 +146,23 @@ void write_sigs(JsonWriter& w, const std::vector<sigs::Signature>& list) {
   w.end_array();
 }
 
-void write_messages(JsonWriter& w, const std::vector<MessageSigs>& messages) {
+// {"v":1,"messages":[{"id":...,"sigs":[...]},...]}: the body of check, report and revoke.
+std::string encode_messages(const std::vector<MessageSigs>& messages) {
+  std::string out;
+  out.reserve(64 + messages.size() * 400);
+  JsonWriter w(&out);
+  write_header(w);
   w.key("messages");
   w.begin_array();
   for (const auto& m : messages) {
     w.begin_object();
-    if (!m.id.empty()) {
-      w.key("id");
-      w.string(m.id);
-    }
+    if (!m.id.empty()) w.field_string("id", m.id);
     write_sigs(w, m.sigs);
     w.end_object();
   }
   w.end_array();
+  w.end_object();
+  return out;
 }
 
 // ---------------------------------------------------------------- fast request decoding
@@ -271,15 +275,7 @@ Result<std::vector<MessageSigs>> decode_messages_request(std::string_view body, 
 
 // ---------------------------------------------------------------- requests
 
-std::string encode(const CheckRequest& req) {
-  std::string out;
-  out.reserve(64 + req.messages.size() * 400);
-  JsonWriter w(&out);
-  write_header(w);
-  write_messages(w, req.messages);
-  w.end_object();
-  return out;
-}
+std::string encode(const CheckRequest& req) { return encode_messages(req.messages); }
 
 Result<CheckRequest> decode_check_request(std::string_view body, const Limits& limits) {
   auto m = decode_messages_request(body, limits, /*require_sigs=*/false);
@@ -287,15 +283,7 @@ Result<CheckRequest> decode_check_request(std::string_view body, const Limits& l
   return CheckRequest{std::move(*m)};
 }
 
-std::string encode(const VoteRequest& req) {
-  std::string out;
-  out.reserve(64 + req.messages.size() * 400);
-  JsonWriter w(&out);
-  write_header(w);
-  write_messages(w, req.messages);
-  w.end_object();
-  return out;
-}
+std::string encode(const VoteRequest& req) { return encode_messages(req.messages); }
 
 Result<VoteRequest> decode_vote_request(std::string_view body, const Limits& limits) {
   auto m = decode_messages_request(body, limits, /*require_sigs=*/true);
@@ -346,124 +334,35 @@ Result<RegisterRequest> decode_register_request(std::string_view body, const Lim
 
 // ---------------------------------------------------------------- responses
 
-std::string encode(const CheckResponse& resp) {
-  std::string out;
-  out.reserve(64 + resp.results.size() * 64);
-  JsonWriter w(&out);
-  write_header(w);
-  w.key("results");
-  w.begin_array();
-  for (const auto& m : resp.results) {
-    w.begin_object();
-    if (!m.id.empty()) {
-      w.key("id");
-      w.string(m.id);
-    }
-    w.key("verdict");
-    w.string(verdict_name(m.verdict));
-    w.key("confidence");
-    w.integer(m.confidence);
-    w.key("matches");
-    w.begin_array();
-    for (const auto& x : m.matches) {
-      w.begin_object();
-      w.key("engine");
-      w.string(sigs::engine_name(x.engine));
-      w.key("id");
-      w.string(x.id);
-      w.key("similarity");
-      w.number(x.similarity);
-      w.key("reports");
-      w.unsigned_integer(x.reports);
-      w.key("revokes");
-      w.unsigned_integer(x.revokes);
-      w.key("confidence");
-      w.integer(x.confidence);
-      w.end_object();
-    }
-    w.end_array();
-    w.end_object();
-  }
-  w.end_array();
-  w.end_object();
-  return out;
-}
+namespace {
 
-Result<CheckResponse> decode_check_response(std::string_view body) {
+// Runs `read` over `body` parsed as a response object; nlohmann's exceptions become kMalformed.
+template <class T, class Read>
+Result<T> decode_response(std::string_view body, Read read) {
   try {
     auto j = parse_object(body, kResponseMaxDepth);
     if (!j) return j.error();
-    auto results = j->find("results");
-    if (results == j->end() || !results->is_array()) return make_error(Errc::kMalformed, "missing \"results\"");
-    CheckResponse resp;
-    resp.results.reserve(results->size());
-    for (const auto& r : *results) {
-      if (!r.is_object()) return make_error(Errc::kMalformed, "result is not an object");
-      MessageVerdict mv;
-      STROP_TRY(get_string(r, "id", &mv.id, false));
-      std::string verdict;
-      STROP_TRY(get_string(r, "verdict", &verdict, true));
-      if (verdict == "spam") {
-        mv.verdict = Verdict::kSpam;
-      } else if (verdict == "not_spam") {
-        mv.verdict = Verdict::kNotSpam;
-      } else {
-        return make_error(Errc::kMalformed, "unknown verdict \"" + verdict + "\"");
-      }
-      STROP_TRY(get_uint(r, "confidence", &mv.confidence, true));
-      mv.confidence = std::min(mv.confidence, 100);
-      auto matches = r.find("matches");
-      if (matches != r.end() && !matches->is_null()) {
-        if (!matches->is_array()) return make_error(Errc::kMalformed, "\"matches\" is not an array");
-        for (const auto& x : *matches) {
-          if (!x.is_object()) return make_error(Errc::kMalformed, "match is not an object");
-          Match m;
-          std::string engine;
-          STROP_TRY(get_string(x, "engine", &engine, true));
-          auto e = sigs::engine_from_name(engine);
-          if (!e) continue;  // an engine this client does not know: ignore the match
-          m.engine = *e;
-          STROP_TRY(get_string(x, "id", &m.id, true));
-          STROP_TRY(get_double(x, "similarity", &m.similarity, false));
-          STROP_TRY(get_uint(x, "reports", &m.reports, false));
-          STROP_TRY(get_uint(x, "revokes", &m.revokes, false));
-          STROP_TRY(get_uint(x, "confidence", &m.confidence, false));
-          mv.matches.push_back(std::move(m));
-        }
-      }
-      resp.results.push_back(std::move(mv));
-    }
-    return resp;
+    return read(*j);
   } catch (const json::exception& e) {
     return make_error(Errc::kMalformed, e.what());
   }
 }
 
-std::string encode(const VoteResponse& resp) {
+// {"v":1,"results":[{"id":...,<fields>},...]}: one result per request message, the id only
+// when the message had one.
+template <class Item, class WriteFields>
+std::string encode_results(const std::vector<Item>& results, std::size_t bytes_per_item,
+                           WriteFields write_fields) {
   std::string out;
-  out.reserve(32 + resp.results.size() * 96);
+  out.reserve(64 + results.size() * bytes_per_item);
   JsonWriter w(&out);
   write_header(w);
   w.key("results");
   w.begin_array();
-  for (const auto& m : resp.results) {
+  for (const auto& item : results) {
     w.begin_object();
-    if (!m.id.empty()) {
-      w.key("id");
-      w.string(m.id);
-    }
-    w.key("recorded");
-    w.unsigned_integer(m.recorded);
-    w.key("unchanged");
-    w.unsigned_integer(m.unchanged);
-    w.key("changed");
-    w.unsigned_integer(m.changed);
-    w.key("withdrawn");
-    w.unsigned_integer(m.withdrawn);
-    w.key("unknown");
-    w.unsigned_integer(m.unknown);
-    w.key("listable");
-    w.boolean(m.listable);
+    if (!item.id.empty()) w.field_string("id", item.id);
+    write_fields(w, item);
     w.end_object();
   }
   w.end_array();
@@ -471,131 +370,194 @@ std::string encode(const VoteResponse& resp) {
   return out;
 }
 
+// The "results" array of a response, each element read by `read_item` after its "id".
+template <class Item, class ReadItem>
+Result<std::vector<Item>> decode_results(const json& j, ReadItem read_item) {
+  auto results = j.find("results");
+  if (results == j.end() || !results->is_array()) {
+    return make_error(Errc::kMalformed, "missing \"results\"");
+  }
+  std::vector<Item> out;
+  out.reserve(results->size());
+  for (const auto& r : *results) {
+    if (!r.is_object()) return make_error(Errc::kMalformed, "result is not an object");
+    Item item;
+    STROP_TRY(get_string(r, "id", &item.id, false));
+    STROP_TRY(read_item(r, item));
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+Result<void> read_match(const json& x, std::vector<Match>* out) {
+  if (!x.is_object()) return make_error(Errc::kMalformed, "match is not an object");
+  Match m;
+  std::string engine;
+  STROP_TRY(get_string(x, "engine", &engine, true));
+  auto e = sigs::engine_from_name(engine);
+  if (!e) return {};  // an engine this client does not know: ignore the match
+  m.engine = *e;
+  STROP_TRY(get_string(x, "id", &m.id, true));
+  STROP_TRY(get_double(x, "similarity", &m.similarity, false));
+  STROP_TRY(get_uint(x, "reports", &m.reports, false));
+  STROP_TRY(get_uint(x, "revokes", &m.revokes, false));
+  STROP_TRY(get_uint(x, "confidence", &m.confidence, false));
+  out->push_back(std::move(m));
+  return {};
+}
+
+Result<void> read_verdict(const json& r, MessageVerdict& mv) {
+  std::string verdict;
+  STROP_TRY(get_string(r, "verdict", &verdict, true));
+  if (verdict == "spam") {
+    mv.verdict = Verdict::kSpam;
+  } else if (verdict == "not_spam") {
+    mv.verdict = Verdict::kNotSpam;
+  } else {
+    return make_error(Errc::kMalformed, "unknown verdict \"" + verdict + "\"");
+  }
+  STROP_TRY(get_uint(r, "confidence", &mv.confidence, true));
+  mv.confidence = std::min(mv.confidence, 100);
+  auto matches = r.find("matches");
+  if (matches == r.end() || matches->is_null()) return {};
+  if (!matches->is_array()) return make_error(Errc::kMalformed, "\"matches\" is not an array");
+  for (const auto& x : *matches) STROP_TRY(read_match(x, &mv.matches));
+  return {};
+}
+
+}  // namespace
+
+std::string encode(const CheckResponse& resp) {
+  return encode_results(resp.results, 64, [](JsonWriter& w, const MessageVerdict& m) {
+    w.field_string("verdict", verdict_name(m.verdict));
+    w.field_int("confidence", m.confidence);
+    w.key("matches");
+    w.begin_array();
+    for (const auto& x : m.matches) {
+      w.begin_object();
+      w.field_string("engine", sigs::engine_name(x.engine));
+      w.field_string("id", x.id);
+      w.field_number("similarity", x.similarity);
+      w.field_uint("reports", x.reports);
+      w.field_uint("revokes", x.revokes);
+      w.field_int("confidence", x.confidence);
+      w.end_object();
+    }
+    w.end_array();
+  });
+}
+
+Result<CheckResponse> decode_check_response(std::string_view body) {
+  return decode_response<CheckResponse>(body, [](const json& j) -> Result<CheckResponse> {
+    auto results = decode_results<MessageVerdict>(j, read_verdict);
+    if (!results) return results.error();
+    return CheckResponse{std::move(*results)};
+  });
+}
+
+std::string encode(const VoteResponse& resp) {
+  return encode_results(resp.results, 96, [](JsonWriter& w, const MessageVoteResult& m) {
+    w.field_uint("recorded", m.recorded);
+    w.field_uint("unchanged", m.unchanged);
+    w.field_uint("changed", m.changed);
+    w.field_uint("withdrawn", m.withdrawn);
+    w.field_uint("unknown", m.unknown);
+    w.field_bool("listable", m.listable);
+  });
+}
+
 Result<VoteResponse> decode_vote_response(std::string_view body) {
-  try {
-    auto j = parse_object(body, kResponseMaxDepth);
-    if (!j) return j.error();
-    auto results = j->find("results");
-    if (results == j->end() || !results->is_array()) return make_error(Errc::kMalformed, "missing \"results\"");
-    VoteResponse resp;
-    for (const auto& r : *results) {
-      if (!r.is_object()) return make_error(Errc::kMalformed, "result is not an object");
-      MessageVoteResult m;
-      STROP_TRY(get_string(r, "id", &m.id, false));
+  return decode_response<VoteResponse>(body, [](const json& j) -> Result<VoteResponse> {
+    auto results = decode_results<MessageVoteResult>(j, [](const json& r, MessageVoteResult& m) -> Result<void> {
       STROP_TRY(get_uint(r, "recorded", &m.recorded, false));
       STROP_TRY(get_uint(r, "unchanged", &m.unchanged, false));
       STROP_TRY(get_uint(r, "changed", &m.changed, false));
       STROP_TRY(get_uint(r, "withdrawn", &m.withdrawn, false));
       STROP_TRY(get_uint(r, "unknown", &m.unknown, false));
-      STROP_TRY(get_bool(r, "listable", &m.listable));
-      resp.results.push_back(std::move(m));
-    }
-    return resp;
-  } catch (const json::exception& e) {
-    return make_error(Errc::kMalformed, e.what());
-  }
+      return get_bool(r, "listable", &m.listable);
+    });
+    if (!results) return results.error();
+    return VoteResponse{std::move(*results)};
+  });
 }
 
 std::string encode(const RegisterResponse& resp) {
   std::string out;
   JsonWriter w(&out);
   write_header(w);
-  w.key("reporter");
-  w.string(resp.reporter);
-  w.key("secret");
-  w.string(resp.secret);
-  w.key("trust");
-  w.number(resp.trust);
+  w.field_string("reporter", resp.reporter);
+  w.field_string("secret", resp.secret);
+  w.field_number("trust", resp.trust);
   w.end_object();
   return out;
 }
 
 Result<RegisterResponse> decode_register_response(std::string_view body) {
-  try {
-    auto j = parse_object(body, kResponseMaxDepth);
-    if (!j) return j.error();
+  return decode_response<RegisterResponse>(body, [](const json& j) -> Result<RegisterResponse> {
     RegisterResponse resp;
-    STROP_TRY(get_string(*j, "reporter", &resp.reporter, true));
-    STROP_TRY(get_string(*j, "secret", &resp.secret, true));
-    STROP_TRY(get_double(*j, "trust", &resp.trust, false));
+    STROP_TRY(get_string(j, "reporter", &resp.reporter, true));
+    STROP_TRY(get_string(j, "secret", &resp.secret, true));
+    STROP_TRY(get_double(j, "trust", &resp.trust, false));
     return resp;
-  } catch (const json::exception& e) {
-    return make_error(Errc::kMalformed, e.what());
-  }
+  });
 }
 
 std::string encode(const StateResponse& resp) {
   std::string out;
   JsonWriter w(&out);
   write_header(w);
-  w.key("node_version");
-  w.string(resp.node_version);
-  w.key("api_version");
-  w.integer(resp.api_version);
+  w.field_string("node_version", resp.node_version);
+  w.field_int("api_version", resp.api_version);
   w.key("engines");
   w.begin_array();
   for (const auto& e : resp.engines) w.string(e);
   w.end_array();
-  w.key("threshold");
-  w.integer(resp.threshold);
+  w.field_int("threshold", resp.threshold);
   w.key("limits");
   w.begin_object();
-  w.key("max_body_bytes");
-  w.unsigned_integer(resp.limits.max_body_bytes);
-  w.key("max_messages");
-  w.unsigned_integer(resp.limits.max_messages);
-  w.key("max_sigs_per_message");
-  w.unsigned_integer(resp.limits.max_sigs_per_message);
-  w.key("max_signature_length");
-  w.unsigned_integer(resp.limits.max_signature_length);
-  w.key("max_message_id_length");
-  w.unsigned_integer(resp.limits.max_message_id_length);
-  w.key("max_json_depth");
-  w.unsigned_integer(resp.limits.max_json_depth);
+  w.field_uint("max_body_bytes", resp.limits.max_body_bytes);
+  w.field_uint("max_messages", resp.limits.max_messages);
+  w.field_uint("max_sigs_per_message", resp.limits.max_sigs_per_message);
+  w.field_uint("max_signature_length", resp.limits.max_signature_length);
+  w.field_uint("max_message_id_length", resp.limits.max_message_id_length);
+  w.field_uint("max_json_depth", resp.limits.max_json_depth);
   w.end_object();
-  w.key("anonymous_check");
-  w.boolean(resp.anonymous_check);
-  w.key("open_registration");
-  w.boolean(resp.open_registration);
-  w.key("signatures");
-  w.unsigned_integer(resp.signatures);
-  w.key("reporters");
-  w.unsigned_integer(resp.reporters);
+  w.field_bool("anonymous_check", resp.anonymous_check);
+  w.field_bool("open_registration", resp.open_registration);
+  w.field_uint("signatures", resp.signatures);
+  w.field_uint("reporters", resp.reporters);
   w.end_object();
   return out;
 }
 
 Result<StateResponse> decode_state_response(std::string_view body) {
-  try {
-    auto j = parse_object(body, kResponseMaxDepth);
-    if (!j) return j.error();
+  return decode_response<StateResponse>(body, [](const json& j) -> Result<StateResponse> {
     StateResponse s;
-    STROP_TRY(get_string(*j, "node_version", &s.node_version, false));
-    STROP_TRY(get_uint(*j, "api_version", &s.api_version, false));
-    auto engines = j->find("engines");
-    if (engines != j->end() && engines->is_array()) {
+    STROP_TRY(get_string(j, "node_version", &s.node_version, false));
+    STROP_TRY(get_uint(j, "api_version", &s.api_version, false));
+    auto engines = j.find("engines");
+    if (engines != j.end() && engines->is_array()) {
       for (const auto& e : *engines) {
         if (e.is_string()) s.engines.push_back(e.get<std::string>());
       }
     }
-    STROP_TRY(get_uint(*j, "threshold", &s.threshold, false));
-    auto lim = j->find("limits");
-    if (lim != j->end() && lim->is_object()) {
-      STROP_TRY(get_uint(*lim, "max_body_bytes", &s.limits.max_body_bytes, false));
-      STROP_TRY(get_uint(*lim, "max_messages", &s.limits.max_messages, false));
-      STROP_TRY(get_uint(*lim, "max_sigs_per_message", &s.limits.max_sigs_per_message, false));
-      STROP_TRY(get_uint(*lim, "max_signature_length", &s.limits.max_signature_length, false));
-      STROP_TRY(get_uint(*lim, "max_message_id_length", &s.limits.max_message_id_length, false));
-      STROP_TRY(get_uint(*lim, "max_json_depth", &s.limits.max_json_depth, false));
+    STROP_TRY(get_uint(j, "threshold", &s.threshold, false));
+    auto lim = j.find("limits");
+    if (lim != j.end() && lim->is_object()) {
+      auto& l = s.limits;
+      STROP_TRY(get_uint(*lim, "max_body_bytes", &l.max_body_bytes, false));
+      STROP_TRY(get_uint(*lim, "max_messages", &l.max_messages, false));
+      STROP_TRY(get_uint(*lim, "max_sigs_per_message", &l.max_sigs_per_message, false));
+      STROP_TRY(get_uint(*lim, "max_signature_length", &l.max_signature_length, false));
+      STROP_TRY(get_uint(*lim, "max_message_id_length", &l.max_message_id_length, false));
+      STROP_TRY(get_uint(*lim, "max_json_depth", &l.max_json_depth, false));
     }
-    STROP_TRY(get_bool(*j, "anonymous_check", &s.anonymous_check));
-    STROP_TRY(get_bool(*j, "open_registration", &s.open_registration));
-    STROP_TRY(get_uint(*j, "signatures", &s.signatures, false));
-    STROP_TRY(get_uint(*j, "reporters", &s.reporters, false));
+    STROP_TRY(get_bool(j, "anonymous_check", &s.anonymous_check));
+    STROP_TRY(get_bool(j, "open_registration", &s.open_registration));
+    STROP_TRY(get_uint(j, "signatures", &s.signatures, false));
+    STROP_TRY(get_uint(j, "reporters", &s.reporters, false));
     return s;
-  } catch (const json::exception& e) {
-    return make_error(Errc::kMalformed, e.what());
-  }
+  });
 }
 
 std::string encode(const ErrorBody& err) {
@@ -604,21 +566,17 @@ std::string encode(const ErrorBody& err) {
   write_header(w);
   w.key("error");
   w.begin_object();
-  w.key("code");
-  w.string(api_errc_name(err.code));
-  w.key("message");
-  w.string(err.message);
+  w.field_string("code", api_errc_name(err.code));
+  w.field_string("message", err.message);
   w.end_object();
   w.end_object();
   return out;
 }
 
 Result<ErrorBody> decode_error_body(std::string_view body) {
-  try {
-    auto j = parse_object(body, kResponseMaxDepth);
-    if (!j) return j.error();
-    auto e = j->find("error");
-    if (e == j->end() || !e->is_object()) return make_error(Errc::kMalformed, "missing \"error\"");
+  return decode_response<ErrorBody>(body, [](const json& j) -> Result<ErrorBody> {
+    auto e = j.find("error");
+    if (e == j.end() || !e->is_object()) return make_error(Errc::kMalformed, "missing \"error\"");
     std::string code;
     ErrorBody out;
     STROP_TRY(get_string(*e, "code", &code, true));
@@ -631,41 +589,36 @@ Result<ErrorBody> decode_error_body(std::string_view body) {
       out.message = code + ": " + out.message;
     }
     return out;
-  } catch (const json::exception& e) {
-    return make_error(Errc::kMalformed, e.what());
-  }
+  });
 }
 
 std::string encode(const Identity& id) {
   std::string out;
   JsonWriter w(&out);
   write_header(w);
-  w.key("node");
-  w.string(id.node);
-  w.key("reporter");
-  w.string(id.reporter);
-  w.key("secret");
-  w.string(id.secret);
+  w.field_string("node", id.node);
+  w.field_string("reporter", id.reporter);
+  w.field_string("secret", id.secret);
   w.end_object();
   out.push_back('\n');
   return out;
 }
 
 Result<Identity> decode_identity(std::string_view text) {
-  try {
-    if (text.size() > (64u << 10)) return make_error(Errc::kLimitExceeded, "identity file larger than 64 KiB");
-    auto j = parse_object(text, kResponseMaxDepth);
-    if (!j) return j.error();
+  if (text.size() > (64u << 10)) {
+    return make_error(Errc::kLimitExceeded, "identity file larger than 64 KiB");
+  }
+  return decode_response<Identity>(text, [](const json& j) -> Result<Identity> {
     Identity id;
-    STROP_TRY(get_string(*j, "node", &id.node, true));
-    STROP_TRY(get_string(*j, "reporter", &id.reporter, true));
-    STROP_TRY(get_string(*j, "secret", &id.secret, true));
-    if (!valid_reporter_name(id.reporter)) return make_error(Errc::kInvalidArgument, "bad reporter name");
+    STROP_TRY(get_string(j, "node", &id.node, true));
+    STROP_TRY(get_string(j, "reporter", &id.reporter, true));
+    STROP_TRY(get_string(j, "secret", &id.secret, true));
+    if (!valid_reporter_name(id.reporter)) {
+      return make_error(Errc::kInvalidArgument, "bad reporter name");
+    }
     if (id.secret.empty()) return make_error(Errc::kInvalidArgument, "empty secret");
     return id;
-  } catch (const json::exception& e) {
-    return make_error(Errc::kMalformed, e.what());
-  }
+  });
 }
 
 ApiErrc api_errc_for(const Error& e) {

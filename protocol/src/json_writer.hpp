@@ -45,6 +45,13 @@ class JsonWriter {
     auto r = std::to_chars(buf, buf + sizeof buf, v);
     out_->append(buf, r.ptr);
   }
+  // "key":value in one call.
+  void field_string(std::string_view k, std::string_view v) { key(k); string(v); }
+  void field_bool(std::string_view k, bool v) { key(k); boolean(v); }
+  void field_int(std::string_view k, std::int64_t v) { key(k); integer(v); }
+  void field_uint(std::string_view k, std::uint64_t v) { key(k); unsigned_integer(v); }
+  void field_number(std::string_view k, double v) { key(k); number(v); }
+
   // Shortest round-trip form; non-finite values are written as 0.
   void number(double v) {
     pre();
