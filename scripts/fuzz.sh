@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # fuzz.sh: long libFuzzer runs that keep what they find (docs/fuzzing.md).
 #
-#   scripts/fuzz.sh [--minutes N] [--build DIR] [--lock FILE] [--seed DIR]... [--no-build]
-#                   [TARGET...]
+#   scripts/fuzz.sh [--minutes N] [--max-len BYTES] [--build DIR] [--lock FILE] [--seed DIR]...
+#                   [--no-build] [TARGET...]
 #
 # For each TARGET (default: every tests/fuzz/*_fuzz.cpp), one at a time, one process each:
 #  1. fuzzes for N minutes (default 5) from tests/fuzz/corpus/<target> and any --seed
@@ -13,8 +13,8 @@
 #     (fuzz.<target>.regressions) and which fails until the bug is fixed;
 #  3. re-minimises the kept corpus with -merge=1 over the old corpus, the new inputs and the
 #     --seed directories: hand-written seeds (any name that is not a 40-digit SHA-1) are
-#     always kept, the rest is the smallest set that keeps the coverage; inputs over 64 KiB
-#     are not kept;
+#     always kept, the rest is the smallest set that keeps the coverage; inputs over
+#     --max-len (default and at most 64 KiB; the run's -max_len too) are not kept;
 #  4. prints and appends to DIR/fuzz-work/summary.tsv: executions, coverage (cov, ft),
 #     corpus files and bytes, findings.
 # DIR is the sanitizer tree of `scripts/build.sh test` (default build/test); it is configured
@@ -30,7 +30,8 @@ lock=${STROP_FUZZ_LOCK:-}
 do_build=1
 seeds=()
 targets=()
-kept_max_bytes=65536
+kept_max_bytes=65536  # no kept corpus file is larger
+max_len=$kept_max_bytes
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
@@ -40,6 +41,7 @@ usage() {
 while (($#)); do
   case "$1" in
     --minutes) minutes=${2:?}; shift 2 ;;
+    --max-len) max_len=${2:?}; shift 2 ;;
     --build) build=${2:?}; shift 2 ;;
     --lock) lock=${2:?}; shift 2 ;;
     --seed) seeds+=("$(cd "${2:?}" && pwd)"); shift 2 ;;
@@ -55,18 +57,18 @@ fi
 for t in "${targets[@]}"; do
   [ -f "$fuzz_dir/$t.cpp" ] || { echo "fuzz.sh: no target $t (tests/fuzz/$t.cpp)" >&2; exit 2; }
 done
+[[ "$max_len" =~ ^[0-9]+$ ]] && ((max_len > 0 && max_len <= kept_max_bytes)) ||
+  { echo "fuzz.sh: --max-len must be 1..$kept_max_bytes" >&2; exit 2; }
 seconds=$(awk -v m="$minutes" 'BEGIN { s = int(m * 60); if (s < 1) exit 1; print s }') ||
   { echo "fuzz.sh: --minutes must be positive" >&2; exit 2; }
 
-# The dictionary of a target's input format, if any.
+# The dictionary of a target's input format, if any: the -dict= of its ctest run, so that
+# tests/fuzz/CMakeLists.txt (strop_fuzz_target DICT) is the one place that says which.
 dict_of() {
-  case "$1" in
-    protocol_request_fuzz) echo json ;;
-    http_framing_fuzz) echo http ;;
-    razor_wire_fuzz) echo razor ;;
-    pyzor_wire_fuzz) echo pyzor ;;
-    mime_fuzz|html_fuzz|razor_fuzz) echo mime ;;
-  esac
+  ctest --test-dir "$build" --show-only=json-v1 -R "^fuzz\.$1\$" 2>/dev/null | python3 -c '
+import json, sys
+tests = json.load(sys.stdin).get("tests", [])
+print(next((a[6:] for t in tests for a in t.get("command", []) if a.startswith("-dict=")), ""))'
 }
 
 if [ -n "$lock" ]; then exec 9>>"$lock"; fi
@@ -91,7 +93,7 @@ if ((do_build)); then
 fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-limits=(-timeout=10 -rss_limit_mb=2048 -max_len=$kept_max_bytes)
+limits=(-timeout=10 -rss_limit_mb=2048 -max_len="$max_len")
 work_root=$build/fuzz-work
 mkdir -p "$work_root"
 summary=$work_root/summary.tsv
@@ -110,10 +112,10 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/new" "$work/artifacts" "$work/merged" "$corpus"
   dict=()
   d=$(dict_of "$t")
-  [ -n "$d" ] && dict=(-dict="$fuzz_dir/dict/$d.dict")
+  [ -n "$d" ] && dict=(-dict="$d")
 
   take_lock  # held for the run, the minimisation and the merge of this target
-  echo "== $t: ${seconds}s, corpus $(find "$corpus" -type f | wc -l) files${d:+, dict $d}"
+  echo "== $t: ${seconds}s, corpus $(find "$corpus" -type f | wc -l) files${d:+, dict ${d##*/}}"
   # 1. Fuzz: new inputs go to the first directory only; the others are read.
   set +e
   "$bin" "${limits[@]}" "${dict[@]}" -max_total_time="$seconds" -print_final_stats=1 \
@@ -149,7 +151,7 @@ for t in "${targets[@]}"; do
   find "$corpus" -maxdepth 1 -type f ! -regex '.*/[0-9a-f]\{40\}' -exec cp -t "$work/merged" {} +
   "$bin" -merge=1 "${limits[@]}" "$work/merged" "$corpus" "$work/new" "${seeds[@]}" \
     > "$work/merge.log" 2>&1 || { echo "fuzz.sh: merge of $t failed; see $work/merge.log" >&2; exit 2; }
-  find "$work/merged" -type f -size +$((kept_max_bytes / 1024))k -delete
+  find "$work/merged" -type f -size +"$max_len"c -delete
   drop_lock
   find "$corpus" -maxdepth 1 -type f -delete
   find "$work/merged" -maxdepth 1 -type f -exec cp -t "$corpus" {} +
