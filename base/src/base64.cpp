@@ -67,7 +67,7 @@ std::optional<std::string> base64_decode(std::string_view text, std::string_view
 }
 
 std::string base64_decode_lenient(std::string_view text) {
-  static const std::array<signed char, 256> kTable = [] {
+  static const std::array<std::int8_t, 256> kTable = [] {
     std::array<signed char, 256> t{};
     t.fill(-1);
     for (std::size_t i = 0; i < 64; ++i) {

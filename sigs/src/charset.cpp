@@ -12,6 +12,9 @@
 namespace strop::sigs {
 namespace {
 
+// iconv_open()'s failure value, (iconv_t)-1 by its contract.
+const iconv_t kIconvFailed = reinterpret_cast<iconv_t>(-1);  // NOLINT(performance-no-int-to-ptr)
+
 // Windows-1252 0x80..0x9F; 0 marks the undefined slots (mapped to U+FFFD).
 constexpr std::uint16_t kCp1252High[32] = {
     0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
@@ -62,7 +65,7 @@ bool is_ascii(std::string_view s) {
 struct IconvCache {
   ~IconvCache() {
     for (auto& [name, cd] : handles) {
-      if (cd != reinterpret_cast<iconv_t>(-1)) iconv_close(cd);
+      if (cd != kIconvFailed) iconv_close(cd);
     }
   }
   std::map<std::string, iconv_t> handles;
@@ -73,7 +76,7 @@ iconv_t iconv_for(const std::string& charset) {
   thread_local IconvCache cache;
   auto it = cache.handles.find(charset);
   if (it != cache.handles.end()) return it->second;
-  if (cache.handles.size() > 64) return reinterpret_cast<iconv_t>(-1);  // bound the cache
+  if (cache.handles.size() > 64) return kIconvFailed;  // bound the cache
   iconv_t cd = iconv_open("UTF-8", charset.c_str());
   cache.handles.emplace(charset, cd);
   return cd;
@@ -134,7 +137,7 @@ std::string to_utf8(std::string_view bytes, std::string_view charset_in) {
   }
   if (cs.size() > 40) return from_cp1252(bytes);
   iconv_t cd = iconv_for(cs);
-  if (cd == reinterpret_cast<iconv_t>(-1)) {
+  if (cd == kIconvFailed) {
     if (detail::valid_utf8(bytes)) return std::string(bytes);
     return from_cp1252(bytes);
   }

@@ -11,7 +11,6 @@ namespace strop::sigs {
 namespace {
 
 using detail::iequals;
-using detail::istarts_with;
 using detail::to_lower;
 using detail::trim;
 

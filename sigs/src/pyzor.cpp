@@ -547,8 +547,8 @@ struct Msg {
   // Message.get_content_type(). Cached: headers do not change once parsed (the cache is
   // filled only after parse_headers()).
   const std::string& content_type() const {
-    if (!ctype_) ctype_ = compute_content_type();
-    return *ctype_;
+    if (!ctype_cache) ctype_cache = compute_content_type();
+    return *ctype_cache;
   }
   std::string_view maintype() const {
     const std::string& t = content_type();
@@ -558,7 +558,7 @@ struct Msg {
     const std::string& t = content_type();
     return std::string_view(t).substr(t.find('/') + 1);
   }
-  mutable std::optional<std::string> ctype_;
+  mutable std::optional<std::string> ctype_cache;
 
   std::string compute_content_type() const {
     const std::string_view* v = get("content-type");

@@ -541,6 +541,8 @@ struct HostText {
    private:
     static constexpr std::size_t kUnset = npos - 1;
     std::size_t find(char c, std::size_t from) const {
+      // A byte search in a sized buffer, not a C string.
+      // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
       const void* r = std::memchr(s_.data() + from, c, s_.size() - from);
       return r ? static_cast<std::size_t>(static_cast<const Char*>(r) - s_.data()) : npos;
     }
@@ -1149,6 +1151,8 @@ bool de_base64(std::string& text) {
   for (std::size_t p = 0; p < uu.size(); p += 60) {
     const std::size_t c = std::min<std::size_t>(60, uu.size() - p);
     line[0] = static_cast<unsigned char>(32 + c * 3 / 4);
+    // Bytes with their length passed on, not a C string.
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
     std::memcpy(line + 1, uu.data() + p, c);
     perl_unpack_u(line, c + 1, &decoded);
   }

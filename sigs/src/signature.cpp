@@ -113,7 +113,7 @@ std::optional<FuzzyHashes> decode_fuzzy(std::string_view value) {
   for (int i = 0; i < kFuzzyHashes; ++i) {
     std::uint32_t x = 0;
     for (int j = 0; j < 8; ++j) {
-      char c = value[static_cast<std::size_t>(i * 8 + j)];
+      char c = value[static_cast<std::size_t>(i) * 8 + static_cast<std::size_t>(j)];
       // Lower-case only: a signature value has one spelling.
       int d = c >= 'A' && c <= 'F' ? -1 : hex_digit_value(c);
       if (d < 0) return std::nullopt;

@@ -141,6 +141,7 @@ std::vector<StoreImpl::Candidate> StoreImpl::index_candidates(
   std::vector<MemoryIndex::ExactHit> eh;
   std::vector<MemoryIndex::FuzzyHit> fh;
   index_->lookup(exact_keys, fuzzy, sigs::kFuzzyMatchMin, &eh, &fh);
+  cands.reserve(cands.size() + eh.size() + fh.size());
   for (auto& h : eh) cands.push_back({exact_query[h.query], h.id, nullptr});
   for (auto& h : fh) cands.push_back({fuzzy_query[h.query], h.id, fuzzy[h.query]});
   std::stable_sort(cands.begin(), cands.end(),

@@ -27,7 +27,7 @@ const char* metric_stage_name(MetricStage s) {
 
 namespace {
 const char* bypass_name(std::size_t i) {
-  static const char* kNames[] = {"network", "authenticated", "sender", "recipient"};
+  static constexpr const char* kNames[] = {"network", "authenticated", "sender", "recipient"};
   return kNames[i];
 }
 }  // namespace

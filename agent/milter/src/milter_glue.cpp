@@ -152,7 +152,7 @@ sfsistat cb_negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps, 
     if (conn(ctx) == nullptr) {
       auto state = std::make_unique<ConnState>();
       if (smfi_setpriv(ctx, state.get()) != MI_SUCCESS) return SMFIS_REJECT;
-      state.release();  // owned by libmilter's context now; freed in cb_close
+      static_cast<void>(state.release());  // owned by libmilter's context now; freed in cb_close
       g_runtime->metrics->connection_opened();
     }
     conn(ctx)->no_reply = nr;
