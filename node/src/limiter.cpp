@@ -32,7 +32,7 @@ void RateLimiter::evict_idle(Shard& s, std::int64_t now_ns) {
 RateLimiter::Decision RateLimiter::take(std::string_view key, std::int64_t now_ns, double cost) {
   if (rate_ <= 0) return {};
   Shard& s = shards_[shard_of(key, kShards)];
-  std::lock_guard lock(s.mu);
+  MutexLock lock(&s.mu);
   auto it = s.buckets.find(std::string(key));
   if (it == s.buckets.end()) {
     if (s.buckets.size() >= max_per_shard_) {
@@ -56,7 +56,7 @@ RateLimiter::Decision RateLimiter::take(std::string_view key, std::int64_t now_n
 std::size_t RateLimiter::size() const {
   std::size_t n = 0;
   for (const auto& s : shards_) {
-    std::lock_guard lock(s.mu);
+    MutexLock lock(&s.mu);
     n += s.buckets.size();
   }
   return n;
@@ -78,7 +78,7 @@ std::size_t NonceCache::prune(Partition& p, std::int64_t now) {
 NonceCache::Outcome NonceCache::insert(std::string_view reporter, std::string_view nonce,
                                        std::int64_t now, std::int64_t expires_at) {
   Shard& s = shards_[shard_of(reporter, kShards)];
-  std::lock_guard lock(s.mu);
+  MutexLock lock(&s.mu);
   auto it = s.reporters.find(std::string(reporter));
   if (it != s.reporters.end()) {
     Partition& p = it->second;
@@ -114,7 +114,7 @@ NonceCache::Outcome NonceCache::insert(std::string_view reporter, std::string_vi
 std::size_t NonceCache::size() const {
   std::size_t n = 0;
   for (const auto& s : shards_) {
-    std::lock_guard lock(s.mu);
+    MutexLock lock(&s.mu);
     n += s.entries;
   }
   return n;

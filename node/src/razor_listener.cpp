@@ -6,24 +6,16 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <atomic>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
-#include <mutex>
-#include <thread>
-#include <unordered_map>
-#include <vector>
 
 #include "node/conn_guard.hpp"
+#include "tcp_listener.hpp"
 #include "razor_session.hpp"
 
 namespace strop::node {
@@ -43,20 +35,15 @@ std::string host_of(const tcp::endpoint& ep) {
   return a.to_string();
 }
 
-class Connection;
-
+// What every connection shares: the protocol service, the settings, the registry.
 struct Shared {
   RazorService* service = nullptr;
   RazorConfig config;
-  std::atomic<bool> stopping{false};
-  std::atomic<std::size_t> active{0};
-  // Admission and per-address accounting (max_connections and the per-address limits).
-  std::unique_ptr<ConnGuard> guard;
-  std::mutex mu;
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;  // GUARDED_BY(mu)
+  std::shared_ptr<ConnectionRegistry> registry;
+  bool stopping() const { return registry->stopping(); }
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public ListenerConnection, public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket&& socket, std::shared_ptr<Shared> shared, ConnGuard::Slot slot, std::string client_ip,
              std::string local_host, unsigned short local_port)
@@ -68,29 +55,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
         request_deadline_(std::chrono::steady_clock::now() + sh_->config.request_timeout) {
     // The first request's deadline runs from accept: a peer that never sends a byte gives
     // its slot back after request_timeout, not idle_timeout.
-    sh_->active.fetch_add(1, std::memory_order_relaxed);
   }
 
-  ~Connection() {
-    {
-      std::lock_guard lock(sh_->mu);
-      sh_->connections.erase(this);
-    }
-    sh_->active.fetch_sub(1, std::memory_order_relaxed);
-  }
+  ~Connection() override { sh_->registry->remove(this); }
 
   void start() {
-    {
-      std::lock_guard lock(sh_->mu);
-      sh_->connections.emplace(this, weak_from_this());
-    }
+    sh_->registry->add(this, weak_from_this());
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->write(self->session_.greeting(), false);
     });
   }
 
   // Posted at stop: close unless a reply is in flight (then close after writing it).
-  void stop() {
+  void shutdown_if_idle() override {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
       if (!self->busy_) self->close();
     });
@@ -103,7 +80,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // One write of the whole reply (< 1024 bytes for the real client: one segment).
     net::async_write(stream_, net::buffer(out_), [self = shared_from_this(), close_after](beast::error_code ec, std::size_t) {
       self->busy_ = false;
-      if (ec || close_after || self->sh_->stopping.load(std::memory_order_relaxed)) return self->close();
+      if (ec || close_after || self->sh_->stopping()) return self->close();
       self->process();
     });
   }
@@ -141,14 +118,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     if (reply.bytes.empty()) {
       busy_ = false;
-      if (reply.close || sh_->stopping.load(std::memory_order_relaxed)) return close();
+      if (reply.close || sh_->stopping()) return close();
       return process();
     }
     write(std::move(reply.bytes), reply.close);
   }
 
   void read_more() {
-    if (sh_->stopping.load(std::memory_order_relaxed)) return close();
+    if (sh_->stopping()) return close();
     auto now = std::chrono::steady_clock::now();
     if (buf_.empty() && !request_started_) {
       stream_.expires_after(sh_->config.idle_timeout);
@@ -210,166 +187,88 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::steady_clock::time_point request_deadline_{};
 };
 
-}  // namespace
+class RazorTcpListener final : public Listener {
+ public:
+  RazorTcpListener(SignatureService& service, const RazorAccounts& accounts)
+      : service_(std::make_unique<RazorService>(service, accounts)), shared_(std::make_shared<Shared>()) {
+    shared_->service = service_.get();
+    shared_->config = service.config().razor;
+  }
+  ~RazorTcpListener() override { stop(); }
 
-struct RazorListener::Impl : std::enable_shared_from_this<RazorListener::Impl> {
-  net::io_context ioc;
-  net::executor_work_guard<net::io_context::executor_type> guard{ioc.get_executor()};
-  tcp::acceptor acceptor{ioc};
-  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
-  std::unique_ptr<RazorService> service;
-  std::vector<std::thread> threads;
-  std::string host;
-  unsigned short port = 0;
-  bool stopped = false;
-
-  unsigned nthreads = 1;
-
-  explicit Impl(unsigned n) : ioc(static_cast<int>(n)), nthreads(n) {}
-
-  void do_accept() {
-    acceptor.async_accept(net::make_strand(ioc), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-      self->on_accept(ec, std::move(s));
-    });
+  Result<void> bind(const Config& config) {
+    TcpListener::Options o;
+    o.name = "razor";
+    o.listen = config.razor.listen;
+    o.listen_key = "razor.listen";
+    o.threads = std::max(1u, config.razor.threads);
+    o.limits.max_connections = config.razor.max_connections;
+    o.limits.max_per_address = config.razor.max_connections_per_address;
+    o.limits.reserved = config.razor.reserved_connections;
+    o.limits.max_held_bytes_per_address = config.razor.max_request_bytes_per_address;
+    o.drain_timeout = config.shutdown_timeout;
+    std::shared_ptr<Shared> sh = shared_;
+    RazorCounters* counters = &service_->counters();
+    auto accept = [sh, counters](tcp::socket&& socket, ConnGuard::Slot slot) {
+      counters->connections.add();
+      beast::error_code e1, e2;
+      auto remote = socket.remote_endpoint(e1);
+      auto local = socket.local_endpoint(e2);
+      if (e1 || e2) return;  // gone already: the socket closes with this scope
+      std::make_shared<Connection>(std::move(socket), sh, std::move(slot), host_of(remote), host_of(local),
+                                   local.port())
+          ->start();
+    };
+    // Over max_connections, the address's share, or into the slots kept for addresses not
+    // yet connected: closed at once.
+    auto refuse = [counters](tcp::socket&, const Error&) {
+      counters->connections.add();
+      counters->rejected_connections.add();
+    };
+    auto l = TcpListener::bind(std::move(o), std::move(accept), std::move(refuse));
+    if (!l) return l.error();
+    tcp_ = std::move(*l);
+    shared_->registry = tcp_->registry();
+    return {};
   }
 
-  void on_accept(beast::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-    if (ec) {
-      logger()->warn("razor: accept failed: {}", ec.message());
-      // EMFILE and friends: back off instead of spinning.
-      auto t = std::make_shared<net::steady_timer>(ioc, std::chrono::milliseconds(100));
-      t->async_wait([self = shared_from_this(), t](beast::error_code) {
-        if (self->acceptor.is_open()) self->do_accept();
-      });
-      return;
-    }
-    auto& counters = service->counters();
-    counters.connections.add();
-    beast::error_code e1, e2;
-    auto remote = socket.remote_endpoint(e1);
-    auto local = socket.local_endpoint(e2);
-    if (e1 || e2) {
-      socket.close(e1);
-      return do_accept();
-    }
-    auto slot = shared->guard->admit(address_key(remote.address()));
-    if (!slot) {
-      // Over max_connections, the address's share, or into the slots kept for addresses
-      // not yet connected: closed at once.
-      counters.rejected_connections.add();
-      logger()->debug("razor: refusing a connection: {}", slot.error().message);
-      beast::error_code ignore;
-      socket.close(ignore);
-      return do_accept();
-    }
-    socket.set_option(tcp::no_delay(true), e1);
-    std::make_shared<Connection>(std::move(socket), shared, std::move(*slot), host_of(remote), host_of(local),
-                                 local.port())
-        ->start();
-    do_accept();
+  std::string local_host() const override { return tcp_->host(); }
+  unsigned short local_port() const override { return tcp_->port(); }
+  void start() override { tcp_->start(); }
+
+  // Stops accepting, closes every connection once idle, waits for in-flight registrations
+  // and replies (each holds work on its context), then joins the threads.
+  void stop() override {
+    if (!tcp_ || stopped_) return;
+    stopped_ = true;
+    tcp_->stop();
+    tcp_->join();
   }
+
+  std::string summary() const override {
+    auto& c = service_->counters();
+    return fmt::format(
+        "razor: {} connections ({} rejected), {} requests, {} checks ({} hits), {} uploads ({} signatures), "
+        "{} signatures revoked, {} registrations, {} auth ok, {} auth failed, {} errors, {} protocol errors",
+        c.connections.value(), c.rejected_connections.value(), c.requests.value(), c.checks.value(),
+        c.check_hits.value(), c.uploads.value(), c.reported_sigs.value(), c.revoked_sigs.value(),
+        c.registrations.value(), c.auth_ok.value(), c.auth_failed.value(), c.errors.value(),
+        c.protocol_errors.value());
+  }
+
+ private:
+  std::unique_ptr<RazorService> service_;
+  std::shared_ptr<Shared> shared_;
+  std::shared_ptr<TcpListener> tcp_;
+  bool stopped_ = false;
 };
 
-Result<std::unique_ptr<RazorListener>> RazorListener::create(SignatureService& service,
-                                                             const RazorAccounts& accounts) {
-  const Config& config = service.config();
-  auto listen = parse_listen(config.razor.listen);
-  if (!listen) return make_error(Errc::kInvalidArgument, "razor.listen: " + listen.error().message);
-  unsigned threads = std::max(1u, config.razor.threads);
-  auto impl = std::make_shared<Impl>(threads);
-  beast::error_code ec;
-  auto addr = net::ip::make_address(listen->host, ec);
-  if (ec) return make_error(Errc::kInvalidArgument, "razor.listen: bad address \"" + listen->host + "\"");
-  tcp::endpoint ep(addr, listen->port);
-  impl->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(ep, ec);
-  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) return make_error(Errc::kIo, "cannot listen on " + config.razor.listen + " (razor): " + ec.message());
-  auto local = impl->acceptor.local_endpoint(ec);
-  impl->host = local.address().to_string();
-  impl->port = local.port();
+}  // namespace
 
-  impl->service = std::make_unique<RazorService>(service, accounts);
-  impl->shared->service = impl->service.get();
-  impl->shared->config = config.razor;
-  ConnLimits limits;
-  limits.max_connections = config.razor.max_connections;
-  limits.max_per_address = config.razor.max_connections_per_address;
-  limits.reserved = config.razor.reserved_connections;
-  limits.max_held_bytes_per_address = config.razor.max_request_bytes_per_address;
-  impl->shared->guard = std::make_unique<ConnGuard>(limits);
-
-  std::unique_ptr<RazorListener> l(new RazorListener());
-  l->impl_ = std::move(impl);
-  return l;
-}
-
-RazorListener::~RazorListener() {
-  if (impl_) stop();
-}
-
-std::string RazorListener::local_host() const { return impl_->host; }
-unsigned short RazorListener::local_port() const { return impl_->port; }
-
-void RazorListener::start() {
-  auto impl = impl_;
-  if (!impl->threads.empty() || impl->stopped) return;
-  impl->do_accept();
-  for (unsigned i = 0; i < impl->nthreads; ++i) {
-    impl->threads.emplace_back([impl] {
-      for (;;) {
-        try {
-          impl->ioc.run();
-          return;
-        } catch (const std::exception& e) {
-          // Handlers catch their own exceptions; this is a last line of defence.
-          logger()->error("razor: exception escaped an I/O handler: {}", e.what());
-        }
-      }
-    });
-  }
-}
-
-void RazorListener::stop() {
-  auto impl = impl_;
-  if (impl->stopped) return;
-  impl->stopped = true;
-  impl->shared->stopping.store(true);
-  if (impl->threads.empty()) {  // never started
-    beast::error_code ec;
-    impl->acceptor.close(ec);
-    return;
-  }
-  net::post(impl->ioc, [impl] {
-    beast::error_code ec;
-    impl->acceptor.close(ec);
-    std::vector<std::shared_ptr<Connection>> open;
-    {
-      std::lock_guard lock(impl->shared->mu);
-      for (auto& [p, w] : impl->shared->connections) {
-        if (auto c = w.lock()) open.push_back(std::move(c));
-      }
-    }
-    for (auto& c : open) c->stop();
-  });
-  // run() returns once every connection is closed and every pending reply (a registration
-  // on the service's executor, a report awaiting its commit) was posted: each holds work.
-  impl->guard.reset();
-  for (auto& t : impl->threads) t.join();
-  impl->threads.clear();
-}
-
-std::string RazorListener::summary() const {
-  auto& c = impl_->service->counters();
-  return fmt::format(
-      "razor: {} connections ({} rejected), {} requests, {} checks ({} hits), {} uploads ({} signatures), "
-      "{} signatures revoked, {} registrations, {} auth ok, {} auth failed, {} errors, {} protocol errors",
-      c.connections.value(), c.rejected_connections.value(), c.requests.value(), c.checks.value(),
-      c.check_hits.value(), c.uploads.value(), c.reported_sigs.value(), c.revoked_sigs.value(),
-      c.registrations.value(), c.auth_ok.value(), c.auth_failed.value(), c.errors.value(),
-      c.protocol_errors.value());
+Result<std::unique_ptr<Listener>> make_razor_listener(SignatureService& service, const RazorAccounts& accounts) {
+  auto l = std::make_unique<RazorTcpListener>(service, accounts);
+  STROP_TRY(l->bind(service.config()));
+  return std::unique_ptr<Listener>(std::move(l));
 }
 
 }  // namespace strop::node

@@ -230,7 +230,6 @@ bool RazorSession::over_budget(const rz::Request& request) {
 
 // The reply of one query, or nullopt when `work` collected it for run_checks/run_votes.
 std::optional<Sis> RazorSession::answer(const Sis& q, std::size_t i, Pending& pending, Work& work) {
-  auto& counters = svc_.counters_;
   Action a = rz::classify(q);
   switch (a) {
     case Action::kGetState: return state_reply();
@@ -252,8 +251,7 @@ std::optional<Sis> RazorSession::answer(const Sis& q, std::size_t i, Pending& pe
     case Action::kGetOther:
     case Action::kUnknown:
     default:
-      counters.errors.add();
-      return err(rz::kErrBadRequest);
+      return refuse(rz::kErrBadRequest);
   }
 }
 
@@ -269,33 +267,25 @@ std::optional<Sis> RazorSession::collect_check(const Sis& q, std::size_t i, Work
   return std::nullopt;
 }
 
+Sis RazorSession::refuse(int code) {
+  svc_.counters_.errors.add();
+  return err(code);
+}
+
 std::optional<Sis> RazorSession::collect_upload(const Sis& q, std::size_t i, Work& work) {
-  auto& counters = svc_.counters_;
-  if (!reporter_) {
-    counters.errors.add();
-    return err(rz::kErrNotAuthenticated);
-  }
-  if (work.upload_slot) {  // one upload per request (the client sends exactly one)
-    counters.errors.add();
-    return err(rz::kErrBadRequest);
-  }
-  counters.uploads.add();
+  if (!reporter_) return refuse(rz::kErrNotAuthenticated);
+  // One upload per request (the client sends exactly one).
+  if (work.upload_slot) return refuse(rz::kErrBadRequest);
+  svc_.counters_.uploads.add();
   work.upload_slot = i;
   work.upload_sigs = svc_.upload_signatures(q.get("message"));
   return std::nullopt;
 }
 
 std::optional<Sis> RazorSession::collect_revoke(const Sis& q, std::size_t i, Work& work) {
-  auto& counters = svc_.counters_;
-  if (!reporter_) {
-    counters.errors.add();
-    return err(rz::kErrNotAuthenticated);
-  }
+  if (!reporter_) return refuse(rz::kErrNotAuthenticated);
   auto sig = query_signature(q.get("e"), q.get("s"));
-  if (!sig) {
-    counters.errors.add();
-    return err(rz::kErrBadRequest);
-  }
+  if (!sig) return refuse(rz::kErrBadRequest);
   work.revoke_slots.push_back(i);
   work.revoke_sigs.push_back(std::move(*sig));
   return std::nullopt;
@@ -340,7 +330,7 @@ Sis RazorSession::auth_response(const Sis& q, Pending& pending) {
   achal_.clear();
   if (ok) {
     auto rep = svc_.service_.find_reporter(pending_user_);
-    ok = rep.ok() && !rep->disabled;
+    ok = rep.has_value() && !rep->disabled;
     if (ok) {
       reporter_ = rep->id;
       reporter_name_ = rep->name;

@@ -110,6 +110,8 @@ class RazorSession {
   std::optional<Sis> collect_upload(const Sis& q, std::size_t i, Work& work);
   std::optional<Sis> collect_revoke(const Sis& q, std::size_t i, Work& work);
   Sis auth_init(const Sis& q);
+  // An err= reply, counted as an error.
+  Sis refuse(int code);
   Sis auth_response(const Sis& q, Pending& pending);
   void run_checks(Work& work, Pending& pending);
   void run_votes(Work& work, const std::shared_ptr<Pending>& pending);

@@ -91,8 +91,8 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   const bool razor_on = listener_enabled(c.razor.listen);
   const bool pyzor_on = listener_enabled(c.pyzor.listen);
   std::unique_ptr<RazorAccounts> accounts;
-  std::unique_ptr<RazorListener> razor;
-  std::unique_ptr<PyzorListener> pyzor;
+  std::unique_ptr<Listener> razor;
+  std::unique_ptr<Listener> pyzor;
   if (razor_on || pyzor_on) {
     // Razor registration seals passwords with the node key: create it if missing. Pyzor only
     // reads it (for reporters registered over Razor2).
@@ -104,7 +104,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     accounts = std::make_unique<RazorAccounts>(key ? std::optional<NodeKey>(*key) : std::nullopt);
   }
   if (razor_on) {
-    auto r = RazorListener::create(*service, *accounts);
+    auto r = make_razor_listener(*service, *accounts);
     if (!r) {
       log->critical("{}", r.error().message);
       return r.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
@@ -112,7 +112,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     razor = std::move(*r);
   }
   if (pyzor_on) {
-    auto p = PyzorListener::create(*service, *accounts);
+    auto p = make_pyzor_listener(*service, *accounts);
     if (!p) {
       log->critical("{}", p.error().message);
       return p.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
@@ -120,9 +120,9 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     pyzor = std::move(*p);
   }
   // The native binary UDP check listener (strop-udp/1).
-  std::unique_ptr<UdpListener> udp;
+  std::unique_ptr<Listener> udp;
   if (listener_enabled(c.udp.listen)) {
-    auto u = UdpListener::create(*service);
+    auto u = make_udp_listener(*service);
     if (!u) {
       log->critical("{}", u.error().message);
       return u.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;

@@ -8,29 +8,23 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
-#include <atomic>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "http_framing.hpp"
 #include "node/conn_guard.hpp"
+#include "tcp_listener.hpp"
 #include "protocol/signing.hpp"
 
 namespace strop::node {
@@ -51,48 +45,18 @@ constexpr std::size_t kReadBufferBytes = 16 * 1024;
 constexpr std::size_t kLingerMaxBytes = 4 * 1024 * 1024;
 
 // Everything a session needs after the Server object may be gone (held by shared_ptr).
-struct SharedState;
-
-class SessionBase {
- public:
-  virtual ~SessionBase() = default;
-  // Posted to the session's strand at shutdown: close it unless a request is in flight.
-  virtual void shutdown_if_idle() = 0;
-};
-
 struct SharedState {
   Api* api = nullptr;
   NodeMetrics* metrics = nullptr;
   Config config;
   std::unique_ptr<ssl::context> tls;  // null: plain HTTP
-  std::atomic<bool> stopping{false};
-  std::atomic<std::size_t> active{0};
-  // Admission and per-address accounting (max_connections and the per-address limits).
-  std::unique_ptr<ConnGuard> guard;
-
-  std::mutex mu;
-  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;  // GUARDED_BY(mu)
-
-  void add(SessionBase* s, std::weak_ptr<SessionBase> w) {
-    std::lock_guard lock(mu);
-    sessions.emplace(s, std::move(w));
-  }
-  void remove(SessionBase* s) {
-    std::lock_guard lock(mu);
-    sessions.erase(s);
-  }
-  std::vector<std::shared_ptr<SessionBase>> snapshot() {
-    std::lock_guard lock(mu);
-    std::vector<std::shared_ptr<SessionBase>> out;
-    for (auto& [p, w] : sessions) {
-      if (auto s = w.lock()) out.push_back(std::move(s));
-    }
-    return out;
-  }
+  // The listener's open connections and admission guard (tcp_listener.hpp).
+  std::shared_ptr<ConnectionRegistry> registry;
+  bool stopping() const { return registry->stopping(); }
 };
 
 template <class Stream>
-class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+class Session : public ListenerConnection, public std::enable_shared_from_this<Session<Stream>> {
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
@@ -105,18 +69,16 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) client_ip_ = ep.address().to_string();
     buffer_.reserve(kReadBufferBytes);
-    st_->active.fetch_add(1, std::memory_order_relaxed);
     st_->metrics->connections_active.add(1);
   }
 
   ~Session() override {
-    st_->remove(this);
-    st_->active.fetch_sub(1, std::memory_order_relaxed);
+    st_->registry->remove(this);
     st_->metrics->connections_active.add(-1);
   }
 
   void start() {
-    st_->add(this, this->weak_from_this());
+    st_->registry->add(this, this->weak_from_this());
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->on_start(); });
   }
 
@@ -159,7 +121,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // connection's first request has read_timeout from accept for all of it: a silent peer
   // gives its slot back as fast as a slow one.
   void do_read() {
-    if (st_->stopping.load(std::memory_order_relaxed)) return close_now();
+    if (st_->stopping()) return close_now();
     if (buffer_.size() > 0) return read_request();
     if (served_ == 0) {
       lowest().expires_at(first_deadline_);
@@ -322,7 +284,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (!r.allow.empty()) res_.set(http::field::allow, r.allow);
     if (r.retry_after > 0) res_.set(http::field::retry_after, std::to_string(r.retry_after));
     std::size_t max_req = st_->config.max_requests_per_connection;
-    bool keep = keep_alive_ && !r.close && !st_->stopping.load(std::memory_order_relaxed) &&
+    bool keep = keep_alive_ && !r.close && !st_->stopping() &&
                 (max_req == 0 || served_ < max_req);
     res_.keep_alive(keep);
     res_.body() = std::move(r.body);
@@ -401,139 +363,34 @@ using TlsSession = Session<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace
 
-struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
-  // One io_context per I/O thread (concurrency hint 1): a connection lives on one thread for
-  // its whole life, so its handlers never hop cores (a shared io_context run by N threads
-  // measured 3.7 context switches and 2x the CPU per request on 2 cores). Context 0 also
-  // runs the acceptor, the signal handling and the drain timer.
-  std::vector<std::unique_ptr<net::io_context>> iocs;
-  using WorkGuard = net::executor_work_guard<net::io_context::executor_type>;
-  std::vector<WorkGuard> guards;  // keep idle contexts running until shutdown
-  std::atomic<std::size_t> next_ioc{0};
+struct Server::Impl {
   std::shared_ptr<SharedState> st = std::make_shared<SharedState>();
-  std::unique_ptr<tcp::acceptor> acceptor_ptr;
-  std::unique_ptr<net::signal_set> signals_ptr;
-  std::unique_ptr<net::steady_timer> drain_timer_ptr;
-  std::unique_ptr<net::steady_timer> accept_retry_ptr;
-  std::chrono::steady_clock::time_point drain_deadline;
-  std::string host;
-  unsigned short port = 0;
+  std::shared_ptr<TcpListener> listener;
 
-  explicit Impl(unsigned threads) {
-    for (unsigned i = 0; i < threads; ++i) {
-      iocs.push_back(std::make_unique<net::io_context>(1));
-      guards.push_back(net::make_work_guard(*iocs.back()));
-    }
-    acceptor_ptr = std::make_unique<tcp::acceptor>(*iocs[0]);
-    signals_ptr = std::make_unique<net::signal_set>(*iocs[0]);
-    drain_timer_ptr = std::make_unique<net::steady_timer>(*iocs[0]);
-    accept_retry_ptr = std::make_unique<net::steady_timer>(*iocs[0]);
-  }
-
-  ~Impl() {
-    // I/O objects before their contexts.
-    accept_retry_ptr.reset();
-    drain_timer_ptr.reset();
-    signals_ptr.reset();
-    acceptor_ptr.reset();
-    guards.clear();
-    iocs.clear();
-  }
-
-  tcp::acceptor& acceptor() { return *acceptor_ptr; }
-  net::signal_set& signals() { return *signals_ptr; }
-
-  net::io_context& pick_context() {
-    return *iocs[next_ioc.fetch_add(1, std::memory_order_relaxed) % iocs.size()];
-  }
-
-  void stop_all() {
-    for (auto& c : iocs) c->stop();
-  }
-
-  void do_accept() {
-    acceptor().async_accept(net::make_strand(pick_context()), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-      self->on_accept(ec, std::move(s));
-    });
-  }
-
-  void on_accept(beast::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor().is_open()) return;
-    if (ec) {
-      // EMFILE and friends: back off briefly instead of spinning.
-      logger()->warn("accept failed: {}", ec.message());
-      accept_retry_ptr->expires_after(std::chrono::milliseconds(100));
-      accept_retry_ptr->async_wait([self = shared_from_this()](beast::error_code e) {
-        if (!e) self->do_accept();
-      });
-      return;
-    }
+  void accept(tcp::socket&& socket, ConnGuard::Slot slot) {
     st->metrics->connections_accepted.add();
-    beast::error_code rec;
-    auto remote = socket.remote_endpoint(rec);
-    auto slot = rec ? Result<ConnGuard::Slot>(make_error(Errc::kIo, rec.message()))
-                    : st->guard->admit(address_key(remote.address()));
-    if (!slot) {
-      // Over max_connections, the address's share, or into the slots kept for addresses
-      // not yet connected.
-      st->metrics->connections_rejected.add();
-      logger()->debug("refusing a connection: {}", slot.error().message);
-      if (!st->tls) {
-        static constexpr std::string_view kBusy =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
-            "Connection: close\r\nContent-Length: 83\r\n\r\n"
-            R"({"v":1,"error":{"code":"overloaded","message":"too many connections, retry later"}})";
-        static_assert(kBusy.size() - kBusy.find("\r\n\r\n") - 4 == 83);
-        beast::error_code wec;
-        socket.non_blocking(true, wec);
-        socket.write_some(net::buffer(kBusy.data(), kBusy.size()), wec);
-        socket.shutdown(tcp::socket::shutdown_both, wec);
-      }
-      socket.close(ec);
-      return do_accept();
-    }
-    beast::error_code nd;
-    socket.set_option(tcp::no_delay(true), nd);
     if (st->tls) {
-      std::make_shared<TlsSession>(std::move(socket), st, std::move(*slot))->start();
+      std::make_shared<TlsSession>(std::move(socket), st, std::move(slot))->start();
     } else {
-      std::make_shared<PlainSession>(std::move(socket), st, std::move(*slot))->start();
+      std::make_shared<PlainSession>(std::move(socket), st, std::move(slot))->start();
     }
-    do_accept();
   }
 
-  void begin_shutdown() {
-    if (st->stopping.exchange(true)) return;
-    logger()->info("shutting down: no new connections, finishing {} open connection(s)",
-                   st->active.load(std::memory_order_relaxed));
-    st->api->set_draining(true);
-    beast::error_code ec;
-    acceptor().close(ec);
-    accept_retry_ptr->cancel();
-    signals().cancel();
-    signals().clear(ec);
-    for (auto& s : st->snapshot()) s->shutdown_if_idle();
-    drain_deadline = std::chrono::steady_clock::now() + st->config.shutdown_timeout;
-    poll_drained();
-  }
-
-  void poll_drained() {
-    if (st->active.load(std::memory_order_relaxed) == 0) {
-      logger()->info("all connections closed");
-      for (auto& g : guards) g.reset();  // no more work: every run() returns
-      return;
-    }
-    if (std::chrono::steady_clock::now() >= drain_deadline) {
-      logger()->warn("shutdown timeout: cutting {} connection(s)", st->active.load(std::memory_order_relaxed));
-      stop_all();
-      return;
-    }
-    // Connections that became idle after the first pass are closed on their next read.
-    for (auto& s : st->snapshot()) s->shutdown_if_idle();
-    drain_timer_ptr->expires_after(std::chrono::milliseconds(20));
-    drain_timer_ptr->async_wait([self = shared_from_this()](beast::error_code e) {
-      if (!e) self->poll_drained();
-    });
+  // Over max_connections, the address's share, or into the slots kept for addresses not yet
+  // connected: a canned 503 (plain HTTP only), then the skeleton closes it.
+  void refuse(tcp::socket& socket) {
+    st->metrics->connections_accepted.add();
+    st->metrics->connections_rejected.add();
+    if (st->tls) return;
+    static constexpr std::string_view kBusy =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+        "Connection: close\r\nContent-Length: 83\r\n\r\n"
+        R"({"v":1,"error":{"code":"overloaded","message":"too many connections, retry later"}})";
+    static_assert(kBusy.size() - kBusy.find("\r\n\r\n") - 4 == 83);
+    beast::error_code wec;
+    socket.non_blocking(true, wec);
+    socket.write_some(net::buffer(kBusy.data(), kBusy.size()), wec);
+    socket.shutdown(tcp::socket::shutdown_both, wec);
   }
 };
 
@@ -562,22 +419,13 @@ void raise_fd_limit(const Config& config) {
 }  // namespace
 
 Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api, NodeMetrics& metrics) {
-  auto listen = parse_listen(config.listen);
-  if (!listen) return make_error(Errc::kInvalidArgument, "listen: " + listen.error().message);
   unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
-
   std::unique_ptr<Server> server(new Server());
-  auto impl = std::make_shared<Impl>(threads);
+  auto impl = std::make_shared<Impl>();
   impl->st->api = &api;
   impl->st->metrics = &metrics;
   impl->st->config = config;
   impl->st->config.threads = threads;
-  ConnLimits limits;
-  limits.max_connections = config.max_connections;
-  limits.max_per_address = config.max_connections_per_address;
-  limits.reserved = config.reserved_connections;
-  limits.max_held_bytes_per_address = config.max_body_bytes_per_address;
-  impl->st->guard = std::make_unique<ConnGuard>(limits);
   raise_fd_limit(config);
 
   if (!config.tls_cert.empty()) {
@@ -593,62 +441,35 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api, N
     impl->st->tls = std::move(ctx);
   }
 
-  beast::error_code ec;
-  auto addr = net::ip::make_address(listen->host, ec);
-  if (ec) return make_error(Errc::kInvalidArgument, "listen: bad address \"" + listen->host + "\"");
-  tcp::endpoint ep(addr, listen->port);
-  auto& acc = impl->acceptor();
-  acc.open(ep.protocol(), ec);
-  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acc.bind(ep, ec);
-  if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) return make_error(Errc::kIo, "cannot listen on " + config.listen + ": " + ec.message());
-  // Register the signals now, so a SIGTERM that arrives between "ready" and run() is queued
-  // and handled gracefully instead of killing the process.
-  impl->signals().add(SIGTERM, ec);
-  if (!ec) impl->signals().add(SIGINT, ec);
-  if (ec) return make_error(Errc::kIo, "cannot install signal handlers: " + ec.message());
-  auto local = acc.local_endpoint(ec);
-  impl->host = local.address().to_string();
-  impl->port = local.port();
+  TcpListener::Options o;
+  o.listen = config.listen;
+  o.listen_key = "listen";
+  o.threads = threads;
+  o.limits.max_connections = config.max_connections;
+  o.limits.max_per_address = config.max_connections_per_address;
+  o.limits.reserved = config.reserved_connections;
+  o.limits.max_held_bytes_per_address = config.max_body_bytes_per_address;
+  o.drain_timeout = config.shutdown_timeout;
+  o.signals = true;
+  Impl* i = impl.get();  // the listener lives inside impl: raw pointers do not cycle
+  auto listener = TcpListener::bind(
+      std::move(o), [i](tcp::socket&& s, ConnGuard::Slot slot) { i->accept(std::move(s), std::move(slot)); },
+      [i](tcp::socket& s, const Error&) { i->refuse(s); }, [&api] { api.set_draining(true); });
+  if (!listener) return listener.error();
+  impl->listener = std::move(*listener);
+  impl->st->registry = impl->listener->registry();
   server->impl_ = std::move(impl);
   return server;
 }
 
 Server::~Server() = default;
 
-std::string Server::local_host() const { return impl_->host; }
-unsigned short Server::local_port() const { return impl_->port; }
+std::string Server::local_host() const { return impl_->listener->host(); }
+unsigned short Server::local_port() const { return impl_->listener->port(); }
 bool Server::tls() const { return impl_->st->tls != nullptr; }
 
-void Server::run() {
-  auto impl = impl_;
-  impl->signals().async_wait([impl](beast::error_code ec, int sig) {
-    if (ec) return;
-    logger()->info("received signal {}", sig);
-    impl->begin_shutdown();
-  });
-  impl->do_accept();
-  auto run_loop = [impl](std::size_t i) {
-    for (;;) {
-      try {
-        impl->iocs[i]->run();
-        return;
-      } catch (const std::exception& e) {
-        // Handlers catch their own exceptions; this is a last line of defence.
-        logger()->error("exception escaped an I/O handler: {}", e.what());
-      }
-    }
-  };
-  std::vector<std::thread> workers;
-  for (std::size_t i = 1; i < impl->iocs.size(); ++i) workers.emplace_back(run_loop, i);
-  run_loop(0);
-  for (auto& t : workers) t.join();
-}
+void Server::run() { impl_->listener->run(); }
 
-void Server::stop() {
-  auto impl = impl_;
-  net::post(*impl->iocs[0], [impl] { impl->begin_shutdown(); });
-}
+void Server::stop() { impl_->listener->stop(); }
 
 }  // namespace strop::node

@@ -75,28 +75,25 @@ SignatureService::~SignatureService() = default;
 
 // ---- budgets ------------------------------------------------------------------------------
 
-ServiceResult<void> SignatureService::admit_client(std::string_view client) {
-  auto d = ip_limiter_.take(client, clocks_.mono_ns());
+ServiceResult<void> SignatureService::admit(RateLimiter& limiter, std::string_view key, Counter& refused,
+                                            const char* what) {
+  if (!limiter.enabled()) return {};  // per_second <= 0: no clock read either
+  auto d = limiter.take(key, clocks_.mono_ns());
   if (d.allowed) return {};
-  metrics_.rate_limited_ip.add();
-  return ServiceError{ServiceErrc::kRateLimited, "client request rate exceeded",
-                      retry_seconds(d.retry_after_seconds)};
+  refused.add();
+  return ServiceError{ServiceErrc::kRateLimited, what, retry_seconds(d.retry_after_seconds)};
+}
+
+ServiceResult<void> SignatureService::admit_client(std::string_view client) {
+  return admit(ip_limiter_, client, metrics_.rate_limited_ip, "client request rate exceeded");
 }
 
 ServiceResult<void> SignatureService::admit_reporter(std::string_view reporter) {
-  auto d = reporter_limiter_.take(reporter, clocks_.mono_ns());
-  if (d.allowed) return {};
-  metrics_.rate_limited_reporter.add();
-  return ServiceError{ServiceErrc::kRateLimited, "reporter request rate exceeded",
-                      retry_seconds(d.retry_after_seconds)};
+  return admit(reporter_limiter_, reporter, metrics_.rate_limited_reporter, "reporter request rate exceeded");
 }
 
 ServiceResult<void> SignatureService::admit_registration(std::string_view client) {
-  auto d = register_limiter_.take(client, clocks_.mono_ns());
-  if (d.allowed) return {};
-  metrics_.rate_limited_ip.add();
-  return ServiceError{ServiceErrc::kRateLimited, "registration rate exceeded",
-                      retry_seconds(d.retry_after_seconds)};
+  return admit(register_limiter_, client, metrics_.rate_limited_ip, "registration rate exceeded");
 }
 
 // ---- reporters ----------------------------------------------------------------------------

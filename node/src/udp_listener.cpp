@@ -3,26 +3,17 @@
 
 #include "node_common.hpp"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <exception>
-#include <thread>
 #include <vector>
 
 #include "protocol/udp_wire.hpp"
-#include "udp_socket.hpp"
+#include "datagram_server.hpp"
 
 namespace strop::node {
 
@@ -31,8 +22,6 @@ using protocol::ApiErrc;
 
 namespace {
 
-constexpr int kBatch = 32;               // datagrams per recvmmsg / sendmmsg
-constexpr int kPollMillis = 100;         // stop() latency
 constexpr int kReceiveBuffer = 4 << 20;  // SO_RCVBUF request (capped by net.core.rmem_max)
 // The smallest valid request: header + one message with one razor-e8 signature. Shorter
 // datagrams are never answered, not even with rate_limited.
@@ -72,15 +61,23 @@ std::vector<udp::MatchRecord> engine_records(const storage::CheckOutcome& out) {
   return recs;
 }
 
-}  // namespace
+class UdpCheckListener final : public DatagramListener {
+ public:
+  explicit UdpCheckListener(SignatureService& s) : service(s), metrics(s.metrics()) {}
+  ~UdpCheckListener() override { stop(); }
 
-struct UdpListener::Impl {
+
+  std::string summary() const override {
+    return fmt::format("udp: {} datagrams, {} answered, {} messages checked, {} dropped (malformed or oversized), "
+                       "{} rate limited, {} errors",
+                       datagrams.value(), answered.value(), messages.value(), dropped.value(), rate_limited.value(),
+                       errors.value());
+  }
+
+ private:
   SignatureService& service;
   NodeMetrics& metrics;
   udp::Limits limits;
-  UdpSocket socket;
-  unsigned nthreads = 1;
-  ReceiveThreads threads;
 
   Counter datagrams;
   Counter answered;
@@ -89,7 +86,6 @@ struct UdpListener::Impl {
   Counter rate_limited;
   Counter errors;
 
-  explicit Impl(SignatureService& s) : service(s), metrics(s.metrics()) {}
 
   // Answers one datagram into *out ("" = no reply); returns the metrics result index.
   std::size_t handle(std::string_view d, bool truncated, std::string_view client, std::string* out) {
@@ -147,116 +143,33 @@ struct UdpListener::Impl {
     return result;
   }
 
-  void run() {
-    const int fd = socket.fd();
-    // One byte more than the limit per datagram, so an oversized one is seen as such.
-    const std::size_t cap = limits.max_datagram_bytes + 1;
-    std::vector<char> storage(static_cast<std::size_t>(kBatch) * cap);
-    std::array<mmsghdr, kBatch> msgs{};
-    std::array<iovec, kBatch> iov{};
-    std::array<sockaddr_storage, kBatch> addrs{};
-    std::array<mmsghdr, kBatch> out_msgs{};
-    std::array<iovec, kBatch> out_iov{};
-    std::array<std::string, kBatch> replies;
-    for (auto& r : replies) r.reserve(cap);
-    bool wait = true;
-    while (!threads.stopping()) {
-      if (wait) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, kPollMillis) <= 0) continue;
-      }
-      for (int k = 0; k < kBatch; ++k) {
-        iov[k].iov_base = storage.data() + static_cast<std::size_t>(k) * cap;
-        iov[k].iov_len = cap;
-        msgs[k].msg_hdr = msghdr{};
-        msgs[k].msg_hdr.msg_iov = &iov[k];
-        msgs[k].msg_hdr.msg_iovlen = 1;
-        msgs[k].msg_hdr.msg_name = &addrs[k];
-        msgs[k].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-        msgs[k].msg_len = 0;
-      }
-      int n = ::recvmmsg(fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
-      if (n <= 0) {
-        wait = true;  // drained (EAGAIN) or a transient error: back to poll
-        continue;
-      }
-      wait = n < kBatch;  // a full batch: more are probably queued, receive again at once
-      unsigned nout = 0;
-      for (int k = 0; k < n; ++k) {
-        const std::int64_t t0 = steady_ns();
-        datagrams.add();
-        std::size_t len = std::min<std::size_t>(msgs[k].msg_len, cap);
-        std::string_view dgram(static_cast<const char*>(iov[k].iov_base), len);
-        bool truncated = (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) != 0;
-        std::string& out = replies[nout];
-        std::size_t result = result_index(ApiErrc::kInternal);
-        try {
-          result = handle(dgram, truncated, udp_address_key(addrs[k]), &out);
-        } catch (const std::exception& e) {
-          errors.add();
-          out.clear();
-          logger()->error("udp: request failed: {}", e.what());
-        }
-        metrics.record(Op::kUdpCheck, result, std::chrono::nanoseconds(steady_ns() - t0));
-        if (out.empty()) continue;
-        answered.add();
-        out_iov[nout].iov_base = out.data();
-        out_iov[nout].iov_len = out.size();
-        out_msgs[nout].msg_hdr = msghdr{};
-        out_msgs[nout].msg_hdr.msg_iov = &out_iov[nout];
-        out_msgs[nout].msg_hdr.msg_iovlen = 1;
-        out_msgs[nout].msg_hdr.msg_name = &addrs[k];
-        out_msgs[nout].msg_hdr.msg_namelen = msgs[k].msg_hdr.msg_namelen;
-        ++nout;
-      }
-      unsigned sent = 0;
-      while (sent < nout) {
-        int s = ::sendmmsg(fd, out_msgs.data() + sent, nout - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (s <= 0) {
-          // Socket buffer full or an unreachable peer: skip one reply (UDP; the client retries).
-          ++sent;
-        } else {
-          sent += static_cast<unsigned>(s);
-        }
-      }
+  // One datagram from the skeleton's receive loop: answer, count, time.
+  void on_datagram(const DatagramServer::Datagram& d, DatagramServer& server) override {
+    const std::int64_t t0 = steady_ns();
+    datagrams.add();
+    std::string out;
+    std::size_t result = result_index(ApiErrc::kInternal);
+    try {
+      result = handle(d.bytes, d.truncated, d.source, &out);
+    } catch (const std::exception& e) {
+      errors.add();
+      out.clear();
+      logger()->error("udp: request failed: {}", e.what());
     }
+    metrics.record(Op::kUdpCheck, result, std::chrono::nanoseconds(steady_ns() - t0));
+    if (out.empty()) return;
+    answered.add();
+    server.reply(*d.peer, std::move(out));
   }
 };
 
-Result<std::unique_ptr<UdpListener>> UdpListener::create(SignatureService& service) {
-  const Config& config = service.config();
-  auto impl = std::make_unique<Impl>(service);
-  impl->nthreads = std::max(1u, config.udp.threads);
-  auto sock = bind_udp_socket(config.udp.listen, "udp", kReceiveBuffer);
-  if (!sock) return sock.error();
-  impl->socket = std::move(*sock);
-  std::unique_ptr<UdpListener> l(new UdpListener());
-  l->impl_ = std::move(impl);
-  return l;
-}
+}  // namespace
 
-UdpListener::~UdpListener() {
-  if (impl_) stop();
-}
-
-std::string UdpListener::local_host() const { return impl_->socket.host(); }
-unsigned short UdpListener::local_port() const { return impl_->socket.port(); }
-
-void UdpListener::start() {
-  Impl* impl = impl_.get();
-  impl->threads.start(impl->nthreads, "udp", [impl] { impl->run(); });
-}
-
-void UdpListener::stop() {
-  impl_->threads.stop();
-}
-
-std::string UdpListener::summary() const {
-  const Impl& i = *impl_;
-  return fmt::format("udp: {} datagrams, {} answered, {} messages checked, {} dropped (malformed or oversized), "
-                     "{} rate limited, {} errors",
-                     i.datagrams.value(), i.answered.value(), i.messages.value(), i.dropped.value(),
-                     i.rate_limited.value(), i.errors.value());
+Result<std::unique_ptr<Listener>> make_udp_listener(SignatureService& service) {
+  auto l = std::make_unique<UdpCheckListener>(service);
+  const Config& c = service.config();
+  STROP_TRY(l->bind(c.udp.listen, "udp", kReceiveBuffer, udp::Limits{}.max_datagram_bytes, c.udp.threads));
+  return std::unique_ptr<Listener>(std::move(l));
 }
 
 }  // namespace strop::node

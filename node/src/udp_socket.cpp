@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <exception>
 #include <utility>
 
 #include "node/config.hpp"
@@ -88,28 +87,6 @@ std::string_view udp_address_key(const sockaddr_storage& a) {
     return {reinterpret_cast<const char*>(&s->sin6_addr), sizeof s->sin6_addr};
   }
   return {};
-}
-
-void ReceiveThreads::start(unsigned n, std::string what, std::function<void()> loop) {
-  if (!threads_.empty() || stopping()) return;
-  for (unsigned i = 0; i < n; ++i) {
-    threads_.emplace_back([what, loop] {
-      for (;;) {
-        try {
-          loop();
-          return;
-        } catch (const std::exception& e) {
-          logger()->error("{}: exception escaped the receive loop: {}", what, e.what());
-        }
-      }
-    });
-  }
-}
-
-void ReceiveThreads::stop() {
-  stopping_.store(true);
-  for (auto& t : threads_) t.join();
-  threads_.clear();
 }
 
 }  // namespace strop::node

@@ -3,19 +3,21 @@
 // Both are bounded in memory, sharded by key hash (one mutex per shard, held for a hash
 // lookup only) and take the time as an argument, so they are pure functions of their
 // inputs and tests need no clock. Thread-safety: all methods are safe for concurrent use.
-// Lifetime: owned by the Api (handlers.hpp).
+// Lifetime: owned by the SignatureService (signature_service.hpp).
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+
+#include "base/mutex.hpp"
+#include "base/thread_annotations.hpp"
 
 namespace strop::node {
 
@@ -42,12 +44,12 @@ class RateLimiter {
     std::int64_t last_ns;
   };
   struct Shard {
-    mutable std::mutex mu;
-    std::unordered_map<std::string, Bucket> buckets;
+    mutable Mutex mu;
+    std::unordered_map<std::string, Bucket> buckets GUARDED_BY(mu);
   };
   static constexpr std::size_t kShards = 16;
 
-  void evict_idle(Shard& s, std::int64_t now_ns);
+  void evict_idle(Shard& s, std::int64_t now_ns) REQUIRES(s.mu);
 
   const double rate_;
   const double burst_;
@@ -86,9 +88,9 @@ class NonceCache {
     std::deque<std::pair<std::int64_t, std::string>> order;  // (expires_at, nonce), insertion order
   };
   struct Shard {
-    mutable std::mutex mu;
-    std::unordered_map<std::string, Partition> reporters;  // guarded by mu
-    std::size_t entries = 0;                               // guarded by mu
+    mutable Mutex mu;
+    std::unordered_map<std::string, Partition> reporters GUARDED_BY(mu);
+    std::size_t entries GUARDED_BY(mu) = 0;
   };
   static constexpr std::size_t kShards = 16;
   // Drops p's entries that expired before `now`; returns how many.

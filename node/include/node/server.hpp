@@ -1,6 +1,7 @@
 // server.hpp: strop-node's HTTP/1.1 (optionally TLS 1.2+) listener on Boost.Beast.
 //
-// One io_context run by N threads, a strand per connection, async accept/read/write with
+// The TCP skeleton (src/tcp_listener.hpp, shared with the Razor2 listener: one io_context
+// per I/O thread, accept, connection registry, drain) runs the sessions: async read/write with
 // per-operation deadlines on the lowest layer (a new connection's first request, TLS
 // handshake included, must arrive within read_timeout of accept; later ones: idle wait for
 // the first byte, then read_timeout for the whole request; write_timeout for the

@@ -37,8 +37,9 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 #include <vector>
+
+#include <boost/system/result.hpp>
 
 #include "node/config.hpp"
 #include "node/limiter.hpp"
@@ -83,41 +84,10 @@ struct ServiceError {
   int retry_after = 0;  // seconds, for kRateLimited / kOverloaded; 0 = none
 };
 
-// A value or a ServiceError.
+// A value or a ServiceError (boost::system::result, as the house Result; value() is not
+// used: test with ok() / operator bool, read with * and ->, error() when it failed).
 template <class T>
-class [[nodiscard]] ServiceResult {
- public:
-  ServiceResult(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
-  ServiceResult(ServiceError error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
-
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  // REQUIRES: ok()
-  T& operator*() { return std::get<0>(v_); }
-  const T& operator*() const { return std::get<0>(v_); }
-  T* operator->() { return &std::get<0>(v_); }
-  const T* operator->() const { return &std::get<0>(v_); }
-  // REQUIRES: !ok()
-  const ServiceError& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, ServiceError> v_;
-};
-
-template <>
-class [[nodiscard]] ServiceResult<void> {
- public:
-  ServiceResult() = default;
-  ServiceResult(ServiceError error) : err_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
-
-  bool ok() const { return !err_.has_value(); }
-  explicit operator bool() const { return ok(); }
-  // REQUIRES: !ok()
-  const ServiceError& error() const { return *err_; }
-
- private:
-  std::optional<ServiceError> err_;
-};
+using ServiceResult = boost::system::result<T, ServiceError>;
 
 // The ServiceError a Store failure becomes (the one mapping every adapter shares).
 ServiceError store_error(const Error& e);
@@ -163,8 +133,7 @@ class SignatureService {
   ServiceResult<void> admit_client(std::string_view client);
   // One report/revoke request of `reporter` (its name). kRateLimited when spent.
   ServiceResult<void> admit_reporter(std::string_view reporter);
-  // One registration from `client`. kRateLimited when spent (not counted in NodeMetrics'
-  // rate-limit counters apart from rate_limited_ip).
+  // One registration from `client`. kRateLimited when spent (counted as rate_limited_ip).
   ServiceResult<void> admit_registration(std::string_view client);
 
   // ---- reporters
@@ -210,6 +179,9 @@ class SignatureService {
   std::string render_metrics();
 
  private:
+  // One token of `key` from `limiter`; a refusal is counted in `refused`.
+  ServiceResult<void> admit(RateLimiter& limiter, std::string_view key, Counter& refused, const char* what);
+
   const Config config_;
   storage::Store& store_;
   NodeMetrics& metrics_;
