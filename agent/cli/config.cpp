@@ -1,13 +1,15 @@
+// config.cpp: the `strop` CLI's key table (config::Table, base/config_table.hpp): every key
+// of agent.toml once, with its type, range and doc line; the table drives loading, errors
+// and --print-config. Environment and flags are applied over the file here.
 #include "config.hpp"
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <sstream>
-#include <toml++/toml.h>
 
 #include "agent/identity.hpp"
 #include "agent/node_url.hpp"
+#include "base/config_table.hpp"
 #include "protocol/limits.hpp"
 #include "strop/version.hpp"
 
@@ -22,96 +24,52 @@ std::string default_node() {
   return "http://127.0.0.1:" + std::to_string(protocol::kDefaultPort);
 }
 
-// Splits "a, b c" into {"a","b","c"}.
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == ',' || c == ' ' || c == '\t' || c == '\n') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
-}
-
 std::string config_home(const GetEnv& getenv) {
   if (const char* x = getenv("XDG_CONFIG_HOME"); x != nullptr && *x != '\0') return x;
   if (const char* h = getenv("HOME"); h != nullptr && *h != '\0') return std::string(h) + "/.config";
   return {};
 }
 
-std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
+// node = "URL" (comma- or blank-separated) or ["URL", ...]; never empty.
+config::Key<AgentConfig> node_key() {
+  auto k = config::string_list_key<AgentConfig>("", "node", "node URLs, tried in order",
+                                             &AgentConfig::nodes);
+  k.info.string_as_list = true;
+  k.set = [](AgentConfig& c, const config::Value& v) -> Result<void> {
+    const auto& nodes = std::get<std::vector<std::string>>(v);
+    if (nodes.empty()) return make_error(Errc::kInvalidArgument, "empty");
+    c.nodes = nodes;
+    return {};
+  };
+  return k;
 }
 
-Result<void> apply_file(const std::string& path, AgentConfig* cfg, const GetEnv& getenv) {
-  toml::table tbl;
-  try {
-    tbl = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream os;
-    os << "config " << path << ":" << e.source().begin.line << ":" << e.source().begin.column
-       << ": " << e.description();
-    return make_error(Errc::kMalformed, os.str());
-  }
-  auto bad = [&](const std::string& key, const std::string& why) {
-    return make_error(Errc::kInvalidArgument, "config " + path + ": " + key + ": " + why);
-  };
-  for (const auto& [k, node] : tbl) {
-    std::string key(k.str());
-    if (key == "node") {
-      std::vector<std::string> nodes;
-      if (auto s = node.value<std::string>()) {
-        nodes = split_list(*s);
-      } else if (const auto* arr = node.as_array()) {
-        for (const auto& el : *arr) {
-          auto s2 = el.value<std::string>();
-          if (!s2) return bad(key, "expected a list of URL strings");
-          nodes.push_back(*s2);
-        }
-      } else {
-        return bad(key, "expected a URL string or a list of them");
-      }
-      if (nodes.empty()) return bad(key, "empty");
-      cfg->nodes = std::move(nodes);
-    } else if (key == "identity" || key == "ca_file" || key == "engines") {
-      auto s = node.value<std::string>();
-      if (!s) return bad(key, "expected a string");
-      if (key == "identity") cfg->identity = expand_home(*s, getenv);
-      if (key == "ca_file") cfg->ca_file = expand_home(*s, getenv);
-      if (key == "engines") cfg->engines = *s;
-    } else if (key == "timeout" || key == "cache_ttl") {
-      auto d = node.value<double>();  // integers convert
-      if (!d || !std::isfinite(*d) || *d < 0) return bad(key, "expected a number of seconds >= 0");
-      if (key == "timeout") {
-        if (*d <= 0) return bad(key, "must be > 0");
-        cfg->timeout_s = *d;
-      } else {
-        cfg->cache_ttl_s = *d;
-      }
-    } else if (key == "tls_verify") {
-      auto b = node.value<bool>();
-      if (!b) return bad(key, "expected true or false");
-      cfg->tls_verify = *b;
-    } else if (key == "batch") {
-      auto n = node.value<std::int64_t>();
-      if (!n || *n < 1 || *n > 100000) return bad(key, "expected an integer 1..100000");
-      cfg->batch = static_cast<std::size_t>(*n);
-    } else {
-      return bad(key, "unknown key (known: node, identity, timeout, ca_file, tls_verify, "
-                      "cache_ttl, batch, engines)");
-    }
-    cfg->source[key] = path;
-  }
+const config::Table<AgentConfig>& table() {
+  using C = AgentConfig;
+  static const config::Table<C> t({
+      node_key(),
+      config::string_key<C>("", "identity", "reporter identity file (~ expands)", &C::identity),
+      config::seconds_key<C>("", "timeout", "seconds for each request, failover included",
+                          &C::timeout_s, 0.001, 86400),
+      config::string_key<C>("", "ca_file", "PEM CA certificates for https nodes (~ expands)",
+                         &C::ca_file),
+      config::bool_key<C>("", "tls_verify", "verify node certificates", &C::tls_verify),
+      config::seconds_key<C>("", "cache_ttl", "seconds a check verdict is reused within one run",
+                          &C::cache_ttl_s, 0, 10'000'000),
+      config::integer_key<C>("", "batch", "messages per request", &C::batch, 1, 100000),
+      config::string_key<C>("", "engines", "signature engines sent to the node", &C::engines),
+  });
+  return t;
+}
+
+Result<void> apply_file(const std::string& path, AgentConfig* c, const GetEnv& getenv) {
+  auto text = config::read_file(path);
+  if (!text) return text.error();
+  config::Sources loaded;
+  STROP_TRY(table().load(*text, path, *c, &loaded, path));
+  for (const auto& [key, origin] : loaded) c->source[key] = origin.label;
+  if (loaded.count("identity") != 0) c->identity = expand_home(c->identity, getenv);
+  if (loaded.count("ca_file") != 0) c->ca_file = expand_home(c->ca_file, getenv);
   return {};
 }
 
@@ -127,10 +85,7 @@ std::string expand_home(const std::string& path, const GetEnv& getenv) {
 
 Result<AgentConfig> load_agent_config(const GlobalOptions& g, const GetEnv& getenv) {
   AgentConfig cfg;
-  for (const char* k : {"node", "identity", "timeout", "ca_file", "tls_verify", "cache_ttl",
-                        "batch", "engines"}) {
-    cfg.source[k] = kDefaultsSource;
-  }
+  for (const auto& k : table().keys()) cfg.source[k.info.path()] = kDefaultsSource;
   if (std::string home = config_home(getenv); !home.empty()) {
     cfg.identity = home + "/strop/identity.json";
   }
@@ -166,7 +121,7 @@ Result<AgentConfig> load_agent_config(const GlobalOptions& g, const GetEnv& gete
 
   // 2. The environment.
   if (const char* n = getenv("STROP_NODE"); n != nullptr && *n != '\0') {
-    auto nodes = split_list(n);
+    auto nodes = config::split_list(n);
     if (!nodes.empty()) {
       cfg.nodes = std::move(nodes);
       cfg.source["node"] = "env STROP_NODE";
@@ -181,7 +136,7 @@ Result<AgentConfig> load_agent_config(const GlobalOptions& g, const GetEnv& gete
   if (!g.nodes.empty()) {
     cfg.nodes.clear();
     for (const auto& n : g.nodes) {
-      for (auto& part : split_list(n)) cfg.nodes.push_back(std::move(part));
+      for (auto& part : config::split_list(n)) cfg.nodes.push_back(std::move(part));
     }
     cfg.source["node"] = "flag --node";
   }
@@ -227,24 +182,14 @@ Result<AgentConfig> load_agent_config(const GlobalOptions& g) {
 }
 
 std::string render_config(const AgentConfig& c) {
-  std::ostringstream os;
-  os << "# strop agent configuration (effective values)\n";
-  os << "# config file: " << (c.file.empty() ? "none" : c.file) << "\n";
-  auto src = [&](const char* k) {
-    auto it = c.source.find(k);
-    return "  # " + (it == c.source.end() ? std::string(kDefaultsSource) : it->second);
-  };
-  os << "node = [";
-  for (std::size_t i = 0; i < c.nodes.size(); ++i) os << (i ? ", " : "") << quote(c.nodes[i]);
-  os << "]" << src("node") << "\n";
-  os << "identity = " << quote(c.identity) << src("identity") << "\n";
-  os << "timeout = " << c.timeout_s << src("timeout") << "\n";
-  os << "ca_file = " << quote(c.ca_file) << src("ca_file") << "\n";
-  os << "tls_verify = " << (c.tls_verify ? "true" : "false") << src("tls_verify") << "\n";
-  os << "cache_ttl = " << c.cache_ttl_s << src("cache_ttl") << "\n";
-  os << "batch = " << c.batch << src("batch") << "\n";
-  os << "engines = " << quote(c.engines) << src("engines") << "\n";
-  return os.str();
+  config::Sources sources;
+  for (const auto& [key, label] : c.source) sources[key] = config::Origin{label, std::nullopt};
+  config::PrintOptions o;
+  o.header = "strop agent configuration (effective values)";
+  o.header_lines = {"config file: " + (c.file.empty() ? std::string("none") : c.file)};
+  o.inline_sources = true;
+  o.sources = &sources;
+  return table().print(c, o);
 }
 
 Result<agent::ClientOptions> client_options(const AgentConfig& c) {

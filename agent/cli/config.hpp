@@ -49,13 +49,15 @@ struct AgentConfig {
 // Reads one environment variable; nullptr when unset. Tests inject their own.
 using GetEnv = std::function<const char*(const char*)>;
 
-// Builds the effective config. Errors (kInvalidArgument, kIo, kMalformed) name the file and
-// key: an unreadable --config file, TOML syntax errors (with line:column), unknown keys,
-// values of the wrong type or out of range.
+// Builds the effective config. Errors: kIo (an unreadable --config file), kMalformed (TOML
+// syntax, "FILE:LINE:COL: description"), kInvalidArgument (unknown keys, values of the wrong
+// type or out of range: "FILE:LINE:COL: key: message"; bad node URLs or engines name their
+// source). The keys are one table in config.cpp (base/config_table.hpp).
 Result<AgentConfig> load_agent_config(const GlobalOptions& globals, const GetEnv& getenv);
 Result<AgentConfig> load_agent_config(const GlobalOptions& globals);  // the process env
 
-// The effective config as TOML, each line commented with its source.
+// The effective config as TOML (always valid: strings escaped), each line commented with its
+// source: `timeout = 10  # default`.
 std::string render_config(const AgentConfig& config);
 
 // Client options for `config` (identity not loaded; see load_identity).

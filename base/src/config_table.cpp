@@ -78,22 +78,6 @@ std::string hint(std::string_view wrong, const std::vector<std::string_view>& kn
   return out + ")";
 }
 
-// Splits "a, b c" into {"a", "b", "c"}.
-std::vector<std::string> split_list(std::string_view s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      if (!cur.empty()) out.push_back(std::move(cur));
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(std::move(cur));
-  return out;
-}
-
 // The node's value as key `k` takes it, range-checked; the error is a message only.
 Result<Value> convert(const KeyInfo& k, const toml::node& n) {
   auto fail = [](std::string m) { return make_error(Errc::kInvalidArgument, std::move(m)); };
@@ -144,6 +128,17 @@ Result<Value> convert(const KeyInfo& k, const toml::node& n) {
 }
 
 }  // namespace
+
+std::vector<std::string> split_list(std::string_view s) {
+  constexpr std::string_view kSeparators = ", \t\r\n";
+  std::vector<std::string> out;
+  for (std::size_t pos = s.find_first_not_of(kSeparators); pos != std::string_view::npos;) {
+    std::size_t end = std::min(s.find_first_of(kSeparators, pos), s.size());
+    out.emplace_back(s.substr(pos, end - pos));
+    pos = s.find_first_not_of(kSeparators, end);
+  }
+  return out;
+}
 
 std::string choice_error(std::string_view value, const std::vector<std::string_view>& choices) {
   std::string m = "unknown value \"" + std::string(value) + "\" (";

@@ -1,13 +1,9 @@
-// config.cpp: TOML loading and printing. One table (kKeys) lists every key once, with its
-// setter and printer, so loading, validation of unknown keys and --print-config agree.
+// config.cpp: strop-node's key table (config::Table, base/config_table.hpp): every key once,
+// with its type, range and doc line; the table drives loading, errors and --print-config.
 #include "node/config.hpp"
 
 #include <charconv>
-#include <fstream>
-#include <functional>
-#include <sstream>
-#include <toml++/toml.h>
-#include <vector>
+#include <limits>
 
 #include "strop/log_level.hpp"
 
@@ -15,147 +11,11 @@ namespace strop::node {
 
 namespace {
 
-using Setter = std::function<Result<void>(const toml::node&, Config&)>;
-using Printer = std::function<std::string(const Config&)>;
+namespace cfg = strop::config;
+using std::chrono::milliseconds;
 
-struct Key {
-  std::string_view section;
-  std::string_view name;
-  Setter set;
-  Printer print;
-};
-
-std::string toml_string(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-std::string toml_double(double v) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  std::string s(buf, r.ptr);
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-  return s;
-}
-
-Error type_error(const Key& k, const char* want) {
-  return make_error(Errc::kInvalidArgument,
-                    std::string(k.section) + "." + std::string(k.name) + ": expected " + want);
-}
-
-template <class Get>
-Key string_key(std::string_view section, std::string_view name, Get get) {
-  Key k{section, name, {}, {}};
-  k.set = [get, k](const toml::node& n, Config& c) -> Result<void> {
-    auto v = n.value<std::string>();
-    if (!v) return type_error(k, "a string");
-    get(c) = *v;
-    return {};
-  };
-  k.print = [get](const Config& c) { return toml_string(get(const_cast<Config&>(c))); };
-  return k;
-}
-
-template <class Get>
-Key bool_key(std::string_view section, std::string_view name, Get get) {
-  Key k{section, name, {}, {}};
-  k.set = [get, k](const toml::node& n, Config& c) -> Result<void> {
-    auto v = n.value<bool>();
-    if (!n.is_boolean() || !v) return type_error(k, "true or false");
-    get(c) = *v;
-    return {};
-  };
-  k.print = [get](const Config& c) { return std::string(get(const_cast<Config&>(c)) ? "true" : "false"); };
-  return k;
-}
-
-// Integers: stored as T, read from a TOML integer in [lo, hi].
-template <class T, class Get>
-Key int_key(std::string_view section, std::string_view name, Get get, std::int64_t lo, std::int64_t hi) {
-  Key k{section, name, {}, {}};
-  k.set = [get, k, lo, hi](const toml::node& n, Config& c) -> Result<void> {
-    if (!n.is_integer()) return type_error(k, "an integer");
-    auto v = *n.value<std::int64_t>();
-    if (v < lo || v > hi) {
-      return make_error(Errc::kInvalidArgument, std::string(k.section) + "." + std::string(k.name) +
-                                                    ": " + std::to_string(v) + " is out of range " +
-                                                    std::to_string(lo) + ".." + std::to_string(hi));
-    }
-    get(c) = static_cast<T>(v);
-    return {};
-  };
-  k.print = [get](const Config& c) { return std::to_string(static_cast<std::int64_t>(get(const_cast<Config&>(c)))); };
-  return k;
-}
-
-template <class Get>
-Key double_key(std::string_view section, std::string_view name, Get get, double lo, double hi) {
-  Key k{section, name, {}, {}};
-  k.set = [get, k, lo, hi](const toml::node& n, Config& c) -> Result<void> {
-    if (!n.is_number()) return type_error(k, "a number");
-    double v = *n.value<double>();
-    if (!(v >= lo && v <= hi)) return type_error(k, "a number in range");
-    get(c) = v;
-    return {};
-  };
-  k.print = [get](const Config& c) { return toml_double(get(const_cast<Config&>(c))); };
-  return k;
-}
-
-// Durations as integers in the unit of D.
-template <class D, class Get>
-Key duration_key(std::string_view section, std::string_view name, Get get, std::int64_t lo, std::int64_t hi) {
-  Key k{section, name, {}, {}};
-  k.set = [get, k, lo, hi](const toml::node& n, Config& c) -> Result<void> {
-    if (!n.is_integer()) return type_error(k, "an integer");
-    auto v = *n.value<std::int64_t>();
-    if (v < lo || v > hi) return type_error(k, "an integer in range");
-    get(c) = D(v);
-    return {};
-  };
-  k.print = [get](const Config& c) { return std::to_string(static_cast<std::int64_t>(get(const_cast<Config&>(c)).count())); };
-  return k;
-}
-
-// Arrays of strings (e.g. razor.advertise, pyzor.access).
-template <class Get>
-Key string_list_key(std::string_view section, std::string_view name, Get get) {
-  Key k{section, name, {}, {}};
-  k.set = [get, k](const toml::node& n, Config& c) -> Result<void> {
-    auto* arr = n.as_array();
-    if (!arr) return type_error(k, "an array of strings");
-    std::vector<std::string> out;
-    for (const auto& e : *arr) {
-      auto v = e.value<std::string>();
-      if (!e.is_string() || !v) return type_error(k, "an array of strings");
-      out.push_back(*v);
-    }
-    get(c) = std::move(out);
-    return {};
-  };
-  k.print = [get](const Config& c) {
-    std::string out = "[";
-    for (const auto& v : get(const_cast<Config&>(c))) {
-      if (out.size() > 1) out += ", ";
-      out += toml_string(v);
-    }
-    return out + "]";
-  };
-  return k;
-}
+constexpr std::int64_t kMaxI = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kDayMs = 86'400'000;
 
 std::string engine_mask_text(sigs::EngineMask m) {
   if (m.bits() == sigs::EngineMask::all().bits()) return "all";
@@ -168,202 +28,214 @@ std::string engine_mask_text(sigs::EngineMask m) {
   return out;
 }
 
-constexpr std::int64_t kMaxI = std::numeric_limits<std::int64_t>::max();
-
-const std::vector<Key>& keys() {
-  static const std::vector<Key> k = [] {
-    std::vector<Key> v;
-    v.push_back(string_key("node", "data_dir", [](Config& c) -> std::string& { return c.data_dir; }));
-    v.push_back(string_key("node", "listen", [](Config& c) -> std::string& { return c.listen; }));
-    v.push_back(int_key<unsigned>("node", "threads", [](Config& c) -> unsigned& { return c.threads; }, 0, 256));
-    v.push_back(string_key("node", "log", [](Config& c) -> std::string& { return c.log; }));
-    v.push_back(string_key("node", "log_level", [](Config& c) -> std::string& { return c.log_level; }));
-    v.push_back(string_key("node", "public_url", [](Config& c) -> std::string& { return c.public_url; }));
-
-    v.push_back(string_key("tls", "cert", [](Config& c) -> std::string& { return c.tls_cert; }));
-    v.push_back(string_key("tls", "key", [](Config& c) -> std::string& { return c.tls_key; }));
-
-    v.push_back(bool_key("api", "anonymous_check", [](Config& c) -> bool& { return c.anonymous_check; }));
-    v.push_back(bool_key("api", "open_registration", [](Config& c) -> bool& { return c.open_registration; }));
-    v.push_back(int_key<std::int64_t>("api", "signing_window_seconds",
-                                      [](Config& c) -> std::int64_t& { return c.signing_window_seconds; }, 1, 86400));
-    v.push_back(int_key<std::size_t>("api", "nonce_cache_entries",
-                                     [](Config& c) -> std::size_t& { return c.nonce_cache_entries; }, 1000, 100'000'000));
-    v.push_back(int_key<std::size_t>("api", "nonce_cache_per_reporter",
-                                     [](Config& c) -> std::size_t& { return c.nonce_cache_per_reporter; }, 100, 100'000'000));
-    v.push_back(int_key<std::size_t>("api", "max_body_bytes",
-                                     [](Config& c) -> std::size_t& { return c.limits.max_body_bytes; }, 256, 1 << 30));
-    v.push_back(int_key<std::size_t>("api", "max_messages",
-                                     [](Config& c) -> std::size_t& { return c.limits.max_messages; }, 1, 1'000'000));
-    v.push_back(int_key<std::size_t>("api", "max_sigs_per_message",
-                                     [](Config& c) -> std::size_t& { return c.limits.max_sigs_per_message; }, 1, 1'000'000));
-    v.push_back(int_key<std::size_t>("api", "max_signature_length",
-                                     [](Config& c) -> std::size_t& { return c.limits.max_signature_length; }, 16, 65536));
-    v.push_back(int_key<std::size_t>("api", "max_message_id_length",
-                                     [](Config& c) -> std::size_t& { return c.limits.max_message_id_length; }, 0, 65536));
-    v.push_back(int_key<std::size_t>("api", "max_json_depth",
-                                     [](Config& c) -> std::size_t& { return c.limits.max_json_depth; }, 4, 64));
-    v.push_back(int_key<std::size_t>("api", "max_header_bytes",
-                                     [](Config& c) -> std::size_t& { return c.max_header_bytes; }, 1024, 1 << 20));
-    v.push_back(int_key<std::size_t>("api", "max_connections",
-                                     [](Config& c) -> std::size_t& { return c.max_connections; }, 1, 1'000'000));
-    v.push_back(int_key<std::size_t>("api", "max_connections_per_address",
-                                     [](Config& c) -> std::size_t& { return c.max_connections_per_address; }, 1, 1'000'000));
-    v.push_back(int_key<std::size_t>("api", "reserved_connections",
-                                     [](Config& c) -> std::size_t& { return c.reserved_connections; }, 0, 1'000'000));
-    v.push_back(int_key<std::size_t>("api", "max_body_bytes_per_address",
-                                     [](Config& c) -> std::size_t& { return c.max_body_bytes_per_address; }, 256, kMaxI));
-    v.push_back(duration_key<std::chrono::milliseconds>(
-        "api", "idle_timeout_ms", [](Config& c) -> std::chrono::milliseconds& { return c.idle_timeout; }, 10, 86'400'000));
-    v.push_back(duration_key<std::chrono::milliseconds>(
-        "api", "read_timeout_ms", [](Config& c) -> std::chrono::milliseconds& { return c.read_timeout; }, 10, 86'400'000));
-    v.push_back(duration_key<std::chrono::milliseconds>(
-        "api", "write_timeout_ms", [](Config& c) -> std::chrono::milliseconds& { return c.write_timeout; }, 10, 86'400'000));
-    v.push_back(duration_key<std::chrono::milliseconds>(
-        "api", "shutdown_timeout_ms", [](Config& c) -> std::chrono::milliseconds& { return c.shutdown_timeout; }, 0, 3'600'000));
-    v.push_back(int_key<std::size_t>("api", "max_requests_per_connection",
-                                     [](Config& c) -> std::size_t& { return c.max_requests_per_connection; }, 0, kMaxI));
-
-    v.push_back(double_key("rate_limit", "ip_per_second", [](Config& c) -> double& { return c.ip_limit.per_second; }, 0, 1e9));
-    v.push_back(double_key("rate_limit", "ip_burst", [](Config& c) -> double& { return c.ip_limit.burst; }, 0, 1e9));
-    v.push_back(double_key("rate_limit", "reporter_per_second", [](Config& c) -> double& { return c.reporter_limit.per_second; }, 0, 1e9));
-    v.push_back(double_key("rate_limit", "reporter_burst", [](Config& c) -> double& { return c.reporter_limit.burst; }, 0, 1e9));
-    v.push_back(double_key("rate_limit", "register_per_second", [](Config& c) -> double& { return c.register_limit.per_second; }, 0, 1e9));
-    v.push_back(double_key("rate_limit", "register_burst", [](Config& c) -> double& { return c.register_limit.burst; }, 0, 1e9));
-    v.push_back(int_key<std::size_t>("rate_limit", "entries",
-                                     [](Config& c) -> std::size_t& { return c.rate_limit_entries; }, 100, 100'000'000));
-
-    v.push_back(int_key<std::size_t>("storage", "initial_map_bytes",
-                                     [](Config& c) -> std::size_t& { return c.store.initial_map_bytes; }, 1 << 20, kMaxI));
-    v.push_back(int_key<std::size_t>("storage", "map_growth_step_bytes",
-                                     [](Config& c) -> std::size_t& { return c.store.map_growth_step_bytes; }, 1 << 20, kMaxI));
-    v.push_back(int_key<std::size_t>("storage", "max_map_bytes",
-                                     [](Config& c) -> std::size_t& { return c.store.max_map_bytes; }, 1 << 20, kMaxI));
-    v.push_back(int_key<unsigned>("storage", "max_readers", [](Config& c) -> unsigned& { return c.store.max_readers; }, 8, 100000));
-    v.push_back(int_key<std::size_t>("storage", "max_batch_ops",
-                                     [](Config& c) -> std::size_t& { return c.store.max_batch_ops; }, 1, 10'000'000));
-    v.push_back(duration_key<std::chrono::microseconds>(
-        "storage", "max_batch_delay_us",
-        [](Config& c) -> std::chrono::microseconds& { return c.store.max_batch_delay; }, 0, 10'000'000));
-    v.push_back(int_key<std::size_t>("storage", "max_queue_ops",
-                                     [](Config& c) -> std::size_t& { return c.store.max_queue_ops; }, 1, 1'000'000'000));
-    v.push_back(duration_key<std::chrono::seconds>(
-        "storage", "expire_after_seconds", [](Config& c) -> std::chrono::seconds& { return c.store.expire_after; }, 0, kMaxI / 2));
-    v.push_back(duration_key<std::chrono::seconds>(
-        "storage", "sweep_interval_seconds", [](Config& c) -> std::chrono::seconds& { return c.store.sweep_interval; }, 1, kMaxI / 2));
-    v.push_back(int_key<std::size_t>("storage", "sweep_batch",
-                                     [](Config& c) -> std::size_t& { return c.store.sweep_batch; }, 1, 10'000'000));
-    v.push_back(duration_key<std::chrono::seconds>(
-        "storage", "hit_resolution_seconds", [](Config& c) -> std::chrono::seconds& { return c.store.hit_resolution; }, 0, kMaxI / 2));
-    v.push_back(int_key<std::size_t>("storage", "max_value_bytes",
-                                     [](Config& c) -> std::size_t& { return c.store.max_value_bytes; }, 16, 65536));
-    v.push_back(int_key<int>("storage", "threshold", [](Config& c) -> int& { return c.store.threshold; }, 1, 100));
-    {
-      Key k{"storage", "verdict_engines", {}, {}};
-      k.set = [k](const toml::node& n, Config& c) -> Result<void> {
-        auto s = n.value<std::string>();
-        if (!s) return type_error(k, "a string such as \"all\" or \"body,fuzzy\"");
-        auto m = sigs::EngineMask::parse(*s);
-        if (!m) return make_error(Errc::kInvalidArgument, "storage.verdict_engines: " + m.error().message);
-        c.store.verdict_engines = *m;
-        return {};
-      };
-      k.print = [](const Config& c) { return toml_string(engine_mask_text(c.store.verdict_engines)); };
-      v.push_back(std::move(k));
-    }
-
-    // [razor] / [pyzor]: legacy listeners (razor_config.hpp, pyzor_config.hpp).
-    v.push_back(string_key("razor", "listen", [](Config& c) -> std::string& { return c.razor.listen; }));
-    v.push_back(string_list_key("razor", "advertise", [](Config& c) -> std::vector<std::string>& { return c.razor.advertise; }));
-    v.push_back(string_key("razor", "key_file", [](Config& c) -> std::string& { return c.razor.key_file; }));
-    v.push_back(int_key<unsigned>("razor", "threads", [](Config& c) -> unsigned& { return c.razor.threads; }, 1, 256));
-    v.push_back(int_key<std::size_t>("razor", "max_connections",
-                                     [](Config& c) -> std::size_t& { return c.razor.max_connections; }, 1, 1'000'000));
-    v.push_back(int_key<std::size_t>("razor", "max_connections_per_address",
-                                     [](Config& c) -> std::size_t& { return c.razor.max_connections_per_address; }, 1, 1'000'000));
-    v.push_back(int_key<std::size_t>("razor", "reserved_connections",
-                                     [](Config& c) -> std::size_t& { return c.razor.reserved_connections; }, 0, 1'000'000));
-    v.push_back(int_key<std::size_t>("razor", "max_request_bytes_per_address",
-                                     [](Config& c) -> std::size_t& { return c.razor.max_request_bytes_per_address; }, 4096, kMaxI));
-    v.push_back(duration_key<std::chrono::milliseconds>(
-        "razor", "idle_timeout_ms", [](Config& c) -> std::chrono::milliseconds& { return c.razor.idle_timeout; }, 10, 86'400'000));
-    v.push_back(duration_key<std::chrono::milliseconds>(
-        "razor", "request_timeout_ms", [](Config& c) -> std::chrono::milliseconds& { return c.razor.request_timeout; }, 10, 86'400'000));
-    v.push_back(int_key<std::size_t>("razor", "max_line_bytes",
-                                     [](Config& c) -> std::size_t& { return c.razor.limits.max_line_bytes; }, 256, 1 << 20));
-    v.push_back(int_key<std::size_t>("razor", "max_request_bytes",
-                                     [](Config& c) -> std::size_t& { return c.razor.limits.max_request_bytes; }, 4096, 64 << 20));
-    v.push_back(int_key<std::size_t>("razor", "max_batch_queries",
-                                     [](Config& c) -> std::size_t& { return c.razor.limits.max_batch_queries; }, 1, 48));
-    v.push_back(int_key<int>("razor", "srl", [](Config& c) -> int& { return c.razor.srl; }, 0, 1'000'000'000));
-
-    v.push_back(string_key("pyzor", "listen", [](Config& c) -> std::string& { return c.pyzor.listen; }));
-    v.push_back(int_key<unsigned>("pyzor", "threads", [](Config& c) -> unsigned& { return c.pyzor.threads; }, 1, 256));
-    v.push_back(string_list_key("pyzor", "access", [](Config& c) -> std::vector<std::string>& { return c.pyzor.access; }));
-    v.push_back(int_key<std::int64_t>("pyzor", "time_window_seconds",
-                                      [](Config& c) -> std::int64_t& { return c.pyzor.time_window_seconds; }, 1, 86400));
-    v.push_back(int_key<std::size_t>("pyzor", "replay_cache_entries",
-                                     [](Config& c) -> std::size_t& { return c.pyzor.replay_cache_entries; }, 1000, 100'000'000));
-    v.push_back(int_key<std::size_t>("pyzor", "max_digests",
-                                     [](Config& c) -> std::size_t& { return c.pyzor.limits.max_digests; }, 1, 1000));
-
-    v.push_back(string_key("udp", "listen", [](Config& c) -> std::string& { return c.udp.listen; }));
-    v.push_back(int_key<unsigned>("udp", "threads", [](Config& c) -> unsigned& { return c.udp.threads; }, 1, 256));
-    return v;
-  }();
-  return k;
-}
-
-std::string where(const toml::node& n, std::string_view source) {
-  const auto& s = n.source();
-  return std::string(source) + ":" + std::to_string(s.begin.line) + ":" + std::to_string(s.begin.column);
+const cfg::Table<Config>& table() {
+  using C = Config;
+  static const cfg::Table<C> t({
+      // [node]
+      cfg::string_key<C>("node", "data_dir", "data directory, created 0700 if missing",
+                         &C::data_dir),
+      cfg::string_key<C>("node", "listen", "ADDR:PORT or [IPv6]:PORT; port 0: any free port",
+                         &C::listen),
+      cfg::integer_key<C>("node", "threads", "I/O threads; 0: one per core", &C::threads, 0,
+                          256),
+      cfg::choice_key<C>("node", "log", "stderr, or syslog (facility LOG_MAIL)", &C::log,
+                         {"stderr", "syslog"}),
+      cfg::log_level_key<C>("node", "log_level", "trace debug info warn error critical off",
+                            &C::log_level, {kLogLevels.begin(), kLogLevels.end()}),
+      cfg::string_key<C>("node", "public_url",
+                         "base URL written into identity files; \"\": from listen and TLS",
+                         &C::public_url),
+      // [tls]
+      cfg::string_key<C>("tls", "cert", "PEM certificate chain; TLS 1.2+ when cert and key are set",
+                         &C::tls_cert),
+      cfg::string_key<C>("tls", "key", "PEM private key", &C::tls_key),
+      // [api]
+      cfg::bool_key<C>("api", "anonymous_check", "false: /v1/check must be signed",
+                       &C::anonymous_check),
+      cfg::bool_key<C>("api", "open_registration",
+                       "false: only admins create reporters", &C::open_registration),
+      cfg::duration_count_key<C>("api", "signing_window_seconds",
+                                 "accepted clock skew of signed requests, both directions",
+                                 "seconds", &C::signing_window_seconds, 1, 86400),
+      cfg::integer_key<C>("api", "nonce_cache_entries", "in-memory replay cache bound",
+                          &C::nonce_cache_entries, 1000, 100'000'000),
+      cfg::integer_key<C>("api", "nonce_cache_per_reporter",
+                          "one reporter's replay cache partition; full: 503 to it only",
+                          &C::nonce_cache_per_reporter, 100, 100'000'000),
+      cfg::integer_key<C>("api", "max_body_bytes", "request body limit",
+                          [](C& c) -> auto& { return c.limits.max_body_bytes; }, 256, 1 << 30),
+      cfg::integer_key<C>("api", "max_messages", "messages per check/report/revoke request",
+                          [](C& c) -> auto& { return c.limits.max_messages; }, 1, 1'000'000),
+      cfg::integer_key<C>("api", "max_sigs_per_message", "signatures per message",
+                          [](C& c) -> auto& { return c.limits.max_sigs_per_message; }, 1,
+                          1'000'000),
+      cfg::integer_key<C>("api", "max_signature_length", "bytes of one signature",
+                          [](C& c) -> auto& { return c.limits.max_signature_length; }, 16, 65536),
+      cfg::integer_key<C>("api", "max_message_id_length", "bytes of one message id",
+                          [](C& c) -> auto& { return c.limits.max_message_id_length; }, 0,
+                          65536),
+      cfg::integer_key<C>("api", "max_json_depth", "JSON nesting depth",
+                          [](C& c) -> auto& { return c.limits.max_json_depth; }, 4, 64),
+      cfg::integer_key<C>("api", "max_header_bytes", "request line and header fields",
+                          &C::max_header_bytes, 1024, 1 << 20),
+      cfg::integer_key<C>("api", "max_connections", "concurrent connections; beyond: 503, close",
+                          &C::max_connections, 1, 1'000'000),
+      cfg::integer_key<C>("api", "max_connections_per_address",
+                          "per IPv4 address / IPv6 /64; beyond: 503, close",
+                          &C::max_connections_per_address, 1, 1'000'000),
+      cfg::integer_key<C>("api", "reserved_connections",
+                          "last slots only for addresses with no connection (<= 1/4 of max)",
+                          &C::reserved_connections, 0, 1'000'000),
+      cfg::integer_key<C>("api", "max_body_bytes_per_address",
+                          "request bodies being received per address; beyond: 503, close",
+                          &C::max_body_bytes_per_address, 256, kMaxI),
+      cfg::duration_key<C>("api", "idle_timeout_ms", "keep-alive wait for the next request",
+                           &C::idle_timeout, 10, kDayMs),
+      cfg::duration_key<C>("api", "read_timeout_ms",
+                           "one request, first byte to last; the first from accept",
+                           &C::read_timeout, 10, kDayMs),
+      cfg::duration_key<C>("api", "write_timeout_ms", "one response", &C::write_timeout, 10,
+                           kDayMs),
+      cfg::duration_key<C>("api", "shutdown_timeout_ms", "SIGTERM: grace for in-flight requests",
+                           &C::shutdown_timeout, 0, 3'600'000),
+      cfg::integer_key<C>("api", "max_requests_per_connection", "0: unlimited",
+                          &C::max_requests_per_connection, 0, kMaxI),
+      // [rate_limit]
+      cfg::double_key<C>("rate_limit", "ip_per_second",
+                         "every request but /healthz and /metrics, per client IP; 0: off",
+                         [](C& c) -> auto& { return c.ip_limit.per_second; }, 0, 1e9),
+      cfg::double_key<C>("rate_limit", "ip_burst", "bucket size",
+                         [](C& c) -> auto& { return c.ip_limit.burst; }, 0, 1e9),
+      cfg::double_key<C>("rate_limit", "reporter_per_second",
+                         "report/revoke requests, per reporter; 0: off",
+                         [](C& c) -> auto& { return c.reporter_limit.per_second; }, 0, 1e9),
+      cfg::double_key<C>("rate_limit", "reporter_burst", "bucket size",
+                         [](C& c) -> auto& { return c.reporter_limit.burst; }, 0, 1e9),
+      cfg::double_key<C>("rate_limit", "register_per_second",
+                         "/v1/register, per client IP; 0: off",
+                         [](C& c) -> auto& { return c.register_limit.per_second; }, 0, 1e9),
+      cfg::double_key<C>("rate_limit", "register_burst", "bucket size",
+                         [](C& c) -> auto& { return c.register_limit.burst; }, 0, 1e9),
+      cfg::integer_key<C>("rate_limit", "entries", "tracked keys per limiter",
+                          &C::rate_limit_entries, 100, 100'000'000),
+      // [storage] (defaults in storage::StoreOptions)
+      cfg::integer_key<C>("storage", "initial_map_bytes", "LMDB map at first open; grows on demand",
+                          [](C& c) -> auto& { return c.store.initial_map_bytes; }, 1 << 20, kMaxI),
+      cfg::integer_key<C>("storage", "map_growth_step_bytes", "largest map growth step",
+                          [](C& c) -> auto& { return c.store.map_growth_step_bytes; }, 1 << 20,
+                          kMaxI),
+      cfg::integer_key<C>("storage", "max_map_bytes", "map size ceiling",
+                          [](C& c) -> auto& { return c.store.max_map_bytes; }, 1 << 20, kMaxI),
+      cfg::integer_key<C>("storage", "max_readers", "LMDB reader slots",
+                          [](C& c) -> auto& { return c.store.max_readers; }, 8, 100000),
+      cfg::integer_key<C>("storage", "max_batch_ops", "most signatures per write transaction",
+                          [](C& c) -> auto& { return c.store.max_batch_ops; }, 1, 10'000'000),
+      cfg::duration_key<C>("storage", "max_batch_delay_us",
+                           "wait for more before committing; 0: batch what queued meanwhile",
+                           [](C& c) -> auto& { return c.store.max_batch_delay; }, 0, 10'000'000),
+      cfg::integer_key<C>("storage", "max_queue_ops", "writer queue bound; beyond: 503",
+                          [](C& c) -> auto& { return c.store.max_queue_ops; }, 1, 1'000'000'000),
+      cfg::duration_key<C>("storage", "expire_after_seconds",
+                           "drop signatures idle this long; 0: never",
+                           [](C& c) -> auto& { return c.store.expire_after; }, 0, kMaxI / 2),
+      cfg::duration_key<C>("storage", "sweep_interval_seconds", "expiry sweep period",
+                           [](C& c) -> auto& { return c.store.sweep_interval; }, 1, kMaxI / 2),
+      cfg::integer_key<C>("storage", "sweep_batch", "signatures per sweep transaction",
+                          [](C& c) -> auto& { return c.store.sweep_batch; }, 1, 10'000'000),
+      cfg::duration_key<C>("storage", "hit_resolution_seconds", "last-hit time granularity",
+                           [](C& c) -> auto& { return c.store.hit_resolution; }, 0, kMaxI / 2),
+      cfg::integer_key<C>("storage", "max_value_bytes", "bytes of one stored record",
+                          [](C& c) -> auto& { return c.store.max_value_bytes; }, 16, 65536),
+      cfg::integer_key<C>("storage", "threshold", "confidence at/above which a verdict is spam",
+                          [](C& c) -> auto& { return c.store.threshold; }, 1, 100),
+      cfg::enum_key<C>("storage", "verdict_engines",
+                       "engines whose match alone may make a message spam",
+                       [](C& c) -> auto& { return c.store.verdict_engines; }, {},
+                       sigs::EngineMask::parse, engine_mask_text),
+      // [razor] (razor_config.hpp)
+      cfg::string_key<C>("razor", "listen", "Razor2 listener ADDR:PORT; \"\" or \"off\": none",
+                         [](C& c) -> auto& { return c.razor.listen; }),
+      cfg::string_list_key<C>("razor", "advertise",
+                              "csl/nsl entries; []: the address each client connected to",
+                              [](C& c) -> auto& { return c.razor.advertise; }),
+      cfg::string_key<C>("razor", "key_file",
+                         "node key sealing Razor passwords; \"\": <data_dir>/razor.key",
+                         [](C& c) -> auto& { return c.razor.key_file; }),
+      cfg::integer_key<C>("razor", "threads", "I/O threads",
+                          [](C& c) -> auto& { return c.razor.threads; }, 1, 256),
+      cfg::integer_key<C>("razor", "max_connections", "more are closed at once",
+                          [](C& c) -> auto& { return c.razor.max_connections; }, 1, 1'000'000),
+      cfg::integer_key<C>("razor", "max_connections_per_address", "per IPv4 address / IPv6 /64",
+                          [](C& c) -> auto& { return c.razor.max_connections_per_address; }, 1,
+                          1'000'000),
+      cfg::integer_key<C>("razor", "reserved_connections",
+                          "last slots only for addresses with no connection (<= 1/4 of max)",
+                          [](C& c) -> auto& { return c.razor.reserved_connections; }, 0,
+                          1'000'000),
+      cfg::integer_key<C>("razor", "max_request_bytes_per_address",
+                          "unfinished requests buffered per address",
+                          [](C& c) -> auto& { return c.razor.max_request_bytes_per_address; },
+                          4096, kMaxI),
+      cfg::duration_key<C>("razor", "idle_timeout_ms", "wait for the next request",
+                           [](C& c) -> auto& { return c.razor.idle_timeout; }, 10, kDayMs),
+      cfg::duration_key<C>("razor", "request_timeout_ms",
+                           "one request, first byte to last; the first from accept",
+                           [](C& c) -> auto& { return c.razor.request_timeout; }, 10, kDayMs),
+      cfg::integer_key<C>("razor", "max_line_bytes", "one SIS line",
+                          [](C& c) -> auto& { return c.razor.limits.max_line_bytes; }, 256,
+                          1 << 20),
+      cfg::integer_key<C>("razor", "max_request_bytes", "one batch or mail upload",
+                          [](C& c) -> auto& { return c.razor.limits.max_request_bytes; }, 4096,
+                          64 << 20),
+      cfg::integer_key<C>("razor", "max_batch_queries", "queries per batch",
+                          [](C& c) -> auto& { return c.razor.limits.max_batch_queries; }, 1, 48),
+      cfg::integer_key<C>("razor", "srl", "state revision in the greeting: keep it stable",
+                          [](C& c) -> auto& { return c.razor.srl; }, 0, 1'000'000'000),
+      // [pyzor] (pyzor_config.hpp)
+      cfg::string_key<C>("pyzor", "listen", "Pyzor UDP listener ADDR:PORT; \"\" or \"off\": none",
+                         [](C& c) -> auto& { return c.pyzor.listen; }),
+      cfg::integer_key<C>("pyzor", "threads", "receiving threads",
+                          [](C& c) -> auto& { return c.pyzor.threads; }, 1, 256),
+      cfg::string_list_key<C>("pyzor", "access", "pyzord.access rules, \"ops : users : allow|deny\"",
+                              [](C& c) -> auto& { return c.pyzor.access; }),
+      cfg::duration_count_key<C>("pyzor", "time_window_seconds",
+                                 "accepted clock skew of a signed request", "seconds",
+                                 [](C& c) -> auto& { return c.pyzor.time_window_seconds; }, 1,
+                                 86400),
+      cfg::integer_key<C>("pyzor", "replay_cache_entries", "signed requests remembered",
+                          [](C& c) -> auto& { return c.pyzor.replay_cache_entries; }, 1000,
+                          100'000'000),
+      cfg::integer_key<C>("pyzor", "max_digests", "Op-Digest fields per report/whitelist",
+                          [](C& c) -> auto& { return c.pyzor.limits.max_digests; }, 1, 1000),
+      // [udp]
+      cfg::string_key<C>("udp", "listen", "strop-udp/1 check listener ADDR:PORT; \"off\": none",
+                         [](C& c) -> auto& { return c.udp.listen; }),
+      cfg::integer_key<C>("udp", "threads", "receiving threads",
+                          [](C& c) -> auto& { return c.udp.threads; }, 1, 256),
+  });
+  return t;
 }
 
 }  // namespace
 
 Result<Config> parse_config(std::string_view text, std::string_view source_name) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source_name);
-  } catch (const toml::parse_error& e) {
-    const auto& s = e.source();
-    return make_error(Errc::kInvalidArgument, std::string(source_name) + ":" + std::to_string(s.begin.line) + ":" +
-                                                  std::to_string(s.begin.column) + ": " +
-                                                  std::string(e.description()));
-  }
+  return parse_config(text, source_name, nullptr);
+}
+
+Result<Config> parse_config(std::string_view text, std::string_view source_name,
+                            config::Sources* sources) {
   Config c;
-  for (auto&& [section_key, section_node] : root) {
-    auto* section = section_node.as_table();
-    if (!section) {
-      return make_error(Errc::kInvalidArgument, where(section_node, source_name) + ": unknown key \"" +
-                                                    std::string(section_key.str()) + "\" (expected a [section])");
-    }
-    for (auto&& [key, value] : *section) {
-      const Key* found = nullptr;
-      for (const auto& k : keys()) {
-        if (k.section == section_key.str() && k.name == key.str()) {
-          found = &k;
-          break;
-        }
-      }
-      if (!found) {
-        return make_error(Errc::kInvalidArgument, where(value, source_name) + ": unknown key \"" +
-                                                      std::string(section_key.str()) + "." +
-                                                      std::string(key.str()) + "\"");
-      }
-      auto r = found->set(value, c);
-      if (!r) return make_error(Errc::kInvalidArgument, where(value, source_name) + ": " + r.error().message);
-    }
-  }
+  auto r = table().load(text, source_name, c, sources, "file " + std::string(source_name));
+  if (!r) return make_error(Errc::kInvalidArgument, r.error().message);
   return c;
 }
 
-Result<Config> load_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(Errc::kIo, "cannot read config file " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+Result<Config> load_config(const std::string& path) { return load_config(path, nullptr); }
+
+Result<Config> load_config(const std::string& path, config::Sources* sources) {
+  auto text = config::read_file(path);
+  if (!text) return make_error(Errc::kIo, text.error().message);
+  return parse_config(*text, path, sources);
 }
 
 Result<void> validate(const Config& c) {
@@ -397,22 +269,15 @@ Result<void> validate(const Config& c) {
   return {};
 }
 
-std::string to_toml(const Config& c) {
-  std::string out = "# strop-node effective configuration\n";
-  std::string_view section;
-  for (const auto& k : keys()) {
-    if (k.section != section) {
-      section = k.section;
-      out += "\n[";
-      out += section;
-      out += "]\n";
-    }
-    out += k.name;
-    out += " = ";
-    out += k.print(c);
-    out += '\n';
-  }
-  return out;
+std::string to_toml(const Config& c) { return to_toml(c, nullptr); }
+
+std::string to_toml(const Config& c, const config::Sources* sources) {
+  config::PrintOptions o;
+  o.header = "strop-node effective configuration";
+  o.sources = sources;
+  // Without recorded sources a value other than the default was set by the file or a flag.
+  o.changed_label = sources != nullptr ? "flag" : "file or flag";
+  return table().print(c, o);
 }
 
 Result<ListenAddress> parse_listen(std::string_view s) {

@@ -67,6 +67,39 @@ TEST(Config, RejectsUnknownKeysAndBadTypes) {
   EXPECT_EQ(syntax.error().code, Errc::kInvalidArgument);
 }
 
+// One error format for every key: FILE:LINE:COL: section.key: message.
+TEST(Config, ErrorsNamePositionAndKey) {
+  EXPECT_EQ(parse_config("[api]\nmax_messages = 0\n", "x.toml").error().message,
+            "x.toml:2:16: api.max_messages: 0 is outside 1..1000000");
+  EXPECT_EQ(parse_config("[api]\nmax_mesages = 3\n", "x.toml").error().message,
+            "x.toml:2:1: api.max_mesages: unknown key (did you mean \"max_messages\"?)");
+  EXPECT_EQ(parse_config("[node]\nlog = \"file\"\n", "x.toml").error().message,
+            "x.toml:2:7: node.log: unknown value \"file\" (stderr or syslog)");
+  EXPECT_EQ(parse_config("[rate_limit]\nip_burst = -1\n", "x.toml").error().message,
+            "x.toml:2:12: rate_limit.ip_burst: -1 is outside 0..1000000000");
+  EXPECT_EQ(parse_config("[storage]\nverdict_engines = 3\n", "x.toml").error().message,
+            "x.toml:2:19: storage.verdict_engines: expected a string");
+}
+
+// --print-config notes where each value came from; strings are escaped, so it stays TOML.
+TEST(Config, PrintedConfigShowsSources) {
+  config::Sources sources;
+  auto c = parse_config("[node]\nthreads = 3\n", "n.toml", &sources);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  c->listen = "127.0.0.1:9";  // a flag
+  c->public_url = "http://x/\x01\x7f";
+  std::string text = to_toml(*c, &sources);
+  EXPECT_NE(text.find("(from: file n.toml)\nthreads = 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("(from: flag)\nlisten = \"127.0.0.1:9\"\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("(from: default)\ndata_dir = "), std::string::npos) << text;
+  EXPECT_NE(text.find("public_url = \"http://x/\\u0001\\u007f\"\n"), std::string::npos) << text;
+  // Without recorded sources, a value other than the default came from the file or a flag.
+  EXPECT_NE(to_toml(*c).find("(from: file or flag)\nthreads = 3\n"), std::string::npos);
+  auto back = parse_config(text);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->public_url, c->public_url);
+}
+
 TEST(Config, PrintedConfigParsesBackToTheSame) {
   Config c;
   c.data_dir = "/tmp/with \"quote\"";

@@ -193,6 +193,41 @@ TEST_F(ConfigTest, RenderShowsValuesAndSources) {
   EXPECT_NE(text.find("timeout = 10  # default"), std::string::npos) << text;
 }
 
+// One error format for every key: FILE:LINE:COL: key: message.
+TEST_F(ConfigTest, ErrorsCarryPositions) {
+  std::string f = user_config("batch = 20\ntimeout = 0\n");
+  auto c = load_agent_config(GlobalOptions{}, getenv());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message, f + ":2:11: timeout: 0 is outside 0.001..86400");
+  user_config("nodes = [\"x\"]\n");
+  c = load_agent_config(GlobalOptions{}, getenv());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message, f + ":1:1: nodes: unknown key (did you mean \"node\"?)");
+  user_config("node = []\n");
+  c = load_agent_config(GlobalOptions{}, getenv());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message, f + ":1:8: node: empty");
+}
+
+// The printed config is valid TOML whatever the values hold (control characters escaped).
+TEST_F(ConfigTest, RenderEscapesControlCharacters) {
+  env_["STROP_IDENTITY"] = "/tmp/a\x01" "b\tc\"d\x7f";
+  auto c = load_agent_config(GlobalOptions{}, getenv());
+  ASSERT_TRUE(c.ok()) << c.error().to_string();
+  std::string text = render_config(*c);
+  EXPECT_NE(text.find("identity = \"/tmp/a\\u0001b\\tc\\\"d\\u007f\"  # env STROP_IDENTITY\n"),
+            std::string::npos)
+      << text;
+  env_.erase("STROP_IDENTITY");  // read it back from the printed file alone
+  GlobalOptions g;
+  g.config = write("printed.toml", text);
+  auto back = load_agent_config(g, getenv());
+  ASSERT_TRUE(back.ok()) << back.error().to_string() << "\n" << text;
+  EXPECT_EQ(back->identity, c->identity);
+  EXPECT_EQ(back->nodes, c->nodes);
+  EXPECT_EQ(back->timeout_s, c->timeout_s);
+}
+
 TEST_F(ConfigTest, ClientOptionsCarryTheConfig) {
   user_config("timeout = 1.5\ncache_ttl = 2\nbatch = 9\nengines = \"body,fuzzy\"\n");
   auto c = load_agent_config(GlobalOptions{}, getenv());

@@ -1,12 +1,8 @@
+// config.cpp: strop-milter's key table (config::Table, base/config_table.hpp): every key once,
+// with its type, range and doc line; the table drives loading, errors and --print-config.
 #include "milter/config.hpp"
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
-
-#include <fstream>
-#include <map>
-#include <set>
-#include <sstream>
 
 #include "agent/node_url.hpp"
 #include "milter/net.hpp"
@@ -16,295 +12,210 @@
 namespace strop::milter {
 namespace {
 
-const std::map<std::string, std::set<std::string>>& known_keys() {
-  static const std::map<std::string, std::set<std::string>> k = {
-      {"milter",
-       {"socket", "socket_mode", "backlog", "mta_timeout_s", "max_recipients", "max_headers",
-        "no_reply"}},
-      {"log", {"level", "target"}},
-      {"budget", {"total_ms"}},
-      {"buffer", {"memory_per_message", "memory_total", "max_message_bytes", "spool_dir"}},
-      {"clamd",
-       {"enabled", "addresses", "timeout_ms", "connect_timeout_ms", "max_bytes", "chunk_bytes",
-        "on_failure", "on_oversize"}},
-      {"node",
-       {"urls", "timeout_ms", "on_failure", "identity", "report_threshold", "report_timeout_ms",
-        "spam_traps", "cache_ttl_ms", "ca_file"}},
-      {"spamd", {"enabled", "address", "user", "timeout_ms", "max_bytes", "on_failure"}},
-      {"rules", {"file"}},
-      {"policy",
-       {"tag_threshold", "reject_threshold", "virus_action", "spam_action", "subject_tag",
-        "incoming_headers", "virus_reply", "spam_reply", "tempfail_reply"}},
-      {"quarantine", {"method", "directory"}},
-      {"bypass", {"networks", "authenticated", "senders", "recipients"}},
-      {"metrics", {"listen"}},
-  };
-  return k;
-}
+namespace cfg = strop::config;
+constexpr std::int64_t kMaxBytes = std::int64_t{1} << 40;
+constexpr std::int64_t kHourMs = 3'600'000;
 
-class Reader {
- public:
-  explicit Reader(const toml::table& root) : root_(root) {}
-
-  const toml::node* node(const char* sec, const char* key) const {
-    const toml::table* t = root_[sec].as_table();
-    return t == nullptr ? nullptr : t->get(key);
-  }
-  static std::string path(const char* sec, const char* key) { return std::string(sec) + "." + key; }
-
-  Result<void> str(const char* sec, const char* key, std::string* out) const {
-    const toml::node* n = node(sec, key);
-    if (n == nullptr) return {};
-    auto v = n->value<std::string>();
-    if (!v) return make_error(Errc::kInvalidArgument, path(sec, key) + ": expected a string");
-    *out = *v;
-    return {};
-  }
-  template <class T>
-  Result<void> integer(const char* sec, const char* key, T* out, std::int64_t min,
-                       std::int64_t max) const {
-    const toml::node* n = node(sec, key);
-    if (n == nullptr) return {};
-    auto v = n->value<std::int64_t>();
-    if (!v || !n->is_integer()) {
-      return make_error(Errc::kInvalidArgument, path(sec, key) + ": expected an integer");
-    }
-    if (*v < min || *v > max) {
-      return make_error(Errc::kInvalidArgument,
-                        fmt::format("{}: {} is outside {}..{}", path(sec, key), *v, min, max));
-    }
-    *out = static_cast<T>(*v);
-    return {};
-  }
-  Result<void> ms(const char* sec, const char* key, std::chrono::milliseconds* out) const {
-    std::int64_t v = out->count();
-    if (auto r = integer(sec, key, &v, 1, 3600000); !r) return r;
-    *out = std::chrono::milliseconds(v);
-    return {};
-  }
-  Result<void> number(const char* sec, const char* key, double* out) const {
-    const toml::node* n = node(sec, key);
-    if (n == nullptr) return {};
-    auto v = n->value<double>();  // integers convert
-    if (!v) return make_error(Errc::kInvalidArgument, path(sec, key) + ": expected a number");
-    *out = *v;
-    return {};
-  }
-  Result<void> boolean(const char* sec, const char* key, bool* out) const {
-    const toml::node* n = node(sec, key);
-    if (n == nullptr) return {};
-    auto v = n->value<bool>();
-    if (!v) return make_error(Errc::kInvalidArgument, path(sec, key) + ": expected true or false");
-    *out = *v;
-    return {};
-  }
-  Result<void> list(const char* sec, const char* key, std::vector<std::string>* out) const {
-    const toml::node* n = node(sec, key);
-    if (n == nullptr) return {};
-    const toml::array* a = n->as_array();
-    if (a == nullptr) {
-      return make_error(Errc::kInvalidArgument, path(sec, key) + ": expected an array of strings");
-    }
-    out->clear();
-    for (const auto& e : *a) {
-      auto v = e.value<std::string>();
-      if (!v) {
-        return make_error(Errc::kInvalidArgument,
-                          path(sec, key) + ": expected an array of strings");
-      }
-      out->push_back(*v);
-    }
-    return {};
-  }
-
- private:
-  const toml::table& root_;
-};
-
-template <class T, class F>
-Result<void> enum_str(const Reader& rd, const char* sec, const char* key, T* out, F parse) {
-  std::string s;
-  if (rd.node(sec, key) == nullptr) return {};
-  if (auto r = rd.str(sec, key, &s); !r) return r;
-  auto v = parse(s);
-  if (!v)
-    return make_error(Errc::kInvalidArgument, Reader::path(sec, key) + ": " + v.error().message);
-  *out = *v;
-  return {};
-}
-
-Result<Config> from_table(const toml::table& root) {
-  for (const auto& [k, v] : root) {
-    std::string sec(k.str());
-    auto it = known_keys().find(sec);
-    if (it == known_keys().end()) {
-      return make_error(Errc::kInvalidArgument, "unknown section [" + sec + "]");
-    }
-    const toml::table* t = v.as_table();
-    if (t == nullptr) return make_error(Errc::kInvalidArgument, sec + " must be a [section]");
-    for (const auto& [k2, v2] : *t) {
-      if (it->second.count(std::string(k2.str())) == 0) {
-        return make_error(Errc::kInvalidArgument,
-                          "unknown key " + sec + "." + std::string(k2.str()));
-      }
-    }
-  }
-  Config c;
-  Reader rd(root);
-  PipelineOptions& p = c.pipeline;
-  PolicyOptions& pol = p.policy;
-  constexpr std::int64_t kMaxBytes = std::int64_t{1} << 40;
-
-  STROP_TRY(rd.str("milter", "socket", &c.socket));
-  if (const toml::node* n = rd.node("milter", "socket_mode")) {
-    std::string s;
-    if (n->is_integer()) {
-      s = std::to_string(n->value<std::int64_t>().value_or(0));
-    } else {
-      STROP_TRY(rd.str("milter", "socket_mode", &s));
-    }
+// milter.socket_mode: octal digits, as a string ("0660") or an integer (660).
+cfg::Key<Config> socket_mode_key() {
+  cfg::Key<Config> k;
+  k.info.section = "milter";
+  k.info.name = "socket_mode";
+  k.info.doc = "unix socket mode, octal";
+  k.info.integer_as_string = true;
+  k.set = [](Config& c, const cfg::Value& v) -> Result<void> {
+    const auto& s = std::get<std::string>(v);
     int mode = 0;
     bool ok = !s.empty() && s.size() <= 4;
     for (char ch : s) {
       ok = ok && ch >= '0' && ch <= '7';
       mode = mode * 8 + (ch - '0');
     }
-    if (!ok)
-      return make_error(Errc::kInvalidArgument, "milter.socket_mode: expected octal like \"0660\"");
+    if (!ok) return make_error(Errc::kInvalidArgument, "expected octal like \"0660\"");
     c.socket_mode = mode;
-  }
-  STROP_TRY(rd.integer("milter", "backlog", &c.backlog, 1, 65535));
-  STROP_TRY(rd.integer("milter", "mta_timeout_s", &c.mta_timeout_s, 1, 86400));
-  STROP_TRY(rd.integer("milter", "max_recipients", &c.max_recipients, 1, 1000000));
-  STROP_TRY(rd.integer("milter", "max_headers", &c.max_headers, 1, 1000000));
-  STROP_TRY(rd.str("milter", "no_reply", &c.no_reply));
-
-  STROP_TRY(rd.str("log", "level", &c.log_level));
-  STROP_TRY(rd.str("log", "target", &c.log_target));
-
-  STROP_TRY(rd.ms("budget", "total_ms", &p.budget));
-
-  STROP_TRY(rd.integer("buffer", "memory_per_message", &c.buffer.memory_per_message, 0, kMaxBytes));
-  STROP_TRY(rd.integer("buffer", "memory_total", &c.memory_total, 0, kMaxBytes));
-  STROP_TRY(rd.integer("buffer", "max_message_bytes", &c.buffer.max_message_bytes, 1, kMaxBytes));
-  STROP_TRY(rd.str("buffer", "spool_dir", &c.buffer.spool_dir));
-
-  STROP_TRY(rd.boolean("clamd", "enabled", &c.clamd_enabled));
-  STROP_TRY(rd.list("clamd", "addresses", &c.clamd_addresses));
-  STROP_TRY(rd.ms("clamd", "timeout_ms", &p.clamd_timeout));
-  STROP_TRY(rd.integer("clamd", "connect_timeout_ms", &c.clamd_connect_timeout_ms, 1, 600000));
-  STROP_TRY(rd.integer("clamd", "max_bytes", &p.clamd_max_bytes, 1, kMaxBytes));
-  STROP_TRY(rd.integer("clamd", "chunk_bytes", &c.clamd_chunk_bytes, 1, 16 << 20));
-  STROP_TRY(enum_str(rd, "clamd", "on_failure", &pol.clamd_failure, parse_fail_mode));
-  STROP_TRY(enum_str(rd, "clamd", "on_oversize", &pol.oversize_action, parse_action));
-
-  STROP_TRY(rd.list("node", "urls", &c.node_urls));
-  STROP_TRY(rd.ms("node", "timeout_ms", &p.lookup_timeout));
-  STROP_TRY(enum_str(rd, "node", "on_failure", &pol.lookup_failure, parse_fail_mode));
-  STROP_TRY(rd.str("node", "identity", &c.node_identity));
-  STROP_TRY(rd.integer("node", "cache_ttl_ms", &c.node_cache_ttl_ms, 0, 86400000));
-  STROP_TRY(rd.str("node", "ca_file", &c.node_ca_file));
-  STROP_TRY(rd.number("node", "report_threshold", &p.report_threshold));
-  STROP_TRY(rd.ms("node", "report_timeout_ms", &p.report_timeout));
-  STROP_TRY(rd.list("node", "spam_traps", &p.spam_traps));
-  for (auto& t : p.spam_traps) t = bare_address(t);
-
-  STROP_TRY(rd.boolean("spamd", "enabled", &c.spamd_enabled));
-  STROP_TRY(rd.str("spamd", "address", &c.spamd_address));
-  STROP_TRY(rd.str("spamd", "user", &c.spamd_user));
-  STROP_TRY(rd.ms("spamd", "timeout_ms", &p.spamd_timeout));
-  STROP_TRY(rd.integer("spamd", "max_bytes", &p.spamd_max_bytes, 1, kMaxBytes));
-  STROP_TRY(enum_str(rd, "spamd", "on_failure", &pol.spamd_failure, parse_fail_mode));
-
-  STROP_TRY(rd.str("rules", "file", &c.rules_file));
-
-  STROP_TRY(rd.number("policy", "tag_threshold", &pol.tag_threshold));
-  STROP_TRY(rd.number("policy", "reject_threshold", &pol.reject_threshold));
-  STROP_TRY(enum_str(rd, "policy", "virus_action", &pol.virus_action, parse_action));
-  STROP_TRY(enum_str(rd, "policy", "spam_action", &pol.spam_action, parse_action));
-  STROP_TRY(rd.str("policy", "subject_tag", &p.headers.subject_tag));
-  STROP_TRY(enum_str(rd, "policy", "incoming_headers", &p.headers.incoming, parse_incoming_mode));
-  STROP_TRY(rd.str("policy", "virus_reply", &pol.virus_reply));
-  STROP_TRY(rd.str("policy", "spam_reply", &pol.spam_reply));
-  STROP_TRY(rd.str("policy", "tempfail_reply", &pol.tempfail_reply));
-
-  STROP_TRY(enum_str(rd, "quarantine", "method", &p.quarantine_method, parse_quarantine_method));
-  STROP_TRY(rd.str("quarantine", "directory", &p.quarantine_dir));
-
-  STROP_TRY(rd.list("bypass", "networks", &c.bypass.networks));
-  STROP_TRY(rd.boolean("bypass", "authenticated", &c.bypass.authenticated));
-  STROP_TRY(rd.list("bypass", "senders", &c.bypass.senders));
-  STROP_TRY(rd.list("bypass", "recipients", &c.bypass.recipients));
-
-  STROP_TRY(rd.str("metrics", "listen", &c.metrics_listen));
-  return c;
+    return {};
+  };
+  k.get = [](const Config& c) -> cfg::Value { return fmt::format("{:04o}", c.socket_mode); };
+  return k;
 }
 
-std::string q(std::string_view s) {
-  // TOML basic string.
-  std::string out = "\"";
-  for (char ch : s) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(ch));
-        } else {
-          out += ch;
-        }
+// node.spam_traps: envelope addresses, kept bare and lower-case.
+cfg::Key<Config> spam_traps_key() {
+  auto k = cfg::string_list_key<Config>(
+      "node", "spam_traps", "recipients whose mail is auto-reported",
+      [](Config& c) -> auto& { return c.pipeline.spam_traps; });
+  k.set = [](Config& c, const cfg::Value& v) -> Result<void> {
+    c.pipeline.spam_traps.clear();
+    for (const auto& t : std::get<std::vector<std::string>>(v)) {
+      c.pipeline.spam_traps.push_back(bare_address(t));
     }
-  }
-  return out + "\"";
+    return {};
+  };
+  return k;
 }
 
-std::string qlist(const std::vector<std::string>& v) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + q(v[i]);
-  return out + "]";
+const cfg::Table<Config>& table() {
+  using C = Config;
+  static const std::vector<std::string_view> kActions = {"accept",  "tag",        "reject",
+                                                         "discard", "quarantine", "tempfail"};
+  static const std::vector<std::string_view> kFailModes = {"tempfail", "accept"};
+  static const cfg::Table<C> t({
+      // [milter]
+      cfg::string_key<C>("milter", "socket", "unix:PATH or inet:PORT@ADDR", &C::socket),
+      socket_mode_key(),
+      cfg::integer_key<C>("milter", "backlog", "pending MTA connections", &C::backlog, 1, 65535),
+      cfg::duration_count_key<C>("milter", "mta_timeout_seconds",
+                                 "libmilter's I/O timeout towards the MTA", "seconds",
+                                 &C::mta_timeout_s, 1, 86400)
+          .old_name("mta_timeout_s"),
+      cfg::integer_key<C>("milter", "max_recipients", "recipients remembered per message",
+                          &C::max_recipients, 1, 1'000'000),
+      cfg::integer_key<C>("milter", "max_headers", "headers remembered per message",
+                          &C::max_headers, 1, 1'000'000),
+      cfg::choice_key<C>("milter", "no_reply",
+                         "skip MTA replies where none is needed: auto (unix sockets), yes, no",
+                         &C::no_reply, {"auto", "yes", "no"}),
+      // [log]
+      cfg::log_level_key<C>("log", "level", "trace debug info warn error critical off",
+                            &C::log_level, {kLogLevels.begin(), kLogLevels.end()}),
+      cfg::choice_key<C>("log", "target", "stderr or syslog (facility LOG_MAIL)", &C::log_target,
+                         {"stderr", "syslog"}),
+      // [budget]
+      cfg::duration_key<C>("budget", "total_ms", "everything at end of message, all stages",
+                           [](C& c) -> auto& { return c.pipeline.budget; }, 1, kHourMs),
+      // [buffer]
+      cfg::integer_key<C>("buffer", "memory_per_message", "in memory up to this, then spilled",
+                          [](C& c) -> auto& { return c.buffer.memory_per_message; }, 0,
+                          kMaxBytes),
+      cfg::integer_key<C>("buffer", "memory_total", "across all messages in flight",
+                          &C::memory_total, 0, kMaxBytes),
+      cfg::integer_key<C>("buffer", "max_message_bytes", "stored at most; larger: not scanned",
+                          [](C& c) -> auto& { return c.buffer.max_message_bytes; }, 1,
+                          kMaxBytes),
+      cfg::string_key<C>("buffer", "spool_dir", "where spill files live (O_TMPFILE)",
+                         [](C& c) -> auto& { return c.buffer.spool_dir; }),
+      // [clamd]
+      cfg::bool_key<C>("clamd", "enabled", "scan with clamd", &C::clamd_enabled),
+      cfg::string_list_key<C>("clamd", "addresses", "unix:PATH or ADDR:PORT; round-robin",
+                              &C::clamd_addresses),
+      cfg::duration_key<C>("clamd", "timeout_ms", "one scan",
+                           [](C& c) -> auto& { return c.pipeline.clamd_timeout; }, 1, kHourMs),
+      cfg::duration_count_key<C>("clamd", "connect_timeout_ms", "per address", "ms",
+                                 &C::clamd_connect_timeout_ms, 1, 600'000),
+      cfg::integer_key<C>("clamd", "max_bytes", "larger messages are not sent",
+                          [](C& c) -> auto& { return c.pipeline.clamd_max_bytes; }, 1,
+                          kMaxBytes),
+      cfg::integer_key<C>("clamd", "chunk_bytes", "INSTREAM chunk size", &C::clamd_chunk_bytes,
+                          1, 16 << 20),
+      cfg::enum_key<C>("clamd", "on_failure", "clamd down, timeout or bad reply",
+                       [](C& c) -> auto& { return c.pipeline.policy.clamd_failure; },
+                       kFailModes, parse_fail_mode, fail_mode_name),
+      cfg::enum_key<C>("clamd", "on_oversize", "too large to scan: accept, reject or tempfail",
+                       [](C& c) -> auto& { return c.pipeline.policy.oversize_action; }, kActions,
+                       parse_action, action_name),
+      // [node]
+      cfg::string_list_key<C>("node", "urls", "http(s):// or udp:// node URLs; []: no lookup",
+                              &C::node_urls),
+      cfg::duration_key<C>("node", "timeout_ms", "one lookup",
+                           [](C& c) -> auto& { return c.pipeline.lookup_timeout; }, 1, kHourMs),
+      cfg::enum_key<C>("node", "on_failure", "node down or timeout",
+                       [](C& c) -> auto& { return c.pipeline.policy.lookup_failure; },
+                       kFailModes, parse_fail_mode, fail_mode_name),
+      cfg::string_key<C>("node", "identity", "reporter identity file, for auto-report",
+                         &C::node_identity),
+      cfg::duration_count_key<C>("node", "cache_ttl_ms", "verdict cache; 0: off", "ms",
+                                 &C::node_cache_ttl_ms, 0, 86'400'000),
+      cfg::string_key<C>("node", "ca_file", "CA certificates for https nodes; \"\": system",
+                         &C::node_ca_file),
+      cfg::double_key<C>("node", "report_threshold", "auto-report at this score; 0: off",
+                         [](C& c) -> auto& { return c.pipeline.report_threshold; }, -1e6, 1e6),
+      cfg::duration_key<C>("node", "report_timeout_ms", "one auto-report",
+                           [](C& c) -> auto& { return c.pipeline.report_timeout; }, 1, kHourMs),
+      spam_traps_key(),
+      // [spamd]
+      cfg::bool_key<C>("spamd", "enabled", "ask spamd", &C::spamd_enabled),
+      cfg::string_key<C>("spamd", "address", "ADDR:PORT or unix:PATH", &C::spamd_address),
+      cfg::string_key<C>("spamd", "user", "the SPAMC User: header", &C::spamd_user),
+      cfg::duration_key<C>("spamd", "timeout_ms", "one check",
+                           [](C& c) -> auto& { return c.pipeline.spamd_timeout; }, 1, kHourMs),
+      cfg::integer_key<C>("spamd", "max_bytes", "larger messages are not sent",
+                          [](C& c) -> auto& { return c.pipeline.spamd_max_bytes; }, 1,
+                          kMaxBytes),
+      cfg::enum_key<C>("spamd", "on_failure", "spamd down or timeout",
+                       [](C& c) -> auto& { return c.pipeline.policy.spamd_failure; },
+                       kFailModes, parse_fail_mode, fail_mode_name),
+      // [rules]
+      cfg::string_key<C>("rules", "file", "rules file; \"\": built-in rules only",
+                         &C::rules_file),
+      // [policy]
+      cfg::double_key<C>("policy", "tag_threshold", "score at/above which mail is tagged",
+                         [](C& c) -> auto& { return c.pipeline.policy.tag_threshold; }, -1e6,
+                         1e6),
+      cfg::double_key<C>("policy", "reject_threshold", "score at/above which spam_action applies",
+                         [](C& c) -> auto& { return c.pipeline.policy.reject_threshold; }, -1e6,
+                         1e6),
+      cfg::enum_key<C>("policy", "virus_action", "reject, discard, quarantine or tempfail",
+                       [](C& c) -> auto& { return c.pipeline.policy.virus_action; }, kActions,
+                       parse_action, action_name),
+      cfg::enum_key<C>("policy", "spam_action", "reject, discard, quarantine, tempfail or tag",
+                       [](C& c) -> auto& { return c.pipeline.policy.spam_action; }, kActions,
+                       parse_action, action_name),
+      cfg::string_key<C>("policy", "subject_tag", "prefixed to the Subject of tagged mail",
+                         [](C& c) -> auto& { return c.pipeline.headers.subject_tag; }),
+      cfg::enum_key<C>("policy", "incoming_headers", "X-Spam-*/X-Strop-* from outside",
+                       [](C& c) -> auto& { return c.pipeline.headers.incoming; },
+                       {"remove", "rename", "keep"}, parse_incoming_mode, incoming_mode_name),
+      cfg::string_key<C>("policy", "virus_reply", "554 5.7.1 text; %v: virus name",
+                         [](C& c) -> auto& { return c.pipeline.policy.virus_reply; }),
+      cfg::string_key<C>("policy", "spam_reply", "550 5.7.1 text; %s: score",
+                         [](C& c) -> auto& { return c.pipeline.policy.spam_reply; }),
+      cfg::string_key<C>("policy", "tempfail_reply", "451 4.7.1 text",
+                         [](C& c) -> auto& { return c.pipeline.policy.tempfail_reply; }),
+      // [quarantine]
+      cfg::enum_key<C>("quarantine", "method", "directory (message + JSON sidecar) or hold",
+                       [](C& c) -> auto& { return c.pipeline.quarantine_method; },
+                       {"directory", "hold"}, parse_quarantine_method, quarantine_method_name),
+      cfg::string_key<C>("quarantine", "directory", "where quarantined messages go",
+                         [](C& c) -> auto& { return c.pipeline.quarantine_dir; }),
+      // [bypass]
+      cfg::string_list_key<C>("bypass", "networks", "client CIDRs never scanned",
+                              [](C& c) -> auto& { return c.bypass.networks; }),
+      cfg::bool_key<C>("bypass", "authenticated", "SMTP-AUTH senders are not scanned",
+                       [](C& c) -> auto& { return c.bypass.authenticated; }),
+      cfg::string_list_key<C>("bypass", "senders", "envelope-sender globs",
+                              [](C& c) -> auto& { return c.bypass.senders; }),
+      cfg::string_list_key<C>("bypass", "recipients", "bypass if ALL recipients match",
+                              [](C& c) -> auto& { return c.bypass.recipients; }),
+      // [metrics]
+      cfg::string_key<C>("metrics", "listen", "ADDR:PORT for GET /metrics; \"\": off",
+                         &C::metrics_listen),
+  });
+  return t;
 }
 
-std::string num(double d) {
-  std::string s = fmt::format("{}", d);
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // keep it a TOML float
-  return s;
+Result<Config> parse(std::string_view text, std::string_view source, config::Sources* sources) {
+  Config c;
+  auto r = table().load(text, source, c, sources, "file " + std::string(source));
+  if (!r) return make_error(Errc::kInvalidArgument, r.error().message);
+  return c;
 }
 
 }  // namespace
 
 Result<Config> parse_config(std::string_view toml_text, std::string_view source) {
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, source);
-  } catch (const toml::parse_error& e) {
-    return make_error(Errc::kInvalidArgument,
-                      fmt::format("{}:{}:{}: {}", source, e.source().begin.line,
-                                  e.source().begin.column, e.description()));
-  }
-  auto c = from_table(root);
-  if (!c) return make_error(c.error().code, std::string(source) + ": " + c.error().message);
-  return c;
+  return parse(toml_text, source, nullptr);
 }
 
 Result<Config> load_config_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(Errc::kNotFound, "cannot read config file " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (ss.str().size() > (1u << 20)) {
-    return make_error(Errc::kLimitExceeded, path + ": config file larger than 1 MiB");
+  auto text = config::read_file(path);
+  if (!text) {
+    return make_error(text.error().code == Errc::kIo ? Errc::kNotFound : text.error().code,
+                      text.error().message);
   }
-  return parse_config(ss.str(), path);
+  config::Sources sources;
+  auto c = parse(*text, path, &sources);
+  if (c) c->sources = std::move(sources);
+  return c;
 }
 
 Result<void> validate(const Config& c) {
@@ -387,57 +298,10 @@ Result<void> validate(const Config& c) {
 }
 
 std::string print_config(const Config& c) {
-  const PipelineOptions& p = c.pipeline;
-  const PolicyOptions& pol = p.policy;
-  std::string o;
-  o += "# strop-milter effective configuration\n";
-  o += "[milter]\n";
-  o += fmt::format(
-      "socket = {}\nsocket_mode = \"{:04o}\"\nbacklog = {}\nmta_timeout_s = {}\n"
-      "max_recipients = {}\nmax_headers = {}\nno_reply = {}\n\n",
-      q(c.socket), c.socket_mode, c.backlog, c.mta_timeout_s, c.max_recipients, c.max_headers,
-      q(c.no_reply));
-  o += fmt::format("[log]\nlevel = {}\ntarget = {}\n\n", q(c.log_level), q(c.log_target));
-  o += fmt::format("[budget]\ntotal_ms = {}\n\n", p.budget.count());
-  o += fmt::format(
-      "[buffer]\nmemory_per_message = {}\nmemory_total = {}\nmax_message_bytes = {}\n"
-      "spool_dir = {}\n\n",
-      c.buffer.memory_per_message, c.memory_total, c.buffer.max_message_bytes,
-      q(c.buffer.spool_dir));
-  o += fmt::format(
-      "[clamd]\nenabled = {}\naddresses = {}\ntimeout_ms = {}\nconnect_timeout_ms = {}\n"
-      "max_bytes = {}\nchunk_bytes = {}\non_failure = {}\non_oversize = {}\n\n",
-      c.clamd_enabled, qlist(c.clamd_addresses), p.clamd_timeout.count(),
-      c.clamd_connect_timeout_ms, p.clamd_max_bytes, c.clamd_chunk_bytes,
-      q(fail_mode_name(pol.clamd_failure)), q(action_name(pol.oversize_action)));
-  o += fmt::format(
-      "[node]\nurls = {}\ntimeout_ms = {}\non_failure = {}\nidentity = {}\n"
-      "cache_ttl_ms = {}\nca_file = {}\n"
-      "report_threshold = {}\nreport_timeout_ms = {}\nspam_traps = {}\n\n",
-      qlist(c.node_urls), p.lookup_timeout.count(), q(fail_mode_name(pol.lookup_failure)),
-      q(c.node_identity), c.node_cache_ttl_ms, q(c.node_ca_file), num(p.report_threshold),
-      p.report_timeout.count(), qlist(p.spam_traps));
-  o += fmt::format(
-      "[spamd]\nenabled = {}\naddress = {}\nuser = {}\ntimeout_ms = {}\nmax_bytes = {}\n"
-      "on_failure = {}\n\n",
-      c.spamd_enabled, q(c.spamd_address), q(c.spamd_user), p.spamd_timeout.count(),
-      p.spamd_max_bytes, q(fail_mode_name(pol.spamd_failure)));
-  o += fmt::format("[rules]\nfile = {}\n\n", q(c.rules_file));
-  o += fmt::format(
-      "[policy]\ntag_threshold = {}\nreject_threshold = {}\nvirus_action = {}\n"
-      "spam_action = {}\nsubject_tag = {}\nincoming_headers = {}\nvirus_reply = {}\n"
-      "spam_reply = {}\ntempfail_reply = {}\n\n",
-      num(pol.tag_threshold), num(pol.reject_threshold), q(action_name(pol.virus_action)),
-      q(action_name(pol.spam_action)), q(p.headers.subject_tag),
-      q(incoming_mode_name(p.headers.incoming)), q(pol.virus_reply), q(pol.spam_reply),
-      q(pol.tempfail_reply));
-  o += fmt::format("[quarantine]\nmethod = {}\ndirectory = {}\n\n",
-                   q(quarantine_method_name(p.quarantine_method)), q(p.quarantine_dir));
-  o += fmt::format("[bypass]\nnetworks = {}\nauthenticated = {}\nsenders = {}\nrecipients = {}\n\n",
-                   qlist(c.bypass.networks), c.bypass.authenticated, qlist(c.bypass.senders),
-                   qlist(c.bypass.recipients));
-  o += fmt::format("[metrics]\nlisten = {}\n", q(c.metrics_listen));
-  return o;
+  config::PrintOptions o;
+  o.header = "strop-milter effective configuration";
+  o.sources = &c.sources;
+  return table().print(c, o);
 }
 
 }  // namespace strop::milter

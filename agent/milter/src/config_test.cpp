@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 namespace strop::milter {
 namespace {
 
@@ -81,18 +83,64 @@ listen = "127.0.0.1:9466"
 
 TEST(Config, UnknownKeysAndBadTypesAreErrors) {
   EXPECT_EQ(parse_config("[clamd]\naddress = \"x\"\n").error().message,
-            "config: unknown key clamd.address");
-  EXPECT_EQ(parse_config("[nope]\n").error().message, "config: unknown section [nope]");
+            "config:2:1: clamd.address: unknown key (did you mean \"addresses\"?)");
+  EXPECT_EQ(parse_config("[nope]\n").error().message,
+            "config:1:2: nope: unknown section (did you mean \"node\"?)");
   EXPECT_EQ(parse_config("[budget]\ntotal_ms = \"5s\"\n").error().message,
-            "config: budget.total_ms: expected an integer");
+            "config:2:12: budget.total_ms: expected an integer");
   EXPECT_EQ(parse_config("[budget]\ntotal_ms = 0\n").error().message,
-            "config: budget.total_ms: 0 is outside 1..3600000");
+            "config:2:12: budget.total_ms: 0 is outside 1..3600000");
   EXPECT_EQ(parse_config("[policy]\nvirus_action = \"bounce\"\n").error().message,
-            "config: policy.virus_action: unknown action 'bounce' (accept, tag, reject, discard, "
-            "quarantine, tempfail)");
+            "config:2:16: policy.virus_action: unknown action 'bounce' (accept, tag, reject, "
+            "discard, quarantine, tempfail)");
+  EXPECT_EQ(parse_config("[milter]\nsocket_mode = \"0999\"\n").error().message,
+            "config:2:15: milter.socket_mode: expected octal like \"0660\"");
   auto syntax = parse_config("[milter\n", "f.toml");
   ASSERT_FALSE(syntax.ok());
   EXPECT_TRUE(syntax.error().message.starts_with("f.toml:1:")) << syntax.error().message;
+}
+
+// Durations are named after their unit (_ms, _seconds); the earlier mta_timeout_s still reads.
+TEST(Config, DurationKeysFollowTheUnitConvention) {
+  auto c = parse_config("[milter]\nmta_timeout_s = 600\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->mta_timeout_s, 600);
+  EXPECT_NE(print_config(*c).find("\nmta_timeout_seconds = 600\n"), std::string::npos);
+  c = parse_config("[milter]\nmta_timeout_seconds = 601\nsocket_mode = 644\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->mta_timeout_s, 601);
+  EXPECT_EQ(c->socket_mode, 0644);
+  EXPECT_FALSE(parse_config("[milter]\nmta_timeout_s = 1\nmta_timeout_seconds = 2\n").ok());
+}
+
+// --print-config: valid TOML whatever the strings hold, and where each value came from.
+TEST(Config, PrintedConfigIsValidTomlAndShowsSources) {
+  std::string path = ::testing::TempDir() + "strop-milter-config-test.toml";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("[policy]\nsubject_tag = \"[SPAM]\"\n[budget]\ntotal_ms = 5000\n", f);
+    std::fclose(f);
+  }
+  auto c = load_config_file(path);
+  std::remove(path.c_str());
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  c->socket = "inet:9999@127.0.0.1";  // as main.cpp applies --socket
+  c->pipeline.policy.spam_reply = "line\nbreak \x1b[31m \"quoted\"";
+  std::string text = print_config(*c);
+  EXPECT_NE(text.find("(from: file " + path + ")\nsubject_tag = \"[SPAM]\"\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("(from: flag)\nsocket = \"inet:9999@127.0.0.1\"\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("(from: default)\nbacklog = 128\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("spam_reply = \"line\\nbreak \\u001b[31m \\\"quoted\\\"\"\n"),
+            std::string::npos)
+      << text;
+  auto back = parse_config(text);
+  ASSERT_TRUE(back.ok()) << back.error().message << "\n" << text;
+  EXPECT_EQ(back->pipeline.policy.spam_reply, c->pipeline.policy.spam_reply);
+  EXPECT_EQ(back->pipeline.budget.count(), 5000);
 }
 
 // One set of log levels in every Strop program (spdlog's names), one error text.

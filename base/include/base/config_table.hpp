@@ -60,6 +60,10 @@ using Value = std::variant<bool, std::int64_t, double, std::string, std::vector<
 
 // What the loader and printer need to know of a key.
 struct KeyInfo {
+  KeyInfo() = default;
+  KeyInfo(std::string_view s, std::string_view n, std::string_view d, Type t)
+      : section(s), name(n), doc(d), type(t) {}
+
   std::string_view section;  // "" for a top-level key (flat files such as strop's agent.toml)
   std::string_view name;
   std::string_view doc;      // one line
@@ -134,6 +138,8 @@ std::string print(const std::vector<const KeyInfo*>& keys, const GetFn& value,
 
 // The TOML text of `v` as key `k` prints it (strings escaped, always valid TOML).
 std::string format_value(const KeyInfo& k, const Value& v);
+// Splits "a, b c" at commas and blanks into {"a", "b", "c"} (list values given as one string).
+std::vector<std::string> split_list(std::string_view s);
 // A TOML basic string: quotes, backslash and control characters escaped, invalid UTF-8
 // replaced by U+FFFD.
 std::string toml_string(std::string_view s);
@@ -178,16 +184,6 @@ class Table {
 // --- Key builders. `access` is a data member pointer or a callable C& -> T&. ---
 
 namespace detail {
-inline KeyInfo info(std::string_view section, std::string_view name, std::string_view doc,
-                    Type type) {
-  KeyInfo k;
-  k.section = section;
-  k.name = name;
-  k.doc = doc;
-  k.type = type;
-  return k;
-}
-
 template <class C, class Access>
 using Ref = decltype(std::invoke(std::declval<Access>(), std::declval<C&>()));
 
@@ -211,66 +207,52 @@ constexpr std::string_view unit_name() {
     return "seconds";
   }
 }
+
+// A key whose member converts to and from the Value alternative V with static_cast.
+template <class V, class C, class Access>
+Key<C> plain_key(KeyInfo info, Access access) {
+  using T = std::remove_cvref_t<Ref<C, Access>>;
+  Key<C> k;
+  k.info = std::move(info);
+  k.set = [access](C& c, const Value& v) -> Result<void> {
+    detail::ref(access, c) = static_cast<T>(std::get<V>(v));
+    return {};
+  };
+  k.get = [access](const C& c) -> Value { return static_cast<V>(detail::cref(access, c)); };
+  return k;
+}
 }  // namespace detail
 
 template <class C, class Access>
 Key<C> string_key(std::string_view section, std::string_view name, std::string_view doc,
                   Access access) {
-  Key<C> k;
-  k.info = detail::info(section, name, doc, Type::kString);
-  k.set = [access](C& c, const Value& v) -> Result<void> {
-    detail::ref(access, c) = std::get<std::string>(v);
-    return {};
-  };
-  k.get = [access](const C& c) -> Value { return std::string(detail::cref(access, c)); };
-  return k;
+  return detail::plain_key<std::string, C>({section, name, doc, Type::kString}, access);
 }
 
 template <class C, class Access>
 Key<C> bool_key(std::string_view section, std::string_view name, std::string_view doc,
                 Access access) {
-  Key<C> k;
-  k.info = detail::info(section, name, doc, Type::kBool);
-  k.set = [access](C& c, const Value& v) -> Result<void> {
-    detail::ref(access, c) = std::get<bool>(v);
-    return {};
-  };
-  k.get = [access](const C& c) -> Value { return static_cast<bool>(detail::cref(access, c)); };
-  return k;
+  return detail::plain_key<bool, C>({section, name, doc, Type::kBool}, access);
 }
 
 // An integer member of any integral type, read in [lo, hi].
 template <class C, class Access>
 Key<C> integer_key(std::string_view section, std::string_view name, std::string_view doc,
                    Access access, std::int64_t lo, std::int64_t hi) {
-  using T = std::remove_reference_t<detail::Ref<C, Access>>;
-  Key<C> k;
-  k.info = detail::info(section, name, doc, Type::kInteger);
-  k.info.int_min = lo;
-  k.info.int_max = hi;
-  k.set = [access](C& c, const Value& v) -> Result<void> {
-    detail::ref(access, c) = static_cast<T>(std::get<std::int64_t>(v));
-    return {};
-  };
-  k.get = [access](const C& c) -> Value {
-    return static_cast<std::int64_t>(detail::cref(access, c));
-  };
-  return k;
+  KeyInfo info(section, name, doc, Type::kInteger);
+  info.int_min = lo;
+  info.int_max = hi;
+  return detail::plain_key<std::int64_t, C>(std::move(info), access);
 }
 
+// A floating-point member, read in [lo, hi] (NaN never is).
 template <class C, class Access>
 Key<C> double_key(std::string_view section, std::string_view name, std::string_view doc,
                   Access access, double lo, double hi) {
-  Key<C> k;
-  k.info = detail::info(section, name, doc, Type::kDouble);
-  k.info.double_min = lo;
-  k.info.double_max = hi;
-  k.set = [access](C& c, const Value& v) -> Result<void> {
-    detail::ref(access, c) = std::get<double>(v);
-    return {};
-  };
-  k.get = [access](const C& c) -> Value { return static_cast<double>(detail::cref(access, c)); };
-  return k;
+  KeyInfo info(section, name, doc, Type::kDouble);
+  info.double_min = lo;
+  info.double_max = hi;
+  return detail::plain_key<double, C>(std::move(info), access);
 }
 
 // A std::chrono::duration member, written as an integer count of its unit; the key's name
@@ -280,7 +262,7 @@ Key<C> duration_key(std::string_view section, std::string_view name, std::string
                     Access access, std::int64_t lo, std::int64_t hi) {
   using D = std::remove_reference_t<detail::Ref<C, Access>>;
   Key<C> k;
-  k.info = detail::info(section, name, doc, Type::kDuration);
+  k.info = KeyInfo(section, name, doc, Type::kDuration);
   k.info.int_min = lo;
   k.info.int_max = hi;
   k.info.unit = detail::unit_name<typename D::period>();
@@ -319,16 +301,8 @@ Key<C> seconds_key(std::string_view section, std::string_view name, std::string_
 template <class C, class Access>
 Key<C> string_list_key(std::string_view section, std::string_view name, std::string_view doc,
                        Access access) {
-  Key<C> k;
-  k.info = detail::info(section, name, doc, Type::kStringList);
-  k.set = [access](C& c, const Value& v) -> Result<void> {
-    detail::ref(access, c) = std::get<std::vector<std::string>>(v);
-    return {};
-  };
-  k.get = [access](const C& c) -> Value {
-    return std::vector<std::string>(detail::cref(access, c));
-  };
-  return k;
+  return detail::plain_key<std::vector<std::string>, C>(
+      {section, name, doc, Type::kStringList}, access);
 }
 
 // An enum member: `parse` (string_view -> Result<E>) reads it, `name` (E -> string) prints it.
@@ -337,7 +311,7 @@ Key<C> enum_key(std::string_view section, std::string_view name, std::string_vie
                 Access access, std::vector<std::string_view> choices, Parse parse,
                 Name name_of) {
   Key<C> k;
-  k.info = detail::info(section, name, doc, Type::kEnum);
+  k.info = KeyInfo(section, name, doc, Type::kEnum);
   k.info.choices = std::move(choices);
   k.set = [access, parse](C& c, const Value& v) -> Result<void> {
     auto e = parse(std::get<std::string>(v));

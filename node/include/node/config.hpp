@@ -15,6 +15,7 @@
 #include "node/pyzor_config.hpp"
 #include "node/razor_config.hpp"
 #include "protocol/limits.hpp"
+#include "base/config_table.hpp"
 #include "base/result.hpp"
 #include "storage/store.hpp"
 #include "strop/version.hpp"
@@ -100,14 +101,24 @@ struct Config {
 inline bool listener_enabled(const std::string& listen) { return !listen.empty() && listen != "off"; }
 
 // Reads `path` (TOML) over the defaults. Errors: kIo (unreadable), kInvalidArgument (syntax,
-// unknown key, wrong type or out-of-range value; the message names the key and position).
+// unknown key, wrong type or out-of-range value), as "FILE:LINE:COL: section.key: message".
+// The keys, their types and ranges are one table in config.cpp (base/config_table.hpp).
 Result<Config> load_config(const std::string& path);
+// As load_config, recording each key the file sets in `sources` ("file PATH"), for to_toml.
+Result<Config> load_config(const std::string& path, config::Sources* sources);
 // As load_config, from TOML text (tests).
 Result<Config> parse_config(std::string_view toml_text, std::string_view source_name = "config");
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name,
+                            config::Sources* sources);
 // Checks cross-field rules (both TLS files or none, listen parses, limits > 0).
 Result<void> validate(const Config& c);
-// The effective configuration as TOML, every key present (what --print-config prints).
+// The effective configuration as TOML, every key present (what --print-config prints), each
+// key under a comment with its doc and where its value came from: "default", or "file or
+// flag" for any other value.
 std::string to_toml(const Config& c);
+// As to_toml, with origins from load_config(path, sources): "file PATH" for a value the file
+// set, "flag" for one changed since, "default".
+std::string to_toml(const Config& c, const config::Sources* sources);
 
 // Parses "ADDR:PORT" ("127.0.0.1:7420", "[::1]:7420", "0.0.0.0:0").
 struct ListenAddress {

@@ -1,7 +1,8 @@
 // config.hpp: strop-milter's configuration: every option with its default declared once
 // (here), loading from a TOML file (unknown keys are errors, so typos do not pass silently),
 // command-line overrides, and printing the effective configuration as TOML
-// (--print-config). The file format is documented in docs/milter.md.
+// (--print-config). The keys, their types and ranges are one table in config.cpp
+// (base/config_table.hpp). The file format is documented in docs/milter.md.
 // Pure apart from load_config_file() reading one file; a Config is a plain value.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include "milter/buffer.hpp"
 #include "milter/bypass.hpp"
 #include "milter/pipeline.hpp"
+#include "base/config_table.hpp"
 #include "base/result.hpp"
 
 namespace strop::milter {
@@ -22,7 +24,9 @@ struct Config {
   std::string socket = "unix:/run/strop-milter/milter.sock";  // unix:PATH | inet:PORT@ADDR
   int socket_mode = 0660;    // Default: 0660 for a unix socket (0666 if the MTA user differs)
   int backlog = 128;         // Default: 128 pending MTA connections
-  int mta_timeout_s = 7210;  // Default: 7210 s, libmilter's I/O timeout towards the MTA
+  // Default: 7210 s, libmilter's I/O timeout towards the MTA. TOML: mta_timeout_seconds
+  // (the earlier name mta_timeout_s is still read).
+  int mta_timeout_s = 7210;
   std::size_t max_recipients = 1000;  // Default: 1000 recipients remembered per message
   std::size_t max_headers = 1000;     // Default: 1000 headers remembered per message
   std::string no_reply = "auto";      // auto (unix sockets: yes, TCP: no) | yes | no
@@ -54,9 +58,15 @@ struct Config {
   BypassOptions bypass;
   // Budget, timeouts, size limits, policy, quarantine, auto-report, headers:
   PipelineOptions pipeline;
+
+  // Where load_config_file() found each key ("file PATH"); --print-config shows it, "flag"
+  // for a value changed since, "default" for the rest.
+  config::Sources sources;
 };
 
-// Defaults plus the file's values. kInvalidArgument with "FILE:LINE:COL: ..." or the key path.
+// Defaults plus the file's values. Errors: kNotFound (unreadable), kLimitExceeded (over 1 MiB),
+// kInvalidArgument ("FILE:LINE:COL: section.key: message", or "FILE:LINE:COL: message" for
+// TOML syntax).
 Result<Config> load_config_file(const std::string& path);
 // As load_config_file, from TOML text (tests).
 Result<Config> parse_config(std::string_view toml_text, std::string_view source = "config");
@@ -64,7 +74,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source 
 // Cross-field checks (actions allowed per outcome, thresholds, endpoints parse).
 Result<void> validate(const Config& c);
 
-// The effective configuration as TOML that parse_config() reads back unchanged.
+// The effective configuration as TOML that parse_config() reads back unchanged, each key
+// under a comment with its doc and where its value came from.
 std::string print_config(const Config& c);
 
 }  // namespace strop::milter
