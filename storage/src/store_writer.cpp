@@ -53,6 +53,8 @@ Result<void> StoreImpl::enqueue(std::unique_ptr<Op> op) {
   return {};
 }
 
+// By value: the completion keeps a copy and the enqueue-failure path below still calls `done`.
+// NOLINTNEXTLINE(performance-unnecessary-value-param)
 void StoreImpl::submit_vote(VoteRequest request, VoteCallback done) {
   if (request.sigs.empty()) {
     done(VoteOutcome{});
@@ -144,10 +146,11 @@ Result<std::uint64_t> StoreImpl::expire(TimePoint now) {
 }
 
 void StoreImpl::writer_loop() {
-  using steady = std::chrono::steady_clock;
+  using SteadyClock = std::chrono::steady_clock;
   const bool sweeper = opt_.serve && opt_.expire_after.count() > 0;
-  auto next_sweep = sweeper ? steady::now() + opt_.sweep_interval : steady::time_point::max();
-  auto next_hits = steady::now() + kHitFlushInterval;
+  auto next_sweep =
+      sweeper ? SteadyClock::now() + opt_.sweep_interval : SteadyClock::time_point::max();
+  auto next_hits = SteadyClock::now() + kHitFlushInterval;
   bool sweeping = false;
   for (;;) {
     std::vector<std::unique_ptr<Op>> batch;
@@ -187,7 +190,7 @@ void StoreImpl::writer_loop() {
       flush_hits(now());
       return;
     }
-    auto t = steady::now();
+    auto t = SteadyClock::now();
     if (t >= next_hits || job != nullptr || sweeping || t >= next_sweep) {
       flush_hits(now());
       next_hits = t + kHitFlushInterval;
@@ -217,7 +220,7 @@ void StoreImpl::writer_loop() {
       if (err.code != Errc::kOk) log()->warn("storage: expiry sweep failed: {}", err.to_string());
       if (n > 0) log()->debug("storage: expired {} signatures", n);
       sweeping = more && err.code == Errc::kOk;
-      if (!sweeping) next_sweep = steady::now() + opt_.sweep_interval;
+      if (!sweeping) next_sweep = SteadyClock::now() + opt_.sweep_interval;
     }
   }
 }
