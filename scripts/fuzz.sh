@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # fuzz.sh: long libFuzzer runs that keep what they find (docs/fuzzing.md).
 #
-#   scripts/fuzz.sh [--minutes N] [--max-len BYTES] [--build DIR] [--lock FILE] [--seed DIR]...
-#                   [--no-build] [TARGET...]
+#   scripts/fuzz.sh [--minutes N] [--max-len BYTES] [--edges] [--build DIR] [--lock FILE]
+#                   [--seed DIR]... [--no-build] [TARGET...]
 #
 # For each TARGET (default: every tests/fuzz/*_fuzz.cpp), one at a time, one process each:
 #  1. fuzzes for N minutes (default 5) from tests/fuzz/corpus/<target> and any --seed
@@ -14,7 +14,9 @@
 #  3. re-minimises the kept corpus with -merge=1 over the old corpus, the new inputs and the
 #     --seed directories: hand-written seeds (any name that is not a 40-digit SHA-1) are
 #     always kept, the rest is the smallest set that keeps the coverage; inputs over
-#     --max-len (default and at most 64 KiB; the run's -max_len too) are not kept;
+#     --max-len (default and at most 64 KiB; the run's -max_len too) are not kept. With
+#     --edges the merge counts edges only (-use_counters=0), not hit counts: a much smaller
+#     corpus for targets whose inputs are large (whole messages);
 #  4. prints and appends to DIR/fuzz-work/summary.tsv: executions, coverage (cov, ft),
 #     corpus files and bytes, findings.
 # DIR is the sanitizer tree of `scripts/build.sh test` (default build/test); it is configured
@@ -32,6 +34,7 @@ seeds=()
 targets=()
 kept_max_bytes=65536  # no kept corpus file is larger
 max_len=$kept_max_bytes
+merge_flags=()
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
@@ -42,6 +45,7 @@ while (($#)); do
   case "$1" in
     --minutes) minutes=${2:?}; shift 2 ;;
     --max-len) max_len=${2:?}; shift 2 ;;
+    --edges) merge_flags=(-use_counters=0); shift ;;
     --build) build=${2:?}; shift 2 ;;
     --lock) lock=${2:?}; shift 2 ;;
     --seed) seeds+=("$(cd "${2:?}" && pwd)"); shift 2 ;;
@@ -148,8 +152,10 @@ for t in "${targets[@]}"; do
   fi
 
   # 3. Merge: hand-written seeds first (all kept), then whatever adds coverage.
-  find "$corpus" -maxdepth 1 -type f ! -regex '.*/[0-9a-f]\{40\}' -exec cp -t "$work/merged" {} +
-  "$bin" -merge=1 "${limits[@]}" "$work/merged" "$corpus" "$work/new" "${seeds[@]}" \
+  for f in "$corpus"/*; do
+    [[ -f "$f" && ! "${f##*/}" =~ ^[0-9a-f]{40}$ ]] && cp "$f" "$work/merged/"
+  done
+  "$bin" -merge=1 "${merge_flags[@]}" "${limits[@]}" "$work/merged" "$corpus" "$work/new" "${seeds[@]}" \
     > "$work/merge.log" 2>&1 || { echo "fuzz.sh: merge of $t failed; see $work/merge.log" >&2; exit 2; }
   find "$work/merged" -type f -size +"$max_len"c -delete
   drop_lock
