@@ -20,20 +20,19 @@ namespace fs = std::filesystem;
 
 constexpr const char* kDefaultsSource = "default";
 
-std::string default_node() {
-  return "http://127.0.0.1:" + std::to_string(protocol::kDefaultPort);
-}
+std::string default_node() { return "http://127.0.0.1:" + std::to_string(protocol::kDefaultPort); }
 
 std::string config_home(const GetEnv& getenv) {
   if (const char* x = getenv("XDG_CONFIG_HOME"); x != nullptr && *x != '\0') return x;
-  if (const char* h = getenv("HOME"); h != nullptr && *h != '\0') return std::string(h) + "/.config";
+  if (const char* h = getenv("HOME"); h != nullptr && *h != '\0')
+    return std::string(h) + "/.config";
   return {};
 }
 
 // node = "URL" (comma- or blank-separated) or ["URL", ...]; never empty.
 config::Key<AgentConfig> node_key() {
   auto k = config::string_list_key<AgentConfig>("", "node", "node URLs, tried in order",
-                                             &AgentConfig::nodes);
+                                                &AgentConfig::nodes);
   k.info.string_as_list = true;
   k.set = [](AgentConfig& c, const config::Value& v) -> Result<void> {
     const auto& nodes = std::get<std::vector<std::string>>(v);
@@ -50,12 +49,12 @@ const config::Table<AgentConfig>& table() {
       node_key(),
       config::string_key<C>("", "identity", "reporter identity file (~ expands)", &C::identity),
       config::seconds_key<C>("", "timeout", "seconds for each request, failover included",
-                          &C::timeout_s, 0.001, 86400),
+                             &C::timeout_s, 0.001, 86400),
       config::string_key<C>("", "ca_file", "PEM CA certificates for https nodes (~ expands)",
-                         &C::ca_file),
+                            &C::ca_file),
       config::bool_key<C>("", "tls_verify", "verify node certificates", &C::tls_verify),
       config::seconds_key<C>("", "cache_ttl", "seconds a check verdict is reused within one run",
-                          &C::cache_ttl_s, 0, 10'000'000),
+                             &C::cache_ttl_s, 0, 10'000'000),
       config::integer_key<C>("", "batch", "messages per request", &C::batch, 1, 100000),
       config::string_key<C>("", "engines", "signature engines sent to the node", &C::engines),
   });
@@ -166,7 +165,9 @@ Result<AgentConfig> load_agent_config(const GlobalOptions& g, const GetEnv& gete
   }
   for (const auto& n : cfg.nodes) {
     auto u = agent::parse_node_url(n);
-    if (!u) return make_error(Errc::kInvalidArgument, u.error().message + " (from " + cfg.source["node"] + ")");
+    if (!u)
+      return make_error(Errc::kInvalidArgument,
+                        u.error().message + " (from " + cfg.source["node"] + ")");
   }
   auto mask = sigs::EngineMask::parse(cfg.engines);
   if (!mask || mask->empty()) {
@@ -198,7 +199,8 @@ Result<agent::ClientOptions> client_options(const AgentConfig& c) {
   o.timeout = std::chrono::milliseconds(static_cast<long long>(std::llround(c.timeout_s * 1000)));
   o.ca_file = c.ca_file;
   o.tls_verify = c.tls_verify;
-  o.cache_ttl = std::chrono::milliseconds(static_cast<long long>(std::llround(c.cache_ttl_s * 1000)));
+  o.cache_ttl =
+      std::chrono::milliseconds(static_cast<long long>(std::llround(c.cache_ttl_s * 1000)));
   o.max_batch = c.batch;
   auto mask = sigs::EngineMask::parse(c.engines);
   if (!mask) return mask.error();

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "agent/client.hpp"
-#include "commands.hpp"
 #include "base/result.hpp"
+#include "commands.hpp"
 
 namespace strop::cli {
 

@@ -38,8 +38,8 @@ std::string position(std::string_view source, const toml::source_region& r) {
 
 Error key_error(std::string_view source, const toml::source_region& r, std::string_view path,
                 std::string_view message) {
-  return make_error(Errc::kInvalidArgument, position(source, r) + ": " + std::string(path) +
-                                                ": " + std::string(message));
+  return make_error(Errc::kInvalidArgument,
+                    position(source, r) + ": " + std::string(path) + ": " + std::string(message));
 }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -106,8 +106,8 @@ Result<Value> convert(const KeyInfo& k, const toml::node& n) {
       if (!n.is_boolean()) return fail("expected true or false");
       return Value(n.value<bool>().value_or(false));
     case Type::kStringList: {
-      const char* want =
-          k.string_as_list ? "expected a string or an array of strings" : "expected an array of strings";
+      const char* want = k.string_as_list ? "expected a string or an array of strings"
+                                          : "expected an array of strings";
       if (k.string_as_list && n.is_string()) return Value(split_list(*n.value<std::string>()));
       const toml::array* a = n.as_array();
       if (a == nullptr) return fail(want);
@@ -232,9 +232,8 @@ Result<void> load(const std::vector<const KeyInfo*>& keys, std::string_view text
                       position(source, e.source()) + ": " + std::string(e.description()));
   }
   auto has_section = [&](std::string_view s) {
-    return std::any_of(keys.begin(), keys.end(), [&](const KeyInfo* k) {
-      return !k->section.empty() && k->section == s;
-    });
+    return std::any_of(keys.begin(), keys.end(),
+                       [&](const KeyInfo* k) { return !k->section.empty() && k->section == s; });
   };
   auto names_in = [&](std::string_view s) {
     std::vector<std::string_view> out;
@@ -245,8 +244,8 @@ Result<void> load(const std::vector<const KeyInfo*>& keys, std::string_view text
   };
   std::vector<std::string_view> sections;
   for (const KeyInfo* k : keys) {
-    if (!k->section.empty() && std::find(sections.begin(), sections.end(), k->section) ==
-                                   sections.end()) {
+    if (!k->section.empty() &&
+        std::find(sections.begin(), sections.end(), k->section) == sections.end()) {
       sections.push_back(k->section);
     }
   }
@@ -266,12 +265,13 @@ Result<void> load(const std::vector<const KeyInfo*>& keys, std::string_view text
       }
     }
     if (i == keys.size()) {
-      return key_error(source, key.source(), path, "unknown key" + hint(key.str(), names_in(section)));
+      return key_error(source, key.source(), path,
+                       "unknown key" + hint(key.str(), names_in(section)));
     }
     if (!used[i].empty()) {
-      return key_error(source, key.source(), path,
-                       "set twice (also as " + used[i] + ", an earlier name of " +
-                           keys[i]->path() + ")");
+      return key_error(
+          source, key.source(), path,
+          "set twice (also as " + used[i] + ", an earlier name of " + keys[i]->path() + ")");
     }
     used[i] = path;
     auto v = convert(*keys[i], node);
@@ -294,8 +294,7 @@ Result<void> load(const std::vector<const KeyInfo*>& keys, std::string_view text
     } else if (flat) {
       STROP_TRY(apply("", key, node));
     } else {
-      return key_error(source, key.source(), key.str(),
-                       "unknown key (keys belong in a [section])");
+      return key_error(source, key.source(), key.str(), "unknown key (keys belong in a [section])");
     }
   }
   return {};

@@ -54,7 +54,8 @@ threshold = 60
 TEST(Config, RejectsUnknownKeysAndBadTypes) {
   auto unknown = parse_config("[api]\nmax_mesages = 3\n", "x.toml");
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(unknown.error().message.find("api.max_mesages"), std::string::npos) << unknown.error().message;
+  EXPECT_NE(unknown.error().message.find("api.max_mesages"), std::string::npos)
+      << unknown.error().message;
   EXPECT_NE(unknown.error().message.find("x.toml:2"), std::string::npos) << unknown.error().message;
   EXPECT_FALSE(parse_config("[nope]\na = 1\n").ok());
   EXPECT_FALSE(parse_config("toplevel = 1\n").ok());

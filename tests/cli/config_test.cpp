@@ -211,7 +211,9 @@ TEST_F(ConfigTest, ErrorsCarryPositions) {
 
 // The printed config is valid TOML whatever the values hold (control characters escaped).
 TEST_F(ConfigTest, RenderEscapesControlCharacters) {
-  env_["STROP_IDENTITY"] = "/tmp/a\x01" "b\tc\"d\x7f";
+  env_["STROP_IDENTITY"] =
+      "/tmp/a\x01"
+      "b\tc\"d\x7f";
   auto c = load_agent_config(GlobalOptions{}, getenv());
   ASSERT_TRUE(c.ok()) << c.error().to_string();
   std::string text = render_config(*c);

@@ -41,9 +41,9 @@ cfg::Key<Config> socket_mode_key() {
 
 // node.spam_traps: envelope addresses, kept bare and lower-case.
 cfg::Key<Config> spam_traps_key() {
-  auto k = cfg::string_list_key<Config>(
-      "node", "spam_traps", "recipients whose mail is auto-reported",
-      [](Config& c) -> auto& { return c.pipeline.spam_traps; });
+  auto k =
+      cfg::string_list_key<Config>("node", "spam_traps", "recipients whose mail is auto-reported",
+                                   cfg::nested(&Config::pipeline, &PipelineOptions::spam_traps));
   k.set = [](Config& c, const cfg::Value& v) -> Result<void> {
     c.pipeline.spam_traps.clear();
     for (const auto& t : std::get<std::vector<std::string>>(v)) {
@@ -54,11 +54,27 @@ cfg::Key<Config> spam_traps_key() {
   return k;
 }
 
+// An Action or FailMode key (policy.hpp), by its accessor.
+template <class Access>
+cfg::Key<Config> action_key(std::string_view section, std::string_view name, std::string_view doc,
+                            Access access) {
+  return cfg::enum_key<Config>(section, name, doc, access,
+                               {"accept", "tag", "reject", "discard", "quarantine", "tempfail"},
+                               parse_action, action_name);
+}
+template <class Access>
+cfg::Key<Config> fail_mode_key(std::string_view section, std::string_view doc, Access access) {
+  return cfg::enum_key<Config>(section, "on_failure", doc, access, {"tempfail", "accept"},
+                               parse_fail_mode, fail_mode_name);
+}
+
 const cfg::Table<Config>& table() {
   using C = Config;
-  static const std::vector<std::string_view> kActions = {"accept",  "tag",        "reject",
-                                                         "discard", "quarantine", "tempfail"};
-  static const std::vector<std::string_view> kFailModes = {"tempfail", "accept"};
+  using P = PipelineOptions;
+  using Pol = PolicyOptions;
+  using H = HeaderOptions;
+  using B = BufferOptions;
+  using Bp = BypassOptions;
   static const cfg::Table<C> t({
       // [milter]
       cfg::string_key<C>("milter", "socket", "unix:PATH or inet:PORT@ADDR", &C::socket),
@@ -82,45 +98,39 @@ const cfg::Table<Config>& table() {
                          {"stderr", "syslog"}),
       // [budget]
       cfg::duration_key<C>("budget", "total_ms", "everything at end of message, all stages",
-                           [](C& c) -> auto& { return c.pipeline.budget; }, 1, kHourMs),
+                           cfg::nested(&C::pipeline, &P::budget), 1, kHourMs),
       // [buffer]
       cfg::integer_key<C>("buffer", "memory_per_message", "in memory up to this, then spilled",
-                          [](C& c) -> auto& { return c.buffer.memory_per_message; }, 0,
-                          kMaxBytes),
+                          cfg::nested(&C::buffer, &B::memory_per_message), 0, kMaxBytes),
       cfg::integer_key<C>("buffer", "memory_total", "across all messages in flight",
                           &C::memory_total, 0, kMaxBytes),
       cfg::integer_key<C>("buffer", "max_message_bytes", "stored at most; larger: not scanned",
-                          [](C& c) -> auto& { return c.buffer.max_message_bytes; }, 1,
-                          kMaxBytes),
+                          cfg::nested(&C::buffer, &B::max_message_bytes), 1, kMaxBytes),
       cfg::string_key<C>("buffer", "spool_dir", "where spill files live (O_TMPFILE)",
-                         [](C& c) -> auto& { return c.buffer.spool_dir; }),
+                         cfg::nested(&C::buffer, &B::spool_dir)),
       // [clamd]
       cfg::bool_key<C>("clamd", "enabled", "scan with clamd", &C::clamd_enabled),
       cfg::string_list_key<C>("clamd", "addresses", "unix:PATH or ADDR:PORT; round-robin",
                               &C::clamd_addresses),
       cfg::duration_key<C>("clamd", "timeout_ms", "one scan",
-                           [](C& c) -> auto& { return c.pipeline.clamd_timeout; }, 1, kHourMs),
+                           cfg::nested(&C::pipeline, &P::clamd_timeout), 1, kHourMs),
       cfg::duration_count_key<C>("clamd", "connect_timeout_ms", "per address", "ms",
                                  &C::clamd_connect_timeout_ms, 1, 600'000),
       cfg::integer_key<C>("clamd", "max_bytes", "larger messages are not sent",
-                          [](C& c) -> auto& { return c.pipeline.clamd_max_bytes; }, 1,
-                          kMaxBytes),
-      cfg::integer_key<C>("clamd", "chunk_bytes", "INSTREAM chunk size", &C::clamd_chunk_bytes,
-                          1, 16 << 20),
-      cfg::enum_key<C>("clamd", "on_failure", "clamd down, timeout or bad reply",
-                       [](C& c) -> auto& { return c.pipeline.policy.clamd_failure; },
-                       kFailModes, parse_fail_mode, fail_mode_name),
-      cfg::enum_key<C>("clamd", "on_oversize", "too large to scan: accept, reject or tempfail",
-                       [](C& c) -> auto& { return c.pipeline.policy.oversize_action; }, kActions,
-                       parse_action, action_name),
+                          cfg::nested(&C::pipeline, &P::clamd_max_bytes), 1, kMaxBytes),
+      cfg::integer_key<C>("clamd", "chunk_bytes", "INSTREAM chunk size", &C::clamd_chunk_bytes, 1,
+                          16 << 20),
+      fail_mode_key("clamd", "clamd down, timeout or bad reply",
+                    cfg::nested(&C::pipeline, &P::policy, &Pol::clamd_failure)),
+      action_key("clamd", "on_oversize", "too large to scan: accept, reject or tempfail",
+                 cfg::nested(&C::pipeline, &P::policy, &Pol::oversize_action)),
       // [node]
       cfg::string_list_key<C>("node", "urls", "http(s):// or udp:// node URLs; []: no lookup",
                               &C::node_urls),
       cfg::duration_key<C>("node", "timeout_ms", "one lookup",
-                           [](C& c) -> auto& { return c.pipeline.lookup_timeout; }, 1, kHourMs),
-      cfg::enum_key<C>("node", "on_failure", "node down or timeout",
-                       [](C& c) -> auto& { return c.pipeline.policy.lookup_failure; },
-                       kFailModes, parse_fail_mode, fail_mode_name),
+                           cfg::nested(&C::pipeline, &P::lookup_timeout), 1, kHourMs),
+      fail_mode_key("node", "node down or timeout",
+                    cfg::nested(&C::pipeline, &P::policy, &Pol::lookup_failure)),
       cfg::string_key<C>("node", "identity", "reporter identity file, for auto-report",
                          &C::node_identity),
       cfg::duration_count_key<C>("node", "cache_ttl_ms", "verdict cache; 0: off", "ms",
@@ -128,64 +138,57 @@ const cfg::Table<Config>& table() {
       cfg::string_key<C>("node", "ca_file", "CA certificates for https nodes; \"\": system",
                          &C::node_ca_file),
       cfg::double_key<C>("node", "report_threshold", "auto-report at this score; 0: off",
-                         [](C& c) -> auto& { return c.pipeline.report_threshold; }, -1e6, 1e6),
+                         cfg::nested(&C::pipeline, &P::report_threshold), -1e6, 1e6),
       cfg::duration_key<C>("node", "report_timeout_ms", "one auto-report",
-                           [](C& c) -> auto& { return c.pipeline.report_timeout; }, 1, kHourMs),
+                           cfg::nested(&C::pipeline, &P::report_timeout), 1, kHourMs),
       spam_traps_key(),
       // [spamd]
       cfg::bool_key<C>("spamd", "enabled", "ask spamd", &C::spamd_enabled),
       cfg::string_key<C>("spamd", "address", "ADDR:PORT or unix:PATH", &C::spamd_address),
       cfg::string_key<C>("spamd", "user", "the SPAMC User: header", &C::spamd_user),
       cfg::duration_key<C>("spamd", "timeout_ms", "one check",
-                           [](C& c) -> auto& { return c.pipeline.spamd_timeout; }, 1, kHourMs),
+                           cfg::nested(&C::pipeline, &P::spamd_timeout), 1, kHourMs),
       cfg::integer_key<C>("spamd", "max_bytes", "larger messages are not sent",
-                          [](C& c) -> auto& { return c.pipeline.spamd_max_bytes; }, 1,
-                          kMaxBytes),
-      cfg::enum_key<C>("spamd", "on_failure", "spamd down or timeout",
-                       [](C& c) -> auto& { return c.pipeline.policy.spamd_failure; },
-                       kFailModes, parse_fail_mode, fail_mode_name),
+                          cfg::nested(&C::pipeline, &P::spamd_max_bytes), 1, kMaxBytes),
+      fail_mode_key("spamd", "spamd down or timeout",
+                    cfg::nested(&C::pipeline, &P::policy, &Pol::spamd_failure)),
       // [rules]
-      cfg::string_key<C>("rules", "file", "rules file; \"\": built-in rules only",
-                         &C::rules_file),
+      cfg::string_key<C>("rules", "file", "rules file; \"\": built-in rules only", &C::rules_file),
       // [policy]
       cfg::double_key<C>("policy", "tag_threshold", "score at/above which mail is tagged",
-                         [](C& c) -> auto& { return c.pipeline.policy.tag_threshold; }, -1e6,
-                         1e6),
+                         cfg::nested(&C::pipeline, &P::policy, &Pol::tag_threshold), -1e6, 1e6),
       cfg::double_key<C>("policy", "reject_threshold", "score at/above which spam_action applies",
-                         [](C& c) -> auto& { return c.pipeline.policy.reject_threshold; }, -1e6,
-                         1e6),
-      cfg::enum_key<C>("policy", "virus_action", "reject, discard, quarantine or tempfail",
-                       [](C& c) -> auto& { return c.pipeline.policy.virus_action; }, kActions,
-                       parse_action, action_name),
-      cfg::enum_key<C>("policy", "spam_action", "reject, discard, quarantine, tempfail or tag",
-                       [](C& c) -> auto& { return c.pipeline.policy.spam_action; }, kActions,
-                       parse_action, action_name),
+                         cfg::nested(&C::pipeline, &P::policy, &Pol::reject_threshold), -1e6, 1e6),
+      action_key("policy", "virus_action", "reject, discard, quarantine or tempfail",
+                 cfg::nested(&C::pipeline, &P::policy, &Pol::virus_action)),
+      action_key("policy", "spam_action", "reject, discard, quarantine, tempfail or tag",
+                 cfg::nested(&C::pipeline, &P::policy, &Pol::spam_action)),
       cfg::string_key<C>("policy", "subject_tag", "prefixed to the Subject of tagged mail",
-                         [](C& c) -> auto& { return c.pipeline.headers.subject_tag; }),
+                         cfg::nested(&C::pipeline, &P::headers, &H::subject_tag)),
       cfg::enum_key<C>("policy", "incoming_headers", "X-Spam-*/X-Strop-* from outside",
-                       [](C& c) -> auto& { return c.pipeline.headers.incoming; },
+                       cfg::nested(&C::pipeline, &P::headers, &H::incoming),
                        {"remove", "rename", "keep"}, parse_incoming_mode, incoming_mode_name),
       cfg::string_key<C>("policy", "virus_reply", "554 5.7.1 text; %v: virus name",
-                         [](C& c) -> auto& { return c.pipeline.policy.virus_reply; }),
+                         cfg::nested(&C::pipeline, &P::policy, &Pol::virus_reply)),
       cfg::string_key<C>("policy", "spam_reply", "550 5.7.1 text; %s: score",
-                         [](C& c) -> auto& { return c.pipeline.policy.spam_reply; }),
+                         cfg::nested(&C::pipeline, &P::policy, &Pol::spam_reply)),
       cfg::string_key<C>("policy", "tempfail_reply", "451 4.7.1 text",
-                         [](C& c) -> auto& { return c.pipeline.policy.tempfail_reply; }),
+                         cfg::nested(&C::pipeline, &P::policy, &Pol::tempfail_reply)),
       // [quarantine]
       cfg::enum_key<C>("quarantine", "method", "directory (message + JSON sidecar) or hold",
-                       [](C& c) -> auto& { return c.pipeline.quarantine_method; },
-                       {"directory", "hold"}, parse_quarantine_method, quarantine_method_name),
+                       cfg::nested(&C::pipeline, &P::quarantine_method), {"directory", "hold"},
+                       parse_quarantine_method, quarantine_method_name),
       cfg::string_key<C>("quarantine", "directory", "where quarantined messages go",
-                         [](C& c) -> auto& { return c.pipeline.quarantine_dir; }),
+                         cfg::nested(&C::pipeline, &P::quarantine_dir)),
       // [bypass]
       cfg::string_list_key<C>("bypass", "networks", "client CIDRs never scanned",
-                              [](C& c) -> auto& { return c.bypass.networks; }),
+                              cfg::nested(&C::bypass, &Bp::networks)),
       cfg::bool_key<C>("bypass", "authenticated", "SMTP-AUTH senders are not scanned",
-                       [](C& c) -> auto& { return c.bypass.authenticated; }),
+                       cfg::nested(&C::bypass, &Bp::authenticated)),
       cfg::string_list_key<C>("bypass", "senders", "envelope-sender globs",
-                              [](C& c) -> auto& { return c.bypass.senders; }),
+                              cfg::nested(&C::bypass, &Bp::senders)),
       cfg::string_list_key<C>("bypass", "recipients", "bypass if ALL recipients match",
-                              [](C& c) -> auto& { return c.bypass.recipients; }),
+                              cfg::nested(&C::bypass, &Bp::recipients)),
       // [metrics]
       cfg::string_key<C>("metrics", "listen", "ADDR:PORT for GET /metrics; \"\": off",
                          &C::metrics_listen),

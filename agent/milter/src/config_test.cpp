@@ -128,8 +128,7 @@ TEST(Config, PrintedConfigIsValidTomlAndShowsSources) {
   c->socket = "inet:9999@127.0.0.1";  // as main.cpp applies --socket
   c->pipeline.policy.spam_reply = "line\nbreak \x1b[31m \"quoted\"";
   std::string text = print_config(*c);
-  EXPECT_NE(text.find("(from: file " + path + ")\nsubject_tag = \"[SPAM]\"\n"),
-            std::string::npos)
+  EXPECT_NE(text.find("(from: file " + path + ")\nsubject_tag = \"[SPAM]\"\n"), std::string::npos)
       << text;
   EXPECT_NE(text.find("(from: flag)\nsocket = \"inet:9999@127.0.0.1\"\n"), std::string::npos)
       << text;

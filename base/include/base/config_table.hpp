@@ -66,18 +66,18 @@ struct KeyInfo {
 
   std::string_view section;  // "" for a top-level key (flat files such as strop's agent.toml)
   std::string_view name;
-  std::string_view doc;      // one line
+  std::string_view doc;  // one line
   Type type = Type::kString;
   std::int64_t int_min = std::numeric_limits<std::int64_t>::min();
   std::int64_t int_max = std::numeric_limits<std::int64_t>::max();
   double double_min = -std::numeric_limits<double>::infinity();
   double double_max = std::numeric_limits<double>::infinity();
-  std::string_view unit;              // kDuration: "us", "ms" or "seconds"
-  bool fractional = false;            // kDuration: a number (double) rather than an integer
+  std::string_view unit;                    // kDuration: "us", "ms" or "seconds"
+  bool fractional = false;                  // kDuration: a number (double) rather than an integer
   std::vector<std::string_view> choices;    // kEnum / kLogLevel: the accepted names
   std::vector<std::string_view> old_names;  // earlier names the loader still accepts
-  bool integer_as_string = false;  // kString: an integer reads as its decimal digits
-  bool string_as_list = false;     // kStringList: a string reads as a list split at , and blanks
+  bool integer_as_string = false;           // kString: an integer reads as its decimal digits
+  bool string_as_list = false;  // kStringList: a string reads as a list split at , and blanks
 
   // "section.name", or "name" for a top-level key.
   std::string path() const;
@@ -208,6 +208,22 @@ constexpr std::string_view unit_name() {
   }
 }
 
+template <class C>
+Key<C> with_choices(Key<C> k, Type type, std::vector<std::string_view> choices) {
+  k.info.type = type;
+  k.info.choices = std::move(choices);
+  return k;
+}
+
+template <class T>
+T& follow(T& t) {
+  return t;
+}
+template <class T, class M, class... Rest>
+auto& follow(T& t, M m, Rest... rest) {
+  return follow(t.*m, rest...);
+}
+
 // A key whose member converts to and from the Value alternative V with static_cast.
 template <class V, class C, class Access>
 Key<C> plain_key(KeyInfo info, Access access) {
@@ -222,6 +238,13 @@ Key<C> plain_key(KeyInfo info, Access access) {
   return k;
 }
 }  // namespace detail
+
+// An accessor through nested data members, for a key stored below the Config struct:
+// nested(&Config::pipeline, &PipelineOptions::budget) reads and writes c.pipeline.budget.
+template <class... M>
+auto nested(M... members) {
+  return [members...](auto& c) -> auto& { return detail::follow(c, members...); };
+}
 
 template <class C, class Access>
 Key<C> string_key(std::string_view section, std::string_view name, std::string_view doc,
@@ -279,8 +302,7 @@ Key<C> duration_key(std::string_view section, std::string_view name, std::string
 // A duration held as an integer count in `unit` (an int member such as `timeout_ms`).
 template <class C, class Access>
 Key<C> duration_count_key(std::string_view section, std::string_view name, std::string_view doc,
-                          std::string_view unit, Access access, std::int64_t lo,
-                          std::int64_t hi) {
+                          std::string_view unit, Access access, std::int64_t lo, std::int64_t hi) {
   Key<C> k = integer_key<C>(section, name, doc, access, lo, hi);
   k.info.type = Type::kDuration;
   k.info.unit = unit;
@@ -301,15 +323,14 @@ Key<C> seconds_key(std::string_view section, std::string_view name, std::string_
 template <class C, class Access>
 Key<C> string_list_key(std::string_view section, std::string_view name, std::string_view doc,
                        Access access) {
-  return detail::plain_key<std::vector<std::string>, C>(
-      {section, name, doc, Type::kStringList}, access);
+  return detail::plain_key<std::vector<std::string>, C>({section, name, doc, Type::kStringList},
+                                                        access);
 }
 
 // An enum member: `parse` (string_view -> Result<E>) reads it, `name` (E -> string) prints it.
 template <class C, class Access, class Parse, class Name>
 Key<C> enum_key(std::string_view section, std::string_view name, std::string_view doc,
-                Access access, std::vector<std::string_view> choices, Parse parse,
-                Name name_of) {
+                Access access, std::vector<std::string_view> choices, Parse parse, Name name_of) {
   Key<C> k;
   k.info = KeyInfo(section, name, doc, Type::kEnum);
   k.info.choices = std::move(choices);
@@ -330,10 +351,8 @@ Key<C> enum_key(std::string_view section, std::string_view name, std::string_vie
 template <class C, class Access>
 Key<C> log_level_key(std::string_view section, std::string_view name, std::string_view doc,
                      Access access, std::vector<std::string_view> levels) {
-  Key<C> k = string_key<C>(section, name, doc, access);
-  k.info.type = Type::kLogLevel;
-  k.info.choices = std::move(levels);
-  return k;
+  return detail::with_choices(string_key<C>(section, name, doc, access), Type::kLogLevel,
+                              std::move(levels));
 }
 
 // The message for a value that is none of `choices`: `unknown value "x" (a, b or c)`.
@@ -343,9 +362,8 @@ std::string choice_error(std::string_view value, const std::vector<std::string_v
 template <class C, class Access>
 Key<C> choice_key(std::string_view section, std::string_view name, std::string_view doc,
                   Access access, std::vector<std::string_view> choices) {
-  Key<C> k = string_key<C>(section, name, doc, access);
-  k.info.type = Type::kEnum;
-  k.info.choices = std::move(choices);
+  Key<C> k = detail::with_choices(string_key<C>(section, name, doc, access), Type::kEnum,
+                                  std::move(choices));
   k.set = [access, choices = k.info.choices](C& c, const Value& v) -> Result<void> {
     const auto& s = std::get<std::string>(v);
     for (auto ch : choices) {

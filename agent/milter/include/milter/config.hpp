@@ -11,19 +11,19 @@
 #include <string_view>
 #include <vector>
 
+#include "base/config_table.hpp"
+#include "base/result.hpp"
 #include "milter/buffer.hpp"
 #include "milter/bypass.hpp"
 #include "milter/pipeline.hpp"
-#include "base/config_table.hpp"
-#include "base/result.hpp"
 
 namespace strop::milter {
 
 struct Config {
   // [milter]
   std::string socket = "unix:/run/strop-milter/milter.sock";  // unix:PATH | inet:PORT@ADDR
-  int socket_mode = 0660;    // Default: 0660 for a unix socket (0666 if the MTA user differs)
-  int backlog = 128;         // Default: 128 pending MTA connections
+  int socket_mode = 0660;  // Default: 0660 for a unix socket (0666 if the MTA user differs)
+  int backlog = 128;       // Default: 128 pending MTA connections
   // Default: 7210 s, libmilter's I/O timeout towards the MTA. TOML: mta_timeout_seconds
   // (the earlier name mta_timeout_s is still read).
   int mta_timeout_s = 7210;
