@@ -69,7 +69,15 @@ std::uint64_t word_hash(std::string_view w) {
 // the product order the shingles. This loop is most of the fuzzy engine's cost, so it is
 // compiled twice: for CPUs with AVX-512 (8 positions per multiply) and for any x86-64; the
 // loader picks one (same results: plain integer arithmetic).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+// Not under ThreadSanitizer: the ifunc resolver would run, instrumented, before TSan's
+// runtime starts (clang 14 crashes at load).
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STROP_NO_TARGET_CLONES 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__) && !defined(STROP_NO_TARGET_CLONES)
 __attribute__((target_clones("arch=x86-64-v4", "default")))
 #endif
 void min_per_position(const std::uint64_t* shingles, std::size_t n,
