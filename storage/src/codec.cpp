@@ -234,28 +234,34 @@ std::optional<Counts> decode_counts(std::string_view v) {
   return c;
 }
 
-std::string encode_u32(std::uint32_t v) {
-  std::string out(5, '\0');
+namespace {
+
+// A fixed-width integer value: the value-format version byte, then the integer big-endian.
+template <class Int, void (*put)(char*, Int)>
+std::string encode_versioned(Int v) {
+  std::string out(1 + sizeof(Int), '\0');
   out[0] = static_cast<char>(kValueVersion);
-  put_u32(out.data() + 1, v);
+  put(out.data() + 1, v);
   return out;
 }
 
+template <class Int, Int (*get)(const char*)>
+std::optional<Int> decode_versioned(std::string_view v) {
+  if (v.size() != 1 + sizeof(Int) || static_cast<std::uint8_t>(v[0]) != kValueVersion) {
+    return std::nullopt;
+  }
+  return get(v.data() + 1);
+}
+
+}  // namespace
+
+std::string encode_u32(std::uint32_t v) { return encode_versioned<std::uint32_t, put_u32>(v); }
 std::optional<std::uint32_t> decode_u32(std::string_view v) {
-  if (v.size() != 5 || static_cast<std::uint8_t>(v[0]) != kValueVersion) return std::nullopt;
-  return get_u32(v.data() + 1);
+  return decode_versioned<std::uint32_t, get_u32>(v);
 }
-
-std::string encode_u64(std::uint64_t v) {
-  std::string out(9, '\0');
-  out[0] = static_cast<char>(kValueVersion);
-  put_u64(out.data() + 1, v);
-  return out;
-}
-
+std::string encode_u64(std::uint64_t v) { return encode_versioned<std::uint64_t, put_u64>(v); }
 std::optional<std::uint64_t> decode_u64(std::string_view v) {
-  if (v.size() != 9 || static_cast<std::uint8_t>(v[0]) != kValueVersion) return std::nullopt;
-  return get_u64(v.data() + 1);
+  return decode_versioned<std::uint64_t, get_u64>(v);
 }
 
 std::string replay_key(std::uint32_t reporter, std::string_view nonce) {

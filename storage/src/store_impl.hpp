@@ -139,7 +139,6 @@ class StoreImpl final : public Store {
   int commit_batch(std::vector<std::unique_ptr<Op>>& ops, WriteCtx& c);
   // After a commit: publishes c to the index and the weight cache, and records the figures.
   void publish_batch(WriteCtx& c, std::size_t cost, std::chrono::steady_clock::time_point t0);
-  int begin_write(lmdb::Txn* txn);
   bool grow_map(std::size_t at_least);
   void maybe_grow();
   void flush_hits(TimePoint now);
@@ -175,6 +174,9 @@ class StoreImpl final : public Store {
   int apply_events(WriteCtx& c, codec::SigId id, ReporterId j, codec::VoteKind kind,
                    std::uint8_t* flags, MessageEvents& ev);
   int update_reporter(WriteCtx& c, ReporterId id, const std::function<void(codec::ReporterRecord&)>& f);
+  // Applies `edit` to the named reporter through the writer (kNotFound when there is none)
+  // and publishes its weight; set_trust and set_disabled are edits.
+  Result<Reporter> edit_reporter(std::string_view name, std::function<void(codec::ReporterRecord&)> edit);
   int delete_sig(WriteCtx& c, codec::SigId id, const codec::SigRecord& rec);
   int touch_hit(WriteCtx& c, codec::SigId id, std::uint64_t when);
   int allocate_sig_id(WriteCtx& c, codec::SigId* out);

@@ -55,40 +55,32 @@ Result<Reporter> StoreImpl::set_trust(std::string_view name, double trust, bool 
   if (!(trust >= 0.0 && trust <= 1.0)) {
     return make_error(Errc::kInvalidArgument, "trust must be between 0 and 1");
   }
-  std::string n(name);
-  return run_sync<Reporter>(1, [n, trust, pinned](StoreImpl& s, WriteCtx& c, Result<Reporter>* out) {
-    ReporterId id = 0;
-    int rc = s.find_reporter_id(*c.txn, n, &id);
-    if (rc == MDB_NOTFOUND) {
-      *out = make_error(Errc::kNotFound, "no such reporter");
-      return 0;
+  return edit_reporter(name, [trust, pinned](codec::ReporterRecord& r) {
+    r.base = reputation::trust_from_double(trust);
+    r.flags &= static_cast<std::uint8_t>(~codec::kReporterOpen);  // an admin vouches for it
+    if (pinned) {
+      r.flags |= codec::kReporterPinned;
+    } else {
+      r.flags &= static_cast<std::uint8_t>(~codec::kReporterPinned);
     }
-    if (rc != 0) return rc;
-    rc = s.update_reporter(c, id, [&](codec::ReporterRecord& r) {
-      r.base = reputation::trust_from_double(trust);
-      r.flags &= static_cast<std::uint8_t>(~codec::kReporterOpen);  // an admin vouches for it
-      if (pinned) {
-        r.flags |= codec::kReporterPinned;
-      } else {
-        r.flags &= static_cast<std::uint8_t>(~codec::kReporterPinned);
-      }
-    });
-    if (rc != 0) return rc;
-    c.weights.try_emplace(id, 0);  // force publication of the new weight
-    c.reporters_changed = true;
-    std::string_view v;
-    if ((rc = c.txn->get(s.dbi_.reporters, codec::sv(codec::reporter_key(id)), &v)) != 0) return rc;
-    auto r = codec::decode_reporter(v);
-    if (!r) return MDB_CORRUPTED;
-    c.weights[id] = weight_of(*r);
-    *out = to_reporter(id, *r);
-    return 0;
   });
 }
 
 Result<Reporter> StoreImpl::set_disabled(std::string_view name, bool disabled) {
+  return edit_reporter(name, [disabled](codec::ReporterRecord& r) {
+    if (disabled) {
+      r.flags |= codec::kReporterDisabled;
+    } else {
+      r.flags &= static_cast<std::uint8_t>(~codec::kReporterDisabled);
+    }
+  });
+}
+
+Result<Reporter> StoreImpl::edit_reporter(std::string_view name,
+                                          std::function<void(codec::ReporterRecord&)> edit) {
   std::string n(name);
-  return run_sync<Reporter>(1, [n, disabled](StoreImpl& s, WriteCtx& c, Result<Reporter>* out) {
+  return run_sync<Reporter>(1, [n, edit = std::move(edit)](StoreImpl& s, WriteCtx& c,
+                                                           Result<Reporter>* out) {
     ReporterId id = 0;
     int rc = s.find_reporter_id(*c.txn, n, &id);
     if (rc == MDB_NOTFOUND) {
@@ -96,19 +88,12 @@ Result<Reporter> StoreImpl::set_disabled(std::string_view name, bool disabled) {
       return 0;
     }
     if (rc != 0) return rc;
-    rc = s.update_reporter(c, id, [&](codec::ReporterRecord& r) {
-      if (disabled) {
-        r.flags |= codec::kReporterDisabled;
-      } else {
-        r.flags &= static_cast<std::uint8_t>(~codec::kReporterDisabled);
-      }
-    });
-    if (rc != 0) return rc;
+    if ((rc = s.update_reporter(c, id, edit)) != 0) return rc;
     std::string_view v;
     if ((rc = c.txn->get(s.dbi_.reporters, codec::sv(codec::reporter_key(id)), &v)) != 0) return rc;
     auto r = codec::decode_reporter(v);
     if (!r) return MDB_CORRUPTED;
-    c.weights[id] = weight_of(*r);
+    c.weights[id] = weight_of(*r);  // publish the new weight even when it did not change
     c.reporters_changed = true;
     *out = to_reporter(id, *r);
     return 0;
