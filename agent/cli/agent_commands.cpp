@@ -35,8 +35,7 @@ void setup_agent_commands(CLI::App& app, GlobalOptions& globals, int* exit_code)
         "See docs/cli.md.");
   }
   setup_check(app, globals, exit_code);
-  setup_report(app, globals, exit_code);
-  setup_revoke(app, globals, exit_code);
+  setup_vote_commands(app, globals, exit_code);
   setup_register(app, globals, exit_code);
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "base/base64.hpp"
 #include "base/digest.hpp"
 #include "pyzor_internal.hpp"
 
@@ -329,15 +330,6 @@ std::string a2b_qp(std::string_view d) {
   return o;
 }
 
-int b64val(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 // binascii.a2b_base64(data, strict_mode) of Python 3.11.2; nullopt = binascii.Error.
 std::optional<std::string> a2b_base64(std::string_view d, bool strict) {
   std::string o(d.size() / 4 * 3 + 3, '\0');
@@ -360,7 +352,7 @@ std::optional<std::string> a2b_base64(std::string_view d, bool strict) {
       }
       continue;
     }
-    const int v = b64val(ch);
+    const int v = base64_value(ch);
     if (v < 0) {
       if (strict) return std::nullopt;
       continue;

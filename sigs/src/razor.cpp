@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "base/ascii.hpp"
+#include "base/base64.hpp"
 #include "base/digest.hpp"
 #include "razor_domains.hpp"
 #include "razor_internal.hpp"
@@ -292,15 +293,6 @@ void perl_unpack_u(const unsigned char* s, std::size_t n, std::string* out) {
       p += 2;
     }
   }
-}
-
-int b64_value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
 }
 
 bool de_base64_isit(std::string_view t) {
@@ -1138,11 +1130,11 @@ bool de_base64(std::string& text) {
   std::string uu;
   uu.reserve(data.size() + 2);
   for (char c : data) {
-    if (b64_value(static_cast<unsigned char>(c)) >= 0 || c == '=') uu.push_back(c);
+    if (base64_value(static_cast<unsigned char>(c)) >= 0 || c == '=') uu.push_back(c);
   }
   while (!uu.empty() && uu.back() == '=') uu.pop_back();  // before the translation
   for (char& c : uu) {
-    const int v = b64_value(static_cast<unsigned char>(c));
+    const int v = base64_value(static_cast<unsigned char>(c));
     if (v >= 0) c = static_cast<char>(0x20 + v);  // '=' stays '=' (uu value 29)
   }
   std::string decoded;

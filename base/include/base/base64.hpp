@@ -30,6 +30,17 @@ std::string base64_encode(std::string_view bytes, std::string_view alphabet = kB
 std::optional<std::string> base64_decode(std::string_view text,
                                          std::string_view alphabet = kBase64Standard);
 
+// The 6-bit value of a standard-alphabet character ("A-Za-z0-9+/"), or -1 for any other
+// byte ('=' included): the table the faithful ports of Perl's and Python's decoders share.
+constexpr int base64_value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
 // Lenient decoding for MIME bodies: total, accepts both alphabets at once, skips characters
 // outside them (line breaks, junk), and restarts the quantum at each '=' so concatenated
 // base64 blocks decode.
