@@ -27,7 +27,10 @@ namespace {
 
 std::string shortest(double v) {
   char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  // Whole numbers below 1e15 in plain digits ("1000000000", not "1e+09").
+  bool whole = std::isfinite(v) && std::fabs(v) < 1e15 && v == std::trunc(v);
+  auto r = whole ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                 : std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
 }
 
