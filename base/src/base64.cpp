@@ -87,6 +87,8 @@ std::string base64_decode_lenient(std::string_view text) {
       bytes.restart();
       continue;
     }
+    // The table holds small integers (-1: not in the alphabet), not characters.
+    // NOLINTNEXTLINE(bugprone-signed-char-misuse)
     int v = kTable[static_cast<unsigned char>(ch)];
     if (v >= 0) bytes.push(static_cast<std::uint32_t>(v));
   }
