@@ -1,10 +1,11 @@
 // Registers the global options (unless main already did) and the node-facing subcommands.
-#include <CLI/CLI.hpp>
+#include "agent_commands.hpp"
+
 #include <sysexits.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "agent_commands.hpp"
 #include "commands.hpp"
 #include "config.hpp"
 

@@ -56,9 +56,10 @@ bool make_context(const std::string& cmd, const GlobalOptions& globals, Identity
     const bool exists = !cfg->identity.empty() && std::filesystem::exists(cfg->identity, ec);
     if (exists || explicit_path || need == IdentityNeed::kRequired) {
       if (cfg->identity.empty()) {
-        return fail(make_error(Errc::kInvalidArgument,
-                               "no reporter identity: give --identity FILE or run `strop register`"),
-                    EX_CONFIG);
+        return fail(
+            make_error(Errc::kInvalidArgument,
+                       "no reporter identity: give --identity FILE or run `strop register`"),
+            EX_CONFIG);
       }
       if (!exists && need == IdentityNeed::kRequired && !explicit_path) {
         return fail(make_error(Errc::kInvalidArgument,

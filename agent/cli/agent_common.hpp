@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "agent/client.hpp"
+#include "base/result.hpp"
 #include "commands.hpp"
 #include "config.hpp"
-#include "base/result.hpp"
 #include "sigs/signature.hpp"
 
 namespace strop::cli {

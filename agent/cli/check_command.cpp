@@ -69,8 +69,8 @@ int run_check(const CheckOptions& o, const GlobalOptions& g) {
       if (o.json) {
         std::cout << verdict_json(name, v).dump() << "\n";
       } else {
-        std::cout << name << ": " << (spam ? "spam" : "not spam") << " (confidence "
-                  << v.confidence << ")\n";
+        std::cout << name << ": " << (spam ? "spam" : "not spam") << " (confidence " << v.confidence
+                  << ")\n";
       }
     }
   }
@@ -89,8 +89,9 @@ void setup_check(CLI::App& app, GlobalOptions& globals, int* exit_code) {
   auto o = std::make_shared<CheckOptions>();
   auto* sub = app.add_subcommand(
       "check", "Ask the nodes whether messages are known spam (exit 0 spam, 1 not spam, 2 error)");
-  sub->add_option("files", o->files,
-                  "Message files, mbox files, Maildirs or directories, - for stdin (default: stdin)");
+  sub->add_option(
+      "files", o->files,
+      "Message files, mbox files, Maildirs or directories, - for stdin (default: stdin)");
   sub->add_flag("--json", o->json,
                 "One JSON object per message: name, verdict, confidence and the matched stored "
                 "signatures (engine, id, similarity, reports, revokes)");

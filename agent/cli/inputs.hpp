@@ -27,10 +27,10 @@ struct InputLimits {
 
 // Calls on_message for every message and on_error(name, reason) for every input that could
 // not be read. Returns the number of errors.
-std::size_t for_each_message(const std::vector<std::string>& args,
-                             const std::function<void(InputMessage&&)>& on_message,
-                             const std::function<void(const std::string&, const std::string&)>& on_error,
-                             const InputLimits& limits = {});
+std::size_t for_each_message(
+    const std::vector<std::string>& args, const std::function<void(InputMessage&&)>& on_message,
+    const std::function<void(const std::string&, const std::string&)>& on_error,
+    const InputLimits& limits = {});
 
 // Splits mbox text at "\nFrom " lines; each message keeps its "From " line.
 std::vector<std::string_view> split_mbox(std::string_view text);

@@ -1,9 +1,10 @@
 // strop: the command-line client. See docs/cli.md. Without a subcommand it takes --version
 // ("strop <version>") and --print-config (the effective agent config as TOML).
+#include <sysexits.h>
+
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
-#include <sysexits.h>
 
 #include "commands.hpp"
 #include "strop/version.hpp"

@@ -43,7 +43,8 @@ std::string default_user() {
     clean += ok ? c : '_';
   }
   while (!clean.empty() && (clean.front() == '.' || clean.front() == '-')) clean.erase(0, 1);
-  if (clean.size() > protocol::kMaxReporterNameLength) clean.resize(protocol::kMaxReporterNameLength);
+  if (clean.size() > protocol::kMaxReporterNameLength)
+    clean.resize(protocol::kMaxReporterNameLength);
   return clean.empty() ? "reporter" : clean;
 }
 
@@ -63,9 +64,9 @@ int run_register(const RegisterOptions& o, const GlobalOptions& g) {
   IdentityNeed need = o.trust ? IdentityNeed::kRequired : IdentityNeed::kNone;
   if (!make_context("register", g, need, 0, &ctx, &code)) return code;
 
-  const std::string path = o.out.empty() ? ctx.config.identity : expand_home(o.out, [](const char* n) {
-    return std::getenv(n);
-  });
+  const std::string path = o.out.empty()
+                               ? ctx.config.identity
+                               : expand_home(o.out, [](const char* n) { return std::getenv(n); });
   if (path.empty()) {
     print_error("register", "nowhere to store the identity: give --out FILE or --identity FILE");
     return EX_CONFIG;
@@ -73,7 +74,8 @@ int run_register(const RegisterOptions& o, const GlobalOptions& g) {
   std::error_code ec;
   if (!o.force && std::filesystem::exists(path, ec)) {
     std::string who;
-    if (auto old = agent::load_identity(path)) who = " (reporter " + old->reporter + " at " + old->node + ")";
+    if (auto old = agent::load_identity(path))
+      who = " (reporter " + old->reporter + " at " + old->node + ")";
     print_error("register", "identity file " + path + " exists" + who +
                                 "; use --force to replace it, or --out FILE");
     return EX_CANTCREAT;

@@ -1,10 +1,11 @@
 // `strop sig`: print each message's signatures, or compare two messages.
+#include <sysexits.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sysexits.h>
 
 #include "commands.hpp"
 #include "inputs.hpp"
@@ -36,13 +37,15 @@ int run_compare(const SigOptions& o, const sigs::Options& so) {
   for (int i = 0; i < 2; ++i) {
     std::vector<InputMessage> got;
     std::size_t errors = for_each_message(
-        {o.compare[static_cast<std::size_t>(i)]}, [&](InputMessage&& m) { got.push_back(std::move(m)); },
+        {o.compare[static_cast<std::size_t>(i)]},
+        [&](InputMessage&& m) { got.push_back(std::move(m)); },
         [](const std::string& name, const std::string& why) {
           std::cerr << "strop sig: " << name << ": " << why << "\n";
         });
     if (errors || got.size() != 1) {
-      if (!errors) std::cerr << "strop sig: " << o.compare[static_cast<std::size_t>(i)]
-                             << ": --compare needs exactly one message per file\n";
+      if (!errors)
+        std::cerr << "strop sig: " << o.compare[static_cast<std::size_t>(i)]
+                  << ": --compare needs exactly one message per file\n";
       return 2;
     }
     auto r = sigs::compute(got[0].raw, so);

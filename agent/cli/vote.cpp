@@ -13,8 +13,9 @@
 namespace strop::cli {
 
 void add_vote_options(CLI::App* sub, VoteOptions* o) {
-  sub->add_option("files", o->files,
-                  "Message files, mbox files, Maildirs or directories, - for stdin (default: stdin)");
+  sub->add_option(
+      "files", o->files,
+      "Message files, mbox files, Maildirs or directories, - for stdin (default: stdin)");
   sub->add_flag("-q,--quiet", o->quiet, "No summary line");
   sub->add_flag("--no-progress", o->no_progress, "No progress bar, even on a terminal");
   sub->fallthrough();
@@ -45,9 +46,8 @@ int run_vote(VoteKind kind, const VoteOptions& o, const GlobalOptions& g) {
     std::size_t end = std::min(total, i + chunk);
     sets.clear();
     for (std::size_t k = i; k < end; ++k) sets.push_back(in.messages[k].sigs);
-    auto r = kind == VoteKind::kReport
-                 ? ctx.client->report(sets, ctx.client->default_deadline())
-                 : ctx.client->revoke(sets, ctx.client->default_deadline());
+    auto r = kind == VoteKind::kReport ? ctx.client->report(sets, ctx.client->default_deadline())
+                                       : ctx.client->revoke(sets, ctx.client->default_deadline());
     if (!r) {
       progress.finish();
       print_error(cmd, r.error().message);

@@ -48,9 +48,8 @@ void setup_vote_commands(CLI::App& app, GlobalOptions& globals, int* exit_code) 
     auto* sub = app.add_subcommand(c.name, c.description);
     add_vote_options(sub, o.get());
     sub->footer(c.footer);
-    sub->callback([o, &globals, exit_code, kind = c.kind] {
-      *exit_code = run_vote(kind, *o, globals);
-    });
+    sub->callback(
+        [o, &globals, exit_code, kind = c.kind] { *exit_code = run_vote(kind, *o, globals); });
   }
 }
 

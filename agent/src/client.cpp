@@ -8,13 +8,13 @@
 #include "agent/node_url.hpp"
 #include "base/digest.hpp"
 #include "http_transport.hpp"
-#include "udp_transport.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/signing.hpp"
 #include "strop/version.hpp"
 #include "ttl_cache.hpp"
+#include "udp_transport.hpp"
 
 namespace strop::agent {
 
@@ -52,8 +52,7 @@ struct Answer {
 
 std::string seconds_text(Clock::duration d) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f s",
-                std::chrono::duration<double>(d).count());
+  std::snprintf(buf, sizeof buf, "%.1f s", std::chrono::duration<double>(d).count());
   return buf;
 }
 
@@ -193,9 +192,10 @@ struct Client::Impl {
   // at most 64 messages and kUdpMaxDatagramBytes. Each answered message goes to on_result
   // (its index in msgs); messages no udp node answered go to *leftover when there is an
   // HTTP node to ask, else the call fails.
-  Result<void> udp_check(std::span<const protocol::MessageSigs> msgs, Deadline deadline,
-                         const std::function<void(std::size_t, protocol::MessageVerdict)>& on_result,
-                         std::vector<std::size_t>* leftover) {
+  Result<void> udp_check(
+      std::span<const protocol::MessageSigs> msgs, Deadline deadline,
+      const std::function<void(std::size_t, protocol::MessageVerdict)>& on_result,
+      std::vector<std::size_t>* leftover) {
     namespace udp = protocol::udp;
     const udp::Limits limits;
     std::size_t i = 0;
@@ -213,7 +213,8 @@ struct Client::Impl {
         std::size_t size = 1;
         for (std::size_t k = 0; k < n; ++k) size += 1 + udp::value_bytes(sigs[k].engine);
         if (bytes + size > limits.max_datagram_bytes) {  // too big for any datagram: HTTP
-          if (nodes.empty()) return make_error(Errc::kLimitExceeded, "a message too large for strop-udp/1");
+          if (nodes.empty())
+            return make_error(Errc::kLimitExceeded, "a message too large for strop-udp/1");
           leftover->push_back(i);
           continue;
         }
@@ -239,8 +240,9 @@ struct Client::Impl {
   }
 
   // One datagram with failover over the udp:// nodes; the verdicts in request order.
-  Result<std::vector<protocol::MessageVerdict>> udp_exchange(const std::string& datagram, std::uint32_t id,
-                                                             std::size_t count, Deadline deadline) {
+  Result<std::vector<protocol::MessageVerdict>> udp_exchange(const std::string& datagram,
+                                                             std::uint32_t id, std::size_t count,
+                                                             Deadline deadline) {
     namespace udp = protocol::udp;
     auto now_rep = Clock::now().time_since_epoch().count();
     std::vector<UdpNode*> list;
@@ -260,8 +262,9 @@ struct Client::Impl {
         break;
       }
       auto attempt_deadline = now + (deadline - now) / static_cast<long>(shares - i);
-      auto resend = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(attempt_deadline - now) / 3,
-                               std::chrono::milliseconds(50), std::chrono::milliseconds(250));
+      auto resend = std::clamp(
+          std::chrono::duration_cast<std::chrono::milliseconds>(attempt_deadline - now) / 3,
+          std::chrono::milliseconds(50), std::chrono::milliseconds(250));
       if (i > 0) failovers.fetch_add(1, std::memory_order_relaxed);
       requests.fetch_add(1, std::memory_order_relaxed);
       auto r = node->transport.exchange(datagram, id, attempt_deadline, resend);
@@ -269,13 +272,17 @@ struct Client::Impl {
       const std::string& url = node->transport.url().text;
       if (!r) {
         last = r.error().code;
-        failure = "node " + url + (last == Errc::kTimeout ? " did not answer" : " unreachable: " + r.error().message);
+        failure =
+            "node " + url +
+            (last == Errc::kTimeout ? " did not answer" : " unreachable: " + r.error().message);
       } else if (r->status == udp::Status::kRateLimited) {
         last = Errc::kRateLimited;
         failure = "rate-limited by node " + url;
       } else if (r->status != udp::Status::kOk || r->results.size() != count) {
         last = Errc::kUnavailable;
-        failure = "node " + url + (r->status == udp::Status::kOk ? ": wrong number of results" : " failed (server error)");
+        failure = "node " + url +
+                  (r->status == udp::Status::kOk ? ": wrong number of results"
+                                                 : " failed (server error)");
       } else {
         node->down_until.store(0, std::memory_order_relaxed);
         std::vector<protocol::MessageVerdict> out(count);
@@ -287,7 +294,8 @@ struct Client::Impl {
           // strop-udp/1 carries one record per matched engine, without stored ids or
           // per-signature confidence.
           for (const auto& x : m.matches) {
-            v.matches.push_back({x.engine, std::string(), x.similarity / 100.0, x.reports, x.revokes, 0});
+            v.matches.push_back(
+                {x.engine, std::string(), x.similarity / 100.0, x.reports, x.revokes, 0});
           }
         }
         return out;
@@ -314,13 +322,13 @@ struct Client::Impl {
       code = eb->code;
       detail = eb->message;
     }
-    Errc errc = code ? protocol::errc_from(*code)
-                     : status == 401 ? Errc::kUnauthorized
-                     : status == 403 ? Errc::kForbidden
-                     : status == 429 ? Errc::kRateLimited
-                     : status == 404 ? Errc::kNotFound
-                     : status == 413 ? Errc::kLimitExceeded
-                                     : Errc::kMalformed;
+    Errc errc = code            ? protocol::errc_from(*code)
+                : status == 401 ? Errc::kUnauthorized
+                : status == 403 ? Errc::kForbidden
+                : status == 429 ? Errc::kRateLimited
+                : status == 404 ? Errc::kNotFound
+                : status == 413 ? Errc::kLimitExceeded
+                                : Errc::kMalformed;
     std::string suffix = detail.empty() ? "" : ": " + detail;
     switch (errc) {
       case Errc::kUnauthorized: {
@@ -330,15 +338,14 @@ struct Client::Impl {
       case Errc::kForbidden:
         return make_error(errc, "node " + url + " refused the request (forbidden)" + suffix);
       case Errc::kRateLimited: {
-        std::string after = a.response.retry_after.empty()
-                                ? ""
-                                : " (retry after " + a.response.retry_after + " s)";
+        std::string after =
+            a.response.retry_after.empty() ? "" : " (retry after " + a.response.retry_after + " s)";
         return make_error(errc, "rate-limited by node " + url + after + suffix);
       }
       default: {
         std::string name = code ? std::string(protocol::api_errc_name(*code)) : "error";
-        return make_error(errc, "node " + url + " answered HTTP " + std::to_string(status) +
-                                    " " + name + suffix);
+        return make_error(
+            errc, "node " + url + " answered HTTP " + std::to_string(status) + " " + name + suffix);
       }
     }
   }
@@ -349,7 +356,8 @@ struct Client::Impl {
                           std::size_t end, std::string_view path, bool sign, Deadline deadline,
                           const BatchHandler& on_ok) {
     Req req;
-    req.messages.assign(msgs.begin() + static_cast<long>(begin), msgs.begin() + static_cast<long>(end));
+    req.messages.assign(msgs.begin() + static_cast<long>(begin),
+                        msgs.begin() + static_cast<long>(end));
     std::string body = protocol::encode(req);
     auto a = call("POST", path, body, sign, deadline);
     if (!a) return a.error();
@@ -378,8 +386,7 @@ struct Client::Impl {
 
   template <class Req>
   Result<void> send_batches(std::span<const protocol::MessageSigs> msgs, std::string_view path,
-                            bool sign, Deadline deadline,
-                            const BatchHandler& on_ok) {
+                            bool sign, Deadline deadline, const BatchHandler& on_ok) {
     const std::size_t max_batch = std::max<std::size_t>(1, options.max_batch);
     std::size_t i = 0;
     while (i < msgs.size()) {
@@ -598,7 +605,8 @@ Result<protocol::Identity> Client::register_reporter(const std::string& name,
     if (eb && eb->code == protocol::ApiErrc::kRegistrationClosed) {
       e.message = "node " + a->node->transport.url().text +
                   " does not allow open registration; ask its admin to run "
-                  "`strop-node reporter add " + name + " --out FILE`";
+                  "`strop-node reporter add " +
+                  name + " --out FILE`";
     }
     return e;
   }

@@ -84,7 +84,8 @@ class MiniNode {
                               r.header("X-Strop-Nonce"), r.header("X-Strop-Signature")};
       if (h.reporter.empty()) return error(401, protocol::ApiErrc::kAuthRequired, "sign it");
       auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                     std::chrono::system_clock::now().time_since_epoch()).count();
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
       auto st = protocol::verify_request(h, kSecret, r.method, r.target, r.body, now);
       if (st == protocol::AuthStatus::kStale) {
         return error(401, protocol::ApiErrc::kStaleRequest, "timestamp outside the window");
@@ -115,7 +116,8 @@ class MiniNode {
       auto req = protocol::decode_register_request(r.body);
       if (!req) return error(400, protocol::ApiErrc::kMalformed, req.error().message);
       if (req->name == "taken") return error(409, protocol::ApiErrc::kNameTaken, "taken");
-      return FakeResponse{200, protocol::encode(protocol::RegisterResponse{req->name, "fresh-secret", 0.1})};
+      return FakeResponse{
+          200, protocol::encode(protocol::RegisterResponse{req->name, "fresh-secret", 0.1})};
     }
     if (r.target == "/v1/state") {
       protocol::StateResponse s;
@@ -194,15 +196,15 @@ TEST(Client, WrongSecretIsAnAuthenticationError) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::kUnauthorized);
   EXPECT_NE(r.error().message.find("authentication failed at node " + node.url()),
-            std::string::npos) << r.error().message;
+            std::string::npos)
+      << r.error().message;
   EXPECT_NE(r.error().message.find("alice"), std::string::npos);
 }
 
 TEST(Client, SkewedClockIsRejectedAsStale) {
   MiniNode node;
-  auto c = make_client({node.url()}, [](ClientOptions& o) {
-    o.unix_time = [] { return std::int64_t{1000}; };
-  });
+  auto c = make_client({node.url()},
+                       [](ClientOptions& o) { o.unix_time = [] { return std::int64_t{1000}; }; });
   auto s = make_set(1);
   auto r = c->revoke(std::span(&s, 1));
   ASSERT_FALSE(r.ok());
@@ -361,7 +363,8 @@ TEST(Client, AllNodesDownNamesEveryNode) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::kUnavailable);
   EXPECT_NE(r.error().message.find("node " + a + " unreachable: connection refused"),
-            std::string::npos) << r.error().message;
+            std::string::npos)
+      << r.error().message;
   EXPECT_NE(r.error().message.find("node " + b), std::string::npos);
 }
 
@@ -478,7 +481,7 @@ TEST(Identity, SaveWritesMode0600AndLoadReadsItBack) {
   protocol::Identity id{"http://127.0.0.1:7420", "alice", "abc"};
   auto w = save_identity(path, id);
   ASSERT_TRUE(w.ok()) << w.error().to_string();
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_EQ(::stat((dir / "sub").c_str(), &st), 0);
@@ -501,7 +504,8 @@ TEST(Identity, LoadErrorsAreClear) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::kIo);
   EXPECT_NE(r.error().message.find("/nonexistent/identity.json"), std::string::npos);
-  auto path = std::filesystem::temp_directory_path() / ("strop-bad-id-" + std::to_string(::getpid()));
+  auto path =
+      std::filesystem::temp_directory_path() / ("strop-bad-id-" + std::to_string(::getpid()));
   {
     std::FILE* f = std::fopen(path.c_str(), "w");
     ASSERT_NE(f, nullptr);

@@ -3,7 +3,8 @@
 //
 // The server runs its own io_context on one background thread; the handler is called on that
 // thread. Mode::kSilent accepts connections and reads requests but never answers (a hung
-// node); Mode::kGarbage answers every request with bytes that are not HTTP. The destructor stops the thread and closes every connection.
+// node); Mode::kGarbage answers every request with bytes that are not HTTP. The destructor stops
+// the thread and closes every connection.
 #pragma once
 
 #include <atomic>
@@ -113,7 +114,8 @@ class FakeNode {
       fr.method = std::string(req.method_string());
       fr.target = std::string(req.target());
       fr.body = req.body();
-      for (const auto& f : req) fr.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+      for (const auto& f : req)
+        fr.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
       {
         MutexLock lock(&owner->mu_);
         owner->received_.push_back(fr);
@@ -137,15 +139,16 @@ class FakeNode {
       res.keep_alive(!r.close && req.keep_alive());
       res.body() = r.body;
       res.prepare_payload();
-      http::async_write(socket, res, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-        if (ec) return;
-        if (!self->res.keep_alive() || self->drop) {
-          beast::error_code ignored;
-          self->socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-          return;
-        }
-        self->read();
-      });
+      http::async_write(socket, res,
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          if (ec) return;
+                          if (!self->res.keep_alive() || self->drop) {
+                            beast::error_code ignored;
+                            self->socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+                            return;
+                          }
+                          self->read();
+                        });
     }
   };
 

@@ -120,8 +120,7 @@ Result<Endpoints> resolve(const std::string& host, const std::string& port, Dead
     return make_error(Errc::kTimeout, "timed out resolving " + host);
   }
   if (sh->rc != 0) {
-    return make_error(Errc::kUnavailable,
-                      "cannot resolve " + host + ": " + ::gai_strerror(sh->rc));
+    return make_error(Errc::kUnavailable, "cannot resolve " + host + ": " + ::gai_strerror(sh->rc));
   }
   if (sh->eps.empty()) return make_error(Errc::kUnavailable, "no address for " + host);
   return std::move(sh->eps);
@@ -218,8 +217,7 @@ struct NodeTransport::State {
   Clock::time_point resolved_at GUARDED_BY(mu){};
 };
 
-NodeTransport::NodeTransport(NodeUrl url, TransportOptions options,
-                             std::shared_ptr<TlsContext> tls)
+NodeTransport::NodeTransport(NodeUrl url, TransportOptions options, std::shared_ptr<TlsContext> tls)
     : url_(std::move(url)),
       options_(std::move(options)),
       tls_(std::move(tls)),
@@ -341,7 +339,8 @@ Result<HttpResponse> NodeTransport::exchange(const HttpRequest& request, Deadlin
     if (keep) {
       conn->set_idle_since(Clock::now());
       MutexLock lock(&state_->mu);
-      if (state_->idle.size() < options_.max_idle_connections) state_->idle.push_back(std::move(conn));
+      if (state_->idle.size() < options_.max_idle_connections)
+        state_->idle.push_back(std::move(conn));
     }
     return out;
   }

@@ -48,10 +48,10 @@ struct HttpResponse {
 };
 
 struct TransportOptions {
-  std::size_t max_idle_connections = 4;              // Default: 4 idle connections per node
-  std::chrono::milliseconds idle_timeout{30000};     // Default: 30 s; older idle ones are closed
-  std::size_t max_response_bytes = 16u << 20;        // Default: 16 MiB response body
-  std::size_t max_response_header_bytes = 16u << 10;  // Default: 16 KiB response header
+  std::size_t max_idle_connections = 4;                // Default: 4 idle connections per node
+  std::chrono::milliseconds idle_timeout{30000};       // Default: 30 s; older idle ones are closed
+  std::size_t max_response_bytes = 16u << 20;          // Default: 16 MiB response body
+  std::size_t max_response_header_bytes = 16u << 10;   // Default: 16 KiB response header
   std::chrono::milliseconds resolve_cache_ttl{60000};  // Default: 60 s
   std::string user_agent = "strop-agent/" + std::string(kVersion);
 };

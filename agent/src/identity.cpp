@@ -42,8 +42,8 @@ Result<protocol::Identity> load_identity(const std::string& path) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto id = protocol::decode_identity(text);
   if (!id) {
-    return make_error(Errc::kMalformed,
-                      "identity file " + path + ": not an identity file (" + id.error().message + ")");
+    return make_error(Errc::kMalformed, "identity file " + path + ": not an identity file (" +
+                                            id.error().message + ")");
   }
   return id;
 }

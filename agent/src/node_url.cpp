@@ -18,7 +18,8 @@ Result<NodeUrl> parse_node_url(std::string_view url) {
   std::string_view rest = url;
   if (auto p = rest.find("://"); p != std::string_view::npos) {
     std::string scheme;
-    for (char c : rest.substr(0, p)) scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char c : rest.substr(0, p))
+      scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (scheme == "https") {
       out.tls = true;
     } else if (scheme == "udp") {
@@ -28,7 +29,8 @@ Result<NodeUrl> parse_node_url(std::string_view url) {
     }
     rest.remove_prefix(p + 3);
   }
-  if (rest.find_first_of("?#") != std::string_view::npos) return bad("query or fragment not allowed");
+  if (rest.find_first_of("?#") != std::string_view::npos)
+    return bad("query or fragment not allowed");
   std::string_view authority = rest;
   if (auto p = rest.find('/'); p != std::string_view::npos) {
     authority = rest.substr(0, p);
@@ -74,7 +76,10 @@ Result<NodeUrl> parse_node_url(std::string_view url) {
     }
     out.port = std::to_string(value);
   }
-  out.text = std::string(out.udp ? "udp://" : out.tls ? "https://" : "http://") + out.host_header() + out.base_path;
+  out.text = std::string(out.udp   ? "udp://"
+                         : out.tls ? "https://"
+                                   : "http://") +
+             out.host_header() + out.base_path;
   return out;
 }
 

@@ -36,9 +36,9 @@ TEST(NodeUrl, Ipv6Literal) {
 }
 
 TEST(NodeUrl, RejectsBadInput) {
-  for (const char* bad : {"", "ftp://x", "http://", "http://:80", "http://h:0", "http://h:70000",
-                          "http://h:8x", "http://h/?q=1", "http://u@h", "http://::1:80",
-                          "http://[::1", "http://h:"}) {
+  for (const char* bad :
+       {"", "ftp://x", "http://", "http://:80", "http://h:0", "http://h:70000", "http://h:8x",
+        "http://h/?q=1", "http://u@h", "http://::1:80", "http://[::1", "http://h:"}) {
     auto u = parse_node_url(bad);
     EXPECT_FALSE(u.ok()) << bad;
     if (!u.ok()) {

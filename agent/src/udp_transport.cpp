@@ -34,7 +34,8 @@ Result<UdpTransport::Address> UdpTransport::resolve() {
   addrinfo* res = nullptr;
   int rc = ::getaddrinfo(url_.host.c_str(), url_.port.c_str(), &hints, &res);
   if (rc != 0 || res == nullptr) {
-    return make_error(Errc::kUnavailable, std::string("cannot resolve ") + url_.host + ": " + ::gai_strerror(rc));
+    return make_error(Errc::kUnavailable,
+                      std::string("cannot resolve ") + url_.host + ": " + ::gai_strerror(rc));
   }
   Address a;
   std::memcpy(&a.addr, res->ai_addr, res->ai_addrlen);
@@ -44,7 +45,8 @@ Result<UdpTransport::Address> UdpTransport::resolve() {
   return a;
 }
 
-Result<protocol::udp::CheckReply> UdpTransport::exchange(std::string_view datagram, std::uint32_t request_id,
+Result<protocol::udp::CheckReply> UdpTransport::exchange(std::string_view datagram,
+                                                         std::uint32_t request_id,
                                                          Clock::time_point deadline,
                                                          std::chrono::milliseconds resend_every) {
   if (datagram.empty()) return make_error(Errc::kInvalidArgument, "empty datagram");
@@ -52,7 +54,8 @@ Result<protocol::udp::CheckReply> UdpTransport::exchange(std::string_view datagr
   if (!addr) return addr.error();
   Fd s;
   s.fd = ::socket(addr->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s.fd < 0) return make_error(Errc::kUnavailable, std::string("socket: ") + std::strerror(errno));
+  if (s.fd < 0)
+    return make_error(Errc::kUnavailable, std::string("socket: ") + std::strerror(errno));
   if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&addr->addr), addr->len) != 0) {
     return make_error(Errc::kUnavailable, std::string("connect: ") + std::strerror(errno));
   }
@@ -68,10 +71,12 @@ Result<protocol::udp::CheckReply> UdpTransport::exchange(std::string_view datagr
     for (;;) {
       now = Clock::now();
       if (now >= resend_at) break;
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(resend_at - now).count() + 1;
+      auto wait =
+          std::chrono::duration_cast<std::chrono::milliseconds>(resend_at - now).count() + 1;
       pollfd p{s.fd, POLLIN, 0};
       int pr = ::poll(&p, 1, static_cast<int>(wait));
-      if (pr < 0 && errno != EINTR) return make_error(Errc::kUnavailable, std::string("poll: ") + std::strerror(errno));
+      if (pr < 0 && errno != EINTR)
+        return make_error(Errc::kUnavailable, std::string("poll: ") + std::strerror(errno));
       if (pr <= 0) continue;
       ssize_t n = ::recv(s.fd, buf.data(), buf.size(), MSG_DONTWAIT);
       if (n < 0) {
@@ -79,7 +84,8 @@ Result<protocol::udp::CheckReply> UdpTransport::exchange(std::string_view datagr
         // ECONNREFUSED: an ICMP port unreachable for an earlier datagram.
         return make_error(Errc::kUnavailable, std::string("recv: ") + std::strerror(errno));
       }
-      auto rep = protocol::udp::decode_reply(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+      auto rep =
+          protocol::udp::decode_reply(std::string_view(buf.data(), static_cast<std::size_t>(n)));
       if (!rep || rep->request_id != request_id) continue;  // stray or stale: keep waiting
       return rep;
     }

@@ -22,8 +22,8 @@
 
 #include "agent/node_url.hpp"
 #include "base/mutex.hpp"
-#include "protocol/udp_wire.hpp"
 #include "base/result.hpp"
+#include "protocol/udp_wire.hpp"
 
 namespace strop::agent::detail {
 

@@ -105,7 +105,8 @@ class FakeUdpNode {
   std::thread thread_;
 };
 
-std::unique_ptr<Client> make_client(std::vector<std::string> nodes, std::chrono::milliseconds timeout = 2s) {
+std::unique_ptr<Client> make_client(std::vector<std::string> nodes,
+                                    std::chrono::milliseconds timeout = 2s) {
   ClientOptions o;
   o.nodes = std::move(nodes);
   o.timeout = timeout;
@@ -154,7 +155,8 @@ TEST(UdpClient, ManyMessagesAreSplitIntoDatagrams) {
   auto r = c->check(sets);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   for (int i = 0; i < 200; ++i) {
-    EXPECT_EQ((*r)[static_cast<std::size_t>(i)].verdict, i == 5 ? protocol::Verdict::kSpam : protocol::Verdict::kNotSpam);
+    EXPECT_EQ((*r)[static_cast<std::size_t>(i)].verdict,
+              i == 5 ? protocol::Verdict::kSpam : protocol::Verdict::kNotSpam);
   }
   EXPECT_EQ(node.datagrams(), 4);  // 64 + 64 + 64 + 8
 }
@@ -188,7 +190,8 @@ TEST(UdpClient, DeadUdpNodeFailsWithinTheDeadline) {
   auto t0 = std::chrono::steady_clock::now();
   auto r = c->check(body_set(1), c->default_deadline());
   ASSERT_FALSE(r.ok());
-  EXPECT_TRUE(r.error().code == Errc::kTimeout || r.error().code == Errc::kUnavailable) << r.error().to_string();
+  EXPECT_TRUE(r.error().code == Errc::kTimeout || r.error().code == Errc::kUnavailable)
+      << r.error().to_string();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
 }
 

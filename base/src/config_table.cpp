@@ -157,27 +157,13 @@ std::string toml_string(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     std::uint32_t cp = next_utf8(s, &i);
     switch (cp) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\f': out += "\\f"; break;
+      case '\r': out += "\\r"; break;
       default:
         // C0, DEL and C1 controls: TOML forbids the first two raw; none belong on a terminal.
         if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {

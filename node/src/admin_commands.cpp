@@ -41,7 +41,8 @@ int fail(const Error& e) {
 }
 
 // Opens the store of the effective data directory in admin mode.
-std::unique_ptr<storage::Store> open_store(const CommonOptions& common, Config* out_config, int* code) {
+std::unique_ptr<storage::Store> open_store(const CommonOptions& common, Config* out_config,
+                                           int* code) {
   auto cfg = load_effective_config(common, code);
   if (!cfg) return nullptr;
   storage::StoreOptions so = cfg->store;
@@ -126,7 +127,9 @@ struct AddOptions {
 
 int run_add(const CommonOptions& common, const AddOptions& o) {
   if (!protocol::valid_reporter_name(o.name)) {
-    std::fprintf(stderr, "strop-node: bad reporter name (1..64 of [A-Za-z0-9._@+-], not starting with . or -)\n");
+    std::fprintf(
+        stderr,
+        "strop-node: bad reporter name (1..64 of [A-Za-z0-9._@+-], not starting with . or -)\n");
     return EX_USAGE;
   }
   if (o.trust && !(*o.trust >= 0.0 && *o.trust <= 1.0)) {
@@ -151,8 +154,8 @@ int run_add(const CommonOptions& common, const AddOptions& o) {
     std::cout << text;
   } else {
     if (auto w = write_private_file(o.out, text); !w) return fail(w.error());
-    std::fprintf(stderr, "reporter %s added (trust %.3f%s); identity written to %s\n", r->name.c_str(), r->trust,
-                 r->pinned ? ", pinned" : "", o.out.c_str());
+    std::fprintf(stderr, "reporter %s added (trust %.3f%s); identity written to %s\n",
+                 r->name.c_str(), r->trust, r->pinned ? ", pinned" : "", o.out.c_str());
   }
   return 0;
 }
@@ -173,14 +176,14 @@ int run_list(const CommonOptions& common, bool json) {
   }
   // VOUCHED "no": an open registration, capped below trusted until an admin's set-trust
   // (docs/reputation.md "Open registrations and vouching").
-  std::printf("%-6s %-24s %6s %6s %-6s %-7s %-5s %-8s %8s %8s %s\n", "ID", "NAME", "TRUST", "BASE", "PINNED",
-              "VOUCHED", "ADMIN", "STATE", "REPORTS", "REVOKES", "LAST-ACTIVE");
+  std::printf("%-6s %-24s %6s %6s %-6s %-7s %-5s %-8s %8s %8s %s\n", "ID", "NAME", "TRUST", "BASE",
+              "PINNED", "VOUCHED", "ADMIN", "STATE", "REPORTS", "REVOKES", "LAST-ACTIVE");
   for (const auto& r : *list) {
-    std::printf("%-6u %-24s %6.3f %6.3f %-6s %-7s %-5s %-8s %8llu %8llu %s\n", r.id, r.name.c_str(), r.trust,
-                r.base_trust, r.pinned ? "yes" : "no", r.vouched ? "yes" : "no", r.admin ? "yes" : "no",
-                r.disabled ? "disabled" : "active",
-                static_cast<unsigned long long>(r.reports), static_cast<unsigned long long>(r.revokes),
-                iso_time(r.last_active).c_str());
+    std::printf("%-6u %-24s %6.3f %6.3f %-6s %-7s %-5s %-8s %8llu %8llu %s\n", r.id, r.name.c_str(),
+                r.trust, r.base_trust, r.pinned ? "yes" : "no", r.vouched ? "yes" : "no",
+                r.admin ? "yes" : "no", r.disabled ? "disabled" : "active",
+                static_cast<unsigned long long>(r.reports),
+                static_cast<unsigned long long>(r.revokes), iso_time(r.last_active).c_str());
   }
   return 0;
 }
@@ -197,7 +200,8 @@ int run_set_trust(const CommonOptions& common, const std::string& name, double t
   if (!store) return code;
   auto r = store->set_trust(name, trust, !earned);
   if (!r) return fail(r.error());
-  std::printf("%s: trust %.3f (%s)\n", r->name.c_str(), r->trust, r->pinned ? "pinned" : "earned from this base");
+  std::printf("%s: trust %.3f (%s)\n", r->name.c_str(), r->trust,
+              r->pinned ? "pinned" : "earned from this base");
   return 0;
 }
 
@@ -219,22 +223,26 @@ int run_stats(const CommonOptions& common, bool json) {
   if (!store) return code;
   auto s = store->stats();
   nlohmann::json by_engine = nlohmann::json::object();
-  for (auto e : sigs::kAllEngines) by_engine[std::string(sigs::engine_name(e))] = s.signatures_by_engine[static_cast<std::size_t>(e)];
-  nlohmann::json j = {{"signatures", s.signatures},   {"signatures_by_engine", by_engine},
-                      {"votes", s.votes},             {"reporters", s.reporters},
-                      {"map_bytes", s.map_bytes},     {"used_bytes", s.used_bytes}};
+  for (auto e : sigs::kAllEngines)
+    by_engine[std::string(sigs::engine_name(e))] =
+        s.signatures_by_engine[static_cast<std::size_t>(e)];
+  nlohmann::json j = {{"signatures", s.signatures}, {"signatures_by_engine", by_engine},
+                      {"votes", s.votes},           {"reporters", s.reporters},
+                      {"map_bytes", s.map_bytes},   {"used_bytes", s.used_bytes}};
   if (json) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
   std::printf("signatures  %llu\n", static_cast<unsigned long long>(s.signatures));
   for (auto e : sigs::kAllEngines) {
-    std::printf("  %-10s %llu\n", std::string(sigs::engine_name(e)).c_str(),
-                static_cast<unsigned long long>(s.signatures_by_engine[static_cast<std::size_t>(e)]));
+    std::printf(
+        "  %-10s %llu\n", std::string(sigs::engine_name(e)).c_str(),
+        static_cast<unsigned long long>(s.signatures_by_engine[static_cast<std::size_t>(e)]));
   }
-  std::printf("votes       %llu\nreporters   %llu\nmap bytes   %llu\nused bytes  %llu\n",
-              static_cast<unsigned long long>(s.votes), static_cast<unsigned long long>(s.reporters),
-              static_cast<unsigned long long>(s.map_bytes), static_cast<unsigned long long>(s.used_bytes));
+  std::printf(
+      "votes       %llu\nreporters   %llu\nmap bytes   %llu\nused bytes  %llu\n",
+      static_cast<unsigned long long>(s.votes), static_cast<unsigned long long>(s.reporters),
+      static_cast<unsigned long long>(s.map_bytes), static_cast<unsigned long long>(s.used_bytes));
   return 0;
 }
 
@@ -244,8 +252,11 @@ int run_backup(const CommonOptions& common, const std::string& dest) {
   if (!store) return code;
   auto r = store->backup(dest);
   if (!r) {
-    std::fprintf(stderr, "strop-node: backup to %s failed: %s\n", dest.c_str(), r.error().to_string().c_str());
-    return r.error().code == Errc::kExists || r.error().code == Errc::kIo ? EX_CANTCREAT : exit_code_for(r.error());
+    std::fprintf(stderr, "strop-node: backup to %s failed: %s\n", dest.c_str(),
+                 r.error().to_string().c_str());
+    return r.error().code == Errc::kExists || r.error().code == Errc::kIo
+               ? EX_CANTCREAT
+               : exit_code_for(r.error());
   }
   std::printf("backup written to %s\n", dest.c_str());
   return 0;
@@ -264,17 +275,22 @@ int run_expire(const CommonOptions& common) {
 }  // namespace
 
 void setup_reporter(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
-  auto* rep = app.add_subcommand("reporter", "Manage reporters (identities that report and revoke)");
+  auto* rep =
+      app.add_subcommand("reporter", "Manage reporters (identities that report and revoke)");
   rep->require_subcommand(1);
 
   auto add = std::make_shared<AddOptions>();
   auto* a = rep->add_subcommand("add", "Create a reporter and write its identity file");
   a->add_option("NAME", add->name, "Reporter name")->required();
-  a->add_option("--trust", add->trust, "Trust 0.0..1.0 (pinned unless --earned; default: new-reporter trust)");
-  a->add_option("--out", add->out, "Write the identity file (JSON, mode 0600) here; default: stdout");
-  a->add_option("--node-url", add->node_url, "Node URL written into the identity file (default: from listen/TLS)");
+  a->add_option("--trust", add->trust,
+                "Trust 0.0..1.0 (pinned unless --earned; default: new-reporter trust)");
+  a->add_option("--out", add->out,
+                "Write the identity file (JSON, mode 0600) here; default: stdout");
+  a->add_option("--node-url", add->node_url,
+                "Node URL written into the identity file (default: from listen/TLS)");
   a->add_flag("--admin", add->admin, "May register other reporters through the API");
-  a->add_flag("--earned", add->earned, "With --trust: a starting point the model may change, not pinned");
+  a->add_flag("--earned", add->earned,
+              "With --trust: a starting point the model may change, not pinned");
   a->callback([common, add, exit_code] { *exit_code = run_add(*common, *add); });
 
   auto list_json = std::make_shared<bool>(false);
@@ -292,14 +308,17 @@ void setup_reporter(CLI::App& app, std::shared_ptr<CommonOptions> common, int* e
   st->add_option("NAME", t->name, "Reporter name")->required();
   st->add_option("T", t->trust, "Trust 0.0..1.0")->required();
   st->add_flag("--earned", t->earned, "Make T the base the model earns from instead of pinning it");
-  st->callback([common, t, exit_code] { *exit_code = run_set_trust(*common, t->name, t->trust, t->earned); });
+  st->callback([common, t, exit_code] {
+    *exit_code = run_set_trust(*common, t->name, t->trust, t->earned);
+  });
 
   struct DisableOpts {
     std::string name;
     bool enable = false;
   };
   auto d = std::make_shared<DisableOpts>();
-  auto* dis = rep->add_subcommand("disable", "Disable a reporter: it can no longer authenticate; its votes count 0");
+  auto* dis = rep->add_subcommand(
+      "disable", "Disable a reporter: it can no longer authenticate; its votes count 0");
   dis->add_option("NAME", d->name, "Reporter name")->required();
   dis->add_flag("--enable", d->enable, "Re-enable instead");
   dis->callback([common, d, exit_code] { *exit_code = run_disable(*common, d->name, d->enable); });
@@ -314,13 +333,16 @@ void setup_stats(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit
 
 void setup_backup(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
   auto dest = std::make_shared<std::string>();
-  auto* b = app.add_subcommand("backup", "Write a consistent, compacted copy of the live store to DEST");
-  b->add_option("DEST", *dest, "Destination directory (created; must not already hold a store)")->required();
+  auto* b =
+      app.add_subcommand("backup", "Write a consistent, compacted copy of the live store to DEST");
+  b->add_option("DEST", *dest, "Destination directory (created; must not already hold a store)")
+      ->required();
   b->callback([common, dest, exit_code] { *exit_code = run_backup(*common, *dest); });
 }
 
 void setup_expire(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
-  auto* e = app.add_subcommand("expire", "Delete signatures neither reported nor hit for storage.expire_after_seconds");
+  auto* e = app.add_subcommand(
+      "expire", "Delete signatures neither reported nor hit for storage.expire_after_seconds");
   e->callback([common, exit_code] { *exit_code = run_expire(*common); });
 }
 

@@ -1,8 +1,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
-#include <syslog.h>
 #include <sysexits.h>
+#include <syslog.h>
 
 #include <cstdio>
 
@@ -37,7 +37,8 @@ int print_effective_config(const Config& c) {
 void setup_logging(const Config& c) {
   std::vector<spdlog::sink_ptr> sinks;
   if (c.log == "syslog") {
-    sinks.push_back(std::make_shared<spdlog::sinks::syslog_sink_mt>("strop-node", LOG_PID, LOG_MAIL, false));
+    sinks.push_back(
+        std::make_shared<spdlog::sinks::syslog_sink_mt>("strop-node", LOG_PID, LOG_MAIL, false));
   } else {
     sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
   }

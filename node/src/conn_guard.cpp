@@ -10,8 +10,8 @@ namespace strop::node {
 std::string AddressKey::to_string() const {
   static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   if (std::memcmp(bytes.data(), kMapped, sizeof kMapped) == 0) {
-    return std::to_string(bytes[12]) + "." + std::to_string(bytes[13]) + "." + std::to_string(bytes[14]) + "." +
-           std::to_string(bytes[15]);
+    return std::to_string(bytes[12]) + "." + std::to_string(bytes[13]) + "." +
+           std::to_string(bytes[14]) + "." + std::to_string(bytes[15]);
   }
   boost::asio::ip::address_v6::bytes_type b{};
   std::copy(bytes.begin(), bytes.end(), b.begin());
@@ -52,7 +52,8 @@ std::size_t ConnGuard::Hash::operator()(const AddressKey& k) const noexcept {
 }
 
 ConnGuard::ConnGuard(ConnLimits limits)
-    : limits_(limits), entries_(64, Hash{(std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()}) {
+    : limits_(limits),
+      entries_(64, Hash{(std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()}) {
   limits_.reserved = std::min(limits_.reserved, limits_.max_connections / 4);
 }
 
@@ -61,16 +62,18 @@ Result<ConnGuard::Slot> ConnGuard::admit(const AddressKey& key) {
   auto it = entries_.find(key);
   std::size_t mine = it == entries_.end() ? 0 : it->second.connections;
   if (connections_ >= limits_.max_connections) {
-    return make_error(Errc::kUnavailable,
-                      "all " + std::to_string(limits_.max_connections) + " connection slots are taken");
+    return make_error(Errc::kUnavailable, "all " + std::to_string(limits_.max_connections) +
+                                              " connection slots are taken");
   }
   if (mine >= limits_.max_per_address) {
-    return make_error(Errc::kLimitExceeded, key.to_string() + " already holds " + std::to_string(mine) +
+    return make_error(Errc::kLimitExceeded, key.to_string() + " already holds " +
+                                                std::to_string(mine) +
                                                 " connections (the per-address limit)");
   }
   if (mine > 0 && connections_ >= limits_.max_connections - limits_.reserved) {
-    return make_error(Errc::kLimitExceeded, "the last " + std::to_string(limits_.reserved) +
-                                                " connection slots are kept for addresses not yet connected");
+    return make_error(Errc::kLimitExceeded,
+                      "the last " + std::to_string(limits_.reserved) +
+                          " connection slots are kept for addresses not yet connected");
   }
   if (it == entries_.end()) it = entries_.emplace(key, Entry{}).first;
   ++it->second.connections;
@@ -107,7 +110,8 @@ std::size_t ConnGuard::addresses() const {
 
 ConnGuard::Slot::~Slot() { release(); }
 
-ConnGuard::Slot::Slot(Slot&& other) noexcept : guard_(other.guard_), key_(other.key_), held_(other.held_) {
+ConnGuard::Slot::Slot(Slot&& other) noexcept
+    : guard_(other.guard_), key_(other.key_), held_(other.held_) {
   other.guard_ = nullptr;
   other.held_ = 0;
 }

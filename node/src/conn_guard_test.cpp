@@ -9,7 +9,8 @@ namespace {
 
 AddressKey key(const char* ip) { return address_key(boost::asio::ip::make_address(ip)); }
 
-ConnLimits limits(std::size_t max, std::size_t per_address, std::size_t reserved, std::size_t held = 1000) {
+ConnLimits limits(std::size_t max, std::size_t per_address, std::size_t reserved,
+                  std::size_t held = 1000) {
   ConnLimits l;
   l.max_connections = max;
   l.max_per_address = per_address;
@@ -156,9 +157,9 @@ TEST(ConnGuard, AnAddressHoldingNothingElseMayHoldOneLargeRequest) {
   auto a = g.admit(key("192.0.2.1"));
   auto b = g.admit(key("192.0.2.1"));
   ASSERT_TRUE(a && b);
-  EXPECT_TRUE(a->hold(500));   // alone: bounded by the listener's own request limit
-  EXPECT_FALSE(b->hold(1));    // over budget while another connection holds bytes
-  EXPECT_TRUE(a->hold(600));   // still alone
+  EXPECT_TRUE(a->hold(500));  // alone: bounded by the listener's own request limit
+  EXPECT_FALSE(b->hold(1));   // over budget while another connection holds bytes
+  EXPECT_TRUE(a->hold(600));  // still alone
   ASSERT_TRUE(a->hold(0));
   EXPECT_TRUE(b->hold(60));
   EXPECT_TRUE(a->hold(40));

@@ -27,11 +27,17 @@ struct DatagramServer::Batch {
 
 thread_local DatagramServer::Batch* DatagramServer::current_batch_ = nullptr;
 
-DatagramServer::DatagramServer(UdpSocket socket, std::string what, std::size_t max_bytes, Handler handler)
-    : socket_(std::move(socket)), what_(std::move(what)), max_bytes_(max_bytes), handler_(std::move(handler)) {}
+DatagramServer::DatagramServer(UdpSocket socket, std::string what, std::size_t max_bytes,
+                               Handler handler)
+    : socket_(std::move(socket)),
+      what_(std::move(what)),
+      max_bytes_(max_bytes),
+      handler_(std::move(handler)) {}
 
-Result<std::unique_ptr<DatagramServer>> DatagramServer::bind(const std::string& listen, std::string_view what,
-                                                             int receive_buffer, std::size_t max_bytes,
+Result<std::unique_ptr<DatagramServer>> DatagramServer::bind(const std::string& listen,
+                                                             std::string_view what,
+                                                             int receive_buffer,
+                                                             std::size_t max_bytes,
                                                              Handler handler) {
   auto sock = bind_udp_socket(listen, what, receive_buffer);
   if (!sock) return sock.error();
@@ -144,17 +150,19 @@ void DatagramServer::flush(Batch& b) {
       b.out_msgs[k].msg_hdr.msg_name = &peer.addr;
       b.out_msgs[k].msg_hdr.msg_namelen = peer.len;
     }
-    int sent = ::sendmmsg(fd, b.out_msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT | MSG_NOSIGNAL);
+    int sent =
+        ::sendmmsg(fd, b.out_msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT | MSG_NOSIGNAL);
     // Socket buffer full or an unreachable peer: skip one reply (UDP; the client retries).
     i += sent <= 0 ? 1 : static_cast<std::size_t>(sent);
   }
   b.out.clear();
 }
 
-Result<void> DatagramListener::bind(const std::string& listen, std::string_view what, int receive_buffer,
-                                    std::size_t max_bytes, unsigned threads) {
-  auto server = DatagramServer::bind(listen, what, receive_buffer, max_bytes,
-                                     [this](const DatagramServer::Datagram& d, DatagramServer& s) { on_datagram(d, s); });
+Result<void> DatagramListener::bind(const std::string& listen, std::string_view what,
+                                    int receive_buffer, std::size_t max_bytes, unsigned threads) {
+  auto server = DatagramServer::bind(
+      listen, what, receive_buffer, max_bytes,
+      [this](const DatagramServer::Datagram& d, DatagramServer& s) { on_datagram(d, s); });
   if (!server) return server.error();
   server_ = std::move(*server);
   threads_ = std::max(1u, threads);

@@ -56,9 +56,9 @@ class DatagramServer {
 
   // Binds `listen` (see bind_udp_socket; `what` names the listener in logs and errors) with
   // a receive buffer of `receive_buffer` bytes. Errors: kInvalidArgument, kIo.
-  static Result<std::unique_ptr<DatagramServer>> bind(const std::string& listen, std::string_view what,
-                                                      int receive_buffer, std::size_t max_bytes,
-                                                      Handler handler);
+  static Result<std::unique_ptr<DatagramServer>> bind(const std::string& listen,
+                                                      std::string_view what, int receive_buffer,
+                                                      std::size_t max_bytes, Handler handler);
   ~DatagramServer();
   DatagramServer(const DatagramServer&) = delete;
   DatagramServer& operator=(const DatagramServer&) = delete;

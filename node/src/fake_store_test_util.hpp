@@ -15,8 +15,8 @@ namespace strop::node::testing {
 class FakeStore : public storage::Store {
  public:
   // Knobs.
-  bool unavailable = false;   // report/revoke fail with kUnavailable (queue full)
-  bool defer = false;         // hold write callbacks until release()
+  bool unavailable = false;  // report/revoke fail with kUnavailable (queue full)
+  bool defer = false;        // hold write callbacks until release()
   storage::TimePoint clock{std::chrono::seconds{1'700'000'000}};
 
   std::vector<std::function<void()>> held;  // deferred acknowledgements
@@ -26,8 +26,11 @@ class FakeStore : public storage::Store {
     for (auto& f : h) f();
   }
 
-  Result<storage::CheckOutcome> check(std::span<const sigs::Signature> sigs) override { return check(sigs, clock); }
-  Result<storage::CheckOutcome> check(std::span<const sigs::Signature> sigs, storage::TimePoint) override {
+  Result<storage::CheckOutcome> check(std::span<const sigs::Signature> sigs) override {
+    return check(sigs, clock);
+  }
+  Result<storage::CheckOutcome> check(std::span<const sigs::Signature> sigs,
+                                      storage::TimePoint) override {
     std::lock_guard lock(mu_);
     storage::CheckOutcome out;
     for (std::size_t i = 0; i < sigs.size(); ++i) {
@@ -126,7 +129,8 @@ class FakeStore : public storage::Store {
   storage::TimePoint now() const override { return clock; }
 
  private:
-  void vote(storage::ReporterId r, std::vector<sigs::Signature> sigs, bool revoke, storage::VoteCallback done) {
+  void vote(storage::ReporterId r, std::vector<sigs::Signature> sigs, bool revoke,
+            storage::VoteCallback done) {
     if (unavailable) return done(make_error(Errc::kUnavailable, "writer queue full"));
     storage::VoteOutcome out;
     {
@@ -134,7 +138,8 @@ class FakeStore : public storage::Store {
       for (auto& s : sigs) {
         auto& voters = reports_[s.text()];
         if (revoke) {
-          out.effects.push_back(voters.erase(r) ? storage::VoteEffect::kWithdrawn : storage::VoteEffect::kUnknown);
+          out.effects.push_back(voters.erase(r) ? storage::VoteEffect::kWithdrawn
+                                                : storage::VoteEffect::kUnknown);
         } else {
           out.effects.push_back(voters.insert(r).second ? storage::VoteEffect::kRecorded
                                                         : storage::VoteEffect::kUnchanged);

@@ -1,7 +1,5 @@
 #include "node/handlers.hpp"
 
-#include "node_common.hpp"
-
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -10,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "node_common.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/messages.hpp"
 
@@ -61,7 +60,9 @@ HttpResponse from_error(const ServiceError& e) {
   return from_error(ApiError{api_errc(e.code), e.message, e.retry_after});
 }
 
-HttpResponse decode_error(const Error& e) { return from_error({protocol::api_errc_for(e), e.message}); }
+HttpResponse decode_error(const Error& e) {
+  return from_error({protocol::api_errc_for(e), e.message});
+}
 
 std::string_view path_of(std::string_view target) {
   auto q = target.find('?');
@@ -123,7 +124,8 @@ struct Api::Impl {
       v.confidence = out->confidence;
       v.matches.reserve(out->matches.size());
       for (auto& x : out->matches) {
-        v.matches.push_back({x.engine, std::move(x.id), x.similarity, x.reports, x.revokes, x.confidence});
+        v.matches.push_back(
+            {x.engine, std::move(x.id), x.similarity, x.reports, x.revokes, x.confidence});
       }
       resp.results.push_back(std::move(v));
     }
@@ -134,7 +136,8 @@ struct Api::Impl {
   void vote(const HttpRequest& req, const Done& done, bool revoke) {
     auto who = svc.authenticate(req.auth, req.method, req.target, req.body);
     if (!who) return done(from_error(who.error()));
-    if (auto budget = svc.admit_reporter(who->reporter.name); !budget) return done(from_error(budget.error()));
+    if (auto budget = svc.admit_reporter(who->reporter.name); !budget)
+      return done(from_error(budget.error()));
     auto decoded = protocol::decode_vote_request(req.body, limits());
     if (!decoded) return done(decode_error(decoded.error()));
 
@@ -157,21 +160,23 @@ struct Api::Impl {
       for (auto& s : m.sigs) call.sigs.push_back(std::move(s));
     }
     auto sizes = call.message_sizes;
-    svc.vote(std::move(call), [done, results, sizes = std::move(sizes)](ServiceResult<storage::VoteOutcome> r) {
-      if (!r) return done(from_error(r.error()));
-      const auto& effects = r->effects;
-      std::size_t k = 0;
-      for (std::size_t i = 0; i < sizes.size(); ++i) {
-        for (std::size_t j = 0; j < sizes[i] && k < effects.size(); ++j, ++k) {
-          tally(&results->results[i], effects[k]);
-        }
-      }
-      done(json_response(protocol::encode(*results)));
-    });
+    svc.vote(std::move(call),
+             [done, results, sizes = std::move(sizes)](ServiceResult<storage::VoteOutcome> r) {
+               if (!r) return done(from_error(r.error()));
+               const auto& effects = r->effects;
+               std::size_t k = 0;
+               for (std::size_t i = 0; i < sizes.size(); ++i) {
+                 for (std::size_t j = 0; j < sizes[i] && k < effects.size(); ++j, ++k) {
+                   tally(&results->results[i], effects[k]);
+                 }
+               }
+               done(json_response(protocol::encode(*results)));
+             });
   }
 
   void register_reporter(const HttpRequest& req, const Done& done) {
-    if (auto budget = svc.admit_registration(req.client_ip); !budget) return done(from_error(budget.error()));
+    if (auto budget = svc.admit_registration(req.client_ip); !budget)
+      return done(from_error(budget.error()));
     auto decoded = protocol::decode_register_request(req.body, limits());
     storage::ReporterSpec spec;
     if (has_any_auth(req.auth)) {
@@ -186,7 +191,8 @@ struct Api::Impl {
       spec.admin = decoded->admin;
     } else {
       if (!svc.open_registration()) {
-        return done(from_error({ApiErrc::kRegistrationClosed, "open registration is switched off on this node"}));
+        return done(from_error(
+            {ApiErrc::kRegistrationClosed, "open registration is switched off on this node"}));
       }
       if (!decoded) return done(decode_error(decoded.error()));
       spec.open_registration = true;  // nobody vouched for it: never trusted without an admin
@@ -269,15 +275,18 @@ void Api::handle(const HttpRequest& req, Done done) {
 
   try {
     if (op == Op::kOther) {
-      return finish(from_error({ApiErrc::kNotFound, "no such endpoint: " + std::string(path.substr(0, 200))}));
+      return finish(from_error(
+          {ApiErrc::kNotFound, "no such endpoint: " + std::string(path.substr(0, 200))}));
     }
     if (req.method != want_method) {
-      auto r = from_error({ApiErrc::kMethodNotAllowed, "use " + std::string(want_method) + " for " + std::string(path)});
+      auto r = from_error({ApiErrc::kMethodNotAllowed,
+                           "use " + std::string(want_method) + " for " + std::string(path)});
       r.allow = std::string(allow);
       return finish(std::move(r));
     }
     if (op != Op::kHealth && op != Op::kMetrics) {
-      if (auto budget = svc.admit_client(req.client_ip); !budget) return finish(from_error(budget.error()));
+      if (auto budget = svc.admit_client(req.client_ip); !budget)
+        return finish(from_error(budget.error()));
     }
     switch (op) {
       case Op::kCheck: return im.check(req, finish);

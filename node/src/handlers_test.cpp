@@ -56,15 +56,18 @@ class ApiTest : public ::testing::Test {
     return out;
   }
 
-  protocol::AuthHeaders sign(const std::string& reporter, const std::string& secret, const std::string& method,
-                             const std::string& target, const std::string& body, std::int64_t ts = -1,
+  protocol::AuthHeaders sign(const std::string& reporter, const std::string& secret,
+                             const std::string& method, const std::string& target,
+                             const std::string& body, std::int64_t ts = -1,
                              std::string nonce = "") {
     if (nonce.empty()) nonce = protocol::make_nonce();
-    return protocol::sign_request(reporter, secret, method, target, body, ts < 0 ? now_s_ : ts, nonce);
+    return protocol::sign_request(reporter, secret, method, target, body, ts < 0 ? now_s_ : ts,
+                                  nonce);
   }
 
   std::optional<HttpResponse> signed_post(const std::string& target, const std::string& body,
-                                          const std::string& who = "alice", const std::string& secret = "alice-secret") {
+                                          const std::string& who = "alice",
+                                          const std::string& secret = "alice-secret") {
     return call("POST", target, body, sign(who, secret, "POST", target, body));
   }
 
@@ -125,7 +128,8 @@ TEST_F(ApiTest, HealthAndState) {
 }
 
 TEST_F(ApiTest, AnonymousCheck) {
-  auto r = call("POST", "/v1/check", R"({"v":1,"messages":[{"id":"a","sigs":[")" + kSig1 + R"("]}]})");
+  auto r =
+      call("POST", "/v1/check", R"({"v":1,"messages":[{"id":"a","sigs":[")" + kSig1 + R"("]}]})");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   auto c = protocol::decode_check_response(r->body);
@@ -140,8 +144,10 @@ TEST_F(ApiTest, AnonymousCheck) {
 TEST_F(ApiTest, CheckErrors) {
   EXPECT_EQ(code_of(*call("POST", "/v1/check", "garbage")), ApiErrc::kMalformed);
   EXPECT_EQ(call("POST", "/v1/check", "garbage")->status, 400);
-  EXPECT_EQ(code_of(*call("POST", "/v1/check", R"({"messages":[{"sigs":["body/1:zz"]}]})")), ApiErrc::kInvalid);
-  EXPECT_EQ(code_of(*call("POST", "/v1/check", R"({"v":9,"messages":[{"sigs":[]}]})")), ApiErrc::kUnsupportedVersion);
+  EXPECT_EQ(code_of(*call("POST", "/v1/check", R"({"messages":[{"sigs":["body/1:zz"]}]})")),
+            ApiErrc::kInvalid);
+  EXPECT_EQ(code_of(*call("POST", "/v1/check", R"({"v":9,"messages":[{"sigs":[]}]})")),
+            ApiErrc::kUnsupportedVersion);
   Config o;
   o.limits.max_messages = 1;
   make_api(o);
@@ -201,10 +207,12 @@ TEST_F(ApiTest, ReportWithTamperedBodyOrPath) {
 
 TEST_F(ApiTest, StaleAndReplayedRequests) {
   auto body = vote_body({kSig1});
-  auto stale = call("POST", "/v1/report", body, sign("alice", "alice-secret", "POST", "/v1/report", body, now_s_ - 301));
+  auto stale = call("POST", "/v1/report", body,
+                    sign("alice", "alice-secret", "POST", "/v1/report", body, now_s_ - 301));
   EXPECT_EQ(stale->status, 401);
   EXPECT_EQ(code_of(*stale), ApiErrc::kStaleRequest);
-  auto future = call("POST", "/v1/report", body, sign("alice", "alice-secret", "POST", "/v1/report", body, now_s_ + 301));
+  auto future = call("POST", "/v1/report", body,
+                     sign("alice", "alice-secret", "POST", "/v1/report", body, now_s_ + 301));
   EXPECT_EQ(code_of(*future), ApiErrc::kStaleRequest);
 
   auto auth = sign("alice", "alice-secret", "POST", "/v1/report", body);
@@ -295,7 +303,8 @@ TEST_F(ApiTest, DisabledReporterIsForbidden) {
 }
 
 TEST_F(ApiTest, ReportBodyErrors) {
-  EXPECT_EQ(code_of(*signed_post("/v1/report", R"({"messages":[{"sigs":[]}]})")), ApiErrc::kInvalid);
+  EXPECT_EQ(code_of(*signed_post("/v1/report", R"({"messages":[{"sigs":[]}]})")),
+            ApiErrc::kInvalid);
   EXPECT_EQ(code_of(*signed_post("/v1/report", "{")), ApiErrc::kMalformed);
 }
 
@@ -314,7 +323,8 @@ TEST_F(ApiTest, ReportIsAcknowledgedOnlyAfterCommit) {
   body_ = vote_body({kSig2});
   target_ = "/v1/report";
   method_ = "POST";
-  HttpRequest req{method_, target_, body_, sign("alice", "alice-secret", "POST", "/v1/report", body_), ip_};
+  HttpRequest req{method_, target_, body_,
+                  sign("alice", "alice-secret", "POST", "/v1/report", body_), ip_};
   api_->handle(req, [&late](HttpResponse x) { late = std::move(x); });
   EXPECT_FALSE(late.has_value());  // no answer before the "commit"
   EXPECT_EQ(store_.stats().writer_queue_depth, 1u);
@@ -374,8 +384,8 @@ TEST_F(ApiTest, OpenRegistration) {
   EXPECT_EQ(reg->secret.size(), 43u);
   auto carol = store_.find_reporter("carol");
   ASSERT_TRUE(carol.ok());
-  EXPECT_FALSE(carol->admin);                 // ignored when unsigned
-  EXPECT_DOUBLE_EQ(carol->trust, 0.1);        // ignored when unsigned
+  EXPECT_FALSE(carol->admin);           // ignored when unsigned
+  EXPECT_DOUBLE_EQ(carol->trust, 0.1);  // ignored when unsigned
   EXPECT_EQ(carol->secret, reg->secret);
   // The new identity can report right away.
   EXPECT_EQ(signed_post("/v1/report", vote_body({kSig1}), "carol", reg->secret)->status, 200);
@@ -430,9 +440,12 @@ TEST_F(ApiTest, MetricsEndpoint) {
   auto m = call("GET", "/metrics");
   ASSERT_EQ(m->status, 200);
   EXPECT_NE(m->content_type.find("text/plain"), std::string::npos);
-  EXPECT_NE(m->body.find(R"(strop_requests_total{op="check",result="ok"} 1)"), std::string::npos) << m->body;
-  EXPECT_NE(m->body.find(R"(strop_requests_total{op="other",result="not_found"} 1)"), std::string::npos);
-  EXPECT_NE(m->body.find(R"(strop_request_duration_seconds_bucket{op="check",le="+Inf"} 1)"), std::string::npos);
+  EXPECT_NE(m->body.find(R"(strop_requests_total{op="check",result="ok"} 1)"), std::string::npos)
+      << m->body;
+  EXPECT_NE(m->body.find(R"(strop_requests_total{op="other",result="not_found"} 1)"),
+            std::string::npos);
+  EXPECT_NE(m->body.find(R"(strop_request_duration_seconds_bucket{op="check",le="+Inf"} 1)"),
+            std::string::npos);
   EXPECT_NE(m->body.find("strop_writer_queue_depth 0"), std::string::npos);
   EXPECT_NE(m->body.find("strop_reporters 2"), std::string::npos);
 }

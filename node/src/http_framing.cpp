@@ -44,7 +44,8 @@ std::string framing_error(const http::request<http::string_body>& req) {
   if (!te) return {};
   if (req.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
   if (req.count(http::field::content_length)) return "both Transfer-Encoding and Content-Length";
-  if (!unsupported.empty()) return "unsupported transfer coding \"" + unsupported + "\" (only chunked is implemented)";
+  if (!unsupported.empty())
+    return "unsupported transfer coding \"" + unsupported + "\" (only chunked is implemented)";
   if (chunked > 1) return "chunked applied more than once";
   if (chunked == 0) return "empty Transfer-Encoding";
   return {};

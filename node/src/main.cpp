@@ -16,11 +16,12 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   try {
     CLI::App app{"strop-node: the Strop site signature node"};
-    app.fallthrough();  // --data/--config may follow the subcommand
+    app.fallthrough();             // --data/--config may follow the subcommand
     app.require_subcommand(0, 1);  // none only with --version or --print-config (below)
     auto common = std::make_shared<CommonOptions>();
     app.add_option("--config", common->config_file, "TOML configuration file");
-    app.add_option("--data", common->data_dir, "Data directory (overrides node.data_dir; default /var/lib/strop)");
+    app.add_option("--data", common->data_dir,
+                   "Data directory (overrides node.data_dir; default /var/lib/strop)");
     auto* print = app.add_flag("--print-config", common->print_config,
                                "Print the effective configuration as TOML and exit");
     app.set_version_flag("--version", "strop-node " + std::string(strop::kVersion));

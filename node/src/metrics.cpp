@@ -39,7 +39,8 @@ void sample_u(std::string* out, std::string_view name, std::string_view labels, 
   out->push_back('\n');
 }
 
-void simple(std::string* out, std::string_view name, std::string_view type, std::string_view help, double v) {
+void simple(std::string* out, std::string_view name, std::string_view type, std::string_view help,
+            double v) {
   header(out, name, type, help);
   sample(out, name, "", v);
 }
@@ -52,7 +53,8 @@ void Histogram::observe(std::chrono::nanoseconds d) {
   while (i < kBounds.size() && s > kBounds[i]) ++i;
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
-  sum_ns_.fetch_add(static_cast<std::uint64_t>(d.count() > 0 ? d.count() : 0), std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<std::uint64_t>(d.count() > 0 ? d.count() : 0),
+                    std::memory_order_relaxed);
 }
 
 void Histogram::render(std::string* out, std::string_view name, std::string_view labels) const {
@@ -105,7 +107,8 @@ std::string NodeMetrics::render(const storage::StoreStats& s) const {
   std::string out;
   out.reserve(16384);
 
-  header(&out, "strop_requests_total", "counter", "Requests handled, by operation and result code.");
+  header(&out, "strop_requests_total", "counter",
+         "Requests handled, by operation and result code.");
   for (std::size_t o = 0; o < kOpCount; ++o) {
     for (std::size_t r = 0; r < kResultCount; ++r) {
       std::uint64_t v = requests_[o][r].value();
@@ -114,7 +117,8 @@ std::string NodeMetrics::render(const storage::StoreStats& s) const {
       std::string labels = "op=\"";
       labels += op_name(static_cast<Op>(o));
       labels += "\",result=\"";
-      labels += r == 0 ? std::string_view("ok") : protocol::api_errc_name(static_cast<protocol::ApiErrc>(r));
+      labels += r == 0 ? std::string_view("ok")
+                       : protocol::api_errc_name(static_cast<protocol::ApiErrc>(r));
       labels += '"';
       sample_u(&out, "strop_requests_total", labels, v);
     }
@@ -134,15 +138,19 @@ std::string NodeMetrics::render(const storage::StoreStats& s) const {
          static_cast<double>(connections_active.value()));
   simple(&out, "strop_connections_accepted_total", "counter", "Connections accepted.",
          static_cast<double>(connections_accepted.value()));
-  simple(&out, "strop_connections_rejected_total", "counter", "Connections refused over the connection limit.",
+  simple(&out, "strop_connections_rejected_total", "counter",
+         "Connections refused over the connection limit.",
          static_cast<double>(connections_rejected.value()));
-  simple(&out, "strop_connections_timed_out_total", "counter", "Connections closed by an idle/read/write timeout.",
+  simple(&out, "strop_connections_timed_out_total", "counter",
+         "Connections closed by an idle/read/write timeout.",
          static_cast<double>(connections_timed_out.value()));
-  simple(&out, "strop_bad_requests_total", "counter", "Unparsable HTTP requests (connection closed).",
+  simple(&out, "strop_bad_requests_total", "counter",
+         "Unparsable HTTP requests (connection closed).",
          static_cast<double>(bad_requests.value()));
   simple(&out, "strop_messages_checked_total", "counter", "Messages looked up by check requests.",
          static_cast<double>(messages_checked.value()));
-  simple(&out, "strop_signatures_checked_total", "counter", "Signatures looked up by check requests.",
+  simple(&out, "strop_signatures_checked_total", "counter",
+         "Signatures looked up by check requests.",
          static_cast<double>(signatures_checked.value()));
   simple(&out, "strop_signatures_reported_total", "counter", "Signatures in acknowledged reports.",
          static_cast<double>(signatures_reported.value()));
@@ -151,37 +159,48 @@ std::string NodeMetrics::render(const storage::StoreStats& s) const {
   header(&out, "strop_rate_limited_total", "counter", "Requests refused with 429, by limiter.");
   sample_u(&out, "strop_rate_limited_total", "limiter=\"ip\"", rate_limited_ip.value());
   sample_u(&out, "strop_rate_limited_total", "limiter=\"reporter\"", rate_limited_reporter.value());
-  simple(&out, "strop_auth_failures_total", "counter", "Signed requests refused (bad, stale, replayed, unknown).",
+  simple(&out, "strop_auth_failures_total", "counter",
+         "Signed requests refused (bad, stale, replayed, unknown).",
          static_cast<double>(auth_failures.value()));
 
   // Store gauges (sampled at scrape time).
-  simple(&out, "strop_stored_signatures", "gauge", "Signatures stored.", static_cast<double>(s.signatures));
+  simple(&out, "strop_stored_signatures", "gauge", "Signatures stored.",
+         static_cast<double>(s.signatures));
   header(&out, "strop_stored_signatures_by_engine", "gauge", "Signatures stored, by engine.");
   for (auto e : sigs::kAllEngines) {
     std::string labels = "engine=\"";
     labels += sigs::engine_name(e);
     labels += '"';
-    sample_u(&out, "strop_stored_signatures_by_engine", labels, s.signatures_by_engine[static_cast<std::size_t>(e)]);
+    sample_u(&out, "strop_stored_signatures_by_engine", labels,
+             s.signatures_by_engine[static_cast<std::size_t>(e)]);
   }
-  simple(&out, "strop_votes", "gauge", "Vote records (reports and revokes) stored.", static_cast<double>(s.votes));
-  simple(&out, "strop_reporters", "gauge", "Registered reporters.", static_cast<double>(s.reporters));
+  simple(&out, "strop_votes", "gauge", "Vote records (reports and revokes) stored.",
+         static_cast<double>(s.votes));
+  simple(&out, "strop_reporters", "gauge", "Registered reporters.",
+         static_cast<double>(s.reporters));
   simple(&out, "strop_writer_queue_depth", "gauge", "Signatures queued for the writer.",
          static_cast<double>(s.writer_queue_depth));
-  simple(&out, "strop_writer_commits_total", "counter", "Write transactions committed.", static_cast<double>(s.commits));
+  simple(&out, "strop_writer_commits_total", "counter", "Write transactions committed.",
+         static_cast<double>(s.commits));
   simple(&out, "strop_writer_committed_ops_total", "counter", "Operations (signatures) committed.",
          static_cast<double>(s.committed_ops));
   simple(&out, "strop_writer_commit_latency_seconds", "gauge", "Latency of the last group commit.",
          static_cast<double>(s.last_commit_latency.count()) * 1e-6);
-  simple(&out, "strop_writer_commit_latency_max_seconds", "gauge", "Largest group commit latency since start.",
+  simple(&out, "strop_writer_commit_latency_max_seconds", "gauge",
+         "Largest group commit latency since start.",
          static_cast<double>(s.max_commit_latency.count()) * 1e-6);
-  simple(&out, "strop_writer_errors_total", "counter", "Failed write batches.", static_cast<double>(s.write_errors));
+  simple(&out, "strop_writer_errors_total", "counter", "Failed write batches.",
+         static_cast<double>(s.write_errors));
   simple(&out, "strop_expired_signatures_total", "counter", "Signatures expired since start.",
          static_cast<double>(s.expired));
-  simple(&out, "strop_store_map_bytes", "gauge", "LMDB map size.", static_cast<double>(s.map_bytes));
-  simple(&out, "strop_store_used_bytes", "gauge", "LMDB pages in use.", static_cast<double>(s.used_bytes));
+  simple(&out, "strop_store_map_bytes", "gauge", "LMDB map size.",
+         static_cast<double>(s.map_bytes));
+  simple(&out, "strop_store_used_bytes", "gauge", "LMDB pages in use.",
+         static_cast<double>(s.used_bytes));
   simple(&out, "strop_store_map_resizes_total", "counter", "LMDB map growths since start.",
          static_cast<double>(s.map_resizes));
-  simple(&out, "strop_index_entries", "gauge", "In-memory index entries.", static_cast<double>(s.index_entries));
+  simple(&out, "strop_index_entries", "gauge", "In-memory index entries.",
+         static_cast<double>(s.index_entries));
   return out;
 }
 

@@ -29,8 +29,10 @@ int run_pyzor_account(const CommonOptions& common, const PyzorAccountOptions& o)
   if (!cfg) return code;
   std::string server = o.server;
   if (server.empty()) {
-    auto l = listener_enabled(cfg->pyzor.listen) ? parse_listen(cfg->pyzor.listen) : Result<ListenAddress>(ListenAddress{});
-    std::string host = l && !l->host.empty() && l->host != "0.0.0.0" && l->host != "::" ? l->host : "127.0.0.1";
+    auto l = listener_enabled(cfg->pyzor.listen) ? parse_listen(cfg->pyzor.listen)
+                                                 : Result<ListenAddress>(ListenAddress{});
+    std::string host =
+        l && !l->host.empty() && l->host != "0.0.0.0" && l->host != "::" ? l->host : "127.0.0.1";
     unsigned port = l && l->port ? l->port : protocol::pyzor::kDefaultPort;
     server = host + ":" + std::to_string(port);
   }
@@ -76,9 +78,12 @@ int run_pyzor_account(const CommonOptions& common, const PyzorAccountOptions& o)
 
 void setup_pyzor_account(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
   auto o = std::make_shared<PyzorAccountOptions>();
-  auto* sub = app.add_subcommand("pyzor-account", "Print a reporter's line for a pyzor client's accounts file");
+  auto* sub = app.add_subcommand("pyzor-account",
+                                 "Print a reporter's line for a pyzor client's accounts file");
   sub->add_option("NAME", o->name, "Reporter name")->required();
-  sub->add_option("--server", o->server, "HOST:PORT the client sends to (default: from pyzor.listen, else 127.0.0.1:24441)");
+  sub->add_option(
+      "--server", o->server,
+      "HOST:PORT the client sends to (default: from pyzor.listen, else 127.0.0.1:24441)");
   sub->callback([common, o, exit_code] { *exit_code = run_pyzor_account(*common, *o); });
 }
 

@@ -1,15 +1,14 @@
 // pyzor_listener.cpp: Pyzor over UDP with recvmmsg/sendmmsg (pyzor_listener.hpp).
 #include "node/pyzor_listener.hpp"
 
-#include "node_common.hpp"
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <exception>
 
-#include "pyzor_service.hpp"
 #include "datagram_server.hpp"
+#include "node_common.hpp"
+#include "pyzor_service.hpp"
 
 namespace strop::node {
 
@@ -25,8 +24,10 @@ class PyzorUdpListener final : public DatagramListener {
   std::string summary() const override {
     auto& c = service_->counters();
     return fmt::format(
-        "pyzor: {} requests, {} checks ({} hits), {} signatures reported, {} whitelisted, {} auth failures "
-        "({} replays), {} denied, {} bad requests, {} rate limited (dropped), {} error replies suppressed "
+        "pyzor: {} requests, {} checks ({} hits), {} signatures reported, {} whitelisted, {} auth "
+        "failures "
+        "({} replays), {} denied, {} bad requests, {} rate limited (dropped), {} error replies "
+        "suppressed "
         "(larger than their request), {} errors",
         c.requests.value(), c.checks.value(), c.check_hits.value(), c.reported_sigs.value(),
         c.whitelisted_sigs.value(), c.auth_failed.value(), c.replays.value(), c.denied.value(),
@@ -37,7 +38,8 @@ class PyzorUdpListener final : public DatagramListener {
   // One datagram: the reply goes out with the receive batch, or at once when it comes from
   // the Store's writer thread after a commit.
   void on_datagram(const DatagramServer::Datagram& d, DatagramServer& s) override {
-    service_->handle(d.bytes, d.source, [&s, peer = *d.peer](std::string out) { s.reply(peer, std::move(out)); });
+    service_->handle(d.bytes, d.source,
+                     [&s, peer = *d.peer](std::string out) { s.reply(peer, std::move(out)); });
   }
 
   std::unique_ptr<PyzorService> service_;
@@ -45,7 +47,8 @@ class PyzorUdpListener final : public DatagramListener {
 
 }  // namespace
 
-Result<std::unique_ptr<Listener>> make_pyzor_listener(SignatureService& service, const RazorAccounts& accounts) {
+Result<std::unique_ptr<Listener>> make_pyzor_listener(SignatureService& service,
+                                                      const RazorAccounts& accounts) {
   auto svc = PyzorService::create(service, accounts);
   if (!svc) return svc.error();
   auto l = std::make_unique<PyzorUdpListener>(std::move(*svc));

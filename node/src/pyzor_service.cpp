@@ -1,8 +1,6 @@
 // pyzor_service.cpp: pyzord's request handling over the node's Store (pyzor_service.hpp).
 #include "pyzor_service.hpp"
 
-#include "node_common.hpp"
-
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -11,6 +9,7 @@
 
 #include "base/ascii.hpp"
 #include "base/hex.hpp"
+#include "node_common.hpp"
 #include "protocol/limits.hpp"
 
 namespace strop::node {
@@ -43,14 +42,19 @@ struct Response {
   std::vector<Field> fields;
 
   explicit Response(std::string thread) {
-    fields = {{"Code", "200"}, {"Diag", "OK"}, {"PV", std::string(pz::kProtocolVersion)}, {"Thread", std::move(thread)}};
+    fields = {{"Code", "200"},
+              {"Diag", "OK"},
+              {"PV", std::string(pz::kProtocolVersion)},
+              {"Thread", std::move(thread)}};
   }
   void error(int code, std::string diag) {
     fields[0].value = std::to_string(code);
     fields[1].value = std::move(diag);
     fields.resize(4);
   }
-  void add(std::string name, std::string value) { fields.push_back({std::move(name), std::move(value)}); }
+  void add(std::string name, std::string value) {
+    fields.push_back({std::move(name), std::move(value)});
+  }
   bool ok() const { return fields[0].value == "200"; }
   std::string encode() const { return pz::encode_message(fields); }
 };
@@ -144,7 +148,10 @@ struct PyzorService::Call {
 };
 
 PyzorService::PyzorService(SignatureService& service, const RazorAccounts& accounts, PyzorAcl acl)
-    : service_(service), accounts_(accounts), config_(service.config().pyzor), acl_(std::move(acl)) {}
+    : service_(service),
+      accounts_(accounts),
+      config_(service.config().pyzor),
+      acl_(std::move(acl)) {}
 
 Result<std::unique_ptr<PyzorService>> PyzorService::create(SignatureService& service,
                                                            const RazorAccounts& accounts) {
@@ -160,7 +167,8 @@ Result<std::unique_ptr<PyzorService>> PyzorService::create(SignatureService& ser
       spec.pinned = false;
       spec.open_registration = true;  // anyone: never trusted
       r = service.add_reporter_now(spec);
-      if (!r && r.error().code == ServiceErrc::kNameTaken) r = service.find_reporter(kPyzorAnonymousReporter);
+      if (!r && r.error().code == ServiceErrc::kNameTaken)
+        r = service.find_reporter(kPyzorAnonymousReporter);
     }
     if (!r) return make_error(Errc::kInternal, "pyzor: anonymous reporter: " + r.error().message);
     anon = r->id;
@@ -220,7 +228,8 @@ void PyzorService::handle(std::string_view datagram, std::string_view client, Re
     call.resp.add("WL-Count", "0");
     return send(call);
   }
-  if (bit == PyzorAcl::kCheck || bit == PyzorAcl::kInfo) return answer_check(digests[0], bit == PyzorAcl::kInfo, call);
+  if (bit == PyzorAcl::kCheck || bit == PyzorAcl::kInfo)
+    return answer_check(digests[0], bit == PyzorAcl::kInfo, call);
   record_vote(digests, bit == PyzorAcl::kWhitelist, std::move(sender), std::move(call));
 }
 
@@ -229,8 +238,9 @@ void PyzorService::answer_unparsable(std::string_view datagram, const Error& why
   counters_.bad_requests.add();
   std::string_view head = datagram.substr(0, config_.limits.max_datagram_bytes);
   auto end = head.rfind('\n');
-  auto partial = pz::parse_message(head.substr(0, end == std::string_view::npos ? 0 : end),
-                                   pz::Limits{config_.limits.max_datagram_bytes, 1u << 16, 1u << 16});
+  auto partial =
+      pz::parse_message(head.substr(0, end == std::string_view::npos ? 0 : end),
+                        pz::Limits{config_.limits.max_datagram_bytes, 1u << 16, 1u << 16});
   const std::string* t = partial ? partial->find("Thread") : nullptr;
   if (t == nullptr) return call.reply(std::string());
   call.resp = Response(*t);
@@ -268,7 +278,8 @@ bool PyzorService::authenticate(const pz::Message& m, Call& call, Sender* sender
   if (!ts) return unauthorized("Invalid Time.");
   const std::int64_t now = service_.unix_seconds();
   const std::int64_t window = config_.time_window_seconds;
-  if (*ts > now + window || *ts < now - window) return unauthorized("Timestamp not within allowed range.");
+  if (*ts > now + window || *ts < now - window)
+    return unauthorized("Timestamp not within allowed range.");
   auto key = accounts_.pyzor_key(*rep);
   if (!key) {
     logger()->error("pyzor: no key for reporter {}: {}", rep->name, key.error().to_string());
@@ -297,7 +308,8 @@ bool PyzorService::authenticate(const pz::Message& m, Call& call, Sender* sender
     return false;
   }
   sender->reporter = rep->id;
-  sender->replay = storage::ReplayKey{std::move(nonce), storage::TimePoint{std::chrono::seconds{*ts + window}}};
+  sender->replay =
+      storage::ReplayKey{std::move(nonce), storage::TimePoint{std::chrono::seconds{*ts + window}}};
   return true;
 }
 
@@ -351,11 +363,12 @@ void PyzorService::answer_check(std::string_view digest, bool info, Call& call) 
 }
 
 // report / whitelist: one store write for every digest of the packet.
-void PyzorService::record_vote(const std::vector<std::string_view>& digests, bool whitelist, Sender sender,
-                               Call call) {
+void PyzorService::record_vote(const std::vector<std::string_view>& digests, bool whitelist,
+                               Sender sender, Call call) {
   if (digests.size() > config_.limits.max_digests) {
     counters_.bad_requests.add();
-    call.resp.error(400, "Bad request: more than " + std::to_string(config_.limits.max_digests) + " digests");
+    call.resp.error(
+        400, "Bad request: more than " + std::to_string(config_.limits.max_digests) + " digests");
     return send(call);
   }
   std::optional<storage::ReporterId> who = sender.reporter ? sender.reporter : anonymous_id_;
@@ -364,9 +377,11 @@ void PyzorService::record_vote(const std::vector<std::string_view>& digests, boo
     call.resp.error(403, "Forbidden: User is not authorized to request the operation.");
     return send(call);
   }
-  if (!service_.admit_reporter(sender.anonymous ? kPyzorAnonymousReporter : std::string_view(sender.user))) {
+  if (!service_.admit_reporter(sender.anonymous ? kPyzorAnonymousReporter
+                                                : std::string_view(sender.user))) {
     counters_.rate_limited.add();
-    return call.reply(std::string());  // over the per-user budget: dropped, like the per-address one
+    return call.reply(
+        std::string());  // over the per-user budget: dropped, like the per-address one
   }
   std::vector<sigs::Signature> sigs;
   sigs.reserve(digests.size());
@@ -378,7 +393,8 @@ void PyzorService::record_vote(const std::vector<std::string_view>& digests, boo
   PyzorCounters* c = &counters_;
   // The replay key goes in the same commit as the votes: refused again after a restart.
   VoteCall vote{*who, whitelist, std::move(sigs), {}, std::move(sender.replay)};
-  service_.vote(std::move(vote), [call = std::move(call), c, n, whitelist](ServiceResult<storage::VoteOutcome> r) mutable {
+  service_.vote(std::move(vote), [call = std::move(call), c, n,
+                                  whitelist](ServiceResult<storage::VoteOutcome> r) mutable {
     if (r) {
       (whitelist ? c->whitelisted_sigs : c->reported_sigs).add(n);
     } else if (r.error().code == ServiceErrc::kOverloaded) {
@@ -388,7 +404,8 @@ void PyzorService::record_vote(const std::vector<std::string_view>& digests, boo
       c->replays.add();
       c->auth_failed.add();
       call.resp.error(401, "Unauthorized: Signature Error: Replayed request.");
-    } else if (r.error().code == ServiceErrc::kForbidden || r.error().code == ServiceErrc::kUnknownReporter) {
+    } else if (r.error().code == ServiceErrc::kForbidden ||
+               r.error().code == ServiceErrc::kUnknownReporter) {
       c->denied.add();
       call.resp.error(403, "Forbidden: the account is disabled.");
     } else {

@@ -64,16 +64,16 @@ class PyzorAcl {
 struct PyzorCounters {
   Counter requests;
   Counter checks;
-  Counter check_hits;     // Count > 0
+  Counter check_hits;  // Count > 0
   Counter reported_sigs;
   Counter whitelisted_sigs;
-  Counter auth_failed;    // 401
-  Counter replays;        // refused replays (also counted in auth_failed)
-  Counter denied;         // 403
-  Counter bad_requests;   // 400, 505
-  Counter rate_limited;   // dropped silently: over the per-address or per-user budget
-  Counter suppressed;     // error replies not sent because larger than their request
-  Counter errors;         // 5xx
+  Counter auth_failed;   // 401
+  Counter replays;       // refused replays (also counted in auth_failed)
+  Counter denied;        // 403
+  Counter bad_requests;  // 400, 505
+  Counter rate_limited;  // dropped silently: over the per-address or per-user budget
+  Counter suppressed;    // error replies not sent because larger than their request
+  Counter errors;        // 5xx
 };
 
 class PyzorService {
@@ -82,7 +82,8 @@ class PyzorService {
   // creates the kPyzorAnonymousReporter reporter (a synchronous store write: call at
   // startup). Errors: kInvalidArgument (bad rule), store errors.
   // The [pyzor] settings are read from service.config().
-  static Result<std::unique_ptr<PyzorService>> create(SignatureService& service, const RazorAccounts& accounts);
+  static Result<std::unique_ptr<PyzorService>> create(SignatureService& service,
+                                                      const RazorAccounts& accounts);
 
   // Receives the reply datagram; "" means "send nothing" (a request without a Thread field).
   using Reply = std::function<void(std::string)>;
@@ -109,7 +110,8 @@ class PyzorService {
   bool authenticate(const protocol::pyzor::Message& m, Call& call, Sender* sender);
   bool check_version(const protocol::pyzor::Message& m, Call& call);
   void answer_check(std::string_view digest, bool info, Call& call);
-  void record_vote(const std::vector<std::string_view>& digests, bool whitelist, Sender sender, Call call);
+  void record_vote(const std::vector<std::string_view>& digests, bool whitelist, Sender sender,
+                   Call call);
   // Sends `call`'s response (an error only when no larger than its request).
   void send(Call& call);
 

@@ -40,8 +40,9 @@ class PyzorServiceTest : public ::testing::Test {
 
   // A request as the pyzor client builds it (fields in its order), signed for `user`
   // with `key` ("" = anonymous, signed with the empty key as the client does).
-  static std::string request(const std::string& op, const std::vector<std::string>& digests, const std::string& user,
-                             const std::string& key, std::int64_t time, int thread = 4242) {
+  static std::string request(const std::string& op, const std::vector<std::string>& digests,
+                             const std::string& user, const std::string& key, std::int64_t time,
+                             int thread = 4242) {
     std::vector<pz::Field> f = {{"Op", op}};
     for (const auto& d : digests) f.push_back({"Op-Digest", d});
     if (op == "report" || op == "whitelist") f.push_back({"Op-Spec", "20,3,60,3"});
@@ -70,7 +71,8 @@ class PyzorServiceTest : public ::testing::Test {
   }
 
   // The raw reply ("" when the service stays silent).
-  static std::string raw(PyzorService& s, std::string_view dgram, std::string_view client = "127.0.0.1") {
+  static std::string raw(PyzorService& s, std::string_view dgram,
+                         std::string_view client = "127.0.0.1") {
     std::string out = "<no callback>";
     s.handle(dgram, client, [&](std::string r) { out = std::move(r); });
     return out;
@@ -107,12 +109,15 @@ TEST_F(PyzorServiceTest, AnswersLikePyzord) {
   EXPECT_EQ(out, "");
   // Error replies carry pyzord's codes and texts, but only to requests at least as large as
   // the reply (padded here with a field pyzord ignores; NoReflection covers the small ones).
-  auto padded = [](std::string req) { return req.insert(req.size() - 1, "X-Pad: " + std::string(120, 'p') + "\n"); };
+  auto padded = [](std::string req) {
+    return req.insert(req.size() - 1, "X-Pad: " + std::string(120, 'p') + "\n");
+  };
   auto nopv = call(*s, padded("Op: ping\nThread: 2000\n\n"));
   EXPECT_EQ(field(nopv, "Code"), "400");
   EXPECT_EQ(field(nopv, "Diag"), "Bad request: Protocol Version not specified in request");
 
-  EXPECT_EQ(field(call(*s, padded("Op: ping\nThread: 3006\nPV: x\n\n")), "Diag"), "Bad request: Invalid Protocol Version");
+  EXPECT_EQ(field(call(*s, padded("Op: ping\nThread: 3006\nPV: x\n\n")), "Diag"),
+            "Bad request: Invalid Protocol Version");
   auto v3 = call(*s, padded("Op: ping\nThread: 3002\nPV: 3.0\n\n"));
   EXPECT_EQ(field(v3, "Code"), "505");
   EXPECT_EQ(field(v3, "Diag"), "Version Not Supported: ");
@@ -145,22 +150,27 @@ TEST_F(PyzorServiceTest, DefaultAccessRules) {
   EXPECT_EQ(field(call(*s, request("report", {kDigest}, "", "", kNow)), "Code"), "403");
   EXPECT_EQ(field(call(*s, request("whitelist", {kDigest}, "", "", kNow)), "Code"), "403");
   // Reporters: everything.
-  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 1)), "Code"), "200");
-  EXPECT_EQ(field(call(*s, request("whitelist", {kDigest}, "alice", alice_key(), kNow, 2)), "Code"), "200");
+  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 1)), "Code"),
+            "200");
+  EXPECT_EQ(field(call(*s, request("whitelist", {kDigest}, "alice", alice_key(), kNow, 2)), "Code"),
+            "200");
 }
 
 TEST_F(PyzorServiceTest, ReportCheckWhitelistCycle) {
   auto s = service();
   auto before = call(*s, request("check", {kDigest}, "", "", kNow));
   EXPECT_EQ(field(before, "Count"), "0");
-  auto rep = call(*s, request("report", {kDigest, std::string(40, 'a')}, "alice", alice_key(), kNow, 1000));
+  auto rep = call(
+      *s, request("report", {kDigest, std::string(40, 'a')}, "alice", alice_key(), kNow, 1000));
   EXPECT_EQ(field(rep, "Code"), "200");
   EXPECT_EQ(field(rep, "Thread"), "1000");
   auto after = call(*s, request("check", {kDigest}, "", "", kNow));
   EXPECT_EQ(field(after, "Count"), "1");
   EXPECT_EQ(field(after, "WL-Count"), "0");
   EXPECT_EQ(field(call(*s, request("check", {std::string(40, 'A')}, "", "", kNow)), "Count"), "1");
-  EXPECT_EQ(field(call(*s, request("whitelist", {kDigest}, "alice", alice_key(), kNow, 1001)), "Code"), "200");
+  EXPECT_EQ(
+      field(call(*s, request("whitelist", {kDigest}, "alice", alice_key(), kNow, 1001)), "Code"),
+      "200");
   EXPECT_EQ(field(call(*s, request("check", {kDigest}, "", "", kNow)), "Count"), "0");
 }
 
@@ -168,7 +178,8 @@ TEST_F(PyzorServiceTest, LowConfidenceIsNotSpam) {
   Config o;
   o.store.threshold = 61;  // the fake store's confidence is 60
   auto s = service(o);
-  ASSERT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 1000)), "Code"), "200");
+  ASSERT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 1000)), "Code"),
+            "200");
   auto c = call(*s, request("check", {kDigest}, "", "", kNow));
   EXPECT_EQ(field(c, "Count"), "0");
 }
@@ -187,8 +198,11 @@ TEST_F(PyzorServiceTest, SignaturesTimeAndReplays) {
   EXPECT_EQ(field(bad, "Diag"), "Unauthorized: Signature Error: Invalid signature.");
 
   auto stale = call(*s, request("report", {kDigest}, "alice", alice_key(), kNow - 301, 1202));
-  EXPECT_EQ(field(stale, "Diag"), "Unauthorized: Signature Error: Timestamp not within allowed range.");
-  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow - 299, 1203)), "Code"), "200");
+  EXPECT_EQ(field(stale, "Diag"),
+            "Unauthorized: Signature Error: Timestamp not within allowed range.");
+  EXPECT_EQ(
+      field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow - 299, 1203)), "Code"),
+      "200");
 
   // A tampered field breaks the signature.
   std::string tampered = request("report", {kDigest}, "alice", alice_key(), kNow, 1204);
@@ -197,25 +211,29 @@ TEST_F(PyzorServiceTest, SignaturesTimeAndReplays) {
 
   // A disabled reporter is refused after a valid signature.
   ASSERT_TRUE(store_.set_disabled("alice", true).ok());
-  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 1205)), "Code"), "403");
+  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 1205)), "Code"),
+            "403");
 }
 
 TEST_F(PyzorServiceTest, CustomAccessRules) {
   Config o;
-  o.pyzor.access = {"all : anonymous : allow", "whitelist : anonymous : deny", "report : alice : deny"};
+  o.pyzor.access = {"all : anonymous : allow", "whitelist : anonymous : deny",
+                    "report : alice : deny"};
   auto s = service(o);
   auto anon = store_.find_reporter(kPyzorAnonymousReporter);
   ASSERT_TRUE(anon.ok());  // created because anonymous may report
   EXPECT_EQ(field(call(*s, request("report", {kDigest}, "", "", kNow)), "Code"), "200");
   EXPECT_EQ(field(call(*s, request("whitelist", {kDigest}, "", "", kNow)), "Code"), "403");
-  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 7)), "Code"), "403");
-  EXPECT_EQ(field(call(*s, request("check", {kDigest}, "alice", alice_key(), kNow, 8)), "Code"), "403");
+  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 7)), "Code"),
+            "403");
+  EXPECT_EQ(field(call(*s, request("check", {kDigest}, "alice", alice_key(), kNow, 8)), "Code"),
+            "403");
 
   for (auto bad : std::vector<std::vector<std::string>>{{"check : anonymous"},
-                                                         {"check : anonymous : maybe"},
-                                                         {"frobnicate : all : allow"},
-                                                         {" : all : allow"},
-                                                         {"check :  : allow"}}) {
+                                                        {"check : anonymous : maybe"},
+                                                        {"frobnicate : all : allow"},
+                                                        {" : all : allow"},
+                                                        {"check :  : allow"}}) {
     auto acl = PyzorAcl::parse(bad);
     EXPECT_FALSE(acl.ok()) << bad[0];
   }
@@ -226,7 +244,8 @@ TEST_F(PyzorServiceTest, LimitsAndRates) {
   o.pyzor.limits.max_digests = 2;
   o.ip_limit = {1, 3};
   auto s = service(o);
-  auto many = call(*s, request("report", {kDigest, kDigest, kDigest}, "alice", alice_key(), kNow, 9));
+  auto many =
+      call(*s, request("report", {kDigest, kDigest, kDigest}, "alice", alice_key(), kNow, 9));
   EXPECT_EQ(field(many, "Code"), "400");
   EXPECT_EQ(field(call(*s, "Op: ping\nThread: 1\nPV: 2.1\n\n"), "Code"), "200");
   EXPECT_EQ(field(call(*s, "Op: ping\nThread: 1\nPV: 2.1\n\n"), "Code"), "200");
@@ -238,20 +257,24 @@ TEST_F(PyzorServiceTest, LimitsAndRates) {
   std::string silent = "unset";
   s->handle(std::string(9000, 'x'), "k", [&](std::string r) { silent = std::move(r); });
   EXPECT_EQ(silent, "");  // oversized and no Thread: no answer
-  EXPECT_EQ(field(call(*s, "Thread: 5\nPV: 2.1\nOp: ping\nX: " + std::string(9000, 'x') + "\n"), "Code"), "400");
+  EXPECT_EQ(
+      field(call(*s, "Thread: 5\nPV: 2.1\nOp: ping\nX: " + std::string(9000, 'x') + "\n"), "Code"),
+      "400");
 }
 
 TEST_F(PyzorServiceTest, ReplyWaitsForTheCommit) {
   auto s = service();
   store_.defer = true;
   std::string out;
-  s->handle(request("report", {kDigest}, "alice", alice_key(), kNow, 77), "k", [&](std::string r) { out = std::move(r); });
+  s->handle(request("report", {kDigest}, "alice", alice_key(), kNow, 77), "k",
+            [&](std::string r) { out = std::move(r); });
   EXPECT_TRUE(out.empty());
   store_.release();
   EXPECT_NE(out.find("Code: 200\n"), std::string::npos);
   store_.defer = false;
   store_.unavailable = true;
-  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 78)), "Code"), "503");
+  EXPECT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 78)), "Code"),
+            "503");
 }
 
 TEST_F(PyzorServiceTest, NoReflection) {
@@ -260,7 +283,7 @@ TEST_F(PyzorServiceTest, NoReflection) {
   auto s = service();
   EXPECT_EQ(raw(*s, "Thread:1"), "");
   EXPECT_EQ(raw(*s, "Thread: 1\n"), "");
-  EXPECT_EQ(raw(*s, "Thread: 1\nPV: 9.9\n\n"), "");       // 505 is larger than the request
+  EXPECT_EQ(raw(*s, "Thread: 1\nPV: 9.9\n\n"), "");         // 505 is larger than the request
   EXPECT_EQ(raw(*s, "Thread: 1\nPV: 2.1\nOp: x\n\n"), "");  // 403 likewise
   EXPECT_GE(s->counters().suppressed.value(), 4u);
 

@@ -99,22 +99,25 @@ Result<NodeKey> NodeKey::load(const std::string& path, bool create) {
     }
     return NodeKey(key);
   }
-  if (fd < 0) return make_error(Errc::kIo, "cannot read node key " + path + ": " + std::strerror(errno));
+  if (fd < 0)
+    return make_error(Errc::kIo, "cannot read node key " + path + ": " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || st.st_size != static_cast<off_t>(kBytes)) {
     ::close(fd);
-    return make_error(Errc::kMalformed, "node key " + path + " is not " + std::to_string(kBytes) + " bytes");
+    return make_error(Errc::kMalformed,
+                      "node key " + path + " is not " + std::to_string(kBytes) + " bytes");
   }
   ssize_t n = ::read(fd, key.data(), key.size());
   ::close(fd);
-  if (n != static_cast<ssize_t>(kBytes)) return make_error(Errc::kIo, "cannot read node key " + path);
+  if (n != static_cast<ssize_t>(kBytes))
+    return make_error(Errc::kIo, "cannot read node key " + path);
   return NodeKey(key);
 }
 
 Result<std::string> RazorAccounts::seal(std::string_view name, std::string_view pass) const {
   if (pass.empty() || pass.size() > kMaxRazorPassword) {
-    return make_error(Errc::kInvalidArgument,
-                      "a Razor password must be 1.." + std::to_string(kMaxRazorPassword) + " bytes");
+    return make_error(Errc::kInvalidArgument, "a Razor password must be 1.." +
+                                                  std::to_string(kMaxRazorPassword) + " bytes");
   }
   if (!key_) return make_error(Errc::kUnavailable, "no node key to seal Razor passwords");
   std::vector<unsigned char> blob(kNonceBytes + pass.size() + kTagBytes);
@@ -122,17 +125,20 @@ Result<std::string> RazorAccounts::seal(std::string_view name, std::string_view 
   std::string aad = aad_for(name);
   CipherCtx ctx;
   int len = 0;
-  bool ok = ctx.p != nullptr &&
-            EVP_EncryptInit_ex(ctx.p, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.p, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(kNonceBytes), nullptr) == 1 &&
-            EVP_EncryptInit_ex(ctx.p, nullptr, nullptr, key_->bytes().data(), blob.data()) == 1 &&
-            EVP_EncryptUpdate(ctx.p, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
-                              static_cast<int>(aad.size())) == 1 &&
-            EVP_EncryptUpdate(ctx.p, blob.data() + kNonceBytes, &len,
-                              reinterpret_cast<const unsigned char*>(pass.data()), static_cast<int>(pass.size())) == 1 &&
-            EVP_EncryptFinal_ex(ctx.p, blob.data() + kNonceBytes + len, &len) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.p, EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagBytes),
-                                blob.data() + kNonceBytes + pass.size()) == 1;
+  bool ok =
+      ctx.p != nullptr &&
+      EVP_EncryptInit_ex(ctx.p, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.p, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(kNonceBytes), nullptr) ==
+          1 &&
+      EVP_EncryptInit_ex(ctx.p, nullptr, nullptr, key_->bytes().data(), blob.data()) == 1 &&
+      EVP_EncryptUpdate(ctx.p, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())) == 1 &&
+      EVP_EncryptUpdate(ctx.p, blob.data() + kNonceBytes, &len,
+                        reinterpret_cast<const unsigned char*>(pass.data()),
+                        static_cast<int>(pass.size())) == 1 &&
+      EVP_EncryptFinal_ex(ctx.p, blob.data() + kNonceBytes + len, &len) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.p, EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagBytes),
+                          blob.data() + kNonceBytes + pass.size()) == 1;
   if (!ok) throw std::runtime_error("AES-256-GCM encryption failed");  // broken crypto library
   return std::string(kSealedPrefix) + b64url_encode(blob.data(), blob.size());
 }
@@ -141,27 +147,31 @@ Result<std::string> RazorAccounts::open(std::string_view name, std::string_view 
   if (!is_sealed(sealed)) return make_error(Errc::kMalformed, "not a sealed Razor password");
   if (!key_) return make_error(Errc::kUnavailable, "no node key to open Razor passwords");
   auto blob = b64url_decode(sealed.substr(kSealedPrefix.size()));
-  if (!blob || blob->size() <= kNonceBytes + kTagBytes) return make_error(Errc::kMalformed, "bad sealed Razor password");
+  if (!blob || blob->size() <= kNonceBytes + kTagBytes)
+    return make_error(Errc::kMalformed, "bad sealed Razor password");
   std::size_t n = blob->size() - kNonceBytes - kTagBytes;
   std::string pass(n, '\0');
   std::string aad = aad_for(name);
   CipherCtx ctx;
   int len = 0;
-  bool ok = ctx.p != nullptr &&
-            EVP_DecryptInit_ex(ctx.p, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.p, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(kNonceBytes), nullptr) == 1 &&
-            EVP_DecryptInit_ex(ctx.p, nullptr, nullptr, key_->bytes().data(), blob->data()) == 1 &&
-            EVP_DecryptUpdate(ctx.p, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
-                              static_cast<int>(aad.size())) == 1 &&
-            EVP_DecryptUpdate(ctx.p, reinterpret_cast<unsigned char*>(pass.data()), &len, blob->data() + kNonceBytes,
-                              static_cast<int>(n)) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.p, EVP_CTRL_GCM_SET_TAG, static_cast<int>(kTagBytes),
-                                blob->data() + kNonceBytes + n) == 1;
+  bool ok =
+      ctx.p != nullptr &&
+      EVP_DecryptInit_ex(ctx.p, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.p, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(kNonceBytes), nullptr) ==
+          1 &&
+      EVP_DecryptInit_ex(ctx.p, nullptr, nullptr, key_->bytes().data(), blob->data()) == 1 &&
+      EVP_DecryptUpdate(ctx.p, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())) == 1 &&
+      EVP_DecryptUpdate(ctx.p, reinterpret_cast<unsigned char*>(pass.data()), &len,
+                        blob->data() + kNonceBytes, static_cast<int>(n)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.p, EVP_CTRL_GCM_SET_TAG, static_cast<int>(kTagBytes),
+                          blob->data() + kNonceBytes + n) == 1;
   if (!ok) throw std::runtime_error("AES-256-GCM decryption setup failed");
   int fin = 0;
   if (EVP_DecryptFinal_ex(ctx.p, reinterpret_cast<unsigned char*>(pass.data()) + len, &fin) != 1) {
     OPENSSL_cleanse(pass.data(), pass.size());
-    return make_error(Errc::kUnauthorized, "sealed Razor password does not open with this node key");
+    return make_error(Errc::kUnauthorized,
+                      "sealed Razor password does not open with this node key");
   }
   return pass;
 }

@@ -1,8 +1,6 @@
 // razor_listener.cpp: Razor2 over TCP with Asio/Beast streams (razor_listener.hpp).
 #include "node/razor_listener.hpp"
 
-#include "node_common.hpp"
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -15,8 +13,9 @@
 #include <chrono>
 
 #include "node/conn_guard.hpp"
-#include "tcp_listener.hpp"
+#include "node_common.hpp"
 #include "razor_session.hpp"
+#include "tcp_listener.hpp"
 
 namespace strop::node {
 
@@ -31,7 +30,8 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 
 std::string host_of(const tcp::endpoint& ep) {
   auto a = ep.address();
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) return net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).to_string();
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return net::ip::make_address_v4(net::ip::v4_mapped, a.to_v6()).to_string();
   return a.to_string();
 }
 
@@ -45,8 +45,8 @@ struct Shared {
 
 class Connection : public ListenerConnection, public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket&& socket, std::shared_ptr<Shared> shared, ConnGuard::Slot slot, std::string client_ip,
-             std::string local_host, unsigned short local_port)
+  Connection(tcp::socket&& socket, std::shared_ptr<Shared> shared, ConnGuard::Slot slot,
+             std::string client_ip, std::string local_host, unsigned short local_port)
       : sh_(std::move(shared)),
         slot_(std::move(slot)),
         stream_(std::move(socket)),
@@ -61,9 +61,8 @@ class Connection : public ListenerConnection, public std::enable_shared_from_thi
 
   void start() {
     sh_->registry->add(this, weak_from_this());
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      self->write(self->session_.greeting(), false);
-    });
+    net::dispatch(stream_.get_executor(),
+                  [self = shared_from_this()] { self->write(self->session_.greeting(), false); });
   }
 
   // Posted at stop: close unless a reply is in flight (then close after writing it).
@@ -78,11 +77,12 @@ class Connection : public ListenerConnection, public std::enable_shared_from_thi
     out_ = std::move(bytes);
     stream_.expires_after(sh_->config.request_timeout);
     // One write of the whole reply (< 1024 bytes for the real client: one segment).
-    net::async_write(stream_, net::buffer(out_), [self = shared_from_this(), close_after](beast::error_code ec, std::size_t) {
-      self->busy_ = false;
-      if (ec || close_after || self->sh_->stopping()) return self->close();
-      self->process();
-    });
+    net::async_write(stream_, net::buffer(out_),
+                     [self = shared_from_this(), close_after](beast::error_code ec, std::size_t) {
+                       self->busy_ = false;
+                       if (ec || close_after || self->sh_->stopping()) return self->close();
+                       self->process();
+                     });
   }
 
   // Handles every complete request in the buffer, one at a time; reads when none is left.
@@ -107,11 +107,13 @@ class Connection : public ListenerConnection, public std::enable_shared_from_thi
     // The reply may come from another thread (store writer, registration pool): keep the
     // io_context running until it is written.
     auto work = net::make_work_guard(stream_.get_executor());
-    session_.handle(std::move(**r), [self = shared_from_this(), work](RazorSession::Reply reply) mutable {
-      net::post(self->stream_.get_executor(), [self, reply = std::move(reply), work = std::move(work)]() mutable {
-        self->on_reply(std::move(reply));
-      });
-    });
+    session_.handle(std::move(**r),
+                    [self = shared_from_this(), work](RazorSession::Reply reply) mutable {
+                      net::post(self->stream_.get_executor(),
+                                [self, reply = std::move(reply), work = std::move(work)]() mutable {
+                                  self->on_reply(std::move(reply));
+                                });
+                    });
   }
 
   void on_reply(RazorSession::Reply reply) {
@@ -140,25 +142,27 @@ class Connection : public ListenerConnection, public std::enable_shared_from_thi
     }
     std::size_t old = buf_.size();
     buf_.resize(old + kReadChunk);
-    stream_.async_read_some(net::buffer(buf_.data() + old, kReadChunk),
-                            [self = shared_from_this(), old](beast::error_code ec, std::size_t n) {
-                              self->buf_.resize(old + (ec ? 0 : n));
-                              if (ec) return self->close();
-                              if (!self->request_started_) {
-                                self->request_started_ = true;
-                                self->request_deadline_ = std::chrono::steady_clock::now() + self->sh_->config.request_timeout;
-                              }
-                              // The unfinished request's bytes count against the address's
-                              // budget (max_request_bytes_per_address).
-                              if (!self->slot_.hold(self->buf_.size())) {
-                                self->sh_->service->counters().rejected_connections.add();
-                                logger()->debug("razor: closing {}: unfinished requests over the per-address budget",
-                                                self->client_ip());
-                                self->busy_ = true;
-                                return self->write("err=" + std::to_string(rz::kErrLimit) + "\r\n", true);
-                              }
-                              self->process();
-                            });
+    stream_.async_read_some(
+        net::buffer(buf_.data() + old, kReadChunk),
+        [self = shared_from_this(), old](beast::error_code ec, std::size_t n) {
+          self->buf_.resize(old + (ec ? 0 : n));
+          if (ec) return self->close();
+          if (!self->request_started_) {
+            self->request_started_ = true;
+            self->request_deadline_ =
+                std::chrono::steady_clock::now() + self->sh_->config.request_timeout;
+          }
+          // The unfinished request's bytes count against the address's
+          // budget (max_request_bytes_per_address).
+          if (!self->slot_.hold(self->buf_.size())) {
+            self->sh_->service->counters().rejected_connections.add();
+            logger()->debug("razor: closing {}: unfinished requests over the per-address budget",
+                            self->client_ip());
+            self->busy_ = true;
+            return self->write("err=" + std::to_string(rz::kErrLimit) + "\r\n", true);
+          }
+          self->process();
+        });
   }
 
   std::string client_ip() {
@@ -190,7 +194,8 @@ class Connection : public ListenerConnection, public std::enable_shared_from_thi
 class RazorTcpListener final : public Listener {
  public:
   RazorTcpListener(SignatureService& service, const RazorAccounts& accounts)
-      : service_(std::make_unique<RazorService>(service, accounts)), shared_(std::make_shared<Shared>()) {
+      : service_(std::make_unique<RazorService>(service, accounts)),
+        shared_(std::make_shared<Shared>()) {
     shared_->service = service_.get();
     shared_->config = service.config().razor;
   }
@@ -215,8 +220,8 @@ class RazorTcpListener final : public Listener {
       auto remote = socket.remote_endpoint(e1);
       auto local = socket.local_endpoint(e2);
       if (e1 || e2) return;  // gone already: the socket closes with this scope
-      std::make_shared<Connection>(std::move(socket), sh, std::move(slot), host_of(remote), host_of(local),
-                                   local.port())
+      std::make_shared<Connection>(std::move(socket), sh, std::move(slot), host_of(remote),
+                                   host_of(local), local.port())
           ->start();
     };
     // Over max_connections, the address's share, or into the slots kept for addresses not
@@ -248,8 +253,10 @@ class RazorTcpListener final : public Listener {
   std::string summary() const override {
     auto& c = service_->counters();
     return fmt::format(
-        "razor: {} connections ({} rejected), {} requests, {} checks ({} hits), {} uploads ({} signatures), "
-        "{} signatures revoked, {} registrations, {} auth ok, {} auth failed, {} errors, {} protocol errors",
+        "razor: {} connections ({} rejected), {} requests, {} checks ({} hits), {} uploads ({} "
+        "signatures), "
+        "{} signatures revoked, {} registrations, {} auth ok, {} auth failed, {} errors, {} "
+        "protocol errors",
         c.connections.value(), c.rejected_connections.value(), c.requests.value(), c.checks.value(),
         c.check_hits.value(), c.uploads.value(), c.reported_sigs.value(), c.revoked_sigs.value(),
         c.registrations.value(), c.auth_ok.value(), c.auth_failed.value(), c.errors.value(),
@@ -265,7 +272,8 @@ class RazorTcpListener final : public Listener {
 
 }  // namespace
 
-Result<std::unique_ptr<Listener>> make_razor_listener(SignatureService& service, const RazorAccounts& accounts) {
+Result<std::unique_ptr<Listener>> make_razor_listener(SignatureService& service,
+                                                      const RazorAccounts& accounts) {
   auto l = std::make_unique<RazorTcpListener>(service, accounts);
   STROP_TRY(l->bind(service.config()));
   return std::unique_ptr<Listener>(std::move(l));

@@ -1,8 +1,6 @@
 // razor_session.cpp: the Razor2 protocol state machine over the Store (razor_session.hpp).
 #include "razor_session.hpp"
 
-#include "node_common.hpp"
-
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
@@ -10,6 +8,7 @@
 #include <chrono>
 #include <exception>
 
+#include "node_common.hpp"
 #include "protocol/limits.hpp"
 #include "sigs/compute.hpp"
 
@@ -86,7 +85,8 @@ std::vector<sigs::Signature> RazorService::upload_signatures(std::string_view ma
   for (const auto& part : up.parts) {
     auto signed_part = sigs::razor::sign_part(part, ep4_);
     if (!signed_part || signed_part->skipme) continue;
-    if (!signed_part->e4.empty()) out.push_back({sigs::Engine::kRazorE4, std::move(signed_part->e4)});
+    if (!signed_part->e4.empty())
+      out.push_back({sigs::Engine::kRazorE4, std::move(signed_part->e4)});
     for (auto& e8 : signed_part->e8) out.push_back({sigs::Engine::kRazorE8, std::move(e8)});
   }
   // A boundary that occurs nowhere in the mail.
@@ -139,12 +139,15 @@ struct RazorSession::Work {
 
 RazorSession::RazorSession(RazorService& service, std::string client_ip, std::string local_host,
                            unsigned short local_port)
-    : svc_(service), client_ip_(std::move(client_ip)), local_host_(std::move(local_host)), local_port_(local_port) {}
+    : svc_(service),
+      client_ip_(std::move(client_ip)),
+      local_host_(std::move(local_host)),
+      local_port_(local_port) {}
 
 std::string RazorSession::greeting() const {
   // As the verified transcripts (razor2.md §12): "a=l&a=cg" parses as a=cg (identify).
-  return "sn=C&srl=" + std::to_string(svc_.config().srl) + "&a=l&a=cg&ep4=" +
-         std::string(sigs::razor::kDefaultEp4) + "\r\n";
+  return "sn=C&srl=" + std::to_string(svc_.config().srl) +
+         "&a=l&a=cg&ep4=" + std::string(sigs::razor::kDefaultEp4) + "\r\n";
 }
 
 Sis RazorSession::state_reply() const {
@@ -167,7 +170,8 @@ std::vector<Sis> RazorSession::server_list(std::string_view key) const {
     return out;
   }
   std::string host = ipv4_of(local_host_);
-  if (!host.empty()) out.push_back(Sis().add(std::string(key), host + ":" + std::to_string(local_port_)));
+  if (!host.empty())
+    out.push_back(Sis().add(std::string(key), host + ":" + std::to_string(local_port_)));
   return out;
 }
 
@@ -250,8 +254,7 @@ std::optional<Sis> RazorSession::answer(const Sis& q, std::size_t i, Pending& pe
     case Action::kRegister:  // only as a single query (handle_alone)
     case Action::kGetOther:
     case Action::kUnknown:
-    default:
-      return refuse(rz::kErrBadRequest);
+    default: return refuse(rz::kErrBadRequest);
   }
 }
 
@@ -298,7 +301,8 @@ Sis RazorSession::auth_init(const Sis& q) {
   auto rep = svc_.service_.find_reporter(q.get("user"));
   if (!rep) {
     counters.errors.add();
-    return err(rep.error().code == ServiceErrc::kUnknownReporter ? rz::kErrUnknownUser : rz::kErrInternal);
+    return err(rep.error().code == ServiceErrc::kUnknownReporter ? rz::kErrUnknownUser
+                                                                 : rz::kErrInternal);
   }
   if (rep->disabled) {
     counters.errors.add();
@@ -306,7 +310,8 @@ Sis RazorSession::auth_init(const Sis& q) {
   }
   auto pass = svc_.accounts_.razor_password(*rep);
   if (!pass) {
-    logger()->error("razor: cannot open the password of reporter {}: {}", rep->name, pass.error().to_string());
+    logger()->error("razor: cannot open the password of reporter {}: {}", rep->name,
+                    pass.error().to_string());
     counters.errors.add();
     return err(rz::kErrInternal);
   }
@@ -323,7 +328,8 @@ Sis RazorSession::auth_response(const Sis& q, Pending& pending) {
   if (!achal_.empty()) {
     std::string expect = rz::auth_response(pending_pass_, achal_);
     std::string_view got = q.get("aresp");
-    ok = got.size() == expect.size() && CRYPTO_memcmp(got.data(), expect.data(), expect.size()) == 0;
+    ok =
+        got.size() == expect.size() && CRYPTO_memcmp(got.data(), expect.data(), expect.size()) == 0;
   }
   OPENSSL_cleanse(pending_pass_.data(), pending_pass_.size());
   pending_pass_.clear();
@@ -356,7 +362,8 @@ void RazorSession::run_checks(Work& work, Pending& pending) {
   }
   std::vector<const storage::Match*> best(work.check_sigs.size(), nullptr);
   for (const auto& m : out->matches) {
-    if (m.query_index < best.size() && (!best[m.query_index] || m.confidence > best[m.query_index]->confidence)) {
+    if (m.query_index < best.size() &&
+        (!best[m.query_index] || m.confidence > best[m.query_index]->confidence)) {
       best[m.query_index] = &m;
     }
   }
@@ -414,10 +421,12 @@ void RazorSession::run_votes(Work& work, const std::shared_ptr<Pending>& pending
   pending->outstanding.fetch_add(1, std::memory_order_relaxed);
   std::size_t count = work.revoke_sigs.size();
   svc_.service_.vote({*reporter_, true, std::move(work.revoke_sigs), {}, std::nullopt},
-                     [pending, slots = std::move(work.revoke_slots), count, c](ServiceResult<storage::VoteOutcome> r) {
+                     [pending, slots = std::move(work.revoke_slots), count,
+                      c](ServiceResult<storage::VoteOutcome> r) {
                        if (r) c->revoked_sigs.add(count);
                        if (!r) c->errors.add();
-                       for (auto i : slots) pending->slots[i] = r ? res(1) : err(err_for(r.error()));
+                       for (auto i : slots)
+                         pending->slots[i] = r ? res(1) : err(err_for(r.error()));
                        pending->finish_one();
                      });
 }
@@ -437,8 +446,10 @@ void RazorSession::handle_register(const Sis& q, Done done) {
   std::string pass(q.get("pass"));
   if (user.empty()) user = "razor-" + random_text(12, "abcdefghijklmnopqrstuvwxyz0123456789");
   if (pass.empty()) pass = random_text(20, kAlnum);
-  bool pass_ok = pass.size() <= kMaxRazorPassword &&
-                 std::any_of(pass.begin(), pass.end(), [](char c) { return c != ' ' && c != '\t' && c != '\r' && c != '\n'; });
+  bool pass_ok =
+      pass.size() <= kMaxRazorPassword && std::any_of(pass.begin(), pass.end(), [](char c) {
+        return c != ' ' && c != '\t' && c != '\r' && c != '\n';
+      });
   if (!protocol::valid_reporter_name(user) || !pass_ok) {
     counters.errors.add();
     return reply(err(rz::kErrBadRequest));
@@ -452,11 +463,12 @@ void RazorSession::handle_register(const Sis& q, Done done) {
   storage::ReporterSpec spec;
   spec.name = user;
   spec.secret = std::move(*sealed);
-  spec.pinned = false;  // new-reporter trust, earned
+  spec.pinned = false;            // new-reporter trust, earned
   spec.open_registration = true;  // nobody vouched for it: never trusted without an admin
   RazorCounters* c = &counters;
   svc_.service_.add_reporter(
-      std::move(spec), [user, pass, done = std::move(done), c, ip = client_ip_](ServiceResult<storage::Reporter> r) mutable {
+      std::move(spec), [user, pass, done = std::move(done), c,
+                        ip = client_ip_](ServiceResult<storage::Reporter> r) mutable {
         Sis s;
         if (r) {
           c->registrations.add();

@@ -14,8 +14,8 @@
 // `done` ran (the client waits for each reply anyway). `done` runs exactly once, on the
 // calling thread (check, state, auth, ...), on the Store's writer thread (report upload,
 // revoke) or on the service's offload executor (register).
-// Lifetime: the SignatureService and RazorAccounts must outlive the RazorService, the service every session,
-// and a session every pending `done`.
+// Lifetime: the SignatureService and RazorAccounts must outlive the RazorService, the service every
+// session, and a session every pending `done`.
 #pragma once
 
 #include <atomic>
@@ -40,16 +40,16 @@ struct RazorCounters {
   Counter connections;
   Counter rejected_connections;
   Counter requests;
-  Counter checks;          // check queries
-  Counter check_hits;      // ... answered p=1
-  Counter uploads;         // mails uploaded for report
-  Counter reported_sigs;   // signatures voted through uploads
+  Counter checks;         // check queries
+  Counter check_hits;     // ... answered p=1
+  Counter uploads;        // mails uploaded for report
+  Counter reported_sigs;  // signatures voted through uploads
   Counter revoked_sigs;
   Counter registrations;
   Counter auth_ok;
   Counter auth_failed;
-  Counter errors;          // err= replies (other than 230)
-  Counter protocol_errors; // unparsable requests / limits (connection closed)
+  Counter errors;           // err= replies (other than 230)
+  Counter protocol_errors;  // unparsable requests / limits (connection closed)
 };
 
 class RazorService {
@@ -79,7 +79,8 @@ class RazorSession {
  public:
   // `local_host`/`local_port`: the node address this client connected to (advertised in
   // csl/nsl unless razor.advertise is set).
-  RazorSession(RazorService& service, std::string client_ip, std::string local_host, unsigned short local_port);
+  RazorSession(RazorService& service, std::string client_ip, std::string local_host,
+               unsigned short local_port);
 
   // The one greeting line sent on connect.
   std::string greeting() const;

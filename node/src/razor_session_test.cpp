@@ -73,8 +73,11 @@ class RazorSessionTest : public ::testing::Test {
 
   // Registers and authenticates alice on `s`.
   void login(RazorSession& s, std::string_view pass = "s3cret") {
-    std::string reg = one(s, "a=reg&pass=" + std::string(pass) + "&registrar=Razor-Agents%20v2.84&user=alice%40example.org\r\n");
-    ASSERT_TRUE(reg == "res=1&user=alice%40example.org&pass=" + std::string(pass) + "\r\n" || reg == "err=210\r\n") << reg;
+    std::string reg = one(s, "a=reg&pass=" + std::string(pass) +
+                                 "&registrar=Razor-Agents%20v2.84&user=alice%40example.org\r\n");
+    ASSERT_TRUE(reg == "res=1&user=alice%40example.org&pass=" + std::string(pass) + "\r\n" ||
+                reg == "err=210\r\n")
+        << reg;
     std::string chal = one(s, "a=ai&cn=razor-agents&cv=2.84&user=alice%40example.org\r\n");
     ASSERT_TRUE(chal.starts_with("achal=")) << chal;
     std::string achal(rz::parse_sis(chal)->get("achal"));
@@ -135,8 +138,10 @@ TEST_F(RazorSessionTest, CheckOfUnknownSignaturesMirrorsFraming) {
   auto svc = service(options());
   RazorSession s(*svc, "10.0.0.9", "127.0.0.1", 2703);
   EXPECT_EQ(one(s, "a=c&e=4&ep4=7542-10&s=kLq0JaBHUsw8FzszKuY8WaMOc7QA\r\n"), "p=0\r\n");
-  EXPECT_EQ(one(s, "-a=c&e=4&ep4=7542-10&s=kLq0JaBHUsw8FzszKuY8WaMOc7QA\r\na=c&e=8&s=V6Mto59WfMkA\r\n.\r\n"),
-            "-p=0\r\np=0\r\n.\r\n");
+  EXPECT_EQ(
+      one(s,
+          "-a=c&e=4&ep4=7542-10&s=kLq0JaBHUsw8FzszKuY8WaMOc7QA\r\na=c&e=8&s=V6Mto59WfMkA\r\n.\r\n"),
+      "-p=0\r\np=0\r\n.\r\n");
   // Bad values and other engines are simply not spam.
   EXPECT_EQ(one(s, "-a=c&e=4&s=short\r\na=c&e=7&s=V6Mto59WfMkA\r\n.\r\n"), "-p=0\r\np=0\r\n.\r\n");
 }
@@ -150,7 +155,8 @@ TEST_F(RazorSessionTest, RegisterSealsThePasswordAndRefusesDuplicates) {
   ASSERT_TRUE(rep.ok());
   EXPECT_TRUE(RazorAccounts::is_sealed(rep->secret));
   EXPECT_EQ(rep->secret.find("s3cret"), std::string::npos);
-  EXPECT_EQ(one(s, "a=reg&pass=other&registrar=Razor-Agents%20v2.84&user=alice%40example.org\r\n"), "err=210\r\n");
+  EXPECT_EQ(one(s, "a=reg&pass=other&registrar=Razor-Agents%20v2.84&user=alice%40example.org\r\n"),
+            "err=210\r\n");
 
   // Without user and pass, the node picks both and returns them.
   auto gen = rz::parse_sis(one(s, "a=reg&registrar=Razor-Agents%20v2.84\r\n"));
@@ -162,7 +168,8 @@ TEST_F(RazorSessionTest, RegisterSealsThePasswordAndRefusesDuplicates) {
 
   // Bad names and passwords.
   EXPECT_EQ(one(s, "a=reg&pass=x&registrar=r&user=-bad\r\n"), "err=240\r\n");
-  EXPECT_EQ(one(s, "a=reg&pass=" + std::string(60, 'p') + "&registrar=r&user=bob\r\n"), "err=240\r\n");
+  EXPECT_EQ(one(s, "a=reg&pass=" + std::string(60, 'p') + "&registrar=r&user=bob\r\n"),
+            "err=240\r\n");
 }
 
 TEST_F(RazorSessionTest, RegistrationCanBeClosed) {
@@ -200,7 +207,9 @@ TEST_F(RazorSessionTest, NativeReportersAuthenticateWithTheirSecret) {
   auto svc = service(options());
   RazorSession s(*svc, "10.0.0.9", "127.0.0.1", 2703);
   auto chal = rz::parse_sis(one(s, "a=ai&cn=razor-agents&cv=2.84&user=carol\r\n"));
-  EXPECT_EQ(one(s, "a=auth&aresp=" + rz::auth_response("carol-native-secret", chal->get("achal")) + "\r\n"), "res=1\r\n");
+  EXPECT_EQ(one(s, "a=auth&aresp=" + rz::auth_response("carol-native-secret", chal->get("achal")) +
+                       "\r\n"),
+            "res=1\r\n");
 }
 
 TEST_F(RazorSessionTest, ReportNeedsAuthenticationThenTheMail) {
@@ -236,8 +245,10 @@ TEST_F(RazorSessionTest, ReportNeedsAuthenticationThenTheMail) {
     return o;
   }());
   ASSERT_TRUE(native.ok());
-  for (const auto* b : native->of(sigs::Engine::kBody)) EXPECT_TRUE(has(sigs::Engine::kBody, b->value));
-  for (const auto* p : native->of(sigs::Engine::kPyzor)) EXPECT_TRUE(has(sigs::Engine::kPyzor, p->value));
+  for (const auto* b : native->of(sigs::Engine::kBody))
+    EXPECT_TRUE(has(sigs::Engine::kBody, b->value));
+  for (const auto* p : native->of(sigs::Engine::kPyzor))
+    EXPECT_TRUE(has(sigs::Engine::kPyzor, p->value));
 
   // A client checking the mail now finds it.
   EXPECT_EQ(one(anon, "-a=c&e=4&ep4=7542-10&s=" + e4 + "\r\na=c&e=8&s=" + e8[0] + "\r\n.\r\n"),
@@ -246,7 +257,8 @@ TEST_F(RazorSessionTest, ReportNeedsAuthenticationThenTheMail) {
   EXPECT_EQ(one(anon, "a=c&e=4&ep4=99-10-13&s=" + e4 + "\r\n"), "p=0\r\n");
 
   // Revoke (no ep4, all engines) withdraws the report.
-  EXPECT_EQ(one(s, "-a=revoke&e=4&s=" + e4 + "\r\na=revoke&e=8&s=" + e8[0] + "\r\n.\r\n"), "-res=1\r\nres=1\r\n.\r\n");
+  EXPECT_EQ(one(s, "-a=revoke&e=4&s=" + e4 + "\r\na=revoke&e=8&s=" + e8[0] + "\r\n.\r\n"),
+            "-res=1\r\nres=1\r\n.\r\n");
   EXPECT_EQ(one(anon, "a=c&e=4&ep4=7542-10&s=" + e4 + "\r\n"), "p=0\r\n");
 }
 
@@ -285,7 +297,8 @@ TEST_F(RazorSessionTest, IpRateLimit) {
   RazorSession s(*svc, "10.0.0.9", "127.0.0.1", 2703);
   EXPECT_EQ(one(s, "a=g&pm=state\r\n").substr(0, 3), "ac=");
   EXPECT_EQ(one(s, "a=c&e=8&s=V6Mto59WfMkA\r\n"), "p=0\r\n");
-  EXPECT_EQ(one(s, "-a=c&e=8&s=V6Mto59WfMkA\r\na=c&e=8&s=V6Mto59WfMkA\r\n.\r\n"), "-err=244\r\nerr=244\r\n.\r\n");
+  EXPECT_EQ(one(s, "-a=c&e=8&s=V6Mto59WfMkA\r\na=c&e=8&s=V6Mto59WfMkA\r\n.\r\n"),
+            "-err=244\r\nerr=244\r\n.\r\n");
   // cn= and a=q cost nothing and stay silent.
   auto r = send(s, "cn=razor-agents&cv=2.84\r\n");
   ASSERT_EQ(r.size(), 1u);
@@ -312,12 +325,16 @@ TEST_F(RazorSessionTest, UploadSignaturesOfAMultipartMail) {
   ASSERT_TRUE(signed_mail.ok());
   for (const auto& part : signed_mail->parts) {
     if (part.skipme) continue;
-    EXPECT_NE(std::find(sigs.begin(), sigs.end(), sigs::Signature{sigs::Engine::kRazorE4, part.e4}), sigs.end());
+    EXPECT_NE(std::find(sigs.begin(), sigs.end(), sigs::Signature{sigs::Engine::kRazorE4, part.e4}),
+              sigs.end());
     for (const auto& e8 : part.e8) {
-      EXPECT_NE(std::find(sigs.begin(), sigs.end(), sigs::Signature{sigs::Engine::kRazorE8, e8}), sigs.end());
+      EXPECT_NE(std::find(sigs.begin(), sigs.end(), sigs::Signature{sigs::Engine::kRazorE8, e8}),
+                sigs.end());
     }
   }
-  bool fuzzy = std::any_of(sigs.begin(), sigs.end(), [](const sigs::Signature& s) { return s.engine == sigs::Engine::kFuzzy; });
+  bool fuzzy = std::any_of(sigs.begin(), sigs.end(), [](const sigs::Signature& s) {
+    return s.engine == sigs::Engine::kFuzzy;
+  });
   EXPECT_TRUE(fuzzy);
   EXPECT_TRUE(std::is_sorted(sigs.begin(), sigs.end()));
 }

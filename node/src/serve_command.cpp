@@ -57,7 +57,8 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   if (!std::filesystem::exists(c.data_dir, ec)) {
     std::filesystem::create_directories(c.data_dir, ec);
     if (ec) {
-      log->critical("cannot create data directory {}: {} (use --data DIR)", c.data_dir, ec.message());
+      log->critical("cannot create data directory {}: {} (use --data DIR)", c.data_dir,
+                    ec.message());
       return EX_CANTCREAT;
     }
     std::filesystem::permissions(c.data_dir, std::filesystem::perms::owner_all, ec);
@@ -77,10 +78,9 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   NodeMetrics metrics;
   boost::asio::thread_pool blocking(1);  // registrations wait for a commit: not on I/O threads
   // One service behind every protocol: limits, replay cache, policy and the Store calls.
-  auto service = std::make_unique<SignatureService>(c, *store, metrics, Clocks{},
-                                                    [&blocking](std::function<void()> job) {
-                                                      boost::asio::post(blocking, std::move(job));
-                                                    });
+  auto service = std::make_unique<SignatureService>(
+      c, *store, metrics, Clocks{},
+      [&blocking](std::function<void()> job) { boost::asio::post(blocking, std::move(job)); });
   auto api = std::make_unique<Api>(*service);
   auto server = Server::create(c, *api, metrics);
   if (!server) {
@@ -144,9 +144,11 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
 
   auto st = store->stats();
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
-  log->info("strop-node {} ready: listening on {}:{} ({}, {} threads, data {}, {} signatures, {} reporters)",
-            kNodeVersion, (*server)->local_host(), (*server)->local_port(), (*server)->tls() ? "https" : "http",
-            threads, c.data_dir, st.signatures, st.reporters);
+  log->info(
+      "strop-node {} ready: listening on {}:{} ({}, {} threads, data {}, {} signatures, {} "
+      "reporters)",
+      kNodeVersion, (*server)->local_host(), (*server)->local_port(),
+      (*server)->tls() ? "https" : "http", threads, c.data_dir, st.signatures, st.reporters);
 
   (*server)->run();
 
@@ -182,15 +184,21 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
 void setup_serve(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
   auto opt = std::make_shared<ServeOptions>();
   auto* sub = app.add_subcommand("serve", "Run the node (native API over HTTP/HTTPS)");
-  sub->add_option("--listen", opt->listen, "Listen address ADDR:PORT (overrides node.listen; port 0 = any)");
-  sub->add_option("--threads", opt->threads, "I/O threads (overrides node.threads; 0 = one per core)");
-  sub->add_option("--razor-listen", opt->razor_listen,
-                  "Razor2 listener ADDR:PORT, or off (overrides razor.listen; clients default to port 2703)");
+  sub->add_option("--listen", opt->listen,
+                  "Listen address ADDR:PORT (overrides node.listen; port 0 = any)");
+  sub->add_option("--threads", opt->threads,
+                  "I/O threads (overrides node.threads; 0 = one per core)");
+  sub->add_option(
+      "--razor-listen", opt->razor_listen,
+      "Razor2 listener ADDR:PORT, or off (overrides razor.listen; clients default to port 2703)");
   sub->add_option("--pyzor-listen", opt->pyzor_listen,
-                  "Pyzor UDP listener ADDR:PORT, or off (overrides pyzor.listen; clients default to port 24441)");
-  sub->add_option("--udp-listen", opt->udp_listen,
-                  "Native binary UDP check listener (strop-udp/1) ADDR:PORT, or off (overrides udp.listen)");
-  sub->add_flag("--print-config", opt->print_config, "Print the effective configuration as TOML and exit");
+                  "Pyzor UDP listener ADDR:PORT, or off (overrides pyzor.listen; clients default "
+                  "to port 24441)");
+  sub->add_option(
+      "--udp-listen", opt->udp_listen,
+      "Native binary UDP check listener (strop-udp/1) ADDR:PORT, or off (overrides udp.listen)");
+  sub->add_flag("--print-config", opt->print_config,
+                "Print the effective configuration as TOML and exit");
   sub->callback([common, opt, exit_code] { *exit_code = run_serve(*common, *opt); });
 }
 

@@ -2,8 +2,6 @@
 // Asio/Beast are compiled once in asio_impl.cpp (separate compilation).
 #include "node/server.hpp"
 
-#include "node_common.hpp"
-
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -24,8 +22,9 @@
 
 #include "http_framing.hpp"
 #include "node/conn_guard.hpp"
-#include "tcp_listener.hpp"
+#include "node_common.hpp"
 #include "protocol/signing.hpp"
+#include "tcp_listener.hpp"
 
 namespace strop::node {
 
@@ -102,15 +101,15 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
   void on_start() {
     if constexpr (kTls) {
       lowest().expires_at(first_deadline_);
-      stream_.async_handshake(ssl::stream_base::server,
-                              [self = this->shared_from_this()](beast::error_code ec) {
-                                if (ec) {
-                                  logger()->debug("TLS handshake with {} failed: {}", self->client_ip_, ec.message());
-                                  if (ec == beast::error::timeout) self->st_->metrics->connections_timed_out.add();
-                                  return self->close_now();
-                                }
-                                self->do_read();
-                              });
+      stream_.async_handshake(
+          ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+            if (ec) {
+              logger()->debug("TLS handshake with {} failed: {}", self->client_ip_, ec.message());
+              if (ec == beast::error::timeout) self->st_->metrics->connections_timed_out.add();
+              return self->close_now();
+            }
+            self->do_read();
+          });
     } else {
       do_read();
     }
@@ -131,7 +130,8 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     stream_.async_read_some(buffer_.prepare(kReadBufferBytes),
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec) {
-                                if (ec == beast::error::timeout) self->st_->metrics->connections_timed_out.add();
+                                if (ec == beast::error::timeout)
+                                  self->st_->metrics->connections_timed_out.add();
                                 return self->close_now();
                               }
                               self->buffer_.commit(n);
@@ -158,19 +158,21 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     auto bytes = buffer_.data();
     if (has_obs_fold(std::string_view(static_cast<const char*>(bytes.data()), bytes.size()))) {
       st_->metrics->bad_requests.add();
-      return reply_error(ApiErrc::kMalformed, "bad HTTP request: obsolete line folding (obs-fold) in the header");
+      return reply_error(ApiErrc::kMalformed,
+                         "bad HTTP request: obsolete line folding (obs-fold) in the header");
     }
     beast::error_code ec;
     std::size_t used = parser_->put(bytes, ec);
     buffer_.consume(used);
     if (ec != http::error::need_more) return on_header(ec);
-    stream_.async_read_some(buffer_.prepare(kReadBufferBytes),
-                            [self = this->shared_from_this()](beast::error_code rec, std::size_t n) {
-                              if (rec == net::error::eof) return self->close_now();
-                              if (rec) return self->on_read(rec);
-                              self->buffer_.commit(n);
-                              self->parse_header();
-                            });
+    stream_.async_read_some(
+        buffer_.prepare(kReadBufferBytes),
+        [self = this->shared_from_this()](beast::error_code rec, std::size_t n) {
+          if (rec == net::error::eof) return self->close_now();
+          if (rec) return self->on_read(rec);
+          self->buffer_.commit(n);
+          self->parse_header();
+        });
   }
 
   // After the header: check the framing (RFC 9112 §6), charge the body to the client
@@ -187,10 +189,12 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     // The body reader reserves the declared length at once; a chunked body may grow to
     // max_body_bytes.
     auto declared = parser_->content_length();
-    std::size_t body = declared ? static_cast<std::size_t>(*declared) : st_->config.limits.max_body_bytes;
+    std::size_t body =
+        declared ? static_cast<std::size_t>(*declared) : st_->config.limits.max_body_bytes;
     if (!slot_.hold(body)) {
       st_->metrics->connections_rejected.add();
-      return reply_error(ApiErrc::kOverloaded, "too many unfinished request bodies from this address, retry later");
+      return reply_error(ApiErrc::kOverloaded,
+                         "too many unfinished request bodies from this address, retry later");
     }
     auto expect = req[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {
@@ -207,7 +211,9 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
 
   void read_body() {
     http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_read(ec);
+                     });
   }
 
   void on_read(beast::error_code ec) {
@@ -223,12 +229,14 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
       }
       st_->metrics->bad_requests.add();
       if (ec == http::error::body_limit) {
-        return reply_error(ApiErrc::kTooLarge,
-                           "body larger than " + std::to_string(st_->config.limits.max_body_bytes) + " bytes");
+        return reply_error(
+            ApiErrc::kTooLarge,
+            "body larger than " + std::to_string(st_->config.limits.max_body_bytes) + " bytes");
       }
       if (ec == http::error::header_limit) {
-        return reply_error(ApiErrc::kTooLarge,
-                           "header larger than " + std::to_string(st_->config.max_header_bytes) + " bytes");
+        return reply_error(
+            ApiErrc::kTooLarge,
+            "header larger than " + std::to_string(st_->config.max_header_bytes) + " bytes");
       }
       if (ec == http::error::partial_message) return close_now();
       return reply_error(ApiErrc::kMalformed, "bad HTTP request: " + ec.message());
@@ -259,8 +267,10 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
       auto it = req.find(beast::string_view(name.data(), name.size()));
       return it == req.end() ? std::string() : std::string(it->value().data(), it->value().size());
     };
-    if (req.count(beast::string_view(protocol::kHeaderReporter.data(), protocol::kHeaderReporter.size())) ||
-        req.count(beast::string_view(protocol::kHeaderSignature.data(), protocol::kHeaderSignature.size()))) {
+    if (req.count(beast::string_view(protocol::kHeaderReporter.data(),
+                                     protocol::kHeaderReporter.size())) ||
+        req.count(beast::string_view(protocol::kHeaderSignature.data(),
+                                     protocol::kHeaderSignature.size()))) {
       req_.auth.reporter = field(protocol::kHeaderReporter);
       req_.auth.timestamp = field(protocol::kHeaderTimestamp);
       req_.auth.nonce = field(protocol::kHeaderNonce);
@@ -284,15 +294,15 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     if (!r.allow.empty()) res_.set(http::field::allow, r.allow);
     if (r.retry_after > 0) res_.set(http::field::retry_after, std::to_string(r.retry_after));
     std::size_t max_req = st_->config.max_requests_per_connection;
-    bool keep = keep_alive_ && !r.close && !st_->stopping() &&
-                (max_req == 0 || served_ < max_req);
+    bool keep = keep_alive_ && !r.close && !st_->stopping() && (max_req == 0 || served_ < max_req);
     res_.keep_alive(keep);
     res_.body() = std::move(r.body);
     res_.prepare_payload();
     lowest().expires_after(st_->config.write_timeout);
-    http::async_write(stream_, res_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_write(ec);
-    });
+    http::async_write(stream_, res_,
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->on_write(ec);
+                      });
   }
 
   void on_write(beast::error_code ec) {
@@ -313,7 +323,8 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
   void graceful_close() {
     if constexpr (kTls) {
       lowest().expires_after(std::chrono::seconds(2));
-      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->close_now(); });
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->close_now(); });
     } else {
       // Lingering close: send FIN, then read and discard what the client still sends (e.g.
       // the rest of an oversized body) so it sees our response instead of a reset.
@@ -327,12 +338,13 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
 
   void linger(std::size_t drained) {
     buffer_.consume(buffer_.size());
-    stream_.async_read_some(buffer_.prepare(kReadBufferBytes),
-                            [self = this->shared_from_this(), drained](beast::error_code ec, std::size_t n) {
-                              if (ec || drained + n > kLingerMaxBytes) return self->close_now();
-                              self->buffer_.commit(n);
-                              self->linger(drained + n);
-                            });
+    stream_.async_read_some(
+        buffer_.prepare(kReadBufferBytes),
+        [self = this->shared_from_this(), drained](beast::error_code ec, std::size_t n) {
+          if (ec || drained + n > kLingerMaxBytes) return self->close_now();
+          self->buffer_.commit(n);
+          self->linger(drained + n);
+        });
   }
 
   void close_now() {
@@ -404,22 +416,28 @@ void raise_fd_limit(const Config& config) {
   std::size_t need = config.max_connections + 256;
   if (listener_enabled(config.razor.listen)) need += config.razor.max_connections;
   rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) return;
-  rlim_t want = rl.rlim_max == RLIM_INFINITY ? static_cast<rlim_t>(need) : std::min<rlim_t>(rl.rlim_max, need);
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+    return;
+  rlim_t want = rl.rlim_max == RLIM_INFINITY ? static_cast<rlim_t>(need)
+                                             : std::min<rlim_t>(rl.rlim_max, need);
   if (want > rl.rlim_cur) {
     rl.rlim_cur = want;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0) getrlimit(RLIMIT_NOFILE, &rl);
   }
   if (rl.rlim_cur < need) {
-    logger()->warn("open file limit {} is below the {} descriptors the connection limits need; raise LimitNOFILE",
-                   static_cast<std::uint64_t>(rl.rlim_cur), need);
+    logger()->warn(
+        "open file limit {} is below the {} descriptors the connection limits need; raise "
+        "LimitNOFILE",
+        static_cast<std::uint64_t>(rl.rlim_cur), need);
   }
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api, NodeMetrics& metrics) {
-  unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api,
+                                               NodeMetrics& metrics) {
+  unsigned threads =
+      config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
   std::unique_ptr<Server> server(new Server());
   auto impl = std::make_shared<Impl>();
   impl->st->api = &api;
@@ -430,8 +448,9 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api, N
 
   if (!config.tls_cert.empty()) {
     auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
-    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                     ssl::context::single_dh_use);
     SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
     beast::error_code ec;
     ctx->use_certificate_chain_file(config.tls_cert, ec);
@@ -453,7 +472,8 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api, N
   o.signals = true;
   Impl* i = impl.get();  // the listener lives inside impl: raw pointers do not cycle
   auto listener = TcpListener::bind(
-      std::move(o), [i](tcp::socket&& s, ConnGuard::Slot slot) { i->accept(std::move(s), std::move(slot)); },
+      std::move(o),
+      [i](tcp::socket&& s, ConnGuard::Slot slot) { i->accept(std::move(s), std::move(slot)); },
       [i](tcp::socket& s, const Error&) { i->refuse(s); }, [&api] { api.set_draining(true); });
   if (!listener) return listener.error();
   impl->listener = std::move(*listener);

@@ -2,8 +2,6 @@
 // (signature_service.hpp).
 #include "node/signature_service.hpp"
 
-#include "node_common.hpp"
-
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -11,6 +9,8 @@
 #include <exception>
 #include <memory>
 #include <utility>
+
+#include "node_common.hpp"
 
 namespace strop::node {
 
@@ -53,8 +53,8 @@ ServiceError store_error(const Error& e) {
   }
 }
 
-SignatureService::SignatureService(const Config& config, storage::Store& store, NodeMetrics& metrics,
-                                   Clocks clocks, Offload offload)
+SignatureService::SignatureService(const Config& config, storage::Store& store,
+                                   NodeMetrics& metrics, Clocks clocks, Offload offload)
     : config_(config),
       store_(store),
       metrics_(metrics),
@@ -75,8 +75,8 @@ SignatureService::~SignatureService() = default;
 
 // ---- budgets ------------------------------------------------------------------------------
 
-ServiceResult<void> SignatureService::admit(RateLimiter& limiter, std::string_view key, Counter& refused,
-                                            const char* what) {
+ServiceResult<void> SignatureService::admit(RateLimiter& limiter, std::string_view key,
+                                            Counter& refused, const char* what) {
   if (!limiter.enabled()) return {};  // per_second <= 0: no clock read either
   auto d = limiter.take(key, clocks_.mono_ns());
   if (d.allowed) return {};
@@ -89,7 +89,8 @@ ServiceResult<void> SignatureService::admit_client(std::string_view client) {
 }
 
 ServiceResult<void> SignatureService::admit_reporter(std::string_view reporter) {
-  return admit(reporter_limiter_, reporter, metrics_.rate_limited_reporter, "reporter request rate exceeded");
+  return admit(reporter_limiter_, reporter, metrics_.rate_limited_reporter,
+               "reporter request rate exceeded");
 }
 
 ServiceResult<void> SignatureService::admit_registration(std::string_view client) {
@@ -111,16 +112,16 @@ ServiceResult<storage::Reporter> SignatureService::find_reporter(std::string_vie
   return ServiceError{ServiceErrc::kInternal, "reporter lookup failed", 0};
 }
 
-ServiceResult<void> SignatureService::remember_nonce(std::string_view reporter, std::string_view nonce,
-                                                     std::int64_t now, std::int64_t expires_at) {
+ServiceResult<void> SignatureService::remember_nonce(std::string_view reporter,
+                                                     std::string_view nonce, std::int64_t now,
+                                                     std::int64_t expires_at) {
   switch (nonces_.insert(reporter, nonce, now, expires_at)) {
     case NonceCache::Outcome::kFresh:
     case NonceCache::Outcome::kUntracked:  // writes are still checked durably by the store
       return {};
     case NonceCache::Outcome::kReplay:
       return ServiceError{ServiceErrc::kReplayed, "nonce already used", 0};
-    case NonceCache::Outcome::kFull:
-      break;
+    case NonceCache::Outcome::kFull: break;
   }
   return ServiceError{ServiceErrc::kOverloaded,
                       "too many signed requests from this reporter within the signing window", 1};
@@ -152,24 +153,29 @@ ServiceResult<Authenticated> SignatureService::authenticate(const protocol::Auth
                             "malformed X-Strop-Timestamp, X-Strop-Nonce or X-Strop-Signature");
       case protocol::AuthStatus::kStale:
         return unauthorized(ServiceErrc::kStale, "timestamp outside the node's window of " +
-                                                     std::to_string(window) + " s (check the clock)");
+                                                     std::to_string(window) +
+                                                     " s (check the clock)");
       case protocol::AuthStatus::kBadSignature:
         return unauthorized(ServiceErrc::kBadSignature, "unknown reporter or bad signature");
     }
     if (rep->disabled) return unauthorized(ServiceErrc::kForbidden, "reporter is disabled");
     const std::int64_t expires = std::stoll(a.timestamp) + window;  // verified digits
-    if (auto fresh = remember_nonce(a.reporter, a.nonce, now, expires); !fresh) return fresh.error();
-    return Authenticated{std::move(*rep),
-                         storage::ReplayKey{a.nonce, storage::TimePoint{std::chrono::seconds{expires}}}};
+    if (auto fresh = remember_nonce(a.reporter, a.nonce, now, expires); !fresh)
+      return fresh.error();
+    return Authenticated{
+        std::move(*rep),
+        storage::ReplayKey{a.nonce, storage::TimePoint{std::chrono::seconds{expires}}}};
   }();
   if (!verified) {
     auto code = verified.error().code;
-    if (code != ServiceErrc::kOverloaded && code != ServiceErrc::kInternal) metrics_.auth_failures.add();
+    if (code != ServiceErrc::kOverloaded && code != ServiceErrc::kInternal)
+      metrics_.auth_failures.add();
   }
   return verified;
 }
 
-ServiceResult<storage::Reporter> SignatureService::add_reporter_now(const storage::ReporterSpec& spec) {
+ServiceResult<storage::Reporter> SignatureService::add_reporter_now(
+    const storage::ReporterSpec& spec) {
   try {
     auto r = store_.add_reporter(spec);
     if (!r) return store_error(r.error());
@@ -181,7 +187,8 @@ ServiceResult<storage::Reporter> SignatureService::add_reporter_now(const storag
 }
 
 void SignatureService::add_reporter(storage::ReporterSpec spec, RegisterDone done) {
-  offload_([this, spec = std::move(spec), done = std::move(done)]() { done(add_reporter_now(spec)); });
+  offload_(
+      [this, spec = std::move(spec), done = std::move(done)]() { done(add_reporter_now(spec)); });
 }
 
 // ---- signatures ---------------------------------------------------------------------------
@@ -213,11 +220,12 @@ void SignatureService::vote(VoteCall call, VoteDone done) {
   vr.now = storage::TimePoint{std::chrono::seconds{clocks_.unix_seconds()}};
   const std::size_t count = vr.sigs.size();
   Counter* counted = call.revoke ? &metrics_.signatures_revoked : &metrics_.signatures_reported;
-  store_.vote(std::move(vr), [done = std::move(done), count, counted](Result<storage::VoteOutcome> r) {
-    if (!r) return done(store_error(r.error()));
-    counted->add(count);
-    done(std::move(*r));
-  });
+  store_.vote(std::move(vr),
+              [done = std::move(done), count, counted](Result<storage::VoteOutcome> r) {
+                if (!r) return done(store_error(r.error()));
+                counted->add(count);
+                done(std::move(*r));
+              });
 }
 
 // ---- state --------------------------------------------------------------------------------

@@ -31,11 +31,13 @@ class SignatureServiceTest : public ::testing::Test {
 
   protocol::AuthHeaders sign(std::string nonce, std::int64_t ts = 0) {
     // Nonces are 16..64 characters: pad the readable names.
-    return protocol::sign_request("alice", "alice-secret", "POST", "/v1/report", "{}", ts ? ts : now_s_,
-                                  nonce + std::string(16, 'x'));
+    return protocol::sign_request("alice", "alice-secret", "POST", "/v1/report", "{}",
+                                  ts ? ts : now_s_, nonce + std::string(16, 'x'));
   }
 
-  static std::vector<sigs::Signature> sigs_of(const std::string& text) { return {*sigs::parse_signature(text)}; }
+  static std::vector<sigs::Signature> sigs_of(const std::string& text) {
+    return {*sigs::parse_signature(text)};
+  }
 
   FakeStore store_;
   NodeMetrics metrics_;
@@ -46,7 +48,8 @@ class SignatureServiceTest : public ::testing::Test {
 };
 
 TEST(ServiceStoreError, EveryStoreFailureHasOneServiceError) {
-  EXPECT_EQ(store_error(make_error(Errc::kUnavailable, "queue full")).code, ServiceErrc::kOverloaded);
+  EXPECT_EQ(store_error(make_error(Errc::kUnavailable, "queue full")).code,
+            ServiceErrc::kOverloaded);
   EXPECT_EQ(store_error(make_error(Errc::kUnavailable, "queue full")).message, "queue full");
   EXPECT_EQ(store_error(make_error(Errc::kUnavailable, "")).retry_after, 1);
   EXPECT_EQ(store_error(make_error(Errc::kForbidden, "")).code, ServiceErrc::kForbidden);
@@ -104,17 +107,21 @@ TEST_F(SignatureServiceTest, AuthenticateSignedRequests) {
   EXPECT_EQ(ok->reporter.name, "alice");
   EXPECT_EQ(ok->replay.nonce, "nonce-1" + std::string(16, 'x'));
 
-  EXPECT_EQ(s.authenticate({}, "POST", "/v1/report", "{}").error().code, ServiceErrc::kAuthRequired);
-  EXPECT_EQ(s.authenticate(sign("nonce-1"), "POST", "/v1/report", "{}").error().code, ServiceErrc::kReplayed);
+  EXPECT_EQ(s.authenticate({}, "POST", "/v1/report", "{}").error().code,
+            ServiceErrc::kAuthRequired);
+  EXPECT_EQ(s.authenticate(sign("nonce-1"), "POST", "/v1/report", "{}").error().code,
+            ServiceErrc::kReplayed);
   EXPECT_EQ(s.authenticate(sign("nonce-2"), "POST", "/v1/report", "{x}").error().code,
             ServiceErrc::kBadSignature);
   EXPECT_EQ(s.authenticate(sign("nonce-3", now_s_ - 1000), "POST", "/v1/report", "{}").error().code,
             ServiceErrc::kStale);
   auto stranger = protocol::sign_request("bob", "x", "POST", "/v1/report", "{}", now_s_,
                                          "nonce-4" + std::string(16, 'x'));
-  EXPECT_EQ(s.authenticate(stranger, "POST", "/v1/report", "{}").error().code, ServiceErrc::kBadSignature);
+  EXPECT_EQ(s.authenticate(stranger, "POST", "/v1/report", "{}").error().code,
+            ServiceErrc::kBadSignature);
   ASSERT_TRUE(store_.set_disabled("alice", true).ok());
-  EXPECT_EQ(s.authenticate(sign("nonce-5"), "POST", "/v1/report", "{}").error().code, ServiceErrc::kForbidden);
+  EXPECT_EQ(s.authenticate(sign("nonce-5"), "POST", "/v1/report", "{}").error().code,
+            ServiceErrc::kForbidden);
   EXPECT_EQ(metrics_.auth_failures.value(), 6u);
 }
 
@@ -125,24 +132,28 @@ TEST_F(SignatureServiceTest, OneReplayCacheForEveryProtocol) {
   // A native signed request and a Pyzor one fill the same partition of the reporter.
   ASSERT_TRUE(s.authenticate(sign("n1"), "POST", "/v1/report", "{}").has_value());
   ASSERT_TRUE(s.remember_nonce("alice", "pyzor:abc", now_s_, now_s_ + 300).has_value());
-  EXPECT_EQ(s.remember_nonce("alice", "pyzor:abc", now_s_, now_s_ + 300).error().code, ServiceErrc::kReplayed);
+  EXPECT_EQ(s.remember_nonce("alice", "pyzor:abc", now_s_, now_s_ + 300).error().code,
+            ServiceErrc::kReplayed);
   auto full = s.remember_nonce("alice", "pyzor:def", now_s_, now_s_ + 300);
   ASSERT_FALSE(full.has_value());
   EXPECT_EQ(full.error().code, ServiceErrc::kOverloaded);
-  EXPECT_TRUE(s.remember_nonce("root", "pyzor:def", now_s_, now_s_ + 300).has_value());  // others unaffected
+  EXPECT_TRUE(s.remember_nonce("root", "pyzor:def", now_s_, now_s_ + 300)
+                  .has_value());  // others unaffected
 }
 
 TEST_F(SignatureServiceTest, VotesAreDurableCountedAndMapped) {
   auto& s = make();
   std::optional<ServiceResult<storage::VoteOutcome>> got;
-  s.vote({alice_.id, false, sigs_of(kSig), {}, std::nullopt}, [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
+  s.vote({alice_.id, false, sigs_of(kSig), {}, std::nullopt},
+         [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
   ASSERT_TRUE(got && got->has_value());
   EXPECT_EQ((*got)->effects.size(), 1u);
   EXPECT_EQ(metrics_.signatures_reported.value(), 1u);
 
   got.reset();
   store_.defer = true;
-  s.vote({alice_.id, true, sigs_of(kSig), {}, std::nullopt}, [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
+  s.vote({alice_.id, true, sigs_of(kSig), {}, std::nullopt},
+         [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
   EXPECT_FALSE(got);  // acknowledged only after the commit
   store_.release();
   ASSERT_TRUE(got && got->has_value());
@@ -151,7 +162,8 @@ TEST_F(SignatureServiceTest, VotesAreDurableCountedAndMapped) {
 
   got.reset();
   store_.unavailable = true;
-  s.vote({alice_.id, false, sigs_of(kSig), {}, std::nullopt}, [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
+  s.vote({alice_.id, false, sigs_of(kSig), {}, std::nullopt},
+         [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
   ASSERT_TRUE(got && !got->has_value());
   EXPECT_EQ(got->error().code, ServiceErrc::kOverloaded);
   EXPECT_EQ(metrics_.signatures_reported.value(), 1u);
@@ -160,16 +172,19 @@ TEST_F(SignatureServiceTest, VotesAreDurableCountedAndMapped) {
   // A replay key is consumed once.
   storage::ReplayKey key{"n", storage::TimePoint{std::chrono::seconds{now_s_ + 300}}};
   got.reset();
-  s.vote({alice_.id, false, sigs_of(kSig), {}, key}, [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
+  s.vote({alice_.id, false, sigs_of(kSig), {}, key},
+         [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
   ASSERT_TRUE(got && got->has_value());
-  s.vote({alice_.id, false, sigs_of(kSig), {}, key}, [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
+  s.vote({alice_.id, false, sigs_of(kSig), {}, key},
+         [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
   EXPECT_EQ(got->error().code, ServiceErrc::kReplayed);
 }
 
 TEST_F(SignatureServiceTest, CheckAndState) {
   auto& s = make();
   std::optional<ServiceResult<storage::VoteOutcome>> got;
-  s.vote({alice_.id, false, sigs_of(kSig), {}, std::nullopt}, [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
+  s.vote({alice_.id, false, sigs_of(kSig), {}, std::nullopt},
+         [&](ServiceResult<storage::VoteOutcome> r) { got = r; });
   auto sigs = sigs_of(kSig);
   auto out = s.check(sigs);
   ASSERT_TRUE(out.has_value());
@@ -186,8 +201,9 @@ TEST_F(SignatureServiceTest, CheckAndState) {
 
 TEST_F(SignatureServiceTest, AddReporterRunsOnTheOffloadExecutor) {
   std::vector<std::function<void()>> jobs;
-  service_ = std::make_unique<SignatureService>(Config{}, store_, metrics_, Clocks{},
-                                                [&jobs](std::function<void()> j) { jobs.push_back(std::move(j)); });
+  service_ = std::make_unique<SignatureService>(
+      Config{}, store_, metrics_, Clocks{},
+      [&jobs](std::function<void()> j) { jobs.push_back(std::move(j)); });
   std::optional<ServiceResult<storage::Reporter>> got;
   storage::ReporterSpec spec;
   spec.name = "alice";

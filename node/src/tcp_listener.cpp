@@ -47,14 +47,16 @@ void ConnectionRegistry::shutdown_idle() {
 
 // The I/O objects of context 0.
 struct TcpListener::Io {
-  explicit Io(net::io_context& ioc) : acceptor(ioc), signals(ioc), drain_timer(ioc), accept_retry(ioc) {}
+  explicit Io(net::io_context& ioc)
+      : acceptor(ioc), signals(ioc), drain_timer(ioc), accept_retry(ioc) {}
   tcp::acceptor acceptor;
   net::signal_set signals;
   net::steady_timer drain_timer;
   net::steady_timer accept_retry;
 };
 
-TcpListener::TcpListener(Options options, Accept accept, Refuse refuse, std::function<void()> on_shutdown)
+TcpListener::TcpListener(Options options, Accept accept, Refuse refuse,
+                         std::function<void()> on_shutdown)
     : options_(std::move(options)),
       accept_(std::move(accept)),
       refuse_(std::move(refuse)),
@@ -74,16 +76,20 @@ TcpListener::~TcpListener() {
   contexts_.clear();
 }
 
-Result<std::shared_ptr<TcpListener>> TcpListener::bind(Options options, Accept accept, Refuse refuse,
+Result<std::shared_ptr<TcpListener>> TcpListener::bind(Options options, Accept accept,
+                                                       Refuse refuse,
                                                        std::function<void()> on_shutdown) {
   auto listen = parse_listen(options.listen);
-  if (!listen) return make_error(Errc::kInvalidArgument, options.listen_key + ": " + listen.error().message);
-  std::shared_ptr<TcpListener> l(
-      new TcpListener(std::move(options), std::move(accept), std::move(refuse), std::move(on_shutdown)));
+  if (!listen)
+    return make_error(Errc::kInvalidArgument, options.listen_key + ": " + listen.error().message);
+  std::shared_ptr<TcpListener> l(new TcpListener(std::move(options), std::move(accept),
+                                                 std::move(refuse), std::move(on_shutdown)));
   const Options& o = l->options_;
   boost::system::error_code ec;
   auto addr = net::ip::make_address(listen->host, ec);
-  if (ec) return make_error(Errc::kInvalidArgument, o.listen_key + ": bad address \"" + listen->host + "\"");
+  if (ec)
+    return make_error(Errc::kInvalidArgument,
+                      o.listen_key + ": bad address \"" + listen->host + "\"");
   tcp::endpoint ep(addr, listen->port);
   auto& acc = l->io_->acceptor;
   acc.open(ep.protocol(), ec);
@@ -112,10 +118,11 @@ net::io_context& TcpListener::pick_context() {
 }
 
 void TcpListener::do_accept() {
-  io_->acceptor.async_accept(net::make_strand(pick_context()),
-                             [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket s) {
-                               self->on_accept(ec, std::move(s));
-                             });
+  io_->acceptor.async_accept(
+      net::make_strand(pick_context()),
+      [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket s) {
+        self->on_accept(ec, std::move(s));
+      });
 }
 
 void TcpListener::on_accept(const boost::system::error_code& ec, tcp::socket socket) {
@@ -197,14 +204,16 @@ void TcpListener::run_context(std::size_t i) {
 void TcpListener::run() {
   if (started_.exchange(true)) return;
   if (options_.signals) {
-    io_->signals.async_wait([self = shared_from_this()](const boost::system::error_code& ec, int sig) {
-      if (ec) return;
-      logger()->info("{}received signal {}", self->prefix(), sig);
-      self->begin_shutdown();
-    });
+    io_->signals.async_wait(
+        [self = shared_from_this()](const boost::system::error_code& ec, int sig) {
+          if (ec) return;
+          logger()->info("{}received signal {}", self->prefix(), sig);
+          self->begin_shutdown();
+        });
   }
   do_accept();
-  for (std::size_t i = 1; i < contexts_.size(); ++i) threads_.emplace_back([this, i] { run_context(i); });
+  for (std::size_t i = 1; i < contexts_.size(); ++i)
+    threads_.emplace_back([this, i] { run_context(i); });
   run_context(0);
   join();
 }
@@ -212,7 +221,8 @@ void TcpListener::run() {
 void TcpListener::start() {
   if (started_.exchange(true)) return;
   do_accept();
-  for (std::size_t i = 0; i < contexts_.size(); ++i) threads_.emplace_back([this, i] { run_context(i); });
+  for (std::size_t i = 0; i < contexts_.size(); ++i)
+    threads_.emplace_back([this, i] { run_context(i); });
 }
 
 void TcpListener::join() {

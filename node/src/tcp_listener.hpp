@@ -75,7 +75,8 @@ class ConnectionRegistry {
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> active_{0};
   Mutex mu_;
-  std::unordered_map<ListenerConnection*, std::weak_ptr<ListenerConnection>> connections_ GUARDED_BY(mu_);
+  std::unordered_map<ListenerConnection*, std::weak_ptr<ListenerConnection>> connections_
+      GUARDED_BY(mu_);
 };
 
 class TcpListener : public std::enable_shared_from_this<TcpListener> {
@@ -89,7 +90,7 @@ class TcpListener : public std::enable_shared_from_this<TcpListener> {
     unsigned threads = 1;    // I/O threads (one io_context each)
     ConnLimits limits;
     std::chrono::milliseconds drain_timeout{10'000};  // after stop(): connections cut
-    bool signals = false;    // SIGTERM/SIGINT begin the shutdown (registered at bind())
+    bool signals = false;  // SIGTERM/SIGINT begin the shutdown (registered at bind())
   };
   // An admitted connection: its socket (bound to a strand of its io_context) and slot.
   using Accept = std::function<void(tcp::socket&& socket, ConnGuard::Slot slot)>;
@@ -123,7 +124,9 @@ class TcpListener : public std::enable_shared_from_this<TcpListener> {
   void begin_shutdown();
   void poll_drained();
   void run_context(std::size_t i);
-  std::string prefix() const { return options_.name.empty() ? std::string() : options_.name + ": "; }
+  std::string prefix() const {
+    return options_.name.empty() ? std::string() : options_.name + ": ";
+  }
 
   // Constant after bind().
   const Options options_;

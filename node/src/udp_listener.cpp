@@ -1,8 +1,6 @@
 // udp_listener.cpp: strop-udp/1 checks over UDP with recvmmsg/sendmmsg (udp_listener.hpp).
 #include "node/udp_listener.hpp"
 
-#include "node_common.hpp"
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -12,8 +10,9 @@
 #include <exception>
 #include <vector>
 
-#include "protocol/udp_wire.hpp"
 #include "datagram_server.hpp"
+#include "node_common.hpp"
+#include "protocol/udp_wire.hpp"
 
 namespace strop::node {
 
@@ -30,16 +29,21 @@ constexpr std::size_t kMinRequestBytes = udp::kRequestHeaderBytes + 1 + 1 + 12;
 // Whether a datagram has a request header we could answer (magic, version, op).
 bool request_header(std::string_view d) {
   return d.size() >= kMinRequestBytes && static_cast<std::uint8_t>(d[0]) == udp::kMagic[0] &&
-         static_cast<std::uint8_t>(d[1]) == udp::kMagic[1] && static_cast<std::uint8_t>(d[2]) == udp::kVersion &&
+         static_cast<std::uint8_t>(d[1]) == udp::kMagic[1] &&
+         static_cast<std::uint8_t>(d[2]) == udp::kVersion &&
          static_cast<std::uint8_t>(d[3]) == udp::kOpCheck;
 }
 
 std::uint32_t request_id_of(std::string_view d) {
-  auto b = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[i])); };
+  auto b = [&](std::size_t i) {
+    return static_cast<std::uint32_t>(static_cast<std::uint8_t>(d[i]));
+  };
   return (b(4) << 24) | (b(5) << 16) | (b(6) << 8) | b(7);
 }
 
-std::uint16_t saturate16(std::uint32_t v) { return static_cast<std::uint16_t>(std::min<std::uint32_t>(v, 0xffff)); }
+std::uint16_t saturate16(std::uint32_t v) {
+  return static_cast<std::uint16_t>(std::min<std::uint32_t>(v, 0xffff));
+}
 
 // One record per matched engine: its strongest match (highest confidence, then similarity).
 std::vector<udp::MatchRecord> engine_records(const storage::CheckOutcome& out) {
@@ -56,7 +60,8 @@ std::vector<udp::MatchRecord> engine_records(const storage::CheckOutcome& out) {
   std::vector<udp::MatchRecord> recs;
   for (const auto* m : best) {
     if (m == nullptr) continue;
-    recs.push_back({m->engine, udp::similarity_percent(m->similarity), saturate16(m->reports), saturate16(m->revokes)});
+    recs.push_back({m->engine, udp::similarity_percent(m->similarity), saturate16(m->reports),
+                    saturate16(m->revokes)});
   }
   return recs;
 }
@@ -66,12 +71,12 @@ class UdpCheckListener final : public DatagramListener {
   explicit UdpCheckListener(SignatureService& s) : service(s), metrics(s.metrics()) {}
   ~UdpCheckListener() override { stop(); }
 
-
   std::string summary() const override {
-    return fmt::format("udp: {} datagrams, {} answered, {} messages checked, {} dropped (malformed or oversized), "
-                       "{} rate limited, {} errors",
-                       datagrams.value(), answered.value(), messages.value(), dropped.value(), rate_limited.value(),
-                       errors.value());
+    return fmt::format(
+        "udp: {} datagrams, {} answered, {} messages checked, {} dropped (malformed or oversized), "
+        "{} rate limited, {} errors",
+        datagrams.value(), answered.value(), messages.value(), dropped.value(),
+        rate_limited.value(), errors.value());
   }
 
  private:
@@ -86,9 +91,9 @@ class UdpCheckListener final : public DatagramListener {
   Counter rate_limited;
   Counter errors;
 
-
   // Answers one datagram into *out ("" = no reply); returns the metrics result index.
-  std::size_t handle(std::string_view d, bool truncated, std::string_view client, std::string* out) {
+  std::size_t handle(std::string_view d, bool truncated, std::string_view client,
+                     std::string* out) {
     out->clear();
     if (truncated || d.size() > limits.max_datagram_bytes) {
       dropped.add();
@@ -107,7 +112,8 @@ class UdpCheckListener final : public DatagramListener {
     auto req = udp::decode_request(d, limits);
     if (!req) {
       dropped.add();
-      return result_index(req.error().code == Errc::kLimitExceeded ? ApiErrc::kLimitExceeded : ApiErrc::kMalformed);
+      return result_index(req.error().code == Errc::kLimitExceeded ? ApiErrc::kLimitExceeded
+                                                                   : ApiErrc::kMalformed);
     }
     udp::CheckReply rep;
     rep.request_id = req->request_id;
@@ -168,7 +174,8 @@ class UdpCheckListener final : public DatagramListener {
 Result<std::unique_ptr<Listener>> make_udp_listener(SignatureService& service) {
   auto l = std::make_unique<UdpCheckListener>(service);
   const Config& c = service.config();
-  STROP_TRY(l->bind(c.udp.listen, "udp", kReceiveBuffer, udp::Limits{}.max_datagram_bytes, c.udp.threads));
+  STROP_TRY(l->bind(c.udp.listen, "udp", kReceiveBuffer, udp::Limits{}.max_datagram_bytes,
+                    c.udp.threads));
   return std::unique_ptr<Listener>(std::move(l));
 }
 

@@ -49,8 +49,7 @@ Result<UdpSocket> bind_udp_socket(const std::string& listen, std::string_view wh
     v6->sin6_port = htons(addr->port);
     len = sizeof(sockaddr_in6);
   } else {
-    return make_error(Errc::kInvalidArgument,
-                      name + ".listen: bad address \"" + addr->host + "\"");
+    return make_error(Errc::kInvalidArgument, name + ".listen: bad address \"" + addr->host + "\"");
   }
   UdpSocket s;
   s.fd_ = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);

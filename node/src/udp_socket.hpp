@@ -25,7 +25,7 @@ class UdpSocket {
 
   int fd() const { return fd_; }
   const std::string& host() const { return host_; }  // bound address, numeric
-  unsigned short port() const { return port_; }       // bound port (the kernel's for port 0)
+  unsigned short port() const { return port_; }      // bound port (the kernel's for port 0)
 
  private:
   friend Result<UdpSocket> bind_udp_socket(const std::string& listen, std::string_view what,

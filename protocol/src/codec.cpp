@@ -85,7 +85,8 @@ Result<void> get_string(const json& j, const char* key, std::string* out, bool r
     if (required) return make_error(Errc::kMalformed, std::string("missing \"") + key + "\"");
     return {};
   }
-  if (!it->is_string()) return make_error(Errc::kMalformed, std::string("\"") + key + "\" is not a string");
+  if (!it->is_string())
+    return make_error(Errc::kMalformed, std::string("\"") + key + "\" is not a string");
   *out = it->get_ref<const std::string&>();
   return {};
 }
@@ -98,7 +99,8 @@ Result<void> get_uint(const json& j, const char* key, Int* out, bool required) {
     return {};
   }
   if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<std::int64_t>() >= 0)) {
-    return make_error(Errc::kMalformed, std::string("\"") + key + "\" is not a non-negative integer");
+    return make_error(Errc::kMalformed,
+                      std::string("\"") + key + "\" is not a non-negative integer");
   }
   auto v = it->get<std::uint64_t>();
   if (v > static_cast<std::uint64_t>(std::numeric_limits<Int>::max())) {
@@ -111,7 +113,8 @@ Result<void> get_uint(const json& j, const char* key, Int* out, bool required) {
 Result<void> get_bool(const json& j, const char* key, bool* out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return {};
-  if (!it->is_boolean()) return make_error(Errc::kMalformed, std::string("\"") + key + "\" is not a boolean");
+  if (!it->is_boolean())
+    return make_error(Errc::kMalformed, std::string("\"") + key + "\" is not a boolean");
   *out = it->get<bool>();
   return {};
 }
@@ -122,7 +125,8 @@ Result<void> get_double(const json& j, const char* key, double* out, bool requir
     if (required) return make_error(Errc::kMalformed, std::string("missing \"") + key + "\"");
     return {};
   }
-  if (!it->is_number()) return make_error(Errc::kMalformed, std::string("\"") + key + "\" is not a number");
+  if (!it->is_number())
+    return make_error(Errc::kMalformed, std::string("\"") + key + "\" is not a number");
   *out = it->get<double>();
   return {};
 }
@@ -171,7 +175,7 @@ struct SigsDecoder {
   JsonReader& r;
   const Limits& limits;
   bool require_sigs;
-  Error semantic;          // first non-syntax error (bad signature, empty message)
+  Error semantic;  // first non-syntax error (bad signature, empty message)
   bool has_semantic = false;
   std::string scratch;
 
@@ -206,8 +210,8 @@ struct SigsDecoder {
           auto sig = sigs::parse_signature(text);
           if (!sig) {
             return bad(Errc::kInvalidArgument, "message " + std::to_string(index) + " signature " +
-                                                    std::to_string(out->sigs.size()) + ": " +
-                                                    sig.error().message);
+                                                   std::to_string(out->sigs.size()) + ": " +
+                                                   sig.error().message);
           }
           out->sigs.push_back(std::move(*sig));
         }
@@ -235,10 +239,11 @@ struct SigsDecoder {
   }
 };
 
-Result<std::vector<MessageSigs>> decode_messages_request(std::string_view body, const Limits& limits,
-                                                          bool require_sigs) {
+Result<std::vector<MessageSigs>> decode_messages_request(std::string_view body,
+                                                         const Limits& limits, bool require_sigs) {
   if (body.size() > limits.max_body_bytes) {
-    return make_error(Errc::kLimitExceeded, "body larger than " + std::to_string(limits.max_body_bytes) + " bytes");
+    return make_error(Errc::kLimitExceeded,
+                      "body larger than " + std::to_string(limits.max_body_bytes) + " bytes");
   }
   JsonReader r(body, limits.max_json_depth);
   SigsDecoder d{r, limits, require_sigs, {}, false, {}};
@@ -311,21 +316,24 @@ std::string encode(const RegisterRequest& req) {
 
 Result<RegisterRequest> decode_register_request(std::string_view body, const Limits& limits) {
   if (body.size() > limits.max_body_bytes) {
-    return make_error(Errc::kLimitExceeded, "body larger than " + std::to_string(limits.max_body_bytes) + " bytes");
+    return make_error(Errc::kLimitExceeded,
+                      "body larger than " + std::to_string(limits.max_body_bytes) + " bytes");
   }
   auto j = parse_object(body, limits.max_json_depth);
   if (!j) return j.error();
   RegisterRequest req;
   STROP_TRY(get_string(*j, "name", &req.name, true));
   if (!valid_reporter_name(req.name)) {
-    return make_error(Errc::kInvalidArgument,
-                      "reporter name must be 1..64 characters of [A-Za-z0-9._@+-], not starting with '.' or '-'");
+    return make_error(
+        Errc::kInvalidArgument,
+        "reporter name must be 1..64 characters of [A-Za-z0-9._@+-], not starting with '.' or '-'");
   }
   double trust = -1;
   auto it = j->find("trust");
   if (it != j->end() && !it->is_null()) {
     STROP_TRY(get_double(*j, "trust", &trust, true));
-    if (!(trust >= 0.0 && trust <= 1.0)) return make_error(Errc::kInvalidArgument, "\"trust\" must be within 0..1");
+    if (!(trust >= 0.0 && trust <= 1.0))
+      return make_error(Errc::kInvalidArgument, "\"trust\" must be within 0..1");
     req.trust = trust;
   }
   STROP_TRY(get_bool(*j, "admin", &req.admin));
@@ -468,14 +476,15 @@ std::string encode(const VoteResponse& resp) {
 
 Result<VoteResponse> decode_vote_response(std::string_view body) {
   return decode_response<VoteResponse>(body, [](const json& j) -> Result<VoteResponse> {
-    auto results = decode_results<MessageVoteResult>(j, [](const json& r, MessageVoteResult& m) -> Result<void> {
-      STROP_TRY(get_uint(r, "recorded", &m.recorded, false));
-      STROP_TRY(get_uint(r, "unchanged", &m.unchanged, false));
-      STROP_TRY(get_uint(r, "changed", &m.changed, false));
-      STROP_TRY(get_uint(r, "withdrawn", &m.withdrawn, false));
-      STROP_TRY(get_uint(r, "unknown", &m.unknown, false));
-      return get_bool(r, "listable", &m.listable);
-    });
+    auto results = decode_results<MessageVoteResult>(
+        j, [](const json& r, MessageVoteResult& m) -> Result<void> {
+          STROP_TRY(get_uint(r, "recorded", &m.recorded, false));
+          STROP_TRY(get_uint(r, "unchanged", &m.unchanged, false));
+          STROP_TRY(get_uint(r, "changed", &m.changed, false));
+          STROP_TRY(get_uint(r, "withdrawn", &m.withdrawn, false));
+          STROP_TRY(get_uint(r, "unknown", &m.unknown, false));
+          return get_bool(r, "listable", &m.listable);
+        });
     if (!results) return results.error();
     return VoteResponse{std::move(*results)};
   });

@@ -20,7 +20,9 @@ sigs::Signature sig(const std::string& text) {
   return s.ok() ? *s : sigs::Signature{};
 }
 
-std::string check_json(const std::string& messages) { return R"({"v":1,"messages":)" + messages + "}"; }
+std::string check_json(const std::string& messages) {
+  return R"({"v":1,"messages":)" + messages + "}";
+}
 
 TEST(Codec, CheckRequestRoundTrip) {
   CheckRequest req;
@@ -45,8 +47,9 @@ TEST(Codec, CheckRequestWireShape) {
 }
 
 TEST(Codec, CheckRequestIgnoresUnknownFieldsAndWhitespace) {
-  std::string text = " {\n \"extra\": {\"a\": [1, 2.5e3, true, null, \"x\"]},\t\"messages\" : [ {\"sigs\": [\"" +
-                     kBody + "\"], \"future\": false } ], \"v\": 1 } \n";
+  std::string text =
+      " {\n \"extra\": {\"a\": [1, 2.5e3, true, null, \"x\"]},\t\"messages\" : [ {\"sigs\": [\"" +
+      kBody + "\"], \"future\": false } ], \"v\": 1 } \n";
   auto r = decode_check_request(text);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   ASSERT_EQ(r->messages.size(), 1u);
@@ -72,7 +75,8 @@ TEST(Codec, CheckRequestEscapedStrings) {
     std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
     esc_sig += buf;
   }
-  auto r = decode_check_request(check_json(R"([{"id":"a\"b\\c\u00e9\ud83d\ude00 ü","sigs":[")" + esc_sig + R"("]}])"));
+  auto r = decode_check_request(
+      check_json(R"([{"id":"a\"b\\c\u00e9\ud83d\ude00 ü","sigs":[")" + esc_sig + R"("]}])"));
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_EQ(r->messages[0].id, "a\"b\\c\xc3\xa9\xf0\x9f\x98\x80 \xc3\xbc");
   EXPECT_EQ(r->messages[0].sigs[0].text(), kBody);
@@ -138,7 +142,8 @@ TEST(Codec, CheckRequestLimits) {
   auto too_many = decode_check_request(check_json("[" + one + "," + one + "," + one + "]"), lim);
   ASSERT_FALSE(too_many.ok());
   EXPECT_EQ(too_many.error().code, Errc::kLimitExceeded);
-  auto many_sigs = decode_check_request(check_json(R"([{"sigs":[")" + kBody + "\",\"" + kBody + "\",\"" + kBody + "\"]}]"), lim);
+  auto many_sigs = decode_check_request(
+      check_json(R"([{"sigs":[")" + kBody + "\",\"" + kBody + "\",\"" + kBody + "\"]}]"), lim);
   ASSERT_FALSE(many_sigs.ok());
   EXPECT_EQ(many_sigs.error().code, Errc::kLimitExceeded);
   auto long_sig = decode_check_request(check_json(R"([{"sigs":[")" + kPyzor + R"("]}])"), lim);
@@ -157,7 +162,8 @@ TEST(Codec, CheckRequestLimits) {
 }
 
 TEST(Codec, DeepNestingIsBoundedNotRecursive) {
-  std::string deep = R"({"x":)" + std::string(100000, '[') + std::string(100000, ']') + R"(,"messages":[{"sigs":[]}]})";
+  std::string deep = R"({"x":)" + std::string(100000, '[') + std::string(100000, ']') +
+                     R"(,"messages":[{"sigs":[]}]})";
   Limits lim;
   lim.max_body_bytes = deep.size();
   auto r = decode_check_request(deep, lim);
@@ -250,7 +256,8 @@ TEST(Codec, RegisterRoundTrip) {
   EXPECT_EQ(decode_register_request(R"({"v":1})").error().code, Errc::kMalformed);
   EXPECT_EQ(decode_register_request(R"({"name":"bad name"})").error().code, Errc::kInvalidArgument);
   EXPECT_EQ(decode_register_request(R"({"name":"-x"})").error().code, Errc::kInvalidArgument);
-  EXPECT_EQ(decode_register_request(R"({"name":"x","trust":1.5})").error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(decode_register_request(R"({"name":"x","trust":1.5})").error().code,
+            Errc::kInvalidArgument);
   EXPECT_EQ(decode_register_request(R"({"name":"x","trust":"hi"})").error().code, Errc::kMalformed);
   EXPECT_EQ(decode_register_request(R"({"name":"x","admin":1})").error().code, Errc::kMalformed);
   EXPECT_EQ(decode_register_request(R"({"name":7})").error().code, Errc::kMalformed);

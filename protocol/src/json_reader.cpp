@@ -186,7 +186,8 @@ bool JsonReader::string_body(std::string_view* out, std::string* scratch, std::s
     len = escaped ? scratch->size() : static_cast<std::size_t>(p_ - start);
     if (len > max_len) return fail_limit("string too long");
   }
-  *out = escaped ? std::string_view(*scratch) : std::string_view(start, static_cast<std::size_t>(p_ - start));
+  *out = escaped ? std::string_view(*scratch)
+                 : std::string_view(start, static_cast<std::size_t>(p_ - start));
   ++p_;  // closing quote
   return true;
 }

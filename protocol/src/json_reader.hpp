@@ -18,7 +18,8 @@ namespace strop::protocol::detail {
 
 class JsonReader {
  public:
-  JsonReader(std::string_view in, std::size_t max_depth) : p_(in.data()), end_(in.data() + in.size()), max_depth_(max_depth) {}
+  JsonReader(std::string_view in, std::size_t max_depth)
+      : p_(in.data()), end_(in.data() + in.size()), max_depth_(max_depth) {}
 
   // '{'. Then call next_key() until it returns false (at '}' or on error; see ok()).
   bool begin_object();
@@ -47,7 +48,10 @@ class JsonReader {
   std::size_t offset(std::string_view in) const { return static_cast<std::size_t>(p_ - in.data()); }
 
   // Fails with a limit error (for callers enforcing their own counts).
-  bool fail_limit(const char* why) { limit_ = true; return fail(why); }
+  bool fail_limit(const char* why) {
+    limit_ = true;
+    return fail(why);
+  }
   bool fail(const char* why) {
     if (!error_) error_ = why;
     return false;

@@ -18,10 +18,24 @@ class JsonWriter {
  public:
   explicit JsonWriter(std::string* out) : out_(out) {}
 
-  void begin_object() { pre(); out_->push_back('{'); first_ = true; }
-  void end_object() { out_->push_back('}'); first_ = false; }
-  void begin_array() { pre(); out_->push_back('['); first_ = true; }
-  void end_array() { out_->push_back(']'); first_ = false; }
+  void begin_object() {
+    pre();
+    out_->push_back('{');
+    first_ = true;
+  }
+  void end_object() {
+    out_->push_back('}');
+    first_ = false;
+  }
+  void begin_array() {
+    pre();
+    out_->push_back('[');
+    first_ = true;
+  }
+  void end_array() {
+    out_->push_back(']');
+    first_ = false;
+  }
 
   // Writes "key": and leaves the writer expecting the value.
   void key(std::string_view k) {
@@ -31,8 +45,14 @@ class JsonWriter {
     after_key_ = true;
   }
 
-  void string(std::string_view s) { pre(); string_raw(s); }
-  void boolean(bool b) { pre(); out_->append(b ? "true" : "false"); }
+  void string(std::string_view s) {
+    pre();
+    string_raw(s);
+  }
+  void boolean(bool b) {
+    pre();
+    out_->append(b ? "true" : "false");
+  }
   void integer(std::int64_t v) {
     pre();
     char buf[24];
@@ -46,11 +66,26 @@ class JsonWriter {
     out_->append(buf, r.ptr);
   }
   // "key":value in one call.
-  void field_string(std::string_view k, std::string_view v) { key(k); string(v); }
-  void field_bool(std::string_view k, bool v) { key(k); boolean(v); }
-  void field_int(std::string_view k, std::int64_t v) { key(k); integer(v); }
-  void field_uint(std::string_view k, std::uint64_t v) { key(k); unsigned_integer(v); }
-  void field_number(std::string_view k, double v) { key(k); number(v); }
+  void field_string(std::string_view k, std::string_view v) {
+    key(k);
+    string(v);
+  }
+  void field_bool(std::string_view k, bool v) {
+    key(k);
+    boolean(v);
+  }
+  void field_int(std::string_view k, std::int64_t v) {
+    key(k);
+    integer(v);
+  }
+  void field_uint(std::string_view k, std::uint64_t v) {
+    key(k);
+    unsigned_integer(v);
+  }
+  void field_number(std::string_view k, double v) {
+    key(k);
+    number(v);
+  }
 
   // Shortest round-trip form; non-finite values are written as 0.
   void number(double v) {

@@ -65,7 +65,9 @@ std::vector<std::string_view> Message::find_all(std::string_view name) const {
 
 Result<Message> parse_message(std::string_view datagram, const Limits& limits) {
   if (datagram.size() > limits.max_datagram_bytes) {
-    return make_error(Errc::kLimitExceeded, "datagram larger than " + std::to_string(limits.max_datagram_bytes) + " bytes");
+    return make_error(
+        Errc::kLimitExceeded,
+        "datagram larger than " + std::to_string(limits.max_datagram_bytes) + " bytes");
   }
   // pyzord: packet.replace(b"\n\n", b"\n") + b"\n" (non-overlapping, left to right).
   std::string data;
@@ -105,10 +107,12 @@ Result<Message> parse_message(std::string_view datagram, const Limits& limits) {
     if (!have_last) return {};
     have_last = false;
     if (m.fields.size() >= limits.max_fields) {
-      return make_error(Errc::kLimitExceeded, "more than " + std::to_string(limits.max_fields) + " fields");
+      return make_error(Errc::kLimitExceeded,
+                        "more than " + std::to_string(limits.max_fields) + " fields");
     }
     // header_source_parse: the value without its final line end(s).
-    while (!last_value.empty() && (last_value.back() == '\r' || last_value.back() == '\n')) last_value.pop_back();
+    while (!last_value.empty() && (last_value.back() == '\r' || last_value.back() == '\n'))
+      last_value.pop_back();
     m.fields.push_back(Field{std::move(last_name), std::move(last_value)});
     last_name.clear();
     last_value.clear();
@@ -122,9 +126,9 @@ Result<Message> parse_message(std::string_view datagram, const Limits& limits) {
     }
     if (auto f = flush(); !f) return f.error();
     if (line.starts_with("From ")) {
-      if (n == 0) continue;          // the unix-from line
-      if (n == count - 1) break;     // looks like the body's first line: stop
-      continue;                      // misplaced: ignored
+      if (n == 0) continue;       // the unix-from line
+      if (n == count - 1) break;  // looks like the body's first line: stop
+      continue;                   // misplaced: ignored
     }
     auto colon = line.find(':');
     if (colon == 0) continue;  // "Missing header name": ignored

@@ -23,13 +23,15 @@ TEST(PyzorWire, ParsesARequest) {
 }
 
 TEST(PyzorWire, SignatureMatchesThePythonClient) {
-  EXPECT_EQ(hash_key("0123456789ABCDEFabcdef0123456789abcdef01", "alice"), "2bb9f7e3581f607450c6f0814e7c1971dbe16d71");
+  EXPECT_EQ(hash_key("0123456789ABCDEFabcdef0123456789abcdef01", "alice"),
+            "2bb9f7e3581f607450c6f0814e7c1971dbe16d71");
   auto m = parse_message(kSignedCheck);
   ASSERT_TRUE(m.ok());
   std::string text = signed_text(*m);
-  EXPECT_EQ(text,
-            "Op: check\nOp-Digest: f3ec0000000000000000000000000000000004cf\nThread: 24542\nPV: 2.1\n"
-            "User: alice\nTime: 1700000000");
+  EXPECT_EQ(
+      text,
+      "Op: check\nOp-Digest: f3ec0000000000000000000000000000000004cf\nThread: 24542\nPV: 2.1\n"
+      "User: alice\nTime: 1700000000");
   EXPECT_EQ(sign("2bb9f7e3581f607450c6f0814e7c1971dbe16d71", 1700000000, text),
             "5ef4e091a19804b2584b62de439f2fbd5a5c8786");
   EXPECT_NE(sign("2bb9f7e3581f607450c6f0814e7c1971dbe16d71", 1700000001, text),
@@ -37,7 +39,8 @@ TEST(PyzorWire, SignatureMatchesThePythonClient) {
 }
 
 TEST(PyzorWire, MultipleDigestsAndCaseInsensitiveNames) {
-  auto m = parse_message("Op: report\nOp-Digest: aa\nop-digest: bb\nOP-DIGEST:cc\nThread: 1100\nPV: 2.1\n\n");
+  auto m = parse_message(
+      "Op: report\nOp-Digest: aa\nop-digest: bb\nOP-DIGEST:cc\nThread: 1100\nPV: 2.1\n\n");
   ASSERT_TRUE(m.ok());
   auto all = m->find_all("Op-Digest");
   ASSERT_EQ(all.size(), 3u);
@@ -65,7 +68,8 @@ TEST(PyzorWire, GarbageYieldsNoFields) {
 TEST(PyzorWire, FeedparserLineRules) {
   // A unix-from line first is skipped; continuation lines join the value; a leading
   // continuation is dropped; CR alone is a line end; a line without ':' ends the block.
-  auto m = parse_message("From someone\n  lost\nOp: ping\nThread: 1\rPV:\t 2.1\r\nX: a\n b\nbody\nY: z\n");
+  auto m = parse_message(
+      "From someone\n  lost\nOp: ping\nThread: 1\rPV:\t 2.1\r\nX: a\n b\nbody\nY: z\n");
   ASSERT_TRUE(m.ok());
   ASSERT_EQ(m->fields.size(), 4u);
   EXPECT_EQ(*m->find("Thread"), "1");
@@ -96,9 +100,10 @@ TEST(PyzorWire, NumbersAsPythonReadsThem) {
 }
 
 TEST(PyzorWire, EncodeReplyLikeAsString) {
-  std::vector<Field> f = {{"Code", "200"}, {"Diag", "OK"}, {"PV", "2.1"}, {"Thread", "24542"},
-                          {"Count", "2"},  {"WL-Count", "0"}};
-  EXPECT_EQ(encode_message(f), "Code: 200\nDiag: OK\nPV: 2.1\nThread: 24542\nCount: 2\nWL-Count: 0\n\n");
+  std::vector<Field> f = {{"Code", "200"},     {"Diag", "OK"}, {"PV", "2.1"},
+                          {"Thread", "24542"}, {"Count", "2"}, {"WL-Count", "0"}};
+  EXPECT_EQ(encode_message(f),
+            "Code: 200\nDiag: OK\nPV: 2.1\nThread: 24542\nCount: 2\nWL-Count: 0\n\n");
 }
 
 }  // namespace

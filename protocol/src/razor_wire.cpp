@@ -82,15 +82,16 @@ std::string multipart_subtype(const std::vector<std::string_view>& fields) {
   for (auto f : fields) {
     if (!istarts_with(f, "content-type:")) continue;
     std::string_view v = f.substr(13);
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t' || v.front() == '\n' || v.front() == '\r')) {
+    while (!v.empty() &&
+           (v.front() == ' ' || v.front() == '\t' || v.front() == '\n' || v.front() == '\r')) {
       v.remove_prefix(1);
     }
     if (!istarts_with(v, "multipart/")) return "";
     v.remove_prefix(10);
     std::string sub;
     for (char c : v) {
-      bool tok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                 c == '.' || c == '_';
+      bool tok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '.' || c == '_';
       if (!tok || sub.size() >= 40) break;
       sub += ascii_lower(c);
     }
@@ -174,7 +175,8 @@ Result<Sis> parse_sis(std::string_view line, bool unescape, const Limits& limits
   Sis sis;
   auto pieces = perl_split(line, "&");
   if (pieces.size() > limits.max_pairs) {
-    return make_error(Errc::kLimitExceeded, "more than " + std::to_string(limits.max_pairs) + " pairs in a line");
+    return make_error(Errc::kLimitExceeded,
+                      "more than " + std::to_string(limits.max_pairs) + " pairs in a line");
   }
   sis.pairs.reserve(pieces.size());
   for (auto piece : pieces) {
@@ -208,19 +210,22 @@ std::string make_sis(const Sis& sis) {
 
 // ---- Requests -----------------------------------------------------------------------------
 
-Result<std::optional<Request>> next_request(std::string_view buf, const Limits& limits, std::size_t* consumed) {
+Result<std::optional<Request>> next_request(std::string_view buf, const Limits& limits,
+                                            std::size_t* consumed) {
   *consumed = 0;
   if (buf.empty()) return std::optional<Request>();
   if (buf.front() != '-') {
     auto nl = buf.find('\n');
     if (nl == std::string_view::npos) {
       if (buf.size() >= limits.max_line_bytes) {
-        return make_error(Errc::kLimitExceeded, "line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
+        return make_error(Errc::kLimitExceeded,
+                          "line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
       }
       return std::optional<Request>();
     }
     if (nl + 1 > limits.max_line_bytes) {
-      return make_error(Errc::kLimitExceeded, "line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
+      return make_error(Errc::kLimitExceeded,
+                        "line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
     }
     auto sis = parse_sis(buf.substr(0, nl + 1), true, limits);
     if (!sis) return sis.error();
@@ -236,27 +241,32 @@ Result<std::optional<Request>> next_request(std::string_view buf, const Limits& 
   auto first_end = buf.find(kCrlf);
   if (first_end == std::string_view::npos) {
     if (buf.size() >= limits.max_line_bytes) {
-      return make_error(Errc::kLimitExceeded, "line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
+      return make_error(Errc::kLimitExceeded,
+                        "line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
     }
     return std::optional<Request>();
   }
   if (first_end + 2 > limits.max_line_bytes) {
-    return make_error(Errc::kLimitExceeded, "line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
+    return make_error(Errc::kLimitExceeded,
+                      "line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
   }
   auto end = buf.find(kBatchEnd, first_end);
   if (end == std::string_view::npos) {
     if (buf.size() >= limits.max_request_bytes) {
-      return make_error(Errc::kLimitExceeded,
-                        "request larger than " + std::to_string(limits.max_request_bytes) + " bytes");
+      return make_error(
+          Errc::kLimitExceeded,
+          "request larger than " + std::to_string(limits.max_request_bytes) + " bytes");
     }
     return std::optional<Request>();
   }
   std::size_t total = end + kBatchEnd.size();
   if (total > limits.max_request_bytes) {
-    return make_error(Errc::kLimitExceeded, "request larger than " + std::to_string(limits.max_request_bytes) + " bytes");
+    return make_error(Errc::kLimitExceeded,
+                      "request larger than " + std::to_string(limits.max_request_bytes) + " bytes");
   }
   std::string_view first = buf.substr(1, first_end - 1);
-  std::string_view rest = end > first_end ? buf.substr(first_end + 2, end - first_end - 2) : std::string_view();
+  std::string_view rest =
+      end > first_end ? buf.substr(first_end + 2, end - first_end - 2) : std::string_view();
   if (end == first_end) rest = std::string_view();
 
   Request r;
@@ -276,7 +286,9 @@ Result<std::optional<Request>> next_request(std::string_view buf, const Limits& 
     }
     for (auto row : perl_split(rest, kCrlf)) {
       if (r.queries.size() >= limits.max_batch_queries) {
-        return make_error(Errc::kLimitExceeded, "more than " + std::to_string(limits.max_batch_queries) + " queries in a batch");
+        return make_error(
+            Errc::kLimitExceeded,
+            "more than " + std::to_string(limits.max_batch_queries) + " queries in a batch");
       }
       auto values = perl_split(row, ",");
       Sis q = base;
@@ -305,10 +317,13 @@ Result<std::optional<Request>> next_request(std::string_view buf, const Limits& 
     r.queries.push_back(std::move(*q));
     for (auto line : perl_split(rest, kCrlf)) {
       if (r.queries.size() >= limits.max_batch_queries) {
-        return make_error(Errc::kLimitExceeded, "more than " + std::to_string(limits.max_batch_queries) + " queries in a batch");
+        return make_error(
+            Errc::kLimitExceeded,
+            "more than " + std::to_string(limits.max_batch_queries) + " queries in a batch");
       }
       if (line.size() + 2 > limits.max_line_bytes) {
-        return make_error(Errc::kLimitExceeded, "line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
+        return make_error(Errc::kLimitExceeded,
+                          "line longer than " + std::to_string(limits.max_line_bytes) + " bytes");
       }
       auto s = parse_sis(line, false, limits);
       if (!s) return s.error();

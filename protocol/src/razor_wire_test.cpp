@@ -82,7 +82,8 @@ TEST(RazorWire, IdentifyAndStateArriveTogether) {
 }
 
 TEST(RazorWire, CheckBatch) {
-  std::string buf = "-a=c&e=4&ep4=7542-10&s=kLq0JaBHUsw8FzszKuY8WaMOc7QA\r\na=c&e=8&s=V6Mto59WfMkA\r\n.\r\n";
+  std::string buf =
+      "-a=c&e=4&ep4=7542-10&s=kLq0JaBHUsw8FzszKuY8WaMOc7QA\r\na=c&e=8&s=V6Mto59WfMkA\r\n.\r\n";
   std::size_t used = 0;
   EXPECT_FALSE(next(buf.substr(0, buf.size() - 1), &used).has_value());
   auto r = next(buf, &used);
@@ -183,9 +184,12 @@ TEST(RazorWire, AuthResponseVectors) {
 }
 
 TEST(RazorWire, SplitUploadAndRebuild) {
-  std::string headers = "From: a@b.c\nSubject: offer\nMIME-Version: 1.0\nContent-Type: multipart/alternative;\n boundary=\"xx\"\n";
+  std::string headers =
+      "From: a@b.c\nSubject: offer\nMIME-Version: 1.0\nContent-Type: multipart/alternative;\n "
+      "boundary=\"xx\"\n";
   std::string p1 = "X-Razor2-Agent: Razor-Agents v2.84\nContent-Type: text/plain\n\nbuy now\n";
-  std::string p2 = "X-Razor2-Agent: Razor-Agents v2.84\nContent-Type: text/html\n\n<b>buy</b> now\n";
+  std::string p2 =
+      "X-Razor2-Agent: Razor-Agents v2.84\nContent-Type: text/html\n\n<b>buy</b> now\n";
   auto u = split_upload(headers + "\r\n" + p1 + "\r\n" + p2);
   EXPECT_EQ(u.headers, headers);
   ASSERT_EQ(u.parts.size(), 2u);
@@ -196,7 +200,8 @@ TEST(RazorWire, SplitUploadAndRebuild) {
   EXPECT_NE(m.find("Subject: offer\n"), std::string::npos);
   EXPECT_EQ(m.find("boundary=\"xx\""), std::string::npos);
   EXPECT_NE(m.find("Content-Type: multipart/alternative; boundary=\"BOUND\""), std::string::npos);
-  EXPECT_NE(m.find("--BOUND\nContent-Type: text/html\n\n<b>buy</b> now\n--BOUND--\n"), std::string::npos);
+  EXPECT_NE(m.find("--BOUND\nContent-Type: text/html\n\n<b>buy</b> now\n--BOUND--\n"),
+            std::string::npos);
   EXPECT_EQ(m.find("X-Razor2-Agent"), std::string::npos);
 
   auto single = split_upload("Subject: s\nContent-Type: text/plain\n\r\n" + p1);

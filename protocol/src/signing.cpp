@@ -52,8 +52,8 @@ std::string canonical_request(std::string_view method, std::string_view target,
 }
 
 AuthHeaders sign_request(std::string_view reporter, std::string_view secret,
-                         std::string_view method, std::string_view target,
-                         std::string_view body, std::int64_t unix_time, std::string_view nonce) {
+                         std::string_view method, std::string_view target, std::string_view body,
+                         std::int64_t unix_time, std::string_view nonce) {
   AuthHeaders h;
   h.reporter.assign(reporter);
   h.timestamp = std::to_string(unix_time);
@@ -87,9 +87,9 @@ bool valid_nonce(std::string_view nonce) {
   return true;
 }
 
-AuthStatus verify_request(const AuthHeaders& h, std::string_view secret,
-                          std::string_view method, std::string_view target,
-                          std::string_view body, std::int64_t now, std::int64_t window_seconds) {
+AuthStatus verify_request(const AuthHeaders& h, std::string_view secret, std::string_view method,
+                          std::string_view target, std::string_view body, std::int64_t now,
+                          std::int64_t window_seconds) {
   std::int64_t ts = 0;
   if (h.reporter.empty() || !parse_timestamp(h.timestamp, &ts) || !valid_nonce(h.nonce) ||
       h.signature.size() != 64 || !is_lower_hex(h.signature)) {

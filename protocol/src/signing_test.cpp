@@ -35,23 +35,29 @@ TEST(Signing, VerifyAcceptsWithinWindow) {
 
 TEST(Signing, VerifyRejectsOutsideWindow) {
   auto h = sign_request("alice", "s3cret", "POST", "/v1/report", kBody, 1000, kNonce);
-  EXPECT_EQ(verify_request(h, "s3cret", "POST", "/v1/report", kBody, 1301, 300), AuthStatus::kStale);
+  EXPECT_EQ(verify_request(h, "s3cret", "POST", "/v1/report", kBody, 1301, 300),
+            AuthStatus::kStale);
   EXPECT_EQ(verify_request(h, "s3cret", "POST", "/v1/report", kBody, 699, 300), AuthStatus::kStale);
 }
 
 TEST(Signing, VerifyRejectsAnyChange) {
   auto h = sign_request("alice", "s3cret", "POST", "/v1/report", kBody, 1000, kNonce);
-  EXPECT_EQ(verify_request(h, "other", "POST", "/v1/report", kBody, 1000), AuthStatus::kBadSignature);
-  EXPECT_EQ(verify_request(h, "s3cret", "GET", "/v1/report", kBody, 1000), AuthStatus::kBadSignature);
-  EXPECT_EQ(verify_request(h, "s3cret", "POST", "/v1/revoke", kBody, 1000), AuthStatus::kBadSignature);
+  EXPECT_EQ(verify_request(h, "other", "POST", "/v1/report", kBody, 1000),
+            AuthStatus::kBadSignature);
+  EXPECT_EQ(verify_request(h, "s3cret", "GET", "/v1/report", kBody, 1000),
+            AuthStatus::kBadSignature);
+  EXPECT_EQ(verify_request(h, "s3cret", "POST", "/v1/revoke", kBody, 1000),
+            AuthStatus::kBadSignature);
   EXPECT_EQ(verify_request(h, "s3cret", "POST", "/v1/report", R"({"v":2})", 1000),
             AuthStatus::kBadSignature);
   auto h2 = h;
   h2.nonce = "0123456789abcdeg";
-  EXPECT_EQ(verify_request(h2, "s3cret", "POST", "/v1/report", kBody, 1000), AuthStatus::kBadSignature);
+  EXPECT_EQ(verify_request(h2, "s3cret", "POST", "/v1/report", kBody, 1000),
+            AuthStatus::kBadSignature);
   auto h3 = h;
   h3.timestamp = "1001";
-  EXPECT_EQ(verify_request(h3, "s3cret", "POST", "/v1/report", kBody, 1000), AuthStatus::kBadSignature);
+  EXPECT_EQ(verify_request(h3, "s3cret", "POST", "/v1/report", kBody, 1000),
+            AuthStatus::kBadSignature);
 }
 
 TEST(Signing, VerifyRejectsMalformedHeaders) {

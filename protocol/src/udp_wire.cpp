@@ -67,7 +67,8 @@ void put_u16(std::string* out, std::uint16_t v) {
   out->push_back(static_cast<char>(v & 0xff));
 }
 void put_u32(std::string* out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out->push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 void put_header(std::string* out, std::uint8_t op) {
@@ -77,7 +78,9 @@ void put_header(std::string* out, std::uint8_t op) {
   put_u8(out, op);
 }
 
-Error malformed(std::string why) { return make_error(Errc::kMalformed, "strop-udp: " + std::move(why)); }
+Error malformed(std::string why) {
+  return make_error(Errc::kMalformed, "strop-udp: " + std::move(why));
+}
 
 // Binary value -> the engine's text value; nullopt when the bytes are not a valid value.
 std::optional<std::string> text_value(sigs::Engine e, std::string_view raw) {
@@ -121,14 +124,16 @@ std::size_t value_bytes(sigs::Engine e) {
 
 Result<CheckRequest> decode_request(std::string_view datagram, const Limits& limits) {
   if (datagram.size() > limits.max_datagram_bytes) {
-    return make_error(Errc::kLimitExceeded, "strop-udp: datagram larger than " +
-                                                std::to_string(limits.max_datagram_bytes) + " bytes");
+    return make_error(
+        Errc::kLimitExceeded,
+        "strop-udp: datagram larger than " + std::to_string(limits.max_datagram_bytes) + " bytes");
   }
   Reader r(datagram);
   std::uint8_t m0 = 0, m1 = 0, version = 0, op = 0;
   std::uint16_t count = 0;
   CheckRequest req;
-  if (!r.u8(&m0) || !r.u8(&m1) || !r.u8(&version) || !r.u8(&op) || !r.u32(&req.request_id) || !r.u16(&count)) {
+  if (!r.u8(&m0) || !r.u8(&m1) || !r.u8(&version) || !r.u8(&op) || !r.u32(&req.request_id) ||
+      !r.u16(&count)) {
     return malformed("short header");
   }
   if (m0 != kMagic[0] || m1 != kMagic[1]) return malformed("bad magic");
@@ -136,8 +141,8 @@ Result<CheckRequest> decode_request(std::string_view datagram, const Limits& lim
   if (op != kOpCheck) return malformed("unknown op " + std::to_string(op));
   if (count == 0) return malformed("no messages");
   if (count > limits.max_messages) {
-    return make_error(Errc::kLimitExceeded, "strop-udp: more than " + std::to_string(limits.max_messages) +
-                                                " messages");
+    return make_error(Errc::kLimitExceeded,
+                      "strop-udp: more than " + std::to_string(limits.max_messages) + " messages");
   }
   // Every message needs at least 1 + 1 + 12 bytes: reject impossible counts before allocating.
   if (r.left() / 14 < count) return malformed("truncated");
@@ -147,7 +152,8 @@ Result<CheckRequest> decode_request(std::string_view datagram, const Limits& lim
     if (!r.u8(&nsigs)) return malformed("truncated");
     if (nsigs == 0) return malformed("a message without signatures");
     if (nsigs > limits.max_sigs_per_message) {
-      return make_error(Errc::kLimitExceeded, "strop-udp: more than " + std::to_string(limits.max_sigs_per_message) +
+      return make_error(Errc::kLimitExceeded, "strop-udp: more than " +
+                                                  std::to_string(limits.max_sigs_per_message) +
                                                   " signatures in a message");
     }
     if (r.left() / 13 < nsigs) return malformed("truncated");
@@ -160,7 +166,8 @@ Result<CheckRequest> decode_request(std::string_view datagram, const Limits& lim
       std::string_view raw;
       if (!r.bytes(value_bytes(*engine), &raw)) return malformed("truncated");
       auto text = text_value(*engine, raw);
-      if (!text) return malformed("bad value for engine " + std::string(sigs::engine_name(*engine)));
+      if (!text)
+        return malformed("bad value for engine " + std::string(sigs::engine_name(*engine)));
       msg.push_back(sigs::Signature{*engine, std::move(*text)});
     }
   }
@@ -185,8 +192,8 @@ Result<std::string> encode_request(const CheckRequest& request) {
     for (const auto& s : msg) {
       put_u8(&out, static_cast<std::uint8_t>(s.engine));
       if (!binary_value(s, &out)) {
-        return make_error(Errc::kInvalidArgument,
-                          "strop-udp: bad value for engine " + std::string(sigs::engine_name(s.engine)));
+        return make_error(Errc::kInvalidArgument, "strop-udp: bad value for engine " +
+                                                      std::string(sigs::engine_name(s.engine)));
       }
     }
   }
@@ -239,8 +246,8 @@ Result<CheckReply> decode_reply(std::string_view datagram) {
   std::uint8_t m0 = 0, m1 = 0, version = 0, op = 0, status = 0;
   std::uint16_t count = 0;
   CheckReply rep;
-  if (!r.u8(&m0) || !r.u8(&m1) || !r.u8(&version) || !r.u8(&op) || !r.u32(&rep.request_id) || !r.u8(&status) ||
-      !r.u8(&rep.flags) || !r.u16(&count)) {
+  if (!r.u8(&m0) || !r.u8(&m1) || !r.u8(&version) || !r.u8(&op) || !r.u32(&rep.request_id) ||
+      !r.u8(&status) || !r.u8(&rep.flags) || !r.u16(&count)) {
     return malformed("short reply header");
   }
   if (m0 != kMagic[0] || m1 != kMagic[1] || version != kVersion || op != kOpCheckReply) {
@@ -253,7 +260,8 @@ Result<CheckReply> decode_reply(std::string_view datagram) {
   rep.results.resize(count);
   for (auto& m : rep.results) {
     std::uint8_t verdict = 0, nrec = 0;
-    if (!r.u8(&verdict) || !r.u8(&m.confidence) || !r.u8(&nrec)) return malformed("truncated reply");
+    if (!r.u8(&verdict) || !r.u8(&m.confidence) || !r.u8(&nrec))
+      return malformed("truncated reply");
     if (verdict > 1 || m.confidence > 100) return malformed("bad verdict or confidence");
     m.spam = verdict == 1;
     if (r.left() / kMatchRecordBytes < nrec) return malformed("truncated reply");
@@ -275,7 +283,8 @@ Result<CheckReply> decode_reply(std::string_view datagram) {
 
 bool looks_like_reply(std::string_view d) {
   return d.size() >= kReplyHeaderBytes && static_cast<std::uint8_t>(d[0]) == kMagic[0] &&
-         static_cast<std::uint8_t>(d[1]) == kMagic[1] && static_cast<std::uint8_t>(d[2]) == kVersion &&
+         static_cast<std::uint8_t>(d[1]) == kMagic[1] &&
+         static_cast<std::uint8_t>(d[2]) == kVersion &&
          static_cast<std::uint8_t>(d[3]) == kOpCheckReply;
 }
 

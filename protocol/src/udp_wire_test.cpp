@@ -30,7 +30,8 @@ CheckRequest full_request() {
   CheckRequest r;
   r.request_id = 0xdeadbeef;
   r.messages.push_back({sig(kBody), sig(fuzzy_text()), sig(kUrl), sig(kUrl), sig(kUrl)});
-  r.messages.push_back({sig(kPyzor), sig(kE4), sig(kE8), sig("attach/1:0000000000000000000000000000000f")});
+  r.messages.push_back(
+      {sig(kPyzor), sig(kE4), sig(kE8), sig("attach/1:0000000000000000000000000000000f")});
   return r;
 }
 
@@ -62,9 +63,10 @@ TEST(UdpWire, RequestBytesAreAsDocumented) {
   r.messages.push_back({sig(kBody)});
   auto bytes = encode_request(r);
   ASSERT_TRUE(bytes.ok());
-  const std::string want("ST\x01\x01\x01\x02\x03\x04\x00\x01\x01\x01"
-                         "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff",
-                         28);
+  const std::string want(
+      "ST\x01\x01\x01\x02\x03\x04\x00\x01\x01\x01"
+      "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff",
+      28);
   EXPECT_EQ(*bytes, want);
 }
 
@@ -86,7 +88,8 @@ TEST(UdpWire, RejectsMalformedRequests) {
   bad = good;
   bad[3] = static_cast<char>(kOpCheckReply);  // a reply is never a request
   expect(bad, Errc::kMalformed);
-  for (std::size_t n = 0; n < good.size(); ++n) expect(std::string_view(good).substr(0, n), Errc::kMalformed);
+  for (std::size_t n = 0; n < good.size(); ++n)
+    expect(std::string_view(good).substr(0, n), Errc::kMalformed);
   expect(good + "x", Errc::kMalformed);
   bad = good;
   bad[10] = 0;  // first message with no signatures
@@ -167,7 +170,8 @@ TEST(UdpWire, ReplyBytesAreAsDocumented) {
   rep.results = {m};
   auto bytes = encode_reply(rep, 100);
   ASSERT_TRUE(bytes.ok());
-  const std::string want("ST\x01\x81\x01\x02\x03\x04\x00\x00\x00\x01\x01\x3d\x01\x01\x64\x00\x01\x00\x00", 21);
+  const std::string want(
+      "ST\x01\x81\x01\x02\x03\x04\x00\x00\x00\x01\x01\x3d\x01\x01\x64\x00\x01\x00\x00", 21);
   EXPECT_EQ(*bytes, want);
 }
 
@@ -222,7 +226,8 @@ TEST(UdpWire, AReplyToAValidRequestNeverExceedsIt) {
 
 TEST(UdpWire, DecodeReplyRejectsGarbage) {
   auto good = *encode_reply(sample_reply(), 1000);
-  for (std::size_t n = 0; n < good.size(); ++n) EXPECT_FALSE(decode_reply(good.substr(0, n)).ok()) << n;
+  for (std::size_t n = 0; n < good.size(); ++n)
+    EXPECT_FALSE(decode_reply(good.substr(0, n)).ok()) << n;
   EXPECT_FALSE(decode_reply(good + "z").ok());
   auto req = *encode_request(full_request());
   EXPECT_FALSE(decode_reply(req).ok());

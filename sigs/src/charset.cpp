@@ -128,9 +128,9 @@ std::string to_utf8(std::string_view bytes, std::string_view charset_in) {
     if (detail::valid_utf8(bytes)) return std::string(bytes);
     return sanitize_utf8(bytes);
   }
-  if (cs.empty() || cs == "us-ascii" || cs == "ascii" || cs == "iso-8859-1" ||
-      cs == "latin1" || cs == "latin-1" || cs == "windows-1252" || cs == "cp1252" ||
-      cs == "iso8859-1" || cs == "unknown-8bit" || cs == "x-unknown" || cs == "default") {
+  if (cs.empty() || cs == "us-ascii" || cs == "ascii" || cs == "iso-8859-1" || cs == "latin1" ||
+      cs == "latin-1" || cs == "windows-1252" || cs == "cp1252" || cs == "iso8859-1" ||
+      cs == "unknown-8bit" || cs == "x-unknown" || cs == "default") {
     // Mislabelled UTF-8 is common: prefer it when the bytes are valid UTF-8.
     if (detail::valid_utf8(bytes)) return std::string(bytes);
     return from_cp1252(bytes);

@@ -15,12 +15,12 @@
 namespace strop::sigs {
 namespace {
 
-constexpr std::size_t kMinBodyTokens = 5;      // fewer words: no body/1 (too generic)
-constexpr std::size_t kMinFuzzyShingles = 8;   // fewer distinct shingles: no fuzzy/1
-constexpr std::size_t kShingleWidth = 3;       // words per shingle
-constexpr std::size_t kMinAttachBytes = 128;   // smaller attachments are not signed
-constexpr std::size_t kMaxUrlSigs = 32;        // url/1 signatures per message
-constexpr std::size_t kMaxAttachSigs = 16;     // attach/1 signatures per message
+constexpr std::size_t kMinBodyTokens = 5;     // fewer words: no body/1 (too generic)
+constexpr std::size_t kMinFuzzyShingles = 8;  // fewer distinct shingles: no fuzzy/1
+constexpr std::size_t kShingleWidth = 3;      // words per shingle
+constexpr std::size_t kMinAttachBytes = 128;  // smaller attachments are not signed
+constexpr std::size_t kMaxUrlSigs = 32;       // url/1 signatures per message
+constexpr std::size_t kMaxAttachSigs = 16;    // attach/1 signatures per message
 
 // First 128 bits of SHA-256(domain || data), hex.
 std::string digest128(std::string_view domain, std::string_view data) {
@@ -131,7 +131,8 @@ std::optional<FuzzyHashes> minhash(const std::vector<std::uint64_t>& words) {
   std::array<std::uint64_t, kFuzzyHashes> best;
   min_per_position(shingles.data(), shingles.size(), &best);
   FuzzyHashes out;
-  for (std::size_t i = 0; i < static_cast<std::size_t>(kFuzzyHashes); ++i) out[i] = static_cast<std::uint32_t>(best[i] >> 32);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(kFuzzyHashes); ++i)
+    out[i] = static_cast<std::uint32_t>(best[i] >> 32);
   return out;
 }
 

@@ -1,9 +1,9 @@
+#include "sigs/compute.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
-
-#include "sigs/compute.hpp"
 
 namespace strop::sigs {
 namespace {
@@ -48,9 +48,7 @@ TEST(Compute, GoldenVectorsOnCorpus) {
   EXPECT_GE(n, 10);
 }
 
-TEST(Compute, Deterministic) {
-  EXPECT_EQ(sigs_of(kSpam).text(), sigs_of(kSpam).text());
-}
+TEST(Compute, Deterministic) { EXPECT_EQ(sigs_of(kSpam).text(), sigs_of(kSpam).text()); }
 
 TEST(Compute, AllNativeEnginesPresent) {
   auto s = sigs_of(kSpam);
@@ -74,8 +72,9 @@ TEST(Compute, ReEncodingKeepsExactDigest) {
 
 TEST(Compute, HtmlRenderingOfSameTextMatches) {
   std::string body(kSpam + std::string(kSpam).find("\n\n") + 2);
-  std::string html = "From: x@y.example\nContent-Type: text/html\n\n<html><body><p>" + body +
-                     "</p><div style=\"display:none\">random hidden junk words here</div></body></html>\n";
+  std::string html =
+      "From: x@y.example\nContent-Type: text/html\n\n<html><body><p>" + body +
+      "</p><div style=\"display:none\">random hidden junk words here</div></body></html>\n";
   auto c = compare(sigs_of(kSpam), sigs_of(html));
   EXPECT_TRUE(c.match);
 }
@@ -105,7 +104,8 @@ TEST(Compute, AttachmentHash) {
   std::string data(300, 'Z');
   std::string m =
       "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nsee attached\n"
-      "--b\nContent-Type: image/gif; name=x.gif\n\n" + data + "\n--b--\n";
+      "--b\nContent-Type: image/gif; name=x.gif\n\n" +
+      data + "\n--b--\n";
   auto s = sigs_of(m);
   ASSERT_EQ(s.of(Engine::kAttach).size(), 1u);
 }

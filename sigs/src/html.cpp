@@ -25,31 +25,37 @@ struct NamedEntity {
 
 // Sorted by name for binary search.
 constexpr NamedEntity kEntities[] = {
-    {"AElig", 198}, {"Aacute", 193}, {"Acirc", 194},  {"Agrave", 192}, {"Aring", 197},
-    {"Atilde", 195}, {"Auml", 196},  {"Ccedil", 199}, {"ETH", 208},    {"Eacute", 201},
-    {"Ecirc", 202}, {"Egrave", 200}, {"Euml", 203},   {"Iacute", 205}, {"Icirc", 206},
-    {"Igrave", 204}, {"Iuml", 207},  {"Ntilde", 209}, {"Oacute", 211}, {"Ocirc", 212},
-    {"Ograve", 210}, {"Oslash", 216}, {"Otilde", 213}, {"Ouml", 214},  {"THORN", 222},
-    {"Uacute", 218}, {"Ucirc", 219}, {"Ugrave", 217}, {"Uuml", 220},   {"Yacute", 221},
-    {"aacute", 225}, {"acirc", 226}, {"acute", 180},  {"aelig", 230},  {"agrave", 224},
-    {"amp", 38},     {"apos", 39},   {"aring", 229},  {"atilde", 227}, {"auml", 228},
-    {"bdquo", 0x201E}, {"brvbar", 166}, {"bull", 0x2022}, {"ccedil", 231}, {"cedil", 184},
-    {"cent", 162},   {"copy", 169},  {"curren", 164}, {"dagger", 0x2020}, {"deg", 176},
-    {"divide", 247}, {"eacute", 233}, {"ecirc", 234}, {"egrave", 232}, {"emsp", 0x2003},
-    {"ensp", 0x2002}, {"eth", 240},  {"euml", 235},   {"euro", 0x20AC}, {"frac12", 189},
-    {"frac14", 188}, {"frac34", 190}, {"gt", 62},     {"hellip", 0x2026}, {"iacute", 237},
-    {"icirc", 238},  {"iexcl", 161}, {"igrave", 236}, {"iquest", 191}, {"iuml", 239},
-    {"laquo", 171},  {"ldquo", 0x201C}, {"lsaquo", 0x2039}, {"lsquo", 0x2018}, {"lt", 60},
-    {"macr", 175},   {"mdash", 0x2014}, {"micro", 181}, {"middot", 183}, {"nbsp", 160},
-    {"ndash", 0x2013}, {"not", 172}, {"ntilde", 241}, {"oacute", 243}, {"ocirc", 244},
-    {"ograve", 242}, {"ordf", 170},  {"ordm", 186},   {"oslash", 248}, {"otilde", 245},
-    {"ouml", 246},   {"para", 182},  {"permil", 0x2030}, {"plusmn", 177}, {"pound", 163},
-    {"quot", 34},    {"raquo", 187}, {"rdquo", 0x201D}, {"reg", 174},  {"rsaquo", 0x203A},
-    {"rsquo", 0x2019}, {"sbquo", 0x201A}, {"sect", 167}, {"shy", 173}, {"sup1", 185},
-    {"sup2", 178},   {"sup3", 179},  {"szlig", 223},  {"thinsp", 0x2009}, {"thorn", 254},
-    {"times", 215},  {"trade", 0x2122}, {"uacute", 250}, {"ucirc", 251}, {"ugrave", 249},
-    {"uml", 168},    {"uuml", 252},  {"yacute", 253}, {"yen", 165},    {"yuml", 255},
-    {"zwj", 0x200D}, {"zwnj", 0x200C},
+    {"AElig", 198},     {"Aacute", 193},   {"Acirc", 194},   {"Agrave", 192},
+    {"Aring", 197},     {"Atilde", 195},   {"Auml", 196},    {"Ccedil", 199},
+    {"ETH", 208},       {"Eacute", 201},   {"Ecirc", 202},   {"Egrave", 200},
+    {"Euml", 203},      {"Iacute", 205},   {"Icirc", 206},   {"Igrave", 204},
+    {"Iuml", 207},      {"Ntilde", 209},   {"Oacute", 211},  {"Ocirc", 212},
+    {"Ograve", 210},    {"Oslash", 216},   {"Otilde", 213},  {"Ouml", 214},
+    {"THORN", 222},     {"Uacute", 218},   {"Ucirc", 219},   {"Ugrave", 217},
+    {"Uuml", 220},      {"Yacute", 221},   {"aacute", 225},  {"acirc", 226},
+    {"acute", 180},     {"aelig", 230},    {"agrave", 224},  {"amp", 38},
+    {"apos", 39},       {"aring", 229},    {"atilde", 227},  {"auml", 228},
+    {"bdquo", 0x201E},  {"brvbar", 166},   {"bull", 0x2022}, {"ccedil", 231},
+    {"cedil", 184},     {"cent", 162},     {"copy", 169},    {"curren", 164},
+    {"dagger", 0x2020}, {"deg", 176},      {"divide", 247},  {"eacute", 233},
+    {"ecirc", 234},     {"egrave", 232},   {"emsp", 0x2003}, {"ensp", 0x2002},
+    {"eth", 240},       {"euml", 235},     {"euro", 0x20AC}, {"frac12", 189},
+    {"frac14", 188},    {"frac34", 190},   {"gt", 62},       {"hellip", 0x2026},
+    {"iacute", 237},    {"icirc", 238},    {"iexcl", 161},   {"igrave", 236},
+    {"iquest", 191},    {"iuml", 239},     {"laquo", 171},   {"ldquo", 0x201C},
+    {"lsaquo", 0x2039}, {"lsquo", 0x2018}, {"lt", 60},       {"macr", 175},
+    {"mdash", 0x2014},  {"micro", 181},    {"middot", 183},  {"nbsp", 160},
+    {"ndash", 0x2013},  {"not", 172},      {"ntilde", 241},  {"oacute", 243},
+    {"ocirc", 244},     {"ograve", 242},   {"ordf", 170},    {"ordm", 186},
+    {"oslash", 248},    {"otilde", 245},   {"ouml", 246},    {"para", 182},
+    {"permil", 0x2030}, {"plusmn", 177},   {"pound", 163},   {"quot", 34},
+    {"raquo", 187},     {"rdquo", 0x201D}, {"reg", 174},     {"rsaquo", 0x203A},
+    {"rsquo", 0x2019},  {"sbquo", 0x201A}, {"sect", 167},    {"shy", 173},
+    {"sup1", 185},      {"sup2", 178},     {"sup3", 179},    {"szlig", 223},
+    {"thinsp", 0x2009}, {"thorn", 254},    {"times", 215},   {"trade", 0x2122},
+    {"uacute", 250},    {"ucirc", 251},    {"ugrave", 249},  {"uml", 168},
+    {"uuml", 252},      {"yacute", 253},   {"yen", 165},     {"yuml", 255},
+    {"zwj", 0x200D},    {"zwnj", 0x200C},
 };
 
 std::uint32_t lookup_entity(std::string_view name) {
@@ -71,9 +77,12 @@ std::size_t decode_entity(std::string_view s, std::size_t i, std::string* out) {
     while (j < s.size() && digits < 8) {
       char c = s[j];
       int d = -1;
-      if (c >= '0' && c <= '9') d = c - '0';
-      else if (hex && c >= 'a' && c <= 'f') d = c - 'a' + 10;
-      else if (hex && c >= 'A' && c <= 'F') d = c - 'A' + 10;
+      if (c >= '0' && c <= '9')
+        d = c - '0';
+      else if (hex && c >= 'a' && c <= 'f')
+        d = c - 'a' + 10;
+      else if (hex && c >= 'A' && c <= 'F')
+        d = c - 'A' + 10;
       if (d < 0) break;
       v = v * (hex ? 16 : 10) + static_cast<std::uint32_t>(d);
       ++j;
@@ -112,11 +121,13 @@ TagClass classify(std::string_view name) {
                        "applet", "svg", "math", "select", "textarea", "iframe", "xml"}))
     return TagClass::kSkipContent;
   if (is_one_of(name, {"br", "hr"})) return TagClass::kVoidBlock;
-  if (is_one_of(name, {"p", "div", "tr", "td", "th", "li", "ul", "ol", "table", "tbody",
-                       "thead", "tfoot", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-                       "pre", "center", "form", "dl", "dt", "dd", "address", "section",
-                       "article", "header", "footer", "nav", "caption", "body", "html", "option",
-                       "fieldset", "legend", "main", "aside", "figure", "figcaption"}))
+  if (is_one_of(name,
+                {"p",        "div",    "tr",    "td",      "th",         "li",        "ul",
+                 "ol",       "table",  "tbody", "thead",   "tfoot",      "h1",        "h2",
+                 "h3",       "h4",     "h5",    "h6",      "blockquote", "pre",       "center",
+                 "form",     "dl",     "dt",    "dd",      "address",    "section",   "article",
+                 "header",   "footer", "nav",   "caption", "body",       "html",      "option",
+                 "fieldset", "legend", "main",  "aside",   "figure",     "figcaption"}))
     return TagClass::kBlock;
   return TagClass::kInline;
 }
@@ -169,7 +180,8 @@ bool hidden_by_attrs(const Attr* attrs, std::size_t n_attrs) {
         return true;
       }
     }
-    if (detail::iequals(a.name, "size") && (a.value == "0" || a.value == "-10")) return true;  // <font size=0>
+    if (detail::iequals(a.name, "size") && (a.value == "0" || a.value == "-10"))
+      return true;  // <font size=0>
   }
   return false;
 }
@@ -186,8 +198,8 @@ std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
   std::string out;
   out.reserve(html.size() / 2);
   std::vector<OpenElem> stack;
-  int hidden_depth = 0;  // number of open hidden elements
-  std::string skip_until;  // inside script/style/...: the closing tag name we wait for
+  int hidden_depth = 0;     // number of open hidden elements
+  std::string skip_until;   // inside script/style/...: the closing tag name we wait for
   bool after_html = false;  // past </html>: source line breaks are kept
   std::size_t i = 0;
   const std::size_t n = html.size();
@@ -250,7 +262,8 @@ std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
             if (j < n) ++j;
           } else {
             std::size_t vs = j;
-            while (j < n && html[j] != '>' && !std::isspace(static_cast<unsigned char>(html[j]))) ++j;
+            while (j < n && html[j] != '>' && !std::isspace(static_cast<unsigned char>(html[j])))
+              ++j;
             a.value = html.substr(vs, j - vs);
           }
         }
@@ -289,8 +302,10 @@ std::string html_to_text(std::string_view html, std::vector<std::string>* urls,
             break;
           }
         }
-        if (cls == TagClass::kBlock && hidden_depth == 0) newline();
-        else if ((name == "td" || name == "th") && hidden_depth == 0) out.push_back(' ');
+        if (cls == TagClass::kBlock && hidden_depth == 0)
+          newline();
+        else if ((name == "td" || name == "th") && hidden_depth == 0)
+          out.push_back(' ');
         continue;
       }
       // Opening tag.

@@ -24,9 +24,10 @@ TEST(Html, UrlLimitHoldsWhenATagRepeatsTheAttribute) {
   MimeLimits lim;
   lim.max_urls = 2;
   std::vector<std::string> urls, media;
-  html_to_text("<a href=http://a.example/1 href=http://a.example/2 href=http://a.example/3>x</a>"
-               "<img src=http://i.example/1 src=http://i.example/2 src=http://i.example/3>",
-               &urls, lim, &media);
+  html_to_text(
+      "<a href=http://a.example/1 href=http://a.example/2 href=http://a.example/3>x</a>"
+      "<img src=http://i.example/1 src=http://i.example/2 src=http://i.example/3>",
+      &urls, lim, &media);
   EXPECT_EQ(urls, (std::vector<std::string>{"http://a.example/1", "http://a.example/2"}));
   EXPECT_EQ(media, (std::vector<std::string>{"http://i.example/1", "http://i.example/2"}));
 }
@@ -64,9 +65,10 @@ TEST(Html, EntitiesDecoded) {
 
 TEST(Html, CollectsHrefs) {
   std::vector<std::string> urls;
-  html_to_text("<a href=\"http://ex.com/a?b=1&amp;c=2\">x</a><a href='mailto:x@y'>m</a>"
-               "<A HREF=http://two.example/p>y</A>",
-               &urls);
+  html_to_text(
+      "<a href=\"http://ex.com/a?b=1&amp;c=2\">x</a><a href='mailto:x@y'>m</a>"
+      "<A HREF=http://two.example/p>y</A>",
+      &urls);
   ASSERT_EQ(urls.size(), 2u);
   EXPECT_EQ(urls[0], "http://ex.com/a?b=1&c=2");
   EXPECT_EQ(urls[1], "http://two.example/p");

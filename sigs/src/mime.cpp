@@ -143,7 +143,8 @@ void parse_params(std::string_view v, std::string* main_value,
         enc = std::string_view(val).substr(q2 + 1);
       }
       for (std::size_t k = 0; k < enc.size(); ++k) {
-        if (enc[k] == '%' && k + 2 < enc.size() && std::isxdigit(static_cast<unsigned char>(enc[k + 1])) &&
+        if (enc[k] == '%' && k + 2 < enc.size() &&
+            std::isxdigit(static_cast<unsigned char>(enc[k + 1])) &&
             std::isxdigit(static_cast<unsigned char>(enc[k + 2]))) {
           decoded += static_cast<char>(std::stoi(std::string(enc.substr(k + 1, 2)), nullptr, 16));
           k += 2;
@@ -172,12 +173,17 @@ ContentType parse_content_type(const std::vector<Header>& hs) {
   std::string main;
   std::vector<std::pair<std::string, std::string>> params;
   parse_params(h->value, &main, &params);
-  if (main.find('/') != std::string::npos) ct.type = main;
-  else if (main == "text") ct.type = "text/plain";
+  if (main.find('/') != std::string::npos)
+    ct.type = main;
+  else if (main == "text")
+    ct.type = "text/plain";
   for (auto& [k, v] : params) {
-    if (k == "charset") ct.charset = v;
-    else if (k == "boundary") ct.boundary = v;
-    else if (k == "name") ct.name = decode_rfc2047(v);
+    if (k == "charset")
+      ct.charset = v;
+    else if (k == "boundary")
+      ct.boundary = v;
+    else if (k == "name")
+      ct.name = decode_rfc2047(v);
   }
   return ct;
 }
@@ -243,9 +249,9 @@ struct Parser {
       p.text = html_to_text(html, &p.urls, lim, &p.media_urls);
       p.data = std::move(html);
       add_text(std::move(p));
-    } else if (is_text && !attachment && (ct.type == "text/plain" || ct.type == "text/enriched" ||
-                                           ct.type == "text/richtext" ||
-                                           ct.type == "message/delivery-status")) {
+    } else if (is_text && !attachment &&
+               (ct.type == "text/plain" || ct.type == "text/enriched" ||
+                ct.type == "text/richtext" || ct.type == "message/delivery-status")) {
       p.kind = PartKind::kText;
       p.text = to_utf8(decoded, ct.charset);
       detail::find_text_urls(p.text, &p.urls, lim.max_urls);
@@ -336,8 +342,10 @@ struct Parser {
       if (end < start) continue;
       std::string_view part = body.substr(start, end - start);
       // The CRLF before the next delimiter belongs to the delimiter.
-      if (part.ends_with("\r\n")) part.remove_suffix(2);
-      else if (part.ends_with("\n")) part.remove_suffix(1);
+      if (part.ends_with("\r\n"))
+        part.remove_suffix(2);
+      else if (part.ends_with("\n"))
+        part.remove_suffix(1);
       entity(part, depth + 1, group, false);
       if (entities > lim.max_parts) break;
     }
@@ -371,15 +379,18 @@ std::string decode_rfc2047(std::string_view v) {
       continue;
     }
     std::string_view between = v.substr(i, start - i);
-    bool only_ws = std::all_of(between.begin(), between.end(),
-                               [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
+    bool only_ws = std::all_of(between.begin(), between.end(), [](char c) {
+      return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+    });
     if (!(last_was_encoded && only_ws)) out.append(between);
     (void)pending_ws_start;
     std::string charset(v.substr(start + 2, q1 - start - 2));
-    if (auto star = charset.find('*'); star != std::string::npos) charset.resize(star);  // RFC 2231 lang
+    if (auto star = charset.find('*'); star != std::string::npos)
+      charset.resize(star);  // RFC 2231 lang
     char enc = detail::ascii_lower(v[q1 + 1]);
     std::string_view payload = v.substr(q2 + 1, end - q2 - 1);
-    std::string bytes = enc == 'b' ? base64_decode_lenient(payload) : detail::decode_qp(payload, true);
+    std::string bytes =
+        enc == 'b' ? base64_decode_lenient(payload) : detail::decode_qp(payload, true);
     out += to_utf8(bytes, charset);
     i = end + 2;
     last_was_encoded = true;

@@ -6,7 +6,9 @@ namespace strop::sigs {
 namespace {
 
 TEST(Mime, RejectsNonMail) {
-  auto r = parse_message("\x7f" "ELF binary garbage");
+  auto r = parse_message(
+      "\x7f"
+      "ELF binary garbage");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::kNotMail);
   EXPECT_FALSE(parse_message("").ok());
@@ -32,7 +34,8 @@ TEST(Mime, UnfoldsAndDecodesHeaders) {
 
 TEST(Mime, QuotedPrintableAndCharset) {
   auto r = parse_message(
-      "Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n"
+      "Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: "
+      "quoted-printable\n\n"
       "caf=E9 soft=\nbreak =3D\n");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->parts[0].text, "café softbreak =\n");
@@ -41,7 +44,8 @@ TEST(Mime, QuotedPrintableAndCharset) {
 TEST(Mime, Base64CrlfAndKoi8) {
   // "привет" in KOI8-R, base64 encoded, CRLF line ends.
   auto r = parse_message(
-      "Content-Type: text/plain; charset=koi8-r\r\nContent-Transfer-Encoding: base64\r\n\r\n0NLJ18XU\r\n");
+      "Content-Type: text/plain; charset=koi8-r\r\nContent-Transfer-Encoding: "
+      "base64\r\n\r\n0NLJ18XU\r\n");
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->parts.size(), 1u);
   EXPECT_EQ(r->parts[0].text, "привет");
@@ -79,7 +83,8 @@ TEST(Mime, DepthLimitIsReportedNotFatal) {
   lim.max_depth = 8;
   auto r = parse_message(m, lim);
   ASSERT_TRUE(r.ok());
-  EXPECT_NE(std::find(r->limits_hit.begin(), r->limits_hit.end(), "max_depth"), r->limits_hit.end());
+  EXPECT_NE(std::find(r->limits_hit.begin(), r->limits_hit.end(), "max_depth"),
+            r->limits_hit.end());
 }
 
 TEST(Mime, PartCountLimit) {

@@ -1,13 +1,13 @@
 #include "sigs/normalize.hpp"
 
-#include <unicode/uchar.h>
 #include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
 #include <unicode/unistr.h>
 
 #include <algorithm>
-#include <functional>
 #include <array>
 #include <cctype>
+#include <functional>
 #include <unordered_map>
 
 #include "base/hex.hpp"
@@ -33,10 +33,11 @@ bool is_separator_line(std::string_view line) {
 // Boilerplate a list server appends: strong markers may be cut however much of the text
 // they are; weak markers only when they are a small tail of it. All lower case.
 constexpr std::string_view kListFooterMarkers[] = {
-    "mailing list", "listinfo", "yahoo! groups", "mailman", "groups.yahoo",
-    "sf.net email is sponsored", "list archive", "list info", "list-"};
+    "mailing list", "listinfo",     "yahoo! groups",
+    "mailman",      "groups.yahoo", "sf.net email is sponsored",
+    "list archive", "list info",    "list-"};
 constexpr std::string_view kWeakFooterMarkers[] = {"unsubscribe", "subscribe", "sponsor",
-                                                  "sourceforge", "lists."};
+                                                   "sourceforge", "lists."};
 constexpr std::size_t kMaxFooterCandidates = 16;  // rule lines examined per round
 constexpr std::size_t kFooterMarkerLines = 12;    // list markers must follow their rule within
 
@@ -150,15 +151,16 @@ std::string strip_quotes_and_footers(std::string_view text) {
       bool small_tail = (end_off - from) * 10 <= end_off * 6;  // at most 60% of the text
       // List boilerplate sits right under its rule line: a marker further down belongs to a
       // later footer, not to this rule.
-      std::size_t near_end = k + kFooterMarkerLines < end ? starts[k + kFooterMarkerLines] : end_off;
+      std::size_t near_end =
+          k + kFooterMarkerLines < end ? starts[k + kFooterMarkerLines] : end_off;
       bool strong = sponsor;
       for (auto kw : kListFooterMarkers) strong = strong || contains(kw, from, near_end);
       if (titled && !strong) continue;
       bool weak = false;
       for (auto kw : kWeakFooterMarkers) weak = weak || contains(kw, from, end_off);
       // A short block with a link under a rule line is a sponsor/ad footer.
-      bool ad_block = end - k <= 5 &&
-                      (contains("http", from, end_off) || contains("www.", from, end_off));
+      bool ad_block =
+          end - k <= 5 && (contains("http", from, end_off) || contains("www.", from, end_off));
       if (strong || (small_tail && (weak || ad_block || (sig && end - k <= 12)))) {
         end = k;
         cut = true;
@@ -177,6 +179,8 @@ namespace {
 
 // Look-alike letters (after case folding) mapped to the Latin letter they imitate.
 std::uint32_t confusable(std::uint32_t c) {
+  // One look-alike per line, a table to read down.
+  // clang-format off
   switch (c) {
     case 0x0430: return 'a';
     case 0x0435: return 'e';
@@ -209,6 +213,7 @@ std::uint32_t confusable(std::uint32_t c) {
     case 0x00DF: return 's';  // sharp s folds to "ss"; one letter is enough here
     default: return c;
   }
+  // clang-format on
 }
 
 // Folding of one non-ASCII code point: a short UTF-8 string of letters/digits (possibly empty:
@@ -273,8 +278,10 @@ bool keep_word(std::string& w, const TokenLimits& lim) {
   if (w.size() < 2 || w.size() > lim.max_word_bytes) return false;
   std::size_t digits = 0, ascii_letters = 0;
   for (char c : w) {
-    if (c >= '0' && c <= '9') ++digits;
-    else if (c >= 'a' && c <= 'z') ++ascii_letters;
+    if (c >= '0' && c <= '9')
+      ++digits;
+    else if (c >= 'a' && c <= 'z')
+      ++ascii_letters;
   }
   if (digits == w.size()) return false;  // numbers vary per recipient
   if (digits > 0) {
@@ -406,7 +413,8 @@ std::string percent_decode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_digit_value(s[i + 1]) >= 0 && hex_digit_value(s[i + 2]) >= 0) {
+    if (s[i] == '%' && i + 2 < s.size() && hex_digit_value(s[i + 1]) >= 0 &&
+        hex_digit_value(s[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hex_digit_value(s[i + 1]) * 16 + hex_digit_value(s[i + 2])));
       i += 2;
     } else {
@@ -419,8 +427,8 @@ std::string percent_decode(std::string_view s) {
 // Second-level labels under which registrations happen one level deeper (co.uk, com.au, ...).
 bool is_second_level_suffix(std::string_view label, std::string_view tld) {
   if (tld.size() != 2) return false;
-  for (std::string_view s : {"co", "com", "net", "org", "gov", "edu", "ac", "or", "ne", "go",
-                             "mil", "ltd", "plc", "gen", "nom", "biz", "info"}) {
+  for (std::string_view s : {"co", "com", "net", "org", "gov", "edu", "ac", "or", "ne", "go", "mil",
+                             "ltd", "plc", "gen", "nom", "biz", "info"}) {
     if (label == s) return true;
   }
   return false;
@@ -435,9 +443,11 @@ std::optional<CanonicalUrl> canonical_url(std::string_view url) {
   while (!u.empty() && u.front() == '/') u.remove_prefix(1);
   std::size_t host_end = u.find_first_of("/?#\\");
   std::string_view authority = u.substr(0, host_end);
-  std::string_view rest = host_end == std::string_view::npos ? std::string_view{} : u.substr(host_end);
+  std::string_view rest =
+      host_end == std::string_view::npos ? std::string_view{} : u.substr(host_end);
   if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-  if (auto colon = authority.find(':'); colon != std::string_view::npos) authority = authority.substr(0, colon);
+  if (auto colon = authority.find(':'); colon != std::string_view::npos)
+    authority = authority.substr(0, colon);
   std::string host = detail::to_lower(percent_decode(authority));
   while (!host.empty() && host.back() == '.') host.pop_back();
   if (host.starts_with("www.")) host.erase(0, 4);
@@ -450,7 +460,9 @@ std::optional<CanonicalUrl> canonical_url(std::string_view url) {
   cu.host = host;
   // Registered domain: last two labels, three under a known second-level suffix. IP
   // addresses are their own domain.
-  bool ip = std::all_of(host.begin(), host.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; });
+  bool ip = std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
+  });
   if (ip) {
     cu.registered_domain = host;
   } else {
@@ -464,7 +476,8 @@ std::optional<CanonicalUrl> canonical_url(std::string_view url) {
       p = d + 1;
     }
     std::size_t keep = 2;
-    if (labels.size() >= 3 && is_second_level_suffix(labels[labels.size() - 2], labels.back())) keep = 3;
+    if (labels.size() >= 3 && is_second_level_suffix(labels[labels.size() - 2], labels.back()))
+      keep = 3;
     keep = std::min(keep, labels.size());
     std::string rd;
     for (std::size_t k = labels.size() - keep; k < labels.size(); ++k) {
@@ -513,7 +526,8 @@ std::optional<CanonicalUrl> canonical_url(std::string_view url) {
   // unsubscribe machinery (which every message of a list or sender shares).
   std::string_view last = p;
   if (auto sl = last.rfind('/'); sl != std::string_view::npos) last = last.substr(sl + 1);
-  bool index_page = last.starts_with("index.") || last.starts_with("default.") || last.starts_with("home.");
+  bool index_page =
+      last.starts_with("index.") || last.starts_with("default.") || last.starts_with("home.");
   bool machinery = false;
   for (std::string_view kw : {"listinfo", "mailman", "unsubscribe", "subscribe", "optout",
                               "opt-out", "remove", "pipermail", "archive", "privacy"}) {

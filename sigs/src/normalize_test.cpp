@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "sigs/normalize.hpp"
+
+#include <gtest/gtest.h>
 
 namespace strop::sigs {
 namespace {
@@ -57,7 +57,8 @@ TEST(Footers, LongTextAfterRuleIsKept) {
 }
 
 TEST(Url, Canonicalisation) {
-  auto u = canonical_url("HTTP://user@WWW.Example.CO.UK:8080/Path/Page.html?utm_source=x&id=7#frag");
+  auto u =
+      canonical_url("HTTP://user@WWW.Example.CO.UK:8080/Path/Page.html?utm_source=x&id=7#frag");
   ASSERT_TRUE(u.has_value());
   EXPECT_EQ(u->host, "example.co.uk");
   EXPECT_EQ(u->registered_domain, "example.co.uk");

@@ -302,7 +302,8 @@ std::string a2b_qp(std::string_view d) {
   const std::size_t n = d.size();
   for (std::size_t in = 0; in < n;) {
     const void* eq = std::memchr(d.data() + in, '=', n - in);
-    const std::size_t stop = eq ? static_cast<std::size_t>(static_cast<const char*>(eq) - d.data()) : n;
+    const std::size_t stop =
+        eq ? static_cast<std::size_t>(static_cast<const char*>(eq) - d.data()) : n;
     std::memcpy(w, d.data() + in, stop - in);
     w += stop - in;
     in = stop;
@@ -508,8 +509,7 @@ std::optional<std::string> decode_uu(std::string_view encoded) {
     if (t == "end") break;
     std::optional<std::string> d = a2b_uu(l);
     if (!d) {
-      const long nbytes =
-          (((static_cast<unsigned char>(l[0]) - 32) & 63) * 4 + 5) / 3;
+      const long nbytes = (((static_cast<unsigned char>(l[0]) - 32) & 63) * 4 + 5) / 3;
       d = a2b_uu(l.substr(0, static_cast<std::size_t>(nbytes)));
       if (!d) return std::nullopt;
     }
@@ -523,7 +523,7 @@ std::optional<std::string> decode_uu(std::string_view encoded) {
 struct Msg {
   // (name, value) as set_raw got them; views into the input or into FeedParser::owned_.
   std::vector<std::pair<std::string_view, std::string_view>> headers;
-  bool default_rfc822 = false;                               // set_default_type message/rfc822
+  bool default_rfc822 = false;  // set_default_type message/rfc822
   enum Kind { kNone, kString, kList } kind = kNone;
   std::string_view payload;   // kString: the bytes (Python: str, surrogate-escaped); a view
                               // into the input or into FeedParser::owned_
@@ -563,7 +563,8 @@ struct Msg {
   }
 
   // Message._get_params_preserve + get_param(param, unquote=True). nullopt = failobj.
-  std::optional<Param> param(std::string_view name, std::string_view header = "content-type") const {
+  std::optional<Param> param(std::string_view name,
+                             std::string_view header = "content-type") const {
     const std::string_view* v = get(header);
     if (v == nullptr) return std::nullopt;
     std::vector<std::pair<std::string, std::string>> params;
@@ -1046,7 +1047,7 @@ void normalize_into(std::basic_string_view<C> s, std::basic_string<C>* out) {
     const std::basic_string_view<C> run = s.substr(i, e - i);
     i = e;
     if (run.size() >= 10) continue;  // \S{10,}
-    bool email = false;               // \S+@\S+
+    bool email = false;              // \S+@\S+
     for (std::size_t k = 1; k + 1 < run.size(); ++k) email = email || run[k] == '@';
     if (email) continue;
     // [a-z]+:\S+ : the first letter run followed by ':' and at least one more character.
@@ -1188,10 +1189,9 @@ void digest_lines(std::string_view raw, const Limits& limits, Kept* kept) {
   std::basic_string<unsigned char> norm8;
   std::u32string norm32;
   auto bytes = [&](std::string_view b) {  // code points below 256 stored as bytes
-    add_lines<unsigned char>(
-        std::basic_string_view<unsigned char>(reinterpret_cast<const unsigned char*>(b.data()),
-                                              b.size()),
-        &norm8, kept);
+    add_lines<unsigned char>(std::basic_string_view<unsigned char>(
+                                 reinterpret_cast<const unsigned char*>(b.data()), b.size()),
+                             &norm8, kept);
   };
   auto wide = [&](std::u32string_view t) { add_lines<char32_t>(t, &norm32, kept); };
   auto ascii_ignore = [](std::string_view b, std::string* storage) -> std::string_view {

@@ -99,8 +99,7 @@ const Tables& tables() {
     t->jisx0212 = Dense::from(kEucJp0212.lead_lo, kEucJp0212.lead_hi, kEucJp0212.trail_lo,
                               kEucJp0212.trail_hi, kEucJp0212.b64);
     t->jisx0208 = Dense::from(kIso2022Jp0208.lead_lo, kIso2022Jp0208.lead_hi,
-                              kIso2022Jp0208.trail_lo, kIso2022Jp0208.trail_hi,
-                              kIso2022Jp0208.b64);
+                              kIso2022Jp0208.trail_lo, kIso2022Jp0208.trail_hi, kIso2022Jp0208.b64);
     const std::vector<std::uint16_t> r = unbase64_u16(kGb18030Ranges);
     for (std::size_t k = 0; k + 1 < r.size(); k += 2) t->gb18030.emplace_back(r[k], r[k + 1]);
     return t;
@@ -190,8 +189,9 @@ DecodeStatus decode_stateless(const Codec& c, std::string_view in, Sink sink) {
         const unsigned x3 = s[i + 3], x5 = s[i + 5], x7 = s[i + 7];
         const unsigned cho = (x3 >= 0xA1 && x3 <= 0xBE) ? kEucKrChoseong[x3 - 0xA1] : 127;
         const unsigned jung = (x5 >= 0xBF && x5 <= 0xD3) ? x5 - 0xBF : 127;
-        const unsigned jong =
-            x7 == 0xD4 ? 0 : (x7 >= 0xA1 && x7 <= 0xBE) ? kEucKrJongseong[x7 - 0xA1] : 127;
+        const unsigned jong = x7 == 0xD4                   ? 0
+                              : (x7 >= 0xA1 && x7 <= 0xBE) ? kEucKrJongseong[x7 - 0xA1]
+                                                           : 127;
         if (cho != 127 && jung != 127 && jong != 127) {
           sink.out->push_back(0xAC00 + cho * 588 + jung * 28 + jong);
           i += 8;
@@ -277,9 +277,7 @@ DecodeStatus decode_iso2022_jp(std::string_view in, Sink sink) {
         int designation = -1;
         std::size_t err = 0;
         switch (esclen) {
-          case 0:
-            err = 1;
-            break;
+          case 0: err = 1; break;
           case 3:
             if (s[i + 1] == '$') {
               charset = s[i + 2] | 0x80;
@@ -317,9 +315,7 @@ DecodeStatus decode_iso2022_jp(std::string_view in, Sink sink) {
               err = 6;
             }
             break;
-          default:
-            err = esclen;
-            break;
+          default: err = esclen; break;
         }
         if (err == 0 && charset != kAscii && charset != kJisx0208 && charset != kJisx0201R &&
             charset != kJisx0208O) {

@@ -24,8 +24,8 @@ struct CjkDense {
   std::uint8_t lead_lo, lead_hi, trail_lo, trail_hi;
   const char* b64;
 };
-extern const CjkDense kEucJp0212;       // euc_jp 0x8F c2 c3, keyed (c2, c3)
-extern const CjkDense kIso2022Jp0208;   // iso2022_jp JIS X 0208 (0x21..0x7E)^2
+extern const CjkDense kEucJp0212;         // euc_jp 0x8F c2 c3, keyed (c2, c3)
+extern const CjkDense kIso2022Jp0208;     // iso2022_jp JIS X 0208 (0x21..0x7E)^2
 extern const char* const kGb18030Ranges;  // (lseq, code point) pairs, sorted by lseq
 extern const std::size_t kGb18030RangeCount;
 extern const unsigned char kEucKrChoseong[30];   // [0xA1..0xBE] -> index, 127 = none

@@ -34,13 +34,11 @@ std::string normalize_encoding(std::string_view name) {
   return out;
 }
 
-constexpr std::string_view kNonTextCodecs[] = {"base64_codec", "bz2_codec", "hex_codec",
-                                               "quopri_codec", "rot_13",    "uu_codec",
-                                               "zlib_codec"};
+constexpr std::string_view kNonTextCodecs[] = {
+    "base64_codec", "bz2_codec", "hex_codec", "quopri_codec", "rot_13", "uu_codec", "zlib_codec"};
 
 bool is_text_codec(std::string_view m) {
-  return std::binary_search(detail::kTextCodecs, detail::kTextCodecs + detail::kTextCodecCount,
-                            m);
+  return std::binary_search(detail::kTextCodecs, detail::kTextCodecs + detail::kTextCodecCount, m);
 }
 bool is_nontext_codec(std::string_view m) {
   return std::find(std::begin(kNonTextCodecs), std::end(kNonTextCodecs), m) !=
@@ -50,8 +48,8 @@ bool is_nontext_codec(std::string_view m) {
 std::optional<std::string_view> alias(std::string_view norm) {
   const CodecAlias* b = detail::kCodecAliases;
   const CodecAlias* e = b + detail::kCodecAliasCount;
-  const CodecAlias* it =
-      std::lower_bound(b, e, norm, [](const CodecAlias& a, std::string_view k) { return a.alias < k; });
+  const CodecAlias* it = std::lower_bound(
+      b, e, norm, [](const CodecAlias& a, std::string_view k) { return a.alias < k; });
   if (it != e && it->alias == norm) return it->module;
   return std::nullopt;
 }
@@ -157,8 +155,8 @@ DecodeStatus decode_utf8(std::string_view in, DecodeErrors errors, std::u32strin
   return DecodeStatus::kOk;
 }
 
-DecodeStatus decode_utf16(std::string_view in, int byteorder, bool detect_bom,
-                          DecodeErrors errors, std::u32string* out) {
+DecodeStatus decode_utf16(std::string_view in, int byteorder, bool detect_bom, DecodeErrors errors,
+                          std::u32string* out) {
   const auto* s = reinterpret_cast<const unsigned char*>(in.data());
   std::size_t n = in.size(), i = 0;
   bool le = byteorder <= 0;
@@ -204,8 +202,8 @@ DecodeStatus decode_utf16(std::string_view in, int byteorder, bool detect_bom,
   return DecodeStatus::kOk;
 }
 
-DecodeStatus decode_utf32(std::string_view in, int byteorder, bool detect_bom,
-                          DecodeErrors errors, std::u32string* out) {
+DecodeStatus decode_utf32(std::string_view in, int byteorder, bool detect_bom, DecodeErrors errors,
+                          std::u32string* out) {
   const auto* s = reinterpret_cast<const unsigned char*>(in.data());
   std::size_t n = in.size(), i = 0;
   bool le = byteorder <= 0;

@@ -348,8 +348,8 @@ class Stripper {
       if (!a) break;
       if (a->value_begin != npos) {
         std::u32string_view v = s_.substr(a->value_begin, a->value_end - a->value_begin);
-        if (v.size() >= 2 && ((v.front() == '\'' && v.back() == '\'') ||
-                              (v.front() == '"' && v.back() == '"'))) {
+        if (v.size() >= 2 &&
+            ((v.front() == '\'' && v.back() == '\'') || (v.front() == '"' && v.back() == '"'))) {
           v = v.substr(1, v.size() - 2);
         }
         if (!v.empty()) (void)unescape(v);  // only for its exceptions
@@ -391,8 +391,8 @@ class Stripper {
     std::size_t name_b = p, name_e = npos;
     if (p < n_ && ascii_alpha(s_[p])) {
       std::size_t q = p + 1;
-      while (q < n_ && (ascii_alpha(s_[q]) || ascii_digit(s_[q]) || s_[q] == '-' ||
-                        s_[q] == '.' || s_[q] == ':' || s_[q] == '_')) {
+      while (q < n_ && (ascii_alpha(s_[q]) || ascii_digit(s_[q]) || s_[q] == '-' || s_[q] == '.' ||
+                        s_[q] == ':' || s_[q] == '_')) {
         ++q;
       }
       std::size_t r = q;

@@ -63,8 +63,8 @@ constexpr bool py_isspace(char32_t c) {
 
 // Line boundaries of str.splitlines() (besides "\r\n", which is one boundary).
 constexpr bool py_linebreak(char32_t c) {
-  return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D ||
-         c == 0x1E || c == 0x85 || c == 0x2028 || c == 0x2029;
+  return c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D || c == 0x1E ||
+         c == 0x85 || c == 0x2028 || c == 0x2029;
 }
 
 // Appends `c` as UTF-8; a lone surrogate is dropped, as .encode("utf8", "ignore") does.
@@ -75,7 +75,7 @@ inline void append_utf8(std::string* out, char32_t c) {
 
 // Result of one multibyte decoder step, as CPython's cjkcodecs report it.
 struct CjkStatus {
-  bool ok = true;           // false: an error covering `error_len` bytes at the cursor
+  bool ok = true;  // false: an error covering `error_len` bytes at the cursor
   std::size_t error_len = 0;
 };
 

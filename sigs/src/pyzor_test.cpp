@@ -82,8 +82,14 @@ TEST(PyzorCodecs, ResolveAndDecodeLikePython) {
     return d.status == DecodeStatus::kOk ? to_utf8(d.text) : std::string("<error>");
   };
   EXPECT_EQ(dec("caf\xe9", "iso-8859-1", DecodeErrors::kIgnore), "caf\u00e9");
-  EXPECT_EQ(dec("a\xe2\x82" "b\xc3", "utf-8", DecodeErrors::kIgnore), "ab");
-  EXPECT_EQ(dec("a\xe2\x82" "b\xc3", "utf-8", DecodeErrors::kReplace), "a\ufffdb\ufffd");
+  EXPECT_EQ(dec("a\xe2\x82"
+                "b\xc3",
+                "utf-8", DecodeErrors::kIgnore),
+            "ab");
+  EXPECT_EQ(dec("a\xe2\x82"
+                "b\xc3",
+                "utf-8", DecodeErrors::kReplace),
+            "a\ufffdb\ufffd");
   EXPECT_EQ(dec("\xb0\xa1!", "ks_c_5601-1987", DecodeErrors::kIgnore), "\uac00!");
   EXPECT_EQ(dec("\xc4\xe3\xba\xc3", "gb2312", DecodeErrors::kIgnore), "\u4f60\u597d");
   EXPECT_EQ(dec("\xa4\xa4\xa4\xe5", "big5", DecodeErrors::kIgnore), "\u4e2d\u6587");
@@ -153,7 +159,8 @@ TEST(PyzorDigest, MatchesPyzorOnSmallMessages) {
 
 TEST(PyzorDigest, SamplesThreeLinesAtTwentyAndSixtyPercent) {
   std::string mail = "Subject: x\n\n";
-  for (int i = 0; i < 16; ++i) mail += "Line number " + std::to_string(i) + " has enough text in it\n";
+  for (int i = 0; i < 16; ++i)
+    mail += "Line number " + std::to_string(i) + " has enough text in it\n";
   std::optional<std::vector<std::string>> kept = kept_lines(mail);
   ASSERT_TRUE(kept.has_value());
   EXPECT_EQ(kept->size(), 16u);

@@ -150,8 +150,8 @@ bool has_non_space(std::string_view s) {
   return false;
 }
 
-Result<void> split_mime_rec(std::string_view text, bool recursive, int depth,
-                            const Limits& limits, std::vector<std::string>* out) {
+Result<void> split_mime_rec(std::string_view text, bool recursive, int depth, const Limits& limits,
+                            std::vector<std::string>* out) {
   if (depth > limits.max_mime_depth) {
     return Error{Errc::kLimitExceeded, "razor: MIME nesting deeper than max_mime_depth"};
   }
@@ -313,10 +313,10 @@ bool c_isspace(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 // CM_PREPROC_is_html on s[0..n) (n = up to the first NUL).
 bool is_html(const unsigned char* s, std::size_t n) {
   static constexpr std::array<std::string_view, 40> kTags = {
-      "html",  "body",  "a",    "font",   "table", "head",   "base",   "meta", "td",   "tr",
-      "style", "img",   "object", "br",   "b",     "i",      "span",   "div",  "form", "input",
-      "button", "frame", "iframe", "tbody", "col", "th",    "hr",     "xml",  "script", "pre",
-      "param", "applet", "center", "area", "map",  "em",     "embed",  "xmp",  "sub",  "sup"};
+      "html",   "body",   "a",      "font",  "table", "head", "base",  "meta", "td",     "tr",
+      "style",  "img",    "object", "br",    "b",     "i",    "span",  "div",  "form",   "input",
+      "button", "frame",  "iframe", "tbody", "col",   "th",   "hr",    "xml",  "script", "pre",
+      "param",  "applet", "center", "area",  "map",   "em",   "embed", "xmp",  "sub",    "sup"};
   // First '>' at or after a position; cached so that "<a<a<a..." stays linear.
   std::size_t gt_from = 0, gt_at = 0;
   bool gt_known = false;
@@ -364,26 +364,26 @@ struct Entity {
 };
 // CM_PREPROC_html_tags, in table order (first prefix match wins).
 constexpr std::array<Entity, 100> kEntities = {{
-    {"lt", '<'},       {"gt", '>'},       {"amp", '&'},      {"quot", '"'},     {"nbsp", ' '},
-    {"iexcl", 161},    {"cent", 162},     {"pound", 163},    {"curren", 164},   {"yen", 165},
-    {"brvbar", 166},   {"sect", 167},     {"uml", 168},      {"copy", 169},     {"ordf", 170},
-    {"laquo", 171},    {"not", 172},      {"shy", 173},      {"reg", 174},      {"macr", 175},
-    {"deg", 176},      {"plusmn", 177},   {"sup2", 178},     {"sup3", 179},     {"acute", 180},
-    {"micro", 181},    {"para", 182},     {"middot", 183},   {"cedil", 184},    {"sup1", 185},
-    {"ordm", 186},     {"raquo", 187},    {"frac14", 188},   {"frac12", 189},   {"frac34", 190},
-    {"iquest", 191},   {"Agrave", 192},   {"Aacute", 193},   {"Acirc", 194},    {"Atilde", 195},
-    {"Auml", 196},     {"Aring", 197},    {"AElig", 198},    {"Ccedil", 199},   {"Egrave", 200},
-    {"Eacute", 201},   {"Ecirc", 202},    {"Euml", 203},     {"Igrave", 204},   {"Iacute", 205},
-    {"Icirc", 206},    {"Iuml", 207},     {"ETH", 208},      {"Ntilde", 209},   {"Ograve", 210},
-    {"Oacute", 211},   {"Ocirc", 212},    {"Otilde", 213},   {"Ouml", 214},     {"times", 215},
-    {"Oslash", 216},   {"Ugrave", 217},   {"Uacute", 218},   {"Ucirc", 219},    {"Uuml", 220},
-    {"Yacute", 221},   {"THORN", 222},    {"szlig", 223},    {"agrave", 224},   {"aacute", 225},
-    {"acirc", 226},    {"atilde", 227},   {"auml", 228},     {"aring", 229},    {"aelig", 230},
-    {"ccedil", 231},   {"egrave", 232},   {"eacute", 233},   {"ecirc", 234},    {"euml", 235},
-    {"igrave", 236},   {"iacute", 237},   {"icirc", 238},    {"iuml", 239},     {"eth", 240},
-    {"ntilde", 241},   {"ograve", 242},   {"oacute", 243},   {"ocirc", 244},    {"otilde", 245},
-    {"ouml", 246},     {"divide", 247},   {"oslash", 248},   {"ugrave", 249},   {"uacute", 250},
-    {"ucirc", 251},    {"uuml", 252},     {"yacute", 253},   {"thorn", 254},    {"yuml", 255},
+    {"lt", '<'},     {"gt", '>'},     {"amp", '&'},    {"quot", '"'},   {"nbsp", ' '},
+    {"iexcl", 161},  {"cent", 162},   {"pound", 163},  {"curren", 164}, {"yen", 165},
+    {"brvbar", 166}, {"sect", 167},   {"uml", 168},    {"copy", 169},   {"ordf", 170},
+    {"laquo", 171},  {"not", 172},    {"shy", 173},    {"reg", 174},    {"macr", 175},
+    {"deg", 176},    {"plusmn", 177}, {"sup2", 178},   {"sup3", 179},   {"acute", 180},
+    {"micro", 181},  {"para", 182},   {"middot", 183}, {"cedil", 184},  {"sup1", 185},
+    {"ordm", 186},   {"raquo", 187},  {"frac14", 188}, {"frac12", 189}, {"frac34", 190},
+    {"iquest", 191}, {"Agrave", 192}, {"Aacute", 193}, {"Acirc", 194},  {"Atilde", 195},
+    {"Auml", 196},   {"Aring", 197},  {"AElig", 198},  {"Ccedil", 199}, {"Egrave", 200},
+    {"Eacute", 201}, {"Ecirc", 202},  {"Euml", 203},   {"Igrave", 204}, {"Iacute", 205},
+    {"Icirc", 206},  {"Iuml", 207},   {"ETH", 208},    {"Ntilde", 209}, {"Ograve", 210},
+    {"Oacute", 211}, {"Ocirc", 212},  {"Otilde", 213}, {"Ouml", 214},   {"times", 215},
+    {"Oslash", 216}, {"Ugrave", 217}, {"Uacute", 218}, {"Ucirc", 219},  {"Uuml", 220},
+    {"Yacute", 221}, {"THORN", 222},  {"szlig", 223},  {"agrave", 224}, {"aacute", 225},
+    {"acirc", 226},  {"atilde", 227}, {"auml", 228},   {"aring", 229},  {"aelig", 230},
+    {"ccedil", 231}, {"egrave", 232}, {"eacute", 233}, {"ecirc", 234},  {"euml", 235},
+    {"igrave", 236}, {"iacute", 237}, {"icirc", 238},  {"iuml", 239},   {"eth", 240},
+    {"ntilde", 241}, {"ograve", 242}, {"oacute", 243}, {"ocirc", 244},  {"otilde", 245},
+    {"ouml", 246},   {"divide", 247}, {"oslash", 248}, {"ugrave", 249}, {"uacute", 250},
+    {"ucirc", 251},  {"uuml", 252},   {"yacute", 253}, {"thorn", 254},  {"yuml", 255},
 }};
 
 // CM_PREPROC_html_strip on s[0..n).
@@ -1372,10 +1372,10 @@ std::string e4_digest_hex(const std::optional<std::string>& cleaned, const Ep4& 
   auto off = [](double rel, long long len) {
     return static_cast<long long>((rel * static_cast<double>(len)) / 100.0);
   };
-  std::string s1 = picksection(lines, lineno[1], lineno[2], off(rel_off1[0], l1),
-                               off(rel_off1[1], l1));
-  std::string s2 = picksection(lines, lineno[3], lineno[4], off(rel_off2[0], l2),
-                               off(rel_off2[1], l2));
+  std::string s1 =
+      picksection(lines, lineno[1], lineno[2], off(rel_off1[0], l1), off(rel_off1[1], l1));
+  std::string s2 =
+      picksection(lines, lineno[3], lineno[4], off(rel_off2[0], l2), off(rel_off2[1], l2));
   const std::size_t seclength = s1.size() + s2.size();
   if (all_space_nonempty(s1) && all_space_nonempty(s2)) {
     s1.clear();

@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "razor_internal.hpp"
 #include "sigs/compute.hpp"
 #include "sigs/legacy.hpp"
-#include "razor_internal.hpp"
 #include "sigs/razor.hpp"
 
 namespace strop::sigs::razor {

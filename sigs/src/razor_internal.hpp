@@ -40,10 +40,10 @@ std::optional<std::string> prep_part(std::string_view part);
 // Each applies to the whole "headers\n\nbody" text, in place, only when its isit() holds,
 // and returns whether it ran.
 
-bool de_base64(std::string& text);  // Content-Transfer-Encoding: base64 anywhere at a line start
-bool de_qp(std::string& text);      // ... quoted-printable in the header block
-bool de_html(std::string& text);    // the XS HTML stripper, on the whole text
-void de_newline(std::string& text); // drops the body's trailing newlines
+bool de_base64(std::string& text);   // Content-Transfer-Encoding: base64 anywhere at a line start
+bool de_qp(std::string& text);       // ... quoted-printable in the header block
+bool de_html(std::string& text);     // the XS HTML stripper, on the whole text
+void de_newline(std::string& text);  // drops the body's trailing newlines
 
 // The whole VR4 pipeline (deBase64, deQP, deHTMLxs, deNewline, then the body): the text
 // engine 4 signs. nullopt = undef (no blank line left in the text).

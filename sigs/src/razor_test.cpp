@@ -3,9 +3,9 @@
 #include "sigs/razor.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
@@ -52,9 +52,7 @@ std::vector<std::string> parse_e8(const nlohmann::json& v) {
   return out;
 }
 
-std::string str(const nlohmann::json& v) {
-  return v.is_string() ? v.get<std::string>() : v.dump();
-}
+std::string str(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 TEST(RazorPrimitives, HexToBase64Vectors) {
   for (const auto& [hex, b64] : vectors()["primitives"]["hextobase64"].items()) {
@@ -112,8 +110,7 @@ TEST(RazorEp4, ParsesAndRejectsLikeTheClient) {
 
 TEST(RazorE8, SpecExample) {
   // sample-nonspam: |T| = 4661, Lc = 4600, host tbtf.com -> ae5c4b5c9fa6e339.
-  EXPECT_EQ(sha1_hex("tbtf.com").substr(0, 12) + sha1_hex("4600").substr(0, 4),
-            "ae5c4b5c9fa6e339");
+  EXPECT_EQ(sha1_hex("tbtf.com").substr(0, 12) + sha1_hex("4600").substr(0, 4), "ae5c4b5c9fa6e339");
   EXPECT_EQ(hextobase64("ae5c4b5c9fa6e339"), "V6Mto59WfMkA");
   std::string t(4661, 'x');
   t.replace(100, 25, " see http://www.tbtf.com/x");

@@ -49,7 +49,8 @@ Result<EngineMask> EngineMask::parse(std::string_view list) {
       m.bits_ |= legacy().bits_;
     } else if (!item.empty()) {
       auto e = engine_from_name(item);
-      if (!e) return make_error(Errc::kInvalidArgument, "unknown engine '" + std::string(item) + "'");
+      if (!e)
+        return make_error(Errc::kInvalidArgument, "unknown engine '" + std::string(item) + "'");
       m.add(*e);
     }
     pos = comma + 1;
@@ -92,7 +93,9 @@ Result<Signature> parse_signature(std::string_view text) {
     case Engine::kRazorE8: ok = v.size() == 12 && all_of_set(v, kBase64Url); break;
     case Engine::kPyzor: ok = v.size() == 40 && is_lower_hex(v); break;
   }
-  if (!ok) return make_error(Errc::kMalformed, "bad value for engine " + std::string(engine_name(*engine)));
+  if (!ok)
+    return make_error(Errc::kMalformed,
+                      "bad value for engine " + std::string(engine_name(*engine)));
   return Signature{*engine, std::string(v)};
 }
 
@@ -126,7 +129,8 @@ std::optional<FuzzyHashes> decode_fuzzy(std::string_view value) {
 
 int fuzzy_equal_positions(const FuzzyHashes& a, const FuzzyHashes& b) {
   int n = 0;
-  for (int i = 0; i < kFuzzyHashes; ++i) n += a[static_cast<std::size_t>(i)] == b[static_cast<std::size_t>(i)];
+  for (int i = 0; i < kFuzzyHashes; ++i)
+    n += a[static_cast<std::size_t>(i)] == b[static_cast<std::size_t>(i)];
   return n;
 }
 

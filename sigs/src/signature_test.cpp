@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "sigs/signature.hpp"
+
+#include <gtest/gtest.h>
 
 namespace strop::sigs {
 namespace {
@@ -28,7 +28,8 @@ TEST(Signature, MaskParse) {
 
 TEST(Signature, TextFormParses) {
   FuzzyHashes h{};
-  for (int i = 0; i < kFuzzyHashes; ++i) h[static_cast<std::size_t>(i)] = 0x01020304u * static_cast<std::uint32_t>(i);
+  for (int i = 0; i < kFuzzyHashes; ++i)
+    h[static_cast<std::size_t>(i)] = 0x01020304u * static_cast<std::uint32_t>(i);
   Signature f{Engine::kFuzzy, encode_fuzzy(h)};
   auto p = parse_signature(f.text());
   ASSERT_TRUE(p.ok());
@@ -47,7 +48,8 @@ TEST(Signature, CompareFuzzyThreshold) {
   FuzzyHashes a{}, b{};
   for (int i = 0; i < kFuzzyHashes; ++i) {
     a[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(i + 1);
-    b[static_cast<std::size_t>(i)] = i < kFuzzyMatchMin ? static_cast<std::uint32_t>(i + 1) : 0xffffffffu;
+    b[static_cast<std::size_t>(i)] =
+        i < kFuzzyMatchMin ? static_cast<std::uint32_t>(i + 1) : 0xffffffffu;
   }
   SignatureSet sa{{{Engine::kFuzzy, encode_fuzzy(a)}}};
   SignatureSet sb{{{Engine::kFuzzy, encode_fuzzy(b)}}};

@@ -70,9 +70,9 @@ void find_text_urls(std::string_view text, std::vector<std::string>* out, std::s
     std::size_t e = i;
     while (e < n && is_url_char(text[e])) ++e;
     // Trailing punctuation is not part of the URL.
-    while (e > i && (text[e - 1] == '.' || text[e - 1] == ',' || text[e - 1] == ')' ||
-                     text[e - 1] == ';' || text[e - 1] == ':' || text[e - 1] == '!' ||
-                     text[e - 1] == '?'))
+    while (e > i &&
+           (text[e - 1] == '.' || text[e - 1] == ',' || text[e - 1] == ')' || text[e - 1] == ';' ||
+            text[e - 1] == ':' || text[e - 1] == '!' || text[e - 1] == '?'))
       --e;
     if (e > i + 7) out->emplace_back(text.substr(i, e - i));
     i = e > i ? e : i + 1;

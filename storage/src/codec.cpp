@@ -13,7 +13,8 @@ struct HexTable {
   constexpr HexTable() {
     for (auto& x : v) x = -1;
     for (int i = 0; i < 10; ++i) v[static_cast<std::size_t>('0' + i)] = static_cast<std::int8_t>(i);
-    for (int i = 0; i < 6; ++i) v[static_cast<std::size_t>('a' + i)] = static_cast<std::int8_t>(10 + i);
+    for (int i = 0; i < 6; ++i)
+      v[static_cast<std::size_t>('a' + i)] = static_cast<std::int8_t>(10 + i);
   }
 };
 constexpr HexTable kHex;
@@ -271,7 +272,8 @@ std::string replay_key(std::uint32_t reporter, std::string_view nonce) {
   return k;
 }
 
-std::string replay_expiry_key(std::uint64_t expires, std::uint32_t reporter, std::string_view nonce) {
+std::string replay_expiry_key(std::uint64_t expires, std::uint32_t reporter,
+                              std::string_view nonce) {
   std::string k(12 + nonce.size(), '\0');
   put_u64(k.data(), expires);
   put_u32(k.data() + 8, reporter);

@@ -21,7 +21,7 @@ namespace strop::storage::codec {
 inline constexpr std::uint8_t kValueVersion = 1;
 inline constexpr std::uint32_t kSchemaVersion = 1;
 
-using SigId = std::uint32_t;  // 1..kMaxSigId, 0 = none
+using SigId = std::uint32_t;                    // 1..kMaxSigId, 0 = none
 inline constexpr SigId kMaxSigId = 0x7fffffff;  // the in-memory index uses the top bit
 
 // ---- big-endian primitives
@@ -95,7 +95,8 @@ ReporterKey reporter_key(std::uint32_t id);
 // replay: [reporter id u32 BE][nonce bytes] -> [ver][expires u64]
 std::string replay_key(std::uint32_t reporter, std::string_view nonce);
 // replay_expiry: [expires u64 BE][reporter id u32 BE][nonce bytes] -> "" (sweep order)
-std::string replay_expiry_key(std::uint64_t expires, std::uint32_t reporter, std::string_view nonce);
+std::string replay_expiry_key(std::uint64_t expires, std::uint32_t reporter,
+                              std::string_view nonce);
 
 // ---- values
 
@@ -199,11 +200,11 @@ std::string encode_u64(std::uint64_t v);
 std::optional<std::uint64_t> decode_u64(std::string_view v);
 
 // meta keys
-inline constexpr std::string_view kMetaSchema = "schema";             // u32
-inline constexpr std::string_view kMetaCreated = "created";           // u64 unix seconds
-inline constexpr std::string_view kMetaNextSigId = "next_sig_id";     // u32
+inline constexpr std::string_view kMetaSchema = "schema";                    // u32
+inline constexpr std::string_view kMetaCreated = "created";                  // u64 unix seconds
+inline constexpr std::string_view kMetaNextSigId = "next_sig_id";            // u32
 inline constexpr std::string_view kMetaNextReporterId = "next_reporter_id";  // u32
 inline constexpr std::string_view kMetaReportersGen = "reporters_gen";       // u64
-inline constexpr std::string_view kMetaCounts = "counts";             // Counts
+inline constexpr std::string_view kMetaCounts = "counts";                    // Counts
 
 }  // namespace strop::storage::codec

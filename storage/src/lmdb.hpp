@@ -30,9 +30,7 @@ namespace strop::storage::lmdb {
 // Maps a non-zero LMDB return code to an Error (kIo; MDB_INVALID/VERSION_MISMATCH explained).
 Error to_error(int rc, std::string_view what);
 
-inline MDB_val to_val(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
+inline MDB_val to_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 inline std::string_view from_val(const MDB_val& v) {
   return {static_cast<const char*>(v.mv_data), v.mv_size};
 }
@@ -112,8 +110,7 @@ class Txn {
 
   // get: 0, MDB_NOTFOUND or an error. *out points into the map (see lifetime rules).
   [[nodiscard]] int get(Dbi dbi, std::string_view key, std::string_view* out) const;
-  [[nodiscard]] int put(Dbi dbi, std::string_view key, std::string_view value,
-                        unsigned flags = 0);
+  [[nodiscard]] int put(Dbi dbi, std::string_view key, std::string_view value, unsigned flags = 0);
   // del: 0, MDB_NOTFOUND or an error. With a value: deletes that duplicate only (DUPSORT).
   [[nodiscard]] int del(Dbi dbi, std::string_view key);
   [[nodiscard]] int del(Dbi dbi, std::string_view key, std::string_view value);

@@ -239,8 +239,7 @@ void MemoryIndex::apply(std::span<const Change> changes) {
 
 void MemoryIndex::lookup(std::span<const std::uint64_t> exact,
                          std::span<const sigs::FuzzyHashes* const> fuzzy, int min_equal,
-                         std::vector<ExactHit>* out_exact,
-                         std::vector<FuzzyHit>* out_fuzzy) const {
+                         std::vector<ExactHit>* out_exact, std::vector<FuzzyHit>* out_fuzzy) const {
   thread_local std::vector<std::uint32_t> ids;
   SharedGuard lk(mu_);
   // Issue every probe's first cache line before touching any: the probes then overlap

@@ -42,7 +42,8 @@ class HugeArray {
   ~HugeArray() {
     if (p_ != nullptr) huge_free(p_, n_ * sizeof(T));
   }
-  HugeArray(HugeArray&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  HugeArray(HugeArray&& o) noexcept
+      : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
   HugeArray& operator=(HugeArray&& o) noexcept {
     std::swap(p_, o.p_);
     std::swap(n_, o.n_);

@@ -4,9 +4,9 @@
 
 #include <atomic>
 #include <map>
-#include <thread>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "test_util.hpp"
 

@@ -28,8 +28,8 @@ Result<VoteOutcome> vote(Store& s, VoteRequest req) {
   return f.get();
 }
 
-VoteRequest request(ReporterId who, bool revoke, std::vector<sigs::Signature> sigs, std::string nonce,
-                    TimePoint now) {
+VoteRequest request(ReporterId who, bool revoke, std::vector<sigs::Signature> sigs,
+                    std::string nonce, TimePoint now) {
   VoteRequest r;
   r.reporter = who;
   r.revoke = revoke;
@@ -94,8 +94,10 @@ TEST(ReplayKeys, OneBatchCannotCarryTheSameKeyTwice) {
   auto now = (*s)->now();
   // Queued together, likely committed in one transaction: exactly one is applied.
   std::promise<Result<VoteOutcome>> p1, p2;
-  (*s)->vote(request(rep->id, false, {body(3)}, "dup", now), [&](Result<VoteOutcome> r) { p1.set_value(std::move(r)); });
-  (*s)->vote(request(rep->id, false, {body(4)}, "dup", now), [&](Result<VoteOutcome> r) { p2.set_value(std::move(r)); });
+  (*s)->vote(request(rep->id, false, {body(3)}, "dup", now),
+             [&](Result<VoteOutcome> r) { p1.set_value(std::move(r)); });
+  (*s)->vote(request(rep->id, false, {body(4)}, "dup", now),
+             [&](Result<VoteOutcome> r) { p2.set_value(std::move(r)); });
   auto r1 = p1.get_future().get();
   auto r2 = p2.get_future().get();
   EXPECT_TRUE(r1.ok());
@@ -117,12 +119,16 @@ TEST(ReplayKeys, ExpiredKeysAreSweptAndBadKeysRefused) {
   auto rep = (*s)->add_reporter({"r", "secret", 1.0, true, false});
   ASSERT_TRUE(rep.ok());
   for (std::uint64_t i = 0; i < 50; ++i) {
-    ASSERT_TRUE(vote(**s, request(rep->id, false, {body(100 + i)}, "old-" + std::to_string(i), (*s)->now())).ok());
+    ASSERT_TRUE(
+        vote(**s, request(rep->id, false, {body(100 + i)}, "old-" + std::to_string(i), (*s)->now()))
+            .ok());
   }
   auto before = (*s)->stats().used_bytes;
   cb.now += 1000;  // every key above has expired
   for (std::uint64_t i = 0; i < 50; ++i) {
-    ASSERT_TRUE(vote(**s, request(rep->id, false, {body(100 + i)}, "new-" + std::to_string(i), (*s)->now())).ok());
+    ASSERT_TRUE(
+        vote(**s, request(rep->id, false, {body(100 + i)}, "new-" + std::to_string(i), (*s)->now()))
+            .ok());
   }
   // Each consumed key swept up to two expired ones: the old keys are gone, so an old nonce
   // is accepted again (its request would be refused as stale by the node's window check).
@@ -131,7 +137,8 @@ TEST(ReplayKeys, ExpiredKeysAreSweptAndBadKeysRefused) {
 
   auto empty = request(rep->id, false, {body(1)}, "", (*s)->now());
   EXPECT_EQ(vote(**s, empty).error().code, Errc::kInvalidArgument);
-  auto huge = request(rep->id, false, {body(1)}, std::string(kMaxReplayNonce + 1, 'n'), (*s)->now());
+  auto huge =
+      request(rep->id, false, {body(1)}, std::string(kMaxReplayNonce + 1, 'n'), (*s)->now());
   EXPECT_EQ(vote(**s, huge).error().code, Errc::kInvalidArgument);
   VoteRequest sizes = request(rep->id, false, {body(1), body(2)}, "sizes", (*s)->now());
   sizes.message_sizes = {1};

@@ -118,7 +118,7 @@ class StoreImpl final : public Store {
   // Opens (creates) the databases and checks or writes the schema version.
   Result<void> open_databases();
   int build_index(lmdb::Txn& txn);  // sets index_ (writer thread, or before it starts)
-  Result<void> ensure_index();       // builds the index on first use (admin mode)
+  Result<void> ensure_index();      // builds the index on first use (admin mode)
   Result<void> take_serve_lock() REQUIRES(serve_lock_mu_);
   int load_weights(lmdb::Txn& txn, std::uint64_t gen) REQUIRES(trust_mu_);
   void refresh_weights(lmdb::Txn& txn) EXCLUDES(trust_mu_);
@@ -166,17 +166,18 @@ class StoreImpl final : public Store {
   // Starts the record of a signature not stored yet (id allocated, index change queued).
   int add_sig(WriteCtx& c, const sigs::Signature& sig, std::uint64_t key, std::uint64_t now,
               codec::SigId* id, codec::SigRecord* rec);
-  int vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
-               const sigs::Signature& sig, std::uint64_t now, bool revoke, MessageEvents& ev,
-               VoteEffect* effect);
+  int vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec, const sigs::Signature& sig,
+               std::uint64_t now, bool revoke, MessageEvents& ev, VoteEffect* effect);
   // Collects into ev the events of j's vote (kind) on signature id; the caller applies them
   // once per message.
   int apply_events(WriteCtx& c, codec::SigId id, ReporterId j, codec::VoteKind kind,
                    std::uint8_t* flags, MessageEvents& ev);
-  int update_reporter(WriteCtx& c, ReporterId id, const std::function<void(codec::ReporterRecord&)>& f);
+  int update_reporter(WriteCtx& c, ReporterId id,
+                      const std::function<void(codec::ReporterRecord&)>& f);
   // Applies `edit` to the named reporter through the writer (kNotFound when there is none)
   // and publishes its weight; set_trust and set_disabled are edits.
-  Result<Reporter> edit_reporter(std::string_view name, std::function<void(codec::ReporterRecord&)> edit);
+  Result<Reporter> edit_reporter(std::string_view name,
+                                 std::function<void(codec::ReporterRecord&)> edit);
   int delete_sig(WriteCtx& c, codec::SigId id, const codec::SigRecord& rec);
   int touch_hit(WriteCtx& c, codec::SigId id, std::uint64_t when);
   int allocate_sig_id(WriteCtx& c, codec::SigId* out);

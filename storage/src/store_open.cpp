@@ -40,7 +40,8 @@ std::future<Result<VoteOutcome>> Store::report(ReporterId reporter,
                                                std::vector<sigs::Signature> sigs) {
   auto p = std::make_shared<std::promise<Result<VoteOutcome>>>();
   auto f = p->get_future();
-  report(reporter, std::move(sigs), now(), [p](Result<VoteOutcome> r) { p->set_value(std::move(r)); });
+  report(reporter, std::move(sigs), now(),
+         [p](Result<VoteOutcome> r) { p->set_value(std::move(r)); });
   return f;
 }
 
@@ -48,7 +49,8 @@ std::future<Result<VoteOutcome>> Store::revoke(ReporterId reporter,
                                                std::vector<sigs::Signature> sigs) {
   auto p = std::make_shared<std::promise<Result<VoteOutcome>>>();
   auto f = p->get_future();
-  revoke(reporter, std::move(sigs), now(), [p](Result<VoteOutcome> r) { p->set_value(std::move(r)); });
+  revoke(reporter, std::move(sigs), now(),
+         [p](Result<VoteOutcome> r) { p->set_value(std::move(r)); });
   return f;
 }
 
@@ -105,7 +107,8 @@ Result<void> StoreImpl::init() {
     MutexLock g(&g_open_mu);
     auto [it, fresh] = g_open_dirs.try_emplace(dir_id_, ::getpid());
     if (!fresh && it->second == ::getpid()) {
-      return make_error(Errc::kExists, "the store in " + opt_.dir + " is already open in this process");
+      return make_error(Errc::kExists,
+                        "the store in " + opt_.dir + " is already open in this process");
     }
     it->second = ::getpid();
     registered_ = true;
@@ -151,14 +154,10 @@ Result<void> StoreImpl::open_databases() {
       const char* name;
       unsigned flags;
       lmdb::Dbi* dbi;
-    } dbs[] = {{"meta", 0, &dbi_.meta},
-               {"sigs", 0, &dbi_.sigs},
-               {"votes", 0, &dbi_.votes},
-               {"activity", 0, &dbi_.activity},
-               {"reporters", 0, &dbi_.reporters},
-               {"reporter_names", 0, &dbi_.reporter_names},
-               {"replay", 0, &dbi_.replay},
-               {"replay_expiry", 0, &dbi_.replay_expiry}};
+    } dbs[] = {{"meta", 0, &dbi_.meta},           {"sigs", 0, &dbi_.sigs},
+               {"votes", 0, &dbi_.votes},         {"activity", 0, &dbi_.activity},
+               {"reporters", 0, &dbi_.reporters}, {"reporter_names", 0, &dbi_.reporter_names},
+               {"replay", 0, &dbi_.replay},       {"replay_expiry", 0, &dbi_.replay_expiry}};
     for (auto& d : dbs) {
       rc = txn.open_dbi(d.name, d.flags | MDB_CREATE, d.dbi);
       if (rc != 0) return lmdb::to_error(rc, std::string("open database ") + d.name);
@@ -182,10 +181,9 @@ Result<void> StoreImpl::open_databases() {
       auto ver = codec::decode_u32(v);
       if (!ver) return make_error(Errc::kIo, "corrupt schema record in " + opt_.dir);
       if (*ver != codec::kSchemaVersion) {
-        return make_error(Errc::kInvalidArgument,
-                          "store schema version " + std::to_string(*ver) +
-                              " is not supported by this build (supports " +
-                              std::to_string(codec::kSchemaVersion) + ")");
+        return make_error(Errc::kInvalidArgument, "store schema version " + std::to_string(*ver) +
+                                                      " is not supported by this build (supports " +
+                                                      std::to_string(codec::kSchemaVersion) + ")");
       }
     }
     rc = txn.commit();
@@ -240,8 +238,8 @@ int StoreImpl::build_index(lmdb::Txn& txn) {
   }
   if (rc != MDB_NOTFOUND) return rc;
   index->apply(changes);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - t0);
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   log()->info("storage: indexed {} signatures in {} ms ({} MiB){}", n, ms.count(),
               index->memory_bytes() >> 20,
               bad ? fmt::format(", {} corrupt records skipped", bad) : std::string());
@@ -269,8 +267,8 @@ Result<void> StoreImpl::take_serve_lock() {
   if (fd < 0) return make_error(Errc::kIo, "cannot open " + path);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
-    return make_error(Errc::kUnavailable,
-                      "another process is serving the store in " + opt_.dir + " (" + path + " is locked)");
+    return make_error(Errc::kUnavailable, "another process is serving the store in " + opt_.dir +
+                                              " (" + path + " is locked)");
   }
   serve_lock_fd_ = fd;
   return {};

@@ -31,7 +31,8 @@ Result<Reporter> StoreImpl::add_reporter(const ReporterSpec& spec) {
     if (rc != MDB_NOTFOUND) return rc;
     ReporterId id = c.next_reporter_id++;
     codec::ReporterRecord r;
-    r.base = spec.trust ? reputation::trust_from_double(*spec.trust) : reputation::kNewReporterTrust;
+    r.base =
+        spec.trust ? reputation::trust_from_double(*spec.trust) : reputation::kNewReporterTrust;
     if (spec.trust && spec.pinned) r.flags |= codec::kReporterPinned;
     if (spec.admin) r.flags |= codec::kReporterAdmin;
     if (spec.open_registration) r.flags |= codec::kReporterOpen;  // capped until vouched
@@ -39,7 +40,8 @@ Result<Reporter> StoreImpl::add_reporter(const ReporterSpec& spec) {
     r.name = spec.name;
     r.secret = spec.secret;
     set_effective_trust(r);
-    rc = c.txn->put(s.dbi_.reporters, codec::sv(codec::reporter_key(id)), codec::encode_reporter(r));
+    rc =
+        c.txn->put(s.dbi_.reporters, codec::sv(codec::reporter_key(id)), codec::encode_reporter(r));
     if (rc != 0) return rc;
     rc = c.txn->put(s.dbi_.reporter_names, spec.name, codec::encode_id(id), MDB_NOOVERWRITE);
     if (rc != 0) return rc;
@@ -79,25 +81,26 @@ Result<Reporter> StoreImpl::set_disabled(std::string_view name, bool disabled) {
 Result<Reporter> StoreImpl::edit_reporter(std::string_view name,
                                           std::function<void(codec::ReporterRecord&)> edit) {
   std::string n(name);
-  return run_sync<Reporter>(1, [n, edit = std::move(edit)](StoreImpl& s, WriteCtx& c,
-                                                           Result<Reporter>* out) {
-    ReporterId id = 0;
-    int rc = s.find_reporter_id(*c.txn, n, &id);
-    if (rc == MDB_NOTFOUND) {
-      *out = make_error(Errc::kNotFound, "no such reporter");
-      return 0;
-    }
-    if (rc != 0) return rc;
-    if ((rc = s.update_reporter(c, id, edit)) != 0) return rc;
-    std::string_view v;
-    if ((rc = c.txn->get(s.dbi_.reporters, codec::sv(codec::reporter_key(id)), &v)) != 0) return rc;
-    auto r = codec::decode_reporter(v);
-    if (!r) return MDB_CORRUPTED;
-    c.weights[id] = weight_of(*r);  // publish the new weight even when it did not change
-    c.reporters_changed = true;
-    *out = to_reporter(id, *r);
-    return 0;
-  });
+  return run_sync<Reporter>(
+      1, [n, edit = std::move(edit)](StoreImpl& s, WriteCtx& c, Result<Reporter>* out) {
+        ReporterId id = 0;
+        int rc = s.find_reporter_id(*c.txn, n, &id);
+        if (rc == MDB_NOTFOUND) {
+          *out = make_error(Errc::kNotFound, "no such reporter");
+          return 0;
+        }
+        if (rc != 0) return rc;
+        if ((rc = s.update_reporter(c, id, edit)) != 0) return rc;
+        std::string_view v;
+        if ((rc = c.txn->get(s.dbi_.reporters, codec::sv(codec::reporter_key(id)), &v)) != 0)
+          return rc;
+        auto r = codec::decode_reporter(v);
+        if (!r) return MDB_CORRUPTED;
+        c.weights[id] = weight_of(*r);  // publish the new weight even when it did not change
+        c.reporters_changed = true;
+        *out = to_reporter(id, *r);
+        return 0;
+      });
 }
 
 }  // namespace strop::storage

@@ -333,7 +333,7 @@ TEST_F(StoreTest, ExpiryDeletesInactiveSignaturesOnly) {
   vote(*s, a, sigs);
   clock_.advance(std::chrono::hours(20));
   EXPECT_EQ(check(*s, {body(1)}).matches.size(), 1u);  // a hit keeps body(1) alive
-  vote(*s, a, {body(2)}, true);                       // a vote keeps body(2) alive (withdrawn)
+  vote(*s, a, {body(2)}, true);                        // a vote keeps body(2) alive (withdrawn)
   clock_.advance(std::chrono::hours(5));
   auto n = s->expire(s->now());
   ASSERT_TRUE(n) << n.error().to_string();
@@ -361,7 +361,8 @@ TEST_F(StoreTest, MapGrowsOnDemandFromATinyMap) {
   std::vector<std::future<Result<VoteOutcome>>> fs;
   for (int batch = 0; batch < 40; ++batch) {
     std::vector<sigs::Signature> sigs;
-    for (int i = 0; i < 500; ++i) sigs.push_back(body(static_cast<std::uint64_t>(batch * 1000 + i)));
+    for (int i = 0; i < 500; ++i)
+      sigs.push_back(body(static_cast<std::uint64_t>(batch * 1000 + i)));
     sigs.push_back(fuzzy(testing::random_fuzzy(static_cast<std::uint64_t>(batch))));
     fs.push_back(s->report(a, std::move(sigs)));
   }
@@ -519,7 +520,8 @@ TEST_F(StoreTest, QueueBoundRejectsWithUnavailable) {
     cv.wait(lk, [&] { return entered; });
   }
   std::vector<std::future<Result<VoteOutcome>>> queued;
-  for (int i = 0; i < 4; ++i) queued.push_back(s->report(a, {body(100 + static_cast<std::uint64_t>(i))}));
+  for (int i = 0; i < 4; ++i)
+    queued.push_back(s->report(a, {body(100 + static_cast<std::uint64_t>(i))}));
   auto over = s->report(a, {body(200)}).get();
   ASSERT_FALSE(over);
   EXPECT_EQ(over.error().code, Errc::kUnavailable);

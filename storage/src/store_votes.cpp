@@ -39,13 +39,13 @@ void set_credit_log(codec::ReporterRecord& r, const reputation::CreditLog& log) 
 // of the message, so an earlier voter is credited or penalised at most once per message of a
 // request, however many of the message's signatures it shares with the judge.
 struct MessageEvents {
-  Trust judge_trust = 0;   // the judge's trust when the message began
-  std::uint32_t day = 0;   // UTC day of the request (credit pacing)
+  Trust judge_trust = 0;  // the judge's trust when the message began
+  std::uint32_t day = 0;  // UTC day of the request (credit pacing)
   // Earlier voters the judge corroborates: true = credited (pacing allowed it), false =
   // refused today (their votes stay uncredited, so a later judge may still credit them).
   std::map<ReporterId, bool> credit;
   std::set<ReporterId> penalise;  // earlier opposing voters the judge contradicts
-  Trust judge_penalty = 0;  // highest trust of a more trusted earlier opposing voter
+  Trust judge_penalty = 0;        // highest trust of a more trusted earlier opposing voter
 };
 
 // ---------------------------------------------------------------------------------------
@@ -150,12 +150,14 @@ int StoreImpl::consume_replay_key(WriteCtx& c, ReporterId reporter, const Replay
     if (rc != 0 && rc != MDB_NOTFOUND) return rc;
     for (const auto& d : due) {
       if ((rc = c.txn->del(dbi_.replay_expiry, d)) != 0 && rc != MDB_NOTFOUND) return rc;
-      std::string rk = codec::replay_key(codec::get_u32(d.data() + 8), std::string_view(d).substr(12));
+      std::string rk =
+          codec::replay_key(codec::get_u32(d.data() + 8), std::string_view(d).substr(12));
       if ((rc = c.txn->del(dbi_.replay, rk)) != 0 && rc != MDB_NOTFOUND) return rc;
     }
   }
   if ((rc = c.txn->put(dbi_.replay, k, codec::encode_u64(expires))) != 0) return rc;
-  return c.txn->put(dbi_.replay_expiry, codec::replay_expiry_key(expires, reporter, key.nonce), std::string_view());
+  return c.txn->put(dbi_.replay_expiry, codec::replay_expiry_key(expires, reporter, key.nonce),
+                    std::string_view());
 }
 
 int StoreImpl::admit_vote(WriteCtx& c, const VoteRequest& req,
@@ -234,7 +236,7 @@ int StoreImpl::apply_vote(WriteCtx& c, const VoteRequest& req, Result<VoteOutcom
   }
   set_effective_trust(*jrec);
   rc = c.txn->put(dbi_.reporters, codec::sv(codec::reporter_key(reporter)),
-                 codec::encode_reporter(*jrec));
+                  codec::encode_reporter(*jrec));
   if (rc != 0) return rc;
   if (weight_of(*jrec) != before) {
     c.weights[reporter] = weight_of(*jrec);

@@ -64,7 +64,8 @@ void StoreImpl::submit_vote(VoteRequest request, VoteCallback done) {
     std::uint64_t total = 0;
     for (auto n : request.message_sizes) total += n;
     if (total != request.sigs.size()) {
-      done(make_error(Errc::kInvalidArgument, "message sizes do not add up to the signature count"));
+      done(
+          make_error(Errc::kInvalidArgument, "message sizes do not add up to the signature count"));
       return;
     }
   }
@@ -108,7 +109,8 @@ void StoreImpl::submit_vote(VoteRequest request, VoteCallback done) {
 
 void StoreImpl::report(ReporterId reporter, std::vector<sigs::Signature> sigs, TimePoint now,
                        VoteCallback done) {
-  submit_vote(VoteRequest{reporter, false, std::move(sigs), {}, std::nullopt, now}, std::move(done));
+  submit_vote(VoteRequest{reporter, false, std::move(sigs), {}, std::nullopt, now},
+              std::move(done));
 }
 
 void StoreImpl::revoke(ReporterId reporter, std::vector<sigs::Signature> sigs, TimePoint now,
@@ -162,13 +164,15 @@ void StoreImpl::writer_loop() {
         return !queue_.empty() || stopping_ || !expire_jobs_.empty();
       };
       if (!ready() && !sweeping) q_cv_.wait_until(&q_mu_, std::min(next_sweep, next_hits), ready);
-      if (!queue_.empty() && opt_.max_batch_delay.count() > 0 && queued_cost_ < opt_.max_batch_ops) {
+      if (!queue_.empty() && opt_.max_batch_delay.count() > 0 &&
+          queued_cost_ < opt_.max_batch_ops) {
         q_cv_.wait_for(&q_mu_, opt_.max_batch_delay, [&]() REQUIRES(q_mu_) {
           return queued_cost_ >= opt_.max_batch_ops || stopping_;
         });
       }
       std::size_t cost = 0;
-      while (!queue_.empty() && (batch.empty() || cost + queue_.front()->cost <= opt_.max_batch_ops)) {
+      while (!queue_.empty() &&
+             (batch.empty() || cost + queue_.front()->cost <= opt_.max_batch_ops)) {
         cost += queue_.front()->cost;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -176,7 +180,8 @@ void StoreImpl::writer_loop() {
       queued_cost_ -= cost;
       if (!expire_jobs_.empty()) {
         if (stopping_) {
-          for (auto& j : expire_jobs_) j->done.set_value(make_error(Errc::kUnavailable, "store is closing"));
+          for (auto& j : expire_jobs_)
+            j->done.set_value(make_error(Errc::kUnavailable, "store is closing"));
           expire_jobs_.clear();
         } else {
           job = expire_jobs_.front().get();
@@ -273,7 +278,8 @@ int StoreImpl::commit_batch(std::vector<std::unique_ptr<Op>>& ops, WriteCtx& c) 
     read_meta(codec::kMetaReportersGen, codec::decode_u64, &c.reporters_gen);
     if (rc == 0) {
       WriterMutexLock wl(&trust_mu_);
-      if (!weights_loaded_ || weights_gen_ != c.reporters_gen) rc = load_weights(txn, c.reporters_gen);
+      if (!weights_loaded_ || weights_gen_ != c.reporters_gen)
+        rc = load_weights(txn, c.reporters_gen);
     }
     for (auto& op : ops) {
       if (rc != 0) break;
@@ -314,9 +320,9 @@ void StoreImpl::publish_batch(WriteCtx& c, std::size_t cost,
       weights_gen_ = c.reporters_gen;
     }
   }
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   last_commit_us_ = us;
   if (us > max_commit_us_) max_commit_us_ = us;
   ++commits_;

@@ -18,9 +18,9 @@
 //          [--messages M] [--report-messages M] [--exact] [--hit-ratio R] [--preload N]
 //          [--node-pid PID] [--udp-port P] [--inflight N]
 #include <arpa/inet.h>
-#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,14 +56,14 @@ struct Options {
   int connections = 2;
   int report_connections = 1;
   double seconds = 10;
-  int messages = 1;           // messages per request
-  int report_messages = 1000; // signatures per report request in mixed mode
+  int messages = 1;            // messages per request
+  int report_messages = 1000;  // signatures per report request in mixed mode
   bool exact = false;
-  double hit_ratio = 0.0;     // fraction of checked messages that were reported (preloaded)
-  long preload = 0;           // signatures to store first
+  double hit_ratio = 0.0;  // fraction of checked messages that were reported (preloaded)
+  long preload = 0;        // signatures to store first
   int node_pid = 0;
-  int udp_port = 0;           // udp-check: the node's strop-udp/1 port
-  int inflight = 16;          // udp-check: datagrams outstanding
+  int udp_port = 0;   // udp-check: the node's strop-udp/1 port
+  int inflight = 16;  // udp-check: datagrams outstanding
 };
 
 std::string hex(std::mt19937_64& rng, int n) {
@@ -137,7 +137,8 @@ class Conn {
 
 std::string http_post(const Options& o, const std::string& target, const std::string& body,
                       const strop::protocol::AuthHeaders* auth) {
-  std::string r = "POST " + target + " HTTP/1.1\r\nHost: " + o.host + "\r\nContent-Type: application/json\r\n";
+  std::string r =
+      "POST " + target + " HTTP/1.1\r\nHost: " + o.host + "\r\nContent-Type: application/json\r\n";
   if (auth) {
     r += "X-Strop-Reporter: " + auth->reporter + "\r\nX-Strop-Timestamp: " + auth->timestamp +
          "\r\nX-Strop-Nonce: " + auth->nonce + "\r\nX-Strop-Signature: " + auth->signature + "\r\n";
@@ -147,7 +148,9 @@ std::string http_post(const Options& o, const std::string& target, const std::st
 }
 
 std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 double cpu_seconds(int pid) {
@@ -185,13 +188,17 @@ struct Stats {
     std::sort(latencies_us.begin(), latencies_us.end());
     auto pct = [&](double p) {
       if (latencies_us.empty()) return 0.0;
-      return latencies_us[std::min(latencies_us.size() - 1, static_cast<std::size_t>(p * static_cast<double>(latencies_us.size())))];
+      return latencies_us[std::min(
+          latencies_us.size() - 1,
+          static_cast<std::size_t>(p * static_cast<double>(latencies_us.size())))];
     };
-    std::printf("%-8s requests %ld (%.0f/s)  messages %.0f/s  signatures %.0f/s  errors %ld\n", what, requests,
-                static_cast<double>(requests) / secs, static_cast<double>(messages) / secs,
-                static_cast<double>(signatures) / secs, errors);
-    std::printf("%-8s latency us: p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f\n", what, pct(0.5), pct(0.9),
-                pct(0.99), pct(0.999), latencies_us.empty() ? 0.0 : latencies_us.back());
+    std::printf("%-8s requests %ld (%.0f/s)  messages %.0f/s  signatures %.0f/s  errors %ld\n",
+                what, requests, static_cast<double>(requests) / secs,
+                static_cast<double>(messages) / secs, static_cast<double>(signatures) / secs,
+                errors);
+    std::printf("%-8s latency us: p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f\n", what,
+                pct(0.5), pct(0.9), pct(0.99), pct(0.999),
+                latencies_us.empty() ? 0.0 : latencies_us.back());
   }
 };
 
@@ -259,8 +266,8 @@ void health_worker(const Options& o, Clock::time_point until, Stats* st) {
   st->add(lat, req, req, 0, errs);
 }
 
-void report_worker(const Options& o, const Identity& id, Clock::time_point until, long max_sigs, Stats* st,
-                   unsigned seed, std::vector<std::string>* keep) {
+void report_worker(const Options& o, const Identity& id, Clock::time_point until, long max_sigs,
+                   Stats* st, unsigned seed, std::vector<std::string>* keep) {
   std::mt19937_64 rng(seed);
   Conn c(o.host, o.port);
   std::vector<double> lat;
@@ -277,8 +284,8 @@ void report_worker(const Options& o, const Identity& id, Clock::time_point until
       batch.push_back(std::move(s));
     }
     b += "]}";
-    auto auth = strop::protocol::sign_request(id.reporter, id.secret, "POST", "/v1/report", b, unix_now(),
-                                              strop::protocol::make_nonce());
+    auto auth = strop::protocol::sign_request(id.reporter, id.secret, "POST", "/v1/report", b,
+                                              unix_now(), strop::protocol::make_nonce());
     auto req_text = http_post(o, "/v1/report", b, &auth);
     auto t0 = Clock::now();
     int status = c.exchange(req_text, &body);
@@ -398,11 +405,13 @@ void udp_check_worker(const Options& o, Clock::time_point until, Stats* st) {
     for (int i = 0; i < n; ++i) {
       std::string_view d(rbuf[i].data(), mh[static_cast<std::size_t>(i)].msg_len);
       auto r = udp::decode_reply(d);
-      if (!r || r->status != udp::Status::kOk || r->results.size() != static_cast<std::size_t>(o.messages)) {
+      if (!r || r->status != udp::Status::kOk ||
+          r->results.size() != static_cast<std::size_t>(o.messages)) {
         ++errs;
         continue;
       }
-      lat.push_back(std::chrono::duration<double, std::micro>(now - sent_at[r->request_id % kRing]).count());
+      lat.push_back(
+          std::chrono::duration<double, std::micro>(now - sent_at[r->request_id % kRing]).count());
       ++req;
       msgs += o.messages;
       sigs += sigs_per_request;
@@ -432,19 +441,24 @@ int main(int argc, char** argv) {
   CLI::App app{"strop-node load generator"};
   app.add_option("--host", o.host);
   app.add_option("--port", o.port)->required();
-  app.add_option("--mode", o.mode)->check(CLI::IsMember({"check", "report", "mixed", "preload", "health", "udp-check"}));
+  app.add_option("--mode", o.mode)
+      ->check(CLI::IsMember({"check", "report", "mixed", "preload", "health", "udp-check"}));
   app.add_option("--identity", o.identity_file, "Identity file (report, mixed, preload)");
-  app.add_option("--connections", o.connections, "Check connections (check, mixed) or report connections");
+  app.add_option("--connections", o.connections,
+                 "Check connections (check, mixed) or report connections");
   app.add_option("--report-connections", o.report_connections, "Report connections in mixed mode");
-  app.add_option("--report-messages", o.report_messages, "Signatures per report request in mixed mode");
+  app.add_option("--report-messages", o.report_messages,
+                 "Signatures per report request in mixed mode");
   app.add_option("--seconds", o.seconds);
   app.add_option("--messages", o.messages, "Messages per request");
   app.add_flag("--exact", o.exact, "Checks carry one body/1 signature per message");
-  app.add_option("--hit-ratio", o.hit_ratio, "Fraction of checked messages with a stored signature");
+  app.add_option("--hit-ratio", o.hit_ratio,
+                 "Fraction of checked messages with a stored signature");
   app.add_option("--preload", o.preload, "Signatures to store before measuring");
   app.add_option("--node-pid", o.node_pid, "strop-node's pid, for server CPU per message");
   app.add_option("--udp-port", o.udp_port, "udp-check: the node's strop-udp/1 port (--udp-listen)");
-  app.add_option("--inflight", o.inflight, "udp-check: datagrams outstanding")->check(CLI::Range(1, 4096));
+  app.add_option("--inflight", o.inflight, "udp-check: datagrams outstanding")
+      ->check(CLI::Range(1, 4096));
   CLI11_PARSE(app, argc, argv);
 
   Identity id;
@@ -466,7 +480,8 @@ int main(int argc, char** argv) {
     std::vector<std::thread> ts;
     long per = o.preload / o.connections + 1;
     for (int i = 0; i < o.connections; ++i) {
-      ts.emplace_back(report_worker, std::cref(p), std::cref(id), Clock::now() + std::chrono::hours(1), per, &st,
+      ts.emplace_back(report_worker, std::cref(p), std::cref(id),
+                      Clock::now() + std::chrono::hours(1), per, &st,
                       1000u + static_cast<unsigned>(i), &keep[static_cast<std::size_t>(i)]);
     }
     for (auto& t : ts) t.join();
@@ -479,14 +494,17 @@ int main(int argc, char** argv) {
 
   double cpu0 = o.node_pid ? cpu_seconds(o.node_pid) : 0;
   auto start = Clock::now();
-  auto until = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  auto until =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   Stats checks, reports;
   std::vector<std::thread> ts;
   if (o.mode == "check" || o.mode == "mixed") {
-    for (int i = 0; i < o.connections; ++i) ts.emplace_back(check_worker, std::cref(o), until, &checks, 7u + static_cast<unsigned>(i));
+    for (int i = 0; i < o.connections; ++i)
+      ts.emplace_back(check_worker, std::cref(o), until, &checks, 7u + static_cast<unsigned>(i));
   }
   if (o.mode == "health") {
-    for (int i = 0; i < o.connections; ++i) ts.emplace_back(health_worker, std::cref(o), until, &checks);
+    for (int i = 0; i < o.connections; ++i)
+      ts.emplace_back(health_worker, std::cref(o), until, &checks);
   }
   if (o.mode == "udp-check") {
     if (o.udp_port <= 0) {
@@ -502,8 +520,8 @@ int main(int argc, char** argv) {
     ro = o;
     if (o.mode == "mixed") ro.messages = o.report_messages;
     for (int i = 0; i < n; ++i) {
-      ts.emplace_back(report_worker, std::cref(ro), std::cref(id), until, 0, &reports, 99u + static_cast<unsigned>(i),
-                      nullptr);
+      ts.emplace_back(report_worker, std::cref(ro), std::cref(id), until, 0, &reports,
+                      99u + static_cast<unsigned>(i), nullptr);
     }
   }
   for (auto& t : ts) t.join();
@@ -515,13 +533,16 @@ int main(int argc, char** argv) {
   if (o.mode == "report" || o.mode == "mixed") reports.print("report", secs);
   if (o.node_pid) {
     double cpu = cpu1 - cpu0;
-    std::printf("server   cpu %.2f s over %.2f s wall (%.0f%% of one core)\n", cpu, secs, 100 * cpu / secs);
+    std::printf("server   cpu %.2f s over %.2f s wall (%.0f%% of one core)\n", cpu, secs,
+                100 * cpu / secs);
     if (checks.messages > 0 && (o.mode == "check" || o.mode == "health" || o.mode == "udp-check")) {
       std::printf("server   cpu per check request %.1f us, per message %.1f us\n",
-                  1e6 * cpu / static_cast<double>(checks.requests), 1e6 * cpu / static_cast<double>(checks.messages));
+                  1e6 * cpu / static_cast<double>(checks.requests),
+                  1e6 * cpu / static_cast<double>(checks.messages));
     }
     if (reports.signatures > 0 && o.mode == "report") {
-      std::printf("server   cpu per reported signature %.1f us\n", 1e6 * cpu / static_cast<double>(reports.signatures));
+      std::printf("server   cpu per reported signature %.1f us\n",
+                  1e6 * cpu / static_cast<double>(reports.signatures));
     }
   }
   return 0;

@@ -32,13 +32,15 @@ struct Fixture {
   std::unique_ptr<node::Api> api;
 
   Fixture() {
-    dir = std::filesystem::temp_directory_path() / ("strop-handler-bench-" + std::to_string(::getpid()));
+    dir = std::filesystem::temp_directory_path() /
+          ("strop-handler-bench-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     storage::StoreOptions o;
     o.dir = dir.string();
     store = storage::Store::open(o).value();
     auto rep = store->add_reporter({"bench", "secret", 1.0, true, false});
-    long n = std::getenv("STROP_BENCH_PRELOAD") ? std::atol(std::getenv("STROP_BENCH_PRELOAD")) : 100000;
+    long n =
+        std::getenv("STROP_BENCH_PRELOAD") ? std::atol(std::getenv("STROP_BENCH_PRELOAD")) : 100000;
     std::mt19937_64 rng(1);
     for (long done = 0; done < n; done += 1000) {
       std::vector<sigs::Signature> batch;

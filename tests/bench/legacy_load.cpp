@@ -74,10 +74,12 @@ void report(const char* what, double elapsed, std::vector<double>& lat_us, std::
     std::size_t i = static_cast<std::size_t>(p * static_cast<double>(lat_us.size() - 1));
     return lat_us[i];
   };
-  std::printf("%s: %zu requests in %.2f s = %.0f req/s; latency us p50 %.0f p90 %.0f p99 %.0f max %.0f; "
-              "%llu timeouts/errors\n",
-              what, lat_us.size(), elapsed, static_cast<double>(lat_us.size()) / elapsed, pct(0.5), pct(0.9), pct(0.99),
-              lat_us.empty() ? 0.0 : lat_us.back(), static_cast<unsigned long long>(errors));
+  std::printf(
+      "%s: %zu requests in %.2f s = %.0f req/s; latency us p50 %.0f p90 %.0f p99 %.0f max %.0f; "
+      "%llu timeouts/errors\n",
+      what, lat_us.size(), elapsed, static_cast<double>(lat_us.size()) / elapsed, pct(0.5),
+      pct(0.9), pct(0.99), lat_us.empty() ? 0.0 : lat_us.back(),
+      static_cast<unsigned long long>(errors));
 }
 
 sockaddr_in address(const Options& o) {
@@ -126,9 +128,10 @@ int run_pyzor(const Options& o) {
     } while (inflight.count(t));
     const std::string& d = digests[next_digest++ % digests.size()];
     char pkt[256];
-    int n = std::snprintf(pkt, sizeof pkt,
-                          "Op: check\nOp-Digest: %s\nThread: %d\nPV: 2.1\nUser: anonymous\nTime: %lld\nSig: x\n\n",
-                          d.c_str(), t, static_cast<long long>(std::time(nullptr)));
+    int n = std::snprintf(
+        pkt, sizeof pkt,
+        "Op: check\nOp-Digest: %s\nThread: %d\nPV: 2.1\nUser: anonymous\nTime: %lld\nSig: x\n\n",
+        d.c_str(), t, static_cast<long long>(std::time(nullptr)));
     inflight[t] = Clock::now();
     outq.emplace_back(pkt, static_cast<std::size_t>(n));
   };
@@ -154,7 +157,8 @@ int run_pyzor(const Options& o) {
     outq.clear();
   };
   auto start = Clock::now();
-  auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   for (int i = 0; i < o.concurrency; ++i) queue_one();
   flush();
   std::vector<char> rbufs(static_cast<std::size_t>(kBatch) * 2048);
@@ -214,7 +218,8 @@ int run_pyzor(const Options& o) {
 bool read_until(int fd, std::string& acc, const char* terminator, Clock::time_point deadline) {
   char b[2048];
   while (acc.find(terminator) == std::string::npos) {
-    int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    int ms = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
     if (ms <= 0) return false;
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, ms) <= 0) return false;
@@ -245,7 +250,8 @@ int run_razor(const Options& o) {
     if (sp != std::string::npos) sigs.emplace_back(l.substr(0, sp), l.substr(sp + 1));
   }
   if (sigs.empty()) {
-    for (int i = 0; i < 1000; ++i) sigs.emplace_back(random_text(rng, 28, alpha), random_text(rng, 12, alpha));
+    for (int i = 0; i < 1000; ++i)
+      sigs.emplace_back(random_text(rng, 28, alpha), random_text(rng, 12, alpha));
   }
   sockaddr_in to = address(o);
   std::mutex mu;
@@ -253,7 +259,8 @@ int run_razor(const Options& o) {
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::size_t> counter{0};
   auto start = Clock::now();
-  auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   std::vector<std::thread> threads;
   for (int t = 0; t < o.concurrency; ++t) {
     threads.emplace_back([&] {
@@ -270,7 +277,8 @@ int run_razor(const Options& o) {
         ok = ok && read_until(fd, acc, "\r\n", deadline);  // greeting
         acc.clear();
         ok = ok && send_all(fd, "cn=razor-agents&cv=2.84\r\n");
-        ok = ok && send_all(fd, "-a=c&e=4&ep4=7542-10&s=" + s.first + "\r\na=c&e=8&s=" + s.second + "\r\n.\r\n");
+        ok = ok && send_all(fd, "-a=c&e=4&ep4=7542-10&s=" + s.first + "\r\na=c&e=8&s=" + s.second +
+                                    "\r\n.\r\n");
         ok = ok && read_until(fd, acc, ".\r\n", deadline);
         ok = ok && send_all(fd, "a=q\r\n");
         ::close(fd);
@@ -296,7 +304,8 @@ int main(int argc, char** argv) {
   Options o;
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: legacy_load pyzor|razor --port P [--host H] [--seconds S] [--concurrency C] [--digests|--sigs FILE]\n");
+                 "usage: legacy_load pyzor|razor --port P [--host H] [--seconds S] [--concurrency "
+                 "C] [--digests|--sigs FILE]\n");
     return 2;
   }
   o.mode = argv[1];

@@ -75,10 +75,12 @@ std::vector<sigs::Signature> variant(std::uint64_t m, std::uint64_t salt) {
   auto other = message(salt);
   auto h = *sigs::decode_fuzzy(sigs[1].value);
   auto o = *sigs::decode_fuzzy(other[1].value);
-  for (int i = 20; i < sigs::kFuzzyHashes; ++i) h[static_cast<std::size_t>(i)] = o[static_cast<std::size_t>(i)];
+  for (int i = 20; i < sigs::kFuzzyHashes; ++i)
+    h[static_cast<std::size_t>(i)] = o[static_cast<std::size_t>(i)];
   sigs[0] = other[0];
   sigs[1].value = sigs::encode_fuzzy(h);
-  for (int i = 2; i < 5; ++i) sigs[static_cast<std::size_t>(i)] = other[static_cast<std::size_t>(i)];
+  for (int i = 2; i < 5; ++i)
+    sigs[static_cast<std::size_t>(i)] = other[static_cast<std::size_t>(i)];
   return sigs;
 }
 
@@ -121,18 +123,26 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--signatures") n = std::stoull(next());
-    else if (a == "--dir") dir = next();
-    else if (a == "--keep") keep = true;
-    else if (a == "--checks") checks = std::stoi(next());
-    else if (a == "--reports") reports = std::stoi(next());
+    if (a == "--signatures")
+      n = std::stoull(next());
+    else if (a == "--dir")
+      dir = next();
+    else if (a == "--keep")
+      keep = true;
+    else if (a == "--checks")
+      checks = std::stoi(next());
+    else if (a == "--reports")
+      reports = std::stoi(next());
     else {
-      std::fprintf(stderr, "usage: %s [--signatures N] [--dir DIR] [--keep] [--checks K] [--reports R]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--signatures N] [--dir DIR] [--keep] [--checks K] [--reports R]\n",
+                   argv[0]);
       return 64;
     }
   }
   bool temp = dir.empty();
-  if (temp) dir = (std::filesystem::temp_directory_path() / ("store-bench-" + std::to_string(n))).string();
+  if (temp)
+    dir = (std::filesystem::temp_directory_path() / ("store-bench-" + std::to_string(n))).string();
   const std::uint64_t messages = n / 8;
 
   StoreOptions o;
@@ -193,12 +203,13 @@ int main(int argc, char** argv) {
   auto& s = **st;
   {
     auto st0 = s.stats();
-    std::printf("reopen + index rebuild: %.2f s, %llu signatures, %llu index entries, index %.0f MiB, "
-                "LMDB used %.0f MiB\n",
-                wall_seconds() - t0, static_cast<unsigned long long>(st0.signatures),
-                static_cast<unsigned long long>(st0.index_entries),
-                static_cast<double>(st0.index_bytes) / 1048576.0,
-                static_cast<double>(st0.used_bytes) / 1048576.0);
+    std::printf(
+        "reopen + index rebuild: %.2f s, %llu signatures, %llu index entries, index %.0f MiB, "
+        "LMDB used %.0f MiB\n",
+        wall_seconds() - t0, static_cast<unsigned long long>(st0.signatures),
+        static_cast<unsigned long long>(st0.index_entries),
+        static_cast<double>(st0.index_bytes) / 1048576.0,
+        static_cast<double>(st0.used_bytes) / 1048576.0);
   }
 
   std::mt19937_64 rng(99);
@@ -220,7 +231,8 @@ int main(int argc, char** argv) {
   auto fe = measure_checks(s, exact_only, rounds);
   auto fs = measure_checks(s, stored, rounds);
   auto fm = measure_checks(s, mutated, rounds);
-  std::printf("\n%-44s %10s %10s %10s\n", "check (one message, one thread)", "CPU us", "p50 us", "p99 us");
+  std::printf("\n%-44s %10s %10s %10s\n", "check (one message, one thread)", "CPU us", "p50 us",
+              "p99 us");
   auto row = [](const char* name, const CheckFigures& f) {
     std::printf("%-44s %10.2f %10.2f %10.2f\n", name, f.cpu_us, f.p50_us, f.p99_us);
   };
@@ -273,24 +285,27 @@ int main(int argc, char** argv) {
   checker.join();
   auto stt = s.stats();
   std::sort(lat.begin(), lat.end());
-  std::printf("\ndurable reports (1 signature each, 4 threads): %d in %.2f s = %.0f reports/s; "
-              "%llu commits total, last batch %llu ops: %lld us (of which mdb_txn_commit %lld us), "
-              "max %lld us\n",
-              ok.load(), rsecs, ok.load() / rsecs, static_cast<unsigned long long>(stt.commits),
-              static_cast<unsigned long long>(stt.last_batch_ops),
-              static_cast<long long>(stt.last_commit_latency.count()),
-              static_cast<long long>(stt.last_sync_latency.count()),
-              static_cast<long long>(stt.max_commit_latency.count()));
+  std::printf(
+      "\ndurable reports (1 signature each, 4 threads): %d in %.2f s = %.0f reports/s; "
+      "%llu commits total, last batch %llu ops: %lld us (of which mdb_txn_commit %lld us), "
+      "max %lld us\n",
+      ok.load(), rsecs, ok.load() / rsecs, static_cast<unsigned long long>(stt.commits),
+      static_cast<unsigned long long>(stt.last_batch_ops),
+      static_cast<long long>(stt.last_commit_latency.count()),
+      static_cast<long long>(stt.last_sync_latency.count()),
+      static_cast<long long>(stt.max_commit_latency.count()));
   {
     double cpu_us = static_cast<double>((stt.writer_cpu - cpu0).count());
-    std::printf("writer CPU: %.1f us per report (%.0f reports per writer CPU-second), %llu commits\n",
-                cpu_us / ok.load(), ok.load() / (cpu_us * 1e-6),
-                static_cast<unsigned long long>(stt.commits - commits0));
+    std::printf(
+        "writer CPU: %.1f us per report (%.0f reports per writer CPU-second), %llu commits\n",
+        cpu_us / ok.load(), ok.load() / (cpu_us * 1e-6),
+        static_cast<unsigned long long>(stt.commits - commits0));
   }
   if (!lat.empty()) {
-    std::printf("check latency during the report burst: p50 %.1f us, p99 %.1f us, max %.1f us (%zu checks)\n",
-                lat[lat.size() / 2] * 1e6, lat[lat.size() * 99 / 100] * 1e6, lat.back() * 1e6,
-                lat.size());
+    std::printf(
+        "check latency during the report burst: p50 %.1f us, p99 %.1f us, max %.1f us (%zu "
+        "checks)\n",
+        lat[lat.size() / 2] * 1e6, lat[lat.size() * 99 / 100] * 1e6, lat.back() * 1e6, lat.size());
   }
   st->reset();
   if (temp && !keep) {

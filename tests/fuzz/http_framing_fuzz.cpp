@@ -3,18 +3,17 @@
 // (node/src/http_framing.hpp). Besides "no crash, no UB, no leak" it checks that a request
 // the node would accept never carries Transfer-Encoding together with Content-Length, nor a
 // Transfer-Encoding other than one final "chunked".
-#include <boost/beast/core/buffers_prefix.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/asio/buffer.hpp>
-
+#include <boost/beast/core/buffers_prefix.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
-#include "node/src/http_framing.hpp"
 #include "node/config.hpp"
+#include "node/src/http_framing.hpp"
 
 namespace http = boost::beast::http;
 

@@ -28,7 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)set->text();
     // A message always matches itself when it has any deciding signature.
     auto cmp = sigs::compare(*set, *set);
-    bool deciding = !set->of(sigs::Engine::kBody).empty() || !set->of(sigs::Engine::kFuzzy).empty() ||
+    bool deciding = !set->of(sigs::Engine::kBody).empty() ||
+                    !set->of(sigs::Engine::kFuzzy).empty() ||
                     !set->of(sigs::Engine::kUrl).empty() || !set->of(sigs::Engine::kAttach).empty();
     if (deciding && !cmp.match) __builtin_trap();
     // Deterministic.

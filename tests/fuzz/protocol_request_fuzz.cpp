@@ -5,16 +5,15 @@
 //     its depth bound);
 //  2. whenever the fast check decoder accepts a request, a straightforward nlohmann-based
 //     reference decoder accepts it too and yields the same messages.
-#include <nlohmann/json.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
-#include "protocol/src/json_reader.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/src/json_reader.hpp"
 #include "sigs/signature.hpp"
 
 namespace {

@@ -21,13 +21,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (const std::string* t = m->find("Time")) (void)parse_time(*t);
   if (const std::string* pv = m->find("PV")) (void)parse_pv_major(*pv);
   auto digests = m->find_all("Op-Digest");
-  if (m->find("Op-Digest") != nullptr && (digests.empty() || digests[0] != *m->find("Op-Digest"))) std::abort();
+  if (m->find("Op-Digest") != nullptr && (digests.empty() || digests[0] != *m->find("Op-Digest")))
+    std::abort();
 
   // Fields with plain one-line values re-encode and re-parse identically.
   std::vector<Field> plain;
   for (const auto& f : m->fields) {
-    bool ok = !f.value.empty() && f.value.find_first_of("\r\n") == std::string::npos && f.value.front() != ' ' &&
-              f.value.front() != '\t' && !f.name.starts_with("From ");
+    bool ok = !f.value.empty() && f.value.find_first_of("\r\n") == std::string::npos &&
+              f.value.front() != ' ' && f.value.front() != '\t' && !f.name.starts_with("From ");
     if (ok) plain.push_back(f);
   }
   auto back = parse_message(encode_message(plain), Limits{1 << 20, 1 << 16, 1 << 16});

@@ -34,11 +34,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (a == Action::kReportUpload) {
         auto u = split_upload(q.get("message"));
         std::string m = rebuild_message(u, "strop-fuzz-boundary");
-        if (u.parts.size() > 1 && m.find("strop-fuzz-boundary--") == std::string::npos) std::abort();
+        if (u.parts.size() > 1 && m.find("strop-fuzz-boundary--") == std::string::npos)
+          std::abort();
       }
       // Whatever a client sent, echoed values survive the escaping.
       for (const auto& [k, v] : q.pairs) {
-        if (k.size() < 8 && k.find_first_of("&=\r\n-") == std::string::npos && !k.empty()) reply.add(k, v);
+        if (k.size() < 8 && k.find_first_of("&=\r\n-") == std::string::npos && !k.empty())
+          reply.add(k, v);
         if (reply.pairs.size() > 4) break;
       }
       replies.push_back(std::move(reply));

@@ -35,6 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto out = encode_reply(rep, in.size());
   if (!out.ok() || out->size() > in.size()) std::abort();
   auto back = decode_reply(*out);
-  if (!back.ok() || back->request_id != req->request_id || back->results.size() != req->messages.size()) std::abort();
+  if (!back.ok() || back->request_id != req->request_id ||
+      back->results.size() != req->messages.size())
+    std::abort();
   return 0;
 }

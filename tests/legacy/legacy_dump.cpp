@@ -12,8 +12,8 @@
 //                                                   prints hex of UTF-8 text, or CRASH
 // A FILE of "-" reads a list of file names from stdin.
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -39,8 +39,8 @@ std::string read_file(const std::string& path, bool* ok) {
   return ss.str();
 }
 
-void dump_razor(const std::string& raw, const Ep4& ep4, const std::string& ep4_text,
-                bool verbose, std::string* out) {
+void dump_razor(const std::string& raw, const Ep4& ep4, const std::string& ep4_text, bool verbose,
+                std::string* out) {
   auto mails = strop::sigs::razor::sign_file(raw, ep4);
   if (!mails) {
     out->append("DIED\n");
@@ -64,9 +64,9 @@ void dump_razor(const std::string& raw, const Ep4& ep4, const std::string& ep4_t
         auto opt = [](const std::optional<std::string>& c) {
           return c ? strop::sha1_hex(*c) + "/" + std::to_string(c->size()) : std::string("undef/-");
         };
-        dbg += "# " + id + " body=" + strop::sha1_hex(p.body) + "/" + std::to_string(p.body.size()) +
-               " cleaned=" + opt(p.cleaned) + " vr8=" + opt(p.cleaned_vr8) +
-               " skip=" + (p.skipme ? "1" : "0") + "\n";
+        dbg += "# " + id + " body=" + strop::sha1_hex(p.body) + "/" +
+               std::to_string(p.body.size()) + " cleaned=" + opt(p.cleaned) +
+               " vr8=" + opt(p.cleaned_vr8) + " skip=" + (p.skipme ? "1" : "0") + "\n";
       }
     }
   }
@@ -102,8 +102,9 @@ int run_line_mode(const std::string& mode, const std::vector<std::string>& args)
   DecodeErrors errors = DecodeErrors::kStrict;
   if (mode == "decode") {
     if (args.size() != 2) return 64;
-    errors = args[1] == "ignore" ? DecodeErrors::kIgnore
-             : args[1] == "replace" ? DecodeErrors::kReplace : DecodeErrors::kStrict;
+    errors = args[1] == "ignore"    ? DecodeErrors::kIgnore
+             : args[1] == "replace" ? DecodeErrors::kReplace
+                                    : DecodeErrors::kStrict;
   }
   while (std::getline(std::cin, line)) {
     if (mode == "decode") {
@@ -150,7 +151,8 @@ int main(int argc, char** argv) {
       ep4_text = a.substr(5);
     } else if (a == "-v") {
       verbose = true;
-    } else if (mode == "bench" && files.empty() && passes == 1 && a.find_first_not_of("0123456789") == std::string::npos) {
+    } else if (mode == "bench" && files.empty() && passes == 1 &&
+               a.find_first_not_of("0123456789") == std::string::npos) {
       passes = std::stoi(a);
     } else if (a == "-") {
       std::string line;
@@ -204,10 +206,11 @@ int main(int argc, char** argv) {
     auto [pz_med, pz_mean] = measure([&](const std::string& r) {
       return static_cast<std::size_t>(strop::sigs::pyzor_digest(r).has_value());
     });
-    std::printf("messages %zu, best of %d runs each (thread CPU time)\n"
-                "razor-e4+e8: median %.1f us, mean %.1f us per message\n"
-                "pyzor:       median %.1f us, mean %.1f us per message\n(sink %zu)\n",
-                raws.size(), passes, rz_med, rz_mean, pz_med, pz_mean, sink);
+    std::printf(
+        "messages %zu, best of %d runs each (thread CPU time)\n"
+        "razor-e4+e8: median %.1f us, mean %.1f us per message\n"
+        "pyzor:       median %.1f us, mean %.1f us per message\n(sink %zu)\n",
+        raws.size(), passes, rz_med, rz_mean, pz_med, pz_mean, sink);
     return 0;
   }
   std::string out;

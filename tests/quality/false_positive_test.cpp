@@ -35,9 +35,9 @@ namespace {
 namespace sigs = strop::sigs;
 using strop::quality::CorpusFile;
 
-constexpr int kFooterSpamPerList = 12;   // spam messages posted to each list
-constexpr int kMinListPosts = 3;         // lists with fewer ham posts are left out
-constexpr int kNearMisses = 10;          // highest non-matching fuzzy similarities shown
+constexpr int kFooterSpamPerList = 12;  // spam messages posted to each list
+constexpr int kMinListPosts = 3;        // lists with fewer ham posts are left out
+constexpr int kNearMisses = 10;         // highest non-matching fuzzy similarities shown
 
 // A node-like index of reported signature sets.
 class Index {
@@ -120,15 +120,14 @@ Report check(const Index& index, const std::vector<Checked>& ham, bool brute) {
       bool index_says = exact_shared || eq >= sigs::kFuzzyMatchMin;
       if (index_says != cmp.match) {
         ++r.index_disagreements;
-        std::printf("  index/compare disagree: %s vs %s (fuzzy positions %d): %s\n",
-                    h.name.c_str(), index.name(id).c_str(), eq,
-                    strop::quality::describe(cmp).c_str());
+        std::printf("  index/compare disagree: %s vs %s (fuzzy positions %d): %s\n", h.name.c_str(),
+                    index.name(id).c_str(), eq, strop::quality::describe(cmp).c_str());
       }
       if (cmp.match) {
         matched.insert(id);
         ++r.false_positives;
-        std::printf("  FALSE POSITIVE: %s matches %s: %s\n", h.name.c_str(),
-                    index.name(id).c_str(), strop::quality::describe(cmp).c_str());
+        std::printf("  FALSE POSITIVE: %s matches %s: %s\n", h.name.c_str(), index.name(id).c_str(),
+                    strop::quality::describe(cmp).c_str());
       } else {
         double f = strop::quality::similarity(cmp, sigs::Engine::kFuzzy);
         if (f > 0) r.near.emplace_back(f, h.name, index.name(id));
@@ -141,16 +140,14 @@ Report check(const Index& index, const std::vector<Checked>& ham, bool brute) {
         if (cmp.match) {
           ++r.false_positives;
           ++r.index_disagreements;
-          std::printf("  FALSE POSITIVE (missed by the index): %s matches %s: %s\n",
-                      h.name.c_str(), index.name(id).c_str(),
-                      strop::quality::describe(cmp).c_str());
+          std::printf("  FALSE POSITIVE (missed by the index): %s matches %s: %s\n", h.name.c_str(),
+                      index.name(id).c_str(), strop::quality::describe(cmp).c_str());
         }
       }
     }
   }
-  std::sort(r.near.begin(), r.near.end(), [](const auto& a, const auto& b) {
-    return std::get<0>(a) > std::get<0>(b);
-  });
+  std::sort(r.near.begin(), r.near.end(),
+            [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
   if (r.near.size() > static_cast<std::size_t>(kNearMisses)) r.near.resize(kNearMisses);
   return r;
 }
@@ -214,15 +211,17 @@ int main(int argc, char** argv) {
   };
   add_ham(ham_files, "ham");
   add_ham(hard, "hard-ham");
-  std::printf("Reported %zu spam (%d not computable); checking %zu ham + hard-ham (%d not "
-              "computable)\n",
-              index.size(), spam_errors, ham.size(), ham_errors);
+  std::printf(
+      "Reported %zu spam (%d not computable); checking %zu ham + hard-ham (%d not "
+      "computable)\n",
+      index.size(), spam_errors, ham.size(), ham_errors);
   Report main_report = check(index, ham, brute);
   std::printf("corpus spam vs ham: %d false positives\n", main_report.false_positives);
   print_near(main_report);
 
   // 2. Spam posted to the lists the ham comes from.
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> lists;  // name -> (file, footer)
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>>
+      lists;  // name -> (file, footer)
   auto collect = [&](const std::vector<CorpusFile>& files, const char* dir) {
     for (const auto& f : files) {
       std::string list;
@@ -263,7 +262,8 @@ int main(int argc, char** argv) {
   int fp = main_report.false_positives + footer_report.false_positives;
   int disagree = main_report.index_disagreements + footer_report.index_disagreements;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("\n%d false positives, %d index/compare disagreements (%.1f s)\n", fp, disagree, secs);
+  std::printf("\n%d false positives, %d index/compare disagreements (%.1f s)\n", fp, disagree,
+              secs);
   if (fp || disagree) {
     std::printf("FAIL\n");
     return 1;

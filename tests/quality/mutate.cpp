@@ -27,7 +27,9 @@ class Rng {
     return z ^ (z >> 31);
   }
   std::size_t below(std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(next() % n); }
-  int range(int lo, int hi) { return lo + static_cast<int>(below(static_cast<std::size_t>(hi - lo + 1))); }
+  int range(int lo, int hi) {
+    return lo + static_cast<int>(below(static_cast<std::size_t>(hi - lo + 1)));
+  }
   bool chance(double p) { return static_cast<double>(next() >> 11) * 0x1.0p-53 < p; }
   template <class C>
   const auto& pick(const C& c) {
@@ -50,6 +52,8 @@ class Rng {
 
 // ------------------------------------------------------------------------------------------
 // Word lists (written for this tool).
+// Word lists filled to the column limit, not one word per column.
+// clang-format off
 constexpr std::string_view kWords[] = {
     "about", "above", "account", "across", "action", "active", "actually", "address", "after",
     "again", "against", "agree", "ahead", "allow", "almost", "alone", "along", "already", "also",
@@ -137,6 +141,7 @@ constexpr std::string_view kMailers[] = {
     "Mailer 2.1", "Group Mail 3.0", "MIME::Lite 2.117", "PHP/4.2.2", "Bulk Mailer Pro 4.0",
     "Advanced Mass Sender 3.21", "Lotus Notes Release 5.0.10"};
 constexpr std::string_view kQueryKeys[] = {"id", "uid", "rid", "ref", "u", "c", "m", "t", "src"};
+// clang-format on
 
 // ------------------------------------------------------------------------------------------
 // Small string helpers.
@@ -261,8 +266,8 @@ std::string random_date(Rng& rng) {
   static constexpr std::string_view kDays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
   static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  static constexpr std::string_view kZones[] = {"-0400", "-0500", "-0700", "+0000", "+0100",
-                                                "+0200", "+0800", "+0900"};
+  static constexpr std::string_view kZones[] = {"-0400", "-0500", "-0700", "+0000",
+                                                "+0100", "+0200", "+0800", "+0900"};
   char buf[64];
   std::snprintf(buf, sizeof buf, "%s, %02d %s %d %02d:%02d:%02d %s",
                 std::string(rng.pick(kDays)).c_str(), rng.range(1, 28),
@@ -300,7 +305,8 @@ std::string pct_encode(std::string_view s) {
 
 // ------------------------------------------------------------------------------------------
 // Transfer encodings.
-constexpr std::string_view kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view kB64 =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 std::string b64_encode(std::string_view in, std::size_t line = 76) {
   std::string out;
@@ -592,9 +598,12 @@ Entity parse_entity(std::string_view s, int depth) {
           continue;
         }
       }
-      if (state == 0) pre.push_back(line);
-      else if (state == 1) cur.push_back(line);
-      else epi.push_back(line);
+      if (state == 0)
+        pre.push_back(line);
+      else if (state == 1)
+        cur.push_back(line);
+      else
+        epi.push_back(line);
     }
     if (state == 1) parts.push_back(std::move(cur));
     if (found) {
@@ -652,7 +661,8 @@ Mail parse_mail(std::string_view raw) {
   Mail m;
   std::size_t hdr_end = raw.find("\n\n");
   std::size_t crlf_end = raw.find("\r\n\r\n");
-  m.crlf = crlf_end != std::string_view::npos && (hdr_end == std::string_view::npos || crlf_end < hdr_end);
+  m.crlf = crlf_end != std::string_view::npos &&
+           (hdr_end == std::string_view::npos || crlf_end < hdr_end);
   std::string s(raw);
   if (m.crlf || s.find("\r\n") != std::string::npos) replace_all(s, "\r\n", "\n");
   std::string_view v = s;
@@ -686,8 +696,10 @@ Entity split_content(Entity& e) {
   Entity inner;
   std::vector<Field> keep;
   for (auto& f : e.fields) {
-    if (istarts_with(f.name, "Content-")) inner.fields.push_back(std::move(f));
-    else keep.push_back(std::move(f));
+    if (istarts_with(f.name, "Content-"))
+      inner.fields.push_back(std::move(f));
+    else
+      keep.push_back(std::move(f));
   }
   e.fields = std::move(keep);
   inner.body = std::move(e.body);
@@ -718,22 +730,22 @@ void wrap_multipart(Entity& e, std::string_view subtype, std::string boundary) {
   e.has_epilogue = true;
   e.epilogue = "";
   if (!e.field("MIME-Version")) e.fields.push_back({"MIME-Version", " 1.0"});
-  e.set("Content-Type", std::string("multipart/") + std::string(subtype) + ";\n\tboundary=\"" +
-                            e.boundary + "\"");
+  e.set("Content-Type",
+        std::string("multipart/") + std::string(subtype) + ";\n\tboundary=\"" + e.boundary + "\"");
 }
 
 std::string new_boundary(Rng& rng) {
-  return "----=_NextPart_" + random_token(rng, 3, 3, true) + "_" + random_token(rng, 4, 4) +
-         "_" + random_token(rng, 8, 8);
+  return "----=_NextPart_" + random_token(rng, 3, 3, true) + "_" + random_token(rng, 4, 4) + "_" +
+         random_token(rng, 8, 8);
 }
 
 // ------------------------------------------------------------------------------------------
 // Text leaves.
 bool word_safe_charset(std::string_view cs) {
   std::string l = lower(cs);
-  static constexpr std::string_view kUnsafe[] = {"big5",   "iso-2022", "shift", "sjis", "cp932",
-                                                 "ks_c",   "cp949",    "gbk",   "gb18030",
-                                                 "gb2312", "utf-16",   "utf-7", "hz-", "windows-31j"};
+  static constexpr std::string_view kUnsafe[] = {
+      "big5", "iso-2022", "shift",  "sjis",   "cp932", "ks_c", "cp949",
+      "gbk",  "gb18030",  "gb2312", "utf-16", "utf-7", "hz-",  "windows-31j"};
   for (auto u : kUnsafe)
     if (l.find(u) != std::string::npos) return false;
   return true;
@@ -810,7 +822,8 @@ void store_text(Entity& e, std::string text, Cte cte, bool top) {
   }
   bool had = e.field("Content-Transfer-Encoding") != nullptr;
   if (had || cte != Cte::k7bit) e.set("Content-Transfer-Encoding", cte_name(cte));
-  if (top && cte != Cte::k7bit && !e.field("MIME-Version")) e.fields.push_back({"MIME-Version", " 1.0"});
+  if (top && cte != Cte::k7bit && !e.field("MIME-Version"))
+    e.fields.push_back({"MIME-Version", " 1.0"});
 }
 void store(TextLeaf& l) { store_text(*l.e, l.text, l.cte, l.top); }
 
@@ -1135,8 +1148,8 @@ std::vector<Range> find_urls(std::string_view t) {
         break;
       ++e;
     }
-    while (e > q + 3 && (t[e - 1] == '.' || t[e - 1] == ',' || t[e - 1] == ';' ||
-                         t[e - 1] == ':' || t[e - 1] == '!' || t[e - 1] == '?'))
+    while (e > q + 3 && (t[e - 1] == '.' || t[e - 1] == ',' || t[e - 1] == ';' || t[e - 1] == ':' ||
+                         t[e - 1] == '!' || t[e - 1] == '?'))
       --e;
     if (e > q + 4) out.push_back({p, e});
     i = std::max(e, p + 4);
@@ -1149,7 +1162,7 @@ struct UrlParts {
   std::string path;         // "/..." or ""
   std::string query;        // without '?', "" when none
   bool has_query = false;
-  std::string fragment;     // with '#', or ""
+  std::string fragment;  // with '#', or ""
 };
 UrlParts split_url(std::string_view u) {
   UrlParts p;
@@ -1173,9 +1186,12 @@ UrlParts split_url(std::string_view u) {
 std::string same_shape(Rng& rng, std::string_view s) {
   std::string out(s);
   for (char& c : out) {
-    if (is_digit(c)) c = static_cast<char>('0' + rng.below(10));
-    else if (c >= 'a' && c <= 'z') c = static_cast<char>('a' + rng.below(26));
-    else if (c >= 'A' && c <= 'Z') c = static_cast<char>('A' + rng.below(26));
+    if (is_digit(c))
+      c = static_cast<char>('0' + rng.below(10));
+    else if (c >= 'a' && c <= 'z')
+      c = static_cast<char>('a' + rng.below(26));
+    else if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>('A' + rng.below(26));
   }
   return out;
 }
@@ -1245,7 +1261,8 @@ void hash_buster(Ctx& c) {
   for (int op : ops) {
     switch (op) {
       case 0: {  // a paragraph of random dictionary words at the end
-        std::string para = random_words(rng, c.stress ? rng.range(30, 120) : rng.range(8, 30), true);
+        std::string para =
+            random_words(rng, c.stress ? rng.range(30, 120) : rng.range(8, 30), true);
         bool small = rng.chance(0.5);
         std::string html = small ? "<p><font size=\"1\" color=\"#999999\">" + para + "</font></p>"
                                  : "<p>" + para + "</p>";
@@ -1291,9 +1308,10 @@ void hash_buster(Ctx& c) {
             std::size_t idx = rng.below(words.size());
             std::string_view open = rng.pick(kHidden);
             std::string tag = std::string(open.substr(1, open.find_first_of(" >") - 1));
-            std::string junk = random_words(rng, c.stress ? rng.range(40, 150) : rng.range(10, 40), false);
-            edits.push_back({words[idx].begin, words[idx].begin,
-                             std::string(open) + junk + "</" + tag + "> "});
+            std::string junk =
+                random_words(rng, c.stress ? rng.range(40, 150) : rng.range(10, 40), false);
+            edits.push_back(
+                {words[idx].begin, words[idx].begin, std::string(open) + junk + "</" + tag + "> "});
           }
           apply_edits(l.text, std::move(edits));
         }
@@ -1325,8 +1343,8 @@ void hash_buster(Ctx& c) {
           for (std::size_t i : rng.choose(breaks.size(), static_cast<std::size_t>(n))) {
             std::string junk = rng.chance(0.5) ? random_token(rng, 5, 12)
                                                : random_words(rng, rng.range(2, 5), false);
-            edits.push_back({breaks[i], breaks[i],
-                             l.html ? "<p>" + junk + "</p>\n" : junk + "\n\n"});
+            edits.push_back(
+                {breaks[i], breaks[i], l.html ? "<p>" + junk + "</p>\n" : junk + "\n\n"});
           }
           apply_edits(l.text, std::move(edits));
         }
@@ -1338,13 +1356,14 @@ void hash_buster(Ctx& c) {
   for (auto& l : leaves) store(l);
 }
 
-
 // --- personalisation -----------------------------------------------------------------------
 std::string find_address(std::string_view v) {
   std::size_t at = v.find('@');
   if (at == std::string_view::npos) return {};
   std::size_t b = at, e = at + 1;
-  auto ok = [](char ch) { return is_alnum(ch) || ch == '.' || ch == '_' || ch == '-' || ch == '+'; };
+  auto ok = [](char ch) {
+    return is_alnum(ch) || ch == '.' || ch == '_' || ch == '-' || ch == '+';
+  };
   while (b > 0 && ok(v[b - 1])) --b;
   while (e < v.size() && ok(v[e])) ++e;
   if (b == at || e == at + 1) return {};
@@ -1392,8 +1411,10 @@ void personalise(Ctx& c) {
       case 1: {
         bool top = rng.chance(0.4);
         for (auto& l : leaves) {
-          if (top) prepend_text(l, id_line, "<p>" + html_escape(id_line) + "</p>");
-          else append_text(l, id_line, "<p>" + html_escape(id_line) + "</p>");
+          if (top)
+            prepend_text(l, id_line, "<p>" + html_escape(id_line) + "</p>");
+          else
+            append_text(l, id_line, "<p>" + html_escape(id_line) + "</p>");
         }
         note(c, "personalise", "id");
         break;
@@ -1401,7 +1422,9 @@ void personalise(Ctx& c) {
       case 2: {
         std::string line = "This message was sent to " + r.email +
                            (rng.chance(0.5) ? "." : " because you subscribed to our partners.");
-        for (auto& l : leaves) append_text(l, wrap(line, 72), "<p><font size=\"1\">" + html_escape(line) + "</font></p>");
+        for (auto& l : leaves)
+          append_text(l, wrap(line, 72),
+                      "<p><font size=\"1\">" + html_escape(line) + "</font></p>");
         note(c, "personalise", "sent-to");
         break;
       }
@@ -1545,7 +1568,9 @@ void tracking_urls(Ctx& c) {
   for (auto& l : leaves) {
     auto urls = find_urls(l.text);
     if (unsub_host.empty() && !urls.empty()) {
-      unsub_host = split_url(std::string_view(l.text).substr(urls[0].begin, urls[0].end - urls[0].begin)).scheme_host;
+      unsub_host =
+          split_url(std::string_view(l.text).substr(urls[0].begin, urls[0].end - urls[0].begin))
+              .scheme_host;
     }
     std::vector<Edit> edits;
     for (const Range& u : urls) {
@@ -1580,7 +1605,8 @@ std::string rewrap_plain(std::string_view text, std::size_t width) {
     bool prose = true;
     for (auto l : para) {
       if (!l.empty() && (l[0] == ' ' || l[0] == '\t' || l[0] == '>')) prose = false;
-      if (l.find("   ") != std::string_view::npos || l.find('\t') != std::string_view::npos) prose = false;
+      if (l.find("   ") != std::string_view::npos || l.find('\t') != std::string_view::npos)
+        prose = false;
     }
     if (prose) {
       std::string joined;
@@ -1655,7 +1681,8 @@ void reencode(Ctx& c) {
           Cte n;
           do {
             n = rng.pick(kChoices);
-          } while (n == l.cte || (n == Cte::k8bit && (l.cte == Cte::k7bit || l.cte == Cte::kBinary)));
+          } while (n == l.cte ||
+                   (n == Cte::k8bit && (l.cte == Cte::k7bit || l.cte == Cte::kBinary)));
           l.cte = n;
           what = std::string(cte_name(n));
         }
@@ -1665,7 +1692,8 @@ void reencode(Ctx& c) {
       }
       case 1: {  // line re-wrapping
         std::size_t width = static_cast<std::size_t>(rng.range(48, 76));
-        for (auto& l : leaves) l.text = l.html ? rewrap_html(l.text, width) : rewrap_plain(l.text, width);
+        for (auto& l : leaves)
+          l.text = l.html ? rewrap_html(l.text, width) : rewrap_plain(l.text, width);
         note(c, "reencode", "rewrap=" + std::to_string(width));
         any = true;
         break;
@@ -1764,7 +1792,9 @@ void html_obfuscate(Ctx& c) {
         store(l);
         wrap_multipart(e, "alternative", new_boundary(rng));
         Entity h;
-        h.fields.push_back({"Content-Type", " text/html; charset=\"" + (cs.empty() ? std::string("us-ascii") : cs) + "\""});
+        h.fields.push_back(
+            {"Content-Type",
+             " text/html; charset=\"" + (cs.empty() ? std::string("us-ascii") : cs) + "\""});
         store_text(h, html, l.cte == Cte::kBase64 ? Cte::kBase64 : Cte::kQp, false);
         e.children.push_back(std::move(h));
       } else {
@@ -1780,9 +1810,10 @@ void html_obfuscate(Ctx& c) {
   std::vector<std::size_t> techniques =
       rng.choose(5, static_cast<std::size_t>(c.stress ? rng.range(3, 5) : rng.range(2, 4)));
   const double scale = c.stress ? 2.0 : 1.0;
-  static constexpr std::string_view kNames[] = {"tags", "comments", "entities", "hidden", "zero-width"};
+  static constexpr std::string_view kNames[] = {"tags", "comments", "entities", "hidden",
+                                                "zero-width"};
   for (std::size_t t : techniques) note(c, "html-obfuscation", kNames[t]);
-  static constexpr std::string_view kEmptyTags[] = {"<b></b>", "<i></i>", "<span></span>",
+  static constexpr std::string_view kEmptyTags[] = {"<b></b>",       "<i></i>", "<span></span>",
                                                     "<font></font>", "<u></u>", "<o:p></o:p>"};
   static constexpr std::string_view kWrapTags[] = {"b", "i", "span", "font", "strong"};
   static constexpr std::string_view kZw[] = {"&#8203;", "&#x200B;", "&#x200b;", "&zwnj;",
@@ -1813,7 +1844,8 @@ void html_obfuscate(Ctx& c) {
     for (std::size_t t : techniques) {
       switch (t) {
         case 0:  // tags inside words
-          for (std::size_t i : pick_words(scale * (0.10 + 0.15 * static_cast<double>(rng.below(100)) / 100))) {
+          for (std::size_t i :
+               pick_words(scale * (0.10 + 0.15 * static_cast<double>(rng.below(100)) / 100))) {
             Range w = words[i];
             std::size_t len = w.end - w.begin;
             std::size_t p = w.begin + 1 + rng.below(len - 1);
@@ -1826,14 +1858,16 @@ void html_obfuscate(Ctx& c) {
           }
           break;
         case 1:  // comments inside words
-          for (std::size_t i : pick_words(scale * (0.05 + 0.10 * static_cast<double>(rng.below(100)) / 100))) {
+          for (std::size_t i :
+               pick_words(scale * (0.05 + 0.10 * static_cast<double>(rng.below(100)) / 100))) {
             Range w = words[i];
             std::size_t p = w.begin + 1 + rng.below(w.end - w.begin - 1);
             edits.push_back({p, p, "<!-- " + random_token(rng, 0, 8) + " -->"});
           }
           break;
         case 2:  // character references for some letters
-          for (std::size_t i : pick_words(scale * (0.10 + 0.15 * static_cast<double>(rng.below(100)) / 100))) {
+          for (std::size_t i :
+               pick_words(scale * (0.10 + 0.15 * static_cast<double>(rng.below(100)) / 100))) {
             Range w = words[i];
             std::size_t len = w.end - w.begin;
             std::string rep;
@@ -1844,8 +1878,10 @@ void html_obfuscate(Ctx& c) {
               if (wi < which.size() && which[wi] == k) {
                 ++wi;
                 char buf[16];
-                if (rng.chance(0.5)) std::snprintf(buf, sizeof buf, "&#%d;", ch);
-                else std::snprintf(buf, sizeof buf, rng.chance(0.5) ? "&#x%x;" : "&#x%X;", ch);
+                if (rng.chance(0.5))
+                  std::snprintf(buf, sizeof buf, "&#%d;", ch);
+                else
+                  std::snprintf(buf, sizeof buf, rng.chance(0.5) ? "&#x%x;" : "&#x%X;", ch);
                 rep += buf;
               } else {
                 rep += ch;
@@ -1865,7 +1901,8 @@ void html_obfuscate(Ctx& c) {
             Range w = words[i];
             if (rng.chance(0.3)) {
               std::size_t p = w.begin + 1 + rng.below(w.end - w.begin - 1);
-              edits.push_back({p, p, std::string(open) + random_token(rng, 2, 5) + "</" + tag + ">"});
+              edits.push_back(
+                  {p, p, std::string(open) + random_token(rng, 2, 5) + "</" + tag + ">"});
             } else {
               edits.push_back({w.begin, w.begin,
                                std::string(open) + random_words(rng, rng.range(3, 12), false) +
@@ -1875,10 +1912,12 @@ void html_obfuscate(Ctx& c) {
           break;
         }
         default:  // zero-width characters inside words
-          for (std::size_t i : pick_words(scale * (0.10 + 0.10 * static_cast<double>(rng.below(100)) / 100))) {
+          for (std::size_t i :
+               pick_words(scale * (0.10 + 0.10 * static_cast<double>(rng.below(100)) / 100))) {
             Range w = words[i];
             std::size_t p = w.begin + 1 + rng.below(w.end - w.begin - 1);
-            std::string zw = utf8 && rng.chance(0.5) ? std::string("\xE2\x80\x8B") : std::string(rng.pick(kZw));
+            std::string zw =
+                utf8 && rng.chance(0.5) ? std::string("\xE2\x80\x8B") : std::string(rng.pick(kZw));
             edits.push_back({p, p, zw});
           }
           break;
@@ -1924,10 +1963,14 @@ std::string typo(Rng& rng, std::string w, std::string* what) {
       [[fallthrough]];
     case 4: {
       int k = rng.range(0, 2);
-      if (k == 0) for (char& ch : w) ch = upper_c(ch);
-      else if (k == 1) for (char& ch : w) ch = lower_c(ch);
-      else w[0] = upper_c(w[0]);
-      if (k == 2) for (std::size_t i = 1; i < n; ++i) w[i] = lower_c(w[i]);
+      if (k == 0)
+        for (char& ch : w) ch = upper_c(ch);
+      else if (k == 1)
+        for (char& ch : w) ch = lower_c(ch);
+      else
+        w[0] = upper_c(w[0]);
+      if (k == 2)
+        for (std::size_t i = 1; i < n; ++i) w[i] = lower_c(w[i]);
       *what = "case";
       break;
     }
@@ -1990,7 +2033,8 @@ std::string encode_word(std::string_view s, bool base64) {
   while (i < s.size()) {
     std::size_t n = std::min<std::size_t>(s.size() - i, base64 ? 36 : 24);
     // Do not split a UTF-8 sequence.
-    while (cs == "utf-8" && i + n < s.size() && (static_cast<unsigned char>(s[i + n]) >> 6) == 2) --n;
+    while (cs == "utf-8" && i + n < s.size() && (static_cast<unsigned char>(s[i + n]) >> 6) == 2)
+      --n;
     std::string_view chunk = s.substr(i, n);
     if (!out.empty()) out += "\n ";
     if (base64) {
@@ -2000,8 +2044,10 @@ std::string encode_word(std::string_view s, bool base64) {
       out += "=?" + cs + "?Q?";
       static constexpr char kHex[] = "0123456789ABCDEF";
       for (unsigned char ch : chunk) {
-        if (ch == ' ') out += '_';
-        else if (is_alnum(static_cast<char>(ch))) out += static_cast<char>(ch);
+        if (ch == ' ')
+          out += '_';
+        else if (is_alnum(static_cast<char>(ch)))
+          out += static_cast<char>(ch);
         else {
           out += '=';
           out += kHex[ch >> 4];
@@ -2053,14 +2099,16 @@ void headers(Ctx& c) {
         break;
       }
       case 1: {
-        std::string name = std::string(rng.pick(kFirstNames)) + " " + std::string(rng.pick(kLastNames));
-        top.set("From", "\"" + name + "\" <" + random_token(rng, 5, 10) + "@" + random_domain(rng) + ">");
+        std::string name =
+            std::string(rng.pick(kFirstNames)) + " " + std::string(rng.pick(kLastNames));
+        top.set("From",
+                "\"" + name + "\" <" + random_token(rng, 5, 10) + "@" + random_domain(rng) + ">");
         note(c, "headers", "from");
         break;
       }
       case 2:
-        top.set("Message-ID", "<" + random_token(rng, 10, 18) + "." + random_token(rng, 4, 6, true) +
-                                  "@" + random_domain(rng) + ">");
+        top.set("Message-ID", "<" + random_token(rng, 10, 18) + "." +
+                                  random_token(rng, 4, 6, true) + "@" + random_domain(rng) + ">");
         note(c, "headers", "message-id");
         break;
       case 3:
@@ -2074,9 +2122,9 @@ void headers(Ctx& c) {
         for (int i = 0; i < n; ++i) {
           std::string host = random_token(rng, 3, 8) + "." + random_domain(rng);
           rec.push_back({"Received", " from " + host + " ([" + random_ip(rng) + "])\n\tby mx" +
-                                         std::to_string(rng.range(1, 9)) + "." + random_domain(rng) +
-                                         " with SMTP id " + random_token(rng, 8, 12) + ";\n\t" +
-                                         random_date(rng)});
+                                         std::to_string(rng.range(1, 9)) + "." +
+                                         random_domain(rng) + " with SMTP id " +
+                                         random_token(rng, 8, 12) + ";\n\t" + random_date(rng)});
         }
         top.fields.insert(top.fields.begin(), rec.begin(), rec.end());
         note(c, "headers", "received");
@@ -2167,11 +2215,12 @@ Mutation mutate(std::string_view raw, MutationKind kind, std::uint64_t seed, Int
     // 2-4 distinct kinds, applied in the order a spammer's pipeline would: headers and
     // template fields first, then text changes, then markup, then the final encoding.
     static constexpr MutationKind kOrder[] = {
-        MutationKind::kHeaders, MutationKind::kPersonalise, MutationKind::kTrackingUrls,
-        MutationKind::kHashBuster, MutationKind::kTypos, MutationKind::kHtmlObfuscate,
+        MutationKind::kHeaders,    MutationKind::kPersonalise, MutationKind::kTrackingUrls,
+        MutationKind::kHashBuster, MutationKind::kTypos,       MutationKind::kHtmlObfuscate,
         MutationKind::kReencode};
-    auto picked = c.rng.choose(std::size(kOrder),
-                               static_cast<std::size_t>(c.stress ? c.rng.range(3, 5) : c.rng.range(2, 4)));
+    auto picked =
+        c.rng.choose(std::size(kOrder),
+                     static_cast<std::size_t>(c.stress ? c.rng.range(3, 5) : c.rng.range(2, 4)));
     for (std::size_t i : picked) apply(c, kOrder[i]);
   }
   return Mutation{write_mail(c.mail), std::move(c.applied)};
@@ -2216,9 +2265,9 @@ std::optional<std::string> extract_list_footer(std::string_view raw, std::string
     if (u != std::string_view::npos) {
       std::size_t name_start = u + 49;
       std::size_t name_end = t.find('\n', name_start);
-      std::string_view name = t.substr(name_start, name_end == std::string_view::npos
-                                                       ? t.size() - name_start
-                                                       : name_end - name_start);
+      std::string_view name =
+          t.substr(name_start, name_end == std::string_view::npos ? t.size() - name_start
+                                                                  : name_end - name_start);
       std::size_t ml = ifind(name, " mailing list");
       if (ml == std::string_view::npos) ml = ifind(name, " maillist");
       if (ml != std::string_view::npos) {
@@ -2241,7 +2290,7 @@ std::optional<std::string> extract_list_footer(std::string_view raw, std::string
         std::size_t b = un;
         while (b != std::string_view::npos && b > 0 && !is_space(foot[b - 1])) --b;
         *list_name = un == std::string_view::npos ? std::string("yahoo-groups")
-                                                   : lower(foot.substr(b, un - b));
+                                                  : lower(foot.substr(b, un - b));
       }
       return std::string(foot);
     }
@@ -2263,8 +2312,10 @@ namespace {
 void check_entity(const Entity& e, std::string_view raw_type, std::vector<std::string>& out) {
   ContentType ct = e.content_type();
   if (ct.type.rfind("multipart/", 0) == 0) {
-    if (ct.param("boundary").empty()) out.push_back("multipart without boundary (" + ct.type + ")");
-    else if (!e.multipart) out.push_back("multipart boundary never found (" + ct.type + ")");
+    if (ct.param("boundary").empty())
+      out.push_back("multipart without boundary (" + ct.type + ")");
+    else if (!e.multipart)
+      out.push_back("multipart boundary never found (" + ct.type + ")");
   }
   (void)raw_type;
   if (e.multipart) {

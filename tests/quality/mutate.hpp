@@ -21,10 +21,10 @@
 namespace strop::quality {
 
 enum class MutationKind : int {
-  kHashBuster = 0,    // random words / gibberish appended, prepended or hidden in HTML
-  kPersonalise = 1,   // To: changed, "Dear <name>", recipient address and per-recipient IDs
-  kTrackingUrls = 2,  // query/path tokens randomised, redirector hosts, per-recipient unsubscribe
-  kReencode = 3,      // QP/base64/8bit, line re-wrapping, CRLF<->LF, latin-1<->utf-8
+  kHashBuster = 0,     // random words / gibberish appended, prepended or hidden in HTML
+  kPersonalise = 1,    // To: changed, "Dear <name>", recipient address and per-recipient IDs
+  kTrackingUrls = 2,   // query/path tokens randomised, redirector hosts, per-recipient unsubscribe
+  kReencode = 3,       // QP/base64/8bit, line re-wrapping, CRLF<->LF, latin-1<->utf-8
   kHtmlObfuscate = 4,  // text->HTML, tags/comments/entities/zero-width in words, hidden junk
   kTypos = 5,          // a few words: substitution, swap, doubling, case, look-alikes (0/o, 1/l)
   kHeaders = 6,        // Subject variations, From/Message-ID/Date/Received changed, X-headers
@@ -32,7 +32,7 @@ enum class MutationKind : int {
 };
 
 inline constexpr std::array<MutationKind, 7> kSingleKinds = {
-    MutationKind::kHashBuster, MutationKind::kPersonalise,  MutationKind::kTrackingUrls,
+    MutationKind::kHashBuster, MutationKind::kPersonalise,   MutationKind::kTrackingUrls,
     MutationKind::kReencode,   MutationKind::kHtmlObfuscate, MutationKind::kTypos,
     MutationKind::kHeaders};
 
@@ -42,9 +42,9 @@ std::string_view kind_name(MutationKind kind);
 std::optional<MutationKind> kind_from_name(std::string_view name);
 
 // How hard the spammer pushes. kNormal is the realistic campaign profile the match-rate targets
-// (quality_test.cpp) are measured on; kStress uses the same techniques at the upper end of what stays readable
-// (hash-buster paragraphs of up to 120 words, typos in 4-8% of words, obfuscation of up to half
-// the words, 3-5 kinds per combination), to show the margin left.
+// (quality_test.cpp) are measured on; kStress uses the same techniques at the upper end of what
+// stays readable (hash-buster paragraphs of up to 120 words, typos in 4-8% of words, obfuscation of
+// up to half the words, 3-5 kinds per combination), to show the margin left.
 enum class Intensity { kNormal, kStress };
 
 struct Mutation {

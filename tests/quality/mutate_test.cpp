@@ -36,7 +36,8 @@ std::vector<std::pair<std::string, std::string>> load_dir(const std::string& sub
 }
 
 const std::vector<std::pair<std::string, std::string>>& spam() {
-  static const auto* corpus = new std::vector<std::pair<std::string, std::string>>(load_dir("spam"));
+  static const auto* corpus =
+      new std::vector<std::pair<std::string, std::string>>(load_dir("spam"));
   return *corpus;
 }
 
@@ -132,7 +133,8 @@ TEST(Mutate, TrackingUrlsChangeTheUrl) {
   for (std::uint64_t s = 1; s <= 20; ++s) {
     auto m = mutate(kPlain, MutationKind::kTrackingUrls, s);
     std::string text = decoded_text(m.raw);
-    EXPECT_EQ(text.find("Visit http://www.example.com/offer?id=12345\n"), std::string::npos) << text;
+    EXPECT_EQ(text.find("Visit http://www.example.com/offer?id=12345\n"), std::string::npos)
+        << text;
     EXPECT_NE(text.find("http"), std::string::npos);
   }
 }

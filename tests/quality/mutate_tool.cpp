@@ -114,9 +114,8 @@ int main(int argc, char** argv) {
     for (std::uint64_t i = 0; i < count; ++i) {
       std::uint64_t s = seed + i;
       auto m = strop::quality::mutate(raw, k, s);
-      std::filesystem::path out =
-          outdir / (stem + "." + std::string(strop::quality::kind_name(k)) + "." +
-                    std::to_string(s) + ".eml");
+      std::filesystem::path out = outdir / (stem + "." + std::string(strop::quality::kind_name(k)) +
+                                            "." + std::to_string(s) + ".eml");
       std::ofstream f(out, std::ios::binary);
       f.write(m.raw.data(), static_cast<std::streamsize>(m.raw.size()));
       f.close();

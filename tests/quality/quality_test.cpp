@@ -50,8 +50,8 @@ struct Outcome {
   bool parse_ok = true;
   bool orig_content = true;
   std::string applied;
-  std::string engines;     // describe(comparison)
-  double fuzzy = 0;        // fuzzy similarity
+  std::string engines;  // describe(comparison)
+  double fuzzy = 0;     // fuzzy similarity
   std::vector<sigs::Engine> matched_by;
 };
 
@@ -94,14 +94,22 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (i + 1 >= argc) return usage(("missing value for " + a).c_str());
     std::string v = argv[++i];
-    if (a == "--corpus") corpus = v;
-    else if (a == "--tsv") tsv_path = v;
-    else if (a == "--per-kind") per_kind = std::atoi(v.c_str());
-    else if (a == "--combos") combos = std::atoi(v.c_str());
-    else if (a == "--limit") limit = static_cast<std::size_t>(std::atol(v.c_str()));
-    else if (a == "--worst") worst = std::atoi(v.c_str());
-    else if (a == "--stress-per-kind") stress_per_kind = std::atoi(v.c_str());
-    else if (a == "--stress-combos") stress_combos = std::atoi(v.c_str());
+    if (a == "--corpus")
+      corpus = v;
+    else if (a == "--tsv")
+      tsv_path = v;
+    else if (a == "--per-kind")
+      per_kind = std::atoi(v.c_str());
+    else if (a == "--combos")
+      combos = std::atoi(v.c_str());
+    else if (a == "--limit")
+      limit = static_cast<std::size_t>(std::atol(v.c_str()));
+    else if (a == "--worst")
+      worst = std::atoi(v.c_str());
+    else if (a == "--stress-per-kind")
+      stress_per_kind = std::atoi(v.c_str());
+    else if (a == "--stress-combos")
+      stress_combos = std::atoi(v.c_str());
     else if (a == "--kind") {
       only = strop::quality::kind_from_name(v);
       if (!only) return usage(("unknown kind " + v).c_str());
@@ -206,10 +214,11 @@ int main(int argc, char** argv) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   // Table.
-  std::printf("Signature quality on %zu spam messages (%zu variants + %zu stress variants, %.1f s)\n\n",
-              spam.size(), outcomes.size(), stress_outcomes.size(), secs);
-  std::printf("%-18s %8s %8s %8s %8s  %7s %7s %7s %7s  %s\n", "kind", "variants", "matched",
-              "rate", "target", "body", "fuzzy", "url", "attach", "mean fuzzy sim");
+  std::printf(
+      "Signature quality on %zu spam messages (%zu variants + %zu stress variants, %.1f s)\n\n",
+      spam.size(), outcomes.size(), stress_outcomes.size(), secs);
+  std::printf("%-18s %8s %8s %8s %8s  %7s %7s %7s %7s  %s\n", "kind", "variants", "matched", "rate",
+              "target", "body", "fuzzy", "url", "attach", "mean fuzzy sim");
   bool ok = true;
   int single_variants = 0, single_matched = 0;
   auto row = [&](const char* name, const KindStats& ks, double target) {
@@ -243,12 +252,15 @@ int main(int argc, char** argv) {
     }
     ok &= row("all single kinds", all, kSingleKindTarget);
   }
-  if (stats.count(MutationKind::kCombo)) ok &= row("combo", stats[MutationKind::kCombo], kComboTarget);
-  std::printf("(engine columns: variants that engine alone matched; a variant may count under several)\n");
+  if (stats.count(MutationKind::kCombo))
+    ok &= row("combo", stats[MutationKind::kCombo], kComboTarget);
+  std::printf(
+      "(engine columns: variants that engine alone matched; a variant may count under several)\n");
 
   if (!stress_outcomes.empty()) {
-    std::printf("\nStress profile (Intensity::kStress: long hash-busters, 4-8%% typos, heavy obfuscation, "
-                "3-5 kinds per combination); informational, not asserted:\n");
+    std::printf(
+        "\nStress profile (Intensity::kStress: long hash-busters, 4-8%% typos, heavy obfuscation, "
+        "3-5 kinds per combination); informational, not asserted:\n");
     int sv = 0, sm = 0;
     for (MutationKind k : strop::quality::kSingleKinds) {
       if (!stress_stats.count(k)) continue;
@@ -276,9 +288,10 @@ int main(int argc, char** argv) {
     std::printf("\n%d variants sigs::compute rejected although their original was accepted:\n",
                 parse_failures);
     for (const auto& o : outcomes)
-      if (!o.parse_ok) std::printf("  %s %s seed=%llu\n", o.file.c_str(),
-                                   std::string(strop::quality::kind_name(o.kind)).c_str(),
-                                   static_cast<unsigned long long>(o.seed));
+      if (!o.parse_ok)
+        std::printf("  %s %s seed=%llu\n", o.file.c_str(),
+                    std::string(strop::quality::kind_name(o.kind)).c_str(),
+                    static_cast<unsigned long long>(o.seed));
   }
 
   // Per-sub-mutation miss counts: which technique hurts.
@@ -300,8 +313,9 @@ int main(int argc, char** argv) {
   }
   std::printf("\nMisses per technique (all kinds, combos included):\n");
   for (const auto& [item, p] : by_applied) {
-    if (p.second) std::printf("  %-34s %5d / %5d missed (%.1f%%)\n", item.c_str(), p.second, p.first,
-                              100.0 * p.second / p.first);
+    if (p.second)
+      std::printf("  %-34s %5d / %5d missed (%.1f%%)\n", item.c_str(), p.second, p.first,
+                  100.0 * p.second / p.first);
   }
 
   // Worst misses.
@@ -313,9 +327,10 @@ int main(int argc, char** argv) {
     if (a->fuzzy != b->fuzzy) return a->fuzzy < b->fuzzy;
     return a->file < b->file;
   });
-  std::printf("\n%zu misses; the worst %d (lowest fuzzy similarity first; originals with content "
-              "signatures first):\n",
-              misses.size(), std::min<int>(worst, static_cast<int>(misses.size())));
+  std::printf(
+      "\n%zu misses; the worst %d (lowest fuzzy similarity first; originals with content "
+      "signatures first):\n",
+      misses.size(), std::min<int>(worst, static_cast<int>(misses.size())));
   for (int i = 0; i < worst && i < static_cast<int>(misses.size()); ++i) {
     const Outcome& o = *misses[static_cast<std::size_t>(i)];
     std::printf("  %s %-16s seed=%-20llu %s  [%s]\n", o.file.c_str(),
@@ -324,9 +339,10 @@ int main(int argc, char** argv) {
   }
   std::printf("  (reproduce: strop-mutate --kind KIND --seed SEED corpus/spam/FILE OUTDIR)\n");
 
-  std::printf("\n%zu originals without a content signature (body/1 or fuzzy/1); their variants are "
-              "counted, unmatched ones as misses:\n",
-              no_content.size());
+  std::printf(
+      "\n%zu originals without a content signature (body/1 or fuzzy/1); their variants are "
+      "counted, unmatched ones as misses:\n",
+      no_content.size());
   for (const auto& n : no_content) std::printf("  %s\n", n.c_str());
   if (!orig_errors.empty()) {
     std::printf("\n%zu originals sigs::compute rejected:\n", orig_errors.size());

@@ -39,9 +39,9 @@
 #include <vector>
 
 #include "agent/identity.hpp"
+#include "base/result.hpp"
 #include "protocol/messages.hpp"
 #include "sigs/compute.hpp"
-#include "base/result.hpp"
 #include "sigs/signature.hpp"
 
 namespace strop::agent {
@@ -100,7 +100,7 @@ struct ClientOptions {
 // Outcome of one report or revoke call, summed over its messages.
 struct VoteSummary {
   std::vector<protocol::MessageVoteResult> results;  // one per input set, same order
-  std::size_t skipped_empty = 0;  // input sets without signatures (not sent)
+  std::size_t skipped_empty = 0;                     // input sets without signatures (not sent)
 };
 
 struct ClientStats {
@@ -141,8 +141,7 @@ class Client {
   // by the configured identity when it is an admin). Returns the new identity, whose `node`
   // is the URL of the node that registered it. Errors: kExists (name taken), kForbidden
   // (registration closed), kInvalidArgument (bad name).
-  Result<protocol::Identity> register_reporter(const std::string& name,
-                                               std::optional<double> trust,
+  Result<protocol::Identity> register_reporter(const std::string& name, std::optional<double> trust,
                                                Deadline deadline);
 
   // GET /v1/state of the first node that answers.

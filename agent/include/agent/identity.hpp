@@ -8,8 +8,8 @@
 
 #include <string>
 
-#include "protocol/messages.hpp"
 #include "base/result.hpp"
+#include "protocol/messages.hpp"
 
 namespace strop::agent {
 

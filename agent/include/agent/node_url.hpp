@@ -15,12 +15,12 @@
 namespace strop::agent {
 
 struct NodeUrl {
-  bool tls = false;         // https
-  bool udp = false;         // udp:// (strop-udp/1 checks only)
-  std::string host;         // without brackets for IPv6 literals
-  std::string port;         // decimal, never empty after parsing
-  std::string base_path;    // "" or "/prefix" (no trailing slash)
-  std::string text;         // normalised form, e.g. "http://127.0.0.1:7713"
+  bool tls = false;       // https
+  bool udp = false;       // udp:// (strop-udp/1 checks only)
+  std::string host;       // without brackets for IPv6 literals
+  std::string port;       // decimal, never empty after parsing
+  std::string base_path;  // "" or "/prefix" (no trailing slash)
+  std::string text;       // normalised form, e.g. "http://127.0.0.1:7713"
 
   // "host:port" as written in a Host header (IPv6 literals bracketed).
   std::string host_header() const;

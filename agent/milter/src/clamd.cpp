@@ -109,12 +109,9 @@ Result<VirusScanResult> ClamdClient::scan_one(const Endpoint& ep, std::string_vi
   }
   auto r = clamd::parse_reply(reply.substr(0, reply.find('\0')));
   switch (r.status) {
-    case clamd::Status::kClean:
-      return VirusScanResult{false, {}, ep.text()};
-    case clamd::Status::kInfected:
-      return VirusScanResult{true, r.virus, ep.text()};
-    case clamd::Status::kError:
-      break;
+    case clamd::Status::kClean: return VirusScanResult{false, {}, ep.text()};
+    case clamd::Status::kInfected: return VirusScanResult{true, r.virus, ep.text()};
+    case clamd::Status::kError: break;
   }
   if (r.text.find("size limit") != std::string::npos) {
     return make_error(Errc::kLimitExceeded, "clamd " + ep.text() + ": " + r.text);

@@ -39,12 +39,9 @@ Result<IncomingMode> parse_incoming_mode(std::string_view text) {
 
 const char* incoming_mode_name(IncomingMode m) {
   switch (m) {
-    case IncomingMode::kRemove:
-      return "remove";
-    case IncomingMode::kRename:
-      return "rename";
-    case IncomingMode::kKeep:
-      return "keep";
+    case IncomingMode::kRemove: return "remove";
+    case IncomingMode::kRename: return "rename";
+    case IncomingMode::kKeep: return "keep";
   }
   return "?";
 }

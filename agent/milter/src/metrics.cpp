@@ -7,20 +7,13 @@ namespace strop::milter {
 
 const char* metric_stage_name(MetricStage s) {
   switch (s) {
-    case MetricStage::kParse:
-      return "parse";
-    case MetricStage::kClamd:
-      return "clamd";
-    case MetricStage::kLookup:
-      return "lookup";
-    case MetricStage::kSpamd:
-      return "spamd";
-    case MetricStage::kRules:
-      return "rules";
-    case MetricStage::kReport:
-      return "report";
-    case MetricStage::kTotal:
-      return "total";
+    case MetricStage::kParse: return "parse";
+    case MetricStage::kClamd: return "clamd";
+    case MetricStage::kLookup: return "lookup";
+    case MetricStage::kSpamd: return "spamd";
+    case MetricStage::kRules: return "rules";
+    case MetricStage::kReport: return "report";
+    case MetricStage::kTotal: return "total";
   }
   return "?";
 }

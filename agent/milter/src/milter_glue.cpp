@@ -289,15 +289,9 @@ void apply_edits(SMFICTX* ctx, const std::string& qid, const std::vector<HeaderE
     auto* name = const_cast<char*>(e.name.c_str());
     auto* value = const_cast<char*>(e.value.c_str());
     switch (e.op) {
-      case HeaderEdit::Op::kAdd:
-        rc = smfi_addheader(ctx, name, value);
-        break;
-      case HeaderEdit::Op::kChange:
-        rc = smfi_chgheader(ctx, name, e.index, value);
-        break;
-      case HeaderEdit::Op::kDelete:
-        rc = smfi_chgheader(ctx, name, e.index, nullptr);
-        break;
+      case HeaderEdit::Op::kAdd: rc = smfi_addheader(ctx, name, value); break;
+      case HeaderEdit::Op::kChange: rc = smfi_chgheader(ctx, name, e.index, value); break;
+      case HeaderEdit::Op::kDelete: rc = smfi_chgheader(ctx, name, e.index, nullptr); break;
     }
     if (rc != MI_SUCCESS) {
       g_runtime->log->warn("queue={} header edit on {} failed", qid, sanitize(e.name, 64));
@@ -341,17 +335,14 @@ sfsistat cb_eom(SMFICTX* ctx) noexcept {
     }
     switch (d.action) {
       case Action::kAccept:
-      case Action::kTag:
-        apply_edits(ctx, env.queue_id, r.edits);
-        return SMFIS_ACCEPT;
+      case Action::kTag: apply_edits(ctx, env.queue_id, r.edits); return SMFIS_ACCEPT;
       case Action::kQuarantine:
         if (r.hold) {  // headers added, the MTA keeps the message on hold
           apply_edits(ctx, env.queue_id, r.edits);
           return SMFIS_ACCEPT;
         }
         return SMFIS_DISCARD;  // stored in the quarantine directory
-      case Action::kDiscard:
-        return SMFIS_DISCARD;
+      case Action::kDiscard: return SMFIS_DISCARD;
       case Action::kReject:
         smfi_setreply(ctx, const_cast<char*>(d.rcode.c_str()), const_cast<char*>(d.xcode.c_str()),
                       const_cast<char*>(d.text.c_str()));

@@ -37,18 +37,12 @@ std::string reply_text(std::string_view tmpl, std::string_view virus, std::strin
 
 const char* action_name(Action a) {
   switch (a) {
-    case Action::kAccept:
-      return "accept";
-    case Action::kTag:
-      return "tag";
-    case Action::kReject:
-      return "reject";
-    case Action::kDiscard:
-      return "discard";
-    case Action::kQuarantine:
-      return "quarantine";
-    case Action::kTempfail:
-      return "tempfail";
+    case Action::kAccept: return "accept";
+    case Action::kTag: return "tag";
+    case Action::kReject: return "reject";
+    case Action::kDiscard: return "discard";
+    case Action::kQuarantine: return "quarantine";
+    case Action::kTempfail: return "tempfail";
   }
   return "?";
 }
@@ -74,24 +68,18 @@ Result<FailMode> parse_fail_mode(std::string_view text) {
 
 const char* stage_name(Stage s) {
   switch (s) {
-    case Stage::kClamd:
-      return "clamd";
-    case Stage::kLookup:
-      return "lookup";
-    case Stage::kSpamd:
-      return "spamd";
+    case Stage::kClamd: return "clamd";
+    case Stage::kLookup: return "lookup";
+    case Stage::kSpamd: return "spamd";
   }
   return "?";
 }
 
 FailMode PolicyOptions::failure_mode(Stage s) const {
   switch (s) {
-    case Stage::kClamd:
-      return clamd_failure;
-    case Stage::kLookup:
-      return lookup_failure;
-    case Stage::kSpamd:
-      return spamd_failure;
+    case Stage::kClamd: return clamd_failure;
+    case Stage::kLookup: return lookup_failure;
+    case Stage::kSpamd: return spamd_failure;
   }
   return FailMode::kTempfail;
 }
@@ -122,11 +110,8 @@ Decision decide(const ScanOutcome& outcome, const PolicyOptions& options) {
         d.xcode = "4.7.1";
         d.text = reply_text(options.tempfail_reply, outcome.virus.value_or(""), score);
         break;
-      case Action::kTag:
-        d.spam_flag = true;
-        break;
-      default:
-        break;
+      case Action::kTag: d.spam_flag = true; break;
+      default: break;
     }
   };
   for (const auto& f : outcome.failures) {

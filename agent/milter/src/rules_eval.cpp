@@ -91,14 +91,16 @@ void collect_texts(const RuleInput& in, const EvalLimits& limits, MessageTexts* 
 
 // The built-in rules: GTUBE, the node's confidence and the spamd score.
 void match_builtins(const RuleSet::Impl& impl, const RuleInput& in, std::string_view body_v,
-                    std::string_view full_v, std::vector<char>* hit, std::vector<double>* score_of) {
+                    std::string_view full_v, std::vector<char>* hit,
+                    std::vector<double>* score_of) {
   if (body_v.find(kGtube) != std::string_view::npos ||
       full_v.find(kGtube) != std::string_view::npos) {
     (*hit)[impl.gtube] = 1;
   }
   if (in.node_confidence && *in.node_confidence > 0) {
     (*hit)[impl.node] = 1;
-    (*score_of)[impl.node] = impl.rules[impl.node].score * std::min(*in.node_confidence, 100.0) / 100;
+    (*score_of)[impl.node] =
+        impl.rules[impl.node].score * std::min(*in.node_confidence, 100.0) / 100;
   }
   if (in.spamd_score) {
     (*hit)[impl.spamd] = 1;
@@ -116,8 +118,7 @@ void match_headers(const RuleSet::Impl& impl, const sigs::Message* msg, const Ev
       if (all.size() >= limits.max_header_bytes) break;
       all += h.name;
       all += ": ";
-      all +=
-          cap(h.value, limits.max_header_bytes - std::min(all.size(), limits.max_header_bytes));
+      all += cap(h.value, limits.max_header_bytes - std::min(all.size(), limits.max_header_bytes));
       all += '\n';
     }
   }

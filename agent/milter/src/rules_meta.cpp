@@ -99,16 +99,11 @@ class MetaParser {
  private:
   static std::string describe(const Token& t) {
     switch (t.type) {
-      case Token::kEnd:
-        return "end";
-      case Token::kNum:
-        return "number";
-      case Token::kLParen:
-        return "(";
-      case Token::kRParen:
-        return ")";
-      default:
-        return t.text;
+      case Token::kEnd: return "end";
+      case Token::kNum: return "number";
+      case Token::kLParen: return "(";
+      case Token::kRParen: return ")";
+      default: return t.text;
     }
   }
   bool is_op(std::string_view op) const {
@@ -315,41 +310,18 @@ bool eval_meta(const std::vector<MetaOp>& ops, const std::vector<char>& hit,
     double a = stack->back();
     double v = 0;
     switch (op.type) {
-      case MetaOp::kAnd:
-        v = (a != 0 && b != 0) ? 1 : 0;
-        break;
-      case MetaOp::kOr:
-        v = (a != 0 || b != 0) ? 1 : 0;
-        break;
-      case MetaOp::kAdd:
-        v = a + b;
-        break;
-      case MetaOp::kSub:
-        v = a - b;
-        break;
-      case MetaOp::kMul:
-        v = a * b;
-        break;
-      case MetaOp::kLt:
-        v = a < b;
-        break;
-      case MetaOp::kLe:
-        v = a <= b;
-        break;
-      case MetaOp::kGt:
-        v = a > b;
-        break;
-      case MetaOp::kGe:
-        v = a >= b;
-        break;
-      case MetaOp::kEq:
-        v = a == b;
-        break;
-      case MetaOp::kNe:
-        v = a != b;
-        break;
-      default:
-        break;
+      case MetaOp::kAnd: v = (a != 0 && b != 0) ? 1 : 0; break;
+      case MetaOp::kOr: v = (a != 0 || b != 0) ? 1 : 0; break;
+      case MetaOp::kAdd: v = a + b; break;
+      case MetaOp::kSub: v = a - b; break;
+      case MetaOp::kMul: v = a * b; break;
+      case MetaOp::kLt: v = a < b; break;
+      case MetaOp::kLe: v = a <= b; break;
+      case MetaOp::kGt: v = a > b; break;
+      case MetaOp::kGe: v = a >= b; break;
+      case MetaOp::kEq: v = a == b; break;
+      case MetaOp::kNe: v = a != b; break;
+      default: break;
     }
     stack->back() = v;
   }

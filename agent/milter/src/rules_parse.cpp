@@ -17,20 +17,13 @@ namespace rules_internal {
 const char* kind_name(Kind k) {
   switch (k) {
     case Kind::kHeader:
-    case Kind::kExists:
-      return "header";
-    case Kind::kBody:
-      return "body";
-    case Kind::kRawBody:
-      return "rawbody";
-    case Kind::kUri:
-      return "uri";
-    case Kind::kFull:
-      return "full";
-    case Kind::kMeta:
-      return "meta";
-    case Kind::kBuiltin:
-      return "builtin";
+    case Kind::kExists: return "header";
+    case Kind::kBody: return "body";
+    case Kind::kRawBody: return "rawbody";
+    case Kind::kUri: return "uri";
+    case Kind::kFull: return "full";
+    case Kind::kMeta: return "meta";
+    case Kind::kBuiltin: return "builtin";
   }
   return "?";
 }

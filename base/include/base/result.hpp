@@ -19,15 +19,15 @@ enum class Errc : int {
   kLimitExceeded = 3,    // a named limit was hit
   kNotFound = 4,
   kExists = 5,
-  kIo = 6,               // file or socket error
-  kUnavailable = 7,      // peer down, overloaded
+  kIo = 6,           // file or socket error
+  kUnavailable = 7,  // peer down, overloaded
   kTimeout = 8,
   kUnauthorized = 9,
   kForbidden = 10,
   kRateLimited = 11,
   kInternal = 12,
-  kNotMail = 13,         // input is not an RFC 822 message
-  kReplayed = 14,        // a signed request that was already accepted once
+  kNotMail = 13,   // input is not an RFC 822 message
+  kReplayed = 14,  // a signed request that was already accepted once
 };
 
 // Returns a short stable name for `code`, e.g. "malformed".
@@ -43,8 +43,8 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}           // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}       // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -87,7 +87,7 @@ inline Error make_error(Errc code, std::string message) { return Error{code, std
 
 // STROP_TRY(expr): evaluates `expr` (a Result) and returns its Error from the enclosing
 // function when it failed. The enclosing function must return a Result (any T).
-#define STROP_TRY(expr)                                                           \
-  do {                                                                            \
+#define STROP_TRY(expr)                                                         \
+  do {                                                                          \
     if (auto strop_try_r_ = (expr); !strop_try_r_) return strop_try_r_.error(); \
   } while (0)

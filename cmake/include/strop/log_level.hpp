@@ -14,8 +14,8 @@
 namespace strop {
 
 // In spdlog::level::level_enum order.
-inline constexpr std::array<std::string_view, 7> kLogLevels = {
-    "trace", "debug", "info", "warn", "error", "critical", "off"};
+inline constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug",    "info", "warn",
+                                                               "error", "critical", "off"};
 
 // Whether `level` is one of kLogLevels (exact, lower case).
 constexpr bool is_log_level(std::string_view level) {

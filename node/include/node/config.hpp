@@ -12,11 +12,11 @@
 #include <cstdint>
 #include <string>
 
+#include "base/config_table.hpp"
+#include "base/result.hpp"
 #include "node/pyzor_config.hpp"
 #include "node/razor_config.hpp"
 #include "protocol/limits.hpp"
-#include "base/config_table.hpp"
-#include "base/result.hpp"
 #include "storage/store.hpp"
 #include "strop/version.hpp"
 
@@ -46,17 +46,17 @@ struct Config {
   std::string tls_key;   // PEM private key file. Default: none
 
   // [api]
-  bool anonymous_check = true;     // Default: checks need no signature
-  bool open_registration = true;   // Default: unsigned /v1/register allowed
-  std::int64_t signing_window_seconds = 300;  // Default: +-5 minutes of clock skew
+  bool anonymous_check = true;                  // Default: checks need no signature
+  bool open_registration = true;                // Default: unsigned /v1/register allowed
+  std::int64_t signing_window_seconds = 300;    // Default: +-5 minutes of clock skew
   std::size_t nonce_cache_entries = 1'000'000;  // in-memory replay cache bound. Default: 1M
   // In-memory replay cache partition of one reporter (native and Pyzor); a reporter whose
   // partition is full of unexpired nonces gets 503, others are unaffected. Default: 100000
   // (reporter_per_second 200 x a 300 s window fits).
   std::size_t nonce_cache_per_reporter = 100'000;
-  protocol::Limits limits;                    // [api] max_body_bytes, max_messages, ...
-  std::size_t max_header_bytes = 8192;        // request line + header fields. Default: 8 KiB
-  std::size_t max_connections = 1024;         // concurrent connections. Default: 1024
+  protocol::Limits limits;              // [api] max_body_bytes, max_messages, ...
+  std::size_t max_header_bytes = 8192;  // request line + header fields. Default: 8 KiB
+  std::size_t max_connections = 1024;   // concurrent connections. Default: 1024
   // Connection fairness (node/conn_guard.hpp), per client IPv4 address or IPv6 /64:
   std::size_t max_connections_per_address = 64;  // concurrent connections. Default: 64
   // Slots of max_connections only an address with no open connection may take (at most a
@@ -65,18 +65,18 @@ struct Config {
   // Request bodies being received, summed over the address's connections (an address
   // receiving no other body may always send one of max_body_bytes). Default: 8 MiB
   std::size_t max_body_bytes_per_address = 8u << 20;
-  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive idle wait. Default: 60 s
+  std::chrono::milliseconds idle_timeout{60'000};  // keep-alive idle wait. Default: 60 s
   // One request, first byte to last; a new connection's first request (TLS handshake
   // included) from accept, however long the peer stays silent. Default: 10 s
   std::chrono::milliseconds read_timeout{10'000};
-  std::chrono::milliseconds write_timeout{10'000};  // one response. Default: 10 s
+  std::chrono::milliseconds write_timeout{10'000};     // one response. Default: 10 s
   std::chrono::milliseconds shutdown_timeout{10'000};  // SIGTERM: in-flight grace. Default: 10 s
-  std::size_t max_requests_per_connection = 0;  // 0 = unlimited. Default: 0
+  std::size_t max_requests_per_connection = 0;         // 0 = unlimited. Default: 0
 
   // [rate_limit] (token buckets; per_second <= 0 disables)
-  RateLimit ip_limit{2000, 4000};        // every request, per client IP
-  RateLimit reporter_limit{200, 1000};   // report/revoke requests, per reporter
-  RateLimit register_limit{0.05, 5};     // /v1/register, per client IP (1 per 20 s, burst 5)
+  RateLimit ip_limit{2000, 4000};            // every request, per client IP
+  RateLimit reporter_limit{200, 1000};       // report/revoke requests, per reporter
+  RateLimit register_limit{0.05, 5};         // /v1/register, per client IP (1 per 20 s, burst 5)
   std::size_t rate_limit_entries = 100'000;  // tracked keys per limiter. Default: 100k
 
   // [storage] (defaults declared in storage::StoreOptions)
@@ -98,7 +98,9 @@ struct Config {
 };
 
 // True when a legacy listener's `listen` value switches it on (not "" and not "off").
-inline bool listener_enabled(const std::string& listen) { return !listen.empty() && listen != "off"; }
+inline bool listener_enabled(const std::string& listen) {
+  return !listen.empty() && listen != "off";
+}
 
 // Reads `path` (TOML) over the defaults. Errors: kIo (unreadable), kInvalidArgument (syntax,
 // unknown key, wrong type or out-of-range value), as "FILE:LINE:COL: section.key: message".

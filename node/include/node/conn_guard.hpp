@@ -18,9 +18,10 @@
 // /64, so per-address limits over full IPv6 addresses would be free to evade).
 //
 // Pure accounting: no sockets, no clock (the deadlines are the listeners' own); memory is
-// one entry per address with an open connection, so at most max_connections entries. Thread-safety: admit(), the counters and every Slot method are safe for
-// concurrent use (one mutex, held for a hash lookup). A Slot itself is used by one
-// connection at a time. Lifetime: the ConnGuard must outlive every Slot it handed out.
+// one entry per address with an open connection, so at most max_connections entries. Thread-safety:
+// admit(), the counters and every Slot method are safe for concurrent use (one mutex, held for a
+// hash lookup). A Slot itself is used by one connection at a time. Lifetime: the ConnGuard must
+// outlive every Slot it handed out.
 #pragma once
 
 #include <array>

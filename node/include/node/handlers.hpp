@@ -28,8 +28,8 @@
 namespace strop::node {
 
 struct HttpRequest {
-  std::string_view method;     // as received, e.g. "POST"
-  std::string_view target;     // request target as received, e.g. "/v1/check"
+  std::string_view method;  // as received, e.g. "POST"
+  std::string_view target;  // request target as received, e.g. "/v1/check"
   std::string_view body;
   protocol::AuthHeaders auth;  // X-Strop-* header values ("" when absent)
   std::string_view client_ip;  // peer address, for per-IP rate limits
@@ -39,10 +39,10 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
-  std::string allow;     // "Allow" header for 405
-  int retry_after = 0;   // "Retry-After" seconds for 429/503; 0 = none
-  bool close = false;    // ask the server to close the connection after this response
-  int api_error = 0;     // the ApiErrc value of an error response (metrics label); 0 = ok
+  std::string allow;    // "Allow" header for 405
+  int retry_after = 0;  // "Retry-After" seconds for 429/503; 0 = none
+  bool close = false;   // ask the server to close the connection after this response
+  int api_error = 0;    // the ApiErrc value of an error response (metrics label); 0 = ok
 };
 
 using Done = std::function<void(HttpResponse)>;

@@ -83,9 +83,9 @@ class NodeMetrics {
   void record(Op op, std::size_t result, std::chrono::nanoseconds latency);
 
   Counter connections_accepted;
-  Counter connections_rejected;  // over max_connections
-  Counter connections_timed_out; // idle/read/write timeouts
-  Counter bad_requests;          // unparsable HTTP (cut off)
+  Counter connections_rejected;   // over max_connections
+  Counter connections_timed_out;  // idle/read/write timeouts
+  Counter bad_requests;           // unparsable HTTP (cut off)
   Gauge connections_active;
   Counter messages_checked;
   Counter signatures_checked;

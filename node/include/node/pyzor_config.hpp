@@ -24,7 +24,8 @@ struct PyzorConfig {
   // space-separated list of reporter names, "anonymous", or "all" (every registered
   // reporter, not anonymous). The last matching rule wins; no match denies.
   // Default: anonymous may check, info, ping and pong; every reporter may do everything.
-  std::vector<std::string> access = {"check info ping pong : anonymous : allow", "all : all : allow"};
+  std::vector<std::string> access = {"check info ping pong : anonymous : allow",
+                                     "all : all : allow"};
   // Accepted clock skew of a signed request's Time. Default: 300 s (pyzord's).
   std::int64_t time_window_seconds = protocol::pyzor::kDefaultTimeWindowSeconds;
   // Signed requests remembered in memory to refuse replays early (each for

@@ -28,6 +28,7 @@ namespace strop::node {
 // Binds the service's config().pyzor.listen and prepares the service (access rules; the
 // anonymous reporter when the rules let anonymous users report). Errors: kInvalidArgument
 // (bad address or access rule), kIo (bind failed), store errors.
-Result<std::unique_ptr<Listener>> make_pyzor_listener(SignatureService& service, const RazorAccounts& accounts);
+Result<std::unique_ptr<Listener>> make_pyzor_listener(SignatureService& service,
+                                                      const RazorAccounts& accounts);
 
 }  // namespace strop::node

@@ -24,8 +24,8 @@
 #include <string>
 #include <string_view>
 
-#include "node/config.hpp"
 #include "base/result.hpp"
+#include "node/config.hpp"
 #include "storage/reporter.hpp"
 
 namespace strop::node {
@@ -41,7 +41,9 @@ class NodeKey {
   // Reads the key file; creates it (32 random bytes, mode 0600, fsynced) when missing and
   // `create`. Errors: kNotFound (missing and !create), kIo, kMalformed (wrong size).
   static Result<NodeKey> load(const std::string& path, bool create);
-  static NodeKey from_bytes(const std::array<unsigned char, kBytes>& bytes) { return NodeKey(bytes); }
+  static NodeKey from_bytes(const std::array<unsigned char, kBytes>& bytes) {
+    return NodeKey(bytes);
+  }
   const std::array<unsigned char, kBytes>& bytes() const { return key_; }
 
  private:
@@ -79,6 +81,7 @@ class RazorAccounts {
 // `n` random characters from `alphabet` (OpenSSL RAND_bytes, rejection sampling). Used for
 // achal challenges and generated Razor user names and passwords.
 std::string random_text(std::size_t n, std::string_view alphabet);
-inline constexpr std::string_view kAlnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+inline constexpr std::string_view kAlnum =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 }  // namespace strop::node

@@ -33,6 +33,7 @@ namespace strop::node {
 
 // Binds the service's config().razor.listen. Errors: kInvalidArgument (bad address), kIo
 // (bind failed). start() runs the I/O threads; stop() is the graceful stop above.
-Result<std::unique_ptr<Listener>> make_razor_listener(SignatureService& service, const RazorAccounts& accounts);
+Result<std::unique_ptr<Listener>> make_razor_listener(SignatureService& service,
+                                                      const RazorAccounts& accounts);
 
 }  // namespace strop::node

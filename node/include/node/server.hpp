@@ -29,10 +29,10 @@
 #include <memory>
 #include <string>
 
+#include "base/result.hpp"
 #include "node/config.hpp"
 #include "node/handlers.hpp"
 #include "node/metrics.hpp"
-#include "base/result.hpp"
 
 namespace strop::node {
 
@@ -42,7 +42,8 @@ class Server {
   // registers the SIGTERM/SIGINT handlers (signals from then on start a graceful shutdown).
   // Errors: kInvalidArgument (bad listen address), kIo (bind/listen failed, unreadable
   // certificate or key).
-  static Result<std::unique_ptr<Server>> create(const Config& config, Api& api, NodeMetrics& metrics);
+  static Result<std::unique_ptr<Server>> create(const Config& config, Api& api,
+                                                NodeMetrics& metrics);
 
   ~Server();
   Server(const Server&) = delete;

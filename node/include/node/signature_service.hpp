@@ -30,6 +30,7 @@
 // and every pending callback (destroy it after Store::flush()).
 #pragma once
 
+#include <boost/system/result.hpp>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -38,8 +39,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <boost/system/result.hpp>
 
 #include "node/config.hpp"
 #include "node/limiter.hpp"
@@ -63,19 +62,19 @@ using Offload = std::function<void(std::function<void()>)>;
 
 // Why the service refused or failed a request, independent of any wire format.
 enum class ServiceErrc : std::uint8_t {
-  kInvalid,              // a value is unusable (the Store's kInvalidArgument / kMalformed)
-  kLimitExceeded,        // a named limit was hit (value too long, too many signatures)
-  kAuthRequired,         // the operation needs a signed request
-  kBadSignature,         // malformed signing fields or a signature that does not verify
-  kStale,                // the signed timestamp is outside the signing window
-  kUnknownReporter,      // no reporter of that name (or it was deleted)
-  kReplayed,             // the signed request was already accepted once
-  kForbidden,            // disabled reporter, or not allowed (not an admin)
-  kRegistrationClosed,   // open registration is switched off
-  kNameTaken,            // a reporter of that name exists
-  kRateLimited,          // a per-address or per-reporter budget is spent (retry_after)
-  kOverloaded,           // writer queue full, replay partition full (retry_after)
-  kInternal,             // a bug or an unexpected storage failure
+  kInvalid,             // a value is unusable (the Store's kInvalidArgument / kMalformed)
+  kLimitExceeded,       // a named limit was hit (value too long, too many signatures)
+  kAuthRequired,        // the operation needs a signed request
+  kBadSignature,        // malformed signing fields or a signature that does not verify
+  kStale,               // the signed timestamp is outside the signing window
+  kUnknownReporter,     // no reporter of that name (or it was deleted)
+  kReplayed,            // the signed request was already accepted once
+  kForbidden,           // disabled reporter, or not allowed (not an admin)
+  kRegistrationClosed,  // open registration is switched off
+  kNameTaken,           // a reporter of that name exists
+  kRateLimited,         // a per-address or per-reporter budget is spent (retry_after)
+  kOverloaded,          // writer queue full, replay partition full (retry_after)
+  kInternal,            // a bug or an unexpected storage failure
 };
 
 struct ServiceError {
@@ -145,8 +144,9 @@ class SignatureService {
   // remembers its nonce. Errors: kAuthRequired, kBadSignature, kUnknownReporter, kStale,
   // kForbidden (disabled), kReplayed, kOverloaded (the reporter's replay partition is full),
   // kInternal. Failures other than kOverloaded/kInternal count as auth_failures.
-  ServiceResult<Authenticated> authenticate(const protocol::AuthHeaders& auth, std::string_view method,
-                                            std::string_view target, std::string_view body);
+  ServiceResult<Authenticated> authenticate(const protocol::AuthHeaders& auth,
+                                            std::string_view method, std::string_view target,
+                                            std::string_view body);
   // Remembers (reporter, nonce) in the node's replay cache until `expires_at` (Unix seconds).
   // Errors: kReplayed (seen within its window), kOverloaded (reporter's partition full).
   ServiceResult<void> remember_nonce(std::string_view reporter, std::string_view nonce,
@@ -162,7 +162,8 @@ class SignatureService {
   // ---- signatures
 
   // Looks the signatures up. Errors: kInternal ("storage read failed"; logged with `what`).
-  ServiceResult<storage::CheckOutcome> check(std::span<const sigs::Signature> sigs, std::string_view what = "");
+  ServiceResult<storage::CheckOutcome> check(std::span<const sigs::Signature> sigs,
+                                             std::string_view what = "");
   // Counts answered native checks (messages and signatures) in NodeMetrics.
   void count_checked(std::size_t messages, std::uint64_t signatures);
   // Whether a report of these signatures can list the message (a deciding engine is there).
@@ -180,7 +181,8 @@ class SignatureService {
 
  private:
   // One token of `key` from `limiter`; a refusal is counted in `refused`.
-  ServiceResult<void> admit(RateLimiter& limiter, std::string_view key, Counter& refused, const char* what);
+  ServiceResult<void> admit(RateLimiter& limiter, std::string_view key, Counter& refused,
+                            const char* what);
 
   const Config config_;
   storage::Store& store_;

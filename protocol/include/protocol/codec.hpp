@@ -17,10 +17,10 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/messages.hpp"
-#include "base/result.hpp"
 
 namespace strop::protocol {
 

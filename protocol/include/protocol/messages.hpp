@@ -20,7 +20,7 @@ namespace strop::protocol {
 
 // One message's signature set, as sent in check, report and revoke requests.
 struct MessageSigs {
-  std::string id;                   // optional client tag (<= max_message_id_length), echoed
+  std::string id;                     // optional client tag (<= max_message_id_length), echoed
   std::vector<sigs::Signature> sigs;  // <= max_sigs_per_message; may be empty for check
 };
 
@@ -37,11 +37,11 @@ enum class Verdict : std::uint8_t {
 // One stored signature that one of the message's signatures matched.
 struct Match {
   sigs::Engine engine = sigs::Engine::kBody;
-  std::string id;           // the stored signature's text form, as `strop sig` prints it
-  double similarity = 1.0;  // 0..1; 1 for exact engines
+  std::string id;             // the stored signature's text form, as `strop sig` prints it
+  double similarity = 1.0;    // 0..1; 1 for exact engines
   std::uint32_t reports = 0;  // distinct reporters' active reports
   std::uint32_t revokes = 0;  // distinct other reporters' active revokes
-  int confidence = 0;       // this signature's confidence 0..100
+  int confidence = 0;         // this signature's confidence 0..100
 };
 
 // The node's answer for one message of a check request.
@@ -85,9 +85,9 @@ struct VoteResponse {
 // POST /v1/register. Unsigned: open registration (if enabled), trust and admin ignored.
 // Signed by an admin reporter: always allowed; trust and admin are honoured.
 struct RegisterRequest {
-  std::string name;            // valid_reporter_name()
+  std::string name;             // valid_reporter_name()
   std::optional<double> trust;  // 0.0..1.0; admin-signed requests only
-  bool admin = false;          // admin-signed requests only
+  bool admin = false;           // admin-signed requests only
 };
 
 struct RegisterResponse {

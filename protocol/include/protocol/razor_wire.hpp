@@ -133,12 +133,12 @@ std::string_view action_name(Action a);
 inline constexpr int kErrUserExists = 210;
 inline constexpr int kErrUnknownUser = 213;
 inline constexpr int kErrSendMail = 230;
-inline constexpr int kErrBadRequest = 240;       // unparsable or unknown query
-inline constexpr int kErrNotAuthenticated = 241; // report/revoke before a successful a=auth
-inline constexpr int kErrForbidden = 242;        // registration closed, reporter disabled
-inline constexpr int kErrLimit = 243;            // a named limit was hit
-inline constexpr int kErrBusy = 244;             // rate limited or writer queue full: retry later
-inline constexpr int kErrInternal = 245;         // storage failure
+inline constexpr int kErrBadRequest = 240;        // unparsable or unknown query
+inline constexpr int kErrNotAuthenticated = 241;  // report/revoke before a successful a=auth
+inline constexpr int kErrForbidden = 242;         // registration closed, reporter disabled
+inline constexpr int kErrLimit = 243;             // a named limit was hit
+inline constexpr int kErrBusy = 244;              // rate limited or writer queue full: retry later
+inline constexpr int kErrInternal = 245;          // storage failure
 
 // ---- Authentication -----------------------------------------------------------------------
 

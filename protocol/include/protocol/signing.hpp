@@ -54,8 +54,8 @@ std::string canonical_request(std::string_view method, std::string_view target,
 // Signs one request. `unix_time` is the client's clock in seconds; `nonce` must be fresh
 // (make_nonce()). REQUIRES: nonce is 16..64 characters of [A-Za-z0-9_-].
 AuthHeaders sign_request(std::string_view reporter, std::string_view secret,
-                         std::string_view method, std::string_view target,
-                         std::string_view body, std::int64_t unix_time, std::string_view nonce);
+                         std::string_view method, std::string_view target, std::string_view body,
+                         std::int64_t unix_time, std::string_view nonce);
 
 // A fresh random nonce: 32 lowercase hex characters (128 bits from the CSPRNG).
 std::string make_nonce();
@@ -72,9 +72,8 @@ enum class AuthStatus : std::uint8_t {
 // Verifies headers `h` of a request against the reporter's `secret`, the node's clock
 // `now` (Unix seconds) and the accepted skew `window_seconds`. Checks, in order: header
 // syntax, time window, HMAC (constant-time comparison). Does not look at the nonce cache.
-AuthStatus verify_request(const AuthHeaders& h, std::string_view secret,
-                          std::string_view method, std::string_view target,
-                          std::string_view body, std::int64_t now,
+AuthStatus verify_request(const AuthHeaders& h, std::string_view secret, std::string_view method,
+                          std::string_view target, std::string_view body, std::int64_t now,
                           std::int64_t window_seconds = kDefaultSigningWindowSeconds);
 
 // true when `nonce` is 16..64 characters of [A-Za-z0-9_-].

@@ -33,9 +33,10 @@ inline constexpr std::uint8_t kOpCheck = 0x01;       // request: check
 inline constexpr std::uint8_t kOpCheckReply = 0x81;  // reply to kOpCheck (high bit = reply)
 
 inline constexpr std::size_t kRequestHeaderBytes = 10;  // magic, version, op, id, count
-inline constexpr std::size_t kReplyHeaderBytes = 12;    // magic, version, op, id, status, flags, count
-inline constexpr std::size_t kReplyMessageBytes = 3;    // verdict, confidence, record count
-inline constexpr std::size_t kMatchRecordBytes = 6;     // engine, similarity, reports, revokes
+inline constexpr std::size_t kReplyHeaderBytes =
+    12;  // magic, version, op, id, status, flags, count
+inline constexpr std::size_t kReplyMessageBytes = 3;  // verdict, confidence, record count
+inline constexpr std::size_t kMatchRecordBytes = 6;   // engine, similarity, reports, revokes
 
 struct Limits {
   // Largest request datagram accepted. Default: 8192 bytes (a full message, body + fuzzy + 3
@@ -73,7 +74,7 @@ struct MatchRecord {
 
 struct MessageResult {
   bool spam = false;
-  std::uint8_t confidence = 0;  // 0..100
+  std::uint8_t confidence = 0;       // 0..100
   std::vector<MatchRecord> matches;  // at most one per engine
   friend bool operator==(const MessageResult&, const MessageResult&) = default;
 };

@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "sigs/message.hpp"
 #include "base/result.hpp"
+#include "sigs/message.hpp"
 #include "sigs/signature.hpp"
 
 namespace strop::sigs {

@@ -37,19 +37,19 @@ enum class PartKind { kText, kHtml, kAttachment };
 
 struct Part {
   PartKind kind = PartKind::kText;
-  std::string content_type;  // lowercased "type/subtype"
-  std::string filename;      // from Content-Disposition or Content-Type name, if any
-  std::string text;          // kText/kHtml: visible text, UTF-8
-  std::string data;          // kAttachment: decoded bytes; kHtml: the decoded HTML source
+  std::string content_type;       // lowercased "type/subtype"
+  std::string filename;           // from Content-Disposition or Content-Type name, if any
+  std::string text;               // kText/kHtml: visible text, UTF-8
+  std::string data;               // kAttachment: decoded bytes; kHtml: the decoded HTML source
   std::vector<std::string> urls;  // URLs found in this part (hrefs and bare), raw, in order
   std::vector<std::string> media_urls;  // kHtml: img/iframe/frame sources, raw, in order
-  int alternative_group = -1;  // children of one multipart/alternative share a group id
+  int alternative_group = -1;           // children of one multipart/alternative share a group id
 };
 
 struct Message {
   std::vector<Header> headers;
   std::vector<Part> parts;
-  std::string raw_body;          // undecoded body of the top entity (for rawbody rules)
+  std::string raw_body;                 // undecoded body of the top entity (for rawbody rules)
   std::vector<std::string> limits_hit;  // names of the limits that truncated this parse
 
   // First header named `name` (case-insensitive), or nullptr.

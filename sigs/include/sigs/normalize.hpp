@@ -33,10 +33,10 @@ std::size_t for_each_word(std::string_view text, const TokenLimits& limits,
                           const std::function<void(std::string_view)>& fn);
 
 struct CanonicalUrl {
-  std::string host;                // lowercase, no "www.", no port or user info
-  std::string registered_domain;   // e.g. "example.co.uk" for "a.b.example.co.uk"
-  std::string path;                // lowercase path, no query or fragment, no trailing '/'
-  bool specific = false;           // path names a resource (not just a host or index page)
+  std::string host;               // lowercase, no "www.", no port or user info
+  std::string registered_domain;  // e.g. "example.co.uk" for "a.b.example.co.uk"
+  std::string path;               // lowercase path, no query or fragment, no trailing '/'
+  bool specific = false;          // path names a resource (not just a host or index page)
 };
 
 // nullopt when `url` has no usable host.

@@ -41,8 +41,7 @@ struct Limits {
 std::optional<std::string> digest(std::string_view raw, const Limits& limits = {});
 
 // Every normalised line pyzor keeps, in order (UTF-8); nullopt as for digest().
-std::optional<std::vector<std::string>> kept_lines(std::string_view raw,
-                                                   const Limits& limits = {});
+std::optional<std::vector<std::string>> kept_lines(std::string_view raw, const Limits& limits = {});
 
 // The lines that are hashed, i.e. what `pyzor predigest` prints (UTF-8).
 std::optional<std::vector<std::string>> predigest_lines(std::string_view raw,

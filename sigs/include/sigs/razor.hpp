@@ -32,9 +32,9 @@ inline constexpr std::string_view kAgentVersion = "Razor-Agents v2.84";
 inline constexpr std::string_view kDefaultEp4 = "7542-10";
 
 // Fixed caps of the Perl client; part of the algorithm, not tunable.
-inline constexpr std::size_t kMaxPartHeader = 4 * 1024;     // prep_part header cap
-inline constexpr std::size_t kMaxPartBody = 60 * 1024;      // prep_part body cap
-inline constexpr std::size_t kMaxOrigHeaders = 15 * 1024;   // prep_mail header cap
+inline constexpr std::size_t kMaxPartHeader = 4 * 1024;    // prep_part header cap
+inline constexpr std::size_t kMaxPartBody = 60 * 1024;     // prep_part body cap
+inline constexpr std::size_t kMaxOrigHeaders = 15 * 1024;  // prep_mail header cap
 
 // Safety limits on untrusted input. The Perl client has none; within these limits the
 // results are exact, beyond them the call fails with Errc::kLimitExceeded.
@@ -66,8 +66,8 @@ std::string hextobase64(std::string_view hex);
 
 // A parsed ep4 ("seed-sep[-sep...]").
 struct Ep4 {
-  std::uint32_t seed = 7542;   // srand() argument as Perl truncates it
-  std::string separator = "\n";  // the line separator, used as a literal regex
+  std::uint32_t seed = 7542;      // srand() argument as Perl truncates it
+  std::string separator = "\n";   // the line separator, used as a literal regex
   bool separator_matches = true;  // false when a separator char is wide (> 255): never splits
 };
 
@@ -79,12 +79,12 @@ Result<Ep4> parse_ep4(std::string_view ep4);
 // ---- Whole parts and mails ------------------------------------------------------------------
 
 struct SignedPart {
-  std::string body;                         // the signed (and uploaded) part text
-  std::optional<std::string> cleaned;       // VR4 input
-  std::optional<std::string> cleaned_vr8;   // VR8 input
-  bool skipme = false;                      // true: not signed, e4/e8 empty
-  std::string e4;                           // 28 chars
-  std::vector<std::string> e8;              // 12 chars each, may be empty
+  std::string body;                        // the signed (and uploaded) part text
+  std::optional<std::string> cleaned;      // VR4 input
+  std::optional<std::string> cleaned_vr8;  // VR8 input
+  bool skipme = false;                     // true: not signed, e4/e8 empty
+  std::string e4;                          // 28 chars
+  std::vector<std::string> e8;             // 12 chars each, may be empty
 };
 
 // Signs one already split part (a prep_mail() part, or a part uploaded by razor-report).

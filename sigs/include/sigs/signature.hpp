@@ -28,10 +28,9 @@ enum class Engine : std::uint8_t {
   kPyzor = 7,    // "pyzor": the Pyzor 1.0 digest, bit-exact
 };
 
-inline constexpr std::array<Engine, 7> kAllEngines = {Engine::kBody,    Engine::kFuzzy,
-                                                      Engine::kUrl,     Engine::kAttach,
-                                                      Engine::kRazorE4, Engine::kRazorE8,
-                                                      Engine::kPyzor};
+inline constexpr std::array<Engine, 7> kAllEngines = {
+    Engine::kBody,    Engine::kFuzzy,   Engine::kUrl,  Engine::kAttach,
+    Engine::kRazorE4, Engine::kRazorE8, Engine::kPyzor};
 
 // Returns the stable name, e.g. "fuzzy/1".
 std::string_view engine_name(Engine e);
@@ -67,7 +66,8 @@ class EngineMask {
 // unbiased estimate of the Jaccard similarity of the shingle sets). A node indexes each
 // (position, value) pair, so finding similar stored signatures is kFuzzyHashes point lookups.
 inline constexpr int kFuzzyHashes = 32;
-inline constexpr int kFuzzyMatchMin = 10;  // equal positions (of 32) needed to call two messages similar
+inline constexpr int kFuzzyMatchMin =
+    10;  // equal positions (of 32) needed to call two messages similar
 using FuzzyHashes = std::array<std::uint32_t, kFuzzyHashes>;
 
 struct Signature {
@@ -100,9 +100,9 @@ struct SignatureSet {
 // Per-engine comparison of two messages' signature sets (`strop sig --compare`).
 struct EngineComparison {
   Engine engine;
-  bool present = false;    // both messages have signatures of this engine
-  double similarity = 0;   // 0..1
-  bool match = false;      // this engine alone says "same message/campaign"
+  bool present = false;   // both messages have signatures of this engine
+  double similarity = 0;  // 0..1
+  bool match = false;     // this engine alone says "same message/campaign"
 };
 struct Comparison {
   std::vector<EngineComparison> engines;

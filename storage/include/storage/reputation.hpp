@@ -87,9 +87,7 @@ Trust trust(const TrustState& s);
 inline bool corroborates(Trust judge) { return judge >= kTrustedMin; }
 // An earlier opposing vote by R is contradicted by J's vote when J is trusted and strictly
 // more trusted than R (peers of equal standing do not punish each other).
-inline bool contradicts(Trust judge, Trust voter) {
-  return judge >= kTrustedMin && judge > voter;
-}
+inline bool contradicts(Trust judge, Trust voter) { return judge >= kTrustedMin && judge > voter; }
 // Corroboration / contradiction weight added to good / bad.
 inline std::uint64_t event_weight(Trust judge) { return judge; }
 

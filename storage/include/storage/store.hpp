@@ -103,12 +103,12 @@ struct StoreOptions {
 // One stored signature that a checked signature matched.
 struct Match {
   sigs::Engine engine = sigs::Engine::kBody;
-  std::string id;              // the stored signature's text form "engine:value"
-  std::size_t query_index = 0; // index of the checked signature that matched
-  double similarity = 1.0;     // 1.0 for exact engines; equal positions / 32 for fuzzy/1
-  std::uint32_t reports = 0;   // active reports (distinct reporters)
-  std::uint32_t revokes = 0;   // active revokes by other reporters
-  int confidence = 0;          // 0..100
+  std::string id;               // the stored signature's text form "engine:value"
+  std::size_t query_index = 0;  // index of the checked signature that matched
+  double similarity = 1.0;      // 1.0 for exact engines; equal positions / 32 for fuzzy/1
+  std::uint32_t reports = 0;    // active reports (distinct reporters)
+  std::uint32_t revokes = 0;    // active revokes by other reporters
+  int confidence = 0;           // 0..100
 };
 
 struct CheckOutcome {
@@ -118,11 +118,11 @@ struct CheckOutcome {
 };
 
 enum class VoteEffect : std::uint8_t {
-  kRecorded = 1,      // a new vote by this reporter
-  kUnchanged = 2,     // the same vote was already recorded (idempotent repeat)
-  kChanged = 3,       // the reporter's earlier opposite vote was replaced
-  kWithdrawn = 4,     // revoke of the reporter's own report: the report is withdrawn
-  kUnknown = 5,       // revoke of a signature nobody reported: nothing stored
+  kRecorded = 1,   // a new vote by this reporter
+  kUnchanged = 2,  // the same vote was already recorded (idempotent repeat)
+  kChanged = 3,    // the reporter's earlier opposite vote was replaced
+  kWithdrawn = 4,  // revoke of the reporter's own report: the report is withdrawn
+  kUnknown = 5,    // revoke of a signature nobody reported: nothing stored
 };
 
 struct VoteOutcome {
@@ -140,7 +140,7 @@ inline constexpr std::size_t kMaxReplayNonce = 128;
 // fails with Errc::kReplayed and changes nothing. Keys are kept until `expires` (the time
 // after which the request would be refused as stale anyway), then swept.
 struct ReplayKey {
-  std::string nonce;   // non-empty, <= kMaxReplayNonce bytes; scoped to the reporter
+  std::string nonce;  // non-empty, <= kMaxReplayNonce bytes; scoped to the reporter
   TimePoint expires{};
 };
 
@@ -161,21 +161,21 @@ struct StoreStats {
   std::array<std::uint64_t, 8> signatures_by_engine{};  // index = Engine value
   std::uint64_t votes = 0;                              // vote records (incl. withdrawn)
   std::uint64_t reporters = 0;
-  std::size_t writer_queue_depth = 0;                   // queued signatures
-  std::uint64_t commits = 0;                            // write transactions committed
-  std::uint64_t committed_ops = 0;                      // operations (signatures) committed
-  std::chrono::microseconds last_commit_latency{0};     // last batch: begin -> commit done
+  std::size_t writer_queue_depth = 0;                // queued signatures
+  std::uint64_t commits = 0;                         // write transactions committed
+  std::uint64_t committed_ops = 0;                   // operations (signatures) committed
+  std::chrono::microseconds last_commit_latency{0};  // last batch: begin -> commit done
   std::chrono::microseconds max_commit_latency{0};
-  std::chrono::microseconds last_sync_latency{0};       // last batch: mdb_txn_commit alone
-  std::uint64_t last_batch_ops = 0;                     // operations (signatures) in it
-  std::chrono::microseconds writer_cpu{0};              // CPU time of the writer thread
-  std::uint64_t write_errors = 0;                       // failed batches
-  std::uint64_t expired = 0;                            // signatures expired since open
-  std::uint64_t map_bytes = 0;                          // current map size
-  std::uint64_t used_bytes = 0;                         // pages in use * page size
-  std::uint64_t map_resizes = 0;                        // growths since open
-  std::uint64_t index_entries = 0;                      // in-memory index entries (serve)
-  std::uint64_t index_bytes = 0;                        // in-memory index size (serve)
+  std::chrono::microseconds last_sync_latency{0};  // last batch: mdb_txn_commit alone
+  std::uint64_t last_batch_ops = 0;                // operations (signatures) in it
+  std::chrono::microseconds writer_cpu{0};         // CPU time of the writer thread
+  std::uint64_t write_errors = 0;                  // failed batches
+  std::uint64_t expired = 0;                       // signatures expired since open
+  std::uint64_t map_bytes = 0;                     // current map size
+  std::uint64_t used_bytes = 0;                    // pages in use * page size
+  std::uint64_t map_resizes = 0;                   // growths since open
+  std::uint64_t index_entries = 0;                 // in-memory index entries (serve)
+  std::uint64_t index_bytes = 0;                   // in-memory index size (serve)
 };
 
 class Store {
@@ -228,7 +228,7 @@ class Store {
   virtual Result<Reporter> add_reporter(const ReporterSpec& spec) = 0;
   virtual Result<Reporter> find_reporter(std::string_view name) = 0;  // kNotFound
   virtual Result<Reporter> find_reporter(ReporterId id) = 0;          // kNotFound
-  virtual Result<std::vector<Reporter>> list_reporters() = 0;        // by id
+  virtual Result<std::vector<Reporter>> list_reporters() = 0;         // by id
   // Sets the trust (0.0..1.0). pinned=true fixes it (1.0 pinned is "fully trusted");
   // pinned=false makes it the new base the model earns from. kNotFound, kInvalidArgument.
   virtual Result<Reporter> set_trust(std::string_view name, double trust, bool pinned = true) = 0;

@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
 #include "milter/policy.hpp"
 #include "milter/rules.hpp"
-#include "base/result.hpp"
 
 namespace strop::milter {
 

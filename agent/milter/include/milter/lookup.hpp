@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "milter/deadline.hpp"
 #include "base/result.hpp"
+#include "milter/deadline.hpp"
 #include "sigs/signature.hpp"
 
 namespace strop::milter {

@@ -15,9 +15,9 @@
 #include <string_view>
 #include <thread>
 
+#include "base/result.hpp"
 #include "milter/net.hpp"
 #include "milter/policy.hpp"
-#include "base/result.hpp"
 
 namespace strop::milter {
 

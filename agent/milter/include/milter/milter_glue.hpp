@@ -17,12 +17,12 @@
 #include <memory>
 #include <string>
 
+#include "base/result.hpp"
 #include "milter/buffer.hpp"
 #include "milter/bypass.hpp"
 #include "milter/config.hpp"
 #include "milter/metrics.hpp"
 #include "milter/pipeline.hpp"
-#include "base/result.hpp"
 
 namespace spdlog {
 class logger;

@@ -13,8 +13,8 @@
 #include <string>
 #include <string_view>
 
-#include "milter/deadline.hpp"
 #include "base/result.hpp"
+#include "milter/deadline.hpp"
 
 namespace strop::milter {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "milter/lookup.hpp"
 #include "base/result.hpp"
+#include "milter/lookup.hpp"
 
 namespace strop::milter {
 

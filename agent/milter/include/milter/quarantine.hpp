@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "milter/rules.hpp"
 #include "base/result.hpp"
+#include "milter/rules.hpp"
 
 namespace strop::milter {
 

@@ -25,8 +25,8 @@
 #include <string_view>
 #include <vector>
 
-#include "sigs/message.hpp"
 #include "base/result.hpp"
+#include "sigs/message.hpp"
 
 namespace strop::milter {
 

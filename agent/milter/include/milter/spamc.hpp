@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
 #include "milter/deadline.hpp"
 #include "milter/net.hpp"
-#include "base/result.hpp"
 
 namespace strop::milter {
 
