@@ -80,6 +80,30 @@ ReporterKey reporter_key(std::uint32_t id) {
   return k;
 }
 
+AllowKey allow_key(sigs::Engine engine, std::string_view value) {
+  XXH128_hash_t h = XXH3_128bits(value.data(), value.size());
+  AllowKey k;
+  k[0] = static_cast<char>(engine);
+  put_u64(k.data() + 1, h.high64);
+  put_u64(k.data() + 9, h.low64);
+  return k;
+}
+
+std::string encode_allow(std::uint64_t since, std::string_view value) {
+  std::string out(kAllowHeader, '\0');
+  out[0] = static_cast<char>(kValueVersion);
+  put_u64(out.data() + 1, since);
+  out.append(value);
+  return out;
+}
+
+std::optional<AllowRecord> decode_allow(std::string_view v) {
+  if (v.size() <= kAllowHeader || static_cast<std::uint8_t>(v[0]) != kValueVersion) {
+    return std::nullopt;
+  }
+  return AllowRecord{get_u64(v.data() + 1), std::string(v.substr(kAllowHeader))};
+}
+
 std::string encode_id(std::uint32_t id) { return encode_u32(id); }
 std::optional<std::uint32_t> decode_id(std::string_view v) { return decode_u32(v); }
 
@@ -119,8 +143,8 @@ std::optional<SigPeek> peek_sig(std::string_view v) {
   if (v.size() <= kSigHeader || static_cast<std::uint8_t>(v[0]) != kValueVersion) {
     return std::nullopt;
   }
-  return SigPeek{static_cast<sigs::Engine>(static_cast<std::uint8_t>(v[1])), get_u64(v.data() + 20),
-                 v.substr(kSigHeader)};
+  return SigPeek{static_cast<sigs::Engine>(static_cast<std::uint8_t>(v[1])), get_u64(v.data() + 4),
+                 get_u64(v.data() + 20), v.substr(kSigHeader)};
 }
 
 std::string encode_vote(const VoteRecord& r) {

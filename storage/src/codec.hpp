@@ -98,6 +98,11 @@ std::string replay_key(std::uint32_t reporter, std::string_view nonce);
 std::string replay_expiry_key(std::uint64_t expires, std::uint32_t reporter,
                               std::string_view nonce);
 
+// allowed: [engine u8][XXH3-128 of the value, 16 bytes BE] -> AllowRecord. The value is kept
+// in the record, and every lookup compares it (a hash collision never allows another value).
+using AllowKey = std::array<char, 17>;
+AllowKey allow_key(sigs::Engine engine, std::string_view value);
+
 // ---- values
 
 // Value of reporter_names (an id): [ver][id u32]
@@ -126,6 +131,7 @@ std::optional<SigRecord> decode_sig(std::string_view v);
 // Engine and value of a sig record without copying (the view points into v).
 struct SigPeek {
   sigs::Engine engine;
+  std::uint64_t first_seen;
   std::uint64_t last_hit;
   std::string_view value;
 };
@@ -178,6 +184,15 @@ inline constexpr std::size_t kReporterHeader = 64;
 inline constexpr std::size_t kReporterCreditsSize = kReporterCreditSlots * 8;
 std::string encode_reporter(const ReporterRecord& r);
 std::optional<ReporterRecord> decode_reporter(std::string_view v);
+
+// Value of allowed: [ver][since u64][value bytes]
+struct AllowRecord {
+  std::uint64_t since = 0;  // when the operator allowed the signature
+  std::string value;
+};
+inline constexpr std::size_t kAllowHeader = 9;
+std::string encode_allow(std::uint64_t since, std::string_view value);
+std::optional<AllowRecord> decode_allow(std::string_view v);
 
 // meta "counts": [ver][u64 x 8 signatures by engine][u64 votes][u64 reporters]
 struct Counts {

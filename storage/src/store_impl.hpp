@@ -6,7 +6,8 @@
 // LMDB; one writer thread with a queue of operations committed in batches.
 // Implemented by section: store_open.cpp (open and close), store_read.cpp (read path),
 // store_writer.cpp (queue, writer thread, batches, hits and expiry), store_votes.cpp (votes and
-// reputation events), store_reporters.cpp (reporter administration).
+// reputation events), store_reporters.cpp (reporter administration), store_admin.cpp
+// (signature administration: info, delete, allowlist).
 // Locking order: map_mu_ (shared for any txn, exclusive to resize the map) before
 // trust_mu_ / index shard locks; q_mu_ and hits_mu_ are leaves. Members guarded by a mutex
 // say so with GUARDED_BY (base/mutex.hpp), checked by clang's -Wthread-safety.
@@ -87,6 +88,10 @@ class StoreImpl final : public Store {
   Result<std::uint64_t> expire(TimePoint now) override;
   Result<void> backup(const std::string& dest_dir) override;
   TimePoint now() const override;
+  Result<std::vector<SignatureInfo>> signature_info(std::span<const sigs::Signature> sigs) override;
+  Result<std::vector<bool>> delete_signatures(std::span<const sigs::Signature> sigs) override;
+  Result<std::vector<bool>> set_allowed(std::span<const sigs::Signature> sigs,
+                                        bool allowed) override;
 
  private:
   // ---- read path
@@ -126,6 +131,26 @@ class StoreImpl final : public Store {
   // The index's candidates for sigs (fz: their decoded fuzzy hashes), sorted by query.
   std::vector<Candidate> index_candidates(std::span<const sigs::Signature> sigs,
                                           const std::vector<std::optional<sigs::FuzzyHashes>>& fz);
+
+  // ---- signature administration (store_admin.cpp)
+  // A stored signature found by its exact text (id 0: not stored).
+  struct Located {
+    codec::SigId id = 0;
+    codec::SigRecord rec;
+  };
+  // The allowlist entry of (engine, value): 0 with *since set, MDB_NOTFOUND, or an error.
+  int find_allowed(lmdb::Txn& txn, sigs::Engine engine, std::string_view value,
+                   std::uint64_t* since);
+  // Whether the allowlist has any entry (checks skip its lookups when it is empty).
+  bool allowlist_empty(lmdb::Txn& txn);
+  // The stored records of sigs, in order. Serve mode: through the in-memory index (c: this
+  // batch's new signatures too); admin mode: one scan of the sigs database, since the serving
+  // node's index may know records this process's does not.
+  int locate_sigs(lmdb::Txn& txn, WriteCtx* c, std::span<const sigs::Signature> sigs,
+                  std::vector<Located>* out);
+  // Fills the stored part of *info (times, counts, votes, confidence) from rec's votes.
+  int describe_stored(lmdb::Txn& txn, const Located& loc, SignatureInfo* info);
+  Result<void> check_admin_sigs(std::span<const sigs::Signature> sigs) const;
 
   // ---- write path
   Result<void> enqueue(std::unique_ptr<Op> op) EXCLUDES(q_mu_);
@@ -190,7 +215,8 @@ class StoreImpl final : public Store {
   bool registered_ = false;
   lmdb::Env env_;
   struct Dbis {
-    lmdb::Dbi meta, sigs, votes, activity, reporters, reporter_names, replay, replay_expiry;
+    lmdb::Dbi meta, sigs, votes, activity, reporters, reporter_names, replay, replay_expiry,
+        allowed;
   } dbi_;
 
   // Shared: a txn of this process is open; exclusive: resize. It guards the LMDB map, not

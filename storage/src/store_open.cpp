@@ -97,6 +97,9 @@ Result<void> StoreImpl::init() {
   if (opt_.map_growth_step_bytes < kMapRounding) opt_.map_growth_step_bytes = kMapRounding;
 
   std::error_code ec;
+  if (!opt_.create && !fs::exists(fs::path(opt_.dir) / "data.mdb", ec)) {
+    return make_error(Errc::kNotFound, "no store in " + opt_.dir + " (no data.mdb)");
+  }
   bool created = fs::create_directories(opt_.dir, ec);
   if (ec) return make_error(Errc::kIo, "cannot create " + opt_.dir + ": " + ec.message());
   if (created) fs::permissions(opt_.dir, fs::perms::owner_all, fs::perm_options::replace, ec);
@@ -157,7 +160,8 @@ Result<void> StoreImpl::open_databases() {
     } dbs[] = {{"meta", 0, &dbi_.meta},           {"sigs", 0, &dbi_.sigs},
                {"votes", 0, &dbi_.votes},         {"activity", 0, &dbi_.activity},
                {"reporters", 0, &dbi_.reporters}, {"reporter_names", 0, &dbi_.reporter_names},
-               {"replay", 0, &dbi_.replay},       {"replay_expiry", 0, &dbi_.replay_expiry}};
+               {"replay", 0, &dbi_.replay},       {"replay_expiry", 0, &dbi_.replay_expiry},
+               {"allowed", 0, &dbi_.allowed}};
     for (auto& d : dbs) {
       rc = txn.open_dbi(d.name, d.flags | MDB_CREATE, d.dbi);
       if (rc != 0) return lmdb::to_error(rc, std::string("open database ") + d.name);

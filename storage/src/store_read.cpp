@@ -171,6 +171,15 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
   lmdb::Cursor vc;
   int rc = lmdb::Cursor::open(txn, dbi_.votes, &vc);
   if (rc != 0) return lmdb::to_error(rc, "cursor");
+  // The allowlist is looked up for matches only, and not at all while it is empty.
+  const bool allowlist = !allowlist_empty(txn);
+  std::vector<std::int8_t> query_allowed(allowlist ? sigs.size() : 0, -1);  // -1: not read
+  auto is_allowed = [&](sigs::Engine engine, std::string_view value, int* err) {
+    std::uint64_t since = 0;
+    int r = find_allowed(txn, engine, value, &since);
+    if (r != 0 && r != MDB_NOTFOUND) *err = r;
+    return r == 0;
+  };
   ReaderMutexLock wl(&trust_mu_);
   for (const Candidate& c : cands) {
     const sigs::Signature& q = sigs[c.query];
@@ -198,6 +207,19 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
     }
     m.query_index = c.query;
     m.similarity = similarity;
+    m.first_seen = from_u64(rec->first_seen);
+    if (allowlist) {
+      int err = 0;
+      m.allowed = is_allowed(rec->engine, rec->value, &err);
+      if (!m.allowed && c.fuzzy != nullptr) {
+        // An allowed fuzzy query: nothing similar to it lists either.
+        std::int8_t& qa = query_allowed[c.query];
+        if (qa < 0) qa = is_allowed(q.engine, q.value, &err) ? 1 : 0;
+        m.allowed = qa == 1;
+      }
+      if (err != 0) return lmdb::to_error(err, "read allowlist");
+    }
+    std::uint64_t last_report = 0, first_revoke = 0, last_revoke = 0;
     votes.clear();
     auto first = codec::vote_key(c.id, 0);
     const auto prefix_key = codec::sig_id_key(c.id);
@@ -212,8 +234,17 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
       bool revoke = vr->kind == codec::VoteKind::kRevoke;
       (revoke ? m.revokes : m.reports) += 1;
       votes.push_back({w, revoke});
+      if (revoke) {
+        if (first_revoke == 0 || vr->time < first_revoke) first_revoke = vr->time;
+        last_revoke = std::max(last_revoke, vr->time);
+      } else {
+        last_report = std::max(last_report, vr->time);
+      }
     }
     if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::to_error(rc, "read votes");
+    m.last_report = from_u64(last_report);
+    m.first_revoke = from_u64(first_revoke);
+    m.last_revoke = from_u64(last_revoke);
     m.confidence = reputation::confidence(votes);
     if (opt_.verdict_engines.has(m.engine)) out.confidence = std::max(out.confidence, m.confidence);
     if (resolution == 0 || now_s >= last_hit + resolution) hits.emplace_back(c.id, now_s);

@@ -406,7 +406,6 @@ int StoreImpl::delete_sig(WriteCtx& c, SigId id, const codec::SigRecord& rec) {
   if (rc != 0 && rc != MDB_NOTFOUND) return rc;
   auto& n = c.counts.by_engine[static_cast<std::size_t>(rec.engine) & 7];
   if (n > 0) --n;
-  ++c.expired;
   return 0;
 }
 
@@ -500,6 +499,7 @@ std::uint64_t StoreImpl::sweep_step(TimePoint now, bool* more, Error* err) {
         continue;
       }
       if ((rc = s.delete_sig(c, id, *rec)) != 0) return rc;
+      ++c.expired;
       ++state->first;
     }
     return 0;

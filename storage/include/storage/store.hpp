@@ -98,6 +98,9 @@ struct StoreOptions {
   bool serve = true;
   // Time source (tests inject one). Default (empty): the system clock.
   Clock clock;
+  // false: open() fails with Errc::kNotFound when `dir` holds no store (no data.mdb) and
+  // creates nothing; for commands that only read or change an existing store. Default: true.
+  bool create = true;
 };
 
 // One stored signature that a checked signature matched.
@@ -109,6 +112,14 @@ struct Match {
   std::uint32_t reports = 0;    // active reports (distinct reporters)
   std::uint32_t revokes = 0;    // active revokes by other reporters
   int confidence = 0;           // 0..100
+  // The operator allowed the stored signature, or the checked one (a fuzzy query allowed
+  // neutralises every stored signature similar to it). The Store only reports it; the
+  // node's SignatureService applies the policy (an allowed match never lists).
+  bool allowed = false;
+  TimePoint first_seen{};    // the first report of the stored signature
+  TimePoint last_report{};   // the latest active report (epoch: none active)
+  TimePoint first_revoke{};  // the earliest active revoke by another reporter (epoch: none)
+  TimePoint last_revoke{};   // the latest active revoke (epoch: none)
 };
 
 struct CheckOutcome {
@@ -154,6 +165,32 @@ struct VoteRequest {
   std::vector<std::uint32_t> message_sizes;
   std::optional<ReplayKey> replay;  // signed requests: consumed with the votes
   TimePoint now{};
+};
+
+// One reporter's active vote on a signature (SignatureInfo).
+struct SignatureVote {
+  ReporterId reporter = 0;
+  std::string name;     // "" when the reporter record cannot be read
+  bool revoke = false;  // false: report ("spam"); true: revoke ("not spam")
+  TimePoint time{};     // when the vote got its current kind
+  double weight = 0;    // the reporter's current weight (trust; 0 while disabled)
+};
+
+// What the store knows of one signature (the admin's `sig show`): docs/storage-format.md.
+// Times are Unix seconds; the epoch means "unknown" (not stored, or never happened).
+struct SignatureInfo {
+  sigs::Signature sig;
+  bool stored = false;     // a record exists (reported, not deleted or expired)
+  TimePoint first_seen{};  // the first report
+  // The latest report, revoke or matching check. Checks are written back lazily: at most
+  // once per StoreOptions::hit_resolution, about a second after the check.
+  TimePoint last_seen{};
+  std::uint32_t reports = 0;  // active reports (distinct reporters)
+  std::uint32_t revokes = 0;  // active revokes by other reporters
+  int confidence = 0;         // 0..100, from the votes' current weights
+  bool allowed = false;       // on the operator's allowlist
+  TimePoint allowed_since{};
+  std::vector<SignatureVote> votes;  // active votes, by reporter id
 };
 
 struct StoreStats {
@@ -234,6 +271,25 @@ class Store {
   virtual Result<Reporter> set_trust(std::string_view name, double trust, bool pinned = true) = 0;
   // Disabled reporters cannot report and their votes weigh 0. kNotFound.
   virtual Result<Reporter> set_disabled(std::string_view name, bool disabled = true) = 0;
+
+  // ---- signature administration (synchronous; writes are durable on return)
+
+  // What the store knows of each signature, in order. A signature that is not stored comes
+  // back with stored = false (and maybe allowed). In admin mode each call scans the sigs
+  // database once (no in-memory index: the serving node's may be newer). Errors: kIo.
+  virtual Result<std::vector<SignatureInfo>> signature_info(
+      std::span<const sigs::Signature> sigs) = 0;
+  // Deletes each signature entirely: its record, its votes and its allowlist entry; true
+  // per signature when there was something to delete. Safe while another process serves
+  // the directory (its checks re-read records; its writer drops index entries whose record
+  // is gone). Errors: kInvalidArgument (value empty or too long), kUnavailable, kIo.
+  virtual Result<std::vector<bool>> delete_signatures(std::span<const sigs::Signature> sigs) = 0;
+  // Puts each signature on the allowlist (allowed = true) or takes it off; true per
+  // signature when that changed something. The allowlist is its own database, keyed by the
+  // signature, so a signature can be allowed before anyone reports it and stays allowed
+  // when its record expires. Same errors as delete_signatures.
+  virtual Result<std::vector<bool>> set_allowed(std::span<const sigs::Signature> sigs,
+                                                bool allowed) = 0;
 
   // ---- maintenance
 
