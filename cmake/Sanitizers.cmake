@@ -23,26 +23,3 @@ if(STROP_FUZZ)
   endif()
   add_compile_options(-fsanitize=fuzzer-no-link)
 endif()
-
-# strop_fuzzer(NAME name SOURCES src... LIBS lib... SEEDS dir... [SECONDS n])
-# Builds a libFuzzer target (only when STROP_FUZZ) and registers a bounded ctest run of it:
-# new inputs go to a scratch directory in the build tree, seeds are only read.
-function(strop_fuzzer)
-  cmake_parse_arguments(F "" "NAME;SECONDS" "SOURCES;LIBS;SEEDS" ${ARGN})
-  if(NOT STROP_FUZZ)
-    return()
-  endif()
-  if(NOT F_SECONDS)
-    set(F_SECONDS 60)
-  endif()
-  add_executable(${F_NAME} ${F_SOURCES})
-  target_link_libraries(${F_NAME} PRIVATE ${F_LIBS})
-  target_link_options(${F_NAME} PRIVATE -fsanitize=fuzzer)
-  set(scratch ${CMAKE_CURRENT_BINARY_DIR}/${F_NAME}.corpus)
-  add_test(NAME fuzz.${F_NAME}
-           COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
-                   $<TARGET_FILE:${F_NAME}> -max_total_time=${F_SECONDS} -rss_limit_mb=2048
-                   -timeout=10 -max_len=262144 -print_final_stats=1 ${scratch} ${F_SEEDS})
-  set_tests_properties(fuzz.${F_NAME} PROPERTIES LABELS fuzz TIMEOUT 600)
-  file(MAKE_DIRECTORY ${scratch})
-endfunction()
