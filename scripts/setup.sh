@@ -5,11 +5,11 @@ set -euo pipefail
 
 PKGS=(
   # toolchain
-  build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev clang-format ccache
+  build-essential cmake ninja-build pkg-config clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14 ccache
   # libraries
   libboost1.81-dev libssl-dev liblmdb-dev lmdb-utils nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
-  libtomlplusplus-dev libre2-dev libxxhash-dev libicu-dev libmilter-dev
+  libtomlplusplus-dev libre2-dev libxxhash-dev libicu-dev libmilter-dev libsystemd-dev
   # real peers used by the tests (legacy clients, MTA, AV, rules)
   razor pyzor python3-gdbm postfix swaks clamav-daemon clamdscan spamassassin spamd spamc
   miltertest curl procps iproute2 util-linux
