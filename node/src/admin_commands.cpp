@@ -1,6 +1,11 @@
 // admin_commands.cpp: `strop-node reporter add|list|set-trust|disable`, `stats`,
-// `backup DEST`, `expire`. Each opens the store in admin mode (no in-memory index, no
-// sweeper), which is safe while a node serves the same directory.
+// `backup DEST`, `expire`, `sig show|delete|allow|unallow`. Each opens the store in admin
+// mode (no in-memory index, no sweeper), which is safe while a node serves the same
+// directory: LMDB serialises the writes, and the serving node reads what they changed from
+// LMDB (reporter weights through meta/reporters_gen; a signature's record, votes and
+// allowlist entry at every check that matches it: docs/storage-format.md). Commands that
+// read or change an existing store never create one (exit 66 when there is none); only
+// `reporter add` and `sig allow` create a store in an empty data directory.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sysexits.h>
@@ -8,14 +13,20 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "admin_api.hpp"
 #include "commands.hpp"
+#include "node/signature_service.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/signing.hpp"
+#include "sigs/compute.hpp"
 #include "storage/store.hpp"
 
 namespace strop::node::cli {
@@ -40,16 +51,28 @@ int fail(const Error& e) {
   return exit_code_for(e);
 }
 
+// Whether a command may create the store when the data directory holds none.
+enum class Create : std::uint8_t { kNo, kYes };
+
 // Opens the store of the effective data directory in admin mode.
 std::unique_ptr<storage::Store> open_store(const CommonOptions& common, Config* out_config,
-                                           int* code) {
+                                           int* code, Create create = Create::kNo) {
   auto cfg = load_effective_config(common, code);
   if (!cfg) return nullptr;
   storage::StoreOptions so = cfg->store;
   so.dir = cfg->data_dir;
   so.serve = false;
+  so.create = create == Create::kYes;
   auto s = storage::Store::open(so);
   if (!s) {
+    if (s.error().code == Errc::kNotFound) {
+      std::fprintf(stderr,
+                   "strop-node: no store in %s (no data.mdb): give --data DIR or node.data_dir "
+                   "of a node's data directory\n",
+                   so.dir.c_str());
+      *code = EX_NOINPUT;
+      return nullptr;
+    }
     std::fprintf(stderr, "strop-node: cannot open the store in %s: %s\n", so.dir.c_str(),
                  s.error().to_string().c_str());
     *code = exit_code_for(s.error());
@@ -138,7 +161,7 @@ int run_add(const CommonOptions& common, const AddOptions& o) {
   }
   int code = 0;
   Config c;
-  auto store = open_store(common, &c, &code);
+  auto store = open_store(common, &c, &code, Create::kYes);
   if (!store) return code;
   storage::ReporterSpec spec;
   spec.name = o.name;
@@ -272,7 +295,188 @@ int run_expire(const CommonOptions& common) {
   return 0;
 }
 
+// ---- sig show / delete / allow / unallow
+
+enum class SigAction : std::uint8_t { kShow, kDelete, kAllow, kUnallow };
+
+struct SigOptions {
+  std::vector<std::string> ids;
+  std::string message;
+  std::string engines = "all";
+  bool json = false;
+};
+
+// The signatures a sig command acts on: the IDs given, or those of the message in FILE.
+std::optional<std::vector<sigs::Signature>> sig_targets(const SigOptions& o, int* code) {
+  if (o.ids.empty() == o.message.empty()) {
+    std::fprintf(stderr, "strop-node: give signature IDs or --message FILE (not both)\n");
+    *code = EX_USAGE;
+    return std::nullopt;
+  }
+  std::vector<sigs::Signature> out;
+  for (const auto& id : o.ids) {
+    auto sig = sigs::parse_signature(id);
+    if (!sig) {
+      std::fprintf(stderr,
+                   "strop-node: %s: not a signature (engine:value, as `strop sig` "
+                   "prints): %s\n",
+                   id.c_str(), sig.error().message.c_str());
+      *code = EX_DATAERR;
+      return std::nullopt;
+    }
+    out.push_back(std::move(*sig));
+  }
+  if (o.message.empty()) return out;
+  auto mask = sigs::EngineMask::parse(o.engines);
+  if (!mask) {
+    std::fprintf(stderr, "strop-node: --engines: %s\n", mask.error().message.c_str());
+    *code = EX_USAGE;
+    return std::nullopt;
+  }
+  std::ifstream in(o.message, std::ios::binary);
+  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in && !in.eof()) {
+    std::fprintf(stderr, "strop-node: %s: cannot read: %s\n", o.message.c_str(),
+                 std::strerror(errno));
+    *code = EX_NOINPUT;
+    return std::nullopt;
+  }
+  sigs::Options so;
+  so.engines = *mask;
+  auto set = sigs::compute(raw, so);
+  if (!set) {
+    std::fprintf(
+        stderr, "strop-node: %s: %s\n", o.message.c_str(),
+        set.error().code == Errc::kNotMail ? "not a mail message" : set.error().message.c_str());
+    *code = EX_DATAERR;
+    return std::nullopt;
+  }
+  if (set->sigs.empty()) {
+    std::fprintf(stderr, "strop-node: %s: the message has no signatures\n", o.message.c_str());
+    *code = EX_DATAERR;
+    return std::nullopt;
+  }
+  return std::move(set->sigs);
+}
+
+void print_view(const SignatureView& v) {
+  const auto& i = v.info;
+  auto when = [](storage::TimePoint t) {
+    std::string s = rfc3339(t);
+    return s.empty() ? std::string("unknown") : s;
+  };
+  std::printf("%s\n", i.sig.text().c_str());
+  std::printf("  stored      %s\n", i.stored ? "yes" : "no");
+  std::printf("  listed      %s\n", v.listed     ? "yes"
+                                    : i.allowed  ? "no (allowed)"
+                                    : !v.decides ? "no (engine does not decide)"
+                                    : i.stored   ? "no (below the threshold)"
+                                                 : "no");
+  std::printf("  allowed     %s\n",
+              i.allowed ? ("yes, since " + when(i.allowed_since)).c_str() : "no");
+  if (!i.stored) return;
+  std::printf("  confidence  %d\n", i.confidence);
+  std::printf("  first seen  %s\n", when(i.first_seen).c_str());
+  std::printf("  last seen   %s\n", when(i.last_seen).c_str());
+  for (bool revoke : {false, true}) {
+    std::printf("  %s %u\n", revoke ? "revokers   " : "reporters  ",
+                revoke ? i.revokes : i.reports);
+    for (const auto& vote : i.votes) {
+      if (vote.revoke != revoke) continue;
+      std::printf("    %-24s trust %.3f  %s\n", vote.name.empty() ? "?" : vote.name.c_str(),
+                  vote.weight, when(vote.time).c_str());
+    }
+  }
+}
+
+int run_sig(const CommonOptions& common, SigAction action, const SigOptions& o) {
+  int code = 0;
+  auto targets = sig_targets(o, &code);
+  if (!targets) return code;
+  Config c;
+  auto store =
+      open_store(common, &c, &code, action == SigAction::kAllow ? Create::kYes : Create::kNo);
+  if (!store) return code;
+  // The node's policy (which signature lists) is the SignatureService's: use it here too.
+  NodeMetrics metrics;
+  SignatureService service(c, *store, metrics);
+  auto report_error = [](const ServiceError& e) {
+    std::fprintf(stderr, "strop-node: %s\n", e.message.c_str());
+    return e.code == ServiceErrc::kInvalid || e.code == ServiceErrc::kLimitExceeded ? EX_DATAERR
+           : e.code == ServiceErrc::kOverloaded                                     ? EX_TEMPFAIL
+                                                                                    : EX_SOFTWARE;
+  };
+  switch (action) {
+    case SigAction::kShow: {
+      auto views = service.describe(*targets);
+      if (!views) return report_error(views.error());
+      for (const auto& v : *views) {
+        if (o.json) {
+          std::cout << signature_json(v).dump() << "\n";
+        } else {
+          print_view(v);
+        }
+      }
+      return 0;
+    }
+    case SigAction::kDelete: {
+      auto r = service.delete_signatures(*targets);
+      if (!r) return report_error(r.error());
+      for (std::size_t i = 0; i < targets->size(); ++i) {
+        std::printf("%s %s\n", (*r)[i] ? "deleted" : "not stored", (*targets)[i].text().c_str());
+      }
+      return 0;
+    }
+    case SigAction::kAllow:
+    case SigAction::kUnallow: {
+      const bool allow = action == SigAction::kAllow;
+      auto r = service.set_allowed(*targets, allow);
+      if (!r) return report_error(r.error());
+      for (std::size_t i = 0; i < targets->size(); ++i) {
+        const char* what = allow ? ((*r)[i] ? "allowed" : "already allowed")
+                                 : ((*r)[i] ? "unallowed" : "was not allowed");
+        std::printf("%s %s\n", what, (*targets)[i].text().c_str());
+      }
+      return 0;
+    }
+  }
+  return EX_SOFTWARE;
+}
+
 }  // namespace
+
+void setup_sig(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
+  auto* sig = app.add_subcommand(
+      "sig", "Look up, delete or allowlist signatures (works while a node serves the data)");
+  sig->require_subcommand(1);
+  struct Verb {
+    const char* name;
+    const char* help;
+    SigAction action;
+  };
+  const Verb verbs[] = {{"show",
+                         "What the store knows of each signature: listed, confidence, reporters, "
+                         "revokers, first/last seen, allowed",
+                         SigAction::kShow},
+                        {"delete", "Delete each signature entirely (its votes and allowlist entry)",
+                         SigAction::kDelete},
+                        {"allow", "Allowlist each signature: it never lists, whatever is reported",
+                         SigAction::kAllow},
+                        {"unallow", "Take each signature off the allowlist", SigAction::kUnallow}};
+  for (const auto& verb : verbs) {
+    auto o = std::make_shared<SigOptions>();
+    auto* sub = sig->add_subcommand(verb.name, verb.help);
+    sub->add_option("ID", o->ids, "Signatures as `strop sig` prints them (engine:value)");
+    sub->add_option("--message", o->message,
+                    "Act on every signature of the message in FILE instead");
+    sub->add_option("--engines", o->engines,
+                    "With --message: engines to compute (default: all; see `strop sig`)");
+    if (verb.action == SigAction::kShow)
+      sub->add_flag("--json", o->json, "One JSON object per signature");
+    const SigAction action = verb.action;
+    sub->callback([common, o, action, exit_code] { *exit_code = run_sig(*common, action, *o); });
+  }
+}
 
 void setup_reporter(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
   auto* rep =

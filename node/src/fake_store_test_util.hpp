@@ -42,6 +42,9 @@ class FakeStore : public storage::Store {
       m.query_index = i;
       m.reports = static_cast<std::uint32_t>(it->second.size());
       m.confidence = 60;
+      m.allowed = allowed_.count(m.id) > 0;
+      m.first_seen = first_seen_[m.id];
+      m.last_report = last_report_[m.id];
       out.matches.push_back(m);
       out.confidence = 60;
       out.spam = true;
@@ -128,6 +131,51 @@ class FakeStore : public storage::Store {
   Result<void> backup(const std::string&) override { return {}; }
   storage::TimePoint now() const override { return clock; }
 
+  // Signature administration: reports (confidence 60 while reported) and an allowlist.
+  Result<std::vector<storage::SignatureInfo>> signature_info(
+      std::span<const sigs::Signature> sigs) override {
+    std::lock_guard lock(mu_);
+    std::vector<storage::SignatureInfo> out;
+    for (const auto& s : sigs) {
+      storage::SignatureInfo i;
+      i.sig = s;
+      i.allowed = allowed_.count(s.text()) > 0;
+      auto it = reports_.find(s.text());
+      if (it != reports_.end() && !it->second.empty()) {
+        i.stored = true;
+        i.first_seen = first_seen_[s.text()];
+        i.last_seen = last_report_[s.text()];
+        i.reports = static_cast<std::uint32_t>(it->second.size());
+        i.confidence = 60;
+        for (auto r : it->second)
+          i.votes.push_back({r, "r" + std::to_string(r), false, clock, 1.0});
+      }
+      out.push_back(std::move(i));
+    }
+    return out;
+  }
+  Result<std::vector<bool>> delete_signatures(std::span<const sigs::Signature> sigs) override {
+    std::lock_guard lock(mu_);
+    std::vector<bool> out;
+    for (const auto& s : sigs) {
+      bool had = reports_.erase(s.text()) > 0;
+      first_seen_.erase(s.text());
+      last_report_.erase(s.text());
+      had = allowed_.erase(s.text()) > 0 || had;
+      out.push_back(had);
+    }
+    return out;
+  }
+  Result<std::vector<bool>> set_allowed(std::span<const sigs::Signature> sigs,
+                                        bool allowed) override {
+    std::lock_guard lock(mu_);
+    std::vector<bool> out;
+    for (const auto& s : sigs) {
+      out.push_back(allowed ? allowed_.insert(s.text()).second : allowed_.erase(s.text()) > 0);
+    }
+    return out;
+  }
+
  private:
   void vote(storage::ReporterId r, std::vector<sigs::Signature> sigs, bool revoke,
             storage::VoteCallback done) {
@@ -143,6 +191,8 @@ class FakeStore : public storage::Store {
         } else {
           out.effects.push_back(voters.insert(r).second ? storage::VoteEffect::kRecorded
                                                         : storage::VoteEffect::kUnchanged);
+          first_seen_.try_emplace(s.text(), clock);
+          last_report_[s.text()] = clock;
         }
       }
     }
@@ -157,6 +207,8 @@ class FakeStore : public storage::Store {
   std::map<std::string, storage::Reporter> by_name_;
   std::map<std::string, std::set<storage::ReporterId>> reports_;
   std::set<std::pair<storage::ReporterId, std::string>> replay_keys_;
+  std::set<std::string> allowed_;
+  std::map<std::string, storage::TimePoint> first_seen_, last_report_;  // by signature text
 };
 
 }  // namespace strop::node::testing

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "admin_api.hpp"
 #include "node_common.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/messages.hpp"
@@ -93,6 +94,8 @@ HttpResponse Api::error_response(ApiErrc code, std::string message) {
   r.api_error = static_cast<int>(code);
   return r;
 }
+
+HttpResponse Api::error_response(const ServiceError& e) { return from_error(e); }
 
 struct Api::Impl {
   SignatureService& svc;
@@ -261,6 +264,9 @@ void Api::handle(const HttpRequest& req, Done done) {
     op = Op::kMetrics;
     want_method = allow = "GET";
   }
+  // The admin API (admin_api.hpp), mounted here until the admin listener serves it; it
+  // authenticates every request as an admin reporter itself.
+  const bool admin = path.starts_with(kAdminPathPrefix);
 
   // Wraps `done`: metrics, and Connection: close while draining.
   SignatureService* service = &svc;
@@ -274,6 +280,7 @@ void Api::handle(const HttpRequest& req, Done done) {
   };
 
   try {
+    if (admin) return handle_admin(svc, req, std::move(finish));
     if (op == Op::kOther) {
       return finish(from_error(
           {ApiErrc::kNotFound, "no such endpoint: " + std::string(path.substr(0, 200))}));

@@ -328,19 +328,23 @@ bool PyzorService::check_version(const pz::Message& m, Call& call) {
   return true;
 }
 
-// Count / WL-Count from the node's verdict (see the header).
+// check: Count / WL-Count from the node's verdict; info: the stored facts (see the header).
 void PyzorService::answer_check(std::string_view digest, bool info, Call& call) {
   counters_.checks.add();
   std::uint32_t count = 0;
   std::uint32_t wl_count = 0;
+  const storage::Match* stored = nullptr;  // pyzor is an exact engine: at most one match
+  storage::CheckOutcome out;
   if (auto sig = digest_signature(digest)) {
-    auto out = service_.check(std::span<const sigs::Signature>(&*sig, 1), "pyzor: ");
-    if (!out) {
+    auto checked = service_.check(std::span<const sigs::Signature>(&*sig, 1), "pyzor: ");
+    if (!checked) {
       counters_.errors.add();
       call.resp.error(500, "Internal Server Error: storage read failed");
       return send(call);
     }
-    for (const auto& x : out->matches) {
+    out = std::move(*checked);
+    for (const auto& x : out.matches) {
+      if (stored == nullptr) stored = &x;
       if (x.confidence >= service_.threshold() && x.reports > 0) {
         count = std::max(count, x.reports);
       } else {
@@ -351,11 +355,21 @@ void PyzorService::answer_check(std::string_view digest, bool info, Call& call) 
   }
   if (count > 0) counters_.check_hits.add();
   if (info) {
-    // The Store keeps no per-digest timestamps for pyzor's fields: 0 means "unknown".
-    call.resp.add("Entered", "0");
-    call.resp.add("Updated", "0");
-    call.resp.add("WL-Entered", "0");
-    call.resp.add("WL-Updated", "0");
+    // As pyzord's record: Entered = the first report, Updated = the latest report,
+    // WL-Entered / WL-Updated = the earliest / latest "not spam" vote, Count / WL-Count =
+    // the active reports / revokes, Unix seconds, 0 = never (or not stored).
+    auto secs = [](storage::TimePoint t) { return std::to_string(t.time_since_epoch().count()); };
+    storage::Match none;
+    const storage::Match& m = stored != nullptr ? *stored : none;
+    storage::TimePoint updated = m.last_report;
+    if (stored != nullptr && updated < m.first_seen) updated = m.first_seen;  // reports withdrawn
+    call.resp.add("Entered", secs(m.first_seen));
+    call.resp.add("Updated", secs(updated));
+    call.resp.add("WL-Entered", secs(m.first_revoke));
+    call.resp.add("WL-Updated", secs(m.last_revoke));
+    call.resp.add("Count", std::to_string(m.reports));
+    call.resp.add("WL-Count", std::to_string(m.revokes));
+    return send(call);
   }
   call.resp.add("Count", std::to_string(count));
   call.resp.add("WL-Count", std::to_string(wl_count));

@@ -10,7 +10,11 @@
 // WL-Count come from the signature's trust-weighted confidence:
 //   confidence >= threshold: Count = distinct reporters, WL-Count = 0      (client: spam)
 //   otherwise:               Count = 0, WL-Count = distinct revokers       (client: not spam)
-// so a pyzor client's verdict ("Count > 0 and WL-Count == 0") is the node's verdict.
+// so a pyzor client's verdict ("Count > 0 and WL-Count == 0") is the node's verdict (an
+// allowed signature has confidence 0: not spam). `info` answers the stored facts as pyzord's
+// record does: Count / WL-Count = active reports / revokes, Entered = the first report,
+// Updated = the latest report, WL-Entered / WL-Updated = the earliest / latest revoke (Unix
+// seconds; 0 = never or not stored).
 // pyzor_listener.cpp does the UDP I/O; tests drive the service directly.
 //
 // Threading: handle() may be called from any number of threads at once. `reply` runs exactly

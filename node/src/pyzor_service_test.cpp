@@ -174,6 +174,33 @@ TEST_F(PyzorServiceTest, ReportCheckWhitelistCycle) {
   EXPECT_EQ(field(call(*s, request("check", {kDigest}, "", "", kNow)), "Count"), "0");
 }
 
+// info answers as pyzord's record: first and latest report times, raw counts.
+TEST_F(PyzorServiceTest, InfoHasTheStoredTimesAndCounts) {
+  auto s = service();
+  auto none = call(*s, request("info", {kDigest}, "", "", kNow));
+  EXPECT_EQ(field(none, "Entered"), "0");
+  EXPECT_EQ(field(none, "Count"), "0");
+  store_.clock = storage::TimePoint{std::chrono::seconds{kNow - 500}};
+  ASSERT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 1000)), "Code"),
+            "200");
+  store_.clock = storage::TimePoint{std::chrono::seconds{kNow - 100}};
+  ASSERT_EQ(field(call(*s, request("report", {kDigest}, "alice", alice_key(), kNow, 1001)), "Code"),
+            "200");
+  auto info = call(*s, request("info", {kDigest}, "", "", kNow));
+  EXPECT_EQ(field(info, "Code"), "200");
+  EXPECT_EQ(field(info, "Entered"), std::to_string(kNow - 500));
+  EXPECT_EQ(field(info, "Updated"), std::to_string(kNow - 100));
+  EXPECT_EQ(field(info, "WL-Entered"), "0");
+  EXPECT_EQ(field(info, "WL-Updated"), "0");
+  EXPECT_EQ(field(info, "Count"), "1");
+  EXPECT_EQ(field(info, "WL-Count"), "0");
+  // An allowed digest is not spam to a pyzor check; info still tells what was reported.
+  auto sig = std::vector<sigs::Signature>{{sigs::Engine::kPyzor, kDigest}};
+  ASSERT_TRUE(cores_.back()->set_allowed(sig, true).has_value());
+  EXPECT_EQ(field(call(*s, request("check", {kDigest}, "", "", kNow)), "Count"), "0");
+  EXPECT_EQ(field(call(*s, request("info", {kDigest}, "", "", kNow)), "Count"), "1");
+}
+
 TEST_F(PyzorServiceTest, LowConfidenceIsNotSpam) {
   Config o;
   o.store.threshold = 61;  // the fake store's confidence is 60

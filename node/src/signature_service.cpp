@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -193,12 +194,36 @@ void SignatureService::add_reporter(storage::ReporterSpec spec, RegisterDone don
 
 // ---- signatures ---------------------------------------------------------------------------
 
+bool SignatureService::lists(const storage::Match& m) const {
+  return !m.allowed && config_.store.verdict_engines.has(m.engine) &&
+         m.confidence >= config_.store.threshold;
+}
+
 ServiceResult<storage::CheckOutcome> SignatureService::check(std::span<const sigs::Signature> sigs,
                                                              std::string_view what) {
   auto out = store_.check(sigs);
-  if (out) return std::move(*out);
-  logger()->error("{}check failed: {}", what, out.error().to_string());
-  return ServiceError{ServiceErrc::kInternal, "storage read failed", 0};
+  if (!out) {
+    logger()->error("{}check failed: {}", what, out.error().to_string());
+    return ServiceError{ServiceErrc::kInternal, "storage read failed", 0};
+  }
+  // The allowlist: an allowed match counts for nothing, in every protocol's answer.
+  bool any_allowed = false;
+  for (auto& m : out->matches) {
+    if (!m.allowed) continue;
+    m.confidence = 0;
+    any_allowed = true;
+  }
+  if (any_allowed) {
+    out->confidence = 0;
+    out->spam = false;
+    for (const auto& m : out->matches) {
+      if (config_.store.verdict_engines.has(m.engine)) {
+        out->confidence = std::max(out->confidence, m.confidence);
+      }
+      out->spam = out->spam || lists(m);
+    }
+  }
+  return std::move(*out);
 }
 
 void SignatureService::count_checked(std::size_t messages, std::uint64_t signatures) {
@@ -226,6 +251,45 @@ void SignatureService::vote(VoteCall call, VoteDone done) {
                 counted->add(count);
                 done(std::move(*r));
               });
+}
+
+// ---- signature administration -------------------------------------------------------------
+
+ServiceResult<std::vector<SignatureView>> SignatureService::describe(
+    std::span<const sigs::Signature> sigs) {
+  auto infos = store_.signature_info(sigs);
+  if (!infos) {
+    logger()->error("signature lookup failed: {}", infos.error().to_string());
+    return ServiceError{ServiceErrc::kInternal, "storage read failed", 0};
+  }
+  std::vector<SignatureView> out;
+  out.reserve(infos->size());
+  for (auto& info : *infos) {
+    SignatureView v;
+    v.decides = config_.store.verdict_engines.has(info.sig.engine);
+    storage::Match m;  // the match an exact check of this signature would see
+    m.engine = info.sig.engine;
+    m.confidence = info.confidence;
+    m.allowed = info.allowed;
+    v.listed = info.stored && lists(m);
+    v.info = std::move(info);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+ServiceResult<std::vector<bool>> SignatureService::delete_signatures(
+    std::span<const sigs::Signature> sigs) {
+  auto r = store_.delete_signatures(sigs);
+  if (!r) return store_error(r.error());
+  return std::move(*r);
+}
+
+ServiceResult<std::vector<bool>> SignatureService::set_allowed(
+    std::span<const sigs::Signature> sigs, bool allowed) {
+  auto r = store_.set_allowed(sigs, allowed);
+  if (!r) return store_error(r.error());
+  return std::move(*r);
 }
 
 // ---- state --------------------------------------------------------------------------------

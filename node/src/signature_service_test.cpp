@@ -199,6 +199,59 @@ TEST_F(SignatureServiceTest, CheckAndState) {
   EXPECT_NE(s.render_metrics().find("strop_requests_total"), std::string::npos);
 }
 
+// The allowlist policy lives in the service: an allowed match never lists, whatever the
+// store's confidence; show, delete and unallow go through the same service.
+TEST_F(SignatureServiceTest, AllowedSignaturesNeverListAndDeleteRemoves) {
+  auto& s = make();
+  auto sigs = sigs_of(kSig);
+  auto other = sigs_of("body/1:ffffffffffffffffffffffffffffffff");
+  s.vote({alice_.id, false, {sigs[0], other[0]}, {}, std::nullopt},
+         [](ServiceResult<storage::VoteOutcome>) {});
+  auto allowed = s.set_allowed(sigs, true);
+  ASSERT_TRUE(allowed.has_value());
+  EXPECT_EQ(*allowed, std::vector<bool>{true});
+
+  auto out = s.check(sigs);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_FALSE(out->spam);
+  EXPECT_EQ(out->confidence, 0);
+  ASSERT_EQ(out->matches.size(), 1u);
+  EXPECT_TRUE(out->matches[0].allowed);
+  EXPECT_EQ(out->matches[0].confidence, 0);
+  EXPECT_FALSE(s.lists(out->matches[0]));
+  // A message with an allowed and a listed signature is still spam.
+  std::vector<sigs::Signature> both{sigs[0], other[0]};
+  out = s.check(both);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_TRUE(out->spam);
+  EXPECT_EQ(out->confidence, 60);
+
+  auto views = s.describe(both);
+  ASSERT_TRUE(views.has_value());
+  ASSERT_EQ(views->size(), 2u);
+  EXPECT_TRUE((*views)[0].info.stored);
+  EXPECT_TRUE((*views)[0].info.allowed);
+  EXPECT_TRUE((*views)[0].decides);
+  EXPECT_FALSE((*views)[0].listed);
+  EXPECT_TRUE((*views)[1].listed);
+
+  ASSERT_TRUE(s.set_allowed(sigs, false).has_value());
+  out = s.check(sigs);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_TRUE(out->spam);
+
+  auto deleted = s.delete_signatures(sigs);
+  ASSERT_TRUE(deleted.has_value());
+  EXPECT_EQ(*deleted, std::vector<bool>{true});
+  out = s.check(sigs);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_TRUE(out->matches.empty());
+  views = s.describe(sigs);
+  ASSERT_TRUE(views.has_value());
+  EXPECT_FALSE((*views)[0].info.stored);
+  EXPECT_FALSE((*views)[0].listed);
+}
+
 TEST_F(SignatureServiceTest, AddReporterRunsOnTheOffloadExecutor) {
   std::vector<std::function<void()>> jobs;
   service_ = std::make_unique<SignatureService>(

@@ -1,9 +1,9 @@
 // handlers.hpp: the native API's adapter as a function of plain values: an HttpRequest DTO
 // in, an HttpResponse DTO out, no sockets (the Server in server.hpp does the HTTP I/O and
-// calls Api::handle). It routes, decodes the JSON request, asks the SignatureService
-// (signature_service.hpp: authentication, rate limits, the Store, policy) and encodes the
-// answer, mapping a ServiceError to an HTTP status and ApiErrc; per-request metrics are
-// recorded here. Unit-tested without a network (handlers_test.cpp).
+// calls Api::handle). Paths under /admin/ go to the admin API (admin_api.hpp). It routes, decodes
+// the JSON request, asks the SignatureService (signature_service.hpp: authentication, rate limits,
+// the Store, policy) and encodes the answer, mapping a ServiceError to an HTTP status and ApiErrc;
+// per-request metrics are recorded here. Unit-tested without a network (handlers_test.cpp).
 //
 // Threading: Api::handle may be called from any number of threads at once. Checks, state,
 // health and metrics complete on the calling thread before handle() returns; report and
@@ -64,6 +64,8 @@ class Api {
   // An error response with the JSON error body (also used by the server for HTTP-level
   // errors such as an oversized header).
   static HttpResponse error_response(protocol::ApiErrc code, std::string message);
+  // The error response of a service refusal (status, ApiErrc, Retry-After).
+  static HttpResponse error_response(const ServiceError& e);
 
  private:
   struct Impl;

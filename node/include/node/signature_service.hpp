@@ -106,6 +106,13 @@ struct VoteCall {
   std::optional<storage::ReplayKey> replay;  // signed requests: consumed with the votes
 };
 using VoteDone = std::function<void(ServiceResult<storage::VoteOutcome>)>;
+
+// One signature as the node's operator sees it (`strop-node sig show`, GET /admin/sig/ID).
+struct SignatureView {
+  storage::SignatureInfo info;
+  bool decides = false;  // its engine may decide a verdict (storage.verdict_engines)
+  bool listed = false;   // a check matching it exactly says spam (SignatureService::lists)
+};
 using RegisterDone = std::function<void(ServiceResult<storage::Reporter>)>;
 
 class SignatureService {
@@ -161,7 +168,14 @@ class SignatureService {
 
   // ---- signatures
 
-  // Looks the signatures up. Errors: kInternal ("storage read failed"; logged with `what`).
+  // The listing policy, in one place: a stored signature that a check matched lists the
+  // message when its engine decides verdicts (storage.verdict_engines), the operator has not
+  // allowed it (nor, for fuzzy/1, the checked signature), and its confidence reaches the
+  // threshold. An allowed signature never lists, whatever was reported.
+  bool lists(const storage::Match& m) const;
+  // Looks the signatures up and applies the policy: an allowed match's confidence is 0, and
+  // the outcome's confidence and verdict count listing matches only. Errors: kInternal
+  // ("storage read failed"; logged with `what`).
   ServiceResult<storage::CheckOutcome> check(std::span<const sigs::Signature> sigs,
                                              std::string_view what = "");
   // Counts answered native checks (messages and signatures) in NodeMetrics.
@@ -171,6 +185,20 @@ class SignatureService {
   // Records a report or revoke (durable before `done`); counts the signatures in NodeMetrics
   // on success. Errors: store_error() of the Store's failure.
   void vote(VoteCall call, VoteDone done);
+
+  // ---- signature administration (the admin commands and the admin API; synchronous, a
+  // write waits for its commit: call it from an admin thread or through offload())
+
+  // What the node knows of each signature, with the policy's verdict. Errors: kInternal.
+  ServiceResult<std::vector<SignatureView>> describe(std::span<const sigs::Signature> sigs);
+  // Deletes each signature entirely (record, votes, allowlist entry); true per signature
+  // when there was something to delete. Errors: kInvalid, kOverloaded, kInternal.
+  ServiceResult<std::vector<bool>> delete_signatures(std::span<const sigs::Signature> sigs);
+  // Puts each signature on the operator's allowlist or takes it off; true per signature when
+  // that changed something. Errors: kInvalid, kOverloaded, kInternal.
+  ServiceResult<std::vector<bool>> set_allowed(std::span<const sigs::Signature> sigs, bool allowed);
+  // Runs a blocking job on the offload executor (the admin API's writes).
+  void offload(std::function<void()> job) { offload_(std::move(job)); }
 
   // ---- state
 
