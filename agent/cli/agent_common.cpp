@@ -89,7 +89,8 @@ Collected collect_messages(const std::string& cmd, const std::vector<std::string
         auto set = client.signatures(m.raw);
         if (!set) {
           const bool not_mail = set.error().code == Errc::kNotMail;
-          print_error(cmd, m.name + ": " + (not_mail ? "not a mail message" : set.error().message));
+          print_error(cmd,
+                      m.name + ": " + (not_mail ? std::string(kNotMail) : set.error().message));
           ++out.not_mail;
           return;
         }
@@ -97,7 +98,7 @@ Collected collect_messages(const std::string& cmd, const std::vector<std::string
       },
       [&](const std::string& name, const std::string& why) {
         print_error(cmd, name + ": " + why);
-        if (why == "not a mail message" || why.starts_with("message larger")) {
+        if (why == kNotMail || why.starts_with("message larger")) {
           ++out.not_mail;
         } else {
           ++out.unreadable;

@@ -1,4 +1,6 @@
 // `strop check`: ask the nodes whether messages are known spam. Razor-style exit codes.
+#include <sysexits.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -14,7 +16,7 @@ namespace {
 
 constexpr int kExitSpam = 0;
 constexpr int kExitNotSpam = 1;
-constexpr int kExitError = 2;
+constexpr int kExitError = 2;  // and EX_DATAERR (65) for inputs that are not mail
 
 struct CheckOptions {
   std::vector<std::string> files;
@@ -79,7 +81,9 @@ int run_check(const CheckOptions& o, const GlobalOptions& g) {
   if (in.messages.empty() && in.unreadable + in.not_mail == 0) {
     print_error("check", "no messages in the input");
   }
-  if (in.unreadable + in.not_mail > 0 || in.messages.empty()) return kExitError;
+  // An input that is not mail is refused as data (EX_DATAERR), as `strop report` does.
+  if (in.not_mail > 0) return EX_DATAERR;
+  if (in.unreadable > 0 || in.messages.empty()) return kExitError;
   return kExitNotSpam;
 }
 
@@ -100,8 +104,9 @@ void setup_check(CLI::App& app, GlobalOptions& globals, int* exit_code) {
   sub->fallthrough();
   sub->footer(
       "One line per message: NAME: spam|not spam (confidence 0-100).\n"
-      "Exit status: 0 if any message is spam, 1 if none is, 2 on error (node unreachable,\n"
-      "bad configuration, or an unreadable/non-mail input when no message is spam).\n"
+      "Exit status: 0 if any message is spam, 1 if none is, 65 if an input is not mail and\n"
+      "no message is spam, 2 on other errors (node unreachable, bad configuration, an\n"
+      "unreadable input).\n"
       "Examples:\n"
       "  strop check msg.eml\n"
       "  strop check --node http://strop.example.org:7420 ~/Maildir\n"

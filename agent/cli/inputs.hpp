@@ -3,8 +3,9 @@
 // An argument is a single message file, an mbox file (first line "From "), a Maildir
 // (directory with cur/ and new/) or any directory of message files, or "-" for stdin (which
 // may itself be an mbox). Each message gets a display name ("file", "file:3" for the 3rd
-// message of an mbox). Unreadable inputs and non-mail files produce an InputError and the
-// walk continues. Not thread-safe; used from the CLI's main thread only.
+// message of an mbox). Unreadable inputs and inputs that are not mail (looks_like_mail; each
+// message of an mbox is checked) are passed to on_error and the walk continues. Not thread-safe;
+// used from the CLI's main thread only.
 #pragma once
 
 #include <cstddef>
@@ -35,7 +36,15 @@ std::size_t for_each_message(
 // Splits mbox text at "\nFrom " lines; each message keeps its "From " line.
 std::vector<std::string_view> split_mbox(std::string_view text);
 
-// True when `raw` looks like a mail message: starts with "From " or with a header field.
+// The reason on_error is given for an input that is not mail (looks_like_mail).
+inline constexpr std::string_view kNotMail =
+    "not a mail message (no RFC 5322 header block with From, Date, Message-ID, Received or "
+    "Subject)";
+
+// True when `raw` starts with an RFC 5322 header block (after an optional mbox "From "
+// line): it begins with a header field, ends at the first empty line, and has at least one
+// of From, Date, Message-ID, Received or Subject (any case). /etc/passwd's "name:..." lines
+// are fields by syntax but none of these, so it is not mail.
 bool looks_like_mail(std::string_view raw);
 
 }  // namespace strop::cli

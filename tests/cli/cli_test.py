@@ -480,7 +480,7 @@ def case_bad_inputs():
         r = strop("--node", node.url, "--identity", alice, "report", spam[2], notmail, home=home)
         expect_rc(r, 65, "report with a non-mail file (EX_DATAERR)")
         r = strop("--node", node.url, "check", notmail, home=home)
-        expect_rc(r, 2, "check of a non-mail file")
+        expect_rc(r, 65, "check of a non-mail file (EX_DATAERR)")
         check("not a mail message" in r.err, "stderr: " + r.err)
         # A reported message among bad inputs is still found: exit 0.
         r = strop("--node", node.url, "check", notmail, spam[0], home=home)
