@@ -1,6 +1,7 @@
 # The project warning set.
 #
-# STROP_WERROR (default ON; the test command builds with it): warnings are errors (-Werror), plus -Wshadow and, with clang, -Wthread-safety
+# STROP_WERROR (default ON; the test command builds with it): warnings are errors (-Werror),
+# plus -Wshadow and, with clang, -Wthread-safety
 # (GUARDED_BY / REQUIRES annotations from base/thread_annotations.hpp). -Wconversion is added
 # for the top-level directories in STROP_CONVERSION_DIRS only: a directory joins the list once
 # it builds clean with it (base, sigs, protocol, storage and agent needed six casts between
