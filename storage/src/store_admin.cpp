@@ -164,8 +164,9 @@ Result<std::vector<SignatureInfo>> StoreImpl::signature_info(
 Result<std::vector<bool>> StoreImpl::delete_signatures(std::span<const sigs::Signature> sigs) {
   STROP_TRY(check_admin_sigs(sigs));
   std::vector<sigs::Signature> targets(sigs.begin(), sigs.end());
+  const std::size_t cost = targets.size();
   return run_sync<std::vector<bool>>(
-      targets.size(),
+      cost,
       [targets = std::move(targets)](StoreImpl& s, WriteCtx& c, Result<std::vector<bool>>* out) {
         std::vector<Located> found;
         if (int rc = s.locate_sigs(*c.txn, &c, targets, &found); rc != 0) return rc;
@@ -203,9 +204,10 @@ Result<std::vector<bool>> StoreImpl::set_allowed(std::span<const sigs::Signature
   STROP_TRY(check_admin_sigs(sigs));
   std::vector<sigs::Signature> targets(sigs.begin(), sigs.end());
   const std::uint64_t now_s = to_u64(now());
-  return run_sync<std::vector<bool>>(targets.size(), [targets = std::move(targets), allowed, now_s](
-                                                         StoreImpl& s, WriteCtx& c,
-                                                         Result<std::vector<bool>>* out) {
+  const std::size_t cost = targets.size();
+  return run_sync<std::vector<bool>>(cost, [targets = std::move(targets), allowed, now_s](
+                                               StoreImpl& s, WriteCtx& c,
+                                               Result<std::vector<bool>>* out) {
     std::vector<bool> changed(targets.size(), false);
     for (std::size_t i = 0; i < targets.size(); ++i) {
       const auto& t = targets[i];
