@@ -30,6 +30,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto again = decode_reporter(encode_reporter(*r));
     if (!again || again->name != r->name || again->secret != r->secret) std::abort();
   }
+  if (auto a = decode_allow(in)) {
+    auto again = decode_allow(encode_allow(a->since, a->value));
+    if (!again || again->value != a->value || again->since != a->since) std::abort();
+  }
   (void)decode_counts(in);
   (void)decode_u32(in);
   (void)decode_u64(in);
