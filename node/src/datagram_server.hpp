@@ -76,6 +76,7 @@ class DatagramServer {
  private:
   struct Batch;
   // The batch the calling thread is handling, if any (reply() appends to it).
+  // NOLINTNEXTLINE(readability-identifier-naming): a private static member, named as members are
   static thread_local Batch* current_batch_;
   DatagramServer(UdpSocket socket, std::string what, std::size_t max_bytes, Handler handler);
   void run();

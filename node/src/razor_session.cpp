@@ -400,7 +400,7 @@ void RazorSession::run_votes(Work& work, const std::shared_ptr<Pending>& pending
       pending->outstanding.fetch_add(1, std::memory_order_relaxed);
       std::size_t count = work.upload_sigs.size();
       svc_.service_.vote({*reporter_, false, std::move(work.upload_sigs), {}, std::nullopt},
-                         [pending, slot, count, c](ServiceResult<storage::VoteOutcome> r) {
+                         [pending, slot, count, c](const ServiceResult<storage::VoteOutcome>& r) {
                            if (r) {
                              c->reported_sigs.add(count);
                              pending->slots[slot] = res(1);
@@ -422,7 +422,7 @@ void RazorSession::run_votes(Work& work, const std::shared_ptr<Pending>& pending
   std::size_t count = work.revoke_sigs.size();
   svc_.service_.vote({*reporter_, true, std::move(work.revoke_sigs), {}, std::nullopt},
                      [pending, slots = std::move(work.revoke_slots), count,
-                      c](ServiceResult<storage::VoteOutcome> r) {
+                      c](const ServiceResult<storage::VoteOutcome>& r) {
                        if (r) c->revoked_sigs.add(count);
                        if (!r) c->errors.add();
                        for (auto i : slots)
@@ -433,7 +433,7 @@ void RazorSession::run_votes(Work& work, const std::shared_ptr<Pending>& pending
 
 void RazorSession::handle_register(const Sis& q, Done done) {
   auto& counters = svc_.counters_;
-  auto reply = [&done](Sis s) { done(Reply{rz::make_sis(s), false}); };
+  auto reply = [&done](const Sis& s) { done(Reply{rz::make_sis(s), false}); };
   if (!svc_.service_.open_registration()) {
     counters.errors.add();
     return reply(err(rz::kErrForbidden));

@@ -68,39 +68,39 @@ std::vector<udp::MatchRecord> engine_records(const storage::CheckOutcome& out) {
 
 class UdpCheckListener final : public DatagramListener {
  public:
-  explicit UdpCheckListener(SignatureService& s) : service(s), metrics(s.metrics()) {}
+  explicit UdpCheckListener(SignatureService& s) : service_(s), metrics_(s.metrics()) {}
   ~UdpCheckListener() override { stop(); }
 
   std::string summary() const override {
     return fmt::format(
         "udp: {} datagrams, {} answered, {} messages checked, {} dropped (malformed or oversized), "
         "{} rate limited, {} errors",
-        datagrams.value(), answered.value(), messages.value(), dropped.value(),
-        rate_limited.value(), errors.value());
+        datagrams_.value(), answered_.value(), messages_.value(), dropped_.value(),
+        rate_limited_.value(), errors_.value());
   }
 
  private:
-  SignatureService& service;
-  NodeMetrics& metrics;
-  udp::Limits limits;
+  SignatureService& service_;
+  NodeMetrics& metrics_;
+  udp::Limits limits_;
 
-  Counter datagrams;
-  Counter answered;
-  Counter messages;
-  Counter dropped;  // malformed, truncated, oversized: no reply
-  Counter rate_limited;
-  Counter errors;
+  Counter datagrams_;
+  Counter answered_;
+  Counter messages_;
+  Counter dropped_;  // malformed, truncated, oversized: no reply
+  Counter rate_limited_;
+  Counter errors_;
 
   // Answers one datagram into *out ("" = no reply); returns the metrics result index.
   std::size_t handle(std::string_view d, bool truncated, std::string_view client,
                      std::string* out) {
     out->clear();
-    if (truncated || d.size() > limits.max_datagram_bytes) {
-      dropped.add();
+    if (truncated || d.size() > limits_.max_datagram_bytes) {
+      dropped_.add();
       return result_index(ApiErrc::kTooLarge);
     }
-    if (!service.admit_client(client)) {
-      rate_limited.add();
+    if (!service_.admit_client(client)) {
+      rate_limited_.add();
       if (request_header(d)) {
         udp::CheckReply rep;
         rep.request_id = request_id_of(d);
@@ -109,9 +109,9 @@ class UdpCheckListener final : public DatagramListener {
       }
       return result_index(ApiErrc::kRateLimited);
     }
-    auto req = udp::decode_request(d, limits);
+    auto req = udp::decode_request(d, limits_);
     if (!req) {
-      dropped.add();
+      dropped_.add();
       return result_index(req.error().code == Errc::kLimitExceeded ? ApiErrc::kLimitExceeded
                                                                    : ApiErrc::kMalformed);
     }
@@ -122,9 +122,9 @@ class UdpCheckListener final : public DatagramListener {
     std::size_t result = 0;
     for (const auto& sigs : req->messages) {
       nsigs += sigs.size();
-      auto r = service.check(sigs, "udp: ");  // the check core of /v1/check
+      auto r = service_.check(sigs, "udp: ");  // the check core of /v1/check
       if (!r) {
-        errors.add();
+        errors_.add();
         rep.status = udp::Status::kServerError;
         rep.results.clear();
         result = result_index(ApiErrc::kInternal);
@@ -137,12 +137,12 @@ class UdpCheckListener final : public DatagramListener {
       rep.results.push_back(std::move(m));
     }
     if (result == 0) {
-      messages.add(req->messages.size());
-      service.count_checked(req->messages.size(), nsigs);
+      messages_.add(req->messages.size());
+      service_.count_checked(req->messages.size(), nsigs);
     }
     auto bytes = udp::encode_reply(rep, d.size());
     if (!bytes) {  // cannot happen for a decoded request; never send more than was received
-      errors.add();
+      errors_.add();
       return result_index(ApiErrc::kInternal);
     }
     *out = std::move(*bytes);
@@ -152,19 +152,19 @@ class UdpCheckListener final : public DatagramListener {
   // One datagram from the skeleton's receive loop: answer, count, time.
   void on_datagram(const DatagramServer::Datagram& d, DatagramServer& server) override {
     const std::int64_t t0 = steady_ns();
-    datagrams.add();
+    datagrams_.add();
     std::string out;
     std::size_t result = result_index(ApiErrc::kInternal);
     try {
       result = handle(d.bytes, d.truncated, d.source, &out);
     } catch (const std::exception& e) {
-      errors.add();
+      errors_.add();
       out.clear();
       logger()->error("udp: request failed: {}", e.what());
     }
-    metrics.record(Op::kUdpCheck, result, std::chrono::nanoseconds(steady_ns() - t0));
+    metrics_.record(Op::kUdpCheck, result, std::chrono::nanoseconds(steady_ns() - t0));
     if (out.empty()) return;
-    answered.add();
+    answered_.add();
     server.reply(*d.peer, std::move(out));
   }
 };

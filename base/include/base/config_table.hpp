@@ -168,10 +168,10 @@ class Table {
 
   // `c` as TOML, every key present, sections in table order.
   std::string print(const C& c, const PrintOptions& options = {}) const {
-    static const C defaults{};
+    static const C kDefaults{};
     return detail::print(
         infos_, [&](std::size_t i) { return keys_[i].get(c); },
-        [&](std::size_t i) { return keys_[i].get(defaults); }, options);
+        [&](std::size_t i) { return keys_[i].get(kDefaults); }, options);
   }
 
   const std::vector<Key<C>>& keys() const { return keys_; }
@@ -209,9 +209,9 @@ constexpr std::string_view unit_name() {
 }
 
 template <class C>
-Key<C> with_choices(Key<C> k, Type type, std::vector<std::string_view> choices) {
+Key<C> with_choices(Key<C> k, Type type, const std::vector<std::string_view>& choices) {
   k.info.type = type;
-  k.info.choices = std::move(choices);
+  k.info.choices = choices;
   return k;
 }
 
@@ -226,10 +226,10 @@ auto& follow(T& t, M m, Rest... rest) {
 
 // A key whose member converts to and from the Value alternative V with static_cast.
 template <class V, class C, class Access>
-Key<C> plain_key(KeyInfo info, Access access) {
+Key<C> plain_key(const KeyInfo& info, Access access) {
   using T = std::remove_cvref_t<Ref<C, Access>>;
   Key<C> k;
-  k.info = std::move(info);
+  k.info = info;
   k.set = [access](C& c, const Value& v) -> Result<void> {
     detail::ref(access, c) = static_cast<T>(std::get<V>(v));
     return {};
@@ -330,10 +330,11 @@ Key<C> string_list_key(std::string_view section, std::string_view name, std::str
 // An enum member: `parse` (string_view -> Result<E>) reads it, `name` (E -> string) prints it.
 template <class C, class Access, class Parse, class Name>
 Key<C> enum_key(std::string_view section, std::string_view name, std::string_view doc,
-                Access access, std::vector<std::string_view> choices, Parse parse, Name name_of) {
+                Access access, const std::vector<std::string_view>& choices, Parse parse,
+                Name name_of) {
   Key<C> k;
   k.info = KeyInfo(section, name, doc, Type::kEnum);
-  k.info.choices = std::move(choices);
+  k.info.choices = choices;
   k.set = [access, parse](C& c, const Value& v) -> Result<void> {
     auto e = parse(std::get<std::string>(v));
     if (!e) return e.error();

@@ -57,7 +57,7 @@ std::string razor_key_path(const Config& c);
 class RazorAccounts {
  public:
   // Without a key, sealing fails and sealed passwords cannot be opened (kUnavailable).
-  explicit RazorAccounts(std::optional<NodeKey> key) : key_(std::move(key)) {}
+  explicit RazorAccounts(std::optional<NodeKey> key) : key_(key) {}
 
   bool has_key() const { return key_.has_value(); }
 
