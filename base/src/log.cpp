@@ -205,7 +205,10 @@ std::string format_line(const Record& r, Format format, bool journal) {
   out.push_back(' ');
   out.append(r.program);
   out.append(": ");
-  if (!r.component.empty()) {
+  // The component, unless the message already starts with it ("storage: indexed ...").
+  if (!r.component.empty() &&
+      !(r.message.size() > r.component.size() + 1 && r.message.starts_with(r.component) &&
+        r.message.substr(r.component.size(), 2) == ": ")) {
     out.append(r.component);
     out.append(": ");
   }

@@ -50,6 +50,9 @@ TEST(Log, TextLine) {
     r.level = spdlog::level::err;
     EXPECT_EQ(format_line(r, Format::kText, false),
               "2026-12-05T08:01:02.123+00:00 error strop-node: storage: ready: listening on x\n");
+    r.message = "storage: indexed 0 signatures";  // already named: not twice
+    EXPECT_EQ(format_line(r, Format::kText, false),
+              "2026-12-05T08:01:02.123+00:00 error strop-node: storage: indexed 0 signatures\n");
   });
 }
 

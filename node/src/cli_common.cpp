@@ -1,11 +1,10 @@
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/sinks/syslog_sink.h>
-#include <spdlog/spdlog.h>
+// cli_common.cpp: what every strop-node command shares: the effective configuration and the
+// loggers (base/log.hpp's one layout).
 #include <sysexits.h>
-#include <syslog.h>
 
 #include <cstdio>
 
+#include "base/log.hpp"
 #include "commands.hpp"
 
 namespace strop::node::cli {
@@ -35,27 +34,11 @@ int print_effective_config(const Config& c) {
 }
 
 void setup_logging(const Config& c) {
-  std::vector<spdlog::sink_ptr> sinks;
-  if (c.log == "syslog") {
-    sinks.push_back(
-        std::make_shared<spdlog::sinks::syslog_sink_mt>("strop-node", LOG_PID, LOG_MAIL, false));
-  } else {
-    sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  }
-  auto level = spdlog::level::from_str(c.log_level);
-  for (const char* name : {"node", "storage"}) {
-    spdlog::drop(name);
-    auto l = std::make_shared<spdlog::logger>(name, sinks.begin(), sinks.end());
-    l->set_level(level);
-    if (c.log == "syslog") {
-      l->set_pattern("%n: %v");
-    } else {
-      l->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %n: %v");
-    }
-    l->flush_on(spdlog::level::info);
-    spdlog::register_logger(l);
-  }
-  spdlog::set_default_logger(spdlog::get("node"));
+  log::Options o;
+  o.target = c.log;
+  o.format = c.log_format;
+  o.level = c.log_level;
+  log::setup("strop-node", {"node", "storage"}, o);
 }
 
 }  // namespace strop::node::cli

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <limits>
 
+#include "base/log.hpp"
 #include "strop/log_level.hpp"
 
 namespace strop::node {
@@ -60,6 +61,9 @@ const cfg::Table<Config>& table() {
                          {"stderr", "syslog"}),
       cfg::log_level_key<C>("node", "log_level", "trace debug info warn error critical off",
                             &C::log_level, {kLogLevels.begin(), kLogLevels.end()}),
+      cfg::choice_key<C>("node", "log_format",
+                         "text (RFC 3339 time, level, program, logfmt) or json", &C::log_format,
+                         {log::kFormats.begin(), log::kFormats.end()}),
       cfg::string_key<C>("node", "public_url",
                          "base URL written into identity files; \"\": from listen and TLS",
                          &C::public_url),
@@ -209,8 +213,13 @@ const cfg::Table<Config>& table() {
                           cfg::nested(&C::pyzor, &Pz::replay_cache_entries), 1000, 100'000'000),
       cfg::integer_key<C>("pyzor", "max_digests", "Op-Digest fields per report/whitelist",
                           cfg::nested(&C::pyzor, &Pz::limits, &PzL::max_digests), 1, 1000),
+      // [admin]
+      cfg::string_key<C>("admin", "listen",
+                         "admin listener ADDR:PORT (/metrics, admin API); \"off\": none",
+                         cfg::nested(&C::admin, &Config::Admin::listen)),
       // [udp]
-      cfg::string_key<C>("udp", "listen", "strop-udp/1 check listener ADDR:PORT; \"off\": none",
+      cfg::string_key<C>("udp", "listen",
+                         "strop-udp/1 check listener ADDR:PORT; \"auto\": node.listen's; \"off\"",
                          cfg::nested(&C::udp, &U::listen)),
       cfg::integer_key<C>("udp", "threads", "receiving threads", cfg::nested(&C::udp, &U::threads),
                           1, 256),
@@ -253,15 +262,21 @@ Result<void> validate(const Config& c) {
   if (!is_log_level(c.log_level)) {
     return make_error(Errc::kInvalidArgument, log_level_error("node.log_level", c.log_level));
   }
-  for (const auto* l : {&c.razor.listen, &c.pyzor.listen, &c.udp.listen}) {
-    if (!listener_enabled(*l)) continue;
-    auto a = parse_listen(*l);
+  if (c.log_format != "text" && c.log_format != "json") {
+    return make_error(Errc::kInvalidArgument, "node.log_format must be \"text\" or \"json\"");
+  }
+  for (const auto* value : {&c.razor.listen, &c.pyzor.listen, &c.udp.listen, &c.admin.listen}) {
+    if (!listener_enabled(*value) || (value == &c.udp.listen && *value == "auto")) continue;
+    auto a = parse_listen(*value);
     if (!a) {
-      std::string name = l == &c.razor.listen ? "razor" : l == &c.pyzor.listen ? "pyzor" : "udp";
+      std::string name = value == &c.razor.listen   ? "razor"
+                         : value == &c.pyzor.listen ? "pyzor"
+                         : value == &c.udp.listen   ? "udp"
+                                                    : "admin";
       return make_error(Errc::kInvalidArgument, name + ".listen: " + a.error().message);
     }
   }
-  if (listener_enabled(c.udp.listen) && !c.anonymous_check) {
+  if (listener_enabled(c.udp.listen) && c.udp.listen != "auto" && !c.anonymous_check) {
     return make_error(Errc::kInvalidArgument,
                       "udp.listen: strop-udp/1 checks are anonymous; switch it off or set "
                       "api.anonymous_check = true");
@@ -310,6 +325,15 @@ Result<ListenAddress> parse_listen(std::string_view s) {
   a.host.assign(host);
   a.port = static_cast<unsigned short>(v);
   return a;
+}
+
+std::string udp_listen_address(const Config& c, unsigned short api_port) {
+  if (c.udp.listen != "auto") return c.udp.listen;
+  if (!c.anonymous_check) return "off";
+  auto l = parse_listen(c.listen);
+  if (!l) return "off";
+  std::string host = l->host.find(':') != std::string::npos ? "[" + l->host + "]" : l->host;
+  return host + ":" + std::to_string(api_port != 0 ? api_port : l->port);
 }
 
 std::string base_url(const Config& c, unsigned short actual_port) {

@@ -166,3 +166,35 @@ TEST(Config, ParseListenAndBaseUrl) {
 
 }  // namespace
 }  // namespace strop::node
+
+namespace strop::node {
+namespace {
+
+TEST(Config, LogFormatAdminListenAndUdpAuto) {
+  auto c = parse_config("[node]\nlog_format = \"json\"\n[admin]\nlisten = \"127.0.0.1:9470\"\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->log_format, "json");
+  EXPECT_EQ(c->admin.listen, "127.0.0.1:9470");
+  EXPECT_TRUE(validate(*c).ok());
+  EXPECT_FALSE(parse_config("[node]\nlog_format = \"xml\"\n").ok());
+  c->admin.listen = "nonsense";
+  auto v = validate(*c);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().message.rfind("admin.listen: ", 0), 0u) << v.error().message;
+
+  // udp.listen = "auto" (the default): the API's address and bound port, on UDP.
+  Config d;
+  EXPECT_EQ(d.udp.listen, "auto");
+  EXPECT_EQ(d.admin.listen, "off");
+  EXPECT_EQ(udp_listen_address(d, 0), "127.0.0.1:7420");
+  d.listen = "[::1]:0";
+  EXPECT_EQ(udp_listen_address(d, 41000), "[::1]:41000");
+  d.anonymous_check = false;  // signed checks only: auto is off, and valid
+  EXPECT_EQ(udp_listen_address(d, 41000), "off");
+  EXPECT_TRUE(validate(d).ok());
+  d.udp.listen = "127.0.0.1:7421";  // explicit: still refused
+  EXPECT_FALSE(validate(d).ok());
+}
+
+}  // namespace
+}  // namespace strop::node

@@ -1,6 +1,16 @@
+// metrics.cpp: the Prometheus text exposition of NodeMetrics and the process series.
 #include "node/metrics.hpp"
 
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "strop/version.hpp"
 
 namespace strop::node {
 
@@ -103,9 +113,116 @@ void NodeMetrics::record(Op op, std::size_t result, std::chrono::nanoseconds lat
   latency_[o].observe(latency);
 }
 
+namespace {
+
+// Fields 14 (utime), 15 (stime), 22 (starttime, clock ticks after boot) and 23 (vsize) of
+// /proc/self/stat; the command name (field 2) may hold spaces, so fields count from its ')'.
+struct ProcStat {
+  double cpu_seconds = 0;
+  double start_ticks = 0;
+  double vsize = 0;
+};
+
+bool read_proc_stat(ProcStat* p) {
+  std::ifstream in("/proc/self/stat");
+  std::string line;
+  if (!std::getline(in, line)) return false;
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream fields(line.substr(close + 2));
+  std::string f;
+  double utime = 0, stime = 0;
+  // After ')': field 3 is state; utime is field 14, i.e. the 12th token here.
+  for (int i = 3; fields >> f; ++i) {
+    if (i == 14) utime = std::strtod(f.c_str(), nullptr);
+    if (i == 15) stime = std::strtod(f.c_str(), nullptr);
+    if (i == 22) p->start_ticks = std::strtod(f.c_str(), nullptr);
+    if (i == 23) {
+      p->vsize = std::strtod(f.c_str(), nullptr);
+      break;
+    }
+  }
+  double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  if (hz <= 0) return false;
+  p->cpu_seconds = (utime + stime) / hz;
+  p->start_ticks /= hz;  // seconds after boot
+  return true;
+}
+
+// btime of /proc/stat: boot time in Unix seconds.
+double boot_time() {
+  std::ifstream in("/proc/stat");
+  std::string key;
+  double v = 0;
+  while (in >> key) {
+    if (key == "btime") {
+      in >> v;
+      return v;
+    }
+    in.ignore(1 << 20, '\n');
+  }
+  return 0;
+}
+
+double resident_bytes() {
+  std::ifstream in("/proc/self/statm");
+  double size = 0, resident = 0;
+  if (!(in >> size >> resident)) return -1;
+  return resident * static_cast<double>(::sysconf(_SC_PAGESIZE));
+}
+
+double open_fds() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (d == nullptr) return -1;
+  double n = 0;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') n += 1;
+  }
+  ::closedir(d);
+  return n - 1;  // the directory's own descriptor
+}
+
+}  // namespace
+
+void render_process_metrics(std::string* out) {
+  ProcStat p;
+  bool have_stat = read_proc_stat(&p);
+  if (have_stat) {
+    simple(out, "process_cpu_seconds_total", "counter",
+           "Total user and system CPU time spent in seconds.", p.cpu_seconds);
+  }
+  if (double rss = resident_bytes(); rss >= 0) {
+    simple(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", rss);
+  }
+  if (have_stat) {
+    simple(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", p.vsize);
+  }
+  if (double fds = open_fds(); fds >= 0) {
+    simple(out, "process_open_fds", "gauge", "Number of open file descriptors.", fds);
+  }
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    simple(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+           static_cast<double>(rl.rlim_cur));
+  }
+  if (double boot = boot_time(); have_stat && boot > 0) {
+    simple(out, "process_start_time_seconds", "gauge",
+           "Start time of the process since unix epoch in seconds.", boot + p.start_ticks);
+  }
+}
+
 std::string NodeMetrics::render(const storage::StoreStats& s) const {
   std::string out;
   out.reserve(16384);
+
+  header(&out, "strop_build_info", "gauge", "The running Strop version (always 1).");
+  {
+    std::string labels = "version=\"";
+    labels += strop::kVersion;
+    labels += '"';
+    sample_u(&out, "strop_build_info", labels, 1);
+  }
+  render_process_metrics(&out);
 
   header(&out, "strop_requests_total", "counter",
          "Requests handled, by operation and result code.");
@@ -189,6 +306,9 @@ std::string NodeMetrics::render(const storage::StoreStats& s) const {
   simple(&out, "strop_writer_commit_latency_max_seconds", "gauge",
          "Largest group commit latency since start.",
          static_cast<double>(s.max_commit_latency.count()) * 1e-6);
+  header(&out, "strop_writer_commit_duration_seconds", "histogram",
+         "Group commits of the writer, from the transaction's begin to the durable commit.");
+  commit_latency_.render(&out, "strop_writer_commit_duration_seconds", "");
   simple(&out, "strop_writer_errors_total", "counter", "Failed write batches.",
          static_cast<double>(s.write_errors));
   simple(&out, "strop_expired_signatures_total", "counter", "Signatures expired since start.",

@@ -1,15 +1,26 @@
 // serve_command.cpp: `strop-node serve [--config FILE] [--data DIR] [--listen ADDR:PORT]
 // [--threads N] [--razor-listen ADDR:PORT|off] [--pyzor-listen ADDR:PORT|off]
-// [--udp-listen ADDR:PORT|off] [--print-config]`.
+// [--udp-listen ADDR:PORT|auto|off] [--admin-listen ADDR:PORT|off] [--print-config]`.
+//
+// Lifecycle: SIGHUP re-reads the same configuration file (with the same flags over it) and
+// applies what can change safely while serving: node.log, node.log_format, node.log_level and
+// the TLS certificate and key; a file with an error is logged and the running configuration
+// kept; other changed keys are named in a warning and wait for a restart. SIGTERM/SIGINT
+// drain (server.hpp). Under systemd (sd_notify, base/service.hpp): READY=1 once every
+// listener is bound, RELOADING=1 then READY=1 around a reload, STOPPING=1 when draining
+// begins, WATCHDOG=1 while serving when WatchdogSec= is set.
 #include <spdlog/spdlog.h>
 #include <sysexits.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
 
+#include "base/log.hpp"
+#include "base/service.hpp"
 #include "commands.hpp"
 #include "node/handlers.hpp"
 #include "node/metrics.hpp"
@@ -31,19 +42,95 @@ struct ServeOptions {
   std::optional<std::string> razor_listen;
   std::optional<std::string> pyzor_listen;
   std::optional<std::string> udp_listen;
+  std::optional<std::string> admin_listen;
   bool print_config = false;
 };
 
+// serve's flags over a loaded configuration (at start and at every reload).
+void apply_flags(const ServeOptions& opt, Config* c) {
+  if (!opt.listen.empty()) c->listen = opt.listen;
+  if (opt.threads) c->threads = opt.threads;
+  if (opt.razor_listen) c->razor.listen = *opt.razor_listen;
+  if (opt.pyzor_listen) c->pyzor.listen = *opt.pyzor_listen;
+  if (opt.udp_listen) c->udp.listen = *opt.udp_listen;
+  if (opt.admin_listen) c->admin.listen = *opt.admin_listen;
+}
+
+log::Options log_options(const Config& c) {
+  log::Options o;
+  o.target = c.log;
+  o.format = c.log_format;
+  o.level = c.log_level;
+  return o;
+}
+
+// SIGHUP: the configuration file again, applied where that is safe (see the file comment).
+// Runs on the API listener's first I/O thread.
+void reload(const CommonOptions& common, const ServeOptions& opt, Config* running, Server& server) {
+  auto log = spdlog::get("node");
+  strop::service::notify_reloading();
+  std::optional<Config> loaded;
+  if (common.config_file.empty()) {
+    loaded = Config{};
+    if (!common.data_dir.empty()) loaded->data_dir = common.data_dir;
+  } else {
+    // load_effective_config prints its error to stderr; log it in the one layout instead.
+    auto l = load_config(common.config_file);
+    if (!l) {
+      log->error("reload: {}; keeping the running configuration", l.error().message);
+      strop::service::notify_ready("reload failed, running configuration kept");
+      return;
+    }
+    loaded = std::move(*l);
+    if (!common.data_dir.empty()) loaded->data_dir = common.data_dir;
+  }
+  Config next = std::move(*loaded);
+  apply_flags(opt, &next);
+  if (auto v = validate(next); !v) {
+    log->error("reload: {}; keeping the running configuration", v.error().message);
+    strop::service::notify_ready("reload failed, running configuration kept");
+    return;
+  }
+  if (next.tls_cert != running->tls_cert || next.tls_key != running->tls_key ||
+      !next.tls_cert.empty()) {
+    if (auto t = server.reload_tls(next); !t) {
+      log->error("reload: {}; keeping the running TLS certificate", t.error().message);
+      next.tls_cert = running->tls_cert;
+      next.tls_key = running->tls_key;
+    }
+  }
+  // What else changed waits for a restart: compare with the reloadable keys copied over.
+  Config rest = *running;
+  rest.log = next.log;
+  rest.log_format = next.log_format;
+  rest.log_level = next.log_level;
+  rest.tls_cert = next.tls_cert;
+  rest.tls_key = next.tls_key;
+  if (to_toml(rest) != to_toml(next)) {
+    log->warn(
+        "reload: settings other than node.log, node.log_format, node.log_level and tls.* "
+        "changed; they take effect at the next restart");
+  }
+  strop::log::reconfigure(log_options(next));
+  running->log = next.log;
+  running->log_format = next.log_format;
+  running->log_level = next.log_level;
+  running->tls_cert = next.tls_cert;
+  running->tls_key = next.tls_key;
+  log->info("reloaded configuration{}{} (log level {}, format {}, target {})",
+            common.config_file.empty() ? "" : " from ", common.config_file, next.log_level,
+            next.log_format, next.log);
+  strop::service::notify_ready("serving");
+}
+
 int run_serve(const CommonOptions& common, const ServeOptions& opt) {
+  // SIGHUP before the listeners handle it (store open may take a while) must not kill.
+  std::signal(SIGHUP, SIG_IGN);
   int code = 0;
   auto cfg = load_effective_config(common, &code);
   if (!cfg) return code;
   Config c = std::move(*cfg);
-  if (!opt.listen.empty()) c.listen = opt.listen;
-  if (opt.threads) c.threads = opt.threads;
-  if (opt.razor_listen) c.razor.listen = *opt.razor_listen;
-  if (opt.pyzor_listen) c.pyzor.listen = *opt.pyzor_listen;
-  if (opt.udp_listen) c.udp.listen = *opt.udp_listen;
+  apply_flags(opt, &c);
   if (opt.print_config || common.print_config) return print_effective_config(c);
   if (auto v = validate(c); !v) {
     std::fprintf(stderr, "strop-node: %s\n", v.error().message.c_str());
@@ -78,14 +165,26 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   NodeMetrics metrics;
   boost::asio::thread_pool blocking(1);  // registrations wait for a commit: not on I/O threads
   // One service behind every protocol: limits, replay cache, policy and the Store calls.
+  Config resolved = c;
+  resolved.udp.listen = udp_listen_address(c, 0);
   auto service = std::make_unique<SignatureService>(
-      c, *store, metrics, Clocks{},
+      resolved, *store, metrics, Clocks{},
       [&blocking](std::function<void()> job) { boost::asio::post(blocking, std::move(job)); });
   auto api = std::make_unique<Api>(*service);
   auto server = Server::create(c, *api, metrics);
   if (!server) {
     log->critical("{}", server.error().message);
     return server.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
+  }
+  // The admin listener: /metrics (then not on the API listener), health and the admin API.
+  std::unique_ptr<Server> admin;
+  if (listener_enabled(c.admin.listen)) {
+    auto a = Server::create_admin(c, *api, metrics);
+    if (!a) {
+      log->critical("{}", a.error().message);
+      return a.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
+    }
+    admin = std::move(*a);
   }
   // The legacy listeners (Razor2 TCP, Pyzor UDP), each switched on by its listen address.
   const bool razor_on = listener_enabled(c.razor.listen);
@@ -119,15 +218,20 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     }
     pyzor = std::move(*p);
   }
-  // The native binary UDP check listener (strop-udp/1).
+  // The native binary UDP check listener (strop-udp/1). "auto" (the default) follows the
+  // API listener; the service read the resolved address (udp_listen_address) at creation.
   std::unique_ptr<Listener> udp;
-  if (listener_enabled(c.udp.listen)) {
+  if (listener_enabled(service->config().udp.listen)) {
     auto u = make_udp_listener(*service);
-    if (!u) {
+    if (!u && c.udp.listen == "auto" && u.error().code == Errc::kIo) {
+      log->warn("{}; the strop-udp/1 listener stays off (set udp.listen to choose)",
+                u.error().message);
+    } else if (!u) {
       log->critical("{}", u.error().message);
       return u.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
+    } else {
+      udp = std::move(*u);
     }
-    udp = std::move(*u);
   }
   if (razor) {
     razor->start();
@@ -144,13 +248,29 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
 
   auto st = store->stats();
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
+  if (admin) {
+    admin->set_ready(true);
+    admin->start();
+    log->info("admin listener on {}:{} (/metrics, /healthz, /readyz, /admin/)", admin->local_host(),
+              admin->local_port());
+  }
+  Config running = c;
+  Server& api_server = **server;
+  api_server.set_on_reload(
+      [&common, &opt, &running, &api_server] { reload(common, opt, &running, api_server); });
+  api_server.set_ready(true);
   log->info(
       "strop-node {} ready: listening on {}:{} ({}, {} threads, data {}, {} signatures, {} "
       "reporters)",
-      kNodeVersion, (*server)->local_host(), (*server)->local_port(),
-      (*server)->tls() ? "https" : "http", threads, c.data_dir, st.signatures, st.reporters);
+      kNodeVersion, api_server.local_host(), api_server.local_port(),
+      api_server.tls() ? "https" : "http", threads, c.data_dir, st.signatures, st.reporters);
+  strop::service::notify_ready("serving");
+  std::optional<strop::service::Watchdog> watchdog;
+  watchdog.emplace();
 
-  (*server)->run();
+  api_server.run();
+  strop::service::notify_stopping();
+  watchdog.reset();
 
   // Drain: the legacy listeners, registrations, then every queued write (their callbacks
   // post into the stopped io_contexts), then tear down in reverse order.
@@ -166,8 +286,13 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     udp->stop();
     log->info("{}", udp->summary());
   }
+  if (admin) {
+    admin->stop();
+    admin->join();
+  }
   blocking.join();
   if (auto f = store->flush(); !f) log->error("final flush failed: {}", f.error().to_string());
+  admin.reset();
   razor.reset();
   pyzor.reset();
   udp.reset();
@@ -175,6 +300,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   api.reset();
   service.reset();
   store.reset();
+  std::signal(SIGHUP, SIG_IGN);  // the listener's handler is gone with it
   log->info("stopped");
   return 0;
 }
@@ -194,9 +320,12 @@ void setup_serve(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit
   sub->add_option("--pyzor-listen", opt->pyzor_listen,
                   "Pyzor UDP listener ADDR:PORT, or off (overrides pyzor.listen; clients default "
                   "to port 24441)");
-  sub->add_option(
-      "--udp-listen", opt->udp_listen,
-      "Native binary UDP check listener (strop-udp/1) ADDR:PORT, or off (overrides udp.listen)");
+  sub->add_option("--udp-listen", opt->udp_listen,
+                  "Native binary UDP check listener (strop-udp/1) ADDR:PORT, auto (the API "
+                  "listener's address and port) or off (overrides udp.listen)");
+  sub->add_option("--admin-listen", opt->admin_listen,
+                  "Admin listener ADDR:PORT (/metrics, /healthz, /readyz, admin API), or off "
+                  "(overrides admin.listen; when set, /metrics leaves the API listener)");
   sub->add_flag("--print-config", opt->print_config,
                 "Print the effective configuration as TOML and exit");
   sub->callback([common, opt, exit_code] { *exit_code = run_serve(*common, *opt); });

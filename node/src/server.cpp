@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <atomic>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -20,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.hpp"
+#include "base/thread_annotations.hpp"
 #include "http_framing.hpp"
 #include "node/conn_guard.hpp"
 #include "node_common.hpp"
@@ -48,21 +51,43 @@ struct SharedState {
   Api* api = nullptr;
   NodeMetrics* metrics = nullptr;
   Config config;
-  std::unique_ptr<ssl::context> tls;  // null: plain HTTP
+  bool admin = false;              // the admin listener (server.hpp)
+  bool admin_elsewhere = false;    // API listener with an admin listener: no /metrics, /admin/
+  bool tls_on = false;             // constant after create()
+  std::atomic<bool> ready{false};  // /readyz
   // The listener's open connections and admission guard (tcp_listener.hpp).
   std::shared_ptr<ConnectionRegistry> registry;
   bool stopping() const { return registry->stopping(); }
+
+  // The TLS context for new connections (null: plain HTTP); reload_tls() replaces it.
+  std::shared_ptr<ssl::context> tls() const EXCLUDES(tls_mu) {
+    MutexLock lock(&tls_mu);
+    return tls_ctx;
+  }
+  void set_tls(std::shared_ptr<ssl::context> ctx) EXCLUDES(tls_mu) {
+    MutexLock lock(&tls_mu);
+    tls_ctx = std::move(ctx);
+  }
+  mutable Mutex tls_mu;
+  std::shared_ptr<ssl::context> tls_ctx GUARDED_BY(tls_mu);
 };
+
+// The request path without its query.
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, std::min(target.find('?'), target.size()));
+}
 
 template <class Stream>
 class Session : public ListenerConnection, public std::enable_shared_from_this<Session<Stream>> {
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
-  Session(tcp::socket&& socket, std::shared_ptr<SharedState> st, ConnGuard::Slot slot)
+  Session(tcp::socket&& socket, std::shared_ptr<SharedState> st, ConnGuard::Slot slot,
+          std::shared_ptr<ssl::context> tls)
       : st_(std::move(st)),
         slot_(std::move(slot)),
-        stream_(make_stream(std::move(socket), *st_)),
+        tls_(std::move(tls)),
+        stream_(make_stream(std::move(socket), tls_.get())),
         first_deadline_(std::chrono::steady_clock::now() + st_->config.read_timeout) {
     beast::error_code ec;
     auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
@@ -88,10 +113,11 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
   }
 
  private:
-  static Stream make_stream(tcp::socket&& socket, SharedState& st) {
+  static Stream make_stream(tcp::socket&& socket, ssl::context* tls) {
     if constexpr (kTls) {
-      return Stream(std::move(socket), *st.tls);
+      return Stream(std::move(socket), *tls);
     } else {
+      (void)tls;
       return Stream(std::move(socket));
     }
   }
@@ -280,10 +306,41 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     }
     // Keep the io_context alive while a response is pending on another thread.
     auto work = net::prefer(stream_.get_executor(), net::execution::outstanding_work.tracked);
-    st_->api->handle(req_, [self = this->shared_from_this(), work](HttpResponse r) {
+    Done done = [self = this->shared_from_this(), work](HttpResponse r) {
       net::dispatch(self->stream_.get_executor(),
                     [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
-    });
+    };
+    // The Api serves /metrics, /healthz and the admin API (/admin/, admin_api.hpp) itself;
+    // which of its paths each listener offers is decided here.
+    std::string_view path = path_of(req_.target);
+    const bool internal = path == "/metrics" || path.starts_with("/admin/");
+    if (path == "/readyz") return done(readyz());
+    if (st_->admin ? !(internal || path == "/healthz") : (st_->admin_elsewhere && internal)) {
+      return done(not_found());
+    }
+    st_->api->handle(req_, std::move(done));
+  }
+
+  // GET /readyz: serving (store open, listeners bound) and not draining.
+  HttpResponse readyz() const {
+    st_->metrics->record(Op::kHealth, 0, std::chrono::nanoseconds(0));
+    if (st_->ready.load(std::memory_order_relaxed) && !st_->stopping() && !st_->api->draining()) {
+      HttpResponse r;
+      r.body = R"({"v":1,"status":"ready"})";
+      return r;
+    }
+    auto r =
+        Api::error_response(ApiErrc::kOverloaded,
+                            st_->stopping() || st_->api->draining() ? "shutting down" : "starting");
+    r.retry_after = 1;
+    return r;
+  }
+
+  HttpResponse not_found() const {
+    st_->metrics->record(Op::kOther, result_index(ApiErrc::kNotFound), std::chrono::nanoseconds(0));
+    return Api::error_response(ApiErrc::kNotFound, st_->admin
+                                                       ? "no such endpoint on the admin listener"
+                                                       : "no such endpoint on this listener");
   }
 
   void write(HttpResponse r) {
@@ -356,7 +413,8 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
   }
 
   std::shared_ptr<SharedState> st_;
-  ConnGuard::Slot slot_;  // after st_: released before the guard can go
+  ConnGuard::Slot slot_;               // after st_: released before the guard can go
+  std::shared_ptr<ssl::context> tls_;  // the context this connection was made with
   Stream stream_;
   std::chrono::steady_clock::time_point first_deadline_;  // accept + read_timeout
   beast::flat_buffer buffer_;
@@ -381,10 +439,10 @@ struct Server::Impl {
 
   void accept(tcp::socket&& socket, ConnGuard::Slot slot) {
     st->metrics->connections_accepted.add();
-    if (st->tls) {
-      std::make_shared<TlsSession>(std::move(socket), st, std::move(slot))->start();
+    if (auto ctx = st->tls()) {
+      std::make_shared<TlsSession>(std::move(socket), st, std::move(slot), std::move(ctx))->start();
     } else {
-      std::make_shared<PlainSession>(std::move(socket), st, std::move(slot))->start();
+      std::make_shared<PlainSession>(std::move(socket), st, std::move(slot), nullptr)->start();
     }
   }
 
@@ -393,7 +451,7 @@ struct Server::Impl {
   void refuse(tcp::socket& socket) {
     st->metrics->connections_accepted.add();
     st->metrics->connections_rejected.add();
-    if (st->tls) return;
+    if (st->tls_on) return;
     static constexpr std::string_view kBusy =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
         "Connection: close\r\nContent-Length: 83\r\n\r\n"
@@ -434,6 +492,25 @@ void raise_fd_limit(const Config& config) {
 
 }  // namespace
 
+namespace {
+
+// A TLS 1.2+ server context from tls.cert and tls.key.
+Result<std::shared_ptr<ssl::context>> make_tls_context(const Config& config) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                   ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  beast::error_code ec;
+  ctx->use_certificate_chain_file(config.tls_cert, ec);
+  if (ec) return make_error(Errc::kIo, "tls.cert " + config.tls_cert + ": " + ec.message());
+  ctx->use_private_key_file(config.tls_key, ssl::context::pem, ec);
+  if (ec) return make_error(Errc::kIo, "tls.key " + config.tls_key + ": " + ec.message());
+  return ctx;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api,
                                                NodeMetrics& metrics) {
   unsigned threads =
@@ -444,20 +521,14 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api,
   impl->st->metrics = &metrics;
   impl->st->config = config;
   impl->st->config.threads = threads;
+  impl->st->admin_elsewhere = listener_enabled(config.admin.listen);
   raise_fd_limit(config);
 
   if (!config.tls_cert.empty()) {
-    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
-    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
-                     ssl::context::single_dh_use);
-    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-    beast::error_code ec;
-    ctx->use_certificate_chain_file(config.tls_cert, ec);
-    if (ec) return make_error(Errc::kIo, "tls.cert " + config.tls_cert + ": " + ec.message());
-    ctx->use_private_key_file(config.tls_key, ssl::context::pem, ec);
-    if (ec) return make_error(Errc::kIo, "tls.key " + config.tls_key + ": " + ec.message());
-    impl->st->tls = std::move(ctx);
+    auto ctx = make_tls_context(config);
+    if (!ctx) return ctx.error();
+    impl->st->set_tls(std::move(*ctx));
+    impl->st->tls_on = true;
   }
 
   TcpListener::Options o;
@@ -482,13 +553,68 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api,
   return server;
 }
 
+Result<std::unique_ptr<Server>> Server::create_admin(const Config& config, Api& api,
+                                                     NodeMetrics& metrics) {
+  std::unique_ptr<Server> server(new Server());
+  auto impl = std::make_shared<Impl>();
+  impl->st->api = &api;
+  impl->st->metrics = &metrics;
+  impl->st->config = config;
+  impl->st->config.threads = 1;
+  impl->st->admin = true;
+
+  TcpListener::Options o;
+  o.name = "admin";
+  o.listen = config.admin.listen;
+  o.listen_key = "admin.listen";
+  o.threads = 1;
+  o.limits.max_connections = 64;
+  o.limits.max_per_address = 64;
+  o.limits.reserved = 0;
+  o.limits.max_held_bytes_per_address = config.max_body_bytes_per_address;
+  o.drain_timeout = config.shutdown_timeout;
+  o.signals = false;
+  Impl* i = impl.get();
+  auto listener = TcpListener::bind(
+      std::move(o),
+      [i](tcp::socket&& s, ConnGuard::Slot slot) { i->accept(std::move(s), std::move(slot)); },
+      [i](tcp::socket& s, const Error&) { i->refuse(s); });
+  if (!listener) return listener.error();
+  impl->listener = std::move(*listener);
+  impl->st->registry = impl->listener->registry();
+  server->impl_ = std::move(impl);
+  return server;
+}
+
 Server::~Server() = default;
 
 std::string Server::local_host() const { return impl_->listener->host(); }
 unsigned short Server::local_port() const { return impl_->listener->port(); }
-bool Server::tls() const { return impl_->st->tls != nullptr; }
+bool Server::tls() const { return impl_->st->tls_on; }
+
+void Server::set_on_reload(std::function<void()> on_reload) {
+  impl_->listener->set_on_reload(std::move(on_reload));
+}
+
+Result<void> Server::reload_tls(const Config& config) {
+  if (config.tls_cert.empty() != !impl_->st->tls_on) {
+    return make_error(Errc::kInvalidArgument,
+                      "tls.cert/tls.key: switching TLS on or off takes a restart");
+  }
+  if (!impl_->st->tls_on) return {};
+  auto ctx = make_tls_context(config);
+  if (!ctx) return ctx.error();
+  impl_->st->set_tls(std::move(*ctx));
+  return {};
+}
+
+void Server::set_ready(bool ready) { impl_->st->ready.store(ready, std::memory_order_relaxed); }
 
 void Server::run() { impl_->listener->run(); }
+
+void Server::start() { impl_->listener->start(); }
+
+void Server::join() { impl_->listener->join(); }
 
 void Server::stop() { impl_->listener->stop(); }
 

@@ -105,6 +105,7 @@ Result<std::shared_ptr<TcpListener>> TcpListener::bind(Options options, Accept a
     // handled gracefully instead of killing the process.
     l->io_->signals.add(SIGTERM, ec);
     if (!ec) l->io_->signals.add(SIGINT, ec);
+    if (!ec) l->io_->signals.add(SIGHUP, ec);
     if (ec) return make_error(Errc::kIo, "cannot install signal handlers: " + ec.message());
   }
   auto local = acc.local_endpoint(ec);
@@ -163,8 +164,10 @@ void TcpListener::begin_shutdown() {
   boost::system::error_code ec;
   io_->acceptor.close(ec);
   io_->accept_retry.cancel();
-  io_->signals.cancel();
-  io_->signals.clear(ec);
+  // A second SIGTERM/SIGINT now takes its default action; SIGHUP stays handled (ignored)
+  // until the connections are drained.
+  io_->signals.remove(SIGTERM, ec);
+  io_->signals.remove(SIGINT, ec);
   registry_->shutdown_idle();
   drain_deadline_ = std::chrono::steady_clock::now() + options_.drain_timeout;
   poll_drained();
@@ -173,6 +176,7 @@ void TcpListener::begin_shutdown() {
 void TcpListener::poll_drained() {
   if (registry_->active() == 0) {
     logger()->info("{}all connections closed", prefix());
+    io_->signals.cancel();            // the pending wait would keep context 0 running
     for (auto& w : work_) w.reset();  // no more work: every run() returns
     return;
   }
@@ -201,16 +205,34 @@ void TcpListener::run_context(std::size_t i) {
   }
 }
 
+void TcpListener::wait_signal() {
+  io_->signals.async_wait(
+      [self = shared_from_this()](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          if (self->registry_->stopping()) {
+            logger()->info("{}received SIGHUP while shutting down: ignored", self->prefix());
+          } else if (!self->on_reload_) {
+            logger()->info("{}received SIGHUP: nothing to reload", self->prefix());
+          } else {
+            logger()->info("{}received SIGHUP: reloading", self->prefix());
+            try {
+              self->on_reload_();
+            } catch (const std::exception& e) {
+              logger()->error("{}reload failed: {}", self->prefix(), e.what());
+            }
+          }
+          self->wait_signal();
+          return;
+        }
+        logger()->info("{}received signal {}", self->prefix(), sig);
+        self->begin_shutdown();
+      });
+}
+
 void TcpListener::run() {
   if (started_.exchange(true)) return;
-  if (options_.signals) {
-    io_->signals.async_wait(
-        [self = shared_from_this()](const boost::system::error_code& ec, int sig) {
-          if (ec) return;
-          logger()->info("{}received signal {}", self->prefix(), sig);
-          self->begin_shutdown();
-        });
-  }
+  if (options_.signals) wait_signal();
   do_accept();
   for (std::size_t i = 1; i < contexts_.size(); ++i)
     threads_.emplace_back([this, i] { run_context(i); });

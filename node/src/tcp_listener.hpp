@@ -11,6 +11,9 @@
 // one to `refuse` and is then closed. Connections register in the ConnectionRegistry so a
 // shutdown can reach them.
 //
+// Signals (Options::signals, registered at bind()): SIGHUP runs `on_reload` on context 0's
+// thread and never stops the listener; SIGTERM/SIGINT begin the shutdown.
+//
 // Shutdown (stop(), or SIGTERM/SIGINT when Options::signals): stop accepting, run
 // `on_shutdown`, ask every connection to close once idle (ListenerConnection::
 // shutdown_if_idle, again every 20 ms for those that became idle since), and when none is
@@ -90,7 +93,7 @@ class TcpListener : public std::enable_shared_from_this<TcpListener> {
     unsigned threads = 1;    // I/O threads (one io_context each)
     ConnLimits limits;
     std::chrono::milliseconds drain_timeout{10'000};  // after stop(): connections cut
-    bool signals = false;  // SIGTERM/SIGINT begin the shutdown (registered at bind())
+    bool signals = false;  // SIGTERM/SIGINT begin the shutdown, SIGHUP reloads (at bind())
   };
   // An admitted connection: its socket (bound to a strand of its io_context) and slot.
   using Accept = std::function<void(tcp::socket&& socket, ConnGuard::Slot slot)>;
@@ -100,6 +103,10 @@ class TcpListener : public std::enable_shared_from_this<TcpListener> {
   // Binds and listens. Errors: kInvalidArgument (bad address), kIo (bind/listen, signals).
   static Result<std::shared_ptr<TcpListener>> bind(Options options, Accept accept, Refuse refuse,
                                                    std::function<void()> on_shutdown = {});
+
+  // What SIGHUP runs (Options::signals), on context 0's thread; set before run(). Without
+  // it SIGHUP is logged and ignored.
+  void set_on_reload(std::function<void()> on_reload) { on_reload_ = std::move(on_reload); }
   ~TcpListener();
   TcpListener(const TcpListener&) = delete;
   TcpListener& operator=(const TcpListener&) = delete;
@@ -121,6 +128,7 @@ class TcpListener : public std::enable_shared_from_this<TcpListener> {
   boost::asio::io_context& pick_context();
   void do_accept();
   void on_accept(const boost::system::error_code& ec, tcp::socket socket);
+  void wait_signal();
   void begin_shutdown();
   void poll_drained();
   void run_context(std::size_t i);
@@ -133,6 +141,7 @@ class TcpListener : public std::enable_shared_from_this<TcpListener> {
   const Accept accept_;
   const Refuse refuse_;
   const std::function<void()> on_shutdown_;
+  std::function<void()> on_reload_;  // set before run()
   std::shared_ptr<ConnectionRegistry> registry_;
   std::string host_;
   unsigned short port_ = 0;

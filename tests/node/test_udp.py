@@ -208,7 +208,7 @@ class UdpOffTest(unittest.TestCase):
         try:
             p = node.cli("serve", "--print-config")
             # The printed configuration is TOML with a comment above each key.
-            self.assertEqual(tomllib.loads(p.stdout)["udp"], {"listen": "off", "threads": 1})
+            self.assertEqual(tomllib.loads(p.stdout)["udp"], {"listen": "auto", "threads": 1})
             p = node.cli("serve", "--print-config", "--udp-listen", "0.0.0.0:7421")
             self.assertEqual(tomllib.loads(p.stdout)["udp"]["listen"], "0.0.0.0:7421")
             p = node.cli("serve", "--print-config", "--udp-listen", "nonsense", check=False)

@@ -6,9 +6,10 @@
 //   2026-12-05T08:01:02.125+01:00 warn strop-node: storage: map grown to 128 MiB
 // RFC 3339 local time with milliseconds and the UTC offset, the level (spdlog's names, as in
 // strop/log_level.hpp), the program, the component when the logger is not the program's main
-// one, then the message, whose key=value fields follow logfmt (logfmt_value() quotes a value).
-// When stderr is the journal (JOURNAL_STREAM names stderr's device:inode, as systemd sets it
-// for a service) the timestamp is left out and each line starts with its syslog priority
+// one (and the message does not already start with "component: "), then the message, whose
+// key=value fields follow logfmt (logfmt_value() quotes a value). When stderr is the journal
+// (JOURNAL_STREAM names stderr's device:inode, as systemd sets it for a service) the timestamp is
+// left out and each line starts with its syslog priority
 // ("<6>info strop-node: ..."), which journald files and strips (sd-daemon.h SD_INFO etc.).
 // JSON (log format "json"): one object per line,
 //   {"time":"2026-...","level":"info","program":"strop-node","msg":"...","queue":"4Xz"}

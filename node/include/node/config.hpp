@@ -38,6 +38,7 @@ struct Config {
   unsigned threads = 0;                     // I/O threads. Default: 0 = one per core
   std::string log = "stderr";               // "stderr" or "syslog" (facility LOG_MAIL)
   std::string log_level = "info";           // strop/log_level.hpp: trace ... critical, off
+  std::string log_format = "text";          // "text" or "json" (base/log.hpp)
   // Public base URL written into identity files; empty: derived from `listen` and TLS.
   std::string public_url;
 
@@ -87,20 +88,32 @@ struct Config {
   RazorConfig razor;
   PyzorConfig pyzor;
 
+  // [admin]: the admin listener (/metrics, /healthz, /readyz and the admin API).
+  struct Admin {
+    // "ADDR:PORT"; "" or "off": none, and /metrics stays on the API listener. When set,
+    // /metrics is served here only. Default: off. Flag: --admin-listen.
+    std::string listen = "off";
+  } admin;
+
   // [udp]: the native binary UDP check listener (strop-udp/1, docs/protocol.md).
   struct Udp {
-    // "ADDR:PORT" to answer strop-udp/1 checks on; "" or "off" switches it off.
-    // Default: off. Flag: --udp-listen.
-    std::string listen = "off";
+    // "ADDR:PORT" to answer strop-udp/1 checks on; "" or "off" switches it off; "auto": the
+    // API listener's address and port, on UDP (off when api.anonymous_check = false; a port
+    // already taken is a warning, not an error). Default: auto. Flag: --udp-listen.
+    std::string listen = "auto";
     // Receiving threads (recvmmsg batches). Default: 1.
     unsigned threads = 1;
   } udp;
 };
 
-// True when a legacy listener's `listen` value switches it on (not "" and not "off").
+// True when a listener's `listen` value switches it on (not "" and not "off").
 inline bool listener_enabled(const std::string& listen) {
   return !listen.empty() && listen != "off";
 }
+
+// The strop-udp/1 listener's address: udp.listen, or for "auto" node.listen with the API's
+// bound port (`api_port`, 0: node.listen's); "off" when "auto" meets anonymous_check = false.
+std::string udp_listen_address(const Config& c, unsigned short api_port);
 
 // Reads `path` (TOML) over the defaults. Errors: kIo (unreadable), kInvalidArgument (syntax,
 // unknown key, wrong type or out-of-range value), as "FILE:LINE:COL: section.key: message".

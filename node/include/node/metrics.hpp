@@ -1,5 +1,8 @@
 // metrics.hpp: the node's metrics over atomics, rendered in the Prometheus text exposition
-// format (version 0.0.4) at GET /metrics.
+// format (version 0.0.4) at GET /metrics: the request, connection and store series, the
+// writer's commit latency histogram, strop_build_info{version} and the process_* series of
+// the Prometheus conventions (CPU, resident memory, open descriptors, start time; read from
+// /proc at scrape time).
 //
 // Counter, Gauge and Histogram are lock-free (relaxed atomics): any thread may update them
 // at any time; render() reads a consistent-enough snapshot (each value is read once; a
@@ -51,6 +54,9 @@ class Histogram {
   // Appends the _bucket/_sum/_count lines of this histogram with `labels` (e.g. op="check").
   void render(std::string* out, std::string_view name, std::string_view labels) const;
   std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  std::uint64_t bucket_count(std::size_t i) const {
+    return buckets_[i].load(std::memory_order_relaxed);
+  }
 
  private:
   std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets_{};  // non-cumulative
@@ -81,6 +87,9 @@ class NodeMetrics {
  public:
   // Counts one finished request and its latency (request fully read -> response ready).
   void record(Op op, std::size_t result, std::chrono::nanoseconds latency);
+  // One group commit of the store's writer (begin -> durable commit), for
+  // strop_writer_commit_duration_seconds. Hook for the writer's per-commit callback.
+  void observe_commit(std::chrono::nanoseconds latency) { commit_latency_.observe(latency); }
 
   Counter connections_accepted;
   Counter connections_rejected;   // over max_connections
@@ -105,6 +114,13 @@ class NodeMetrics {
  private:
   std::array<std::array<Counter, kResultCount>, kOpCount> requests_;
   std::array<Histogram, kOpCount> latency_;
+  Histogram commit_latency_;
 };
+
+// The process_* series of the Prometheus client conventions for this process, read from
+// /proc: process_cpu_seconds_total, process_resident_memory_bytes,
+// process_virtual_memory_bytes, process_open_fds, process_max_fds,
+// process_start_time_seconds. A value /proc does not give is left out.
+void render_process_metrics(std::string* out);
 
 }  // namespace strop::node

@@ -21,11 +21,21 @@
 // their responses be written (with Connection: close), close idle connections, then run()
 // returns; after shutdown_timeout the remaining connections are cut.
 //
+// Two roles. The API listener (create(): node.listen, TLS, SIGTERM/SIGINT/SIGHUP) serves the
+// native API through Api::handle. The admin listener (create_admin(): admin.listen, plain
+// HTTP, one thread, no signals) passes only GET /metrics, /healthz and the admin API (paths
+// under /admin/, which the Api hands to admin_api.hpp) to the same Api; everything else is
+// 404 there, and with an admin listener configured the API listener answers /metrics and
+// /admin/ with 404. Both answer GET /readyz themselves: 200 {"status":"ready"} once
+// set_ready(true) and until shutdown begins, else 503 (healthz, in the Api, says whether the
+// process is alive).
+//
 // Threading: create() and run() from one thread (main); stop() from any thread. run()
 // blocks until shutdown. Lifetime: the Api and NodeMetrics must outlive the Server; destroy
 // the Server only after the Store's pending write callbacks have run (Store::flush()).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -44,6 +54,18 @@ class Server {
   // certificate or key).
   static Result<std::unique_ptr<Server>> create(const Config& config, Api& api,
                                                 NodeMetrics& metrics);
+  // The admin listener on config.admin.listen (which must be enabled). Errors as create().
+  static Result<std::unique_ptr<Server>> create_admin(const Config& config, Api& api,
+                                                      NodeMetrics& metrics);
+
+  // What SIGHUP runs (API listener), on its first I/O thread. Set before run().
+  void set_on_reload(std::function<void()> on_reload);
+  // Reads tls.cert and tls.key again; new connections use them, open ones keep theirs.
+  // Errors: kIo (unreadable or mismatched files; the old certificate stays), kInvalidArgument
+  // (TLS switched on or off: that needs a restart).
+  Result<void> reload_tls(const Config& config);
+  // /readyz answers 200 from now on (until shutdown). Thread-safe.
+  void set_ready(bool ready);
 
   ~Server();
   Server(const Server&) = delete;
@@ -56,6 +78,9 @@ class Server {
 
   // Serves until SIGTERM/SIGINT or stop(), then drains gracefully (see above).
   void run();
+  // As run() on background threads (the admin listener); stop() ends it, join() waits.
+  void start();
+  void join();
   // Begins the graceful shutdown. Thread-safe.
   void stop();
 
