@@ -179,6 +179,41 @@ def cases():
                 plain(body_lines(SHORT, "first", line), eol))
             add("plain-long-%s-quoted-%s" % (nname, eol_name),
                 plain(body_lines(LONG, "quoted", line), eol))
+        # the quoting works on the raw lines, before any transfer decoding: a quoted-printable
+        # soft line break puts `>>From ` at a raw line start in the middle of a decoded line,
+        # and an encoded `=3E=3EFrom ` is left alone
+        qp_headers = HEADERS + ["MIME-Version: 1.0",
+                                "Content-Type: text/plain; charset=us-ascii",
+                                "Content-Transfer-Encoding: quoted-printable"]
+        add("qp-softbreak-gt2-%s" % eol_name,
+            message(qp_headers, [LONG[0] + " =", ">>" + QUOTED] + LONG[1:], eol))
+        add("qp-softbreak-from-%s" % eol_name,
+            message(qp_headers, [LONG[0] + " =", QUOTED] + LONG[1:], eol))
+        add("qp-encoded-gt2-%s" % eol_name,
+            message(qp_headers, ["=3E=3E" + QUOTED] + LONG, eol))
+        # a forwarded message (message/rfc822 part) whose own mbox `From ` line and quoted
+        # body lines come along
+        fwd = ([MBOX_LINE] + HEADERS[1:] + ["", ">>" + QUOTED] + LONG[:6])
+        add("rfc822-attached-%s" % eol_name,
+            message(HEADERS + ["MIME-Version: 1.0",
+                               'Content-Type: multipart/mixed; boundary="=_b0undary"'],
+                    ["--=_b0undary", "Content-Type: text/plain; charset=us-ascii", ""] + SHORT +
+                    ["", "--=_b0undary", "Content-Type: message/rfc822", ""] + fwd +
+                    ["", "--=_b0undary--", ""], eol))
+        # a list digest: several posts, each quoting others, `>>From ` and `>From ` lines
+        digest = []
+        for k in range(3):
+            digest += ["Message: %d" % (k + 1), "Date: Mon, 1 Jan 2024 1%d:00:00 +0000" % k,
+                       "From: poster%d@example.org" % k, "Subject: Re: the website", "",
+                       ">" * (k + 1) + QUOTED, LONG[k], LONG[k + 4], "", "-" * 30, ""]
+        add("digest-%s" % eol_name, plain(digest, eol))
+        # the observed held-out shape: an mbox file (SpamAssassin corpus style, mbox line first,
+        # body `>From`-escaped by the mbox writer) with `>>From the website:` in a quoted reply
+        add("mbox-listpost-gt2-quoted-%s" % eol_name,
+            MBOX_LINE + eol + plain(body_lines(LONG, "quoted", ">>" + QUOTED) +
+                                    [">From me: the mirrors"], eol))
+    # a line `0` (false in Perl) right before and after the quoted line
+    add("plain-long-zero-lines-lf", plain(["0", ">>" + QUOTED, "0"] + LONG, "\n"))
     # bare CR line ends: one line for Perl's readline, only the file's first line can be quoted
     add("plain-short-gt2-first-cr", plain(body_lines(SHORT, "first", ">>" + QUOTED), "\r"))
     add("headless-gt2-cr", "\r".join([">>" + QUOTED] + SHORT + [">From x"]) + "\r")
