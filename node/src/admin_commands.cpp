@@ -27,6 +27,7 @@
 #include "protocol/limits.hpp"
 #include "protocol/signing.hpp"
 #include "sigs/compute.hpp"
+#include "sigs/message.hpp"
 #include "storage/store.hpp"
 
 namespace strop::node::cli {
@@ -339,6 +340,14 @@ std::optional<std::vector<sigs::Signature>> sig_targets(const SigOptions& o, int
     std::fprintf(stderr, "strop-node: %s: cannot read: %s\n", o.message.c_str(),
                  std::strerror(errno));
     *code = EX_NOINPUT;
+    return std::nullopt;
+  }
+  if (!sigs::looks_like_mail(raw)) {
+    std::fprintf(stderr,
+                 "strop-node: %s: not a mail message (no RFC 5322 header block with From, Date, "
+                 "Message-ID, Received or Subject)\n",
+                 o.message.c_str());
+    *code = EX_DATAERR;
     return std::nullopt;
   }
   sigs::Options so;

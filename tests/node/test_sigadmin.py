@@ -225,6 +225,9 @@ class SigAdminTest(unittest.TestCase):
             p = self.strop(*cmd, "/etc/passwd")
             self.assertEqual(p.returncode, 65, p.stderr)
             self.assertIn("/etc/passwd: not a mail message", p.stderr)
+        p = self.sig("show", "--message", "/etc/passwd")
+        self.assertEqual(p.returncode, 65, p.stderr)
+        self.assertIn("/etc/passwd: not a mail message", p.stderr)
         # Real mail still passes.
         self.assertEqual(self.strop("--identity", path, "report", self.msg).returncode, 0)
 

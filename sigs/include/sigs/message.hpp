@@ -59,6 +59,14 @@ struct Message {
 // Returns kNotMail when `raw` does not start like a mail message (no header block).
 Result<Message> parse_message(std::string_view raw, const MimeLimits& limits = {});
 
+// Whether `raw` is a mail message at all, as the `strop` CLI and `strop-node sig --message`
+// decide before computing signatures (stricter than parse_message, which signs whatever
+// starts with a field, as razor-check does): after an optional mbox "From " line, `raw`
+// starts with an RFC 5322 header block (a field first, up to the first empty line, within
+// the first MiB) holding at least one of From, Date, Message-ID, Received or Subject (any
+// case). /etc/passwd's "name:..." lines are fields by syntax but none of these.
+bool looks_like_mail(std::string_view raw);
+
 // Reduces HTML to its visible text (scripts, styles, comments, hidden elements dropped,
 // entities decoded). Block elements become line breaks. Appends found hrefs to `urls` and
 // image/frame sources to `media_urls` when non-null. Bounded by `limits`.
