@@ -186,14 +186,26 @@ Comparison compare(const SignatureSet& a, const SignatureSet& b) {
     c.engines.push_back(ec);
   }
   // Only the native engines decide. The legacy engines are reported for interoperability;
-  // razor-e8 (host-level) and pyzor (tiny templates) are known to flag legitimate mail.
+  // razor-e8 (host-level) and pyzor (tiny templates) are known to flag legitimate mail. A
+  // url/1 match alone decides only as url_match_decides_alone says.
+  bool url = false;
   for (const auto& ec : c.engines) {
-    if (ec.match && (ec.engine == Engine::kBody || ec.engine == Engine::kFuzzy ||
-                     ec.engine == Engine::kUrl || ec.engine == Engine::kAttach)) {
+    if (!ec.match) continue;
+    if (ec.engine == Engine::kBody || ec.engine == Engine::kFuzzy || ec.engine == Engine::kAttach)
       c.match = true;
-    }
+    if (ec.engine == Engine::kUrl) url = true;
   }
+  if (url && !c.match) c.match = url_match_decides_alone(b, 1);
   return c;
+}
+
+bool has_fuzzy_signature(const SignatureSet& set) {
+  return std::any_of(set.sigs.begin(), set.sigs.end(),
+                     [](const Signature& s) { return s.engine == Engine::kFuzzy; });
+}
+
+bool url_match_decides_alone(const SignatureSet& checked, std::uint32_t reporters) {
+  return !has_fuzzy_signature(checked) || reporters >= kUrlAttestedReporters;
 }
 
 }  // namespace strop::sigs

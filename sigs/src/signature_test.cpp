@@ -71,5 +71,40 @@ TEST(Signature, LegacyEnginesDoNotDecide) {
   EXPECT_TRUE(e8_match);
 }
 
+// A url/1 match alone lists a message with too little text for fuzzy/1; a message whose text
+// differs (no body/1, fuzzy/1 or attach/1 match) is not listed by a shared link unless the
+// link is strongly attested (issue 13: a web platform's chrome URLs in spam and in its posts).
+TEST(Signature, UrlAloneDecidesOnlyWithoutFuzzyOrAttested) {
+  FuzzyHashes h1{}, h2{};
+  for (std::size_t i = 0; i < h1.size(); ++i) {
+    h1[i] = static_cast<std::uint32_t>(i + 1);
+    h2[i] = static_cast<std::uint32_t>(i + 1000);
+  }
+  const Signature link{Engine::kUrl, "0123456789abcdef0123456789abcdef"};
+  const Signature fuzzy1{Engine::kFuzzy, encode_fuzzy(h1)};
+  const Signature fuzzy2{Engine::kFuzzy, encode_fuzzy(h2)};
+  const Signature body2{Engine::kBody, "22222222222222222222222222222222"};
+  const SignatureSet spam{{fuzzy1, link}};
+  const SignatureSet ham_with_text{{fuzzy2, link}};
+  const SignatureSet short_text{{body2, link}};  // >= 5 words, < 8 shingles
+  const SignatureSet textless{{link}};
+  EXPECT_FALSE(compare(spam, ham_with_text).match);
+  EXPECT_TRUE(compare(spam, short_text).match);
+  EXPECT_TRUE(compare(spam, textless).match);
+  EXPECT_TRUE(compare(ham_with_text, ham_with_text).match);  // fuzzy/1 corroborates
+  EXPECT_FALSE(has_fuzzy_signature(short_text));
+  EXPECT_TRUE(has_fuzzy_signature(ham_with_text));
+  EXPECT_FALSE(url_match_decides_alone(ham_with_text, 1));
+  EXPECT_FALSE(url_match_decides_alone(ham_with_text, kUrlAttestedReporters - 1));
+  EXPECT_TRUE(url_match_decides_alone(ham_with_text, kUrlAttestedReporters));
+  EXPECT_TRUE(url_match_decides_alone(textless, 1));
+  // The engine itself still reports the shared value.
+  bool url_match = false;
+  for (const auto& e : compare(spam, ham_with_text).engines) {
+    if (e.engine == Engine::kUrl) url_match = e.match;
+  }
+  EXPECT_TRUE(url_match);
+}
+
 }  // namespace
 }  // namespace strop::sigs

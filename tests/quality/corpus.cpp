@@ -55,4 +55,53 @@ double similarity(const sigs::Comparison& c, sigs::Engine e) {
   return 0;
 }
 
+Evidence evidence(const sigs::SignatureSet& stored, const sigs::SignatureSet& checked) {
+  Evidence e;
+  auto shared = [&](sigs::Engine engine) {
+    for (const auto* a : stored.of(engine)) {
+      for (const auto* b : checked.of(engine)) {
+        if (a->value == b->value) return true;
+      }
+    }
+    return false;
+  };
+  e.body = shared(sigs::Engine::kBody);
+  e.attach = shared(sigs::Engine::kAttach);
+  e.url = shared(sigs::Engine::kUrl);
+  auto fa = stored.of(sigs::Engine::kFuzzy);
+  auto fb = checked.of(sigs::Engine::kFuzzy);
+  if (!fa.empty() && !fb.empty()) {
+    auto ha = sigs::decode_fuzzy(fa.front()->value);
+    auto hb = sigs::decode_fuzzy(fb.front()->value);
+    if (ha && hb) e.fuzzy_equal = sigs::fuzzy_equal_positions(*ha, *hb);
+  }
+  e.checked_has_text = !checked.of(sigs::Engine::kBody).empty() || !fb.empty();
+  e.checked_has_fuzzy = !fb.empty();
+  return e;
+}
+
+bool decides(const Evidence& e, const Policy& p) {
+  if (e.body || e.attach || e.fuzzy_equal >= p.fuzzy_min) return true;
+  if (!e.url) return false;
+  switch (p.url_rule) {
+    case UrlRule::kAlone: return true;
+    case UrlRule::kNoText: return !e.checked_has_text;
+    case UrlRule::kNoFuzzy: return !e.checked_has_fuzzy;
+    case UrlRule::kNever: return false;
+  }
+  return false;
+}
+
+std::vector<Policy> sweep_policies() {
+  return {{"before: fuzzy>=10, url alone", 10, UrlRule::kAlone},
+          {"fuzzy>=10, url never alone", 10, UrlRule::kNever},
+          {"fuzzy>=10, url if no text", 10, UrlRule::kNoText},
+          {"fuzzy>=10, url if no fuzzy", 10, UrlRule::kNoFuzzy},
+          {"fuzzy>=12, url if no fuzzy", 12, UrlRule::kNoFuzzy},
+          {"fuzzy>=13, url if no fuzzy", 13, UrlRule::kNoFuzzy},
+          {"fuzzy>=14, url if no fuzzy", 14, UrlRule::kNoFuzzy},
+          {"fuzzy>=16, url if no fuzzy", 16, UrlRule::kNoFuzzy},
+          {"current (sigs::compare)", sigs::kFuzzyMatchMin, UrlRule::kNoFuzzy}};
+}
+
 }  // namespace strop::quality

@@ -5,6 +5,7 @@
 // are owned.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,5 +33,36 @@ std::string describe(const sigs::Comparison& c);
 
 // Similarity of one engine in `c` (0 when absent).
 double similarity(const sigs::Comparison& c, sigs::Engine e);
+
+// What a match of a checked message against one stored (reported) message rests on, engine by
+// engine; the threshold sweeps of the quality report re-decide it under other policies.
+struct Evidence {
+  bool body = false;
+  bool attach = false;
+  bool url = false;                // a url/1 value shared
+  int fuzzy_equal = 0;             // equal fuzzy/1 positions (0 when either has none)
+  bool checked_has_text = false;   // the checked message has body/1 or fuzzy/1
+  bool checked_has_fuzzy = false;  // the checked message has fuzzy/1 (>= 8 distinct shingles)
+};
+Evidence evidence(const sigs::SignatureSet& stored, const sigs::SignatureSet& checked);
+
+// How a url/1 match with no other engine decides.
+enum class UrlRule : std::uint8_t {
+  kAlone,    // always (before issue 13)
+  kNoText,   // only when the checked message has neither body/1 nor fuzzy/1
+  kNoFuzzy,  // only when the checked message has no fuzzy/1 (sigs::url_match_decides_alone)
+  kNever,    // never
+};
+// A verdict policy: fuzzy/1 matches at >= fuzzy_min equal positions, url/1 as url_rule says
+// (one reporter).
+struct Policy {
+  const char* name = "";
+  int fuzzy_min = sigs::kFuzzyMatchMin;
+  UrlRule url_rule = UrlRule::kNoFuzzy;
+};
+bool decides(const Evidence& e, const Policy& p);
+// The policies every sweep prints: the one before issue 13 (10/32, URL alone decides), the
+// current one (sigs::compare), and the neighbouring fuzzy thresholds.
+std::vector<Policy> sweep_policies();
 
 }  // namespace strop::quality

@@ -12,13 +12,20 @@
 //    appended to kFooterSpamPerList spam messages, as if spammers had posted to the list; those
 //    are reported too, and every ham and hard-ham message (the list's own posts included) is
 //    checked again. Zero matches expected.
+// 3. Ham-ham collisions: every message of one ham set is "reported" and the same set checked
+//    against itself (how much legitimate mail one mistaken or malicious report takes down).
+//    Printed per engine (pairs sharing a value / equal fuzzy positions, messages in them, and
+//    pairs only that engine joins) and per verdict policy (tests/quality/corpus.hpp Policy:
+//    fuzzy/1 threshold, the url/1 rule of sigs::url_match_decides_alone), with the spam-vs-ham
+//    false positives of step 1 under each policy. Informational; the 0 of step 1 is asserted.
 //
-//   false_positive_test [--corpus DIR] [--brute]
+//   false_positive_test [--corpus DIR] [--brute] [--pairs N]
 // --brute also compares every ham with every reported spam, to check the index finds every
 // candidate. Exit status: 0 no false positive, 1 false positives, 66 no corpus.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <set>
@@ -35,9 +42,10 @@ namespace {
 namespace sigs = strop::sigs;
 using strop::quality::CorpusFile;
 
-constexpr int kFooterSpamPerList = 12;  // spam messages posted to each list
-constexpr int kMinListPosts = 3;        // lists with fewer ham posts are left out
-constexpr int kNearMisses = 10;         // highest non-matching fuzzy similarities shown
+constexpr int kFooterSpamPerList = 12;    // spam messages posted to each list
+constexpr int kMinListPosts = 3;          // lists with fewer ham posts are left out
+constexpr int kNearMisses = 10;           // highest non-matching fuzzy similarities shown
+constexpr int kCollisionPairsShown = 12;  // ham-ham pairs listed per set (fuzzy-only, url-only)
 
 // A node-like index of reported signature sets.
 class Index {
@@ -160,19 +168,123 @@ void print_near(const Report& r) {
   for (const auto& [f, h, s] : r.near) std::printf("    %.2f  %s  %s\n", f, h.c_str(), s.c_str());
 }
 
+// Evidence both ways for every pair of `msgs` that shares any value or fuzzy position.
+struct PairEvidence {
+  int a = 0, b = 0;
+  strop::quality::Evidence ab;  // a reported, b checked
+  strop::quality::Evidence ba;  // b reported, a checked
+};
+
+std::vector<PairEvidence> candidate_pairs(const std::vector<Checked>& msgs) {
+  Index index;
+  for (const auto& m : msgs) index.add(m.name, m.set);
+  std::vector<PairEvidence> out;
+  for (int b = 0; b < static_cast<int>(msgs.size()); ++b) {
+    for (const auto& [a, eq] : index.candidates(msgs[static_cast<std::size_t>(b)].set)) {
+      if (a >= b) continue;  // each unordered pair once
+      const auto& sa = msgs[static_cast<std::size_t>(a)].set;
+      const auto& sb = msgs[static_cast<std::size_t>(b)].set;
+      out.push_back({a, b, strop::quality::evidence(sa, sb), strop::quality::evidence(sb, sa)});
+    }
+  }
+  return out;
+}
+
+// Pairs and distinct messages.
+struct Tally {
+  int pairs = 0;
+  std::set<int> messages;
+  void add(const PairEvidence& p) {
+    ++pairs;
+    messages.insert(p.a);
+    messages.insert(p.b);
+  }
+};
+
+void print_collisions(const char* label, const std::vector<Checked>& msgs, int shown) {
+  auto pairs = candidate_pairs(msgs);
+  const int fmin = sigs::kFuzzyMatchMin;
+  std::map<std::string, Tally> engine, alone;
+  for (const auto& p : pairs) {
+    const auto& e = p.ab;  // shared values are symmetric; only checked_has_text is not
+    bool body = e.body, fuzzy = e.fuzzy_equal >= fmin, url = e.url, attach = e.attach;
+    if (body) engine["body/1"].add(p);
+    if (fuzzy) engine["fuzzy/1"].add(p);
+    if (url) engine["url/1"].add(p);
+    if (attach) engine["attach/1"].add(p);
+    int n = body + fuzzy + url + attach;
+    if (n == 1) alone[body ? "body/1" : fuzzy ? "fuzzy/1" : url ? "url/1" : "attach/1"].add(p);
+  }
+  std::printf("\n%s: %zu messages, %zu candidate pairs\n", label, msgs.size(), pairs.size());
+  std::printf("  %-10s %8s %9s %12s %14s\n", "engine", "pairs", "messages", "alone pairs",
+              "alone messages");
+  for (const char* name : {"body/1", "fuzzy/1", "url/1", "attach/1"}) {
+    const Tally& t = engine[name];
+    const Tally& o = alone[name];
+    std::printf("  %-10s %8d %9zu %12d %14zu\n", name, t.pairs, t.messages.size(), o.pairs,
+                o.messages.size());
+  }
+  std::printf("  (fuzzy/1 at >= %d of %d positions; url/1: any shared value, before the rule)\n",
+              fmin, sigs::kFuzzyHashes);
+  std::printf("  collisions (a pair collides when reporting either message lists the other):\n");
+  for (const auto& pol : strop::quality::sweep_policies()) {
+    Tally t;
+    for (const auto& p : pairs) {
+      if (strop::quality::decides(p.ab, pol) || strop::quality::decides(p.ba, pol)) t.add(p);
+    }
+    std::printf("    %-30s %6d pairs %5zu messages\n", pol.name, t.pairs, t.messages.size());
+  }
+  auto list = [&](const char* what, auto pick) {
+    int n = 0;
+    for (const auto& p : pairs) {
+      if (!pick(p.ab) || n >= shown) continue;
+      ++n;
+      std::printf("    %s  %s  fuzzy %d/32%s\n", msgs[static_cast<std::size_t>(p.a)].name.c_str(),
+                  msgs[static_cast<std::size_t>(p.b)].name.c_str(), p.ab.fuzzy_equal,
+                  p.ab.url ? " url" : "");
+    }
+    if (n) std::printf("    (first %d %s pairs)\n", n, what);
+  };
+  list("fuzzy/1-only", [&](const strop::quality::Evidence& e) {
+    return e.fuzzy_equal >= fmin && !e.body && !e.attach && !e.url;
+  });
+  list("url/1-only", [&](const strop::quality::Evidence& e) {
+    return e.url && !e.body && !e.attach && e.fuzzy_equal < fmin;
+  });
+}
+
+// Spam-vs-ham false positives of step 1 under each sweep policy.
+void print_policy_false_positives(const Index& index, const std::vector<Checked>& ham) {
+  std::printf("\nspam vs ham under each policy (ham messages flagged):\n");
+  for (const auto& pol : strop::quality::sweep_policies()) {
+    int flagged = 0;
+    for (const auto& h : ham) {
+      bool any = false;
+      for (const auto& [id, eq] : index.candidates(h.set)) {
+        any = any || strop::quality::decides(strop::quality::evidence(index.set(id), h.set), pol);
+      }
+      flagged += any;
+    }
+    std::printf("    %-30s %6d\n", pol.name, flagged);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string corpus = strop::quality::corpus_root(STROP_SHARED_DIR);
   bool brute = false;
+  int shown = kCollisionPairsShown;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--brute") {
       brute = true;
     } else if (a == "--corpus" && i + 1 < argc) {
       corpus = argv[++i];
+    } else if (a == "--pairs" && i + 1 < argc) {
+      shown = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: false_positive_test [--corpus DIR] [--brute]\n");
+      std::fprintf(stderr, "usage: false_positive_test [--corpus DIR] [--brute] [--pairs N]\n");
       return 64;
     }
   }
@@ -197,20 +309,22 @@ int main(int argc, char** argv) {
     }
     index.add("spam/" + f.name, std::move(*s));
   }
-  std::vector<Checked> ham;
+  std::vector<Checked> ham, easy_set, hard_set;
   int ham_errors = 0;
-  auto add_ham = [&](const std::vector<CorpusFile>& files, const char* dir) {
+  auto add_ham = [&](const std::vector<CorpusFile>& files, const char* dir,
+                     std::vector<Checked>* one_set) {
     for (const auto& f : files) {
       auto s = sigs::compute(f.raw, options);
       if (!s.ok()) {
         ++ham_errors;
         continue;
       }
-      ham.push_back({std::string(dir) + "/" + f.name, std::move(*s)});
+      ham.push_back({std::string(dir) + "/" + f.name, *s});
+      one_set->push_back({std::string(dir) + "/" + f.name, std::move(*s)});
     }
   };
-  add_ham(ham_files, "ham");
-  add_ham(hard, "hard-ham");
+  add_ham(ham_files, "ham", &easy_set);
+  add_ham(hard, "hard-ham", &hard_set);
   std::printf(
       "Reported %zu spam (%d not computable); checking %zu ham + hard-ham (%d not "
       "computable)\n",
@@ -218,6 +332,7 @@ int main(int argc, char** argv) {
   Report main_report = check(index, ham, brute);
   std::printf("corpus spam vs ham: %d false positives\n", main_report.false_positives);
   print_near(main_report);
+  print_policy_false_positives(index, ham);
 
   // 2. Spam posted to the lists the ham comes from.
   std::map<std::string, std::vector<std::pair<std::string, std::string>>>
@@ -258,6 +373,11 @@ int main(int argc, char** argv) {
   Report footer_report = check(footer_index, ham, brute);
   std::printf("list-footer spam vs ham: %d false positives\n", footer_report.false_positives);
   print_near(footer_report);
+
+  // 3. Ham-ham collisions.
+  std::printf("\nHam-ham collisions: each set reported whole and checked against itself\n");
+  print_collisions("ham", easy_set, shown);
+  print_collisions("hard-ham", hard_set, shown);
 
   int fp = main_report.false_positives + footer_report.false_positives;
   int disagree = main_report.index_disagreements + footer_report.index_disagreements;

@@ -7,7 +7,9 @@
 // applied, similarities) and the originals without any content signature, then fails when a
 // rate is under its target (>= 98% per single kind, >= 95% for combinations).
 // A stress profile (Intensity::kStress, kStressPerKind / kStressCombos variants) is measured and
-// printed too, to show the margin; it is not asserted.
+// printed too, to show the margin; it is not asserted. Then the same variants re-decided under
+// each verdict policy of the sweep (corpus.hpp sweep_policies: fuzzy/1 threshold, url/1 rule):
+// the recall per mutation class behind the thresholds in docs/signatures.md.
 //
 //   quality_test [--corpus DIR] [--tsv FILE] [--per-kind N] [--combos N] [--limit N]
 //                [--kind NAME] [--worst N] [--stress-per-kind N] [--stress-combos N]
@@ -53,6 +55,7 @@ struct Outcome {
   std::string engines;  // describe(comparison)
   double fuzzy = 0;     // fuzzy similarity
   std::vector<sigs::Engine> matched_by;
+  std::optional<strop::quality::Evidence> evidence;  // both computed
 };
 
 struct KindStats {
@@ -178,6 +181,7 @@ int main(int argc, char** argv) {
           if (var.ok() && orig.ok) {
             auto cmp = sigs::compare(orig.set, *var);
             o.match = cmp.match;
+            o.evidence = strop::quality::evidence(orig.set, *var);
             o.engines = strop::quality::describe(cmp);
             o.fuzzy = strop::quality::similarity(cmp, sigs::Engine::kFuzzy);
             for (const auto& ec : cmp.engines) {
@@ -279,6 +283,39 @@ int main(int argc, char** argv) {
     if (sv) row("all single kinds", all, kSingleKindTarget);
     if (stress_stats.count(MutationKind::kCombo))
       row("combo", stress_stats[MutationKind::kCombo], kComboTarget);
+  }
+
+  // Recall per mutation class under each verdict policy (normal profile).
+  {
+    std::vector<MutationKind> kinds;
+    for (MutationKind k : strop::quality::kSingleKinds)
+      if (stats.count(k)) kinds.push_back(k);
+    if (stats.count(MutationKind::kCombo)) kinds.push_back(MutationKind::kCombo);
+    std::printf("\nRecall (%%) per mutation class under each verdict policy:\n%-30s", "policy");
+    for (MutationKind k : kinds) {
+      std::string name(strop::quality::kind_name(k));
+      std::printf(" %8.8s", name.c_str());
+    }
+    std::printf(" %8s\n", "singles");
+    for (const auto& pol : strop::quality::sweep_policies()) {
+      std::map<MutationKind, std::pair<int, int>> n;  // matched, variants
+      for (const auto& o : outcomes) {
+        auto& p = n[o.kind];
+        ++p.second;
+        p.first += o.evidence && strop::quality::decides(*o.evidence, pol);
+      }
+      std::printf("%-30s", pol.name);
+      int sm = 0, sv = 0;
+      for (MutationKind k : kinds) {
+        const auto& p = n[k];
+        std::printf(" %8.2f", p.second ? 100.0 * p.first / p.second : 0.0);
+        if (k != MutationKind::kCombo) {
+          sm += p.first;
+          sv += p.second;
+        }
+      }
+      std::printf(" %8.2f\n", sv ? 100.0 * sm / sv : 0.0);
+    }
   }
 
   int parse_failures = 0;

@@ -97,6 +97,24 @@ struct SignatureSet {
   std::vector<const Signature*> of(Engine e) const;
 };
 
+// True when `set` has a fuzzy/1 signature: the message has enough text of its own (>= 8
+// distinct word shingles) for a comparison of its words to mean something.
+bool has_fuzzy_signature(const SignatureSet& set);
+
+// What a url/1 match is evidence of (docs/reputation.md "URL evidence"): that two messages
+// link to the same page, which a campaign's mail does but so do unrelated posts to one web
+// platform (its group, settings and notification links) and the issues of one newsletter. A
+// url/1 match with no match of another deciding engine decides the verdict on the checked
+// message only
+//  - when the checked message has no fuzzy/1 signature (a redirect, an image, "click here":
+//    too little text for a text engine to match, its links are what it says), or
+//  - when the stored URL is strongly attested: reported by at least kUrlAttestedReporters
+//    distinct reporters.
+// Otherwise the two texts differ (no body/1, fuzzy/1 or attach/1 match) and the shared link
+// alone is weak evidence.
+inline constexpr std::uint32_t kUrlAttestedReporters = 3;
+bool url_match_decides_alone(const SignatureSet& checked, std::uint32_t reporters);
+
 // Per-engine comparison of two messages' signature sets (`strop sig --compare`).
 struct EngineComparison {
   Engine engine;
@@ -106,8 +124,12 @@ struct EngineComparison {
 };
 struct Comparison {
   std::vector<EngineComparison> engines;
-  bool match = false;  // the messages are judged similar (any matching engine that may decide)
+  // The verdict on `b` after `a` was reported once: a body/1, fuzzy/1 or attach/1 match, or a
+  // url/1 match that may decide alone (url_match_decides_alone(b, 1)).
+  bool match = false;
 };
+// `a` is the stored (reported) message, `b` the checked one; only the url/1 rule is not
+// symmetric.
 Comparison compare(const SignatureSet& a, const SignatureSet& b);
 
 }  // namespace strop::sigs
