@@ -48,7 +48,8 @@ if(STROP_TSAN)
   # (Not the tests that fork a second process: TSan cannot start threads after a fork.)
   strop_tsan_test(storage FROM storage_test
                   SOURCES storage/src/store_test.cpp storage/src/memory_index_test.cpp
-                  FILTER -StoreTest.AdminProcess*:StoreTest.OnlyOneProcessServesADirectory:StoreTest.ServerRecoversFromAnAdminExpiry)
+                          storage/src/store_admin_test.cpp
+                  FILTER -StoreTest.AdminProcess*:StoreTest.OnlyOneProcessServesADirectory:StoreTest.ServerRecoversFromAnAdminExpiry:StoreAdminTest.AdminProcess*)
   # Connection pools, the resolver thread, the verdict cache, UDP exchanges.
   strop_tsan_test(agent FROM agent_test
                   SOURCES agent/src/client_test.cpp agent/src/http_transport_test.cpp

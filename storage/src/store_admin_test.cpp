@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <thread>
 
 #include "storage/store.hpp"
 #include "test_util.hpp"
@@ -245,6 +246,39 @@ TEST_F(StoreAdminTest, AdminProcessChangesReachTheServingProcess) {
   EXPECT_EQ(out->matches[0].reports, 1u);
   EXPECT_TRUE(out->matches[1].allowed);
   EXPECT_EQ(server->stats().signatures, 3u);
+}
+
+// Checks on several threads while the allowlist and deletions change under them (run under
+// ThreadSanitizer too): every check succeeds, and the final state is the last change's.
+TEST_F(StoreAdminTest, ChecksRunWhileSignaturesAreAdministered) {
+  auto s = open(options());
+  ReporterId a = add(*s, "alice", 1.0);
+  std::vector<sigs::Signature> all;
+  for (std::uint64_t i = 1; i <= 16; ++i) all.push_back(body(i));
+  vote(*s, a, all);
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      while (!stop.load()) {
+        if (!s->check(all)) ++failures;
+        if (!s->signature_info(std::vector<sigs::Signature>{all[0]})) ++failures;
+      }
+    });
+  }
+  for (int round = 0; round < 20; ++round) {
+    std::vector<sigs::Signature> half(all.begin(), all.begin() + 8);
+    EXPECT_TRUE(s->set_allowed(half, round % 2 == 0));
+  }
+  EXPECT_TRUE(s->delete_signatures(std::vector<sigs::Signature>(all.begin() + 8, all.end())));
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto out = s->check(all);
+  ASSERT_TRUE(out);
+  ASSERT_EQ(out->matches.size(), 8u);
+  for (const auto& m : out->matches) EXPECT_FALSE(m.allowed);  // round 19 unallowed
 }
 
 TEST_F(StoreAdminTest, OpenWithoutCreateFailsOnAMissingStoreAndCreatesNothing) {
