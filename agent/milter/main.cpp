@@ -7,58 +7,210 @@
 // Flags override the TOML config file. Exit codes (sysexits): 0 after a clean shutdown,
 // 64 usage, 66 unreadable rules file, 69 socket unavailable, 70 internal error, 78 bad
 // configuration.
+//
+// Lifecycle: SIGTERM/SIGINT stop libmilter (it finishes the sessions it serves). SIGHUP
+// reloads: the same configuration file (flags over it) and the rules file are read again;
+// log.level, log.target, log.format and the rules apply to the messages that follow; a file
+// with an error is logged and the running configuration and rules kept; other changed keys
+// wait for a restart (a warning names that). libmilter would treat SIGHUP as "stop", so the
+// main thread, the only one with SIGHUP unblocked, takes it (the kernel offers a
+// process-directed signal to the main thread first) and runs smfi_main() on a thread of its
+// own. A remote stage (clamd, the node, spamd) that is enabled but unreachable at start is
+// one warning in the log and a degraded /healthz, never a reason to refuse mail unless its
+// on_failure says tempfail. Under systemd: READY=1 once the socket is open, RELOADING=1/READY=1
+// around a reload, STOPPING=1, WATCHDOG=1 (base/service.hpp).
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
 #include <sysexits.h>
-#include <syslog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
+#include <thread>
 
+#include "base/log.hpp"
+#include "base/service.hpp"
 #include "milter/clamd.hpp"
 #include "milter/config.hpp"
 #include "milter/milter_glue.hpp"
 #include "milter/node_lookup.hpp"
 #include "milter/rules.hpp"
 #include "milter/spamc.hpp"
+#include "milter/text.hpp"
 #include "strop/version.hpp"
 
 namespace {
 
 using namespace strop::milter;
 
-std::shared_ptr<spdlog::logger> make_logger(const Config& c) {
-  std::shared_ptr<spdlog::logger> log;
-  if (c.log_target == "syslog") {
-    log = spdlog::syslog_logger_mt("milter", "strop-milter", LOG_PID, LOG_MAIL);
-    log->set_pattern("%v");
-  } else {
-    log = spdlog::stderr_logger_mt("milter");
-    log->set_pattern("%Y-%m-%dT%H:%M:%S.%e strop-milter[%P] %l: %v");
+struct Flags {
+  std::string config_file, socket, rules;
+  std::vector<std::string> nodes, clamd;
+};
+
+// Defaults < the config file < flags, then the derived values and the cross-field checks.
+strop::Result<Config> effective_config(const Flags& f) {
+  Config cfg;
+  if (!f.config_file.empty()) {
+    auto c = load_config_file(f.config_file);
+    if (!c) return c.error();
+    cfg = std::move(*c);
   }
-  log->set_level(spdlog::level::from_str(c.log_level));
-  log->flush_on(spdlog::level::info);
-  return log;
+  if (!f.socket.empty()) cfg.socket = f.socket;
+  if (!f.nodes.empty()) cfg.node_urls = f.nodes;
+  if (!f.clamd.empty()) {
+    cfg.clamd_addresses = f.clamd;
+    cfg.clamd_enabled = true;
+  }
+  if (!f.rules.empty()) cfg.rules_file = f.rules;
+  cfg.pipeline.headers.scanned_by = "strop-milter " + std::string(strop::kVersion);
+  cfg.pipeline.headers.required = cfg.pipeline.policy.tag_threshold;
+  if (auto v = validate(cfg); !v) return v.error();
+  return cfg;
+}
+
+// The rules file (empty: the built-in rules only). kNotFound with the errno text when it
+// cannot be read, kInvalidArgument when it does not parse.
+strop::Result<RuleSet> load_rules(const std::string& path) {
+  if (path.empty()) return RuleSet();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return strop::make_error(strop::Errc::kNotFound,
+                             "cannot read rules file " + path + ": " + std::strerror(errno));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  auto rs = parse_rules(ss.str());
+  if (!rs)
+    return strop::make_error(strop::Errc::kInvalidArgument, path + ": " + rs.error().message);
+  return std::move(*rs);
+}
+
+strop::log::Options log_options(const Config& c) {
+  strop::log::Options o;
+  o.target = c.log_target;
+  o.format = c.log_format;
+  o.level = c.log_level;
+  return o;
+}
+
+// Start-up probes of the enabled remote stages: one warning each that fails, and the stage
+// marked failing in the health until a message gets through it.
+void probe_stages(const Config& cfg, ClamdClient* clamd, SignatureLookup* lookup, Metrics* metrics,
+                  spdlog::logger& log) {
+  if (clamd != nullptr) {
+    metrics->health.enable(Stage::kClamd);
+    auto pong =
+        clamd->ping(Deadline::after(std::chrono::milliseconds(cfg.clamd_connect_timeout_ms)));
+    if (!pong) {
+      std::string why = sanitize(pong.error().message, 300);
+      metrics->health.failed(Stage::kClamd, why);
+      log.warn(
+          "clamd is enabled but unreachable at start: {}; until it answers, mail is {} "
+          "(clamd.on_failure = \"{}\"; set clamd.enabled = false if there is no clamd)",
+          why,
+          cfg.pipeline.policy.clamd_failure == FailMode::kAccept
+              ? "accepted unscanned and marked X-Strop-Skipped"
+              : "tempfailed (451)",
+          fail_mode_name(cfg.pipeline.policy.clamd_failure));
+    }
+  }
+  if (lookup != nullptr) {
+    metrics->health.enable(Stage::kLookup);
+    strop::sigs::SignatureSet probe;
+    auto sig = strop::sigs::parse_signature("body/1:00000000000000000000000000000000");
+    if (sig) probe.sigs.push_back(*sig);
+    auto v = lookup->check(probe, Deadline::after(std::chrono::milliseconds(1000)));
+    if (!v) {
+      std::string why = sanitize(v.error().message, 300);
+      metrics->health.failed(Stage::kLookup, why);
+      log.warn(
+          "the node lookup is enabled but no node answered at start ({}): {}; until one does, "
+          "mail is {} (node.on_failure = \"{}\")",
+          cfg.node_urls.front(), why,
+          cfg.pipeline.policy.lookup_failure == FailMode::kAccept ? "accepted without a lookup"
+                                                                  : "tempfailed (451)",
+          fail_mode_name(cfg.pipeline.policy.lookup_failure));
+    }
+  }
+  if (cfg.spamd_enabled) metrics->health.enable(Stage::kSpamd);
+}
+
+// ---- SIGHUP on the main thread ---------------------------------------------------------------
+
+int g_wake_fd = -1;  // write end of the main thread's wake-up pipe
+std::atomic<int> g_hups{0};
+
+void on_sighup(int) {
+  int saved = errno;
+  g_hups.fetch_add(1, std::memory_order_relaxed);
+  char c = 'h';
+  (void)!::write(g_wake_fd, &c, 1);
+  errno = saved;
+}
+
+// SIGHUP: the configuration and rules again; see the file comment.
+void reload(const Flags& flags, Config* running, Pipeline* pipeline, spdlog::logger& log) {
+  strop::service::notify_reloading();
+  auto next = effective_config(flags);
+  if (!next) {
+    log.error("reload: {}; keeping the running configuration", next.error().message);
+    strop::service::notify_ready("reload failed, running configuration kept");
+    return;
+  }
+  auto rules = load_rules(next->rules_file);
+  if (!rules) {
+    log.error("reload: {}; keeping the running configuration and rules", rules.error().message);
+    strop::service::notify_ready("reload failed, running configuration kept");
+    return;
+  }
+  Config rest = *running;
+  rest.log_level = next->log_level;
+  rest.log_target = next->log_target;
+  rest.log_format = next->log_format;
+  rest.rules_file = next->rules_file;
+  rest.sources = next->sources;
+  if (print_config(rest) != print_config(*next)) {
+    log.warn(
+        "reload: settings other than log.level, log.target, log.format and rules.file changed; "
+        "they take effect at the next restart");
+  }
+  strop::log::reconfigure(log_options(*next));
+  std::size_t n = rules->size();
+  pipeline->set_rules(std::move(*rules));
+  // The runtime keeps reading *running: only these fields change, and the callbacks never
+  // read them.
+  running->log_level = next->log_level;
+  running->log_target = next->log_target;
+  running->log_format = next->log_format;
+  log.info("reloaded configuration{}{}: log level {}, rules {} ({} rules)",
+           flags.config_file.empty() ? "" : " from ", flags.config_file, next->log_level,
+           next->rules_file.empty() ? "built-in" : next->rules_file, n);
+  strop::service::notify_ready("serving");
 }
 
 int run(int argc, char** argv) {
   CLI::App app{"strop-milter: SMTP-time virus, signature and rule filtering (libmilter)"};
-  std::string config_file, socket, rules;
-  std::vector<std::string> nodes, clamd;
+  Flags flags;
   bool print = false, version = false;
-  app.add_option("--config", config_file, "TOML configuration file");
-  app.add_option("--socket", socket, "listen on unix:PATH or inet:PORT@ADDR");
-  app.add_option("--node", nodes, "Strop node URL (repeatable; replaces node.urls)");
-  app.add_option("--clamd", clamd, "clamd at unix:PATH or ADDR:PORT (repeatable, round-robin)");
-  app.add_option("--rules", rules, "rules file");
+  app.add_option("--config", flags.config_file, "TOML configuration file");
+  app.add_option("--socket", flags.socket, "listen on unix:PATH or inet:PORT@ADDR");
+  app.add_option("--node", flags.nodes, "Strop node URL (repeatable; replaces node.urls)");
+  app.add_option("--clamd", flags.clamd,
+                 "clamd at unix:PATH or ADDR:PORT (repeatable, round-robin)");
+  app.add_option("--rules", flags.rules, "rules file");
   app.add_flag("--print-config", print, "print the effective configuration and exit");
   app.add_flag("--version", version, "print the version and exit");
   try {
@@ -72,63 +224,48 @@ int run(int argc, char** argv) {
     return 0;
   }
 
-  Config cfg;
-  if (!config_file.empty()) {
-    auto c = load_config_file(config_file);
-    if (!c) {
-      std::fprintf(stderr, "strop-milter: %s\n", c.error().message.c_str());
-      return EX_CONFIG;
-    }
-    cfg = std::move(*c);
-  }
-  if (!socket.empty()) cfg.socket = socket;
-  if (!nodes.empty()) cfg.node_urls = nodes;
-  if (!clamd.empty()) {
-    cfg.clamd_addresses = clamd;
-    cfg.clamd_enabled = true;
-  }
-  if (!rules.empty()) cfg.rules_file = rules;
-  cfg.pipeline.headers.scanned_by = "strop-milter " + std::string(strop::kVersion);
-  cfg.pipeline.headers.required = cfg.pipeline.policy.tag_threshold;
-  if (auto v = validate(cfg); !v) {
-    std::fprintf(stderr, "strop-milter: %s\n", v.error().message.c_str());
+  auto loaded = effective_config(flags);
+  if (!loaded) {
+    std::fprintf(stderr, "strop-milter: %s\n", loaded.error().message.c_str());
     return EX_CONFIG;
   }
+  Config cfg = std::move(*loaded);
   if (print) {
     std::fputs(print_config(cfg).c_str(), stdout);
     return 0;
   }
 
-  RuleSet ruleset;
-  if (!cfg.rules_file.empty()) {
-    std::ifstream in(cfg.rules_file, std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "strop-milter: cannot read rules file %s\n", cfg.rules_file.c_str());
-      return EX_NOINPUT;
-    }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    auto rs = parse_rules(ss.str());
-    if (!rs) {
-      std::fprintf(stderr, "strop-milter: %s: %s\n", cfg.rules_file.c_str(),
-                   rs.error().message.c_str());
-      return EX_CONFIG;
-    }
-    ruleset = std::move(*rs);
+  auto ruleset = load_rules(cfg.rules_file);
+  if (!ruleset) {
+    std::fprintf(stderr, "strop-milter: %s\n", ruleset.error().message.c_str());
+    return ruleset.error().code == strop::Errc::kNotFound ? EX_NOINPUT : EX_CONFIG;
   }
 
   // libmilter waits for SIGTERM/SIGINT/SIGHUP with sigwait() in its own thread and blocks
   // them in the thread that calls smfi_main(). Block them before any thread exists (metrics
-  // listener, node client), so every thread inherits the mask and a signal cannot hit a
-  // thread where its default action would kill the process without a clean shutdown.
+  // listener, node client, the milter thread), so every thread inherits the mask and a signal
+  // cannot hit a thread where its default action would kill the process without a clean
+  // shutdown. The main thread alone unblocks SIGHUP below, for reloads.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  int wake[2];
+  if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+    std::fprintf(stderr, "strop-milter: pipe: %s\n", std::strerror(errno));
+    return EX_OSERR;
+  }
+  g_wake_fd = wake[1];
+  struct sigaction sa {};
+  sa.sa_handler = on_sighup;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGHUP, &sa, nullptr);
 
-  auto log = make_logger(cfg);
+  strop::log::setup("strop-milter", {"milter"}, log_options(cfg));
+  auto log = spdlog::get("milter");
 
   std::unique_ptr<ClamdClient> clamd_client;
   if (cfg.clamd_enabled) {
@@ -176,6 +313,13 @@ int run(int argc, char** argv) {
   Metrics metrics;
   MemoryBudget memory(cfg.memory_total);
   metrics.set_buffer_gauge([&memory] { return memory.used(); });
+  log->info("strop-milter {} starting: clamd={} node={} spamd={} rules={} ({} rules)",
+            strop::kVersion,
+            cfg.clamd_enabled ? std::to_string(cfg.clamd_addresses.size()) + " address(es)" : "off",
+            cfg.node_urls.empty() ? "off" : cfg.node_urls.front(),
+            cfg.spamd_enabled ? cfg.spamd_address : "off",
+            cfg.rules_file.empty() ? "built-in" : cfg.rules_file, ruleset->size());
+  probe_stages(cfg, clamd_client.get(), lookup.get(), &metrics, *log);
   MetricsServer metrics_server(&metrics);
   if (!cfg.metrics_listen.empty()) {
     auto started = metrics_server.start(*parse_endpoint(cfg.metrics_listen, true));
@@ -187,8 +331,8 @@ int run(int argc, char** argv) {
               metrics_server.port());
   }
 
-  Pipeline pipeline(cfg.pipeline, ruleset, clamd_client.get(), lookup.get(), spamd_client.get(),
-                    &metrics);
+  Pipeline pipeline(cfg.pipeline, std::move(*ruleset), clamd_client.get(), lookup.get(),
+                    spamd_client.get(), &metrics);
   MilterRuntime rt;
   rt.config = &cfg;
   rt.pipeline = &pipeline;
@@ -198,13 +342,42 @@ int run(int argc, char** argv) {
   rt.log = log;
   bool unix_socket = parse_endpoint(cfg.socket)->kind == Endpoint::Kind::kUnix;
   rt.no_reply = cfg.no_reply == "yes" || (cfg.no_reply == "auto" && unix_socket);
-  log->info("strop-milter {} starting: clamd={} node={} spamd={} rules={} ({} rules)",
-            strop::kVersion,
-            cfg.clamd_enabled ? std::to_string(cfg.clamd_addresses.size()) + " address(es)" : "off",
-            cfg.node_urls.empty() ? "off" : cfg.node_urls.front(),
-            cfg.spamd_enabled ? cfg.spamd_address : "off",
-            cfg.rules_file.empty() ? "built-in" : cfg.rules_file, ruleset.size());
-  auto r = run_milter(rt);
+
+  strop::service::Watchdog watchdog;
+  std::atomic<bool> done{false};
+  strop::Result<void> r;
+  std::thread milter([&] {
+    r = run_milter(rt);
+    done.store(true);
+    char c = 'd';
+    (void)!::write(wake[1], &c, 1);
+  });
+  // Only this thread takes SIGHUP (see the file comment).
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
+  int seen = 0;
+  while (!done.load()) {
+    pollfd p{wake[0], POLLIN, 0};
+    ::poll(&p, 1, 1000);
+    char buf[64];
+    while (::read(wake[0], buf, sizeof buf) > 0) {
+    }
+    int hups = g_hups.load(std::memory_order_relaxed);
+    if (hups != seen && !done.load()) {
+      seen = hups;
+      log->info("received SIGHUP: reloading");
+      try {
+        reload(flags, &cfg, &pipeline, *log);
+      } catch (const std::exception& e) {
+        log->error("reload failed: {}", e.what());
+      }
+    }
+  }
+  pthread_sigmask(SIG_BLOCK, &hup, nullptr);
+  milter.join();
+  strop::service::notify_stopping();
   metrics_server.stop();
   if (!r) {
     log->critical("{}", r.error().message);

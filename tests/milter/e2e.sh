@@ -161,7 +161,7 @@ spool_dir = "$T"
 [clamd]
 addresses = ["unix:$T/clam/clamd.sock", "127.0.0.1:$CLAMD_PORT"]
 timeout_ms = 5000
-${CLAMD_EXTRA:-}
+${CLAMD_EXTRA:-on_failure = "tempfail"}   # fail-closed (the default is accept)
 [rules]
 file = "$T/e2e.rules"
 [quarantine]
@@ -180,10 +180,14 @@ spam_traps = [\"trap@test.local\"]
 listen = \"127.0.0.1:$METRICS_PORT\""
 # B: clamd fail-open, spam tagged instead of rejected.
 CLAMD_EXTRA='on_failure = "accept"' write_config b "
+[node]
+urls = []
 [policy]
 spam_action = \"tag\"
 subject_tag = \"[SPAM]\""
 write_config c "
+[node]
+urls = []
 [policy]
 virus_action = \"quarantine\""
 QUARANTINE_EXTRA='method = "hold"' write_config d "
@@ -194,6 +198,8 @@ urls = [\"http://127.0.0.1:$HUNG_PORT\"]
 timeout_ms = 1000"
 
 BUDGET=15000 write_config e "
+[node]
+urls = []
 [spamd]
 enabled = true
 address = \"127.0.0.1:$SPAMD_PORT\"

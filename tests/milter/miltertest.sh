@@ -33,6 +33,8 @@ cat > "$T/milter.toml" <<C
 socket = "unix:$T/milter.sock"
 [clamd]
 enabled = false
+[node]
+urls = []
 [rules]
 file = "$T/mt.rules"
 [policy]
@@ -75,7 +77,7 @@ for _ in $(seq 1 300); do
 done
 MPID_DONE=$MPID
 MPID=
-if [ "$rc" != 0 ] || ! grep -q 'info: stopped' "$T/milter.log" || grep -q 'Sanitizer' "$T/milter.log"; then
+if [ "$rc" != 0 ] || ! grep -q 'info strop-milter: stopped' "$T/milter.log" || grep -q 'Sanitizer' "$T/milter.log"; then
   log "FAIL: shutdown on SIGTERM (exit $rc)"
   tail -20 "$T/milter.log" >&2
   kill -KILL "$MPID_DONE" 2>/dev/null

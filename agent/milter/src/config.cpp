@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "agent/node_url.hpp"
+#include "base/log.hpp"
 #include "milter/net.hpp"
 #include "milter/text.hpp"
 #include "strop/log_level.hpp"
@@ -95,7 +96,9 @@ const cfg::Table<Config>& table() {
       cfg::log_level_key<C>("log", "level", "trace debug info warn error critical off",
                             &C::log_level, {kLogLevels.begin(), kLogLevels.end()}),
       cfg::choice_key<C>("log", "target", "stderr or syslog (facility LOG_MAIL)", &C::log_target,
-                         {"stderr", "syslog"}),
+                         {log::kTargets.begin(), log::kTargets.end()}),
+      cfg::choice_key<C>("log", "format", "text (RFC 3339 time, level, program, logfmt) or json",
+                         &C::log_format, {log::kFormats.begin(), log::kFormats.end()}),
       // [budget]
       cfg::duration_key<C>("budget", "total_ms", "everything at end of message, all stages",
                            cfg::nested(&C::pipeline, &P::budget), 1, kHourMs),
@@ -120,12 +123,14 @@ const cfg::Table<Config>& table() {
                           cfg::nested(&C::pipeline, &P::clamd_max_bytes), 1, kMaxBytes),
       cfg::integer_key<C>("clamd", "chunk_bytes", "INSTREAM chunk size", &C::clamd_chunk_bytes, 1,
                           16 << 20),
-      fail_mode_key("clamd", "clamd down, timeout or bad reply",
+      fail_mode_key("clamd", "clamd down, timeout or bad reply: accept (tagged) or tempfail",
                     cfg::nested(&C::pipeline, &P::policy, &Pol::clamd_failure)),
       action_key("clamd", "on_oversize", "too large to scan: accept, reject or tempfail",
                  cfg::nested(&C::pipeline, &P::policy, &Pol::oversize_action)),
       // [node]
-      cfg::string_list_key<C>("node", "urls", "http(s):// or udp:// node URLs; []: no lookup",
+      cfg::string_list_key<C>("node", "urls",
+                              "http(s):// or udp:// node URLs (default: the local node's "
+                              "strop-udp/1); []: no lookup",
                               &C::node_urls),
       cfg::duration_key<C>("node", "timeout_ms", "one lookup",
                            cfg::nested(&C::pipeline, &P::lookup_timeout), 1, kHourMs),
@@ -277,6 +282,9 @@ Result<void> validate(const Config& c) {
   }
   if (c.log_target != "stderr" && c.log_target != "syslog") {
     return make_error(Errc::kInvalidArgument, "log.target must be stderr or syslog");
+  }
+  if (c.log_format != "text" && c.log_format != "json") {
+    return make_error(Errc::kInvalidArgument, "log.format must be text or json");
   }
   if (!is_log_level(c.log_level)) {
     return make_error(Errc::kInvalidArgument, log_level_error("log.level", c.log_level));

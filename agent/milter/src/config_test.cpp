@@ -14,9 +14,20 @@ TEST(Config, DefaultsAreValidAndRoundTrip) {
   auto back = parse_config(text);
   ASSERT_TRUE(back.ok()) << back.error().message << "\n" << text;
   EXPECT_EQ(print_config(*back), text);
-  EXPECT_EQ(c.pipeline.policy.clamd_failure, FailMode::kTempfail);
+  // Defaults that pass mail when a stage is absent: clamd and the node fail open.
+  EXPECT_EQ(c.pipeline.policy.clamd_failure, FailMode::kAccept);
   EXPECT_EQ(c.pipeline.policy.lookup_failure, FailMode::kAccept);
+  EXPECT_TRUE(c.clamd_enabled);
+  EXPECT_EQ(c.node_urls, std::vector<std::string>{"udp://127.0.0.1:7420"});
+  EXPECT_EQ(c.log_format, "text");
   EXPECT_EQ(c.pipeline.policy.spamd_failure, FailMode::kAccept);
+}
+
+TEST(Config, LogFormat) {
+  auto c = parse_config("[log]\nformat = \"json\"\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->log_format, "json");
+  EXPECT_FALSE(parse_config("[log]\nformat = \"xml\"\n").ok());
 }
 
 TEST(Config, ReadsEverySection) {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <sys/socket.h>
 
+#include "strop/version.hpp"
+
 namespace strop::milter {
 
 const char* metric_stage_name(MetricStage s) {
@@ -24,6 +26,40 @@ const char* bypass_name(std::size_t i) {
   return kNames[i];
 }
 }  // namespace
+
+void StageHealth::enable(Stage s) {
+  MutexLock lock(&mu_);
+  enabled_[static_cast<std::size_t>(s)] = true;
+}
+
+void StageHealth::ok(Stage s) {
+  MutexLock lock(&mu_);
+  down_[static_cast<std::size_t>(s)] = false;
+}
+
+void StageHealth::failed(Stage s, std::string reason) {
+  MutexLock lock(&mu_);
+  down_[static_cast<std::size_t>(s)] = true;
+  reason_[static_cast<std::size_t>(s)] = std::move(reason);
+}
+
+std::string StageHealth::degraded() const {
+  MutexLock lock(&mu_);
+  std::string out;
+  for (std::size_t i = 0; i < kStages; ++i) {
+    if (!enabled_[i] || !down_[i]) continue;
+    if (!out.empty()) out += "; ";
+    out += fmt::format("{} ({})", stage_name(static_cast<Stage>(i)), reason_[i]);
+  }
+  return out;
+}
+
+int StageHealth::state(Stage s) const {
+  MutexLock lock(&mu_);
+  auto i = static_cast<std::size_t>(s);
+  if (!enabled_[i]) return -1;
+  return down_[i] ? 0 : 1;
+}
 
 void Metrics::message(Action verdict) {
   messages_[static_cast<std::size_t>(verdict)].fetch_add(1, std::memory_order_relaxed);
@@ -55,6 +91,16 @@ void Metrics::stage_error(MetricStage stage, Errc code) {
 std::string Metrics::render() const {
   std::string out;
   auto load = [](const auto& a) { return a.load(std::memory_order_relaxed); };
+  out += "# HELP strop_milter_build_info The running Strop version (always 1).\n";
+  out += "# TYPE strop_milter_build_info gauge\n";
+  out += fmt::format("strop_milter_build_info{{version=\"{}\"}} 1\n", strop::kVersion);
+  out += "# HELP strop_milter_stage_up Whether an enabled remote stage works (last seen).\n";
+  out += "# TYPE strop_milter_stage_up gauge\n";
+  for (Stage st : {Stage::kClamd, Stage::kLookup, Stage::kSpamd}) {
+    int state = health.state(st);
+    if (state < 0) continue;
+    out += fmt::format("strop_milter_stage_up{{stage=\"{}\"}} {}\n", stage_name(st), state);
+  }
   out += "# HELP strop_milter_messages_total Messages scanned, by verdict.\n";
   out += "# TYPE strop_milter_messages_total counter\n";
   for (std::size_t i = 0; i < kActions; ++i) {
@@ -152,8 +198,10 @@ void MetricsServer::serve() {
       body = metrics_->render();
       type = "text/plain; version=0.0.4; charset=utf-8";
     } else if (req.starts_with("GET /healthz ")) {
+      // Alive: 200; the body names the enabled stages that are failing.
       status = "200 OK";
-      body = "ok\n";
+      std::string degraded = metrics_->health.degraded();
+      body = degraded.empty() ? "ok\n" : "degraded: " + degraded + "\n";
     }
     std::string resp = fmt::format(
         "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",

@@ -9,11 +9,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <optional>
 
+#include "base/service.hpp"
 #include "milter/net.hpp"
 #include "milter/text.hpp"
 
@@ -431,10 +434,23 @@ Result<void> run_milter(const MilterRuntime& runtime) {
   }
   smfi_settimeout(runtime.config->mta_timeout_s);
   smfi_setbacklog(runtime.config->backlog);
-  if (smfi_opensocket(1) != MI_SUCCESS) {
-    return make_error(Errc::kUnavailable, "cannot open milter socket " + conn);
-  }
   auto ep = parse_endpoint(runtime.config->socket);
+  if (ep && ep->kind == Endpoint::Kind::kUnix) {
+    // libmilter says why only to syslog: name the usual cause, a missing directory.
+    auto dir = std::filesystem::path(ep->path).parent_path();
+    struct stat st {};
+    if (!dir.empty() && ::stat(dir.c_str(), &st) != 0) {
+      return make_error(Errc::kUnavailable, "cannot open milter socket " + conn + ": directory " +
+                                                dir.string() + ": " + std::strerror(errno));
+    }
+  }
+  errno = 0;
+  if (smfi_opensocket(1) != MI_SUCCESS) {
+    int err = errno;
+    return make_error(Errc::kUnavailable,
+                      "cannot open milter socket " + conn +
+                          (err != 0 ? std::string(": ") + std::strerror(err) : std::string()));
+  }
   if (ep && ep->kind == Endpoint::Kind::kUnix) {
     if (::chmod(ep->path.c_str(), static_cast<mode_t>(runtime.config->socket_mode)) != 0) {
       runtime.log->warn("chmod {}: {}", ep->path, std::strerror(errno));
@@ -444,6 +460,7 @@ Result<void> run_milter(const MilterRuntime& runtime) {
   }
   runtime.log->info("listening on {} (budget {} ms)", conn,
                     runtime.config->pipeline.budget.count());
+  service::notify_ready("serving");
   int rc = smfi_main();
   if (rc != MI_SUCCESS) return make_error(Errc::kInternal, "smfi_main failed");
   return {};

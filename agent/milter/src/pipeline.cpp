@@ -23,11 +23,30 @@ const char* quarantine_method_name(QuarantineMethod m) {
 Pipeline::Pipeline(PipelineOptions options, RuleSet rules, VirusScanner* scanner,
                    SignatureLookup* lookup, SpamScorer* spamd, Metrics* metrics)
     : options_(std::move(options)),
-      rules_(std::move(rules)),
+      rules_(std::make_shared<const RuleSet>(std::move(rules))),
       scanner_(scanner),
       lookup_(lookup),
       spamd_(spamd),
       metrics_(metrics) {}
+
+void Pipeline::set_rules(RuleSet rules) {
+  auto next = std::make_shared<const RuleSet>(std::move(rules));
+  MutexLock lock(&rules_mu_);
+  rules_ = std::move(next);
+}
+
+std::shared_ptr<const RuleSet> Pipeline::rules() const {
+  MutexLock lock(&rules_mu_);
+  return rules_;
+}
+
+void Pipeline::health(Stage stage, const Error* e) const {
+  if (metrics_ == nullptr) return;
+  if (e == nullptr) return metrics_->health.ok(stage);
+  if (e->code == Errc::kLimitExceeded) return;  // the message, not the stage
+  metrics_->health.failed(stage,
+                          std::string(errc_name(e->code)) + ": " + sanitize(e->message, 200));
+}
 
 void Pipeline::record(PipelineResult* r, MetricStage stage, Clock::time_point start,
                       std::string status) const {
@@ -76,6 +95,7 @@ PipelineResult Pipeline::run(const Envelope& env, std::string_view message,
       record(&r, MetricStage::kClamd, t, "error: budget spent");
     } else {
       auto v = scanner_->scan(message, budget.min(Deadline::after(options_.clamd_timeout)));
+      health(Stage::kClamd, v ? nullptr : &v.error());
       if (!v) {
         bool oversize = v.error().code == Errc::kLimitExceeded;
         fail(Stage::kClamd, MetricStage::kClamd, v.error(), oversize);
@@ -110,6 +130,7 @@ PipelineResult Pipeline::run(const Envelope& env, std::string_view message,
         record(&r, MetricStage::kLookup, t, "error: budget spent");
       } else {
         auto v = lookup_->check(sigset, budget.min(Deadline::after(options_.lookup_timeout)));
+        health(Stage::kLookup, v ? nullptr : &v.error());
         if (!v) {
           fail(Stage::kLookup, MetricStage::kLookup, v.error(), false);
           record(&r, MetricStage::kLookup, t, "error: " + short_error(v.error()));
@@ -133,6 +154,7 @@ PipelineResult Pipeline::run(const Envelope& env, std::string_view message,
       record(&r, MetricStage::kSpamd, t, "error: budget spent");
     } else {
       auto v = spamd_->score(message, budget.min(Deadline::after(options_.spamd_timeout)));
+      health(Stage::kSpamd, v ? nullptr : &v.error());
       if (!v) {
         fail(Stage::kSpamd, MetricStage::kSpamd, v.error(), false);
         record(&r, MetricStage::kSpamd, t, "error: " + short_error(v.error()));
@@ -152,7 +174,7 @@ PipelineResult Pipeline::run(const Envelope& env, std::string_view message,
     in.raw = message;
     if (r.lookup && r.lookup->confidence > 0) in.node_confidence = r.lookup->confidence;
     in.spamd_score = spamd_score;
-    r.rules = evaluate(rules_, in, options_.eval);
+    r.rules = evaluate(*rules(), in, options_.eval);
     record(&r, MetricStage::kRules, t, "ok");
   }
   outcome.score = r.rules.score;
@@ -235,7 +257,7 @@ std::string format_log_line(const Envelope& env, const PipelineResult& r, std::s
     if (s.status != "ok") {
       // Appended piecewise: gcc 12's -Wrestrict misfires on `"(" + std::string&&` (PR 105329).
       stages += '(';
-      stages += sanitize(s.status, 80);
+      stages += sanitize(s.status, 200);
       stages += ')';
     }
   }

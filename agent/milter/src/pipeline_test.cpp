@@ -115,11 +115,43 @@ TEST(Pipeline, VirusIsRejectedAndLaterStagesAreSkipped) {
   EXPECT_TRUE(r.edits.empty());
 }
 
+// The default: clamd down is no reason to refuse mail; it is marked skipped, and the stage
+// is reported failing in the health until it answers again.
+TEST(Pipeline, ClamdDownAcceptsByDefaultAndDegradesHealth) {
+  FakeScanner clam;
+  clam.next = make_error(Errc::kUnavailable,
+                         "connect unix:/run/clamav/clamd.ctl: No such file or directory");
+  Metrics metrics;
+  metrics.health.enable(Stage::kClamd);
+  Pipeline p(base_options(), RuleSet(), &clam, nullptr, nullptr, &metrics);
+  auto r = p.run(env(), kClean, {}, false);
+  EXPECT_EQ(r.decision.action, Action::kAccept);
+  EXPECT_EQ(r.decision.skipped.size(), 1u);
+  EXPECT_EQ(metrics.health.degraded(),
+            "clamd (unavailable: connect unix:/run/clamav/clamd.ctl: No such file or directory)");
+  clam.next = VirusScanResult{};
+  (void)p.run(env(), kClean, {}, false);
+  EXPECT_EQ(metrics.health.degraded(), "");
+}
+
+// Rules swapped while serving (SIGHUP) apply to the messages that follow.
+TEST(Pipeline, SetRulesAppliesToLaterMessages) {
+  Pipeline p(base_options(), RuleSet(), nullptr, nullptr, nullptr, nullptr);
+  std::string msg = "From: a@example.org\r\nSubject: x\r\n\r\nreload-marker here\r\n";
+  EXPECT_EQ(p.run(env(), msg, {}, false).rules.score, 0);
+  auto rules = parse_rules("body  RELOADED  /reload-marker/\nscore RELOADED  6\n");
+  ASSERT_TRUE(rules.ok()) << rules.error().message;
+  p.set_rules(std::move(*rules));
+  EXPECT_EQ(p.run(env(), msg, {}, false).rules.score, 6);
+}
+
 TEST(Pipeline, ClamdDownTempfailsWhenFailClosed) {
   FakeScanner clam;
   clam.next = make_error(Errc::kUnavailable, "connect refused");
   FakeLookup node;
-  Pipeline p(base_options(), RuleSet(), &clam, &node, nullptr, nullptr);
+  auto o = base_options();
+  o.policy.clamd_failure = FailMode::kTempfail;  // the site's choice; the default is accept
+  Pipeline p(o, RuleSet(), &clam, &node, nullptr, nullptr);
   auto r = p.run(env(), kClean, {}, false);
   EXPECT_EQ(r.decision.action, Action::kTempfail);
   EXPECT_EQ(r.decision.rcode, "451");

@@ -61,7 +61,8 @@ TEST(Policy, ReplyTextIsSanitisedAndPercentEscaped) {
 }
 
 TEST(Policy, FailClosedStageTempfails) {
-  PolicyOptions p;  // clamd fail-closed by default
+  PolicyOptions p;
+  p.clamd_failure = FailMode::kTempfail;  // fail-closed: the site's choice
   ScanOutcome o{std::nullopt, {StageFailure{Stage::kClamd, "timeout", false}}, 0};
   auto d = decide(o, p);
   EXPECT_EQ(d.action, Action::kTempfail);
@@ -80,10 +81,10 @@ TEST(Policy, FailOpenStageIsListedAsSkipped) {
   auto d = decide(o, p);
   EXPECT_EQ(d.action, Action::kAccept);
   EXPECT_EQ(d.skipped, (std::vector<std::string>{"clamd (unavailable)", "lookup (timeout)"}));
-  // Lookup is fail-open by default, spamd too.
+  // Every stage is fail-open by default: mail flows when one is down.
   EXPECT_EQ(PolicyOptions{}.failure_mode(Stage::kLookup), FailMode::kAccept);
   EXPECT_EQ(PolicyOptions{}.failure_mode(Stage::kSpamd), FailMode::kAccept);
-  EXPECT_EQ(PolicyOptions{}.failure_mode(Stage::kClamd), FailMode::kTempfail);
+  EXPECT_EQ(PolicyOptions{}.failure_mode(Stage::kClamd), FailMode::kAccept);
 }
 
 TEST(Policy, OversizeFollowsItsOwnAction) {

@@ -33,6 +33,7 @@ struct Config {
   // [log]
   std::string log_level = "info";     // trace|debug|info|warn|error|critical|off (log_level.hpp)
   std::string log_target = "stderr";  // stderr | syslog (LOG_MAIL)
+  std::string log_format = "text";    // text | json (base/log.hpp)
   // [buffer]
   BufferOptions buffer;
   std::size_t memory_total = 256u << 20;  // Default: 256 MiB across all messages
@@ -42,10 +43,12 @@ struct Config {
   std::size_t clamd_chunk_bytes = 64u << 10;
   int clamd_connect_timeout_ms = 1000;
   // [node]
-  std::vector<std::string> node_urls;  // Default: none (no lookup stage)
-  std::string node_identity;           // reporter identity file for auto-report
-  int node_cache_ttl_ms = 60000;       // Default: 60 s verdict cache (0 = off)
-  std::string node_ca_file;            // Default: "" (system CA store) for https nodes
+  // Default: the local node's strop-udp/1 listener (strop-node's udp.listen = "auto" on its
+  // default node.listen); [] switches the lookup stage off.
+  std::vector<std::string> node_urls = {"udp://127.0.0.1:7420"};
+  std::string node_identity;      // reporter identity file for auto-report
+  int node_cache_ttl_ms = 60000;  // Default: 60 s verdict cache (0 = off)
+  std::string node_ca_file;       // Default: "" (system CA store) for https nodes
   // [spamd]
   bool spamd_enabled = false;
   std::string spamd_address = "127.0.0.1:783";

@@ -1,10 +1,14 @@
 // metrics.hpp: the milter's Prometheus metrics (counters and histograms over atomics) and a
 // tiny HTTP listener serving them at GET /metrics on a configured local address.
 //
-// Metrics (all prefixed strop_milter_): messages_total{verdict}, bypass_total{reason},
-// viruses_total, stage_seconds{stage} (histogram), stage_errors_total{stage,error},
-// connections_active, buffer_memory_bytes. Recording is lock-free and safe from any thread.
-// MetricsServer runs one thread; start() once, stop() (or the destructor) joins it.
+// Metrics (all prefixed strop_milter_): build_info{version}, messages_total{verdict},
+// bypass_total{reason}, viruses_total, stage_seconds{stage} (histogram),
+// stage_errors_total{stage,error}, stage_up{stage}, connections_active, buffer_memory_bytes.
+// Recording is lock-free and safe from any thread, except StageHealth (one mutex).
+// MetricsServer runs one thread; start() once, stop() (or the destructor) joins it. It
+// answers GET /metrics and GET /healthz: 200 "ok", or 200 "degraded: clamd (REASON)" while
+// an enabled remote stage is failing (from its failure, or the start-up probe, until its next
+// success).
 #pragma once
 
 #include <array>
@@ -15,7 +19,9 @@
 #include <string_view>
 #include <thread>
 
+#include "base/mutex.hpp"
 #include "base/result.hpp"
+#include "base/thread_annotations.hpp"
 #include "milter/net.hpp"
 #include "milter/policy.hpp"
 
@@ -27,6 +33,26 @@ const char* metric_stage_name(MetricStage s);
 
 enum class BypassKind { kNetwork, kAuthenticated, kSender, kRecipient };
 inline constexpr std::size_t kBypassKinds = 4;
+
+// Whether each remote stage (clamd, node lookup, spamd) works, as last seen. Thread-safe.
+class StageHealth {
+ public:
+  static constexpr std::size_t kStages = 3;  // Stage values
+  // A configured stage; only those are reported.
+  void enable(Stage s) EXCLUDES(mu_);
+  void ok(Stage s) EXCLUDES(mu_);
+  void failed(Stage s, std::string reason) EXCLUDES(mu_);
+  // "" when every enabled stage works, else e.g. "clamd (unavailable: connect ...)".
+  std::string degraded() const EXCLUDES(mu_);
+  // -1 disabled, 0 failing, 1 up.
+  int state(Stage s) const EXCLUDES(mu_);
+
+ private:
+  mutable Mutex mu_;
+  std::array<bool, kStages> enabled_ GUARDED_BY(mu_) = {};
+  std::array<bool, kStages> down_ GUARDED_BY(mu_) = {};
+  std::array<std::string, kStages> reason_ GUARDED_BY(mu_);
+};
 
 class Metrics {
  public:
@@ -50,6 +76,8 @@ class Metrics {
   std::string render() const;
 
   std::uint64_t messages(Action verdict) const;
+
+  StageHealth health;
 
  private:
   static constexpr std::size_t kActions = 6;

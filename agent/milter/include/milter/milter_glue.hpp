@@ -47,8 +47,9 @@ struct MilterRuntime {
 // ("inet6:PORT@ADDR").
 std::string libmilter_socket(const std::string& socket_option);
 
-// Registers the callbacks, opens the socket (mode, TCP_NODELAY) and runs smfi_main() until
-// SIGTERM/SIGINT/SIGHUP. kUnavailable when the socket cannot be opened.
+// Registers the callbacks, opens the socket (mode, TCP_NODELAY), tells systemd READY=1 and
+// runs smfi_main() until SIGTERM/SIGINT (or a SIGHUP that reaches libmilter's signal thread:
+// main.cpp keeps it away). kUnavailable when the socket cannot be opened, with the reason.
 Result<void> run_milter(const MilterRuntime& runtime);
 
 }  // namespace strop::milter

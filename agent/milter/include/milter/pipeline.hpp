@@ -5,16 +5,21 @@
 // (headers.hpp) and quarantine. A stage that is not configured is simply absent (null).
 //
 // Pipeline::run() is const and thread-safe as long as the stage objects are (the real
-// clients are); it blocks for at most the budget plus the (bounded) local CPU work. The
-// Pipeline does not own the stage objects or the Metrics; they must outlive it.
+// clients are); it blocks for at most the budget plus the (bounded) local CPU work.
+// set_rules() swaps the rule set for messages that start after it (SIGHUP), from any thread.
+// Each remote stage's outcome is recorded in Metrics::health. The Pipeline does not own the
+// stage objects or the Metrics; they must outlive it.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/mutex.hpp"
+#include "base/thread_annotations.hpp"
 #include "milter/clamd.hpp"
 #include "milter/headers.hpp"
 #include "milter/lookup.hpp"
@@ -86,12 +91,19 @@ class Pipeline {
 
   const PipelineOptions& options() const { return options_; }
 
+  // The rules for messages from now on (a reloaded rules file). Thread-safe.
+  void set_rules(RuleSet rules) EXCLUDES(rules_mu_);
+  std::shared_ptr<const RuleSet> rules() const EXCLUDES(rules_mu_);
+
  private:
   void record(PipelineResult* r, MetricStage stage, Clock::time_point start,
               std::string status) const;
+  // The stage's health after a call: ok, or failing with `e` (not for a message too large).
+  void health(Stage stage, const Error* e) const;
 
   PipelineOptions options_;
-  RuleSet rules_;
+  mutable Mutex rules_mu_;
+  std::shared_ptr<const RuleSet> rules_ GUARDED_BY(rules_mu_);
   VirusScanner* scanner_;
   SignatureLookup* lookup_;
   SpamScorer* spamd_;

@@ -31,15 +31,17 @@ enum class Stage { kClamd, kLookup, kSpamd };
 const char* stage_name(Stage s);  // "clamd", "lookup", "spamd"
 
 struct PolicyOptions {
-  double tag_threshold = 5.0;                    // Default: 5 (X-Spam-Flag: YES)
-  double reject_threshold = 15.0;                // Default: 15 (spam_action)
-  Action virus_action = Action::kReject;         // Default: reject (554 5.7.1 Virus found: NAME)
-  Action spam_action = Action::kReject;          // Default: reject (550 5.7.1)
-  Action oversize_action = Action::kAccept;      // Default: accept, with X-Strop-Skipped
-  FailMode clamd_failure = FailMode::kTempfail;  // Default: fail-closed
-  FailMode lookup_failure = FailMode::kAccept;   // Default: fail-open
-  FailMode spamd_failure = FailMode::kAccept;    // Default: fail-open
-  std::string virus_reply = "Virus found: %v";   // %v = virus name
+  double tag_threshold = 5.0;                // Default: 5 (X-Spam-Flag: YES)
+  double reject_threshold = 15.0;            // Default: 15 (spam_action)
+  Action virus_action = Action::kReject;     // Default: reject (554 5.7.1 Virus found: NAME)
+  Action spam_action = Action::kReject;      // Default: reject (550 5.7.1)
+  Action oversize_action = Action::kAccept;  // Default: accept, with X-Strop-Skipped
+  // Default: fail-open, so mail flows (with X-Strop-Skipped) when clamd is absent or down;
+  // sites that must never pass unscanned mail set clamd.on_failure = "tempfail".
+  FailMode clamd_failure = FailMode::kAccept;
+  FailMode lookup_failure = FailMode::kAccept;                     // Default: fail-open
+  FailMode spamd_failure = FailMode::kAccept;                      // Default: fail-open
+  std::string virus_reply = "Virus found: %v";                     // %v = virus name
   std::string spam_reply = "Message rejected as spam (score %s)";  // %s = score
   std::string tempfail_reply = "Message scanning temporarily unavailable, try again later";
 
