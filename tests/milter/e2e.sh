@@ -148,6 +148,8 @@ NODE_URLS='[]'
 
 write_config() {  # [BUDGET=ms] [CLAMD_EXTRA=toml] write_config NAME EXTRA_TOML
   local name=$1 extra=$2
+  # clamd fail-closed unless CLAMD_EXTRA says otherwise (strop-milter's default is accept).
+  local CLAMD_FAIL_CLOSED='on_failure = "tempfail"'
   cat > "$T/$name.toml" <<C
 [milter]
 socket = "unix:$T/$name.sock"
@@ -161,7 +163,7 @@ spool_dir = "$T"
 [clamd]
 addresses = ["unix:$T/clam/clamd.sock", "127.0.0.1:$CLAMD_PORT"]
 timeout_ms = 5000
-${CLAMD_EXTRA:-on_failure = "tempfail"}   # fail-closed (the default is accept)
+${CLAMD_EXTRA:-$CLAMD_FAIL_CLOSED}
 [rules]
 file = "$T/e2e.rules"
 [quarantine]
