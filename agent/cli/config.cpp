@@ -45,7 +45,7 @@ config::Key<AgentConfig> node_key() {
 
 const config::Table<AgentConfig>& table() {
   using C = AgentConfig;
-  static const config::Table<C> t({
+  static const config::Table<C> kTable({
       node_key(),
       config::string_key<C>("", "identity", "reporter identity file (~ expands)", &C::identity),
       config::seconds_key<C>("", "timeout", "seconds for each request, failover included",
@@ -58,7 +58,7 @@ const config::Table<AgentConfig>& table() {
       config::integer_key<C>("", "batch", "messages per request", &C::batch, 1, 100000),
       config::string_key<C>("", "engines", "signature engines sent to the node", &C::engines),
   });
-  return t;
+  return kTable;
 }
 
 Result<void> apply_file(const std::string& path, AgentConfig* c, const GetEnv& getenv) {

@@ -50,7 +50,7 @@ const cfg::Table<Config>& table() {
   using L = protocol::Limits;
   using RL = RateLimit;
   using U = Config::Udp;
-  static const cfg::Table<C> t({
+  static const cfg::Table<C> kTable({
       // [node]
       cfg::string_key<C>("node", "data_dir", "data directory, created 0700 if missing",
                          &C::data_dir),
@@ -224,7 +224,7 @@ const cfg::Table<Config>& table() {
       cfg::integer_key<C>("udp", "threads", "receiving threads", cfg::nested(&C::udp, &U::threads),
                           1, 256),
   });
-  return t;
+  return kTable;
 }
 
 }  // namespace

@@ -12,9 +12,8 @@ struct HexTable {
   std::array<std::int8_t, 256> v{};
   constexpr HexTable() {
     for (auto& x : v) x = -1;
-    for (int i = 0; i < 10; ++i) v[static_cast<std::size_t>('0' + i)] = static_cast<std::int8_t>(i);
-    for (int i = 0; i < 6; ++i)
-      v[static_cast<std::size_t>('a' + i)] = static_cast<std::int8_t>(10 + i);
+    for (std::size_t i = 0; i < 10; ++i) v['0' + i] = static_cast<std::int8_t>(i);
+    for (std::size_t i = 0; i < 6; ++i) v['a' + i] = static_cast<std::int8_t>(10 + i);
   }
 };
 constexpr HexTable kHex;
@@ -262,20 +261,20 @@ std::optional<Counts> decode_counts(std::string_view v) {
 namespace {
 
 // A fixed-width integer value: the value-format version byte, then the integer big-endian.
-template <class Int, void (*put)(char*, Int)>
+template <class Int, void (*Put)(char*, Int)>
 std::string encode_versioned(Int v) {
   std::string out(1 + sizeof(Int), '\0');
   out[0] = static_cast<char>(kValueVersion);
-  put(out.data() + 1, v);
+  Put(out.data() + 1, v);
   return out;
 }
 
-template <class Int, Int (*get)(const char*)>
+template <class Int, Int (*Get)(const char*)>
 std::optional<Int> decode_versioned(std::string_view v) {
   if (v.size() != 1 + sizeof(Int) || static_cast<std::uint8_t>(v[0]) != kValueVersion) {
     return std::nullopt;
   }
-  return get(v.data() + 1);
+  return Get(v.data() + 1);
 }
 
 }  // namespace

@@ -76,7 +76,7 @@ const cfg::Table<Config>& table() {
   using H = HeaderOptions;
   using B = BufferOptions;
   using Bp = BypassOptions;
-  static const cfg::Table<C> t({
+  static const cfg::Table<C> kTable({
       // [milter]
       cfg::string_key<C>("milter", "socket", "unix:PATH or inet:PORT@ADDR", &C::socket),
       socket_mode_key(),
@@ -198,7 +198,7 @@ const cfg::Table<Config>& table() {
       cfg::string_key<C>("metrics", "listen", "ADDR:PORT for GET /metrics; \"\": off",
                          &C::metrics_listen),
   });
-  return t;
+  return kTable;
 }
 
 Result<Config> parse(std::string_view text, std::string_view source, config::Sources* sources) {
