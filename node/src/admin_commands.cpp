@@ -454,7 +454,7 @@ int run_sig(const CommonOptions& common, SigAction action, const SigOptions& o) 
 
 }  // namespace
 
-void setup_sig(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
+void setup_sig(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code) {
   auto* sig = app.add_subcommand(
       "sig", "Look up, delete or allowlist signatures (works while a node serves the data)");
   sig->require_subcommand(1);
@@ -487,7 +487,7 @@ void setup_sig(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_c
   }
 }
 
-void setup_reporter(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
+void setup_reporter(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code) {
   auto* rep =
       app.add_subcommand("reporter", "Manage reporters (identities that report and revoke)");
   rep->require_subcommand(1);
@@ -537,14 +537,14 @@ void setup_reporter(CLI::App& app, std::shared_ptr<CommonOptions> common, int* e
   dis->callback([common, d, exit_code] { *exit_code = run_disable(*common, d->name, d->enable); });
 }
 
-void setup_stats(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
+void setup_stats(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code) {
   auto json = std::make_shared<bool>(false);
   auto* s = app.add_subcommand("stats", "Print store statistics");
   s->add_flag("--json", *json, "JSON output");
   s->callback([common, json, exit_code] { *exit_code = run_stats(*common, *json); });
 }
 
-void setup_backup(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
+void setup_backup(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code) {
   auto dest = std::make_shared<std::string>();
   auto* b =
       app.add_subcommand("backup", "Write a consistent, compacted copy of the live store to DEST");
@@ -553,7 +553,7 @@ void setup_backup(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exi
   b->callback([common, dest, exit_code] { *exit_code = run_backup(*common, *dest); });
 }
 
-void setup_expire(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
+void setup_expire(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code) {
   auto* e = app.add_subcommand(
       "expire", "Delete signatures neither reported nor hit for storage.expire_after_seconds");
   e->callback([common, exit_code] { *exit_code = run_expire(*common); });

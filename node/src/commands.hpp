@@ -30,13 +30,14 @@ int print_effective_config(const Config& c);
 // Sets up the "node" (and "storage") spdlog loggers: stderr or syslog (LOG_MAIL).
 void setup_logging(const Config& c);
 
-void setup_serve(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code);
-void setup_reporter(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code);
+void setup_serve(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);
+void setup_reporter(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);
 // `sig show|delete|allow|unallow (ID... | --message FILE)` (admin_commands.cpp).
-void setup_sig(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code);
-void setup_stats(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code);
-void setup_backup(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code);
-void setup_expire(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code);
-void setup_pyzor_account(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code);
+void setup_sig(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);
+void setup_stats(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);
+void setup_backup(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);
+void setup_expire(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);
+void setup_pyzor_account(CLI::App& app, const std::shared_ptr<CommonOptions>& common,
+                         int* exit_code);
 
 }  // namespace strop::node::cli

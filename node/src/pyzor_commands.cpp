@@ -76,7 +76,8 @@ int run_pyzor_account(const CommonOptions& common, const PyzorAccountOptions& o)
 
 }  // namespace
 
-void setup_pyzor_account(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
+void setup_pyzor_account(CLI::App& app, const std::shared_ptr<CommonOptions>& common,
+                         int* exit_code) {
   auto o = std::make_shared<PyzorAccountOptions>();
   auto* sub = app.add_subcommand("pyzor-account",
                                  "Print a reporter's line for a pyzor client's accounts file");

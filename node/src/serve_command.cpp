@@ -307,7 +307,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
 
 }  // namespace
 
-void setup_serve(CLI::App& app, std::shared_ptr<CommonOptions> common, int* exit_code) {
+void setup_serve(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code) {
   auto opt = std::make_shared<ServeOptions>();
   auto* sub = app.add_subcommand("serve", "Run the node (native API over HTTP/HTTPS)");
   sub->add_option("--listen", opt->listen,
