@@ -84,8 +84,10 @@ Result<PyzorAcl> PyzorAcl::parse(const std::vector<std::string>& lines) {
       if (c == std::string_view::npos) break;
       rest.remove_prefix(c + 1);
     }
-    auto bad = [&line](std::string why) {
-      return make_error(Errc::kInvalidArgument, "pyzor.access: \"" + line + "\": " + why);
+    auto bad = [&line](std::string_view why) {
+      std::string message = "pyzor.access: \"";
+      message.append(line).append("\": ").append(why);
+      return make_error(Errc::kInvalidArgument, std::move(message));
     };
     if (parts.size() != 3) return bad("want \"ops : users : allow|deny\"");
     Rule r;
@@ -408,7 +410,7 @@ void PyzorService::record_vote(const std::vector<std::string_view>& digests, boo
   // The replay key goes in the same commit as the votes: refused again after a restart.
   VoteCall vote{*who, whitelist, std::move(sigs), {}, std::move(sender.replay)};
   service_.vote(std::move(vote), [call = std::move(call), c, n,
-                                  whitelist](ServiceResult<storage::VoteOutcome> r) mutable {
+                                  whitelist](const ServiceResult<storage::VoteOutcome>& r) mutable {
     if (r) {
       (whitelist ? c->whitelisted_sigs : c->reported_sigs).add(n);
     } else if (r.error().code == ServiceErrc::kOverloaded) {
