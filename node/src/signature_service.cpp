@@ -69,7 +69,7 @@ SignatureService::SignatureService(const Config& config, storage::Store& store,
       nonces_(nonce_entries(config_), config_.nonce_cache_per_reporter) {
   if (!clocks_.unix_seconds) clocks_.unix_seconds = system_seconds;
   if (!clocks_.mono_ns) clocks_.mono_ns = steady_ns;
-  if (!offload_) offload_ = [](std::function<void()> job) { job(); };
+  if (!offload_) offload_ = [](const std::function<void()>& job) { job(); };
 }
 
 SignatureService::~SignatureService() = default;
