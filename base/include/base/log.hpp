@@ -75,8 +75,8 @@ int syslog_priority(spdlog::level::level_enum level);
 // drops the timestamp).
 std::string format_line(const Record& r, Format format, bool journal);
 
-// The key=value fields of a message in logfmt (values bare or double-quoted with \" and \\
-// escapes), in order. Words without '=' are skipped.
+// The key=value fields of a message in logfmt (values bare or double-quoted, with backslash
+// escapes of quote and backslash), in order. Words without '=' are skipped.
 std::vector<std::pair<std::string, std::string>> logfmt_fields(std::string_view message);
 
 // A logfmt value: as is when it is non-empty and has no space, '"', '=' or control
