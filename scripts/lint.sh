@@ -14,8 +14,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build/test}
 only=${LINT_ONLY:-}
 jobs=${LINT_JOBS:-$(nproc)}
-# node/ is left out until its rewrite lands (its findings are listed in the session report).
-tidy_dirs=${LINT_TIDY_DIRS:-base sigs protocol storage agent}
+tidy_dirs=${LINT_TIDY_DIRS:-base sigs protocol storage node agent}
 status=0
 
 cxx_files() {  # first-party C++ sources and headers under the given directories, not generated
