@@ -506,6 +506,11 @@ Result<std::shared_ptr<ssl::context>> make_tls_context(const Config& config) {
   if (ec) return make_error(Errc::kIo, "tls.cert " + config.tls_cert + ": " + ec.message());
   ctx->use_private_key_file(config.tls_key, ssl::context::pem, ec);
   if (ec) return make_error(Errc::kIo, "tls.key " + config.tls_key + ": " + ec.message());
+  // A key of another certificate (a rotation caught half-way) would fail every handshake.
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    return make_error(Errc::kIo,
+                      "tls.key " + config.tls_key + " does not match tls.cert " + config.tls_cert);
+  }
   return ctx;
 }
 

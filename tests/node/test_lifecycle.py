@@ -10,6 +10,8 @@ import os
 import re
 import signal
 import socket
+import ssl
+import subprocess
 import tempfile
 import threading
 import time
@@ -134,6 +136,47 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(node.stop(), 0)
         finally:
             node.cleanup()
+
+    def test_sighup_reloads_the_tls_certificate(self):
+        tmp = tempfile.mkdtemp(prefix="strop-tls-")
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+
+        def make_cert(cn):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                            "-out", cert, "-days", "1", "-subj", "/CN=" + cn],
+                           check=True, capture_output=True)
+
+        def served_cn(port):
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                with ctx.wrap_socket(raw) as s:
+                    der = s.getpeercert(binary_form=True)
+            pem = ssl.DER_cert_to_PEM_cert(der)
+            out = subprocess.run(["openssl", "x509", "-noout", "-subject"], input=pem, text=True,
+                                 capture_output=True, check=True).stdout
+            return out.strip().split("CN", 1)[1].strip(" =")
+
+        make_cert("first")
+        node = h.Node(BASE + '\n[tls]\ncert = "%s"\nkey = "%s"\n' % (cert, key))
+        try:
+            node.start()
+            self.assertEqual(served_cn(node.port), "first")
+            make_cert("second")
+            node.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: any("reloaded configuration" in l for l in node.log_lines), "the reload")
+            self.assertEqual(served_cn(node.port), "second")
+            # A key of another certificate (rotation half done): logged, the running one stays.
+            subprocess.run(["openssl", "genrsa", "-out", key, "2048"], check=True, capture_output=True)
+            node.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: any("keeping the running TLS certificate" in l for l in node.log_lines),
+                     "the TLS reload error")
+            self.assertEqual(served_cn(node.port), "second")
+            self.assertTrue(node.alive())
+        finally:
+            node.cleanup()
+            subprocess.run(["rm", "-rf", tmp])
 
     def test_text_layout_and_readyz(self):
         node = h.Node(BASE).start()
