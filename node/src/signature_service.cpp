@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "node_common.hpp"
+#include "verdict.hpp"
 
 namespace strop::node {
 
@@ -207,22 +208,12 @@ ServiceResult<storage::CheckOutcome> SignatureService::check(std::span<const sig
     return ServiceError{ServiceErrc::kInternal, "storage read failed", 0};
   }
   // The allowlist: an allowed match counts for nothing, in every protocol's answer.
-  bool any_allowed = false;
   for (auto& m : out->matches) {
-    if (!m.allowed) continue;
-    m.confidence = 0;
-    any_allowed = true;
+    if (m.allowed) m.confidence = 0;
   }
-  if (any_allowed) {
-    out->confidence = 0;
-    out->spam = false;
-    for (const auto& m : out->matches) {
-      if (config_.store.verdict_engines.has(m.engine)) {
-        out->confidence = std::max(out->confidence, m.confidence);
-      }
-      out->spam = out->spam || lists(m);
-    }
-  }
+  // The verdict from the matches that decide (verdict.hpp: a url/1 match alone only without
+  // fuzzy/1 in the message or with kUrlAttestedReporters reporters).
+  decide_verdict(sigs, {config_.store.verdict_engines, config_.store.threshold}, &*out);
   return std::move(*out);
 }
 
