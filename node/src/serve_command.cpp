@@ -152,9 +152,11 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     log->info("created data directory {}", c.data_dir);
   }
 
+  NodeMetrics metrics;  // before the store: its writer feeds the commit latency histogram
   storage::StoreOptions so = c.store;
   so.dir = c.data_dir;
   so.serve = true;
+  so.on_commit = [&metrics](std::chrono::nanoseconds latency) { metrics.observe_commit(latency); };
   auto opened = storage::Store::open(so);
   if (!opened) {
     log->critical("cannot open the store in {}: {}", c.data_dir, opened.error().to_string());
@@ -162,7 +164,6 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   }
   std::unique_ptr<storage::Store> store = std::move(*opened);
 
-  NodeMetrics metrics;
   boost::asio::thread_pool blocking(1);  // registrations wait for a commit: not on I/O threads
   // One service behind every protocol: limits, replay cache, policy and the Store calls.
   Config resolved = c;

@@ -98,6 +98,25 @@ TEST_F(StoreTest, ReportThenCheckReturnsTheStoredSignature) {
   EXPECT_TRUE(check(*s, {body(3)}).matches.empty());
 }
 
+TEST_F(StoreTest, OnCommitSeesEveryCommittedBatch) {
+  std::atomic<int> commits{0};
+  std::atomic<std::int64_t> total_ns{0};
+  auto o = options();
+  o.on_commit = [&](std::chrono::nanoseconds latency) {
+    ++commits;
+    total_ns += latency.count();
+  };
+  auto s = open(o);
+  ReporterId full = add(*s, "admin", 1.0);
+  int after_add = commits.load();
+  vote(*s, full, {body(1)});
+  vote(*s, full, {body(2)});
+  // Each vote waited for its batch: two more commits, each with a latency.
+  EXPECT_EQ(commits.load(), after_add + 2);
+  EXPECT_EQ(s->stats().commits, static_cast<std::uint64_t>(commits.load()));
+  EXPECT_GT(total_ns.load(), 0);
+}
+
 TEST_F(StoreTest, ReportIsIdempotentPerReporter) {
   auto s = open(options());
   ReporterId a = add(*s, "a");

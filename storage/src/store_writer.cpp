@@ -320,9 +320,9 @@ void StoreImpl::publish_batch(WriteCtx& c, std::size_t cost,
       weights_gen_ = c.reporters_gen;
     }
   }
-  auto us =
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-          .count();
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  if (opt_.on_commit) opt_.on_commit(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed));
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
   last_commit_us_ = us;
   if (us > max_commit_us_) max_commit_us_ = us;
   ++commits_;

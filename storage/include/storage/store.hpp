@@ -98,6 +98,10 @@ struct StoreOptions {
   bool serve = true;
   // Time source (tests inject one). Default (empty): the system clock.
   Clock clock;
+  // Called on the writer thread after each committed batch with its latency (first operation
+  // taken -> commit done and published), e.g. for a metrics histogram. Must be cheap and must
+  // not call back into the store. Default (empty): none.
+  std::function<void(std::chrono::nanoseconds)> on_commit;
   // false: open() fails with Errc::kNotFound when `dir` holds no store (no data.mdb) and
   // creates nothing; for commands that only read or change an existing store. Default: true.
   bool create = true;
