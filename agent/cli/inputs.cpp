@@ -59,7 +59,7 @@ std::size_t emit_text(const std::string& name, std::string&& text,
                       const std::function<void(InputMessage&&)>& on_message,
                       const std::function<void(const std::string&, const std::string&)>& on_error,
                       const InputLimits& limits) {
-  if (!looks_like_mail(text)) {
+  if (limits.mail_only && !looks_like_mail(text)) {
     on_error(name, std::string(kNotMail));
     return 1;
   }
@@ -76,7 +76,7 @@ std::size_t emit_text(const std::string& name, std::string&& text,
           ++errors;
           continue;
         }
-        if (!looks_like_mail(part)) {
+        if (limits.mail_only && !looks_like_mail(part)) {
           on_error(msg_name, std::string(kNotMail));
           ++errors;
           continue;

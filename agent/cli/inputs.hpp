@@ -24,6 +24,9 @@ struct InputMessage {
 struct InputLimits {
   std::size_t max_file_bytes = 512u << 20;    // Default: 512 MiB per file (mbox)
   std::size_t max_message_bytes = 32u << 20;  // Default: 32 MiB per message
+  // Refuse an input that is not mail (sigs::looks_like_mail) with "not a mail message": what
+  // report and check do. `strop sig` signs any bytes, as razor-check -H and pyzor digest do.
+  bool mail_only = true;
 };
 
 // Calls on_message for every message and on_error(name, reason) for every input that could

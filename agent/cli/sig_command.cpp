@@ -32,6 +32,9 @@ nlohmann::json sigs_to_json(const sigs::SignatureSet& set) {
   return arr;
 }
 
+// sig signs whatever bytes it is given (a headerless file too), as razor-check -H does.
+constexpr InputLimits kSigInputs{.mail_only = false};
+
 int run_compare(const SigOptions& o, const sigs::Options& so) {
   sigs::SignatureSet sets[2];
   for (int i = 0; i < 2; ++i) {
@@ -41,7 +44,8 @@ int run_compare(const SigOptions& o, const sigs::Options& so) {
         [&](InputMessage&& m) { got.push_back(std::move(m)); },
         [](const std::string& name, const std::string& why) {
           std::cerr << "strop sig: " << name << ": " << why << "\n";
-        });
+        },
+        kSigInputs);
     if (errors || got.size() != 1) {
       if (!errors)
         std::cerr << "strop sig: " << o.compare[static_cast<std::size_t>(i)]
@@ -114,7 +118,8 @@ int run_sig(const SigOptions& o) {
       },
       [](const std::string& name, const std::string& why) {
         std::cerr << "strop sig: " << name << ": " << why << "\n";
-      });
+      },
+      kSigInputs);
   std::cout.flush();
   return (errors + failed) ? EX_DATAERR : 0;
 }

@@ -147,8 +147,13 @@ class FakeStore : public storage::Store {
         i.last_seen = last_report_[s.text()];
         i.reports = static_cast<std::uint32_t>(it->second.size());
         i.confidence = 60;
-        for (auto r : it->second)
-          i.votes.push_back({r, "r" + std::to_string(r), false, clock, 1.0});
+        for (auto r : it->second) {
+          // Appended, not "r" + to_string(r): gcc 12 -O3 reports a bogus -Wrestrict for the
+          // latter (GCC bug 105329).
+          std::string name = "r";
+          name += std::to_string(r);
+          i.votes.push_back({r, std::move(name), false, clock, 1.0});
+        }
       }
       out.push_back(std::move(i));
     }

@@ -482,6 +482,10 @@ def case_bad_inputs():
         r = strop("--node", node.url, "check", notmail, home=home)
         expect_rc(r, 65, "check of a non-mail file (EX_DATAERR)")
         check("not a mail message" in r.err, "stderr: " + r.err)
+        # sig signs any bytes (razor-check -H does too): the same file gets a line, exit 0.
+        r = strop("sig", notmail, home=home)
+        expect_rc(r, 0, "sig of a non-mail file")
+        check(r.out.startswith(notmail + " "), "stdout: " + r.out)
         # A reported message among bad inputs is still found: exit 0.
         r = strop("--node", node.url, "check", notmail, spam[0], home=home)
         expect_rc(r, 0, "check finds spam despite a bad input")
