@@ -83,14 +83,10 @@ std::unique_ptr<storage::Store> open_store(const CommonOptions& common, Config* 
   return std::move(*s);
 }
 
+// rfc3339 (admin_api.hpp), "-" for a time never set.
 std::string iso_time(storage::TimePoint t) {
-  if (t.time_since_epoch().count() == 0) return "-";
-  std::time_t tt = static_cast<std::time_t>(t.time_since_epoch().count());
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  std::string s = rfc3339(t);
+  return s.empty() ? "-" : s;
 }
 
 nlohmann::json reporter_json(const storage::Reporter& r) {

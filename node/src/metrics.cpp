@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdio>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 
 #include "strop/version.hpp"
@@ -53,6 +54,18 @@ void simple(std::string* out, std::string_view name, std::string_view type, std:
             double v) {
   header(out, name, type, help);
   sample(out, name, "", v);
+}
+
+// One gauge or counter without labels, for simple_rows.
+struct Row {
+  std::string_view name;
+  std::string_view type;
+  std::string_view help;
+  double value;
+};
+
+void simple_rows(std::string* out, std::initializer_list<Row> rows) {
+  for (const auto& r : rows) simple(out, r.name, r.type, r.help, r.value);
 }
 
 }  // namespace
@@ -291,36 +304,39 @@ std::string NodeMetrics::render(const storage::StoreStats& s) const {
     sample_u(&out, "strop_stored_signatures_by_engine", labels,
              s.signatures_by_engine[static_cast<std::size_t>(e)]);
   }
-  simple(&out, "strop_votes", "gauge", "Vote records (reports and revokes) stored.",
-         static_cast<double>(s.votes));
-  simple(&out, "strop_reporters", "gauge", "Registered reporters.",
-         static_cast<double>(s.reporters));
-  simple(&out, "strop_writer_queue_depth", "gauge", "Signatures queued for the writer.",
-         static_cast<double>(s.writer_queue_depth));
-  simple(&out, "strop_writer_commits_total", "counter", "Write transactions committed.",
-         static_cast<double>(s.commits));
-  simple(&out, "strop_writer_committed_ops_total", "counter", "Operations (signatures) committed.",
-         static_cast<double>(s.committed_ops));
-  simple(&out, "strop_writer_commit_latency_seconds", "gauge", "Latency of the last group commit.",
-         static_cast<double>(s.last_commit_latency.count()) * 1e-6);
-  simple(&out, "strop_writer_commit_latency_max_seconds", "gauge",
-         "Largest group commit latency since start.",
-         static_cast<double>(s.max_commit_latency.count()) * 1e-6);
+  // Sampled store series, one row each: name, type, help, value.
+  simple_rows(
+      &out,
+      {
+          {"strop_votes", "gauge", "Vote records (reports and revokes) stored.",
+           static_cast<double>(s.votes)},
+          {"strop_reporters", "gauge", "Registered reporters.", static_cast<double>(s.reporters)},
+          {"strop_writer_queue_depth", "gauge", "Signatures queued for the writer.",
+           static_cast<double>(s.writer_queue_depth)},
+          {"strop_writer_commits_total", "counter", "Write transactions committed.",
+           static_cast<double>(s.commits)},
+          {"strop_writer_committed_ops_total", "counter", "Operations (signatures) committed.",
+           static_cast<double>(s.committed_ops)},
+          {"strop_writer_commit_latency_seconds", "gauge", "Latency of the last group commit.",
+           static_cast<double>(s.last_commit_latency.count()) * 1e-6},
+          {"strop_writer_commit_latency_max_seconds", "gauge",
+           "Largest group commit latency since start.",
+           static_cast<double>(s.max_commit_latency.count()) * 1e-6},
+          {"strop_writer_errors_total", "counter", "Failed write batches.",
+           static_cast<double>(s.write_errors)},
+          {"strop_expired_signatures_total", "counter", "Signatures expired since start.",
+           static_cast<double>(s.expired)},
+          {"strop_store_map_bytes", "gauge", "LMDB map size.", static_cast<double>(s.map_bytes)},
+          {"strop_store_used_bytes", "gauge", "LMDB pages in use.",
+           static_cast<double>(s.used_bytes)},
+          {"strop_store_map_resizes_total", "counter", "LMDB map growths since start.",
+           static_cast<double>(s.map_resizes)},
+          {"strop_index_entries", "gauge", "In-memory index entries.",
+           static_cast<double>(s.index_entries)},
+      });
   header(&out, "strop_writer_commit_duration_seconds", "histogram",
          "Group commits of the writer, from the transaction's begin to the durable commit.");
   commit_latency_.render(&out, "strop_writer_commit_duration_seconds", "");
-  simple(&out, "strop_writer_errors_total", "counter", "Failed write batches.",
-         static_cast<double>(s.write_errors));
-  simple(&out, "strop_expired_signatures_total", "counter", "Signatures expired since start.",
-         static_cast<double>(s.expired));
-  simple(&out, "strop_store_map_bytes", "gauge", "LMDB map size.",
-         static_cast<double>(s.map_bytes));
-  simple(&out, "strop_store_used_bytes", "gauge", "LMDB pages in use.",
-         static_cast<double>(s.used_bytes));
-  simple(&out, "strop_store_map_resizes_total", "counter", "LMDB map growths since start.",
-         static_cast<double>(s.map_resizes));
-  simple(&out, "strop_index_entries", "gauge", "In-memory index entries.",
-         static_cast<double>(s.index_entries));
   return out;
 }
 

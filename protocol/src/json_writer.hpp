@@ -18,24 +18,10 @@ class JsonWriter {
  public:
   explicit JsonWriter(std::string* out) : out_(out) {}
 
-  void begin_object() {
-    pre();
-    out_->push_back('{');
-    first_ = true;
-  }
-  void end_object() {
-    out_->push_back('}');
-    first_ = false;
-  }
-  void begin_array() {
-    pre();
-    out_->push_back('[');
-    first_ = true;
-  }
-  void end_array() {
-    out_->push_back(']');
-    first_ = false;
-  }
+  void begin_object() { open('{'); }
+  void end_object() { close('}'); }
+  void begin_array() { open('['); }
+  void end_array() { close(']'); }
 
   // Writes "key": and leaves the writer expecting the value.
   void key(std::string_view k) {
@@ -66,26 +52,13 @@ class JsonWriter {
     out_->append(buf, r.ptr);
   }
   // "key":value in one call.
-  void field_string(std::string_view k, std::string_view v) {
-    key(k);
-    string(v);
-  }
-  void field_bool(std::string_view k, bool v) {
-    key(k);
-    boolean(v);
-  }
-  void field_int(std::string_view k, std::int64_t v) {
-    key(k);
-    integer(v);
-  }
+  void field_string(std::string_view k, std::string_view v) { field(k, &JsonWriter::string, v); }
+  void field_bool(std::string_view k, bool v) { field(k, &JsonWriter::boolean, v); }
+  void field_int(std::string_view k, std::int64_t v) { field(k, &JsonWriter::integer, v); }
   void field_uint(std::string_view k, std::uint64_t v) {
-    key(k);
-    unsigned_integer(v);
+    field(k, &JsonWriter::unsigned_integer, v);
   }
-  void field_number(std::string_view k, double v) {
-    key(k);
-    number(v);
-  }
+  void field_number(std::string_view k, double v) { field(k, &JsonWriter::number, v); }
 
   // Shortest round-trip form; non-finite values are written as 0.
   void number(double v) {
@@ -97,6 +70,21 @@ class JsonWriter {
   }
 
  private:
+  // key(k), then the value through one of the value writers above.
+  template <class V>
+  void field(std::string_view k, void (JsonWriter::*write)(V), V v) {
+    key(k);
+    (this->*write)(v);
+  }
+  void open(char bracket) {
+    pre();
+    out_->push_back(bracket);
+    first_ = true;
+  }
+  void close(char bracket) {
+    out_->push_back(bracket);
+    first_ = false;
+  }
   void pre() {
     if (after_key_) {
       after_key_ = false;
