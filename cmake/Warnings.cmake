@@ -18,6 +18,13 @@ function(strop_warnings target)
     return()
   endif()
   target_compile_options(${target} PRIVATE -Werror -Wshadow)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    # gcc 12 at -O2/-O3 reports std::string code inlined from libstdc++ as overlapping memcpy
+    # (-Wrestrict, GCC bug 105329) and a static config's string members as maybe uninitialized:
+    # false positives in the library's headers. They stay warnings there; clang's test tree
+    # has no such noise and keeps every warning an error.
+    target_compile_options(${target} PRIVATE -Wno-error=restrict -Wno-error=maybe-uninitialized)
+  endif()
   if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     target_compile_options(${target} PRIVATE -Wthread-safety)
   endif()
