@@ -482,10 +482,19 @@ def case_bad_inputs():
         r = strop("--node", node.url, "check", notmail, home=home)
         expect_rc(r, 65, "check of a non-mail file (EX_DATAERR)")
         check("not a mail message" in r.err, "stderr: " + r.err)
-        # sig signs any bytes (razor-check -H does too): the same file gets a line, exit 0.
+        # A header block without any of From/Date/Message-ID/Received/Subject: report and
+        # check refuse it as not mail; sig signs it (as razor-check -H would), exit 0. sig
+        # still refuses text with no header block at all (the parser's own rule).
+        headers_only = os.path.join(TMP, "headers-only.txt")
+        with open(headers_only, "w") as f:
+            f.write("X-Note: kept for the record\n\nsome text\n")
+        r = strop("--node", node.url, "check", headers_only, home=home)
+        expect_rc(r, 65, "check of a header block that is not mail")
+        r = strop("sig", headers_only, home=home)
+        expect_rc(r, 0, "sig of a header block that is not mail")
+        check(r.out.startswith(headers_only + " "), "stdout: " + r.out)
         r = strop("sig", notmail, home=home)
-        expect_rc(r, 0, "sig of a non-mail file")
-        check(r.out.startswith(notmail + " "), "stdout: " + r.out)
+        expect_rc(r, 65, "sig of text without a header block")
         # A reported message among bad inputs is still found: exit 0.
         r = strop("--node", node.url, "check", notmail, spam[0], home=home)
         expect_rc(r, 0, "check finds spam despite a bad input")
