@@ -3,7 +3,8 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <bit>
+#include <cmath>
+#include <cstdlib>
 #include <new>
 #include <random>
 #include <thread>
@@ -12,14 +13,31 @@ namespace strop::storage {
 
 // ---- HugeArray
 
+namespace {
+// Below this an array comes from calloc (thousands of small shards must not each take a
+// mapping and a page); above it from its own mapping, returned to the system when freed.
+constexpr std::size_t kMapMin = std::size_t{256} << 10;
+}  // namespace
+
 void* huge_alloc(std::size_t bytes) {
+  if (bytes < kMapMin) {
+    void* p = std::calloc(1, bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
+  }
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   if (bytes >= (std::size_t{2} << 20)) madvise(p, bytes, MADV_HUGEPAGE);
   return p;
 }
 
-void huge_free(void* p, std::size_t bytes) { munmap(p, bytes); }
+void huge_free(void* p, std::size_t bytes) {
+  if (bytes < kMapMin) {
+    std::free(p);
+  } else {
+    munmap(p, bytes);
+  }
+}
 
 // ---- RwSpinLock
 
@@ -43,118 +61,177 @@ void RwSpinLock::lock() {
 // ---- IdMultiMap
 
 template <class Key>
-IdMultiMap<Key>::IdMultiMap(std::uint64_t seed, std::size_t capacity)
-    : seed_(seed), slots_(std::bit_ceil(std::max<std::size_t>(capacity, 16))) {
-  mask_ = slots_.size() - 1;
-}
-
-template <class Key>
-void IdMultiMap<Key>::place(Key key, std::uint32_t val) {
-  std::size_t i = slot_of(key);
-  while (slots_[i].val != 0) i = (i + 1) & mask_;
-  slots_[i].key = key;
-  slots_[i].val = val;
-}
-
-template <class Key>
-IdMultiMap<Key> IdMultiMap<Key>::grown(std::size_t extra) const {
-  std::size_t want = (used_ + extra) * 3 / 2 + 16;  // load factor <= 2/3 after the adds
-  IdMultiMap out(seed_, std::max(want, slots_.size()));
-  for (std::size_t i = 0; i < slots_.size(); ++i) {
-    if (slots_[i].val != 0) out.place(slots_[i].key, slots_[i].val);
+IdMultiMap<Key>::IdMultiMap(std::uint64_t seed, int shard_bits)
+    : seed_(seed), shift_(64 - shard_bits) {
+  std::size_t n = std::size_t{1} << shard_bits;
+  views_.resize(n);
+  shards_.resize(n);
+  for (std::size_t s = 0; s < n; ++s) {
+    shards_[s].slots = Slots(kMinSlots);
+    views_[s] = View{shards_[s].slots.data(), kMinSlots};
   }
-  out.lists_ = lists_;
-  out.free_lists_ = free_lists_;
-  out.used_ = used_;
-  out.entries_ = entries_;
+}
+
+template <class Key>
+void IdMultiMap<Key>::place(Slots& slots, std::size_t i, Key key, std::uint32_t val) {
+  const std::size_t cap = slots.size();
+  while (slots[i].val != 0) {
+    if (++i == cap) i = 0;
+  }
+  slots[i].key = key;
+  slots[i].val = val;
+}
+
+template <class Key>
+typename IdMultiMap<Key>::Need IdMultiMap<Key>::need(std::size_t shard, std::size_t adds) const {
+  const std::size_t keys = shards_[shard].used + adds;
+  const std::size_t cap = views_[shard].cap;
+  if (keys * 20 > cap * 17) return Need::kMust;
+  if (keys * 4 > cap * 3) return Need::kShould;
+  return Need::kNone;
+}
+
+template <class Key>
+typename IdMultiMap<Key>::Slots IdMultiMap<Key>::grown(std::size_t shard, std::size_t adds) const {
+  const Shard& sh = shards_[shard];
+  const View& v = views_[shard];
+  Slots out(std::max(kMinSlots, (sh.used + adds) * 2));
+  for (std::size_t i = 0; i < v.cap; ++i) {
+    if (v.slots[i].val != 0) {
+      place(out, home(hash(v.slots[i].key), out.size()), v.slots[i].key, v.slots[i].val);
+    }
+  }
   return out;
 }
 
 template <class Key>
+void IdMultiMap<Key>::install(std::size_t shard, Slots& slots) {
+  std::swap(shards_[shard].slots, slots);
+  views_[shard] = View{shards_[shard].slots.data(), shards_[shard].slots.size()};
+}
+
+template <class Key>
+std::size_t IdMultiMap<Key>::share(std::size_t total) const {
+  double mean = static_cast<double>(total) / static_cast<double>(shards());
+  return static_cast<std::size_t>(mean + 3 * std::sqrt(mean)) + 1;
+}
+
+template <class Key>
+std::size_t IdMultiMap<Key>::keys() const {
+  std::size_t n = 0;
+  for (const auto& sh : shards_) n += sh.used;
+  return n;
+}
+
+template <class Key>
+std::size_t IdMultiMap<Key>::entries() const {
+  std::size_t n = 0;
+  for (const auto& sh : shards_) n += sh.entries;
+  return n;
+}
+
+template <class Key>
 std::size_t IdMultiMap<Key>::memory_bytes() const {
-  std::size_t n = slots_.size() * sizeof(Slot);
-  for (const auto& l : lists_) {
-    // sizeof(l): the vector object itself, besides its heap block.
-    // NOLINTNEXTLINE(bugprone-sizeof-container)
-    n += l.capacity() * sizeof(std::uint32_t) + sizeof(l);
+  std::size_t n = views_.size() * sizeof(View) + shards_.size() * sizeof(Shard);
+  for (const auto& sh : shards_) {
+    n += sh.slots.size() * sizeof(Slot);
+    for (const auto& l : sh.lists) {
+      // sizeof(l): the vector object itself, besides its heap block.
+      // NOLINTNEXTLINE(bugprone-sizeof-container)
+      n += l.capacity() * sizeof(std::uint32_t) + sizeof(l);
+    }
   }
   return n;
 }
 
 template <class Key>
-void IdMultiMap<Key>::insert(Key key, std::uint32_t id) {
-  if (needs_grow(1)) *this = grown(used_ + 1);
-  std::size_t i = slot_of(key);
-  while (slots_[i].val != 0) {
-    if (slots_[i].key == key) {
-      std::uint32_t v = slots_[i].val;
+void IdMultiMap<Key>::insert_hashed(Key key, std::uint64_t h, std::uint32_t id) {
+  const std::size_t s = shard_of(h);
+  Shard& sh = shards_[s];
+  if (need(s, 1) == Need::kMust) {
+    Slots g = grown(s, 1);
+    install(s, g);
+  }
+  Slot* slots = views_[s].slots;
+  const std::size_t cap = views_[s].cap;
+  std::size_t i = home(h, cap);
+  while (slots[i].val != 0) {
+    if (slots[i].key == key) {
+      std::uint32_t v = slots[i].val;
       if ((v & kMulti) == 0) {
         if (v == id) return;
         std::uint32_t li;
-        if (!free_lists_.empty()) {
-          li = free_lists_.back();
-          free_lists_.pop_back();
-          lists_[li] = {v, id};
+        if (!sh.free_lists.empty()) {
+          li = sh.free_lists.back();
+          sh.free_lists.pop_back();
+          sh.lists[li] = {v, id};
         } else {
-          li = static_cast<std::uint32_t>(lists_.size());
-          lists_.push_back({v, id});
+          li = static_cast<std::uint32_t>(sh.lists.size());
+          sh.lists.push_back({v, id});
         }
-        slots_[i].val = li | kMulti;
+        slots[i].val = li | kMulti;
       } else {
-        auto& l = lists_[v & ~kMulti];
+        auto& l = sh.lists[v & ~kMulti];
         if (std::find(l.begin(), l.end(), id) != l.end()) return;
         l.push_back(id);
       }
-      ++entries_;
+      ++sh.entries;
       return;
     }
-    i = (i + 1) & mask_;
+    if (++i == cap) i = 0;
   }
-  slots_[i].key = key;
-  slots_[i].val = id;
-  ++used_;
-  ++entries_;
+  slots[i].key = key;
+  slots[i].val = id;
+  ++sh.used;
+  ++sh.entries;
 }
 
 template <class Key>
 bool IdMultiMap<Key>::erase(Key key, std::uint32_t id) {
-  std::size_t i = slot_of(key);
-  while (slots_[i].val != 0 && slots_[i].key != key) i = (i + 1) & mask_;
-  if (slots_[i].val == 0) return false;
-  std::uint32_t v = slots_[i].val;
+  const std::uint64_t h = hash(key);
+  const std::size_t s = shard_of(h);
+  Shard& sh = shards_[s];
+  Slot* slots = views_[s].slots;
+  const std::size_t cap = views_[s].cap;
+  std::size_t i = home(h, cap);
+  while (slots[i].val != 0 && slots[i].key != key) {
+    if (++i == cap) i = 0;
+  }
+  if (slots[i].val == 0) return false;
+  std::uint32_t v = slots[i].val;
   if ((v & kMulti) != 0) {
     std::uint32_t li = v & ~kMulti;
-    auto& l = lists_[li];
+    auto& l = sh.lists[li];
     auto it = std::find(l.begin(), l.end(), id);
     if (it == l.end()) return false;
     l.erase(it);
-    --entries_;
+    --sh.entries;
     if (l.size() == 1) {
-      slots_[i].val = l.front();
+      slots[i].val = l.front();
       l.clear();
       l.shrink_to_fit();
-      free_lists_.push_back(li);
+      sh.free_lists.push_back(li);
     }
     return true;
   }
   if (v != id) return false;
-  --entries_;
-  --used_;
+  --sh.entries;
+  --sh.used;
   // Backward-shift deletion: pull later members of the probe run into the hole.
   std::size_t hole = i;
   std::size_t j = i;
   for (;;) {
-    j = (j + 1) & mask_;
-    if (slots_[j].val == 0) break;
-    std::size_t home = slot_of(slots_[j].key);
+    if (++j == cap) j = 0;
+    if (slots[j].val == 0) break;
+    std::size_t home_j = home(hash(slots[j].key), cap);
     // Move j into the hole when its home is not in the cyclic range (hole, j].
-    bool in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+    bool in_range = hole <= j ? (home_j > hole && home_j <= j) : (home_j > hole || home_j <= j);
     if (!in_range) {
-      slots_[hole] = slots_[j];
+      slots[hole] = slots[j];
       hole = j;
     }
   }
-  slots_[hole] = Slot{};
+  slots[hole] = Slot{};
   return true;
 }
 
@@ -183,41 +260,100 @@ struct ExclusiveGuard {
 };
 }  // namespace
 
-MemoryIndex::MemoryIndex() : exact_(random_seed()) {
+MemoryIndex::MemoryIndex(int exact_shard_bits, int fuzzy_shard_bits)
+    : exact_(random_seed(), exact_shard_bits) {
   fuzzy_.reserve(sigs::kFuzzyHashes);
-  for (int p = 0; p < sigs::kFuzzyHashes; ++p) fuzzy_.emplace_back(random_seed());
+  for (int p = 0; p < sigs::kFuzzyHashes; ++p) fuzzy_.emplace_back(random_seed(), fuzzy_shard_bits);
+  adds_.assign(global_shard_count(), 0);
+  is_pending_.assign(global_shard_count(), 0);
 }
 
-void MemoryIndex::grow_for(std::size_t exact_adds, std::size_t fuzzy_adds) {
-  // Only the writer mutates, so it may copy a table while readers still read it; the
-  // swap is the only step under the exclusive lock, and the old table is freed after it.
-  if (exact_adds > 0 && exact_.needs_grow(exact_adds)) {
-    auto g = exact_.grown(std::max(exact_adds, exact_.keys()));
-    {
-      ExclusiveGuard lk(mu_);
-      std::swap(exact_, g);
-    }
-  }
-  if (fuzzy_adds > 0) {
-    for (auto& t : fuzzy_) {
-      if (!t.needs_grow(fuzzy_adds)) continue;
-      auto g = t.grown(std::max(fuzzy_adds, t.keys()));
-      ExclusiveGuard lk(mu_);
-      std::swap(t, g);
-    }
-  }
+std::size_t MemoryIndex::global_shard_count() const {
+  return exact_.shards() + fuzzy_.size() * fuzzy_.front().shards();
 }
 
-void MemoryIndex::reserve(std::size_t exact, std::size_t fuzzy) { grow_for(exact, fuzzy); }
+IdMultiMap<std::uint64_t>::Need MemoryIndex::need(std::size_t g, std::size_t adds) const {
+  if (g < exact_.shards()) return exact_.need(g, adds);
+  g -= exact_.shards();
+  const std::size_t per = fuzzy_.front().shards();
+  auto n = fuzzy_[g / per].need(g % per, adds);
+  return static_cast<IdMultiMap<std::uint64_t>::Need>(n);
+}
 
-void MemoryIndex::apply(std::span<const Change> changes) {
-  std::size_t exact_adds = 0, fuzzy_adds = 0;
+template <class M>
+void MemoryIndex::grow_shard(M& m, std::size_t shard, std::size_t adds) {
+  // Only the writer mutates, so it may copy a shard while readers still read it; the swap is
+  // the only step under the exclusive lock, and the old array is freed after it.
+  auto slots = m.grown(shard, adds);
+  {
+    ExclusiveGuard lk(mu_);
+    m.install(shard, slots);
+  }
+  ++growths_;
+}
+
+void MemoryIndex::grow(std::size_t g, std::size_t adds) {
+  if (g < exact_.shards()) return grow_shard(exact_, g, adds);
+  g -= exact_.shards();
+  const std::size_t per = fuzzy_.front().shards();
+  grow_shard(fuzzy_[g / per], g % per, adds);
+}
+
+void MemoryIndex::prepare(std::span<const Change> changes) {
+  using Need = IdMultiMap<std::uint64_t>::Need;
+  const std::size_t ne = exact_.shards(), per = fuzzy_.front().shards();
+  auto count = [&](std::size_t g) {
+    if (adds_[g]++ == 0) touched_.push_back(static_cast<std::uint32_t>(g));
+  };
   for (const Change& c : changes) {
     if (!c.add) continue;
-    ++exact_adds;
-    if (c.fuzzy) ++fuzzy_adds;
+    count(exact_.shard_of(exact_.hash(c.exact)));
+    if (!c.fuzzy) continue;
+    for (std::size_t p = 0; p < fuzzy_.size(); ++p) {
+      count(ne + p * per + fuzzy_[p].shard_of(fuzzy_[p].hash(c.hashes[p])));
+    }
   }
-  grow_for(exact_adds, fuzzy_adds);
+  for (std::uint32_t g : touched_) {
+    Need n = need(g, adds_[g]);
+    if (n == Need::kMust) {
+      grow(g, adds_[g]);
+    } else if (n == Need::kShould && is_pending_[g] == 0) {
+      is_pending_[g] = 1;
+      pending_.push_back(g);
+    }
+  }
+  // Shards that should grow, a bounded amount per batch: shards fill evenly, so without the
+  // budget every shard of a table would come due within a few batches.
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!pending_.empty() && std::chrono::steady_clock::now() - t0 < kGrowBudget) {
+    std::uint32_t g = pending_.back();
+    pending_.pop_back();
+    is_pending_[g] = 0;
+    if (need(g, adds_[g]) != Need::kNone) grow(g, adds_[g]);
+  }
+  deferred_ += pending_.size() > 0 ? 1 : 0;
+  for (std::uint32_t g : touched_) adds_[g] = 0;
+  touched_.clear();
+}
+
+void MemoryIndex::reserve(std::size_t exact, std::size_t fuzzy) {
+  const std::size_t ne = exact_.share(exact + fuzzy);
+  for (std::size_t s = 0; s < exact_.shards(); ++s) {
+    if (exact_.used(s) < ne) grow_shard(exact_, s, ne - exact_.used(s));
+  }
+  if (fuzzy == 0) return;
+  for (auto& t : fuzzy_) {
+    const std::size_t nf = t.share(fuzzy);
+    for (std::size_t s = 0; s < t.shards(); ++s) {
+      if (t.used(s) < nf && t.need(s, nf - t.used(s)) != IdMultiMap<std::uint32_t>::Need::kNone) {
+        grow_shard(t, s, nf - t.used(s));
+      }
+    }
+  }
+}
+
+void MemoryIndex::apply(std::span<const Change> changes) {
+  prepare(changes);
   std::size_t j = 0;
   while (j < changes.size()) {
     ExclusiveGuard lk(mu_);
@@ -241,23 +377,31 @@ void MemoryIndex::lookup(std::span<const std::uint64_t> exact,
                          std::span<const sigs::FuzzyHashes* const> fuzzy, int min_equal,
                          std::vector<ExactHit>* out_exact, std::vector<FuzzyHit>* out_fuzzy) const {
   thread_local std::vector<std::uint32_t> ids;
+  thread_local std::vector<std::uint64_t> hashes;  // exact keys', then fuzzy postings'
+  hashes.clear();
+  for (auto k : exact) hashes.push_back(exact_.hash(k));
+  for (const auto* h : fuzzy) {
+    for (std::size_t p = 0; p < fuzzy_.size(); ++p) hashes.push_back(fuzzy_[p].hash((*h)[p]));
+  }
   SharedGuard lk(mu_);
   // Issue every probe's first cache line before touching any: the probes then overlap
   // their memory latency instead of paying it one after another.
-  for (auto k : exact) exact_.prefetch(k);
-  for (const auto* h : fuzzy) {
-    for (int p = 0; p < sigs::kFuzzyHashes; ++p) {
-      fuzzy_[static_cast<std::size_t>(p)].prefetch((*h)[static_cast<std::size_t>(p)]);
-    }
+  std::size_t k = 0;
+  for (std::size_t q = 0; q < exact.size(); ++q) exact_.prefetch_hashed(hashes[k++]);
+  for (std::size_t q = 0; q < fuzzy.size(); ++q) {
+    for (std::size_t p = 0; p < fuzzy_.size(); ++p) fuzzy_[p].prefetch_hashed(hashes[k++]);
   }
+  k = 0;
   for (std::size_t q = 0; q < exact.size(); ++q) {
-    exact_.for_each(exact[q], [&](std::uint32_t id) { out_exact->push_back({q, id}); });
+    exact_.for_each_hashed(exact[q], hashes[k++], [&](std::uint32_t id) {
+      out_exact->push_back({q, id});
+    });
   }
   for (std::size_t q = 0; q < fuzzy.size(); ++q) {
     ids.clear();
-    for (int p = 0; p < sigs::kFuzzyHashes; ++p) {
-      fuzzy_[static_cast<std::size_t>(p)].for_each((*fuzzy[q])[static_cast<std::size_t>(p)],
-                                                   [&](std::uint32_t id) { ids.push_back(id); });
+    for (std::size_t p = 0; p < fuzzy_.size(); ++p) {
+      fuzzy_[p].for_each_hashed((*fuzzy[q])[p], hashes[k++],
+                                [&](std::uint32_t id) { ids.push_back(id); });
     }
     if (static_cast<int>(ids.size()) < min_equal) continue;
     std::sort(ids.begin(), ids.end());

@@ -9,14 +9,24 @@
 //
 // Thread-safety: any number of readers and ONE writer (the store's writer thread)
 // concurrently. Readers take a writer-preferring reader/writer spin lock once per lookup
-// batch; the writer grows tables off-lock (it is the only mutator, so it may copy while
-// readers read) and then applies changes in short exclusive sections of at most
-// kUpdatesPerLock table updates, so readers wait microseconds, never for a commit or a rehash.
-// Slot positions are keyed with a per-process random seed, so reporters cannot choose
-// values that collide in the tables.
+// batch. Every table is split into shards by the top bits of the key's seeded hash, and a
+// shard grows alone: the writer builds its larger slot array off-lock (it is the only
+// mutator, so it may copy while readers still read the old array), swaps it in under the
+// exclusive lock (two words) and frees the old array after unlocking. Before a batch is
+// applied, the shards it would fill past 85% grow; shards past 75% grow within kGrowBudget
+// of writer time per batch, the rest in later batches. Changes are then applied in short
+// exclusive sections of at most kUpdatesPerLock table updates. So readers wait
+// microseconds, never for a commit or a rehash, and no batch waits for a whole table's copy
+// (a shard is 1/1024 of the exact table, 1/128 of a fuzzy position's).
+// Lifetime: what a reader sees of a slot array is valid only while it holds the shared
+// lock; no pointer into the index leaves lookup(). Memory: growth holds one extra shard at a
+// time, never a second copy of a table.
+// Slot positions and shards are keyed with a per-process random seed, so reporters cannot
+// choose values that collide in the tables.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -28,8 +38,9 @@
 
 namespace strop::storage {
 
-// Zero-initialised fixed-size array in its own anonymous mapping (transparent huge pages
-// requested for large ones: the tables are probed at random). T must be trivially copyable.
+// Zero-initialised fixed-size array: small ones from calloc, large ones (>= 256 KiB) in their
+// own anonymous mapping (transparent huge pages requested from 2 MiB: the tables are probed
+// at random). T must be trivially copyable.
 void* huge_alloc(std::size_t bytes);  // throws std::bad_alloc
 void huge_free(void* p, std::size_t bytes);
 
@@ -75,70 +86,117 @@ class RwSpinLock {
   std::atomic<std::uint32_t> state_{0};
 };
 
-// Open-addressing multimap Key -> uint32 ids (ids 1..2^31-1). Linear probing, backward-shift
-// deletion (no tombstones). A key's single id is stored inline; a key with several ids points
-// into a side list. Not thread-safe by itself.
+// Open-addressing multimap Key -> uint32 ids (ids 1..2^31-1), split into 2^shard_bits shards
+// by the top bits of the key's seeded hash. Each shard is its own linear-probing table
+// (backward-shift deletion, no tombstones) of any capacity (the home slot is the hash's low
+// 32 bits scaled to the capacity), so a shard grows alone, by a copy of only its own slots.
+// A key's single id is stored inline; a key with several ids points into the shard's side
+// lists, which stay in place when the shard's slot array is replaced. Not thread-safe by
+// itself: MemoryIndex adds the locking.
 template <class Key>
 class IdMultiMap {
- public:
-  explicit IdMultiMap(std::uint64_t seed = 0, std::size_t capacity = 16);
-
-  // Adds (key, id); no-op when present. Grows when needed.
-  void insert(Key key, std::uint32_t id);
-  // Removes (key, id); returns whether it was present.
-  bool erase(Key key, std::uint32_t id);
-  // Calls f(id) for every id stored under key.
-  template <class F>
-  void for_each(Key key, F&& f) const {
-    std::size_t i = slot_of(key);
-    while (slots_[i].val != 0) {
-      if (slots_[i].key == key) {
-        std::uint32_t v = slots_[i].val;
-        if ((v & kMulti) == 0) {
-          f(v);
-        } else {
-          for (std::uint32_t id : lists_[v & ~kMulti]) f(id);
-        }
-        return;
-      }
-      i = (i + 1) & mask_;
-    }
-  }
-  void prefetch(Key key) const { __builtin_prefetch(&slots_[slot_of(key)]); }
-
-  // Whether adding `extra` more keys would trigger a rehash.
-  bool needs_grow(std::size_t extra) const { return (used_ + extra) * 10 > slots_.size() * 7; }
-  // A copy with room for size + extra keys (used by the writer to grow off-lock).
-  IdMultiMap grown(std::size_t extra) const;
-
-  std::size_t keys() const { return used_; }
-  std::size_t entries() const { return entries_; }
-  std::size_t memory_bytes() const;
-
- private:
   struct Slot {
     Key key;
     std::uint32_t val;  // 0 = empty
   };
-  static constexpr std::uint32_t kMulti = 0x80000000u;
-  std::size_t slot_of(Key key) const {
+
+ public:
+  // A shard's slot array, built off-lock by grown() and swapped in by install().
+  using Slots = HugeArray<Slot>;
+
+  explicit IdMultiMap(std::uint64_t seed = 0, int shard_bits = 0);
+
+  // Adds (key, id); no-op when present. Grows the shard at once when it is nearly full.
+  void insert(Key key, std::uint32_t id) { insert_hashed(key, hash(key), id); }
+  void insert_hashed(Key key, std::uint64_t h, std::uint32_t id);
+  // Removes (key, id); returns whether it was present.
+  bool erase(Key key, std::uint32_t id);
+  // Calls f(id) for every id stored under key (h = hash(key)).
+  template <class F>
+  void for_each(Key key, F&& f) const {
+    for_each_hashed(key, hash(key), std::forward<F>(f));
+  }
+  template <class F>
+  void for_each_hashed(Key key, std::uint64_t h, F&& f) const {
+    const View& v = views_[shard_of(h)];
+    std::size_t i = home(h, v.cap);
+    while (v.slots[i].val != 0) {
+      if (v.slots[i].key == key) {
+        std::uint32_t x = v.slots[i].val;
+        if ((x & kMulti) == 0) {
+          f(x);
+        } else {
+          for (std::uint32_t id : shards_[shard_of(h)].lists[x & ~kMulti]) f(id);
+        }
+        return;
+      }
+      if (++i == v.cap) i = 0;
+    }
+  }
+  void prefetch_hashed(std::uint64_t h) const {
+    const View& v = views_[shard_of(h)];
+    __builtin_prefetch(&v.slots[home(h, v.cap)]);
+  }
+
+  std::uint64_t hash(Key key) const {
     std::uint64_t k = static_cast<std::uint64_t>(key) ^ seed_;
     k ^= k >> 33;
     k *= 0xff51afd7ed558ccdULL;
     k ^= k >> 33;
     k *= 0xc4ceb9fe1a85ec53ULL;
     k ^= k >> 33;
-    return k & mask_;
+    return k;
   }
-  void place(Key key, std::uint32_t val);
+  std::size_t shard_of(std::uint64_t h) const {
+    return shift_ == 64 ? 0 : static_cast<std::size_t>(h >> shift_);
+  }
+  std::size_t shards() const { return views_.size(); }
+
+  // Growth in steps. A shard should grow once adding `adds` keys would fill more than 3/4 of
+  // its slots, and must before it passes 17/20, where a miss would probe too far (insert
+  // grows it at once there). A grown shard is filled to 1/2, so load factors stay within
+  // 1/2..3/4 (about 1/2..17/20 while growth is deferred).
+  enum class Need { kNone, kShould, kMust };
+  Need need(std::size_t shard, std::size_t adds) const;
+  // A new slot array for `shard` holding its keys with room for `adds` more (at kTargetLoad),
+  // built without changing the map (so readers may keep reading it meanwhile).
+  Slots grown(std::size_t shard, std::size_t adds) const;
+  // Puts `slots` (from grown(), with no change to this shard since) in place; `slots` then
+  // holds the old array, for the caller to free outside its lock.
+  void install(std::size_t shard, Slots& slots);
+
+  std::size_t keys() const;
+  std::size_t entries() const;
+  std::size_t used(std::size_t shard) const { return shards_[shard].used; }
+  std::size_t memory_bytes() const;
+
+  // How many of `total` keys spread by hash one shard should be sized for (the mean plus
+  // three standard deviations).
+  std::size_t share(std::size_t total) const;
+
+ private:
+  static constexpr std::uint32_t kMulti = 0x80000000u;
+  static constexpr std::size_t kMinSlots = 16;
+  struct View {  // what readers touch: one small array for all shards
+    Slot* slots = nullptr;
+    std::size_t cap = 0;
+  };
+  struct Shard {
+    Slots slots;
+    std::vector<std::vector<std::uint32_t>> lists;
+    std::vector<std::uint32_t> free_lists;
+    std::size_t used = 0;     // occupied slots (distinct keys)
+    std::size_t entries = 0;  // (key, id) pairs
+  };
+  static std::size_t home(std::uint64_t h, std::size_t cap) {
+    return static_cast<std::size_t>(((h & 0xffffffffu) * cap) >> 32);
+  }
+  static void place(Slots& slots, std::size_t home_slot, Key key, std::uint32_t val);
 
   std::uint64_t seed_;
-  HugeArray<Slot> slots_;
-  std::size_t mask_ = 0;
-  std::vector<std::vector<std::uint32_t>> lists_;
-  std::vector<std::uint32_t> free_lists_;
-  std::size_t used_ = 0;     // occupied slots (distinct keys)
-  std::size_t entries_ = 0;  // (key, id) pairs
+  int shift_;  // 64 - shard_bits
+  std::vector<View> views_;
+  std::vector<Shard> shards_;
 };
 
 class MemoryIndex {
@@ -146,6 +204,14 @@ class MemoryIndex {
   // Most table updates (an exact change is 1, a fuzzy one 32) per exclusive section, so a
   // reader waits at most a few microseconds.
   static constexpr std::size_t kUpdatesPerLock = 256;
+  // Shards per table: 2^10 for the exact table, 2^7 for each of the 32 fuzzy positions (one
+  // eighth of the signatures are fuzzy in a typical mix), so at 100M signatures one shard
+  // holds about 100k keys and its growth copies a few MiB, about a millisecond.
+  static constexpr int kExactShardBits = 10;
+  static constexpr int kFuzzyShardBits = 7;
+  // Writer time one apply() may spend growing shards that should grow (shards that must grow
+  // grow regardless; at most one batch's share of them is due at once).
+  static constexpr std::chrono::microseconds kGrowBudget{1000};
 
   struct Change {
     bool add = true;
@@ -158,7 +224,9 @@ class MemoryIndex {
   // (id, equal positions) of stored fuzzy signatures sharing at least one position.
   using Counts = std::vector<std::pair<std::uint32_t, int>>;
 
-  MemoryIndex();
+  // Fewer shard bits (tests) make each shard grow more often.
+  explicit MemoryIndex(int exact_shard_bits = kExactShardBits,
+                       int fuzzy_shard_bits = kFuzzyShardBits);
 
   // Writer thread only.
   void apply(std::span<const Change> changes);
@@ -187,13 +255,31 @@ class MemoryIndex {
 
   std::size_t entries() const;
   std::size_t memory_bytes() const;
+  // Shard growths since construction, and the batches after which shards that should grow
+  // were left for later (tests, figures; writer thread only).
+  std::uint64_t growths() const { return growths_; }
+  std::uint64_t deferred_growths() const { return deferred_; }
 
  private:
-  void grow_for(std::size_t exact_adds, std::size_t fuzzy_adds);
+  // Shards are numbered across tables: exact shards first, then each fuzzy position's.
+  std::size_t global_shard_count() const;
+  IdMultiMap<std::uint64_t>::Need need(std::size_t g, std::size_t adds) const;
+  void grow(std::size_t g, std::size_t adds);
+  template <class M>
+  void grow_shard(M& m, std::size_t shard, std::size_t adds);
+  // Grows what must grow for `changes` and, within kGrowBudget, what should.
+  void prepare(std::span<const Change> changes);
 
   mutable RwSpinLock mu_;
   IdMultiMap<std::uint64_t> exact_;
   std::vector<IdMultiMap<std::uint32_t>> fuzzy_;  // one per position
+
+  // Writer thread only.
+  std::vector<std::uint32_t> adds_;     // by global shard: adds in the batch being applied
+  std::vector<std::uint32_t> touched_;  // global shards with adds_ != 0
+  std::vector<std::uint32_t> pending_;  // global shards that should grow (deferred)
+  std::vector<char> is_pending_;
+  std::uint64_t growths_ = 0, deferred_ = 0;
 };
 
 }  // namespace strop::storage

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <random>
@@ -146,6 +147,86 @@ TEST(MemoryIndex, GrowsAndStaysConsistentUnderConcurrentReaders) {
   EXPECT_EQ(ids, std::vector<std::uint32_t>{19999});
   // base: 32 postings + its exact key 0; even ids: 32 postings + an exact key; odd: exact.
   EXPECT_EQ(idx.entries(), 1u * 33 + 9999u * 33 + 9999u);
+}
+
+}  // namespace
+}  // namespace strop::storage
+
+namespace strop::storage {
+namespace {
+
+// Shards grow one at a time (few shards, each grown many times, deferred growth included)
+// while a reader looks up keys already applied: none is ever missing, and erasures after
+// growth leave exactly the remaining keys.
+TEST(MemoryIndex, ShardedGrowthLosesNoKeyUnderConcurrentReaders) {
+  MemoryIndex idx(2, 1);
+  constexpr std::uint32_t kIds = 200000;
+  auto key = [](std::uint32_t id) { return id * 0x9e3779b97f4a7c15ULL + 1; };
+  auto hashes = [](std::uint32_t id) { return testing::random_fuzzy(id); };
+  std::atomic<std::uint32_t> applied{0};  // ids [1, applied] are in the index
+  std::atomic<bool> stop{false};
+  std::atomic<int> missing{0};
+  std::thread reader([&] {
+    std::mt19937 rng(3);
+    std::vector<std::uint32_t> ids;
+    MemoryIndex::Counts counts;
+    while (!stop) {
+      std::uint32_t have = applied.load();
+      if (have == 0) continue;
+      std::uint32_t id = rng() % have + 1;
+      ids.clear();
+      idx.find_exact(key(id), &ids);
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ++missing;
+      if (id % 8 == 0) {
+        idx.fuzzy_candidates(hashes(id), &counts);
+        bool whole = false;
+        for (auto [cid, equal] : counts) whole = whole || (cid == id && equal == 32);
+        if (!whole) ++missing;
+      }
+    }
+  });
+  std::vector<MemoryIndex::Change> batch;
+  for (std::uint32_t id = 1; id <= kIds; ++id) {
+    MemoryIndex::Change c;
+    c.exact = key(id);
+    c.fuzzy = id % 8 == 0;
+    if (c.fuzzy) c.hashes = hashes(id);
+    c.id = id;
+    batch.push_back(c);
+    if (batch.size() == 1000 || id == kIds) {
+      idx.apply(batch);
+      applied = id;
+      batch.clear();
+    }
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(missing.load(), 0);
+  EXPECT_GT(idx.growths(), 100u);
+  EXPECT_EQ(idx.entries(), kIds + kIds / 8 * 32);
+  std::vector<std::uint32_t> ids;
+  for (std::uint32_t id = 1; id <= kIds; ++id) {
+    ids.clear();
+    idx.find_exact(key(id), &ids);
+    ASSERT_EQ(ids, std::vector<std::uint32_t>{id}) << id;
+  }
+  // Erase every other id; the rest stay findable (backward shifts within grown shards).
+  for (std::uint32_t id = 1; id <= kIds; id += 2) {
+    MemoryIndex::Change c;
+    c.add = false;
+    c.exact = key(id);
+    c.fuzzy = id % 8 == 0;
+    if (c.fuzzy) c.hashes = hashes(id);
+    c.id = id;
+    batch.push_back(c);
+  }
+  idx.apply(batch);
+  for (std::uint32_t id = 1; id <= kIds; ++id) {
+    ids.clear();
+    idx.find_exact(key(id), &ids);
+    ASSERT_EQ(ids.size(), id % 2 == 0 ? 1u : 0u) << id;
+  }
+  EXPECT_EQ(idx.entries(), kIds / 2 + kIds / 8 * 32);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
@@ -631,6 +632,111 @@ TEST_F(StoreTest, AcknowledgedReportsSurviveKill9) {
   std::size_t found = 0;
   for (auto i : acked) found += check(*s, {body(i)}).matches.size();
   EXPECT_EQ(found, acked.size());
+}
+
+}  // namespace
+}  // namespace strop::storage
+
+namespace strop::storage {
+namespace {
+
+// Signature n of the growth test: one in eight is fuzzy/1 (32 postings), the rest body/1.
+sigs::Signature growth_sig(std::uint64_t n) {
+  if (n % 8 == 0) return fuzzy(testing::random_fuzzy(n + 7));
+  return body(n);
+}
+
+// How many of sigs a check finds stored (an exact match of the signature itself).
+std::size_t found(Store& s, const std::vector<sigs::Signature>& sigs) {
+  auto r = s.check(sigs);
+  if (!r) return 0;
+  std::vector<char> hit(sigs.size(), 0);
+  for (const auto& m : r->matches) {
+    if (m.query_index < sigs.size() && m.id == sigs[m.query_index].text()) hit[m.query_index] = 1;
+  }
+  return static_cast<std::size_t>(std::count(hit.begin(), hit.end(), 1));
+}
+
+// The in-memory index grows shard by shard from its smallest size while a reader checks
+// signatures already acknowledged: every one is found during growth, after it, and after the
+// store is closed and reopened (index rebuilt from LMDB). Asserts correctness, never timing.
+TEST_F(StoreTest, IndexGrowthKeepsEveryReportedSignatureFindable) {
+  constexpr std::uint64_t kSigs = 200000;
+  constexpr std::uint64_t kPerReport = 2000;
+  constexpr std::uint64_t kReports = kSigs / kPerReport;
+  auto o = options();
+  o.expire_after = std::chrono::seconds(0);
+  {
+    auto s = open(o);
+    ASSERT_TRUE(s);
+    ReporterId r = add(*s, "grower");
+    std::atomic<std::uint64_t> acked{0};  // reports [0, acked) are acknowledged
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> checks{0}, missing{0};
+    std::thread reader([&] {
+      std::mt19937_64 rng(5);
+      while (!stop.load()) {
+        std::uint64_t have = acked.load();
+        if (have == 0) {
+          std::this_thread::yield();
+          continue;
+        }
+        // A few signatures from an acknowledged report, and the newest report's first ones.
+        std::vector<sigs::Signature> q;
+        std::uint64_t base = (rng() % have) * kPerReport;
+        for (int i = 0; i < 8; ++i) q.push_back(growth_sig(base + rng() % kPerReport));
+        std::uint64_t newest = (have - 1) * kPerReport;
+        for (std::uint64_t i = 0; i < 8; ++i) q.push_back(growth_sig(newest + i));
+        std::size_t n = found(*s, q);
+        checks += 1;
+        if (n != q.size()) missing += q.size() - n;
+      }
+    });
+    std::vector<std::future<Result<VoteOutcome>>> inflight;
+    std::uint64_t next_ack = 0;
+    for (std::uint64_t k = 0; k < kReports; ++k) {
+      std::vector<sigs::Signature> sigs;
+      for (std::uint64_t i = 0; i < kPerReport; ++i) sigs.push_back(growth_sig(k * kPerReport + i));
+      inflight.push_back(s->report(r, std::move(sigs)));
+      if (inflight.size() == 4 || k + 1 == kReports) {
+        for (auto& f : inflight) {
+          auto res = f.get();
+          ASSERT_TRUE(res) << res.error().to_string();
+          acked = ++next_ack;
+        }
+        inflight.clear();
+      }
+    }
+    stop = true;
+    reader.join();
+    EXPECT_GT(checks.load(), 0u);
+    EXPECT_EQ(missing.load(), 0u);
+    auto st = s->stats();
+    EXPECT_EQ(st.signatures, kSigs);
+    // Every signature after growth.
+    std::uint64_t absent = 0;
+    for (std::uint64_t b = 0; b < kSigs; b += 500) {
+      std::vector<sigs::Signature> q;
+      for (std::uint64_t i = b; i < b + 500; ++i) q.push_back(growth_sig(i));
+      absent += q.size() - found(*s, q);
+    }
+    EXPECT_EQ(absent, 0u);
+  }
+  // And after a restart.
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->stats().signatures, kSigs);
+  std::uint64_t absent = 0;
+  for (std::uint64_t b = 0; b < kSigs; b += 500) {
+    std::vector<sigs::Signature> q;
+    for (std::uint64_t i = b; i < b + 500; ++i) q.push_back(growth_sig(i));
+    absent += q.size() - found(*s, q);
+  }
+  EXPECT_EQ(absent, 0u);
+  // Unknown signatures stay unknown.
+  std::vector<sigs::Signature> q;
+  for (std::uint64_t i = kSigs; i < kSigs + 64; ++i) q.push_back(growth_sig(i));
+  EXPECT_EQ(found(*s, q), 0u);
 }
 
 }  // namespace

@@ -309,7 +309,14 @@ int StoreImpl::commit_batch(std::vector<std::unique_ptr<Op>>& ops, WriteCtx& c) 
 
 void StoreImpl::publish_batch(WriteCtx& c, std::size_t cost,
                               std::chrono::steady_clock::time_point t0) {
-  if (index_) index_->apply(c.index);  // (index_ is set on this thread, or before it ran)
+  if (index_) {  // (index_ is set on this thread, or before it ran)
+    auto i0 = std::chrono::steady_clock::now();
+    index_->apply(c.index);
+    auto ius =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - i0)
+            .count();
+    if (ius > max_index_us_) max_index_us_ = ius;
+  }
   if (c.reporters_changed) {
     WriterMutexLock wl(&trust_mu_);
     if (weights_gen_ < c.reporters_gen) {

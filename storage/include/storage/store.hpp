@@ -217,6 +217,8 @@ struct StoreStats {
   std::uint64_t map_resizes = 0;                   // growths since open
   std::uint64_t index_entries = 0;                 // in-memory index entries (serve)
   std::uint64_t index_bytes = 0;                   // in-memory index size (serve)
+  // Longest in-memory index update of a batch after its commit (shard growth included).
+  std::chrono::microseconds max_index_latency{0};
 };
 
 class Store {
