@@ -27,6 +27,9 @@ So the measurement is made the way the question is asked, one reported message a
  3. Verification with the real server, for each message b that has candidates: FLUSHDB;
     fuzzy_add b; wait; /checkv2 every candidate a; a FUZZY_DENIED result is a collision
     (b reported, a checked). Both directions are verified.
+Result types (the 4th field of the options): txt = a text part with shingles (>= 64 words);
+bin = an exact hash without shingles (a text part under 64 words, hashed with the subject, or
+an attachment); img = an image.
 Limits: digests and shingles are rspamd's own (nothing is recomputed here); a pair that is not a
 candidate is counted as not colliding (safe by the server's >16/32 rule above, and
 --verify-sample checks a sample of non-candidate pairs anyway). The storage keeps one digest per
@@ -295,9 +298,13 @@ def measure_set(rs, label, msgs, args, tsv):
             for flag, d10, prob, typ in res:
                 types.add(typ)
                 exact = exact or prob >= 1.0
-        kind = "+".join(sorted(types))
         if "txt" in types:
-            kind += " exact" if exact and (a, b) in same_digest else " shingles"
+            kind = ("text shingles, identical digest" if exact and (a, b) in same_digest
+                    else "text shingles, similar")
+        elif "bin" in types:
+            kind = "exact hash, no shingles"  # text < 64 words (+ subject), or an attachment
+        else:
+            kind = "+".join(sorted(types))
         kinds[kind] += 1
 
     # a sample of non-candidate pairs, verified anyway
@@ -321,7 +328,8 @@ def measure_set(rs, label, msgs, args, tsv):
 
     print("\n%s: %d messages, %d hashed by rspamd (%d with text shingles, %d exact hashes only), "
           "%d not hashed" % (label, n, hashed, with_shingles, hashed - with_shingles, n - hashed))
-    print("  shared shingle keys per pair (pairs sharing >= 1):", ", ".join(
+    print("  shared shingle keys per pair (pairs sharing >= 1; 32 means 32 or more, a message with"
+          " two text parts has 64 keys):", ", ".join(
         "%d:%d" % (c, hist[c]) for c in sorted(hist)))
     print("  candidates: %d pairs (%d share a digest, %d share >= %d shingle keys), verified "
           "both ways with %d reported messages" % (len(cands), len(same_digest),
@@ -329,7 +337,7 @@ def measure_set(rs, label, msgs, args, tsv):
                                                     CANDIDATE_MIN, len(by_reported)))
     print("  COLLISIONS: %d pairs, %d messages" % (len(pairs), len(involved)))
     for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]):
-        print("    %-22s %5d pairs" % (k, v))
+        print("    %-32s %5d pairs" % (k, v))
     one_way = sum(1 for dirs in pairs.values() if len(dirs) == 1)
     print("  pairs matching in one direction only: %d" % one_way)
     if shared:
