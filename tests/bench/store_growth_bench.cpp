@@ -1,0 +1,355 @@
+// store_growth_bench: the store growing under batched reports while a checker reads (a
+// program, not a test; never decides pass/fail).
+//
+//   store_growth_bench [--signatures N] [--batch B] [--inflight K] [--dir DIR] [--keep]
+//                      [--report-every M]
+//   store_growth_bench --reopen --dir DIR   (run by the first form on itself at the end)
+//
+// Grows a fresh store to N signatures by reports of B signatures each (B/8 synthetic
+// messages of store_bench's mix: body, fuzzy, 3 url, razor-e4, 2 razor-e8), with up to K
+// reports in flight, while one checker thread alternately checks an acknowledged message
+// (all 8 signatures must match: a miss is counted as an error) and an unknown one, sleeping
+// 200 us between checks. Every M signatures (and at the end) it prints, for the window since
+// the previous line: report latency (submit -> callback after the durable commit and the
+// index update; it includes waiting behind the reports in flight) p50 / p99.9 / max, batch
+// time (transaction begin -> commit -> index update, StoreOptions::on_commit) p99.9 / max,
+// check latency p50 / p99.9 / max, the longest index update of a batch so far (growth
+// included), anonymous RSS and peak RSS, index bytes per
+// signature and LMDB size. Then it closes the store and runs itself with --reopen: a fresh process
+// that times the open (index rebuild), prints its RSS and index size, and checks a sample of
+// messages.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/store.hpp"
+
+using namespace strop;
+using namespace strop::storage;
+
+namespace {
+
+double wall_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string hex_of(std::mt19937_64& rng, int chars) {
+  static const char* kHex = "0123456789abcdef";
+  std::string s(static_cast<std::size_t>(chars), '0');
+  for (auto& c : s) c = kHex[rng() & 15];
+  return s;
+}
+
+std::string razor_of(std::mt19937_64& rng, int chars) {
+  static const char* kAlpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string s(static_cast<std::size_t>(chars), 'A');
+  for (auto& c : s) c = kAlpha[rng() & 63];
+  return s;
+}
+
+// The signatures of synthetic message number `m` (deterministic; store_bench's mix).
+std::vector<sigs::Signature> message(std::uint64_t m) {
+  std::mt19937_64 rng(m * 0x9e3779b97f4a7c15ULL + 12345);
+  std::vector<sigs::Signature> out;
+  out.push_back({sigs::Engine::kBody, hex_of(rng, 32)});
+  sigs::FuzzyHashes h{};
+  for (auto& x : h) x = static_cast<std::uint32_t>(rng());
+  out.push_back({sigs::Engine::kFuzzy, sigs::encode_fuzzy(h)});
+  for (int i = 0; i < 3; ++i) out.push_back({sigs::Engine::kUrl, hex_of(rng, 32)});
+  out.push_back({sigs::Engine::kRazorE4, razor_of(rng, 28)});
+  for (int i = 0; i < 2; ++i) out.push_back({sigs::Engine::kRazorE8, razor_of(rng, 12)});
+  return out;
+}
+
+// RssAnon (the heap: the index, not LMDB's file pages) and VmHWM (peak RSS, file pages
+// included) of this process, MiB.
+std::pair<double, double> rss_mib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  double anon = 0, hwm = 0;
+  while (std::getline(f, line)) {
+    if (line.rfind("RssAnon:", 0) == 0) anon = std::stod(line.substr(8)) / 1024.0;
+    if (line.rfind("VmHWM:", 0) == 0) hwm = std::stod(line.substr(6)) / 1024.0;
+  }
+  return {anon, hwm};
+}
+
+double file_mib(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<double>(st.st_blocks) * 512.0 / 1048576.0;
+}
+
+// Latencies of one window, microseconds.
+struct Window {
+  std::mutex mu;
+  std::vector<double> v;
+  void add(double us) {
+    std::lock_guard lk(mu);
+    v.push_back(us);
+  }
+  std::vector<double> take() {
+    std::lock_guard lk(mu);
+    std::vector<double> out;
+    out.swap(v);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+double pct(const std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+  return v[i];
+}
+
+Window* g_batches = nullptr;  // commit + index update of each batch (on_commit)
+
+StoreOptions options(const std::string& dir) {
+  StoreOptions o;
+  o.dir = dir;
+  o.initial_map_bytes = std::size_t{256} << 20;
+  o.expire_after = std::chrono::seconds(0);
+  o.on_commit = [](std::chrono::nanoseconds d) {
+    if (g_batches != nullptr) g_batches->add(static_cast<double>(d.count()) / 1e3);
+  };
+  return o;
+}
+
+int reopen(const std::string& dir, std::uint64_t messages) {
+  double t0 = wall_seconds();
+  auto st = Store::open(options(dir));
+  if (!st) {
+    std::fprintf(stderr, "reopen: %s\n", st.error().to_string().c_str());
+    return 1;
+  }
+  double secs = wall_seconds() - t0;
+  auto& s = **st;
+  auto stats = s.stats();
+  auto [rss, hwm] = rss_mib();
+  std::uint64_t missing = 0;
+  const std::uint64_t sample = std::min<std::uint64_t>(messages, 20000);
+  std::mt19937_64 rng(7);
+  for (std::uint64_t i = 0; i < sample; ++i) {
+    auto m = message(rng() % messages);
+    auto r = s.check(m);
+    if (!r || r->matches.size() != m.size()) ++missing;
+  }
+  std::printf(
+      "reopen (fresh process): open + index rebuild %.2f s, %llu signatures, anonymous RSS "
+      "%.0f MiB (peak RSS %.0f), index %.0f MiB = %.1f bytes/signature; %llu of %llu sampled "
+      "messages "
+      "incomplete\n",
+      secs, static_cast<unsigned long long>(stats.signatures), rss, hwm,
+      static_cast<double>(stats.index_bytes) / 1048576.0,
+      static_cast<double>(stats.index_bytes) /
+          static_cast<double>(std::max<std::uint64_t>(1, stats.signatures)),
+      static_cast<unsigned long long>(missing), static_cast<unsigned long long>(sample));
+  return missing == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint64_t n = 1000000;
+  std::uint64_t batch = 1000;
+  std::uint64_t every = 0;
+  int inflight = 4;
+  std::string dir;
+  bool keep = false;
+  bool reopen_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : "0"; };
+    if (a == "--signatures")
+      n = std::stoull(next());
+    else if (a == "--batch")
+      batch = std::max<std::uint64_t>(8, std::stoull(next()));
+    else if (a == "--inflight")
+      inflight = std::max(1, std::stoi(next()));
+    else if (a == "--report-every")
+      every = std::stoull(next());
+    else if (a == "--dir")
+      dir = next();
+    else if (a == "--keep")
+      keep = true;
+    else if (a == "--reopen")
+      reopen_only = true;
+    else {
+      std::fprintf(stderr,
+                   "usage: %s [--signatures N] [--batch B] [--inflight K] [--report-every M] "
+                   "[--dir DIR] [--keep] | --reopen --signatures N --dir DIR\n",
+                   argv[0]);
+      return 64;
+    }
+  }
+  const std::uint64_t messages = n / 8;
+  const std::uint64_t per_report = batch / 8;
+  if (every == 0) every = std::max<std::uint64_t>(n / 10, 8);
+  if (reopen_only) return reopen(dir, messages);
+
+  bool temp = dir.empty();
+  if (temp) {
+    dir = (std::filesystem::temp_directory_path() / ("store-growth-" + std::to_string(n))).string();
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);  // always grows a fresh store
+
+  int rc = 0;
+  Window batches;
+  g_batches = &batches;
+  {
+    auto st = Store::open(options(dir));
+    if (!st) {
+      std::fprintf(stderr, "open: %s\n", st.error().to_string().c_str());
+      return 1;
+    }
+    auto& s = **st;
+    auto rep = s.add_reporter({"bench", "bench-secret", 1.0, true, false});
+    if (!rep) return 1;
+    const ReporterId reporter = rep->id;
+
+    Window reports, checks;
+    std::atomic<std::uint64_t> acked{0};  // messages [0, acked) are acknowledged
+    std::atomic<std::uint64_t> check_misses{0}, report_errors{0};
+    std::atomic<bool> stop{false};
+    std::thread checker([&] {
+      std::mt19937_64 rng(3);
+      std::uint64_t unknown = messages + 1000000;
+      bool stored = true;
+      while (!stop) {
+        std::uint64_t have = acked.load();
+        if (have > 0) {
+          auto m = stored ? message(rng() % have) : message(unknown++);
+          double t0 = wall_seconds();
+          auto r = s.check(m);
+          checks.add((wall_seconds() - t0) * 1e6);
+          if (stored && (!r || r->matches.size() != m.size())) ++check_misses;
+          stored = !stored;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    });
+
+    std::mutex mu;
+    std::condition_variable cv;
+    int outstanding = 0;
+    // Completed reports, by sequence number, so `acked` advances only over a prefix.
+    std::vector<char> done((messages + per_report - 1) / per_report + 1, 0);
+    std::uint64_t done_prefix = 0;
+    std::uint64_t next_window = every;
+    double t_start = wall_seconds(), t_window = t_start;
+    std::uint64_t window_start = 0;
+    std::printf("%11s %7s %9s | %-26s | %-17s | %-26s | %9s | %13s | %8s | %9s %9s\n", "signatures",
+                "s", "sigs/s", "report ms p50/p99.9/max", "batch ms p99.9/max",
+                "check ms p50/p99.9/max", "index ms", "anon/peak MiB", "index B/s", "LMDB MiB",
+                "file MiB");
+    auto print_window = [&](std::uint64_t sigs_now) {
+      auto r = reports.take();
+      auto c = checks.take();
+      auto b = batches.take();
+      auto stats = s.stats();
+      auto [rss, hwm] = rss_mib();
+      double t = wall_seconds();
+      std::printf(
+          "%11llu %7.1f %9.0f | %7.2f %8.2f %9.2f | %7.2f %9.2f | %7.3f %8.3f %9.3f | %9.2f "
+          "| "
+          "%6.0f/%6.0f | "
+          "%8.1f | %9.0f %9.0f\n",
+          static_cast<unsigned long long>(sigs_now), t - t_start,
+          static_cast<double>(sigs_now - window_start) / (t - t_window), pct(r, 0.5) / 1e3,
+          pct(r, 0.999) / 1e3, r.empty() ? 0 : r.back() / 1e3, pct(b, 0.999) / 1e3,
+          b.empty() ? 0 : b.back() / 1e3, pct(c, 0.5) / 1e3, pct(c, 0.999) / 1e3,
+          c.empty() ? 0 : c.back() / 1e3,
+          static_cast<double>(stats.max_index_latency.count()) / 1e3, rss, hwm,
+          static_cast<double>(stats.index_bytes) /
+              static_cast<double>(std::max<std::uint64_t>(1, stats.signatures)),
+          static_cast<double>(stats.used_bytes) / 1048576.0, file_mib(dir + "/data.mdb"));
+      std::fflush(stdout);
+      t_window = t;
+      window_start = sigs_now;
+    };
+    std::uint64_t seq = 0;
+    for (std::uint64_t m = 0; m < messages; m += per_report, ++seq) {
+      std::uint64_t end = std::min(messages, m + per_report);
+      std::vector<sigs::Signature> sigs;
+      sigs.reserve((end - m) * 8);
+      for (std::uint64_t k = m; k < end; ++k) {
+        auto one = message(k);
+        sigs.insert(sigs.end(), one.begin(), one.end());
+      }
+      {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return outstanding < inflight; });
+        ++outstanding;
+      }
+      double t0 = wall_seconds();
+      s.report(reporter, std::move(sigs),
+               std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()),
+               [&, t0, seq](Result<VoteOutcome> r) {
+                 reports.add((wall_seconds() - t0) * 1e6);
+                 if (!r) ++report_errors;
+                 std::lock_guard lk(mu);
+                 done[seq] = 1;
+                 while (done[done_prefix] != 0) ++done_prefix;
+                 acked.store(std::min(messages, done_prefix * per_report));
+                 --outstanding;
+                 cv.notify_all();
+               });
+      if (end * 8 >= next_window) {
+        {
+          std::unique_lock lk(mu);
+          cv.wait(lk, [&] { return outstanding == 0; });
+        }
+        print_window(end * 8);
+        next_window += every;
+      }
+    }
+    {
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return outstanding == 0; });
+    }
+    stop = true;
+    checker.join();
+    auto stats = s.stats();
+    std::printf(
+        "grown to %llu signatures in %.1f s; longest batch (commit + index) %.1f ms, longest "
+        "index update %.1f ms; check misses %llu, report errors %llu\n",
+        static_cast<unsigned long long>(stats.signatures), wall_seconds() - t_start,
+        static_cast<double>(stats.max_commit_latency.count()) / 1e3,
+        static_cast<double>(stats.max_index_latency.count()) / 1e3,
+        static_cast<unsigned long long>(check_misses.load()),
+        static_cast<unsigned long long>(report_errors.load()));
+    if (check_misses != 0 || report_errors != 0) rc = 1;
+  }
+  g_batches = nullptr;
+  std::fflush(stdout);
+  // Reopen in a fresh process (its RSS is the restarted node's, not this one's heap).
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string sigs_arg = std::to_string(n);
+    execl("/proc/self/exe", argv[0], "--reopen", "--signatures", sigs_arg.c_str(), "--dir",
+          dir.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) rc = 1;
+  if (temp && !keep) std::filesystem::remove_all(dir, ec);
+  return rc;
+}
