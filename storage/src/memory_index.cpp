@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <random>
 #include <thread>
@@ -14,20 +15,25 @@ namespace strop::storage {
 // ---- HugeArray
 
 namespace {
-// Below this an array comes from calloc (thousands of small shards must not each take a
+// Below this an array comes from malloc (thousands of small shards must not each take a
 // mapping and a page); above it from its own mapping, returned to the system when freed.
 constexpr std::size_t kMapMin = std::size_t{256} << 10;
 }  // namespace
 
 void* huge_alloc(std::size_t bytes) {
+  // Every page is written here, once: left untouched, the first probe of a page would map
+  // the shared zero page and the first insert then replace it (a copy-on-write fault with a
+  // TLB shootdown on every CPU of the process), which made index building twice as slow.
   if (bytes < kMapMin) {
-    void* p = std::calloc(1, bytes);
+    void* p = std::malloc(bytes);
     if (p == nullptr) throw std::bad_alloc();
+    std::memset(p, 0, bytes);
     return p;
   }
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   if (bytes >= (std::size_t{2} << 20)) madvise(p, bytes, MADV_HUGEPAGE);
+  std::memset(p, 0, bytes);
   return p;
 }
 
@@ -324,32 +330,45 @@ void MemoryIndex::prepare(std::span<const Change> changes) {
   }
   // Shards that should grow, a bounded amount per batch: shards fill evenly, so without the
   // budget every shard of a table would come due within a few batches.
+  // They are built off-lock and swapped in together: one exclusive section per batch.
+  std::vector<std::pair<std::size_t, IdMultiMap<std::uint64_t>::Slots>> grown_exact;
+  std::vector<std::pair<std::size_t, IdMultiMap<std::uint32_t>::Slots>> grown_fuzzy;
   const auto t0 = std::chrono::steady_clock::now();
   while (!pending_.empty() && std::chrono::steady_clock::now() - t0 < kGrowBudget) {
     std::uint32_t g = pending_.back();
     pending_.pop_back();
     is_pending_[g] = 0;
-    if (need(g, adds_[g]) != Need::kNone) grow(g, adds_[g]);
+    if (need(g, adds_[g]) == Need::kNone) continue;
+    if (g < ne) {
+      grown_exact.emplace_back(g, exact_.grown(g, adds_[g]));
+    } else {
+      grown_fuzzy.emplace_back(g - ne, fuzzy_[(g - ne) / per].grown((g - ne) % per, adds_[g]));
+    }
   }
+  if (!grown_exact.empty() || !grown_fuzzy.empty()) {
+    ExclusiveGuard lk(mu_);
+    for (auto& [shard, slots] : grown_exact) exact_.install(shard, slots);
+    for (auto& [f, slots] : grown_fuzzy) fuzzy_[f / per].install(f % per, slots);
+  }
+  growths_ += grown_exact.size() + grown_fuzzy.size();
+  // grown_exact and grown_fuzzy now hold the old arrays, freed on return (after the lock).
   deferred_ += pending_.size() > 0 ? 1 : 0;
   for (std::uint32_t g : touched_) adds_[g] = 0;
   touched_.clear();
 }
 
 void MemoryIndex::reserve(std::size_t exact, std::size_t fuzzy) {
-  const std::size_t ne = exact_.share(exact + fuzzy);
-  for (std::size_t s = 0; s < exact_.shards(); ++s) {
-    if (exact_.used(s) < ne) grow_shard(exact_, s, ne - exact_.used(s));
-  }
-  if (fuzzy == 0) return;
-  for (auto& t : fuzzy_) {
-    const std::size_t nf = t.share(fuzzy);
+  // Each shard sized for its share at a load of about 0.63 (capacity = 2 x want): memory per
+  // signature close to a growing store's, and room for a fifth more before shards grow.
+  auto fill = [this](auto& t, std::size_t total) {
+    const std::size_t want = t.share(total) * 10 / 13;
     for (std::size_t s = 0; s < t.shards(); ++s) {
-      if (t.used(s) < nf && t.need(s, nf - t.used(s)) != IdMultiMap<std::uint32_t>::Need::kNone) {
-        grow_shard(t, s, nf - t.used(s));
-      }
+      if (t.used(s) < want) grow_shard(t, s, want - t.used(s));
     }
-  }
+  };
+  fill(exact_, exact + fuzzy);
+  if (fuzzy == 0) return;
+  for (auto& t : fuzzy_) fill(t, fuzzy);
 }
 
 void MemoryIndex::apply(std::span<const Change> changes) {

@@ -38,9 +38,9 @@
 
 namespace strop::storage {
 
-// Zero-initialised fixed-size array: small ones from calloc, large ones (>= 256 KiB) in their
-// own anonymous mapping (transparent huge pages requested from 2 MiB: the tables are probed
-// at random). T must be trivially copyable.
+// Zero-initialised fixed-size array, every page written at allocation: small ones from
+// malloc, large ones (>= 256 KiB) in their own anonymous mapping (transparent huge pages
+// requested from 2 MiB: the tables are probed at random). T must be trivially copyable.
 void* huge_alloc(std::size_t bytes);  // throws std::bad_alloc
 void huge_free(void* p, std::size_t bytes);
 

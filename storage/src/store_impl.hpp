@@ -258,7 +258,7 @@ class StoreImpl final : public Store {
   std::atomic<std::uint64_t> commits_{0}, committed_ops_{0}, write_errors_{0}, expired_{0},
       map_resizes_{0};
   std::atomic<std::int64_t> last_commit_us_{0}, max_commit_us_{0}, last_sync_us_{0},
-      max_index_us_{0};
+      max_index_us_{0}, max_index_cpu_us_{0};
   std::atomic<std::uint64_t> last_batch_ops_{0};
   std::atomic<std::int64_t> writer_cpu_us_{0};
 };

@@ -341,6 +341,7 @@ StoreStats StoreImpl::stats() {
   s.last_commit_latency = std::chrono::microseconds(last_commit_us_.load());
   s.max_commit_latency = std::chrono::microseconds(max_commit_us_.load());
   s.max_index_latency = std::chrono::microseconds(max_index_us_.load());
+  s.max_index_cpu = std::chrono::microseconds(max_index_cpu_us_.load());
   s.last_sync_latency = std::chrono::microseconds(last_sync_us_.load());
   s.last_batch_ops = last_batch_ops_.load();
   s.writer_cpu = std::chrono::microseconds(writer_cpu_us_.load());

@@ -311,11 +311,14 @@ void StoreImpl::publish_batch(WriteCtx& c, std::size_t cost,
                               std::chrono::steady_clock::time_point t0) {
   if (index_) {  // (index_ is set on this thread, or before it ran)
     auto i0 = std::chrono::steady_clock::now();
+    auto cpu0 = thread_cpu_us();
     index_->apply(c.index);
     auto ius =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - i0)
             .count();
     if (ius > max_index_us_) max_index_us_ = ius;
+    auto cpu = thread_cpu_us() - cpu0;
+    if (cpu > max_index_cpu_us_) max_index_cpu_us_ = cpu;
   }
   if (c.reporters_changed) {
     WriterMutexLock wl(&trust_mu_);

@@ -217,8 +217,10 @@ struct StoreStats {
   std::uint64_t map_resizes = 0;                   // growths since open
   std::uint64_t index_entries = 0;                 // in-memory index entries (serve)
   std::uint64_t index_bytes = 0;                   // in-memory index size (serve)
-  // Longest in-memory index update of a batch after its commit (shard growth included).
+  // Longest in-memory index update of a batch after its commit (shard growth included):
+  // wall time, and the writer thread's CPU time (without its waits for the CPU).
   std::chrono::microseconds max_index_latency{0};
+  std::chrono::microseconds max_index_cpu{0};
 };
 
 class Store {
