@@ -46,4 +46,42 @@ Result<std::string> hex_decode(std::string_view hex) {
   return out;
 }
 
+namespace {
+
+// Appends s decoded to *out. A '%' not followed by two hex digits is kept as it is, or, when
+// `strict`, ends the decoding with false.
+bool percent_decode_into(std::string_view s, bool strict, std::string* out) {
+  out->reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = hex_digit_value(s[i + 1]);
+      const int lo = hex_digit_value(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out->push_back(static_cast<char>((hi << 4) | lo));
+        i += 2;
+        continue;
+      }
+    }
+    if (s[i] == '%' && strict) return false;
+    out->push_back(s[i]);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  percent_decode_into(s, false, &out);
+  return out;
+}
+
+Result<std::string> percent_decode_strict(std::string_view s) {
+  std::string out;
+  if (!percent_decode_into(s, true, &out)) {
+    return make_error(Errc::kMalformed, "'%' not followed by two hex digits");
+  }
+  return out;
+}
+
 }  // namespace strop

@@ -30,5 +30,25 @@ TEST(Hex, DigitsAndLowerCheck) {
   EXPECT_FALSE(is_lower_hex("ABCDEF"));
 }
 
+TEST(Percent, DecodesEscapesOfEitherCaseAndKeepsStrayPercents) {
+  EXPECT_EQ(percent_decode("a%20b%2Fc%2f"), "a b/c/");
+  EXPECT_EQ(percent_decode("%00%ff"), std::string("\x00\xff", 2));
+  // A '%' without two hex digits stays, and so does what follows it.
+  EXPECT_EQ(percent_decode("100%"), "100%");
+  EXPECT_EQ(percent_decode("%4"), "%4");
+  EXPECT_EQ(percent_decode("%zz%41"), "%zzA");
+  EXPECT_EQ(percent_decode("%%41"), "%A");
+  EXPECT_EQ(percent_decode(""), "");
+}
+
+TEST(Percent, StrictRefusesStrayPercents) {
+  EXPECT_EQ(*percent_decode_strict("body%2F1:ab"), "body/1:ab");
+  EXPECT_EQ(*percent_decode_strict("plain"), "plain");
+  EXPECT_EQ(percent_decode_strict("100%").error().code, Errc::kMalformed);
+  EXPECT_EQ(percent_decode_strict("%4").error().code, Errc::kMalformed);
+  EXPECT_EQ(percent_decode_strict("%zz").error().code, Errc::kMalformed);
+  EXPECT_EQ(percent_decode_strict("%%41").error().code, Errc::kMalformed);
+}
+
 }  // namespace
 }  // namespace strop

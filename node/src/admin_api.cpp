@@ -8,74 +8,21 @@
 #include <utility>
 #include <vector>
 
+#include "admin_api_internal.hpp"
 #include "base/hex.hpp"
 #include "node_common.hpp"
 #include "sigs/signature.hpp"
 
 namespace strop::node {
 
+using admin_internal::Action;
 using protocol::ApiErrc;
 
 namespace {
 
-constexpr std::string_view kSigPrefix = "/admin/sig/";
-// Longest ID accepted in a path: the engine name, ':' and the store's longest value, with
-// room for percent-encoding.
-constexpr std::size_t kMaxIdChars = 4096;
-
 HttpResponse json_response(const nlohmann::ordered_json& j) {
   HttpResponse r;
   r.body = j.dump();
-  return r;
-}
-
-// Percent-decodes a path segment; nullopt on a malformed escape.
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    int hi = hex_digit_value(s[i + 1]);
-    int lo = hex_digit_value(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
-
-enum class Action : std::uint8_t { kShow, kDelete, kAllow, kUnallow };
-
-struct Route {
-  Action action = Action::kShow;
-  std::string_view id;      // still percent-encoded
-  std::string_view method;  // the one method the route takes
-};
-
-// The route of a path under /admin/; nullopt when there is none. The ID may hold '/' (the
-// engine names do: "body/1:..."), so the action is a known last segment.
-std::optional<Route> route_of(std::string_view path, std::string_view method) {
-  if (!path.starts_with(kSigPrefix)) return std::nullopt;
-  std::string_view rest = path.substr(kSigPrefix.size());
-  static constexpr std::pair<std::string_view, Action> kVerbs[] = {
-      {"/allow", Action::kAllow}, {"/unallow", Action::kUnallow}, {"/delete", Action::kDelete}};
-  Route r;
-  r.id = rest;
-  r.action = method == "DELETE" ? Action::kDelete : Action::kShow;
-  r.method = method == "DELETE" ? "DELETE" : "GET";
-  for (const auto& [suffix, action] : kVerbs) {
-    if (rest.size() > suffix.size() && rest.ends_with(suffix)) {
-      r.id = rest.substr(0, rest.size() - suffix.size());
-      r.action = action;
-      r.method = "POST";
-      break;
-    }
-  }
-  if (r.id.empty()) return std::nullopt;
   return r;
 }
 
@@ -109,6 +56,40 @@ void apply_write(SignatureService& service, Action action, const std::string& ac
 }
 
 }  // namespace
+
+namespace admin_internal {
+
+std::optional<Route> route_of(std::string_view path, std::string_view method) {
+  if (!path.starts_with(kSigPrefix)) return std::nullopt;
+  std::string_view rest = path.substr(kSigPrefix.size());
+  static constexpr std::pair<std::string_view, Action> kVerbs[] = {
+      {"/allow", Action::kAllow}, {"/unallow", Action::kUnallow}, {"/delete", Action::kDelete}};
+  Route r;
+  r.id = rest;
+  r.action = method == "DELETE" ? Action::kDelete : Action::kShow;
+  r.method = method == "DELETE" ? "DELETE" : "GET";
+  for (const auto& [suffix, action] : kVerbs) {
+    if (rest.size() > suffix.size() && rest.ends_with(suffix)) {
+      r.id = rest.substr(0, rest.size() - suffix.size());
+      r.action = action;
+      r.method = "POST";
+      break;
+    }
+  }
+  if (r.id.empty()) return std::nullopt;
+  return r;
+}
+
+Result<sigs::Signature> parse_id(std::string_view id) {
+  if (id.size() > kMaxIdChars) return make_error(Errc::kLimitExceeded, "signature id too long");
+  auto text = percent_decode_strict(id);
+  if (!text) return make_error(Errc::kMalformed, "malformed signature id: " + text.error().message);
+  auto sig = sigs::parse_signature(*text);
+  if (!sig) return make_error(Errc::kMalformed, "bad signature id: " + sig.error().message);
+  return std::move(*sig);
+}
+
+}  // namespace admin_internal
 
 std::string rfc3339(storage::TimePoint t) {
   if (t.time_since_epoch().count() <= 0) return "";
@@ -151,7 +132,7 @@ nlohmann::ordered_json signature_json(const SignatureView& v) {
 
 void handle_admin(SignatureService& service, const HttpRequest& req, Done done) {
   try {
-    auto r = route_of(req.target.substr(0, req.target.find('?')), req.method);
+    auto r = admin_internal::route_of(req.target.substr(0, req.target.find('?')), req.method);
     if (!r) {
       return done(Api::error_response(ApiErrc::kNotFound, "no such admin endpoint"));
     }
@@ -172,13 +153,8 @@ void handle_admin(SignatureService& service, const HttpRequest& req, Done done) 
       return done(
           Api::error_response(ApiErrc::kForbidden, "only admin reporters may use the admin API"));
     }
-    auto text = r->id.size() <= kMaxIdChars ? percent_decode(r->id) : std::nullopt;
-    if (!text) return done(Api::error_response(ApiErrc::kInvalid, "malformed signature id"));
-    auto sig = sigs::parse_signature(*text);
-    if (!sig) {
-      return done(
-          Api::error_response(ApiErrc::kInvalid, "bad signature id: " + sig.error().message));
-    }
+    auto sig = admin_internal::parse_id(r->id);
+    if (!sig) return done(Api::error_response(ApiErrc::kInvalid, sig.error().message));
 
     if (r->action == Action::kShow) {
       auto views = service.describe(std::span<const sigs::Signature>(&*sig, 1));

@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "admin_api_internal.hpp"
 #include "fake_store_test_util.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/signing.hpp"
@@ -134,6 +135,48 @@ TEST_F(AdminApiTest, RoutingErrors) {
   EXPECT_EQ(bad_id.status, 400);
   EXPECT_EQ(code_of(bad_id), ApiErrc::kInvalid);
   EXPECT_EQ(call("GET", "/admin/sig/body%2F1%3Azz%").status, 400);
+}
+
+TEST(AdminPath, RoutesByMethodAndLastSegment) {
+  using admin_internal::Action;
+  using admin_internal::route_of;
+  auto show = route_of("/admin/sig/body/1:ab", "GET");
+  ASSERT_TRUE(show);
+  EXPECT_EQ(show->action, Action::kShow);
+  EXPECT_EQ(show->id, "body/1:ab");
+  auto del = route_of("/admin/sig/body/1:ab", "DELETE");
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->action, Action::kDelete);
+  EXPECT_EQ(del->method, "DELETE");
+  auto allow = route_of("/admin/sig/body/1:ab/allow", "GET");
+  ASSERT_TRUE(allow);
+  EXPECT_EQ(allow->action, Action::kAllow);
+  EXPECT_EQ(allow->method, "POST");
+  EXPECT_EQ(allow->id, "body/1:ab");
+  // A verb with nothing before it is not a verb: "/allow" is then the ID, which never parses.
+  auto bare = route_of("/admin/sig//allow", "POST");
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->action, Action::kShow);
+  EXPECT_FALSE(admin_internal::parse_id(bare->id));
+  EXPECT_FALSE(route_of("/admin/sig/", "GET"));
+  EXPECT_FALSE(route_of("/admin/other", "GET"));
+}
+
+TEST(AdminPath, IdsDecodeStrictlyWithinTheLimit) {
+  using admin_internal::kMaxIdChars;
+  using admin_internal::parse_id;
+  const std::string text = kSig;
+  auto plain = parse_id(text);
+  ASSERT_TRUE(plain) << plain.error().to_string();
+  EXPECT_EQ(plain->text(), text);
+  std::string encoded;
+  for (char c : text)
+    encoded += c == '/' ? std::string("%2F") : c == ':' ? "%3a" : std::string(1, c);
+  auto decoded = parse_id(encoded);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, *plain);
+  EXPECT_EQ(parse_id(text + "%").error().code, Errc::kMalformed);
+  EXPECT_EQ(parse_id(std::string(kMaxIdChars + 1, 'a')).error().code, Errc::kLimitExceeded);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/base64.hpp"
+#include "base/hex.hpp"
 #include "sigs/message.hpp"
 #include "text_util.hpp"
 
@@ -133,7 +134,6 @@ void parse_params(std::string_view v, std::string* main_value,
     if (key.ends_with("*") || key.find("*0") != std::string::npos) {
       // RFC 2231: charset'lang'percent-encoded
       std::string base = key.substr(0, key.find('*'));
-      std::string decoded;
       std::string charset;
       std::size_t q1 = val.find('\'');
       std::size_t q2 = q1 == std::string::npos ? std::string::npos : val.find('\'', q1 + 1);
@@ -142,16 +142,7 @@ void parse_params(std::string_view v, std::string* main_value,
         charset = val.substr(0, q1);
         enc = std::string_view(val).substr(q2 + 1);
       }
-      for (std::size_t k = 0; k < enc.size(); ++k) {
-        if (enc[k] == '%' && k + 2 < enc.size() &&
-            std::isxdigit(static_cast<unsigned char>(enc[k + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(enc[k + 2]))) {
-          decoded += static_cast<char>(std::stoi(std::string(enc.substr(k + 1, 2)), nullptr, 16));
-          k += 2;
-        } else {
-          decoded += enc[k];
-        }
-      }
+      const std::string decoded = percent_decode(enc);
       bool found = false;
       for (auto& p : *params) {
         if (p.first == base) {

@@ -409,21 +409,6 @@ void tokenize(std::string_view text, std::vector<std::string>* out, const TokenL
 
 namespace {
 
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_digit_value(s[i + 1]) >= 0 &&
-        hex_digit_value(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_digit_value(s[i + 1]) * 16 + hex_digit_value(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
 // Second-level labels under which registrations happen one level deeper (co.uk, com.au, ...).
 bool is_second_level_suffix(std::string_view label, std::string_view tld) {
   if (tld.size() != 2) return false;

@@ -14,6 +14,7 @@
 
 #include "base/base64.hpp"
 #include "base/digest.hpp"
+#include "base/hex.hpp"
 #include "pyzor_internal.hpp"
 
 namespace strop::sigs::pyzor {
@@ -198,26 +199,6 @@ bool rfc2231_name(std::string_view n, std::string* base, std::optional<long long
   return true;
 }
 
-// urllib.parse.unquote(s, encoding="latin-1"): %XX -> that byte.
-std::string percent_unquote(std::string_view s) {
-  auto hx = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string o;
-  for (std::size_t i = 0; i < s.size();) {
-    if (s[i] == '%' && i + 2 < s.size() && hx(s[i + 1]) >= 0 && hx(s[i + 2]) >= 0) {
-      o.push_back(static_cast<char>(hx(s[i + 1]) * 16 + hx(s[i + 2])));
-      i += 3;
-    } else {
-      o.push_back(s[i++]);
-    }
-  }
-  return o;
-}
-
 // utils.decode_params
 std::vector<Param> decode_params(std::vector<std::pair<std::string, std::string>> params) {
   std::vector<Param> out;
@@ -258,7 +239,7 @@ std::vector<Param> decode_params(std::vector<std::pair<std::string, std::string>
     bool extended = false;
     for (const Cont& c : conts) {
       if (c.encoded) {
-        joined += percent_unquote(c.value);
+        joined += percent_decode(c.value);  // urllib.parse.unquote, latin-1
         extended = true;
       } else {
         joined += c.value;

@@ -188,6 +188,35 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
+# term_wait PID [SECONDS]: SIGTERM, then wait up to SECONDS (default 15) for the exit; sets
+# RC to the exit status, or 124 when it is still running (it is left running).
+term_wait() {
+  local pid=$1 limit=${2:-15} i
+  kill -TERM "$pid" 2>/dev/null
+  RC=124
+  for ((i = 0; i < limit * 20; i++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then wait "$pid"; RC=$?; return 0; fi
+    sleep 0.05
+  done
+}
+
+# milter_test_args NAME ARGS...: the one option of the miltertest-driven tests, --milter
+# PATH, into MILTER; exits 64 on anything else, 1 when PATH is not executable, 77 (skipped)
+# without miltertest.
+milter_test_args() {
+  local self=$1
+  shift
+  MILTER=
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --milter) MILTER=$2; shift 2 ;;
+      *) echo "usage: $self --milter PATH" >&2; exit 64 ;;
+    esac
+  done
+  [ -x "$MILTER" ] || { echo "strop-milter not found: $MILTER" >&2; exit 1; }
+  command -v miltertest >/dev/null || { echo "SKIP: miltertest not installed"; exit 77; }
+}
+
 lib_cleanup() {
   local d p
   for d in "${LIB_POSTFIX_DIRS[@]}"; do pf_stop "$d"; done

@@ -15,15 +15,7 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
-MILTER=
-while [ $# -gt 0 ]; do
-  case $1 in
-    --milter) MILTER=$2; shift 2 ;;
-    *) echo "usage: $0 --milter PATH" >&2; exit 64 ;;
-  esac
-done
-[ -x "$MILTER" ] || { echo "strop-milter not found: $MILTER" >&2; exit 1; }
-command -v miltertest >/dev/null || { echo "SKIP: miltertest not installed"; exit 77; }
+milter_test_args "$0" "$@"
 
 T=$(mktemp -d /tmp/strop-milter-life.XXXXXX)
 MPID= NPID= WORKERS=()
@@ -38,7 +30,8 @@ cleanup() {
 trap cleanup EXIT
 
 one() {  # one EXPECT: one message through the milter's socket
-  miltertest -D "SOCK=unix:$T/milter.sock" -D "EXPECT=$1" -s "$HERE/lifecycle/one_message.lua" 2>&1
+  miltertest -D "SOCK=unix:$T/milter.sock" -D "LIB=$HERE/mt_lib.lua" -D "EXPECT=$1" \
+    -s "$HERE/lifecycle/one_message.lua" 2>&1
 }
 count() { grep -c -- "$1" "$T/milter.log"; }
 at_least() { [ "$(count "$1")" -ge "$2" ]; }  # for wait_until: re-counted at every poll
@@ -50,12 +43,7 @@ http_get() {  # PORT PATH: the response body
   exec 3<&- 3>&-
 }
 stop_milter() {  # SIGTERM; sets RC
-  kill -TERM "$MPID"
-  RC=124
-  for _ in $(seq 1 600); do
-    if ! kill -0 "$MPID" 2>/dev/null; then wait "$MPID"; RC=$?; break; fi
-    sleep 0.05
-  done
+  term_wait "$MPID" 30
   MPID=
 }
 

@@ -6,15 +6,7 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
-MILTER=
-while [ $# -gt 0 ]; do
-  case $1 in
-    --milter) MILTER=$2; shift 2 ;;
-    *) echo "usage: $0 --milter PATH" >&2; exit 64 ;;
-  esac
-done
-[ -x "$MILTER" ] || { echo "strop-milter not found: $MILTER" >&2; exit 1; }
-command -v miltertest >/dev/null || { echo "SKIP: miltertest not installed"; exit 77; }
+milter_test_args "$0" "$@"
 
 T=$(mktemp -d /tmp/strop-miltertest.XXXXXX)
 MPID=
@@ -53,7 +45,8 @@ wait_until 20 test -S "$T/milter.sock" || { cat "$T/milter.log" >&2; exit 1; }
 
 FAILED=0
 for script in "$HERE"/miltertest/*.lua; do
-  out=$(miltertest -D "SOCK=unix:$T/milter.sock" -D EXPECT_NR=1 -s "$script" 2>&1)
+  out=$(miltertest -D "SOCK=unix:$T/milter.sock" -D "LIB=$HERE/mt_lib.lua" -D EXPECT_NR=1 \
+    -s "$script" 2>&1)
   rc=$?
   printf '%s\n' "$out"
   if [ $rc != 0 ] || ! grep -q '^PASS' <<<"$out"; then
@@ -69,12 +62,8 @@ if [ "$FAILED" = 0 ]; then
 fi
 # SIGTERM: a clean shutdown (libmilter returns within ~5 s), exit 0, and under ASan no leak
 # report. A signal delivered to a thread without libmilter's mask would kill it instead.
-kill -TERM "$MPID"
-rc=124
-for _ in $(seq 1 300); do
-  if ! kill -0 "$MPID" 2>/dev/null; then wait "$MPID"; rc=$?; break; fi
-  sleep 0.05
-done
+term_wait "$MPID" 15
+rc=$RC
 MPID_DONE=$MPID
 MPID=
 if [ "$rc" != 0 ] || ! grep -q 'info strop-milter: stopped' "$T/milter.log" || grep -q 'Sanitizer' "$T/milter.log"; then

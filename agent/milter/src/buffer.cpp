@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 namespace strop::milter {
 
@@ -65,6 +66,18 @@ Result<void> MessageBuffer::spill() {
   if (budget_ != nullptr && reserved_ > 0) budget_->release(reserved_);
   reserved_ = 0;
   return {};
+}
+
+Result<void> MessageBuffer::append_header(std::string_view name, std::string_view value) {
+  std::string line;
+  line.reserve(name.size() + value.size() + 8);
+  line.append(name).append(": ");
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) line += '\r';
+    line += value[i];
+  }
+  line.append("\r\n");
+  return append(line);
 }
 
 Result<void> MessageBuffer::append(std::string_view data) {

@@ -84,5 +84,19 @@ TEST(Buffer, UnwritableSpoolIsAnError) {
   EXPECT_EQ(r.error().code, Errc::kIo);
 }
 
+TEST(Buffer, HeadersAsLibmilterHandsThemOver) {
+  MemoryBudget budget(1 << 20);
+  testing::TempDir dir;
+  BufferOptions o;
+  o.spool_dir = dir.path();
+  MessageBuffer b(o, &budget);
+  // Folded lines arrive joined by bare LF; CRLF already there stays as it is.
+  ASSERT_TRUE(b.append_header("Subject", "one\n\ttwo\r\n three").ok());
+  ASSERT_TRUE(b.append_header("X-Empty", "").ok());
+  ASSERT_TRUE(b.end_headers().ok());
+  ASSERT_TRUE(b.append("body").ok());
+  EXPECT_EQ(*b.view(), "Subject: one\r\n\ttwo\r\n three\r\nX-Empty: \r\n\r\nbody");
+}
+
 }  // namespace
 }  // namespace strop::milter

@@ -26,13 +26,15 @@ cfg::Key<Config> socket_mode_key() {
   k.info.integer_as_string = true;
   k.set = [](Config& c, const cfg::Value& v) -> Result<void> {
     const auto& s = std::get<std::string>(v);
+    const auto bad = [] {
+      return make_error(Errc::kInvalidArgument, "expected octal like \"0660\"");
+    };
+    if (s.empty() || s.size() > 4) return bad();  // and so at most 07777: no overflow
     int mode = 0;
-    bool ok = !s.empty() && s.size() <= 4;
     for (char ch : s) {
-      ok = ok && ch >= '0' && ch <= '7';
+      if (ch < '0' || ch > '7') return bad();
       mode = mode * 8 + (ch - '0');
     }
-    if (!ok) return make_error(Errc::kInvalidArgument, "expected octal like \"0660\"");
     c.socket_mode = mode;
     return {};
   };

@@ -106,6 +106,9 @@ TEST(Config, UnknownKeysAndBadTypesAreErrors) {
             "discard, quarantine, tempfail)");
   EXPECT_EQ(parse_config("[milter]\nsocket_mode = \"0999\"\n").error().message,
             "config:2:15: milter.socket_mode: expected octal like \"0660\"");
+  // Found by config_fuzz: a long value once overflowed the mode before being refused.
+  EXPECT_EQ(parse_config("[milter]\nsocket_mode = \"06max_batch_queries = 60\"\n").error().message,
+            "config:2:15: milter.socket_mode: expected octal like \"0660\"");
   auto syntax = parse_config("[milter\n", "f.toml");
   ASSERT_FALSE(syntax.ok());
   EXPECT_TRUE(syntax.error().message.starts_with("f.toml:1:")) << syntax.error().message;

@@ -117,14 +117,6 @@ sfsistat guarded(SMFICTX* ctx, const char* where, unsigned long step, F&& body) 
   return SMFIS_TEMPFAIL;
 }
 
-// Header values from the MTA use bare LF between folded lines; the buffered copy uses CRLF.
-void append_crlf(std::string* out, std::string_view v) {
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '\n' && (i == 0 || v[i - 1] != '\r')) *out += '\r';
-    *out += v[i];
-  }
-}
-
 // A buffering failure: tempfail now, or at end of message on a no-reply step.
 sfsistat buffer_failed(SMFICTX* ctx, ConnState* c, unsigned long step, const Error& e) {
   g_runtime->log->error("queue={} buffering failed: {}", queue_id(ctx), e.to_string());
@@ -245,12 +237,7 @@ sfsistat cb_header(SMFICTX* ctx, char* name, char* value) noexcept {
     if (c->msg->headers.size() < g_runtime->config->max_headers) {
       c->msg->headers.push_back(SeenHeader{std::string(n), std::string(v)});
     }
-    std::string line;
-    line.reserve(n.size() + v.size() + 4);
-    line.append(n).append(": ");
-    append_crlf(&line, v);
-    line.append("\r\n");
-    if (auto a = c->msg->buffer.append(line); !a) {
+    if (auto a = c->msg->buffer.append_header(n, v); !a) {
       return buffer_failed(ctx, c, SMFIP_NR_HDR, a.error());
     }
     return reply(c, SMFIP_NR_HDR, SMFIS_CONTINUE);
@@ -261,7 +248,7 @@ sfsistat cb_eoh(SMFICTX* ctx) noexcept {
   return guarded(ctx, "eoh", SMFIP_NR_EOH, [&]() -> sfsistat {
     ConnState* c = conn(ctx);
     if (c == nullptr || !c->msg) return reply(c, SMFIP_NR_EOH, SMFIS_CONTINUE);
-    if (auto a = c->msg->buffer.append("\r\n"); !a) {
+    if (auto a = c->msg->buffer.end_headers(); !a) {
       return buffer_failed(ctx, c, SMFIP_NR_EOH, a.error());
     }
     if (auto why = g_runtime->bypass->recipients(c->msg->rcpts)) {

@@ -1,4 +1,5 @@
-// hex.hpp: base-16 encoding of byte strings (digests, nonces, keys).
+// hex.hpp: base-16 encoding of byte strings (digests, nonces, keys), and percent-decoding
+// (RFC 3986 %XX escapes), the one decoder of URLs, MIME parameters, Pyzor fields and paths.
 //
 // Encoding writes lower-case digits unless told otherwise; decoding validates its input.
 // Thread-safety: pure functions, callable from any thread.
@@ -36,5 +37,14 @@ bool is_lower_hex(std::string_view s);
 // Returns the bytes that `hex` (digits of either case) encodes; kMalformed on an odd length
 // or a character that is not a hex digit.
 Result<std::string> hex_decode(std::string_view hex);
+
+// Replaces every %XX (two hex digits of either case) by its byte and keeps anything else,
+// a '%' not followed by two hex digits included, as it is: what browsers, Python's
+// urllib.parse.unquote and RFC 2231 readers do with text written by anyone.
+std::string percent_decode(std::string_view s);
+
+// As percent_decode, but a '%' not followed by two hex digits is kMalformed: for an
+// identifier that must mean exactly one thing (a path segment naming a record).
+Result<std::string> percent_decode_strict(std::string_view s);
 
 }  // namespace strop

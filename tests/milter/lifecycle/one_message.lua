@@ -6,13 +6,7 @@
 --   skipped  accepted with X-Strop-Skipped (a stage failed open)
 -- The body carries the phrase "lifecycle-marker-phrase" the test's rules file scores.
 
-local function expect(cond, what)
-  if not cond then error("expectation failed: " .. what, 2) end
-end
-
-local function step(r, what)
-  if r ~= nil then error(what .. ": " .. tostring(r), 2) end
-end
+dofile(LIB)  -- expect(), step()
 
 mt.set_timeout(60)
 local conn = mt.connect(SOCK, 40, 0.05)

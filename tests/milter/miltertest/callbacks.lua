@@ -5,13 +5,7 @@
 
 local GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
-local function expect(cond, what)
-  if not cond then error("expectation failed: " .. what, 2) end
-end
-
-local function step(r, what)
-  if r ~= nil then error(what .. ": " .. tostring(r), 2) end
-end
+dofile(LIB)  -- expect(), step()
 
 local function connect(ip)
   local conn = mt.connect(SOCK, 40, 0.05)

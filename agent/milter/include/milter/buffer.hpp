@@ -48,6 +48,11 @@ class MessageBuffer {
 
   // kIo when the spill file cannot be created or written.
   Result<void> append(std::string_view data);
+  // One header field as libmilter hands it over (the value's folded lines joined by bare
+  // LF): appends "NAME: VALUE\r\n" with every bare LF of the value made CRLF.
+  Result<void> append_header(std::string_view name, std::string_view value);
+  // The empty line that ends the header block.
+  Result<void> end_headers() { return append("\r\n"); }
   Result<std::string_view> view();
   void clear();
 

@@ -1,0 +1,46 @@
+// libFuzzer target for the admin API's request path (node/src/admin_api_internal.hpp): the
+// route, parsed before the request is authenticated, and the signature ID, percent-decoded
+// and parsed after. Input: one byte choosing the method, then the path. Besides "no crash,
+// no UB, no leak" it checks that a route's ID is a non-empty piece of the path under
+// /admin/sig/, that the method a route asks for is GET, POST or DELETE, and that an accepted
+// ID names a signature whose text form, plain or percent-encoded, parses back to it.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "base/hex.hpp"
+#include "node/src/admin_api_internal.hpp"
+
+namespace admin = strop::node::admin_internal;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  static constexpr std::string_view kMethods[] = {"GET", "POST", "DELETE", "PUT", "get"};
+  const std::string_view method = kMethods[data[0] % std::size(kMethods)];
+  const std::string_view path(reinterpret_cast<const char*>(data + 1), size - 1);
+
+  auto route = admin::route_of(path, method);
+  if (!route) return 0;
+  if (!path.starts_with(admin::kSigPrefix) || route->id.empty()) std::abort();
+  if (route->id.data() != path.data() + admin::kSigPrefix.size()) std::abort();
+  if (route->method != "GET" && route->method != "POST" && route->method != "DELETE") std::abort();
+
+  auto sig = admin::parse_id(route->id);
+  if (!sig) return 0;
+  if (route->id.size() > admin::kMaxIdChars) std::abort();
+  const std::string text = sig->text();
+  auto again = admin::parse_id(text);
+  if (!again || !(*again == *sig)) std::abort();
+  std::string encoded;
+  for (unsigned char c : text) {
+    encoded += '%';
+    strop::append_hex(&encoded, c, strop::HexCase::kUpper);
+  }
+  if (encoded.size() <= admin::kMaxIdChars) {
+    auto decoded = admin::parse_id(encoded);
+    if (!decoded || !(*decoded == *sig)) std::abort();
+  }
+  return 0;
+}
