@@ -17,19 +17,12 @@ namespace {
 
 using testing::body;
 using testing::fuzzy;
+using testing::in_child;
 using testing::TempDir;
 
 constexpr std::int64_t kT0 = 1'700'000'000;
 
 TimePoint at(std::int64_t s) { return TimePoint(std::chrono::seconds(s)); }
-
-int in_child(const std::function<int()>& f) {
-  pid_t pid = fork();
-  if (pid == 0) _exit(f());
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
-}
 
 class StoreAdminTest : public ::testing::Test {
  protected:

@@ -22,6 +22,7 @@ namespace {
 
 using testing::body;
 using testing::fuzzy;
+using testing::in_child;
 using testing::TempDir;
 
 constexpr TimePoint kT0{std::chrono::seconds(1'700'000'000)};
@@ -222,16 +223,6 @@ TEST_F(StoreTest, FuzzyIndexFindsSimilarSignatures) {
     // A malformed fuzzy value matches nothing and is not an error.
     EXPECT_TRUE(check(*s, {sigs::Signature{sigs::Engine::kFuzzy, "zz"}}).matches.empty());
   }
-}
-
-// Runs f in a forked child (a separate process, as the admin commands are; LMDB forbids
-// opening one environment twice in one process) and returns its exit code.
-int in_child(const std::function<int()>& f) {
-  pid_t pid = fork();
-  if (pid == 0) _exit(f());
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
 }
 
 TEST_F(StoreTest, AdminProcessAndServerSeeEachOthersWrites) {

@@ -3,16 +3,30 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 
 #include "sigs/signature.hpp"
 
 namespace strop::storage::testing {
+
+// Runs f in a forked child (a separate process, as the admin commands are; LMDB forbids
+// opening one environment twice in one process) and returns its exit code, 100 when it did
+// not exit normally.
+inline int in_child(const std::function<int()>& f) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(f());
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+}
 
 // A fresh directory under $TMPDIR, removed with everything in it on destruction.
 class TempDir {
