@@ -18,10 +18,15 @@ RateLimiter::RateLimiter(double per_second, double burst, std::size_t max_keys)
       burst_(std::max(burst, 1.0)),
       max_per_shard_(std::max<std::size_t>(max_keys / kShards, 1)) {}
 
-void RateLimiter::evict_idle(Shard& s, std::int64_t now_ns) {
+void RateLimiter::set_rate(double per_second, double burst) {
+  burst_.store(std::max(burst, 1.0), std::memory_order_relaxed);
+  rate_.store(per_second, std::memory_order_relaxed);
+}
+
+void RateLimiter::evict_idle(Shard& s, std::int64_t now_ns, double rate, double burst) {
   for (auto it = s.buckets.begin(); it != s.buckets.end();) {
-    double refill = static_cast<double>(now_ns - it->second.last_ns) * 1e-9 * rate_;
-    if (it->second.tokens + refill >= burst_) {
+    double refill = static_cast<double>(now_ns - it->second.last_ns) * 1e-9 * rate;
+    if (it->second.tokens + refill >= burst) {
       it = s.buckets.erase(it);
     } else {
       ++it;
@@ -30,27 +35,29 @@ void RateLimiter::evict_idle(Shard& s, std::int64_t now_ns) {
 }
 
 RateLimiter::Decision RateLimiter::take(std::string_view key, std::int64_t now_ns, double cost) {
-  if (rate_ <= 0) return {};
+  const double rate = rate_.load(std::memory_order_relaxed);
+  const double burst = burst_.load(std::memory_order_relaxed);
+  if (rate <= 0) return {};
   Shard& s = shards_[shard_of(key, kShards)];
   MutexLock lock(&s.mu);
   auto it = s.buckets.find(std::string(key));
   if (it == s.buckets.end()) {
     if (s.buckets.size() >= max_per_shard_) {
-      evict_idle(s, now_ns);
+      evict_idle(s, now_ns, rate, burst);
       if (s.buckets.size() >= max_per_shard_) return {};  // fail open, untracked
     }
-    it = s.buckets.emplace(std::string(key), Bucket{burst_, now_ns}).first;
+    it = s.buckets.emplace(std::string(key), Bucket{burst, now_ns}).first;
   }
   Bucket& b = it->second;
   if (now_ns > b.last_ns) {
-    b.tokens = std::min(burst_, b.tokens + static_cast<double>(now_ns - b.last_ns) * 1e-9 * rate_);
+    b.tokens = std::min(burst, b.tokens + static_cast<double>(now_ns - b.last_ns) * 1e-9 * rate);
     b.last_ns = now_ns;
   }
   if (b.tokens >= cost) {
     b.tokens -= cost;
     return {};
   }
-  return {false, (cost - b.tokens) / rate_};
+  return {false, (cost - b.tokens) / rate};
 }
 
 std::size_t RateLimiter::size() const {

@@ -34,6 +34,27 @@ TEST(RateLimiter, KeysAreIndependentAndDisabledAllowsAll) {
   EXPECT_EQ(off.size(), 0u);
 }
 
+TEST(RateLimiter, NewRateTakesEffectAtOnce) {
+  RateLimiter l(1, 2, 1000);
+  EXPECT_TRUE(l.take("a", 0).allowed);
+  EXPECT_TRUE(l.take("a", 0).allowed);
+  EXPECT_FALSE(l.take("a", 0).allowed);
+  // A reload to 10/s, bucket 5: the spent bucket refills at the new rate...
+  l.set_rate(10, 5);
+  EXPECT_FALSE(l.take("a", kSec / 20).allowed);
+  EXPECT_TRUE(l.take("a", kSec / 10).allowed);
+  // ...up to the new size.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(l.take("a", 100 * kSec).allowed) << i;
+  EXPECT_FALSE(l.take("a", 100 * kSec).allowed);
+  // Turned off, everything passes; turned on again, limits apply again.
+  l.set_rate(0, 0);
+  EXPECT_FALSE(l.enabled());
+  for (int i = 0; i < 50; ++i) EXPECT_TRUE(l.take("a", 100 * kSec).allowed);
+  l.set_rate(1, 1);
+  EXPECT_TRUE(l.take("b", 200 * kSec).allowed);
+  EXPECT_FALSE(l.take("b", 200 * kSec).allowed);
+}
+
 TEST(RateLimiter, BoundedKeys) {
   RateLimiter l(1, 1, 32);  // 2 per shard
   for (int i = 0; i < 1000; ++i) (void)l.take("k" + std::to_string(i), 0);

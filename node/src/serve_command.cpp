@@ -3,12 +3,12 @@
 // [--udp-listen ADDR:PORT|auto|off] [--admin-listen ADDR:PORT|off] [--print-config]`.
 //
 // Lifecycle: SIGHUP re-reads the same configuration file (with the same flags over it) and
-// applies what can change safely while serving: node.log, node.log_format, node.log_level and
-// the TLS certificate and key; a file with an error is logged and the running configuration
-// kept; other changed keys are named in a warning and wait for a restart. SIGTERM/SIGINT
-// drain (server.hpp). Under systemd (sd_notify, base/service.hpp): READY=1 once every
-// listener is bound, RELOADING=1 then READY=1 around a reload, STOPPING=1 when draining
-// begins, WATCHDOG=1 while serving when WatchdogSec= is set.
+// applies what can change safely while serving: node.log, node.log_format, node.log_level,
+// the [rate_limit] rates and bucket sizes, and the TLS certificate and key; a file with an error is
+// logged and the running configuration kept; other changed keys are named in a warning and wait for
+// a restart. SIGTERM/SIGINT drain (server.hpp). Under systemd (sd_notify, base/service.hpp):
+// READY=1 once every listener is bound, RELOADING=1 then READY=1 around a reload, STOPPING=1 when
+// draining begins, WATCHDOG=1 while serving when WatchdogSec= is set.
 #include <spdlog/spdlog.h>
 #include <sysexits.h>
 
@@ -66,7 +66,8 @@ log::Options log_options(const Config& c) {
 
 // SIGHUP: the configuration file again, applied where that is safe (see the file comment).
 // Runs on the API listener's first I/O thread.
-void reload(const CommonOptions& common, const ServeOptions& opt, Config* running, Server& server) {
+void reload(const CommonOptions& common, const ServeOptions& opt, Config* running, Server& server,
+            SignatureService& service) {
   auto log = spdlog::get("node");
   strop::service::notify_reloading();
   std::optional<Config> loaded;
@@ -106,11 +107,18 @@ void reload(const CommonOptions& common, const ServeOptions& opt, Config* runnin
   rest.log_level = next.log_level;
   rest.tls_cert = next.tls_cert;
   rest.tls_key = next.tls_key;
+  rest.ip_limit = next.ip_limit;
+  rest.reporter_limit = next.reporter_limit;
+  rest.register_limit = next.register_limit;
   if (to_toml(rest) != to_toml(next)) {
     log->warn(
-        "reload: settings other than node.log, node.log_format, node.log_level and tls.* "
-        "changed; they take effect at the next restart");
+        "reload: settings other than node.log, node.log_format, node.log_level, the "
+        "rate_limit rates and bursts and tls.* changed; they take effect at the next restart");
   }
+  service.set_rate_limits(next);
+  running->ip_limit = next.ip_limit;
+  running->reporter_limit = next.reporter_limit;
+  running->register_limit = next.register_limit;
   strop::log::reconfigure(log_options(next));
   running->log = next.log;
   running->log_format = next.log_format;
@@ -257,8 +265,9 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   }
   Config running = c;
   Server& api_server = **server;
-  api_server.set_on_reload(
-      [&common, &opt, &running, &api_server] { reload(common, opt, &running, api_server); });
+  api_server.set_on_reload([&common, &opt, &running, &api_server, &service] {
+    reload(common, opt, &running, api_server, *service);
+  });
   api_server.set_ready(true);
   log->info(
       "strop-node {} ready: listening on {}:{} ({}, {} threads, data {}, {} signatures, {} "

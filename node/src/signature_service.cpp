@@ -86,6 +86,12 @@ ServiceResult<void> SignatureService::admit(RateLimiter& limiter, std::string_vi
   return ServiceError{ServiceErrc::kRateLimited, what, retry_seconds(d.retry_after_seconds)};
 }
 
+void SignatureService::set_rate_limits(const Config& c) {
+  ip_limiter_.set_rate(c.ip_limit.per_second, c.ip_limit.burst);
+  reporter_limiter_.set_rate(c.reporter_limit.per_second, c.reporter_limit.burst);
+  register_limiter_.set_rate(c.register_limit.per_second, c.register_limit.burst);
+}
+
 ServiceResult<void> SignatureService::admit_client(std::string_view client) {
   return admit(ip_limiter_, client, metrics_.rate_limited_ip, "client request rate exceeded");
 }

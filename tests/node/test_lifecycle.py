@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """strop-node's lifecycle (docs/operations.md "Signals, reload and readiness"): SIGHUP under
-load reloads the configuration file (log level and format take effect, a broken file is
+load reloads the configuration file (log level and format take effect, rate limits change at
+once, a broken file is
 logged and the running configuration kept) and never stops the node or fails a request;
 sd_notify READY=1 / RELOADING=1 / STOPPING=1 on a NOTIFY_SOCKET the test binds; /readyz;
 /metrics with strop_build_info, the process_* series and histograms; the admin listener
@@ -133,6 +134,38 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(load.failures, [])
             self.assertGreater(done, 0)
             self.assertTrue(node.alive())
+            self.assertEqual(node.stop(), 0)
+        finally:
+            node.cleanup()
+
+    def test_sighup_reloads_rate_limits(self):
+        node = h.Node(config("info"))
+        node.start()
+        try:
+            count = lambda s: sum(1 for l in node.log_lines if s in l)  # noqa: E731
+            c = node.client()
+
+            def statuses(n):
+                return [c.check([[h.body_sig()]]).status for _ in range(n)]
+
+            # Off at start: nothing is refused.
+            self.assertEqual(set(statuses(20)), {200})
+            # 1 request/s per client address, bucket 2: a burst of ten is refused after two.
+            with open(node.config_path, "w") as f:
+                f.write(config("info").replace("ip_per_second = 0", "ip_per_second = 1\nip_burst = 2"))
+            node.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: count("reloaded configuration from") >= 1, "the first reload")
+            got = statuses(10)
+            self.assertIn(429, got)
+            self.assertLessEqual(got.count(200), 3)  # the bucket, plus at most one refill
+            self.assertEqual(count("take effect at the next restart"), 0, "rate limits are reloadable")
+            # Off again: nothing is refused.
+            with open(node.config_path, "w") as f:
+                f.write(config("info"))
+            node.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: count("reloaded configuration from") >= 2, "the second reload")
+            self.assertEqual(set(statuses(20)), {200})
+            c.close()
             self.assertEqual(node.stop(), 0)
         finally:
             node.cleanup()

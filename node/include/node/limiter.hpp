@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -35,7 +36,11 @@ class RateLimiter {
   // Takes `cost` tokens from `key`'s bucket at time `now_ns` (a monotonic clock).
   Decision take(std::string_view key, std::int64_t now_ns, double cost = 1.0);
 
-  bool enabled() const { return rate_ > 0; }
+  // New rate and bucket size (a reloaded configuration), for every take() from now on;
+  // tracked buckets keep their tokens, capped at the new size when they next refill.
+  void set_rate(double per_second, double burst);
+
+  bool enabled() const { return rate_.load(std::memory_order_relaxed) > 0; }
   std::size_t size() const;
 
  private:
@@ -49,10 +54,11 @@ class RateLimiter {
   };
   static constexpr std::size_t kShards = 16;
 
-  void evict_idle(Shard& s, std::int64_t now_ns) REQUIRES(s.mu);
+  void evict_idle(Shard& s, std::int64_t now_ns, double rate, double burst) REQUIRES(s.mu);
 
-  const double rate_;
-  const double burst_;
+  // Read once per take(); a take() racing set_rate() may pair the old rate with the new size.
+  std::atomic<double> rate_;
+  std::atomic<double> burst_;
   const std::size_t max_per_shard_;
   std::array<Shard, kShards> shards_;
 };

@@ -135,6 +135,10 @@ class SignatureService {
 
   // ---- budgets (token buckets; a refusal is counted in NodeMetrics)
 
+  // The [rate_limit] rates and bucket sizes of a reloaded configuration, for every request
+  // from now on (rate_limit_entries waits for a restart). Thread-safe.
+  void set_rate_limits(const Config& config);
+
   // One request from `client` (an address key; any stable bytes). kRateLimited when spent.
   ServiceResult<void> admit_client(std::string_view client);
   // One report/revoke request of `reporter` (its name). kRateLimited when spent.
