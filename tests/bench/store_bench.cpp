@@ -25,49 +25,13 @@
 #include <vector>
 
 #include "storage/store.hpp"
+#include "synthetic_store.hpp"
 
 using namespace strop;
 using namespace strop::storage;
+using namespace strop::bench;
 
 namespace {
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::string hex_of(std::mt19937_64& rng, int chars) {
-  static const char* kHex = "0123456789abcdef";
-  std::string s(static_cast<std::size_t>(chars), '0');
-  for (auto& c : s) c = kHex[rng() & 15];
-  return s;
-}
-
-std::string razor_of(std::mt19937_64& rng, int chars) {
-  static const char* kAlpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string s(static_cast<std::size_t>(chars), 'A');
-  for (auto& c : s) c = kAlpha[rng() & 63];
-  return s;
-}
-
-// The signatures of synthetic message number `m` (deterministic).
-std::vector<sigs::Signature> message(std::uint64_t m) {
-  std::mt19937_64 rng(m * 0x9e3779b97f4a7c15ULL + 12345);
-  std::vector<sigs::Signature> out;
-  out.push_back({sigs::Engine::kBody, hex_of(rng, 32)});
-  sigs::FuzzyHashes h{};
-  for (auto& x : h) x = static_cast<std::uint32_t>(rng());
-  out.push_back({sigs::Engine::kFuzzy, sigs::encode_fuzzy(h)});
-  for (int i = 0; i < 3; ++i) out.push_back({sigs::Engine::kUrl, hex_of(rng, 32)});
-  out.push_back({sigs::Engine::kRazorE4, razor_of(rng, 28)});
-  for (int i = 0; i < 2; ++i) out.push_back({sigs::Engine::kRazorE8, razor_of(rng, 12)});
-  return out;
-}
 
 // A spammer's variant: new body digest and URLs, fuzzy with 20 of 32 positions kept.
 std::vector<sigs::Signature> variant(std::uint64_t m, std::uint64_t salt) {

@@ -11,3 +11,24 @@ end
 function step(r, what)
   if r ~= nil then error(what .. ": " .. tostring(r), 2) end
 end
+
+-- transaction(sock, queue_id, from, rcpt): connects to the milter at sock (client
+-- 192.0.2.10, client.example), says HELO, sets the queue id macro and sends MAIL FROM, RCPT TO
+-- and DATA, expecting "continue" at each step the milter answers. Returns the connection,
+-- ready for headers.
+function transaction(sock, queue_id, from, rcpt)
+  local conn = mt.connect(sock, 40, 0.05)
+  expect(conn ~= nil, "connect to " .. sock)
+  step(mt.conninfo(conn, "client.example", "192.0.2.10"), "conninfo")
+  expect(mt.getreply(conn) == SMFIR_CONTINUE, "connect continues")
+  step(mt.helo(conn, "client.example"), "helo")
+  step(mt.macro(conn, SMFIC_MAIL, "i", queue_id), "macro i")
+  step(mt.mailfrom(conn, from), "mailfrom")
+  expect(mt.getreply(conn) == SMFIR_CONTINUE, "MAIL continues")
+  step(mt.rcptto(conn, rcpt), "rcptto")
+  if not mt.test_option(conn, SMFIP_NR_RCPT) then
+    expect(mt.getreply(conn) == SMFIR_CONTINUE, "RCPT continues")
+  end
+  if not mt.test_option(conn, SMFIP_NODATA) then step(mt.data(conn), "data") end
+  return conn
+end

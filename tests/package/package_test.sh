@@ -180,8 +180,8 @@ wait_for "milter socket" test -S /run/strop-milter/milter.sock
 [ "$(ps -o user= -p "$milter_pid")" = strop-milter ] || fail "milter does not run as strop-milter"
 for kind in spam ham; do
   msg=$spam; [ "$kind" = ham ] && msg=$ham
-  miltertest -D SOCK=unix:/run/strop-milter/milter.sock -D "MSG=$msg" -D "EXPECT=$kind" \
-    -s "$here/send.lua" || { cat "$T/milter.log"; fail "miltertest $kind"; }
+  miltertest -D SOCK=unix:/run/strop-milter/milter.sock -D "LIB=$here/../milter/mt_lib.lua" \
+    -D "MSG=$msg" -D "EXPECT=$kind" -s "$here/send.lua" || { cat "$T/milter.log"; fail "miltertest $kind"; }
 done
 
 echo "== SIGTERM"

@@ -1,15 +1,10 @@
 -- send.lua: one message file through strop-milter, driven by miltertest (the MTA side).
--- Run by package_test.sh with -D SOCK=unix:PATH -D MSG=FILE -D EXPECT=spam|ham.
+-- Run by package_test.sh with -D SOCK=unix:PATH -D LIB=tests/milter/mt_lib.lua -D MSG=FILE
+-- -D EXPECT=spam|ham.
 -- spam: accepted and tagged (X-Spam-Flag added, STROP_NODE in X-Spam-Status: the milter
 -- asked the node); ham: accepted without X-Spam-Flag.
 
-local function expect(cond, what)
-  if not cond then error("expectation failed: " .. what, 2) end
-end
-
-local function step(r, what)
-  if r ~= nil then error(what .. ": " .. tostring(r), 2) end
-end
+dofile(LIB)  -- tests/milter/mt_lib.lua: expect(), step(), transaction()
 
 local f = assert(io.open(MSG, "rb"))
 local text = f:read("a"):gsub("\r\n", "\n")
@@ -27,19 +22,7 @@ for line in (head .. "\n"):gmatch("(.-)\n") do
 end
 
 mt.set_timeout(30)
-local conn = mt.connect(SOCK, 40, 0.25)
-expect(conn ~= nil, "connect to " .. SOCK)
-step(mt.conninfo(conn, "client.example", "192.0.2.10"), "conninfo")
-expect(mt.getreply(conn) == SMFIR_CONTINUE, "connect continues")
-step(mt.helo(conn, "client.example"), "helo")
-step(mt.macro(conn, SMFIC_MAIL, "i", "PKGTEST01"), "macro i")
-step(mt.mailfrom(conn, "<sender@example.org>"), "mailfrom")
-expect(mt.getreply(conn) == SMFIR_CONTINUE, "MAIL continues")
-step(mt.rcptto(conn, "<user@test.local>"), "rcptto")
-if not mt.test_option(conn, SMFIP_NR_RCPT) then
-  expect(mt.getreply(conn) == SMFIR_CONTINUE, "RCPT continues")
-end
-if not mt.test_option(conn, SMFIP_NODATA) then step(mt.data(conn), "data") end
+local conn = transaction(SOCK, "PKGTEST01", "<sender@example.org>", "<user@test.local>")
 for _, h in ipairs(headers) do step(mt.header(conn, h[1], h[2]), "header " .. h[1]) end
 step(mt.eoh(conn), "eoh")
 local crlf = body:gsub("\n", "\r\n")

@@ -6,22 +6,10 @@
 --   skipped  accepted with X-Strop-Skipped (a stage failed open)
 -- The body carries the phrase "lifecycle-marker-phrase" the test's rules file scores.
 
-dofile(LIB)  -- expect(), step()
+dofile(LIB)  -- expect(), step(), transaction()
 
 mt.set_timeout(60)
-local conn = mt.connect(SOCK, 40, 0.05)
-expect(conn ~= nil, "connect to " .. SOCK)
-step(mt.conninfo(conn, "client.example", "192.0.2.10"), "conninfo")
-expect(mt.getreply(conn) == SMFIR_CONTINUE, "connect continues")
-step(mt.helo(conn, "client.example"), "helo")
-step(mt.macro(conn, SMFIC_MAIL, "i", "LIFE1"), "macro i")
-step(mt.mailfrom(conn, "<alice@example.org>"), "mailfrom")
-expect(mt.getreply(conn) == SMFIR_CONTINUE, "MAIL continues")
-step(mt.rcptto(conn, "<u@test.local>"), "rcptto")
-if not mt.test_option(conn, SMFIP_NR_RCPT) then
-  expect(mt.getreply(conn) == SMFIR_CONTINUE, "RCPT continues")
-end
-if not mt.test_option(conn, SMFIP_NODATA) then step(mt.data(conn), "data") end
+local conn = transaction(SOCK, "LIFE1", "<alice@example.org>", "<u@test.local>")
 step(mt.header(conn, "From", "alice@example.org"), "header From")
 step(mt.header(conn, "Subject", "lifecycle"), "header Subject")
 step(mt.eoh(conn), "eoh")
