@@ -81,8 +81,11 @@ Evidence evidence(const sigs::SignatureSet& stored, const sigs::SignatureSet& ch
 }
 
 bool decides(const Evidence& e, const Policy& p) {
-  if (e.body || e.attach || e.fuzzy_equal >= p.fuzzy_min) return true;
+  if (e.body || e.attach) return true;
+  if (e.fuzzy_equal >= std::max(p.fuzzy_min, p.fuzzy_alone_min)) return true;
   if (!e.url) return false;
+  if (e.fuzzy_equal >= p.fuzzy_min) return true;
+  if (p.url_fuzzy_min > 0 && e.fuzzy_equal >= p.url_fuzzy_min) return true;
   switch (p.url_rule) {
     case UrlRule::kAlone: return true;
     case UrlRule::kNoText: return !e.checked_has_text;
@@ -101,6 +104,12 @@ std::vector<Policy> sweep_policies() {
           {"fuzzy>=13, url if no fuzzy", 13, UrlRule::kNoFuzzy},
           {"fuzzy>=14, url if no fuzzy", 14, UrlRule::kNoFuzzy},
           {"fuzzy>=16, url if no fuzzy", 16, UrlRule::kNoFuzzy},
+          {"url+fuzzy>=4", 10, UrlRule::kNoFuzzy, 4},
+          {"url+fuzzy>=5", 10, UrlRule::kNoFuzzy, 5},
+          {"url+fuzzy>=6", 10, UrlRule::kNoFuzzy, 6},
+          {"url+fuzzy>=7", 10, UrlRule::kNoFuzzy, 7},
+          {"url+fuzzy>=5, fuzzy alone>=17", 10, UrlRule::kNoFuzzy, 5, 17},
+          {"url+fuzzy>=5, fuzzy alone>=14", 10, UrlRule::kNoFuzzy, 5, 14},
           {"current (sigs::compare)", sigs::kFuzzyMatchMin, UrlRule::kNoFuzzy}};
 }
 

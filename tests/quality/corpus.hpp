@@ -59,6 +59,11 @@ struct Policy {
   const char* name = "";
   int fuzzy_min = sigs::kFuzzyMatchMin;
   UrlRule url_rule = UrlRule::kNoFuzzy;
+  // A url/1 match together with at least this many equal fuzzy/1 positions decides (0: off).
+  int url_fuzzy_min = 0;
+  // fuzzy/1 alone decides at >= this; from fuzzy_min up to it only with a url/1 match too
+  // (0: fuzzy_min alone decides).
+  int fuzzy_alone_min = 0;
 };
 bool decides(const Evidence& e, const Policy& p);
 // The policies every sweep prints: the one before issue 13 (10/32, URL alone decides), the
