@@ -13,6 +13,7 @@ pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)  # sd_notify (base/service.hpp)
+pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats)  # fleet mode: NATS JetStream client (node/src/fleet_nats.cpp)
 set(Boost_NO_WARN_NEW_VERSIONS ON)
 find_package(Boost 1.81 EXACT REQUIRED)
 # Boost.System is header-only since 1.69; Boost::system is kept as a name for the headers.

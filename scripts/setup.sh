@@ -13,6 +13,8 @@ PKGS=(
   # real peers used by the tests (legacy clients, MTA, AV, rules)
   razor pyzor python3-gdbm postfix swaks clamav-daemon clamdscan spamassassin spamd spamc
   miltertest curl procps iproute2 util-linux
+  # fleet mode: the NATS JetStream server (tests) and its C client (node/src/fleet*)
+  nats-server libnats-dev
   # Debian packages (scripts/package.sh, tests/package): debhelper's build, lintian, man pages
   # from scdoc sources, systemd-analyze for the units, man-db/bsdextrautils to render them
   debhelper dpkg-dev fakeroot lintian scdoc systemd man-db bsdextrautils passwd

@@ -246,9 +246,13 @@ int run_stats(const CommonOptions& common, bool json) {
   for (auto e : sigs::kAllEngines)
     by_engine[std::string(sigs::engine_name(e))] =
         s.signatures_by_engine[static_cast<std::size_t>(e)];
-  nlohmann::json j = {{"signatures", s.signatures}, {"signatures_by_engine", by_engine},
-                      {"votes", s.votes},           {"reporters", s.reporters},
-                      {"map_bytes", s.map_bytes},   {"used_bytes", s.used_bytes}};
+  nlohmann::json j = {{"signatures", s.signatures},
+                      {"signatures_by_engine", by_engine},
+                      {"votes", s.votes},
+                      {"reporters", s.reporters},
+                      {"map_bytes", s.map_bytes},
+                      {"used_bytes", s.used_bytes},
+                      {"applied_sequence", s.applied_sequence}};
   if (json) {
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -263,6 +267,7 @@ int run_stats(const CommonOptions& common, bool json) {
       "votes       %llu\nreporters   %llu\nmap bytes   %llu\nused bytes  %llu\n",
       static_cast<unsigned long long>(s.votes), static_cast<unsigned long long>(s.reporters),
       static_cast<unsigned long long>(s.map_bytes), static_cast<unsigned long long>(s.used_bytes));
+  std::printf("applied sequence %llu\n", static_cast<unsigned long long>(s.applied_sequence));
   return 0;
 }
 

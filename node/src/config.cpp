@@ -50,6 +50,7 @@ const cfg::Table<Config>& table() {
   using L = protocol::Limits;
   using RL = RateLimit;
   using U = Config::Udp;
+  using K = Config::Cluster;
   static const cfg::Table<C> kTable({
       // [node]
       cfg::string_key<C>("node", "data_dir", "data directory, created 0700 if missing",
@@ -223,6 +224,30 @@ const cfg::Table<Config>& table() {
                          cfg::nested(&C::udp, &U::listen)),
       cfg::integer_key<C>("udp", "threads", "receiving threads", cfg::nested(&C::udp, &U::threads),
                           1, 256),
+      // [cluster] (fleet mode, docs/fleet.md)
+      cfg::string_list_key<C>("cluster", "nats_urls", "NATS JetStream servers; []: standalone node",
+                              cfg::nested(&C::cluster, &K::nats_urls)),
+      cfg::string_key<C>("cluster", "stream", "JetStream stream of the fleet's writes",
+                         cfg::nested(&C::cluster, &K::stream)),
+      cfg::string_key<C>("cluster", "subject", "the stream's subject",
+                         cfg::nested(&C::cluster, &K::subject)),
+      cfg::integer_key<C>("cluster", "replicas", "stream replicas when this node creates it",
+                          cfg::nested(&C::cluster, &K::replicas), 1, 5),
+      cfg::string_key<C>("cluster", "node_id", "this node's id in events; \"\": host-random",
+                         cfg::nested(&C::cluster, &K::node_id)),
+      cfg::string_key<C>("cluster", "credentials", "NATS .creds file; \"\": none",
+                         cfg::nested(&C::cluster, &K::credentials)),
+      cfg::string_key<C>("cluster", "tls_ca", "CA bundle verifying the NATS servers",
+                         cfg::nested(&C::cluster, &K::tls_ca)),
+      cfg::string_key<C>("cluster", "tls_cert", "client certificate for NATS",
+                         cfg::nested(&C::cluster, &K::tls_cert)),
+      cfg::string_key<C>("cluster", "tls_key", "its private key",
+                         cfg::nested(&C::cluster, &K::tls_key)),
+      cfg::duration_key<C>("cluster", "publish_timeout_ms",
+                           "write not replicated and applied in this: 503",
+                           cfg::nested(&C::cluster, &K::publish_timeout), 100, 600'000),
+      cfg::duration_key<C>("cluster", "connect_timeout_ms", "one NATS connection attempt",
+                           cfg::nested(&C::cluster, &K::connect_timeout), 100, 600'000),
   });
   return kTable;
 }
@@ -280,6 +305,18 @@ Result<void> validate(const Config& c) {
     return make_error(Errc::kInvalidArgument,
                       "udp.listen: strop-udp/1 checks are anonymous; switch it off or set "
                       "api.anonymous_check = true");
+  }
+  if (!c.cluster.nats_urls.empty()) {
+    if (c.cluster.stream.empty() || c.cluster.subject.empty()) {
+      return make_error(Errc::kInvalidArgument, "cluster.stream and cluster.subject must be set");
+    }
+    if (c.cluster.tls_cert.empty() != c.cluster.tls_key.empty()) {
+      return make_error(Errc::kInvalidArgument,
+                        "cluster.tls_cert and cluster.tls_key must be set together");
+    }
+    if (c.cluster.node_id.size() > 64) {
+      return make_error(Errc::kInvalidArgument, "cluster.node_id: at most 64 bytes");
+    }
   }
   if (c.store.max_map_bytes < c.store.initial_map_bytes) {
     return make_error(Errc::kInvalidArgument,

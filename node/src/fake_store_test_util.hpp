@@ -126,6 +126,25 @@ class FakeStore : public storage::Store {
     s.writer_queue_depth = held.size();
     return s;
   }
+  // Fleet mode: events are recorded and acknowledged; votes among them are not applied.
+  std::vector<storage::LoggedWrite> logged;
+  void apply_logged(storage::LoggedWrite w, storage::LoggedCallback done) override {
+    storage::LoggedOutcome out;
+    {
+      std::lock_guard lock(mu_);
+      if (w.seq <= applied_) {
+        out.skipped = true;
+      } else {
+        applied_ = w.seq;
+        logged.push_back(std::move(w));
+      }
+    }
+    done(std::move(out));
+  }
+  std::uint64_t applied_sequence() override {
+    std::lock_guard lock(mu_);
+    return applied_;
+  }
   Result<void> flush() override { return {}; }
   Result<std::uint64_t> expire(storage::TimePoint) override { return std::uint64_t{0}; }
   Result<void> backup(const std::string&) override { return {}; }
@@ -182,6 +201,7 @@ class FakeStore : public storage::Store {
   }
 
  private:
+  std::uint64_t applied_ = 0;
   void vote(storage::ReporterId r, std::vector<sigs::Signature> sigs, bool revoke,
             storage::VoteCallback done) {
     if (unavailable) return done(make_error(Errc::kUnavailable, "writer queue full"));

@@ -22,6 +22,7 @@
 #include "base/log.hpp"
 #include "base/service.hpp"
 #include "commands.hpp"
+#include "node/fleet.hpp"
 #include "node/handlers.hpp"
 #include "node/metrics.hpp"
 #include "node/pyzor_listener.hpp"
@@ -43,6 +44,7 @@ struct ServeOptions {
   std::optional<std::string> pyzor_listen;
   std::optional<std::string> udp_listen;
   std::optional<std::string> admin_listen;
+  std::optional<std::string> cluster_nats;
   bool print_config = false;
 };
 
@@ -54,6 +56,17 @@ void apply_flags(const ServeOptions& opt, Config* c) {
   if (opt.pyzor_listen) c->pyzor.listen = *opt.pyzor_listen;
   if (opt.udp_listen) c->udp.listen = *opt.udp_listen;
   if (opt.admin_listen) c->admin.listen = *opt.admin_listen;
+  if (opt.cluster_nats) {
+    c->cluster.nats_urls.clear();
+    std::string_view rest = *opt.cluster_nats;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      auto url = rest.substr(0, comma);
+      if (!url.empty()) c->cluster.nats_urls.emplace_back(url);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
 }
 
 log::Options log_options(const Config& c) {
@@ -179,6 +192,22 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   auto service = std::make_unique<SignatureService>(
       resolved, *store, metrics, Clocks{},
       [&blocking](std::function<void()> job) { boost::asio::post(blocking, std::move(job)); });
+  // Fleet mode: writes through the replicated log (docs/fleet.md).
+  std::unique_ptr<Fleet> fleet;
+  std::unique_ptr<NatsFleet> nats;
+  if (!c.cluster.nats_urls.empty()) {
+    fleet =
+        std::make_unique<Fleet>(*store, FleetOptions{fleet_origin(c), c.cluster.publish_timeout});
+    auto started = start_nats_fleet(c, *fleet);
+    if (!started) {
+      log->critical("{}", started.error().message);
+      return started.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
+    }
+    nats = std::move(*started);
+    service->set_fleet(fleet.get());
+    log->info("fleet mode: node id {}, stream {} ({}), applied sequence {}", fleet->origin(),
+              c.cluster.stream, c.cluster.subject, store->applied_sequence());
+  }
   auto api = std::make_unique<Api>(*service);
   auto server = Server::create(c, *api, metrics);
   if (!server) {
@@ -300,6 +329,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     admin->stop();
     admin->join();
   }
+  if (nats) nats->stop();  // fails writes still waiting for the log
   blocking.join();
   if (auto f = store->flush(); !f) log->error("final flush failed: {}", f.error().to_string());
   admin.reset();
@@ -309,6 +339,8 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   server->reset();
   api.reset();
   service.reset();
+  nats.reset();
+  fleet.reset();
   store.reset();
   std::signal(SIGHUP, SIG_IGN);  // the listener's handler is gone with it
   log->info("stopped");
@@ -336,6 +368,9 @@ void setup_serve(CLI::App& app, const std::shared_ptr<CommonOptions>& common, in
   sub->add_option("--admin-listen", opt->admin_listen,
                   "Admin listener ADDR:PORT (/metrics, /healthz, /readyz, admin API), or off "
                   "(overrides admin.listen; when set, /metrics leaves the API listener)");
+  sub->add_option("--cluster-nats", opt->cluster_nats,
+                  "Fleet mode: NATS JetStream servers URL[,URL...] (overrides cluster.nats_urls; "
+                  "docs/fleet.md)");
   sub->add_flag("--print-config", opt->print_config,
                 "Print the effective configuration as TOML and exit");
   sub->callback([common, opt, exit_code] { *exit_code = run_serve(*common, *opt); });

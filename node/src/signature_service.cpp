@@ -11,6 +11,7 @@
 #include <memory>
 #include <utility>
 
+#include "node/fleet.hpp"
 #include "node_common.hpp"
 #include "verdict.hpp"
 
@@ -182,8 +183,36 @@ ServiceResult<Authenticated> SignatureService::authenticate(const protocol::Auth
   return verified;
 }
 
+namespace {
+
+// A fleet write's outcome as the service reports it: the refusal, or the part asked for.
+template <class T, class F>
+ServiceResult<T> from_logged(Result<storage::LoggedOutcome> r, F pick) {
+  if (!r) return store_error(r.error());
+  if (r->refused) return store_error(*r->refused);
+  return pick(*r);
+}
+
+}  // namespace
+
 ServiceResult<storage::Reporter> SignatureService::add_reporter_now(
     const storage::ReporterSpec& spec) {
+  if (fleet_ != nullptr) {
+    protocol::FleetAddReporter a;
+    a.name = spec.name;
+    a.secret = spec.secret;
+    a.trust = spec.trust;
+    a.pinned = spec.pinned;
+    a.admin = spec.admin;
+    a.open_registration = spec.open_registration;
+    return from_logged<storage::Reporter>(
+        fleet_->submit_and_wait(std::move(a), clocks_.unix_seconds()),
+        [](storage::LoggedOutcome& o) -> ServiceResult<storage::Reporter> {
+          if (!o.reporter)
+            return ServiceError{ServiceErrc::kInternal, "registration not applied", 0};
+          return std::move(*o.reporter);
+        });
+  }
   try {
     auto r = store_.add_reporter(spec);
     if (!r) return store_error(r.error());
@@ -233,6 +262,7 @@ bool SignatureService::listable(std::span<const sigs::Signature> sigs) const {
 }
 
 void SignatureService::vote(VoteCall call, VoteDone done) {
+  if (fleet_ != nullptr) return vote_through_fleet(std::move(call), std::move(done));
   storage::VoteRequest vr;
   vr.reporter = call.reporter;
   vr.revoke = call.revoke;
@@ -248,6 +278,34 @@ void SignatureService::vote(VoteCall call, VoteDone done) {
                 counted->add(count);
                 done(std::move(*r));
               });
+}
+
+void SignatureService::vote_through_fleet(VoteCall call, VoteDone done) {
+  // Events name the reporter (ids are local to a store).
+  auto rep = store_.find_reporter(call.reporter);
+  if (!rep) return done(store_error(rep.error()));
+  protocol::FleetVote v;
+  v.reporter = rep->name;
+  v.revoke = call.revoke;
+  v.sigs = std::move(call.sigs);
+  v.message_sizes = std::move(call.message_sizes);
+  if (call.replay) {
+    v.replay = protocol::FleetVote::Replay{
+        std::move(call.replay->nonce), static_cast<std::uint64_t>(std::max<std::int64_t>(
+                                           0, call.replay->expires.time_since_epoch().count()))};
+  }
+  const std::size_t count = v.sigs.size();
+  Counter* counted = call.revoke ? &metrics_.signatures_revoked : &metrics_.signatures_reported;
+  fleet_->submit(std::move(v), clocks_.unix_seconds(),
+                 [done = std::move(done), count, counted](Result<storage::LoggedOutcome> r) {
+                   auto out = from_logged<storage::VoteOutcome>(
+                       std::move(r),
+                       [](storage::LoggedOutcome& o) -> ServiceResult<storage::VoteOutcome> {
+                         return std::move(o.votes);
+                       });
+                   if (out) counted->add(count);
+                   done(std::move(out));
+                 });
 }
 
 // ---- signature administration -------------------------------------------------------------
@@ -277,6 +335,15 @@ ServiceResult<std::vector<SignatureView>> SignatureService::describe(
 
 ServiceResult<std::vector<bool>> SignatureService::delete_signatures(
     std::span<const sigs::Signature> sigs) {
+  if (fleet_ != nullptr) {
+    return from_logged<std::vector<bool>>(
+        fleet_->submit_and_wait(
+            protocol::FleetDeleteSignatures{std::vector<sigs::Signature>(sigs.begin(), sigs.end())},
+            clocks_.unix_seconds()),
+        [](storage::LoggedOutcome& o) -> ServiceResult<std::vector<bool>> {
+          return std::move(o.changed);
+        });
+  }
   auto r = store_.delete_signatures(sigs);
   if (!r) return store_error(r.error());
   return std::move(*r);
@@ -284,6 +351,16 @@ ServiceResult<std::vector<bool>> SignatureService::delete_signatures(
 
 ServiceResult<std::vector<bool>> SignatureService::set_allowed(
     std::span<const sigs::Signature> sigs, bool allowed) {
+  if (fleet_ != nullptr) {
+    return from_logged<std::vector<bool>>(
+        fleet_->submit_and_wait(
+            protocol::FleetSetAllowed{std::vector<sigs::Signature>(sigs.begin(), sigs.end()),
+                                      allowed},
+            clocks_.unix_seconds()),
+        [](storage::LoggedOutcome& o) -> ServiceResult<std::vector<bool>> {
+          return std::move(o.changed);
+        });
+  }
   auto r = store_.set_allowed(sigs, allowed);
   if (!r) return store_error(r.error());
   return std::move(*r);
@@ -305,6 +382,11 @@ protocol::StateResponse SignatureService::state() {
   return s;
 }
 
-std::string SignatureService::render_metrics() { return metrics_.render(store_.stats()); }
+std::string SignatureService::render_metrics() {
+  auto stats = store_.stats();
+  std::string out = metrics_.render(stats);
+  if (fleet_ != nullptr) out += render_fleet_metrics(fleet_->metrics(), stats.applied_sequence);
+  return out;
+}
 
 }  // namespace strop::node

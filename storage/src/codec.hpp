@@ -221,5 +221,7 @@ inline constexpr std::string_view kMetaNextSigId = "next_sig_id";            // 
 inline constexpr std::string_view kMetaNextReporterId = "next_reporter_id";  // u32
 inline constexpr std::string_view kMetaReportersGen = "reporters_gen";       // u64
 inline constexpr std::string_view kMetaCounts = "counts";                    // Counts
+// Fleet mode: the last applied replicated-log sequence (u64; absent: 0). docs/fleet.md.
+inline constexpr std::string_view kMetaAppliedSeq = "applied_seq";
 
 }  // namespace strop::storage::codec

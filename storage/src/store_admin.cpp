@@ -168,35 +168,40 @@ Result<std::vector<bool>> StoreImpl::delete_signatures(std::span<const sigs::Sig
   return run_sync<std::vector<bool>>(
       cost,
       [targets = std::move(targets)](StoreImpl& s, WriteCtx& c, Result<std::vector<bool>>* out) {
-        std::vector<Located> found;
-        if (int rc = s.locate_sigs(*c.txn, &c, targets, &found); rc != 0) return rc;
-        std::vector<bool> deleted(targets.size(), false);
-        for (std::size_t i = 0; i < targets.size(); ++i) {
-          const auto& t = targets[i];
-          if (found[i].id != 0) {
-            // (the same signature twice in one request: deleted once)
-            std::string_view v;
-            int rc = c.txn->get(s.dbi_.sigs, codec::sv(codec::sig_id_key(found[i].id)), &v);
-            if (rc == 0) {
-              if ((rc = s.delete_sig(c, found[i].id, found[i].rec)) != 0) return rc;
-              deleted[i] = true;
-            } else if (rc != MDB_NOTFOUND) {
-              return rc;
-            }
-          }
-          std::uint64_t since = 0;
-          int rc = s.find_allowed(*c.txn, t.engine, t.value, &since);
-          if (rc == 0) {
-            rc = c.txn->del(s.dbi_.allowed, codec::sv(codec::allow_key(t.engine, t.value)));
-            if (rc != 0) return rc;
-            deleted[i] = true;
-          } else if (rc != MDB_NOTFOUND) {
-            return rc;
-          }
-        }
-        *out = std::move(deleted);
-        return 0;
+        return s.apply_delete_signatures(c, targets, out);
       });
+}
+
+int StoreImpl::apply_delete_signatures(WriteCtx& c, const std::vector<sigs::Signature>& targets,
+                                       Result<std::vector<bool>>* out) {
+  std::vector<Located> found;
+  if (int rc = locate_sigs(*c.txn, &c, targets, &found); rc != 0) return rc;
+  std::vector<bool> deleted(targets.size(), false);
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto& t = targets[i];
+    if (found[i].id != 0) {
+      // (the same signature twice in one request: deleted once)
+      std::string_view v;
+      int rc = c.txn->get(dbi_.sigs, codec::sv(codec::sig_id_key(found[i].id)), &v);
+      if (rc == 0) {
+        if ((rc = delete_sig(c, found[i].id, found[i].rec)) != 0) return rc;
+        deleted[i] = true;
+      } else if (rc != MDB_NOTFOUND) {
+        return rc;
+      }
+    }
+    std::uint64_t since = 0;
+    int rc = find_allowed(*c.txn, t.engine, t.value, &since);
+    if (rc == 0) {
+      rc = c.txn->del(dbi_.allowed, codec::sv(codec::allow_key(t.engine, t.value)));
+      if (rc != 0) return rc;
+      deleted[i] = true;
+    } else if (rc != MDB_NOTFOUND) {
+      return rc;
+    }
+  }
+  *out = std::move(deleted);
+  return 0;
 }
 
 Result<std::vector<bool>> StoreImpl::set_allowed(std::span<const sigs::Signature> sigs,
@@ -205,26 +210,32 @@ Result<std::vector<bool>> StoreImpl::set_allowed(std::span<const sigs::Signature
   std::vector<sigs::Signature> targets(sigs.begin(), sigs.end());
   const std::uint64_t now_s = to_u64(now());
   const std::size_t cost = targets.size();
-  return run_sync<std::vector<bool>>(cost, [targets = std::move(targets), allowed, now_s](
-                                               StoreImpl& s, WriteCtx& c,
-                                               Result<std::vector<bool>>* out) {
-    std::vector<bool> changed(targets.size(), false);
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-      const auto& t = targets[i];
-      std::uint64_t since = 0;
-      int rc = s.find_allowed(*c.txn, t.engine, t.value, &since);
-      if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-      const bool was = rc == 0;
-      if (was == allowed) continue;
-      const auto key = codec::allow_key(t.engine, t.value);
-      rc = allowed ? c.txn->put(s.dbi_.allowed, codec::sv(key), codec::encode_allow(now_s, t.value))
-                   : c.txn->del(s.dbi_.allowed, codec::sv(key));
-      if (rc != 0) return rc;
-      changed[i] = true;
-    }
-    *out = std::move(changed);
-    return 0;
-  });
+  return run_sync<std::vector<bool>>(
+      cost, [targets = std::move(targets), allowed, now_s](StoreImpl& s, WriteCtx& c,
+                                                           Result<std::vector<bool>>* out) {
+        return s.apply_set_allowed(c, targets, allowed, now_s, out);
+      });
+}
+
+int StoreImpl::apply_set_allowed(WriteCtx& c, const std::vector<sigs::Signature>& targets,
+                                 bool allowed, std::uint64_t now_s,
+                                 Result<std::vector<bool>>* out) {
+  std::vector<bool> changed(targets.size(), false);
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto& t = targets[i];
+    std::uint64_t since = 0;
+    int rc = find_allowed(*c.txn, t.engine, t.value, &since);
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    const bool was = rc == 0;
+    if (was == allowed) continue;
+    const auto key = codec::allow_key(t.engine, t.value);
+    rc = allowed ? c.txn->put(dbi_.allowed, codec::sv(key), codec::encode_allow(now_s, t.value))
+                 : c.txn->del(dbi_.allowed, codec::sv(key));
+    if (rc != 0) return rc;
+    changed[i] = true;
+  }
+  *out = std::move(changed);
+  return 0;
 }
 
 }  // namespace strop::storage

@@ -51,6 +51,8 @@ struct WriteCtx {
   std::unordered_map<ReporterId, reputation::Trust> weights;  // reporters changed in this txn
   std::unordered_map<std::uint64_t, std::vector<codec::SigId>> pending;  // new this txn, by key
   std::uint64_t expired = 0;
+  std::uint64_t applied_seq = 0;  // fleet mode: read from meta at begin, written back if moved
+  bool applied_seq_changed = false;
 };
 
 // One queued write. apply() runs inside the batch transaction and returns an LMDB code (0, or
@@ -92,6 +94,8 @@ class StoreImpl final : public Store {
   Result<std::vector<bool>> delete_signatures(std::span<const sigs::Signature> sigs) override;
   Result<std::vector<bool>> set_allowed(std::span<const sigs::Signature> sigs,
                                         bool allowed) override;
+  void apply_logged(LoggedWrite w, LoggedCallback done) override;
+  std::uint64_t applied_sequence() override;
 
  private:
   // ---- read path
@@ -197,6 +201,19 @@ class StoreImpl final : public Store {
   // once per message.
   int apply_events(WriteCtx& c, codec::SigId id, ReporterId j, codec::VoteKind kind,
                    std::uint8_t* flags, MessageEvents& ev);
+  // The bodies of the synchronous writes, shared by their direct form and apply_logged
+  // (store_reporters.cpp, store_admin.cpp, store_logged.cpp).
+  Result<void> check_reporter_spec(const ReporterSpec& spec) const;
+  int apply_add_reporter(WriteCtx& c, const ReporterSpec& spec, std::uint64_t created,
+                         Result<Reporter>* out);
+  int apply_edit_reporter(WriteCtx& c, std::string_view name,
+                          const std::function<void(codec::ReporterRecord&)>& edit,
+                          Result<Reporter>* out);
+  int apply_delete_signatures(WriteCtx& c, const std::vector<sigs::Signature>& targets,
+                              Result<std::vector<bool>>* out);
+  int apply_set_allowed(WriteCtx& c, const std::vector<sigs::Signature>& targets, bool allowed,
+                        std::uint64_t now_s, Result<std::vector<bool>>* out);
+  int apply_logged_op(WriteCtx& c, const LoggedOp& op, LoggedOutcome* out);
   int update_reporter(WriteCtx& c, ReporterId id,
                       const std::function<void(codec::ReporterRecord&)>& f);
   // Applies `edit` to the named reporter through the writer (kNotFound when there is none)
@@ -261,6 +278,7 @@ class StoreImpl final : public Store {
       max_index_us_{0}, max_index_cpu_us_{0};
   std::atomic<std::uint64_t> last_batch_ops_{0};
   std::atomic<std::int64_t> writer_cpu_us_{0};
+  std::atomic<std::uint64_t> applied_seq_{0};  // committed; set at open and after each batch
 };
 
 // Runs fn on the writer thread inside a batch and waits for its result (synchronous writes:

@@ -125,6 +125,12 @@ Result<void> StoreImpl::init() {
   }
 
   if (auto r = open_databases(); !r) return r;
+  if (auto rt = begin_read()) {  // fleet mode: where this store's log position stands
+    std::string_view v;
+    if (rt->txn().get(dbi_.meta, codec::kMetaAppliedSeq, &v) == 0) {
+      if (auto a = codec::decode_u64(v)) applied_seq_ = *a;
+    }
+  }
 
   if (opt_.serve) {
     {

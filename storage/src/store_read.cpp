@@ -331,6 +331,9 @@ StoreStats StoreImpl::stats() {
         s.reporters = c->reporters;
       }
     }
+    if (rt->txn().get(dbi_.meta, codec::kMetaAppliedSeq, &v) == 0) {
+      if (auto a = codec::decode_u64(v)) s.applied_sequence = *a;
+    }
   }
   {
     MutexLock lk(&q_mu_);

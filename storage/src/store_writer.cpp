@@ -276,6 +276,19 @@ int StoreImpl::commit_batch(std::vector<std::unique_ptr<Op>>& ops, WriteCtx& c) 
     read_meta(codec::kMetaNextSigId, codec::decode_u32, &c.next_sig_id);
     read_meta(codec::kMetaNextReporterId, codec::decode_u32, &c.next_reporter_id);
     read_meta(codec::kMetaReportersGen, codec::decode_u64, &c.reporters_gen);
+    if (rc == 0) {  // fleet mode only: absent in a standalone store
+      int arc = txn.get(dbi_.meta, codec::kMetaAppliedSeq, &v);
+      if (arc == 0) {
+        auto d = codec::decode_u64(v);
+        if (!d) {
+          rc = MDB_CORRUPTED;
+        } else {
+          c.applied_seq = *d;
+        }
+      } else if (arc != MDB_NOTFOUND) {
+        rc = arc;
+      }
+    }
     if (rc == 0) {
       WriterMutexLock wl(&trust_mu_);
       if (!weights_loaded_ || weights_gen_ != c.reporters_gen)
@@ -289,6 +302,9 @@ int StoreImpl::commit_batch(std::vector<std::unique_ptr<Op>>& ops, WriteCtx& c) 
     if (rc == 0) rc = txn.put(dbi_.meta, codec::kMetaNextSigId, codec::encode_u32(c.next_sig_id));
     if (rc == 0) {
       rc = txn.put(dbi_.meta, codec::kMetaNextReporterId, codec::encode_u32(c.next_reporter_id));
+    }
+    if (rc == 0 && c.applied_seq_changed) {
+      rc = txn.put(dbi_.meta, codec::kMetaAppliedSeq, codec::encode_u64(c.applied_seq));
     }
     if (rc == 0 && c.reporters_changed) {
       ++c.reporters_gen;
@@ -335,6 +351,7 @@ void StoreImpl::publish_batch(WriteCtx& c, std::size_t cost,
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
   last_commit_us_ = us;
   if (us > max_commit_us_) max_commit_us_ = us;
+  if (c.applied_seq_changed) applied_seq_ = c.applied_seq;
   ++commits_;
   committed_ops_ += cost;
   last_batch_ops_ = cost;

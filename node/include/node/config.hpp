@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/config_table.hpp"
 #include "base/result.hpp"
@@ -104,6 +105,28 @@ struct Config {
     // Receiving threads (recvmmsg batches). Default: 1.
     unsigned threads = 1;
   } udp;
+
+  // [cluster]: fleet mode (node/fleet.hpp, docs/fleet.md). Without nats_urls the node is
+  // standalone.
+  struct Cluster {
+    // NATS server URLs ("nats://127.0.0.1:4222", "tls://..."); empty: standalone. Default:
+    // none. Flag: --cluster-nats URL[,URL...].
+    std::vector<std::string> nats_urls;
+    std::string stream = "STROP";          // JetStream stream. Default: STROP
+    std::string subject = "strop.events";  // the stream's one subject. Default: strop.events
+    unsigned replicas = 3;                 // stream replicas when it is created. Default: 3
+    // This node's id in the events; "": "<hostname>-<random>" per start. Default: "".
+    std::string node_id;
+    std::string credentials;  // NATS .creds file. Default: none
+    std::string tls_ca;       // CA bundle that verifies the NATS servers. Default: none
+    std::string tls_cert;     // client certificate for NATS (mutual TLS). Default: none
+    std::string tls_key;      // its private key. Default: none
+    // A write not acknowledged by the stream and applied here within this fails with 503.
+    // Default: 5 s.
+    std::chrono::milliseconds publish_timeout{5000};
+    // One connection attempt to a NATS server. Default: 2 s.
+    std::chrono::milliseconds connect_timeout{2000};
+  } cluster;
 };
 
 // True when a listener's `listen` value switches it on (not "" and not "off").

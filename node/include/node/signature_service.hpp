@@ -50,6 +50,8 @@
 
 namespace strop::node {
 
+class Fleet;
+
 // The clocks the node reads; tests inject their own.
 struct Clocks {
   std::function<std::int64_t()> unix_seconds;  // wall clock (signing window). Default: system
@@ -124,6 +126,14 @@ class SignatureService {
   ~SignatureService();
   SignatureService(const SignatureService&) = delete;
   SignatureService& operator=(const SignatureService&) = delete;
+
+  // Fleet mode (fleet.hpp): from now on every write (votes, registrations, signature
+  // administration) goes through `fleet`'s replicated log and is answered once the log has
+  // acknowledged it and this node has applied it; a log that cannot be reached makes writes
+  // fail with kOverloaded (retry_after 1: HTTP 503, the legacy protocols' busy codes) while
+  // checks go on from the local store. REQUIRES: before serving; `fleet` outlives the service.
+  void set_fleet(Fleet* fleet) { fleet_ = fleet; }
+  bool fleet_mode() const { return fleet_ != nullptr; }
 
   // The node configuration (protocol adapters read their own sections from it).
   const Config& config() const { return config_; }
@@ -212,6 +222,8 @@ class SignatureService {
   std::string render_metrics();
 
  private:
+  // vote() in fleet mode: the request as a log event.
+  void vote_through_fleet(VoteCall call, VoteDone done);
   // One token of `key` from `limiter`; a refusal is counted in `refused`.
   ServiceResult<void> admit(RateLimiter& limiter, std::string_view key, Counter& refused,
                             const char* what);
@@ -221,6 +233,7 @@ class SignatureService {
   NodeMetrics& metrics_;
   Clocks clocks_;
   Offload offload_;
+  Fleet* fleet_ = nullptr;  // fleet mode when set (set before serving, then constant)
   RateLimiter ip_limiter_;
   RateLimiter reporter_limiter_;
   RateLimiter register_limiter_;

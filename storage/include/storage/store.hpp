@@ -32,6 +32,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "base/result.hpp"
@@ -221,7 +222,62 @@ struct StoreStats {
   // wall time, and the writer thread's CPU time (without its waits for the CPU).
   std::chrono::microseconds max_index_latency{0};
   std::chrono::microseconds max_index_cpu{0};
+  // Fleet mode: the sequence of the last replicated-log event this store applied (0: none;
+  // always 0 for a standalone node). Read from LMDB, so an admin process sees it too.
+  std::uint64_t applied_sequence = 0;
 };
+
+// ---- fleet mode: writes taken from the replicated log (docs/fleet.md)
+// Each names its reporter by name (ids are local to a store) and carries the acceptance time
+// the accepting node chose, so every node applies it identically.
+struct LoggedVote {
+  std::string reporter;  // name; request.reporter is ignored and resolved in the transaction
+  VoteRequest request;
+};
+struct LoggedAddReporter {
+  ReporterSpec spec;
+  TimePoint created{};
+};
+struct LoggedSetTrust {
+  std::string name;
+  double trust = 0;
+  bool pinned = true;
+};
+struct LoggedSetDisabled {
+  std::string name;
+  bool disabled = true;
+};
+struct LoggedSetAllowed {
+  std::vector<sigs::Signature> sigs;
+  bool allowed = true;
+  TimePoint now{};
+};
+struct LoggedDeleteSignatures {
+  std::vector<sigs::Signature> sigs;
+};
+using LoggedOp = std::variant<LoggedVote, LoggedAddReporter, LoggedSetTrust, LoggedSetDisabled,
+                              LoggedSetAllowed, LoggedDeleteSignatures>;
+
+// One event of the log at sequence `seq` (1..).
+struct LoggedWrite {
+  std::uint64_t seq = 0;
+  LoggedOp op;
+};
+
+// What applying a LoggedWrite did.
+struct LoggedOutcome {
+  // seq <= the applied sequence: the event was applied before and nothing changed.
+  bool skipped = false;
+  // The write was refused (unknown or disabled reporter, replayed key, bad value, name
+  // taken, ...); the sequence is consumed all the same, as on every other node.
+  std::optional<Error> refused;
+  VoteOutcome votes;                 // LoggedVote
+  std::optional<Reporter> reporter;  // LoggedAddReporter / SetTrust / SetDisabled
+  std::vector<bool> changed;         // LoggedSetAllowed / LoggedDeleteSignatures
+};
+// An Error here is a failed batch (kIo, kUnavailable): nothing was applied, the applied
+// sequence did not move, and the caller must offer the event again.
+using LoggedCallback = std::function<void(Result<LoggedOutcome>)>;
 
 class Store {
  public:
@@ -298,6 +354,18 @@ class Store {
   // when its record expires. Same errors as delete_signatures.
   virtual Result<std::vector<bool>> set_allowed(std::span<const sigs::Signature> sigs,
                                                 bool allowed) = 0;
+
+  // ---- fleet mode (docs/fleet.md "Ordering and idempotence")
+
+  // Applies one replicated-log event through the writer, in the same LMDB transaction that
+  // records w.seq as the applied sequence: an event with seq <= the applied sequence changes
+  // nothing (outcome.skipped). Events must be offered in sequence order; the writer applies
+  // them in the order of the calls. The callback runs on the writer thread after the commit
+  // (same rules as VoteCallback). Errors: kUnavailable (queue full or closing; called
+  // synchronously, offer it again), kIo (commit failed).
+  virtual void apply_logged(LoggedWrite w, LoggedCallback done) = 0;
+  // The last applied log sequence (0: none), committed.
+  virtual std::uint64_t applied_sequence() = 0;
 
   // ---- maintenance
 

@@ -1,0 +1,173 @@
+// fleet.hpp: fleet mode: many strop-nodes as one, every accepted write going through one
+// replicated, ordered log (NATS JetStream) that each node applies through its own Store's
+// writer (docs/fleet.md).
+//
+// Two parts:
+//  - Fleet, the pure core: it turns a write the SignatureService accepted into a log event
+//    (protocol/fleet_event.hpp), hands it to a FleetLog to publish, and answers the caller
+//    only when the log acknowledged the publish (quorum-durable) AND this node's writer has
+//    applied the event (read-your-writes). On the consuming side it takes the log's events in
+//    stream order and offers each to Store::apply_logged with its sequence. It has no socket;
+//    fleet_test.cpp drives it over an in-memory FleetLog.
+//  - NatsFleet (start_nats_fleet), the thin shell over nats.c (fleet_nats.cpp): connection,
+//    stream creation, asynchronous publishes, an ordered consumer from the store's applied
+//    sequence + 1, and a supervisor thread (publish deadlines, resubscription, lag).
+//
+// Threading: every Fleet method may be called from any thread; on_event must be called by one
+// thread at a time, in stream order (the consumer's delivery thread). A submit()'s `done` runs
+// exactly once: on the calling thread (refused at once: log not connected, bad event), on the
+// Store's writer thread (applied after the ack), on the log's ack thread (acked after the
+// apply), or on the supervisor thread (deadline passed). `done` must be short.
+// Lifetime: the Store and NodeMetrics outlive the Fleet; the FleetLog given to attach() outlives
+// every submit() (stop the NatsFleet, which fails what is pending, before destroying either).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/mutex.hpp"
+#include "base/result.hpp"
+#include "node/config.hpp"
+#include "node/metrics.hpp"
+#include "protocol/fleet_event.hpp"
+#include "storage/store.hpp"
+
+namespace strop::node {
+
+// The replicated log as the Fleet sees it.
+class FleetLog {
+ public:
+  // The stream sequence of the published event, or an Error (kUnavailable: not connected,
+  // refused or timed out; the event may still have been stored).
+  using PublishDone = std::function<void(Result<std::uint64_t>)>;
+  virtual ~FleetLog() = default;
+  // Whether the log is reachable now (writes fail fast while it is not).
+  virtual bool connected() const = 0;
+  // Publishes `bytes` under de-duplication id `msg_id`. `done` runs exactly once, on any
+  // thread (possibly before publish returns).
+  virtual void publish(std::string bytes, std::string msg_id, PublishDone done) = 0;
+};
+
+// The fleet's figures for /metrics (strop_fleet_*).
+struct FleetMetrics {
+  Gauge connected;      // 1 while the log is reachable
+  Gauge head_sequence;  // the stream's last sequence, as last seen
+  Counter published;    // events acknowledged by the log
+  Counter publish_failures;
+  Counter applied;            // events applied here (from any origin)
+  Counter skipped;            // events offered again at or below the applied sequence
+  Counter malformed;          // events that did not decode (applied as no-ops)
+  Counter gaps;               // sequences missing from the stream (past its retention)
+  Histogram publish_latency;  // submit -> log acknowledgement
+  Histogram write_latency;    // submit -> acknowledged and applied here
+};
+
+// The strop_fleet_* series of the Prometheus exposition: connection state, applied and head
+// sequence, lag, publish and write latency, counters.
+std::string render_fleet_metrics(const FleetMetrics& m, std::uint64_t applied_sequence);
+
+struct FleetOptions {
+  std::string origin;  // this node's id in the events (1..protocol::kMaxFleetOrigin bytes)
+  std::chrono::milliseconds publish_timeout{5000};
+};
+
+// The storage write an event becomes at log sequence `seq`.
+storage::LoggedWrite logged_write(std::uint64_t seq, const protocol::FleetEvent& e);
+
+class Fleet {
+ public:
+  using Done = std::function<void(Result<storage::LoggedOutcome>)>;
+
+  Fleet(storage::Store& store, FleetOptions options, std::function<std::int64_t()> mono_ns = {});
+  ~Fleet();
+  Fleet(const Fleet&) = delete;
+  Fleet& operator=(const Fleet&) = delete;
+
+  // REQUIRES: before the first submit(); `log` outlives the Fleet's use.
+  void attach(FleetLog* log) { log_ = log; }
+  FleetMetrics& metrics() { return metrics_; }
+  const std::string& origin() const { return opt_.origin; }
+
+  // ---- writes
+  // Publishes `write`, accepted at `unix_time`, and calls `done` with this node's outcome of
+  // applying it. Errors: kUnavailable (log not reachable, publish refused or not acknowledged
+  // within publish_timeout: retryable; a timed-out write may still be applied later, which is
+  // harmless for votes, which are idempotent per reporter and signature), kLimitExceeded /
+  // kInvalidArgument (the event cannot be encoded), or a batch failure of the store.
+  void submit(protocol::FleetWrite write, std::int64_t unix_time, Done done);
+  // As submit, waiting for the outcome (admin writes, registrations; not on an I/O thread).
+  Result<storage::LoggedOutcome> submit_and_wait(protocol::FleetWrite write,
+                                                 std::int64_t unix_time);
+
+  // ---- consumer side
+  // One event of the stream at sequence `seq`. Events below next_sequence() are ignored;
+  // a gap (an event past the stream's retention) is counted and logged.
+  void on_event(std::uint64_t seq, std::string_view bytes);
+  // The sequence a (re)subscription starts from.
+  std::uint64_t next_sequence() EXCLUDES(apply_mu_);
+  // True once after a failed store batch (or a stalled event): the consumer must restart
+  // from next_sequence(), which this call resets to the store's applied sequence + 1.
+  bool take_resync() EXCLUDES(apply_mu_);
+
+  // ---- supervision
+  // Fails every pending write whose deadline passed (kUnavailable).
+  void expire_pending();
+  // Fails every pending write (shutdown).
+  void fail_pending(const std::string& why);
+  std::size_t pending() EXCLUDES(mu_);
+
+ private:
+  struct Pending {
+    Done done;
+    std::int64_t started_ns = 0;
+    std::int64_t deadline_ns = 0;
+    bool acked = false;
+    std::optional<Result<storage::LoggedOutcome>> outcome;
+  };
+  void on_published(std::uint64_t request, Result<std::uint64_t> r);
+  void on_applied(std::uint64_t request, Result<storage::LoggedOutcome> r);
+  // Completes `request` if it is both acked and applied (or failed); returns the callback to
+  // run outside the lock.
+  std::function<void()> settle(std::uint64_t request, Pending& p) REQUIRES(mu_);
+  void offer(storage::LoggedWrite w, bool mine, std::uint64_t request);
+
+  storage::Store& store_;
+  const FleetOptions opt_;
+  std::function<std::int64_t()> mono_ns_;
+  FleetLog* log_ = nullptr;
+  FleetMetrics metrics_;
+
+  Mutex mu_;
+  std::uint64_t next_request_ GUARDED_BY(mu_) = 1;
+  std::map<std::uint64_t, Pending> pending_ GUARDED_BY(mu_);
+
+  Mutex apply_mu_;
+  std::uint64_t next_seq_ GUARDED_BY(apply_mu_) = 0;  // 0: not read from the store yet
+  bool resync_ GUARDED_BY(apply_mu_) = false;
+  bool stalled_ GUARDED_BY(apply_mu_) = false;
+};
+
+// The running NATS shell of a Fleet: connection, stream, consumer and supervisor thread.
+class NatsFleet {
+ public:
+  virtual ~NatsFleet() = default;
+  // Stops consuming and publishing, fails what is pending, closes the connection. Idempotent.
+  virtual void stop() = 0;
+};
+
+// Connects to cluster.nats_urls (retrying in the background while no server answers: the
+// node serves checks meanwhile), creates the stream if missing (replicas, file storage, max
+// age = the store's expiry), and consumes it from the store's applied sequence + 1 into
+// `fleet`. Errors: kInvalidArgument (bad options: credentials or TLS files), kIo.
+Result<std::unique_ptr<NatsFleet>> start_nats_fleet(const Config& config, Fleet& fleet);
+
+// A node id for the events: cluster.node_id, or "<hostname>-<random>" when it is empty.
+std::string fleet_origin(const Config& config);
+
+}  // namespace strop::node

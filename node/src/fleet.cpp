@@ -1,0 +1,363 @@
+// fleet.cpp: the fleet core: writes to log events and back, pending writes, ordered
+// application (fleet.hpp; docs/fleet.md).
+#include "node/fleet.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <random>
+#include <thread>
+#include <type_traits>
+
+#include "node_common.hpp"
+
+namespace strop::node {
+
+namespace {
+
+storage::TimePoint at(std::uint64_t unix_seconds) {
+  return storage::TimePoint{std::chrono::seconds{static_cast<std::int64_t>(unix_seconds)}};
+}
+
+std::string msg_id(const std::string& origin, std::uint64_t request) {
+  return origin + "." + std::to_string(request);
+}
+
+}  // namespace
+
+storage::LoggedWrite logged_write(std::uint64_t seq, const protocol::FleetEvent& e) {
+  storage::LoggedWrite w;
+  w.seq = seq;
+  const storage::TimePoint now = at(e.time);
+  w.op = std::visit(
+      [now](const auto& v) -> storage::LoggedOp {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, protocol::FleetVote>) {
+          storage::LoggedVote lv;
+          lv.reporter = v.reporter;
+          lv.request.revoke = v.revoke;
+          lv.request.sigs = v.sigs;
+          lv.request.message_sizes = v.message_sizes;
+          if (v.replay)
+            lv.request.replay = storage::ReplayKey{v.replay->nonce, at(v.replay->expires)};
+          lv.request.now = now;
+          return lv;
+        } else if constexpr (std::is_same_v<T, protocol::FleetAddReporter>) {
+          storage::LoggedAddReporter a;
+          a.spec.name = v.name;
+          a.spec.secret = v.secret;
+          a.spec.trust = v.trust;
+          a.spec.pinned = v.pinned;
+          a.spec.admin = v.admin;
+          a.spec.open_registration = v.open_registration;
+          a.created = now;
+          return a;
+        } else if constexpr (std::is_same_v<T, protocol::FleetSetTrust>) {
+          return storage::LoggedSetTrust{v.name, v.trust, v.pinned};
+        } else if constexpr (std::is_same_v<T, protocol::FleetSetDisabled>) {
+          return storage::LoggedSetDisabled{v.name, v.disabled};
+        } else if constexpr (std::is_same_v<T, protocol::FleetSetAllowed>) {
+          return storage::LoggedSetAllowed{v.sigs, v.allowed, now};
+        } else {
+          return storage::LoggedDeleteSignatures{v.sigs};
+        }
+      },
+      e.write);
+  return w;
+}
+
+std::string fleet_origin(const Config& config) {
+  if (!config.cluster.node_id.empty()) return config.cluster.node_id;
+  char host[64] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+    std::snprintf(host, sizeof host, "node");
+  std::random_device rd;
+  char suffix[17];
+  std::snprintf(suffix, sizeof suffix, "%08x", rd());
+  std::string id = std::string(host).substr(0, 40) + "-" + suffix;
+  return id;
+}
+
+std::string render_fleet_metrics(const FleetMetrics& m, std::uint64_t applied) {
+  std::string out;
+  auto row = [&out](const char* name, const char* type, const char* help, double v) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
+  };
+  const auto head = static_cast<std::uint64_t>(std::max<std::int64_t>(0, m.head_sequence.value()));
+  row("strop_fleet_connected", "gauge", "1 while the fleet's NATS JetStream log is reachable.",
+      static_cast<double>(m.connected.value()));
+  row("strop_fleet_applied_sequence", "gauge", "Last log sequence applied to the local store.",
+      static_cast<double>(applied));
+  row("strop_fleet_head_sequence", "gauge", "The stream's last sequence, as last seen.",
+      static_cast<double>(head));
+  row("strop_fleet_lag_events", "gauge", "Events in the stream not yet applied here.",
+      static_cast<double>(head > applied ? head - applied : 0));
+  row("strop_fleet_published_total", "counter",
+      "Events this node published and the log acknowledged.",
+      static_cast<double>(m.published.value()));
+  row("strop_fleet_publish_failures_total", "counter",
+      "Writes refused: log unreachable, publish refused or not acknowledged in time.",
+      static_cast<double>(m.publish_failures.value()));
+  row("strop_fleet_applied_total", "counter", "Log events applied here (any origin).",
+      static_cast<double>(m.applied.value()));
+  row("strop_fleet_skipped_total", "counter", "Log events offered again and skipped.",
+      static_cast<double>(m.skipped.value()));
+  row("strop_fleet_malformed_total", "counter", "Log events that did not decode (no-ops).",
+      static_cast<double>(m.malformed.value()));
+  row("strop_fleet_gaps_total", "counter", "Jumps over sequences gone from the stream.",
+      static_cast<double>(m.gaps.value()));
+  out +=
+      "# HELP strop_fleet_publish_duration_seconds Write submitted to log acknowledgement.\n"
+      "# TYPE strop_fleet_publish_duration_seconds histogram\n";
+  m.publish_latency.render(&out, "strop_fleet_publish_duration_seconds", "");
+  out +=
+      "# HELP strop_fleet_write_duration_seconds Write submitted to acknowledged and applied "
+      "here.\n# TYPE strop_fleet_write_duration_seconds histogram\n";
+  m.write_latency.render(&out, "strop_fleet_write_duration_seconds", "");
+  return out;
+}
+
+Fleet::Fleet(storage::Store& store, FleetOptions options, std::function<std::int64_t()> mono_ns)
+    : store_(store), opt_(std::move(options)), mono_ns_(std::move(mono_ns)) {
+  if (!mono_ns_) mono_ns_ = steady_ns;
+}
+
+Fleet::~Fleet() { fail_pending("node stopping"); }
+
+void Fleet::submit(protocol::FleetWrite write, std::int64_t unix_time, Done done) {
+  if (log_ == nullptr || !log_->connected()) {
+    metrics_.publish_failures.add();
+    done(make_error(Errc::kUnavailable, "fleet log (NATS) unreachable; retry later"));
+    return;
+  }
+  std::uint64_t request = 0;
+  {
+    MutexLock lk(&mu_);
+    request = next_request_++;
+  }
+  protocol::FleetEvent e;
+  e.origin = opt_.origin;
+  e.request = request;
+  e.time = unix_time > 0 ? static_cast<std::uint64_t>(unix_time) : 0;
+  e.write = std::move(write);
+  auto bytes = protocol::encode_fleet_event(e);
+  if (!bytes) {
+    done(bytes.error());
+    return;
+  }
+  const std::int64_t now = mono_ns_();
+  {
+    MutexLock lk(&mu_);
+    Pending p;
+    p.done = std::move(done);
+    p.started_ns = now;
+    p.deadline_ns =
+        now + std::chrono::duration_cast<std::chrono::nanoseconds>(opt_.publish_timeout).count();
+    pending_.emplace(request, std::move(p));
+  }
+  log_->publish(std::move(*bytes), msg_id(opt_.origin, request),
+                [this, request](Result<std::uint64_t> r) { on_published(request, std::move(r)); });
+}
+
+Result<storage::LoggedOutcome> Fleet::submit_and_wait(protocol::FleetWrite write,
+                                                      std::int64_t unix_time) {
+  auto promise = std::make_shared<std::promise<Result<storage::LoggedOutcome>>>();
+  auto future = promise->get_future();
+  submit(std::move(write), unix_time,
+         [promise](Result<storage::LoggedOutcome> r) { promise->set_value(std::move(r)); });
+  return future.get();
+}
+
+std::function<void()> Fleet::settle(std::uint64_t request, Pending& p) {
+  const bool failed = p.outcome && !*p.outcome;
+  if (!failed && !(p.acked && p.outcome)) return {};
+  auto done = std::move(p.done);
+  auto outcome = std::move(*p.outcome);
+  const std::int64_t started = p.started_ns;
+  pending_.erase(request);
+  if (outcome) metrics_.write_latency.observe(std::chrono::nanoseconds(mono_ns_() - started));
+  return [done = std::move(done), outcome = std::move(outcome)]() mutable {
+    done(std::move(outcome));
+  };
+}
+
+void Fleet::on_published(std::uint64_t request, Result<std::uint64_t> r) {
+  std::function<void()> run;
+  {
+    MutexLock lk(&mu_);
+    auto it = pending_.find(request);
+    if (it == pending_.end()) {
+      if (r) metrics_.published.add();
+      return;  // (timed out already, or applied and failed)
+    }
+    Pending& p = it->second;
+    if (!r) {
+      metrics_.publish_failures.add();
+      // Not acknowledged: whatever the local apply says, the client must not see success.
+      p.outcome = Result<storage::LoggedOutcome>(make_error(
+          Errc::kUnavailable,
+          "fleet log did not acknowledge the write: " + r.error().message + "; retry later"));
+    } else {
+      metrics_.published.add();
+      metrics_.publish_latency.observe(std::chrono::nanoseconds(mono_ns_() - p.started_ns));
+      p.acked = true;
+    }
+    run = settle(request, p);
+  }
+  if (run) run();
+}
+
+void Fleet::on_applied(std::uint64_t request, Result<storage::LoggedOutcome> r) {
+  std::function<void()> run;
+  {
+    MutexLock lk(&mu_);
+    auto it = pending_.find(request);
+    if (it == pending_.end()) return;
+    Pending& p = it->second;
+    if (p.outcome) return;  // already failed by its publish
+    p.outcome = std::move(r);
+    run = settle(request, p);
+  }
+  if (run) run();
+}
+
+void Fleet::offer(storage::LoggedWrite w, bool mine, std::uint64_t request) {
+  for (int attempt = 0;; ++attempt) {
+    // A refusal at enqueue (queue full) comes back synchronously: wait and offer it again,
+    // which holds the consumer (and, through flow control, the stream) back.
+    struct Call {
+      std::atomic<bool> sync{true};
+      std::atomic<bool> queue_full{false};
+    };
+    auto call = std::make_shared<Call>();
+    auto copy = w;
+    store_.apply_logged(std::move(copy),
+                        [this, call, mine, request](Result<storage::LoggedOutcome> r) {
+                          if (!r && call->sync && r.error().code == Errc::kUnavailable) {
+                            call->queue_full = true;
+                            return;
+                          }
+                          if (!r) {
+                            logger()->error(
+                                "fleet: applying a log event failed: {}; resubscribing from the "
+                                "applied sequence",
+                                r.error().to_string());
+                            MutexLock lk(&apply_mu_);
+                            resync_ = true;
+                          } else if (r->skipped) {
+                            metrics_.skipped.add();
+                          } else {
+                            metrics_.applied.add();
+                          }
+                          if (mine) on_applied(request, std::move(r));
+                        });
+    call->sync = false;
+    const bool queue_full = call->queue_full;
+    if (!queue_full) return;
+    if (attempt % 1000 == 999) logger()->warn("fleet: the store's writer queue stays full");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void Fleet::on_event(std::uint64_t seq, std::string_view bytes) {
+  {
+    MutexLock lk(&apply_mu_);
+    if (next_seq_ == 0) next_seq_ = store_.applied_sequence() + 1;
+    if (stalled_ || resync_) return;
+    if (seq < next_seq_) {
+      metrics_.skipped.add();
+      return;
+    }
+    if (seq > next_seq_) {
+      metrics_.gaps.add();
+      logger()->error(
+          "fleet: log sequences {}..{} are gone from the stream (past its retention): this "
+          "node misses those writes; restore it from a member's backup",
+          next_seq_, seq - 1);
+    }
+  }
+  auto event = protocol::decode_fleet_event(bytes);
+  if (!event) {
+    if (event.error().code == Errc::kInvalidArgument) {
+      // A newer event version: applying later events without it would diverge. Stop here.
+      logger()->critical("fleet: event {}: {}; this node stops applying the log", seq,
+                         event.error().message);
+      MutexLock lk(&apply_mu_);
+      stalled_ = true;
+      return;
+    }
+    // Malformed bytes decode the same way on every node of this version: consume the
+    // sequence as a no-op (an empty delete), so every node stays at the same position.
+    metrics_.malformed.add();
+    logger()->error("fleet: event {} is malformed ({}); skipped", seq, event.error().message);
+    {
+      MutexLock lk(&apply_mu_);
+      next_seq_ = seq + 1;
+    }
+    offer(storage::LoggedWrite{seq, storage::LoggedDeleteSignatures{}}, false, 0);
+    return;
+  }
+  {
+    MutexLock lk(&apply_mu_);
+    next_seq_ = seq + 1;
+  }
+  const bool mine = event->origin == opt_.origin;
+  offer(logged_write(seq, *event), mine, event->request);
+}
+
+std::uint64_t Fleet::next_sequence() {
+  MutexLock lk(&apply_mu_);
+  if (next_seq_ == 0) next_seq_ = store_.applied_sequence() + 1;
+  return next_seq_;
+}
+
+bool Fleet::take_resync() {
+  {
+    MutexLock lk(&apply_mu_);
+    if (!resync_) return false;
+  }
+  (void)store_.flush();  // what was handed to the writer is applied or failed
+  MutexLock lk(&apply_mu_);
+  resync_ = false;
+  next_seq_ = store_.applied_sequence() + 1;
+  return true;
+}
+
+void Fleet::expire_pending() {
+  const std::int64_t now = mono_ns_();
+  std::vector<std::function<void()>> run;
+  {
+    MutexLock lk(&mu_);
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.deadline_ns > now) {
+        ++it;
+        continue;
+      }
+      metrics_.publish_failures.add();
+      run.push_back([done = std::move(it->second.done)] {
+        done(make_error(Errc::kUnavailable,
+                        "fleet write not acknowledged and applied in time; retry later"));
+      });
+      it = pending_.erase(it);
+    }
+  }
+  for (auto& f : run) f();
+}
+
+void Fleet::fail_pending(const std::string& why) {
+  std::map<std::uint64_t, Pending> all;
+  {
+    MutexLock lk(&mu_);
+    all.swap(pending_);
+  }
+  for (auto& [id, p] : all) p.done(make_error(Errc::kUnavailable, why));
+}
+
+std::size_t Fleet::pending() {
+  MutexLock lk(&mu_);
+  return pending_.size();
+}
+
+}  // namespace strop::node

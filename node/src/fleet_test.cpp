@@ -1,0 +1,205 @@
+// The fleet core over an in-memory log and real stores (fleet.hpp): no NATS, no sockets.
+#include "node/fleet.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+
+namespace strop::node {
+namespace {
+
+constexpr std::int64_t kNow = 1'764'900'000;
+
+// An in-memory log: publish assigns the next sequence and delivers the event to every
+// subscribed fleet, in order, on the publishing thread.
+class MemoryLog : public FleetLog {
+ public:
+  bool up = true;
+  bool ack = true;  // false: publishes are never acknowledged (nor stored)
+  std::vector<Fleet*> consumers;
+  std::vector<std::string> events;
+
+  bool connected() const override { return up; }
+  void publish(std::string bytes, std::string, PublishDone done) override {
+    if (!ack) {
+      held.push_back(std::move(done));
+      return;
+    }
+    events.push_back(bytes);
+    const std::uint64_t seq = events.size();
+    for (auto* f : consumers) f->on_event(seq, bytes);
+    done(seq);
+  }
+  std::vector<PublishDone> held;
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string t = (std::filesystem::temp_directory_path() / "strop-fleet-XXXXXX").string();
+    if (mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp");
+    path_ = t;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string sub(const std::string& n) const { return path_ + "/" + n; }
+
+ private:
+  std::string path_;
+};
+
+std::unique_ptr<storage::Store> open_store(const std::string& dir) {
+  storage::StoreOptions o;
+  o.dir = dir;
+  o.initial_map_bytes = std::size_t{4} << 20;
+  o.clock = [] { return storage::TimePoint{std::chrono::seconds{kNow}}; };
+  auto s = storage::Store::open(o);
+  EXPECT_TRUE(s) << (s ? "" : s.error().to_string());
+  return s ? std::move(*s) : nullptr;
+}
+
+sigs::Signature body(int n) {
+  char v[33];
+  std::snprintf(v, sizeof v, "%032x", n);
+  return sigs::Signature{sigs::Engine::kBody, v};
+}
+
+protocol::FleetAddReporter admin_reporter() {
+  protocol::FleetAddReporter a;
+  a.name = "postmaster";
+  a.secret = "secret";
+  a.trust = 1.0;
+  return a;
+}
+
+protocol::FleetVote report(std::vector<sigs::Signature> sigs, bool revoke = false) {
+  protocol::FleetVote v;
+  v.reporter = "postmaster";
+  v.revoke = revoke;
+  v.sigs = std::move(sigs);
+  return v;
+}
+
+struct Node {
+  explicit Node(const std::string& dir, const std::string& id, MemoryLog& log,
+                std::function<std::int64_t()> clock = {})
+      : store(open_store(dir)),
+        fleet(*store, FleetOptions{id, std::chrono::milliseconds(1000)}, std::move(clock)) {
+    fleet.attach(&log);
+    log.consumers.push_back(&fleet);
+  }
+  std::unique_ptr<storage::Store> store;
+  Fleet fleet;
+};
+
+TEST(Fleet, AWriteAtOneNodeIsAppliedAtEveryNodeBeforeItsAcknowledgement) {
+  TempDir dir;
+  MemoryLog log;
+  Node a(dir.sub("a"), "a", log), b(dir.sub("b"), "b", log);
+  auto r = a.fleet.submit_and_wait(admin_reporter(), kNow);
+  ASSERT_TRUE(r) << r.error().to_string();
+  ASSERT_TRUE(r->reporter);
+  auto v = a.fleet.submit_and_wait(report({body(1), body(2)}), kNow);
+  ASSERT_TRUE(v) << v.error().to_string();
+  ASSERT_EQ(v->votes.effects.size(), 2u);
+  // Read-your-writes at a; b was fed the same log.
+  EXPECT_TRUE(a.store->check(std::vector<sigs::Signature>{body(1)})->spam);
+  ASSERT_TRUE(b.store->flush());
+  EXPECT_TRUE(b.store->check(std::vector<sigs::Signature>{body(1)})->spam);
+  EXPECT_EQ(a.store->applied_sequence(), 2u);
+  EXPECT_EQ(b.store->applied_sequence(), 2u);
+  // A revoke at b unlists at a.
+  ASSERT_TRUE(b.fleet.submit_and_wait(report({body(1)}, true), kNow));
+  ASSERT_TRUE(a.store->flush());
+  EXPECT_FALSE(a.store->check(std::vector<sigs::Signature>{body(1)})->spam);
+  EXPECT_EQ(a.store->stats().signatures, b.store->stats().signatures);
+}
+
+TEST(Fleet, RefusalsComeBackAsRefusedOutcomes) {
+  TempDir dir;
+  MemoryLog log;
+  Node a(dir.sub("a"), "a", log);
+  auto v = a.fleet.submit_and_wait(report({body(1)}), kNow);  // no such reporter yet
+  ASSERT_TRUE(v);
+  ASSERT_TRUE(v->refused);
+  EXPECT_EQ(v->refused->code, Errc::kNotFound);
+  EXPECT_EQ(a.store->applied_sequence(), 1u);
+}
+
+TEST(Fleet, WritesFailFastWhileTheLogIsUnreachable) {
+  TempDir dir;
+  MemoryLog log;
+  Node a(dir.sub("a"), "a", log);
+  log.up = false;
+  auto r = a.fleet.submit_and_wait(admin_reporter(), kNow);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUnavailable);
+  EXPECT_TRUE(log.events.empty());
+  log.up = true;
+  EXPECT_TRUE(a.fleet.submit_and_wait(admin_reporter(), kNow));
+}
+
+TEST(Fleet, AWriteNotAcknowledgedInTimeFails) {
+  TempDir dir;
+  MemoryLog log;
+  std::atomic<std::int64_t> mono{0};
+  Node a(dir.sub("a"), "a", log, [&mono] { return mono.load(); });
+  log.ack = false;
+  std::promise<Result<storage::LoggedOutcome>> p;
+  a.fleet.submit(admin_reporter(), kNow,
+                 [&p](Result<storage::LoggedOutcome> r) { p.set_value(std::move(r)); });
+  EXPECT_EQ(a.fleet.pending(), 1u);
+  a.fleet.expire_pending();
+  EXPECT_EQ(a.fleet.pending(), 1u);  // not due yet
+  mono = std::int64_t{2'000'000'000};
+  a.fleet.expire_pending();
+  auto r = p.get_future().get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUnavailable);
+  // A late acknowledgement of the expired write changes nothing.
+  for (auto& d : log.held) d(std::uint64_t{1});
+  EXPECT_EQ(a.fleet.pending(), 0u);
+}
+
+TEST(Fleet, RedeliveredAndMalformedEventsKeepNodesAtTheSamePosition) {
+  TempDir dir;
+  MemoryLog log;
+  Node a(dir.sub("a"), "a", log);
+  ASSERT_TRUE(a.fleet.submit_and_wait(admin_reporter(), kNow));
+  // A redelivery of event 1 and a malformed event 2.
+  a.fleet.on_event(1, log.events[0]);
+  a.fleet.on_event(2, "SF\x01\x09garbage");
+  ASSERT_TRUE(a.store->flush());
+  EXPECT_EQ(a.store->applied_sequence(), 2u);
+  EXPECT_EQ(a.fleet.metrics().malformed.value(), 1u);
+  EXPECT_EQ(a.fleet.next_sequence(), 3u);
+  // A newer event version stops the node from applying further.
+  a.fleet.on_event(3, std::string("SF\x02\x01", 4));
+  a.fleet.on_event(4, log.events[0]);
+  ASSERT_TRUE(a.store->flush());
+  EXPECT_EQ(a.store->applied_sequence(), 2u);
+}
+
+TEST(Fleet, LoggedWriteCarriesTheAcceptanceTime) {
+  protocol::FleetEvent e;
+  e.origin = "a";
+  e.request = 1;
+  e.time = 1'700'000'123;
+  protocol::FleetVote v = report({body(1)});
+  v.replay = protocol::FleetVote::Replay{"n", 1'700'000'400};
+  e.write = v;
+  auto w = logged_write(7, e);
+  EXPECT_EQ(w.seq, 7u);
+  const auto& lv = std::get<storage::LoggedVote>(w.op);
+  EXPECT_EQ(lv.reporter, "postmaster");
+  EXPECT_EQ(lv.request.now.time_since_epoch().count(), 1'700'000'123);
+  ASSERT_TRUE(lv.request.replay);
+  EXPECT_EQ(lv.request.replay->expires.time_since_epoch().count(), 1'700'000'400);
+}
+
+}  // namespace
+}  // namespace strop::node

@@ -1,0 +1,132 @@
+// fleet_event.hpp: the fleet's replicated-log event, the binary record of one accepted write
+// as a fleet node publishes it to NATS JetStream and every node applies it (docs/fleet.md
+// "Event format").
+//
+// An event carries everything a node needs to apply the write exactly as every other node
+// does: the reporter by name (ids are local to a store), the signatures, message boundaries,
+// the replay key, and the acceptance time chosen by the accepting node. It also names its
+// origin (the accepting node and that node's request number), so the origin can answer its
+// client once it has applied the event itself.
+//
+// Pure codec: no sockets, no storage. decode() takes untrusted bytes (anyone who can publish
+// on the stream's subject) and checks every named limit below; hitting one is an Error
+// (Errc::kLimitExceeded or Errc::kMalformed), never a crash. encode(decode(b)) == b for every
+// b that decodes (tests/fuzz/fleet_event_fuzz.cpp checks it).
+// Thread-safety: plain values and pure functions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "base/result.hpp"
+#include "sigs/signature.hpp"
+
+namespace strop::protocol {
+
+// Magic and version: the first three bytes of every event ("SF", version).
+inline constexpr std::uint8_t kFleetEventMagic0 = 'S';
+inline constexpr std::uint8_t kFleetEventMagic1 = 'F';
+inline constexpr std::uint8_t kFleetEventVersion = 1;
+
+// Named limits of the event codec.
+// Whole event, bytes (JetStream's default max_payload is 1 MiB). Default: 1 MiB.
+inline constexpr std::size_t kMaxFleetEventBytes = std::size_t{1} << 20;
+// Signatures in one event (a report request's 1000 messages x 256 would not fit the byte
+// bound anyway). Default: 65535.
+inline constexpr std::size_t kMaxFleetEventSigs = 65535;
+// Messages in one vote event. Default: 65535 (and at most the signature count).
+inline constexpr std::size_t kMaxFleetEventMessages = 65535;
+// One signature value, bytes. Default: 1024 (the store keeps at most 512).
+inline constexpr std::size_t kMaxFleetSigValue = 1024;
+// The origin node's id, bytes. Default: 64.
+inline constexpr std::size_t kMaxFleetOrigin = 64;
+// Reporter name (as storage::kMaxReporterName), secret, replay nonce; bytes.
+inline constexpr std::size_t kMaxFleetReporterName = 64;
+inline constexpr std::size_t kMaxFleetSecret = 128;
+inline constexpr std::size_t kMaxFleetNonce = 128;
+
+enum class FleetEventType : std::uint8_t {
+  kVote = 1,             // a report or revoke request
+  kAddReporter = 2,      // registration (open or by an admin)
+  kSetTrust = 3,         // admin: set a reporter's trust
+  kSetDisabled = 4,      // admin: disable or enable a reporter
+  kSetAllowed = 5,       // admin: allowlist signatures or take them off
+  kDeleteSignatures = 6  // admin: delete signatures entirely
+};
+
+struct FleetVote {
+  std::string reporter;  // name
+  bool revoke = false;
+  std::vector<sigs::Signature> sigs;
+  std::vector<std::uint32_t> message_sizes;  // empty: one message
+  struct Replay {
+    std::string nonce;
+    std::uint64_t expires = 0;  // Unix seconds
+    friend bool operator==(const Replay&, const Replay&) = default;
+  };
+  std::optional<Replay> replay;
+  friend bool operator==(const FleetVote&, const FleetVote&) = default;
+};
+
+struct FleetAddReporter {
+  std::string name;
+  std::string secret;
+  std::optional<double> trust;  // 0.0..1.0
+  bool pinned = true;
+  bool admin = false;
+  bool open_registration = false;
+  friend bool operator==(const FleetAddReporter&, const FleetAddReporter&) = default;
+};
+
+struct FleetSetTrust {
+  std::string name;
+  double trust = 0;  // 0.0..1.0
+  bool pinned = true;
+  friend bool operator==(const FleetSetTrust&, const FleetSetTrust&) = default;
+};
+
+struct FleetSetDisabled {
+  std::string name;
+  bool disabled = true;
+  friend bool operator==(const FleetSetDisabled&, const FleetSetDisabled&) = default;
+};
+
+struct FleetSetAllowed {
+  std::vector<sigs::Signature> sigs;
+  bool allowed = true;
+  friend bool operator==(const FleetSetAllowed&, const FleetSetAllowed&) = default;
+};
+
+struct FleetDeleteSignatures {
+  std::vector<sigs::Signature> sigs;
+  friend bool operator==(const FleetDeleteSignatures&, const FleetDeleteSignatures&) = default;
+};
+
+using FleetWrite = std::variant<FleetVote, FleetAddReporter, FleetSetTrust, FleetSetDisabled,
+                                FleetSetAllowed, FleetDeleteSignatures>;
+
+struct FleetEvent {
+  std::string origin;         // the accepting node's id (1..kMaxFleetOrigin bytes)
+  std::uint64_t request = 0;  // the origin's request number (unique per origin process run)
+  std::uint64_t time = 0;     // acceptance time, Unix seconds: every node applies this time
+  FleetWrite write;
+  friend bool operator==(const FleetEvent&, const FleetEvent&) = default;
+};
+
+FleetEventType fleet_event_type(const FleetEvent& e);
+
+// The event's bytes. REQUIRES: the event is within the limits above (an event the node
+// builds from a request its adapters admitted always is); otherwise kLimitExceeded.
+Result<std::string> encode_fleet_event(const FleetEvent& e);
+
+// Parses one event. Errors: kMalformed (bad magic, truncated, trailing bytes, unknown type or
+// engine, a value out of range), kLimitExceeded (a named limit), kInvalidArgument (a newer
+// version than this node understands: the node must be upgraded, not skip it).
+Result<FleetEvent> decode_fleet_event(std::string_view bytes);
+
+}  // namespace strop::protocol

@@ -1,0 +1,400 @@
+// fleet_event.cpp: the fleet event codec (fleet_event.hpp; layout in docs/fleet.md).
+#include "protocol/fleet_event.hpp"
+
+#include <bit>
+#include <cmath>
+
+namespace strop::protocol {
+
+namespace {
+
+// Flags of a vote event.
+constexpr std::uint8_t kVoteRevoke = 1;
+constexpr std::uint8_t kVoteReplay = 2;
+constexpr std::uint8_t kVoteKnown = kVoteRevoke | kVoteReplay;
+// Flags of an add-reporter event.
+constexpr std::uint8_t kAddTrust = 1;
+constexpr std::uint8_t kAddPinned = 2;
+constexpr std::uint8_t kAddAdmin = 4;
+constexpr std::uint8_t kAddOpen = 8;
+constexpr std::uint8_t kAddKnown = kAddTrust | kAddPinned | kAddAdmin | kAddOpen;
+
+class Writer {
+ public:
+  void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void u16(std::uint16_t v) {
+    u8(static_cast<std::uint8_t>(v >> 8));
+    u8(static_cast<std::uint8_t>(v));
+  }
+  void u32(std::uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) u8(static_cast<std::uint8_t>(v >> s));
+  }
+  void u64(std::uint64_t v) {
+    for (int s = 56; s >= 0; s -= 8) u8(static_cast<std::uint8_t>(v >> s));
+  }
+  void bytes8(std::string_view s) {  // REQUIRES: s.size() <= 255
+    u8(static_cast<std::uint8_t>(s.size()));
+    out_.append(s);
+  }
+  void bytes16(std::string_view s) {  // REQUIRES: s.size() <= 65535
+    u16(static_cast<std::uint16_t>(s.size()));
+    out_.append(s);
+  }
+  std::string& out() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool u8(std::uint8_t* v) {
+    if (pos_ + 1 > in_.size()) return false;
+    *v = static_cast<std::uint8_t>(in_[pos_++]);
+    return true;
+  }
+  bool u16(std::uint16_t* v) {
+    std::uint8_t a = 0, b = 0;
+    if (!u8(&a) || !u8(&b)) return false;
+    *v = static_cast<std::uint16_t>((a << 8) | b);
+    return true;
+  }
+  bool u32(std::uint32_t* v) {
+    std::uint32_t r = 0;
+    for (int i = 0; i < 4; ++i) {
+      std::uint8_t b = 0;
+      if (!u8(&b)) return false;
+      r = (r << 8) | b;
+    }
+    *v = r;
+    return true;
+  }
+  bool u64(std::uint64_t* v) {
+    std::uint64_t r = 0;
+    for (int i = 0; i < 8; ++i) {
+      std::uint8_t b = 0;
+      if (!u8(&b)) return false;
+      r = (r << 8) | b;
+    }
+    *v = r;
+    return true;
+  }
+  bool take(std::size_t n, std::string* out) {
+    if (n > in_.size() - pos_) return false;
+    out->assign(in_.substr(pos_, n));
+    pos_ += n;
+    return true;
+  }
+  bool done() const { return pos_ == in_.size(); }
+
+ private:
+  std::string_view in_;
+  std::size_t pos_ = 0;
+};
+
+Error truncated() { return make_error(Errc::kMalformed, "fleet event truncated"); }
+Error too_long(const char* what) {
+  return make_error(Errc::kLimitExceeded, std::string("fleet event: ") + what + " too long");
+}
+
+bool valid_trust(double t) { return t >= 0.0 && t <= 1.0; }  // false for NaN
+
+bool valid_engine(std::uint8_t e) {
+  for (auto k : sigs::kAllEngines) {
+    if (static_cast<std::uint8_t>(k) == e) return true;
+  }
+  return false;
+}
+
+// Short strings (u8 length) with a limit; empty allowed only when allow_empty.
+Result<std::string> read_short(Reader& r, std::size_t limit, const char* what,
+                               bool allow_empty = false) {
+  std::uint8_t n = 0;
+  if (!r.u8(&n)) return truncated();
+  if (n > limit) return too_long(what);
+  if (n == 0 && !allow_empty) {
+    return make_error(Errc::kMalformed, std::string("fleet event: empty ") + what);
+  }
+  std::string s;
+  if (!r.take(n, &s)) return truncated();
+  return s;
+}
+
+Result<void> write_short(Writer& w, std::string_view s, std::size_t limit, const char* what) {
+  if (s.size() > limit || s.size() > 255) return too_long(what);
+  w.bytes8(s);
+  return {};
+}
+
+Result<void> write_sigs(Writer& w, const std::vector<sigs::Signature>& sigs) {
+  if (sigs.size() > kMaxFleetEventSigs) return too_long("signature list");
+  w.u16(static_cast<std::uint16_t>(sigs.size()));
+  for (const auto& s : sigs) {
+    if (s.value.empty()) return make_error(Errc::kInvalidArgument, "empty signature value");
+    if (s.value.size() > kMaxFleetSigValue) return too_long("signature value");
+    w.u8(static_cast<std::uint8_t>(s.engine));
+    w.bytes16(s.value);
+  }
+  return {};
+}
+
+Result<std::vector<sigs::Signature>> read_sigs(Reader& r) {
+  std::uint16_t n = 0;
+  if (!r.u16(&n)) return truncated();
+  std::vector<sigs::Signature> out;
+  out.reserve(std::min<std::size_t>(n, 1024));
+  for (std::uint16_t i = 0; i < n; ++i) {
+    std::uint8_t e = 0;
+    std::uint16_t len = 0;
+    if (!r.u8(&e) || !r.u16(&len)) return truncated();
+    if (!valid_engine(e)) return make_error(Errc::kMalformed, "fleet event: unknown engine");
+    if (len == 0) return make_error(Errc::kMalformed, "fleet event: empty signature value");
+    if (len > kMaxFleetSigValue) return too_long("signature value");
+    sigs::Signature s;
+    s.engine = static_cast<sigs::Engine>(e);
+    if (!r.take(len, &s.value)) return truncated();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<void> encode_write(Writer& w, const FleetVote& v) {
+  std::uint8_t flags = 0;
+  if (v.revoke) flags |= kVoteRevoke;
+  if (v.replay) flags |= kVoteReplay;
+  w.u8(flags);
+  STROP_TRY(write_short(w, v.reporter, kMaxFleetReporterName, "reporter name"));
+  STROP_TRY(write_sigs(w, v.sigs));
+  if (v.message_sizes.size() > kMaxFleetEventMessages) return too_long("message list");
+  w.u16(static_cast<std::uint16_t>(v.message_sizes.size()));
+  for (auto n : v.message_sizes) w.u32(n);
+  if (v.replay) {
+    STROP_TRY(write_short(w, v.replay->nonce, kMaxFleetNonce, "replay nonce"));
+    w.u64(v.replay->expires);
+  }
+  return {};
+}
+
+Result<FleetVote> decode_vote(Reader& r) {
+  FleetVote v;
+  std::uint8_t flags = 0;
+  if (!r.u8(&flags)) return truncated();
+  if ((flags & ~kVoteKnown) != 0) return make_error(Errc::kMalformed, "fleet event: vote flags");
+  v.revoke = (flags & kVoteRevoke) != 0;
+  auto name = read_short(r, kMaxFleetReporterName, "reporter name");
+  if (!name) return name.error();
+  v.reporter = std::move(*name);
+  auto sigs = read_sigs(r);
+  if (!sigs) return sigs.error();
+  v.sigs = std::move(*sigs);
+  std::uint16_t m = 0;
+  if (!r.u16(&m)) return truncated();
+  if (m > v.sigs.size()) {
+    return make_error(Errc::kMalformed, "fleet event: more messages than signatures");
+  }
+  std::uint64_t total = 0;
+  for (std::uint16_t i = 0; i < m; ++i) {
+    std::uint32_t n = 0;
+    if (!r.u32(&n)) return truncated();
+    total += n;
+    v.message_sizes.push_back(n);
+  }
+  if (m > 0 && total != v.sigs.size()) {
+    return make_error(Errc::kMalformed, "fleet event: message sizes do not add up");
+  }
+  if ((flags & kVoteReplay) != 0) {
+    auto nonce = read_short(r, kMaxFleetNonce, "replay nonce");
+    if (!nonce) return nonce.error();
+    FleetVote::Replay rp;
+    rp.nonce = std::move(*nonce);
+    if (!r.u64(&rp.expires)) return truncated();
+    v.replay = std::move(rp);
+  }
+  return v;
+}
+
+Result<void> encode_write(Writer& w, const FleetAddReporter& a) {
+  std::uint8_t flags = 0;
+  if (a.trust) flags |= kAddTrust;
+  if (a.pinned) flags |= kAddPinned;
+  if (a.admin) flags |= kAddAdmin;
+  if (a.open_registration) flags |= kAddOpen;
+  w.u8(flags);
+  STROP_TRY(write_short(w, a.name, kMaxFleetReporterName, "reporter name"));
+  STROP_TRY(write_short(w, a.secret, kMaxFleetSecret, "secret"));
+  if (a.trust) {
+    if (!valid_trust(*a.trust)) return make_error(Errc::kInvalidArgument, "trust out of range");
+    w.u64(std::bit_cast<std::uint64_t>(*a.trust + 0.0));  // + 0.0: -0.0 becomes 0.0
+  }
+  return {};
+}
+
+Result<double> read_trust(Reader& r) {
+  std::uint64_t bits = 0;
+  if (!r.u64(&bits)) return truncated();
+  double t = std::bit_cast<double>(bits);
+  // -0.0 compares equal to 0.0 but has other bits: refuse it so encode(decode(b)) == b.
+  if (!valid_trust(t) || std::signbit(t)) {
+    return make_error(Errc::kMalformed, "fleet event: trust out of range");
+  }
+  return t;
+}
+
+Result<FleetAddReporter> decode_add(Reader& r) {
+  FleetAddReporter a;
+  std::uint8_t flags = 0;
+  if (!r.u8(&flags)) return truncated();
+  if ((flags & ~kAddKnown) != 0) return make_error(Errc::kMalformed, "fleet event: flags");
+  a.pinned = (flags & kAddPinned) != 0;
+  a.admin = (flags & kAddAdmin) != 0;
+  a.open_registration = (flags & kAddOpen) != 0;
+  auto name = read_short(r, kMaxFleetReporterName, "reporter name");
+  if (!name) return name.error();
+  a.name = std::move(*name);
+  auto secret = read_short(r, kMaxFleetSecret, "secret");
+  if (!secret) return secret.error();
+  a.secret = std::move(*secret);
+  if ((flags & kAddTrust) != 0) {
+    auto t = read_trust(r);
+    if (!t) return t.error();
+    a.trust = *t;
+  }
+  return a;
+}
+
+Result<void> encode_write(Writer& w, const FleetSetTrust& s) {
+  STROP_TRY(write_short(w, s.name, kMaxFleetReporterName, "reporter name"));
+  if (!valid_trust(s.trust)) return make_error(Errc::kInvalidArgument, "trust out of range");
+  w.u64(std::bit_cast<std::uint64_t>(s.trust + 0.0));
+  w.u8(s.pinned ? 1 : 0);
+  return {};
+}
+
+Result<bool> read_bool(Reader& r) {
+  std::uint8_t b = 0;
+  if (!r.u8(&b)) return truncated();
+  if (b > 1) return make_error(Errc::kMalformed, "fleet event: flag out of range");
+  return b == 1;
+}
+
+Result<FleetSetTrust> decode_trust(Reader& r) {
+  FleetSetTrust s;
+  auto name = read_short(r, kMaxFleetReporterName, "reporter name");
+  if (!name) return name.error();
+  s.name = std::move(*name);
+  auto t = read_trust(r);
+  if (!t) return t.error();
+  s.trust = *t;
+  auto p = read_bool(r);
+  if (!p) return p.error();
+  s.pinned = *p;
+  return s;
+}
+
+Result<void> encode_write(Writer& w, const FleetSetDisabled& s) {
+  STROP_TRY(write_short(w, s.name, kMaxFleetReporterName, "reporter name"));
+  w.u8(s.disabled ? 1 : 0);
+  return {};
+}
+
+Result<FleetSetDisabled> decode_disabled(Reader& r) {
+  FleetSetDisabled s;
+  auto name = read_short(r, kMaxFleetReporterName, "reporter name");
+  if (!name) return name.error();
+  s.name = std::move(*name);
+  auto d = read_bool(r);
+  if (!d) return d.error();
+  s.disabled = *d;
+  return s;
+}
+
+Result<void> encode_write(Writer& w, const FleetSetAllowed& s) {
+  w.u8(s.allowed ? 1 : 0);
+  return write_sigs(w, s.sigs);
+}
+
+Result<FleetSetAllowed> decode_allowed(Reader& r) {
+  FleetSetAllowed s;
+  auto a = read_bool(r);
+  if (!a) return a.error();
+  s.allowed = *a;
+  auto sigs = read_sigs(r);
+  if (!sigs) return sigs.error();
+  s.sigs = std::move(*sigs);
+  return s;
+}
+
+Result<void> encode_write(Writer& w, const FleetDeleteSignatures& s) {
+  return write_sigs(w, s.sigs);
+}
+
+Result<FleetDeleteSignatures> decode_delete(Reader& r) {
+  auto sigs = read_sigs(r);
+  if (!sigs) return sigs.error();
+  return FleetDeleteSignatures{std::move(*sigs)};
+}
+
+template <class T>
+Result<FleetWrite> widen(Result<T> r) {
+  if (!r) return r.error();
+  return FleetWrite(std::move(*r));
+}
+
+}  // namespace
+
+FleetEventType fleet_event_type(const FleetEvent& e) {
+  return static_cast<FleetEventType>(e.write.index() + 1);
+}
+
+Result<std::string> encode_fleet_event(const FleetEvent& e) {
+  Writer w;
+  w.u8(kFleetEventMagic0);
+  w.u8(kFleetEventMagic1);
+  w.u8(kFleetEventVersion);
+  w.u8(static_cast<std::uint8_t>(fleet_event_type(e)));
+  if (e.origin.empty()) return make_error(Errc::kInvalidArgument, "fleet event: empty origin");
+  STROP_TRY(write_short(w, e.origin, kMaxFleetOrigin, "origin"));
+  w.u64(e.request);
+  w.u64(e.time);
+  Result<void> body = std::visit([&w](const auto& v) { return encode_write(w, v); }, e.write);
+  if (!body) return body.error();
+  if (w.out().size() > kMaxFleetEventBytes) return too_long("event");
+  return std::move(w.out());
+}
+
+Result<FleetEvent> decode_fleet_event(std::string_view bytes) {
+  if (bytes.size() > kMaxFleetEventBytes) return too_long("event");
+  Reader r(bytes);
+  std::uint8_t m0 = 0, m1 = 0, version = 0, type = 0;
+  if (!r.u8(&m0) || !r.u8(&m1) || !r.u8(&version) || !r.u8(&type)) return truncated();
+  if (m0 != kFleetEventMagic0 || m1 != kFleetEventMagic1) {
+    return make_error(Errc::kMalformed, "not a fleet event (bad magic)");
+  }
+  if (version != kFleetEventVersion) {
+    return make_error(Errc::kInvalidArgument, "fleet event version " + std::to_string(version) +
+                                                  " is not supported by this node (version " +
+                                                  std::to_string(kFleetEventVersion) +
+                                                  "): upgrade it");
+  }
+  FleetEvent e;
+  auto origin = read_short(r, kMaxFleetOrigin, "origin");
+  if (!origin) return origin.error();
+  e.origin = std::move(*origin);
+  if (!r.u64(&e.request) || !r.u64(&e.time)) return truncated();
+  Result<FleetWrite> w = make_error(Errc::kMalformed, "fleet event: unknown type");
+  switch (static_cast<FleetEventType>(type)) {
+    case FleetEventType::kVote: w = widen(decode_vote(r)); break;
+    case FleetEventType::kAddReporter: w = widen(decode_add(r)); break;
+    case FleetEventType::kSetTrust: w = widen(decode_trust(r)); break;
+    case FleetEventType::kSetDisabled: w = widen(decode_disabled(r)); break;
+    case FleetEventType::kSetAllowed: w = widen(decode_allowed(r)); break;
+    case FleetEventType::kDeleteSignatures: w = widen(decode_delete(r)); break;
+  }
+  if (!w) return w.error();
+  if (!r.done()) return make_error(Errc::kMalformed, "fleet event: trailing bytes");
+  e.write = std::move(*w);
+  return e;
+}
+
+}  // namespace strop::protocol
