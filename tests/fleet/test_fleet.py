@@ -1,0 +1,145 @@
+"""Fleet mode end to end (docs/fleet.md): a 3-server NATS JetStream cluster and 3 strop-nodes
+on loopback, started and killed by the tests.
+
+  test_report_and_revoke_reach_every_node   a report at A is found by `strop check` at B and C;
+                                            a revoke at C unlists everywhere
+  test_nats_down_checks_work_writes_503     NATS fully down: checks answer, writes get a fast
+                                            retryable 503; NATS back: writes succeed, no restart
+  test_kill9_node_during_load_converges     kill -9 one node during a report load and restart
+                                            it: every acknowledged report is on every node,
+                                            identical stats counts and verdicts
+"""
+import os
+import random
+import signal
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fleet_harness as fh  # noqa: E402
+
+
+class FleetTest(unittest.TestCase):
+    def setUp(self):
+        self.fleet = fh.Fleet().start()
+
+    def tearDown(self):
+        failed = any(e for _, e in (self._outcome.result.errors + self._outcome.result.failures)
+                     if _ is self) if hasattr(self._outcome, "result") else False
+        if failed:
+            sys.stderr.write(self.fleet.logs())
+        self.fleet.cleanup()
+
+    def test_report_and_revoke_reach_every_node(self):
+        a, b, c = self.fleet.nodes
+        msgs = fh.corpus("spam", 3)
+        for n in (a, b, c):
+            self.assertFalse(any(s for s, _ in self.fleet.check_json(n, msgs).values()))
+        self.fleet.strop(a, "report", "--no-progress", *msgs, check=0)
+        # Read-your-writes at A: visible at once.
+        at_a = self.fleet.check_json(a, msgs)
+        self.assertTrue(all(s for s, _ in at_a.values()), at_a)
+        for n in (b, c):
+            fh.wait_until(lambda n=n: all(s for s, _ in self.fleet.check_json(n, msgs).values()), 10,
+                          "the report at B and C")
+            self.assertEqual(self.fleet.check_json(n, msgs), at_a)
+        # Revoke at C (the same reporter withdraws its report): unlisted everywhere.
+        self.fleet.strop(c, "revoke", "--no-progress", msgs[0], check=0)
+        self.assertFalse(self.fleet.check_json(c, [msgs[0]])[msgs[0]][0])
+        for n in (a, b):
+            fh.wait_until(lambda n=n: not self.fleet.check_json(n, [msgs[0]])[msgs[0]][0], 10,
+                          "the revoke at A and B")
+        self.fleet.wait_converged()
+        counts = {self.fleet.stats(n)["signatures"] for n in self.fleet.nodes}
+        self.assertEqual(len(counts), 1, counts)
+
+    def test_nats_down_checks_work_writes_503(self):
+        a, b, c = self.fleet.nodes
+        msgs = fh.corpus("spam", 4, start=10)
+        self.fleet.strop(a, "report", "--no-progress", msgs[0], check=0)
+        self.fleet.wait_converged()
+        self.fleet.nats.kill_all()
+        fh.wait_until(lambda: all(fh.metric(n, "strop_fleet_connected") == 0.0 for n in (a, b, c)),
+                      20, "the nodes to see NATS gone")
+        # Checks answer from local state.
+        for n in (a, b, c):
+            self.assertTrue(self.fleet.check_json(n, [msgs[0]])[msgs[0]][0])
+        # Writes fail fast with a retryable 503 + Retry-After.
+        sigs = [[fh.node_harness.body_sig()]]
+        cl = a.client()
+        t0 = time.time()
+        r = cl.report(self.fleet.identity, sigs)
+        elapsed = time.time() - t0
+        cl.close()
+        self.assertEqual(r.status, 503, r.body)
+        self.assertIn("retry-after", r.headers)
+        self.assertLess(elapsed, 1.0)
+        p = self.fleet.strop(b, "report", "--no-progress", msgs[1])
+        # The CLI reports a 503 after failover as 69 (node unavailable; 75 would be EX_TEMPFAIL).
+        self.assertIn(p.returncode, (69, 75), p.stderr)
+        self.assertIn("503", p.stderr)
+        # NATS back on the same stores: writes resume, no node restarted.
+        self.fleet.nats.start_all()
+        for n in (a, b, c):
+            self.fleet.wait_connected(n, timeout=60)
+        fh.wait_until(lambda: self.fleet.strop(c, "report", "--no-progress", msgs[2]).returncode == 0,
+                      30, "a report after NATS returned")
+        for n in (a, b):
+            fh.wait_until(lambda n=n: self.fleet.check_json(n, [msgs[2]])[msgs[2]][0], 20,
+                          "the report at C seen at A and B after NATS returned")
+        self.assertTrue(all(n.alive() for n in (a, b, c)))
+
+    def test_kill9_node_during_load_converges(self):
+        a, b, c = self.fleet.nodes
+        msgs = fh.corpus("spam", 320, start=100)
+        batches = [msgs[i:i + 4] for i in range(0, len(msgs), 4)]
+        acked = []
+        stop = threading.Event()
+
+        def load(node, mine):
+            for batch in mine:
+                if stop.is_set():
+                    return
+                p = self.fleet.strop(node, "report", "--no-progress", "--timeout", "10", *batch)
+                if p.returncode == 0:
+                    acked.extend(batch)
+
+        # Two clients: one at A (killed midway), one at B.
+        ta = threading.Thread(target=load, args=(a, batches[0::2]))
+        tb = threading.Thread(target=load, args=(b, batches[1::2]))
+        ta.start()
+        tb.start()
+        time.sleep(random.uniform(1.0, 2.0))
+        self.assertTrue(ta.is_alive(), "the load at A ended before the kill")
+        acked_before_kill = len(acked)
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait(timeout=30)
+        ta.join(timeout=120)
+        tb.join(timeout=120)
+        stop.set()
+        self.assertGreater(len(acked), 0)
+        sys.stderr.write("kill -9 after %d acknowledged messages; %d of %d acknowledged in all\n"
+                         % (acked_before_kill, len(acked), len(msgs)))
+        a.start()
+        self.fleet.wait_connected(a)
+        self.fleet.wait_converged(timeout=90)
+        # Every acknowledged report is present on every node.
+        for n in (a, b, c):
+            seen = self.fleet.check_json(n, acked)
+            missing = [f for f in acked if not seen[f][0]]
+            self.assertEqual(missing, [], "acknowledged reports missing at %s" % n.url)
+        # Identical counts and identical verdicts on a sample of spam and ham.
+        stats = [self.fleet.stats(n) for n in (a, b, c)]
+        self.assertEqual(len({s["signatures"] for s in stats}), 1, stats)
+        self.assertEqual(len({s["votes"] for s in stats}), 1, stats)
+        self.assertEqual(len({s["applied_sequence"] for s in stats}), 1, stats)
+        sample = fh.corpus("spam", 150, start=60) + fh.corpus("ham", 100)
+        verdicts = [self.fleet.check_json(n, sample) for n in (a, b, c)]
+        self.assertEqual(verdicts[0], verdicts[1])
+        self.assertEqual(verdicts[0], verdicts[2])
+
+
+if __name__ == "__main__":
+    unittest.main(argv=fh.parse_args(), verbosity=2)
