@@ -269,6 +269,20 @@ TEST(Client, CacheCanBeDisabled) {
   EXPECT_EQ(node.server().requests(), 2);
 }
 
+TEST(Client, SequentialChecksShareOneKeepAliveConnection) {
+  // Issue 18: a milter's checks, one message at a time, must not pay a connect each.
+  MiniNode node;
+  auto c = make_client({node.url()}, [](ClientOptions& o) { o.cache_ttl = 0ms; });
+  constexpr int kChecks = 50;
+  for (int i = 0; i < kChecks; ++i) {
+    auto r = c->check(make_set(i), Clock::now() + 5s);
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+  }
+  EXPECT_EQ(node.server().connections(), 1);
+  EXPECT_EQ(c->stats().requests, static_cast<std::size_t>(kChecks));
+  EXPECT_EQ(node.server().received().size(), static_cast<std::size_t>(kChecks));
+}
+
 TEST(Client, BatchesAreSplitByMaxBatch) {
   MiniNode node;
   auto c = make_client({node.url()}, [](ClientOptions& o) { o.max_batch = 2; });

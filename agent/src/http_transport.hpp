@@ -1,12 +1,15 @@
 // http_transport.hpp (private to strop_agent): HTTP/1.1 exchanges with one node over a
 // keep-alive connection pool, every step bounded by a deadline.
 //
-// Each pooled Connection owns a private io_context; the calling thread drives it only for
-// the duration of one exchange (async Beast operations whose tcp_stream expiry is the
-// deadline), so there is no background thread and no call outlives its deadline. Name
-// resolution runs getaddrinfo on a detached helper thread that the caller abandons at the
-// deadline. A connection is used by one thread at a time: it is taken out of the pool for
-// the exchange and put back afterwards when the server kept it alive.
+// The calling thread does all the work of an exchange, and there is no background thread:
+// a plain-HTTP connection is a non-blocking socket driven with send, ppoll and recv up to
+// the deadline (no event loop, no timer: one check costs about three system calls beyond the
+// round trip); an https connection owns a private io_context that the caller drives only
+// for the duration of one operation (async Beast operations whose tcp_stream expiry is the
+// deadline). Either way no call outlives its deadline. Name resolution runs getaddrinfo on
+// a detached helper thread that the caller abandons at the deadline. A connection is used by
+// one thread at a time: it is taken out of the pool for the exchange and put back afterwards
+// when the server kept it alive.
 //
 // Thread-safety: NodeTransport is safe for concurrent use (pool and resolver cache under a
 // mutex). TlsContext is immutable after creation and shared by all transports of a Client.
