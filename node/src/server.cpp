@@ -6,12 +6,14 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -77,10 +79,21 @@ std::string_view path_of(std::string_view target) {
   return target.substr(0, std::min(target.find('?'), target.size()));
 }
 
+// One connection. Its timeouts (read_timeout from accept for the first request and from the
+// first byte of every later one, idle_timeout between requests, write_timeout per response,
+// 2 s for a closing handshake or lingering close) are one deadline per connection, kept in
+// deadline_ and enforced by one steady_timer that is checked lazily: setting a deadline only
+// stores it, and the timer, which never waits longer than the shortest configured timeout,
+// re-arms itself for the current deadline when it fires early. A keep-alive request
+// therefore arms no timer at all (Beast's tcp_stream expiry armed and cancelled one per read
+// and per write: a timerfd_settime each, docs/performance.md); the stream's own expiry is
+// never set. At the deadline the timer closes the connection, which ends the pending read or
+// write with operation_aborted. All of it runs on the connection's strand.
 template <class Stream>
 class Session : public ListenerConnection, public std::enable_shared_from_this<Session<Stream>> {
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  using SteadyClock = std::chrono::steady_clock;
 
   Session(tcp::socket&& socket, std::shared_ptr<SharedState> st, ConnGuard::Slot slot,
           std::shared_ptr<ssl::context> tls)
@@ -88,7 +101,11 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
         slot_(std::move(slot)),
         tls_(std::move(tls)),
         stream_(make_stream(std::move(socket), tls_.get())),
-        first_deadline_(std::chrono::steady_clock::now() + st_->config.read_timeout) {
+        timer_(stream_.get_executor()),
+        check_every_(std::max(std::chrono::milliseconds(1),
+                              std::min({st_->config.read_timeout, st_->config.write_timeout,
+                                        st_->config.idle_timeout}))),
+        first_deadline_(SteadyClock::now() + st_->config.read_timeout) {
     beast::error_code ec;
     auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) client_ip_ = ep.address().to_string();
@@ -125,13 +142,12 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
   auto& lowest() { return beast::get_lowest_layer(stream_); }
 
   void on_start() {
+    set_deadline(first_deadline_);
     if constexpr (kTls) {
-      lowest().expires_at(first_deadline_);
       stream_.async_handshake(
           ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
             if (ec) {
               logger()->debug("TLS handshake with {} failed: {}", self->client_ip_, ec.message());
-              if (ec == beast::error::timeout) self->st_->metrics->connections_timed_out.add();
               return self->close_now();
             }
             self->do_read();
@@ -146,20 +162,12 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
   // connection's first request has read_timeout from accept for all of it: a silent peer
   // gives its slot back as fast as a slow one.
   void do_read() {
-    if (st_->stopping()) return close_now();
+    if (st_->stopping() || closed_) return close_now();
     if (buffer_.size() > 0) return read_request();
-    if (served_ == 0) {
-      lowest().expires_at(first_deadline_);
-    } else {
-      lowest().expires_after(st_->config.idle_timeout);
-    }
+    set_deadline(served_ == 0 ? first_deadline_ : SteadyClock::now() + st_->config.idle_timeout);
     stream_.async_read_some(buffer_.prepare(kReadBufferBytes),
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
-                              if (ec) {
-                                if (ec == beast::error::timeout)
-                                  self->st_->metrics->connections_timed_out.add();
-                                return self->close_now();
-                              }
+                              if (ec) return self->close_now();
                               self->buffer_.commit(n);
                               self->read_request();
                             });
@@ -169,11 +177,7 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(st_->config.max_header_bytes));
     parser_->body_limit(st_->config.limits.max_body_bytes);
-    if (served_ == 0) {
-      lowest().expires_at(first_deadline_);
-    } else {
-      lowest().expires_after(st_->config.read_timeout);
-    }
+    set_deadline(served_ == 0 ? first_deadline_ : SteadyClock::now() + st_->config.read_timeout);
     parse_header();
   }
 
@@ -236,6 +240,17 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
   }
 
   void read_body() {
+    // The body usually arrived with the header: parse it from the buffer, without the read
+    // operation and the posted completion of http::async_read.
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      beast::error_code ec;
+      std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) break;
+      if (ec) return on_read(ec);
+      if (used == 0) break;
+    }
+    if (parser_->is_done()) return on_read({});
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_read(ec);
@@ -244,13 +259,9 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
 
   void on_read(beast::error_code ec) {
     if (ec) {
-      if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
+      // closed_: the deadline passed (a slow or stalled request, slowloris) or shutdown.
+      if (closed_ || ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
           ec == net::error::connection_reset || ec == net::ssl::error::stream_truncated) {
-        return close_now();
-      }
-      if (ec == beast::error::timeout) {
-        // Slow or stalled request (slowloris): the stream is already closed.
-        st_->metrics->connections_timed_out.add();
         return close_now();
       }
       st_->metrics->bad_requests.add();
@@ -283,8 +294,8 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     ++served_;
     auto& req = parser_->get();
     keep_alive_ = req.keep_alive();
-    // Stop the read deadline while the request is handled (a report may wait for a commit).
-    lowest().expires_never();
+    // No deadline while the request is handled (a report may wait for a commit).
+    set_deadline(SteadyClock::time_point::max());
     req_.method = std::string_view(req.method_string().data(), req.method_string().size());
     req_.target = std::string_view(req.target().data(), req.target().size());
     req_.body = req.body();
@@ -355,7 +366,7 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     res_.keep_alive(keep);
     res_.body() = std::move(r.body);
     res_.prepare_payload();
-    lowest().expires_after(st_->config.write_timeout);
+    set_deadline(SteadyClock::now() + st_->config.write_timeout);
     http::async_write(stream_, res_,
                       [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         self->on_write(ec);
@@ -367,10 +378,7 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     // The request and its body are done with: free them and the address's budget.
     parser_.reset();
     (void)slot_.hold(0);
-    if (ec) {
-      if (ec == beast::error::timeout) st_->metrics->connections_timed_out.add();
-      return close_now();
-    }
+    if (ec) return close_now();
     if (!res_.keep_alive()) return graceful_close();
     res_ = {};
     do_read();
@@ -378,8 +386,9 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
 
   // After a response with Connection: close: TLS close_notify / TCP FIN, then close.
   void graceful_close() {
+    closing_ = true;
     if constexpr (kTls) {
-      lowest().expires_after(std::chrono::seconds(2));
+      set_deadline(SteadyClock::now() + std::chrono::seconds(2));
       stream_.async_shutdown(
           [self = this->shared_from_this()](beast::error_code) { self->close_now(); });
     } else {
@@ -388,7 +397,7 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
       beast::error_code ec;
       lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
       if (ec) return close_now();
-      lowest().expires_after(std::chrono::seconds(2));
+      set_deadline(SteadyClock::now() + std::chrono::seconds(2));
       linger(0);
     }
   }
@@ -407,16 +416,54 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
   void close_now() {
     if (closed_) return;
     closed_ = true;
+    timer_.cancel();
     beast::error_code ec;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
     lowest().close();
+  }
+
+  // The connection's deadline (time_point::max(): none). Arms the timer only when `at` is
+  // earlier than the pending wake-up; otherwise the wake-up re-arms it (on_timer).
+  void set_deadline(SteadyClock::time_point at) {
+    deadline_ = at;
+    if (at < timer_at_) arm(at);
+  }
+
+  // Wakes up at `at`, or sooner: never more than check_every_ from now, so that a later
+  // set_deadline() (now + a configured timeout) never needs to re-arm.
+  void arm(SteadyClock::time_point at) {
+    if (closed_) return;
+    auto now = SteadyClock::now();
+    timer_at_ = at - now > check_every_ ? now + check_every_ : at;
+    timer_.expires_at(timer_at_);
+    // A weak reference: a pending wake-up does not keep a finished connection alive.
+    timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+      if (ec == net::error::operation_aborted) return;
+      if (auto self = weak.lock()) self->on_timer();
+    });
+  }
+
+  void on_timer() {
+    if (closed_) return;
+    auto now = SteadyClock::now();
+    // A wait that expires_at() could no longer cancel may run after a newer arm().
+    if (now < timer_at_) return;
+    timer_at_ = SteadyClock::time_point::max();
+    if (now < deadline_) return arm(deadline_);
+    // A closing handshake or lingering close that runs out is not a client's timeout.
+    if (!closing_) st_->metrics->connections_timed_out.add();
+    close_now();
   }
 
   std::shared_ptr<SharedState> st_;
   ConnGuard::Slot slot_;               // after st_: released before the guard can go
   std::shared_ptr<ssl::context> tls_;  // the context this connection was made with
   Stream stream_;
-  std::chrono::steady_clock::time_point first_deadline_;  // accept + read_timeout
+  net::steady_timer timer_;                       // the deadline's wake-up, on the stream's strand
+  const std::chrono::milliseconds check_every_;   // the shortest configured timeout
+  const SteadyClock::time_point first_deadline_;  // accept + read_timeout
+  SteadyClock::time_point deadline_ = SteadyClock::time_point::max();
+  SteadyClock::time_point timer_at_ = SteadyClock::time_point::max();  // pending wake-up
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
@@ -425,6 +472,7 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
   bool busy_ = false;
   bool keep_alive_ = true;
   bool closed_ = false;
+  bool closing_ = false;  // graceful_close() began
   std::size_t served_ = 0;
 };
 
