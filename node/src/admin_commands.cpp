@@ -83,6 +83,20 @@ std::unique_ptr<storage::Store> open_store(const CommonOptions& common, Config* 
   return std::move(*s);
 }
 
+// A store that applied fleet log events must change only through the log (docs/fleet.md):
+// a local reporter or signature change would make it diverge from the other members.
+// Returns 0 when the store is standalone, else prints why and returns EX_NOPERM.
+int refuse_fleet_member(storage::Store& store) {
+  const std::uint64_t seq = store.applied_sequence();
+  if (seq == 0) return 0;
+  std::fprintf(stderr,
+               "strop-node: this store is a fleet member (applied log sequence %llu): a local "
+               "change would diverge from the other members; make it through a node's API, "
+               "which goes through the fleet's log (docs/fleet.md)\n",
+               static_cast<unsigned long long>(seq));
+  return EX_NOPERM;
+}
+
 // rfc3339 (admin_api.hpp), "-" for a time never set.
 std::string iso_time(storage::TimePoint t) {
   std::string s = rfc3339(t);
@@ -160,6 +174,7 @@ int run_add(const CommonOptions& common, const AddOptions& o) {
   Config c;
   auto store = open_store(common, &c, &code, Create::kYes);
   if (!store) return code;
+  if (int refused = refuse_fleet_member(*store)) return refused;
   storage::ReporterSpec spec;
   spec.name = o.name;
   spec.secret = protocol::make_secret();
@@ -218,6 +233,7 @@ int run_set_trust(const CommonOptions& common, const std::string& name, double t
   int code = 0;
   auto store = open_store(common, nullptr, &code);
   if (!store) return code;
+  if (int refused = refuse_fleet_member(*store)) return refused;
   auto r = store->set_trust(name, trust, !earned);
   if (!r) return fail(r.error());
   std::printf("%s: trust %.3f (%s)\n", r->name.c_str(), r->trust,
@@ -229,6 +245,7 @@ int run_disable(const CommonOptions& common, const std::string& name, bool enabl
   int code = 0;
   auto store = open_store(common, nullptr, &code);
   if (!store) return code;
+  if (int refused = refuse_fleet_member(*store)) return refused;
   auto r = store->set_disabled(name, !enable);
   if (!r) return fail(r.error());
   std::printf("%s: %s\n", r->name.c_str(), r->disabled ? "disabled" : "enabled");
@@ -407,6 +424,9 @@ int run_sig(const CommonOptions& common, SigAction action, const SigOptions& o) 
   auto store =
       open_store(common, &c, &code, action == SigAction::kAllow ? Create::kYes : Create::kNo);
   if (!store) return code;
+  if (action != SigAction::kShow) {
+    if (int refused = refuse_fleet_member(*store)) return refused;
+  }
   // The node's policy (which signature lists) is the SignatureService's: use it here too.
   NodeMetrics metrics;
   SignatureService service(c, *store, metrics);

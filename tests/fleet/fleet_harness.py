@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "node"))
 import node_harness  # noqa: E402
@@ -70,6 +71,7 @@ class NatsCluster:
         self.dir = os.path.join(workdir, "nats")
         self.ports = [free_port() for _ in range(n)]
         self.routes = [free_port() for _ in range(n)]
+        self.monitors = [free_port() for _ in range(n)]
         self.procs = [None] * n
 
     @property
@@ -81,6 +83,7 @@ class NatsCluster:
         os.makedirs(store, exist_ok=True)
         routes = ",".join("nats://127.0.0.1:%d" % r for j, r in enumerate(self.routes) if j != i)
         cmd = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.ports[i]), "-n", "n%d" % i,
+               "-m", str(self.monitors[i]),
                "-js", "-sd", store, "--cluster_name", "strop-test",
                "--cluster", "nats://127.0.0.1:%d" % self.routes[i], "--routes", routes]
         log = open(os.path.join(self.dir, "n%d.log" % i), "ab")
@@ -93,6 +96,25 @@ class NatsCluster:
         for i, p in enumerate(self.ports):
             wait_until(lambda p=p: socket.create_connection(("127.0.0.1", p), timeout=1).close() or True,
                        20, "nats-server n%d" % i)
+
+    def stream_leader(self, stream="STROP"):
+        """The index of the server leading the stream's Raft group (None when unknown)."""
+        for i, p in enumerate(self.procs):
+            if p is None or p.poll() is not None:
+                continue
+            try:
+                url = "http://127.0.0.1:%d/jsz?accounts=true&streams=true" % self.monitors[i]
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    j = json.load(r)
+            except OSError:
+                continue
+            for acc in j.get("account_details") or []:
+                for st in acc.get("stream_detail") or []:
+                    if st.get("name") == stream:
+                        leader = (st.get("cluster") or {}).get("leader", "")
+                        if leader.startswith("n") and leader[1:].isdigit():
+                            return int(leader[1:])
+        return None
 
     def kill(self, i, sig=signal.SIGKILL):
         p = self.procs[i]
@@ -160,6 +182,17 @@ class Fleet:
         for node in self.nodes:
             self.wait_connected(node)
         return self
+
+    def add_node(self, name, data_dir):
+        """Starts one more member on data_dir (e.g. a `strop-node backup` of a member)."""
+        config = ("[cluster]\nnode_id = \"%s\"\npublish_timeout_ms = 3000\n"
+                  "[rate_limit]\nreporter_per_second = 0\nip_per_second = 0\n" % name)
+        node = Node(config, workdir=os.path.join(self.tmp, name), data_dir=data_dir,
+                    extra_args=["--cluster-nats", self.nats.urls])
+        self.nodes.append(node)
+        node.start()
+        self.wait_connected(node)
+        return node
 
     def wait_connected(self, node, timeout=60):
         wait_until(lambda: metric(node, "strop_fleet_connected") == 1.0, timeout,

@@ -8,6 +8,10 @@ on loopback, started and killed by the tests.
   test_kill9_node_during_load_converges     kill -9 one node during a report load and restart
                                             it: every acknowledged report is on every node,
                                             identical stats counts and verdicts
+  test_kill9_stream_leader_during_load      kill -9 the JetStream stream leader during a report
+                                            load: the same, after it restarts
+  test_node_joins_from_a_backup             a node started on a member's `strop-node backup`
+                                            catches up and agrees with the others
 """
 import os
 import random
@@ -54,6 +58,10 @@ class FleetTest(unittest.TestCase):
         self.fleet.wait_converged()
         counts = {self.fleet.stats(n)["signatures"] for n in self.fleet.nodes}
         self.assertEqual(len(counts), 1, counts)
+        # A member's store refuses local admin writes (they would diverge): exit 77.
+        p = b.cli("reporter", "set-trust", "postmaster", "0.5", check=False)
+        self.assertEqual(p.returncode, 77, p.stderr)
+        self.assertIn("fleet member", p.stderr)
 
     def test_nats_down_checks_work_writes_503(self):
         a, b, c = self.fleet.nodes
@@ -90,6 +98,76 @@ class FleetTest(unittest.TestCase):
             fh.wait_until(lambda n=n: self.fleet.check_json(n, [msgs[2]])[msgs[2]][0], 20,
                           "the report at C seen at A and B after NATS returned")
         self.assertTrue(all(n.alive() for n in (a, b, c)))
+
+    def load(self, nodes, msgs, kill, settle=None):
+        """Reports msgs in batches of 4 from one client per node in `nodes`; calls kill()
+        1-2 s in, then settle() after the load; returns the acknowledged messages."""
+        batches = [msgs[i:i + 4] for i in range(0, len(msgs), 4)]
+        acked = []
+
+        def client(node, mine):
+            for batch in mine:
+                p = self.fleet.strop(node, "report", "--no-progress", "--timeout", "10", *batch)
+                if p.returncode == 0:
+                    acked.extend(batch)
+
+        threads = [threading.Thread(target=client, args=(n, batches[i::len(nodes)]))
+                   for i, n in enumerate(nodes)]
+        for t in threads:
+            t.start()
+        time.sleep(random.uniform(1.0, 2.0))
+        self.assertTrue(all(t.is_alive() for t in threads), "the load ended before the fault")
+        before = len(acked)
+        kill()
+        for t in threads:
+            t.join(timeout=150)
+        sys.stderr.write("fault after %d acknowledged messages; %d of %d acknowledged in all\n"
+                         % (before, len(acked), len(msgs)))
+        self.assertGreater(len(acked), before)
+        if settle:
+            settle()
+        return acked
+
+    def assert_converged(self, acked):
+        self.fleet.wait_converged(timeout=90)
+        nodes = self.fleet.nodes
+        for n in nodes:
+            seen = self.fleet.check_json(n, acked)
+            missing = [f for f in acked if not seen[f][0]]
+            self.assertEqual(missing, [], "acknowledged reports missing at %s" % n.url)
+        stats = [self.fleet.stats(n) for n in nodes]
+        for key in ("signatures", "votes", "reporters", "applied_sequence"):
+            self.assertEqual(len({s[key] for s in stats}), 1, (key, stats))
+        sample = fh.corpus("spam", 120, start=80) + fh.corpus("ham", 80)
+        verdicts = [self.fleet.check_json(n, sample) for n in nodes]
+        for v in verdicts[1:]:
+            self.assertEqual(verdicts[0], v)
+
+    def test_kill9_stream_leader_during_load(self):
+        a, b, c = self.fleet.nodes
+        fh.wait_until(lambda: self.fleet.nats.stream_leader() is not None, 20, "a stream leader")
+        leader = self.fleet.nats.stream_leader()
+        acked = self.load([a, b], fh.corpus("spam", 240, start=200),
+                          kill=lambda: self.fleet.nats.kill(leader),
+                          settle=lambda: self.fleet.nats.start(leader))
+        new_leader = self.fleet.nats.stream_leader()
+        sys.stderr.write("stream leader n%d killed; now n%s\n" % (leader, new_leader))
+        self.assert_converged(acked)
+
+    def test_node_joins_from_a_backup(self):
+        a, b, c = self.fleet.nodes
+        first = fh.corpus("spam", 12, start=300)
+        self.fleet.strop(a, "report", "--no-progress", *first, check=0)
+        self.fleet.wait_converged()
+        backup = os.path.join(self.fleet.tmp, "backup-of-b")
+        b.cli("backup", backup)
+        # Writes after the backup: the new node must take them from the log.
+        later = fh.corpus("spam", 12, start=320)
+        self.fleet.strop(c, "report", "--no-progress", *later, check=0)
+        self.fleet.strop(b, "revoke", "--no-progress", first[0], check=0)
+        d = self.fleet.add_node("noded", backup)
+        self.assert_converged(first[1:] + later)
+        self.assertFalse(self.fleet.check_json(d, [first[0]])[first[0]][0])
 
     def test_kill9_node_during_load_converges(self):
         a, b, c = self.fleet.nodes
