@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -105,6 +106,69 @@ TEST(Verdict, OtherEnginesDecideAsBefore) {
   decide_verdict(query, kPolicy, &out);
   EXPECT_EQ(out.confidence, 0);
   EXPECT_FALSE(out.spam);
+}
+
+// A fuzzy/1 value whose positions are what the minimum over about `shingles` distinct
+// shingles would be (sigs::fuzzy_text_size reads the size back), the first `shared` positions
+// equal to those of every other value made with the same `shared`.
+sigs::FuzzyHashes fuzzy_of(double shingles, int shared, std::uint32_t salt) {
+  sigs::FuzzyHashes h;
+  const auto typical = static_cast<std::uint32_t>(4294967296.0 / (shingles + 1));
+  for (int i = 0; i < sigs::kFuzzyHashes; ++i)
+    h[static_cast<std::size_t>(i)] =
+        typical + static_cast<std::uint32_t>(i < shared ? i : salt + i);
+  return h;
+}
+
+storage::Match fuzzy_match(const sigs::FuzzyHashes& stored, std::size_t query_index,
+                           int confidence) {
+  storage::Match m = match(Engine::kFuzzy, confidence);
+  m.id = "fuzzy/1:" + sigs::encode_fuzzy(stored);
+  m.query_index = query_index;
+  m.similarity = 0;  // not read: the verdict compares the values
+  return m;
+}
+
+TEST(Verdict, FuzzyMatchOfTwoLongTextsNeedsTheUrlUnderTheLongThreshold) {
+  // Two issues of one newsletter: long texts sharing their template's text, 12 of 32.
+  const auto stored = fuzzy_of(400, 12, 1000);
+  const sigs::Signature checked{Engine::kFuzzy, sigs::encode_fuzzy(fuzzy_of(400, 12, 2000))};
+  ASSERT_GE(sigs::fuzzy_text_size(stored), sigs::kFuzzyLongText);
+  const std::vector<sigs::Signature> query{kBody, checked, kUrl};
+  storage::CheckOutcome out;
+  out.matches = {fuzzy_match(stored, 1, 80)};
+  decide_verdict(query, kPolicy, &out);
+  EXPECT_EQ(out.confidence, 0);
+  EXPECT_FALSE(out.spam);
+  // The same with a url/1 match of the same check: each backs the other.
+  out.matches = {fuzzy_match(stored, 1, 80), match(Engine::kUrl, 70)};
+  out.matches[1].query_index = 2;
+  decide_verdict(query, kPolicy, &out);
+  EXPECT_EQ(out.confidence, 80);
+  EXPECT_TRUE(out.spam);
+  // At kFuzzyLongMatchMin positions it decides alone.
+  const auto close = fuzzy_of(400, sigs::kFuzzyLongMatchMin, 1000);
+  const sigs::Signature near{Engine::kFuzzy,
+                             sigs::encode_fuzzy(fuzzy_of(400, sigs::kFuzzyLongMatchMin, 2000))};
+  out.matches = {fuzzy_match(close, 0, 80)};
+  decide_verdict(std::vector<sigs::Signature>{near}, kPolicy, &out);
+  EXPECT_TRUE(out.spam);
+}
+
+TEST(Verdict, FuzzyMatchWithAShortTextDecidesAlone) {
+  // A short spam and its variant with a hash-buster paragraph: the stored text is short, so
+  // 12 of 32 is the same message, whatever the checked text's size.
+  const auto stored = fuzzy_of(40, 12, 1000);
+  ASSERT_LT(sigs::fuzzy_text_size(stored), sigs::kFuzzyLongText);
+  auto variant = fuzzy_of(400, 0, 2000);
+  std::copy_n(stored.begin(), 12, variant.begin());  // the spam's own words, still there
+  ASSERT_GE(sigs::fuzzy_text_size(variant), sigs::kFuzzyLongText / 2);
+  const sigs::Signature checked{Engine::kFuzzy, sigs::encode_fuzzy(variant)};
+  storage::CheckOutcome out;
+  out.matches = {fuzzy_match(stored, 0, 80)};
+  decide_verdict(std::vector<sigs::Signature>{checked}, kPolicy, &out);
+  EXPECT_EQ(out.confidence, 80);
+  EXPECT_TRUE(out.spam);
 }
 
 }  // namespace

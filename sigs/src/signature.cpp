@@ -134,6 +134,12 @@ int fuzzy_equal_positions(const FuzzyHashes& a, const FuzzyHashes& b) {
   return n;
 }
 
+double fuzzy_text_size(const FuzzyHashes& h) {
+  double sum = 0;
+  for (std::uint32_t v : h) sum += (static_cast<double>(v) + 0.5) / 4294967296.0;
+  return (kFuzzyHashes - 1) / sum;
+}
+
 std::string SignatureSet::text() const {
   if (sigs.empty()) return "-";
   std::string out;
@@ -154,6 +160,7 @@ std::vector<const Signature*> SignatureSet::of(Engine e) const {
 
 Comparison compare(const SignatureSet& a, const SignatureSet& b) {
   Comparison c;
+  bool fuzzy_alone = false;  // a fuzzy/1 match that decides without a url/1 match
   for (Engine e : kAllEngines) {
     auto sa = a.of(e);
     auto sb = b.of(e);
@@ -170,6 +177,7 @@ Comparison compare(const SignatureSet& a, const SignatureSet& b) {
         int eq = fuzzy_equal_positions(*ha, *hb);
         ec.similarity = static_cast<double>(eq) / kFuzzyHashes;
         ec.match = eq >= kFuzzyMatchMin;
+        fuzzy_alone = ec.match && fuzzy_match_decides_alone(eq, *ha, *hb);
       }
     } else {
       // Set engines: similarity is the Jaccard index of the value sets; any shared value is
@@ -188,15 +196,22 @@ Comparison compare(const SignatureSet& a, const SignatureSet& b) {
   // Only the native engines decide. The legacy engines are reported for interoperability;
   // razor-e8 (host-level) and pyzor (tiny templates) are known to flag legitimate mail. A
   // url/1 match alone decides only as url_match_decides_alone says.
-  bool url = false;
+  bool url = false, fuzzy = false;
   for (const auto& ec : c.engines) {
     if (!ec.match) continue;
-    if (ec.engine == Engine::kBody || ec.engine == Engine::kFuzzy || ec.engine == Engine::kAttach)
-      c.match = true;
+    if (ec.engine == Engine::kBody || ec.engine == Engine::kAttach) c.match = true;
+    if (ec.engine == Engine::kFuzzy) fuzzy = true;
     if (ec.engine == Engine::kUrl) url = true;
   }
+  if (fuzzy && (fuzzy_alone || url)) c.match = true;
   if (url && !c.match) c.match = url_match_decides_alone(b, 1);
   return c;
+}
+
+bool fuzzy_match_decides_alone(int equal, const FuzzyHashes& stored, const FuzzyHashes& checked) {
+  if (equal >= kFuzzyLongMatchMin) return true;
+  return equal >= kFuzzyMatchMin &&
+         (fuzzy_text_size(stored) < kFuzzyLongText || fuzzy_text_size(checked) < kFuzzyLongText);
 }
 
 bool has_fuzzy_signature(const SignatureSet& set) {

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
+#include "sigs/compute.hpp"
+
 namespace strop::sigs {
 namespace {
 
@@ -108,3 +113,77 @@ TEST(Signature, UrlAloneDecidesOnlyWithoutFuzzyOrAttested) {
 
 }  // namespace
 }  // namespace strop::sigs
+
+namespace {
+
+// n + 2 words with distinct fuzzy keys (a word's key is its distinct letters, so three-letter
+// sets), starting at word `first` of the list: n distinct shingles.
+std::string distinct_text(std::size_t n, std::size_t first) {
+  static const std::vector<std::string> words = [] {
+    std::vector<std::string> w;
+    for (char a = 'a'; a <= 'z'; ++a)
+      for (char b = static_cast<char>(a + 1); b <= 'z'; ++b)
+        for (char c = static_cast<char>(b + 1); c <= 'z'; ++c) w.push_back({a, b, c});
+    return w;
+  }();
+  std::string text;
+  for (std::size_t k = 0; k < n + 2; ++k) text += words[(first + k) % words.size()] + ' ';
+  return text;
+}
+
+strop::sigs::FuzzyHashes fuzzy_of_text(const std::string& text) {
+  auto set = strop::sigs::compute("Subject: s\r\n\r\n" + text + "\r\n", {});
+  EXPECT_TRUE(set.ok());
+  auto f = set->of(strop::sigs::Engine::kFuzzy);
+  EXPECT_EQ(f.size(), 1u);
+  return *strop::sigs::decode_fuzzy(f.front()->value);
+}
+
+}  // namespace
+
+TEST(Signature, FuzzyValueCarriesTheSizeOfItsText) {
+  for (std::size_t n : {std::size_t{40}, std::size_t{150}, std::size_t{400}, std::size_t{1200}}) {
+    const auto size_n = static_cast<double>(n);
+    double sum = 0;
+    constexpr int kTexts = 12;
+    for (int t = 0; t < kTexts; ++t) {
+      double size = strop::sigs::fuzzy_text_size(
+          fuzzy_of_text(distinct_text(n, static_cast<std::size_t>(t) * 211)));
+      EXPECT_GT(size, size_n / 2) << n;  // 32 minima: about 18 % relative error each
+      EXPECT_LT(size, size_n * 2) << n;
+      sum += size;
+    }
+    EXPECT_NEAR(sum / kTexts / size_n, 1.0, 0.15) << n;
+  }
+}
+
+TEST(Signature, CompareLongTextsNeedTheLongThresholdOrAUrl) {
+  namespace sg = strop::sigs;
+  // Two long texts sharing a section (a newsletter's template): Jaccard about 0.45.
+  const std::string shared = distinct_text(450, 0);
+  const std::string a = shared + distinct_text(275, 700);
+  const std::string b = shared + distinct_text(275, 1500);
+  const auto fa = fuzzy_of_text(a), fb = fuzzy_of_text(b);
+  const int eq = sg::fuzzy_equal_positions(fa, fb);
+  ASSERT_GE(eq, sg::kFuzzyMatchMin);
+  ASSERT_LT(eq, sg::kFuzzyLongMatchMin);
+  ASSERT_GE(sg::fuzzy_text_size(fa), sg::kFuzzyLongText);
+  ASSERT_GE(sg::fuzzy_text_size(fb), sg::kFuzzyLongText);
+  auto sa = sg::compute("Subject: a\r\n\r\n" + a + "\r\n", {});
+  auto sb = sg::compute("Subject: b\r\n\r\n" + b + "\r\n", {});
+  ASSERT_TRUE(sa.ok() && sb.ok());
+  EXPECT_FALSE(sg::compare(*sa, *sb).match);
+  EXPECT_FALSE(sg::fuzzy_match_decides_alone(eq, fa, fb));
+  EXPECT_TRUE(sg::fuzzy_match_decides_alone(sg::kFuzzyLongMatchMin, fa, fb));
+  // The same share between two short texts (a spam and its variant) is the same message.
+  const std::string short_shared = distinct_text(14, 0);
+  const auto f1 = fuzzy_of_text(short_shared + distinct_text(8, 700));
+  const auto f2 = fuzzy_of_text(short_shared + distinct_text(8, 1500));
+  const int eq_short = sg::fuzzy_equal_positions(f1, f2);
+  ASSERT_GE(eq_short, sg::kFuzzyMatchMin);
+  ASSERT_LT(eq_short, sg::kFuzzyLongMatchMin);
+  EXPECT_TRUE(sg::fuzzy_match_decides_alone(eq_short, f1, f2));
+  // One short side is enough: a hash-buster makes the variant long, not the stored spam.
+  EXPECT_TRUE(sg::fuzzy_match_decides_alone(sg::kFuzzyMatchMin, f1, fb));
+  EXPECT_FALSE(sg::fuzzy_match_decides_alone(sg::kFuzzyMatchMin - 1, f1, f2));
+}

@@ -73,7 +73,11 @@ Evidence evidence(const sigs::SignatureSet& stored, const sigs::SignatureSet& ch
   if (!fa.empty() && !fb.empty()) {
     auto ha = sigs::decode_fuzzy(fa.front()->value);
     auto hb = sigs::decode_fuzzy(fb.front()->value);
-    if (ha && hb) e.fuzzy_equal = sigs::fuzzy_equal_positions(*ha, *hb);
+    if (ha && hb) {
+      e.fuzzy_equal = sigs::fuzzy_equal_positions(*ha, *hb);
+      e.stored_size = sigs::fuzzy_text_size(*ha);
+      e.checked_size = sigs::fuzzy_text_size(*hb);
+    }
   }
   e.checked_has_text = !checked.of(sigs::Engine::kBody).empty() || !fb.empty();
   e.checked_has_fuzzy = !fb.empty();
@@ -82,10 +86,14 @@ Evidence evidence(const sigs::SignatureSet& stored, const sigs::SignatureSet& ch
 
 bool decides(const Evidence& e, const Policy& p) {
   if (e.body || e.attach) return true;
-  if (e.fuzzy_equal >= std::max(p.fuzzy_min, p.fuzzy_alone_min)) return true;
+  int alone_min = std::max(p.fuzzy_min, p.fuzzy_alone_min);
+  const bool both_long =
+      p.long_size > 0 && e.stored_size >= p.long_size && e.checked_size >= p.long_size;
+  if (both_long) alone_min = std::max(alone_min, p.long_fuzzy_min);
+  if (e.fuzzy_equal >= alone_min) return true;
   if (!e.url) return false;
   if (e.fuzzy_equal >= p.fuzzy_min) return true;
-  if (p.url_fuzzy_min > 0 && e.fuzzy_equal >= p.url_fuzzy_min) return true;
+  if (p.url_fuzzy_min > 0 && !both_long && e.fuzzy_equal >= p.url_fuzzy_min) return true;
   switch (p.url_rule) {
     case UrlRule::kAlone: return true;
     case UrlRule::kNoText: return !e.checked_has_text;
@@ -110,7 +118,16 @@ std::vector<Policy> sweep_policies() {
           {"url+fuzzy>=7", 10, UrlRule::kNoFuzzy, 7},
           {"url+fuzzy>=5, fuzzy alone>=17", 10, UrlRule::kNoFuzzy, 5, 17},
           {"url+fuzzy>=5, fuzzy alone>=14", 10, UrlRule::kNoFuzzy, 5, 14},
-          {"current (sigs::compare)", sigs::kFuzzyMatchMin, UrlRule::kNoFuzzy}};
+          {"long>=150: fuzzy alone>=17", 10, UrlRule::kNoFuzzy, 0, 0, 150, 17},
+          {"long>=100: fuzzy alone>=17", 10, UrlRule::kNoFuzzy, 0, 0, 100, 17},
+          {"long>=300: fuzzy alone>=17", 10, UrlRule::kNoFuzzy, 0, 0, 300, 17},
+          {"long>=150: alone>=14", 10, UrlRule::kNoFuzzy, 0, 0, 150, 14},
+          {"long>=150: >=17, short >=9", 9, UrlRule::kNoFuzzy, 0, 0, 150, 17},
+          {"long>=150: >=17, short >=8", 8, UrlRule::kNoFuzzy, 0, 0, 150, 17},
+          {"long>=150, short url+fuzzy>=7", 10, UrlRule::kNoFuzzy, 7, 0, 150, 17},
+          {"long>=150, short url+fuzzy>=5", 10, UrlRule::kNoFuzzy, 5, 0, 150, 17},
+          {"current (sigs::compare)", sigs::kFuzzyMatchMin, UrlRule::kNoFuzzy, 0, 0,
+           sigs::kFuzzyLongText, sigs::kFuzzyLongMatchMin}};
 }
 
 }  // namespace strop::quality

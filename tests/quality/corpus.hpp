@@ -37,6 +37,8 @@ double similarity(const sigs::Comparison& c, sigs::Engine e);
 // What a match of a checked message against one stored (reported) message rests on, engine by
 // engine; the threshold sweeps of the quality report re-decide it under other policies.
 struct Evidence {
+  double stored_size = -1;   // sigs::fuzzy_text_size of the stored fuzzy/1 (-1: none)
+  double checked_size = -1;  // the same for the checked fuzzy/1
   bool body = false;
   bool attach = false;
   bool url = false;                // a url/1 value shared
@@ -64,6 +66,10 @@ struct Policy {
   // fuzzy/1 alone decides at >= this; from fuzzy_min up to it only with a url/1 match too
   // (0: fuzzy_min alone decides).
   int fuzzy_alone_min = 0;
+  // When both fuzzy/1 values come from texts of at least long_size distinct shingles
+  // (sigs::fuzzy_text_size; 0: off), fuzzy/1 alone decides only at >= long_fuzzy_min.
+  double long_size = 0;
+  int long_fuzzy_min = 0;
 };
 bool decides(const Evidence& e, const Policy& p);
 // The policies every sweep prints: the one before issue 13 (10/32, URL alone decides), the

@@ -120,13 +120,14 @@ Report check(const Index& index, const std::vector<Checked>& ham, bool brute) {
     std::set<int> matched;
     for (const auto& [id, eq] : cands) {
       auto cmp = sigs::compare(index.set(id), h.set);
-      // The node's decision from the index alone: any shared exact value, or enough fuzzy
-      // positions. It must agree with compare().
+      // The node's candidates from the index alone: any shared exact value, or enough fuzzy
+      // positions. Every match of compare() must be among them (compare() may still turn a
+      // candidate down: a url/1 or long-text fuzzy/1 match without corroboration).
       bool exact_shared = false;
       for (const auto& ec : cmp.engines)
         if (ec.engine != sigs::Engine::kFuzzy && ec.match) exact_shared = true;
       bool index_says = exact_shared || eq >= sigs::kFuzzyMatchMin;
-      if (index_says != cmp.match) {
+      if (cmp.match && !index_says) {
         ++r.index_disagreements;
         std::printf("  index/compare disagree: %s vs %s (fuzzy positions %d): %s\n", h.name.c_str(),
                     index.name(id).c_str(), eq, strop::quality::describe(cmp).c_str());

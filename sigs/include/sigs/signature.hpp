@@ -88,6 +88,12 @@ std::string encode_fuzzy(const FuzzyHashes& h);
 std::optional<FuzzyHashes> decode_fuzzy(std::string_view value);
 // Number of equal positions (0..kFuzzyHashes).
 int fuzzy_equal_positions(const FuzzyHashes& a, const FuzzyHashes& b);
+// The number of distinct word shingles a fuzzy/1 value was computed from, estimated from the
+// value itself: each position holds the upper 32 bits of the minimum of n independent uniform
+// 64-bit values, whose expectation is 2^64/(n+1), so n ~ (kFuzzyHashes - 1) / sum of the
+// positions as fractions of 2^32 (relative error about 1/sqrt(31), 18 %). No format change:
+// every fuzzy/1 value ever computed carries its text's size.
+double fuzzy_text_size(const FuzzyHashes& h);
 
 struct SignatureSet {
   std::vector<Signature> sigs;  // in engine order, then in order of appearance
@@ -100,6 +106,20 @@ struct SignatureSet {
 // True when `set` has a fuzzy/1 signature: the message has enough text of its own (>= 8
 // distinct word shingles) for a comparison of its words to mean something.
 bool has_fuzzy_signature(const SignatureSet& set);
+
+// What a fuzzy/1 match is evidence of: that the two texts share a part of their word
+// shingles. Between two short texts (a spam and its variant with a hash-buster paragraph, a
+// changed greeting) a third of the shingles is the same message. Between two long texts it is
+// a shared section: the issues of one newsletter share their template's text (navigation,
+// product boxes, the legal footer), 10-16 of 32 positions, while a variant of a long spam
+// keeps most of its text. So when both values come from long texts (sigs::fuzzy_text_size of
+// each >= kFuzzyLongText distinct shingles), a fuzzy/1 match decides alone only at
+// kFuzzyLongMatchMin equal positions; under it, only together with a url/1 match of the same
+// message (docs/signatures.md "fuzzy/1 and the size of the text": the sweep behind both
+// numbers).
+inline constexpr double kFuzzyLongText = 150;
+inline constexpr int kFuzzyLongMatchMin = 17;
+bool fuzzy_match_decides_alone(int equal, const FuzzyHashes& stored, const FuzzyHashes& checked);
 
 // What a url/1 match is evidence of (docs/reputation.md "URL evidence"): that two messages
 // link to the same page, which a campaign's mail does but so do unrelated posts to one web
@@ -124,7 +144,8 @@ struct EngineComparison {
 };
 struct Comparison {
   std::vector<EngineComparison> engines;
-  // The verdict on `b` after `a` was reported once: a body/1, fuzzy/1 or attach/1 match, or a
+  // The verdict on `b` after `a` was reported once: a body/1 or attach/1 match, a fuzzy/1
+  // match that decides alone (fuzzy_match_decides_alone) or comes with a url/1 match, or a
   // url/1 match that may decide alone (url_match_decides_alone(b, 1)).
   bool match = false;
 };
