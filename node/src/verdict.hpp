@@ -8,7 +8,10 @@
 // shares the platform's links with every legitimate post there, so a URL alone lists a
 // message only when the message has too little text for fuzzy/1, when the URL has been
 // reported by sigs::kUrlAttestedReporters distinct reporters, or when a body/1, fuzzy/1,
-// attach/1 or razor-e4 match of the same check (confidence above 0) backs it.
+// attach/1 or razor-e4 match of the same check (confidence above 0) backs it. A fuzzy/1 match
+// between two long texts under sigs::kFuzzyLongMatchMin positions (a shared section, such as
+// a newsletter's template) decides only with a url/1 match of the same check
+// (sigs::fuzzy_match_decides_alone; docs/reputation.md "Fuzzy evidence between long texts").
 // Pure: no Store, no clock; thread-safe.
 #pragma once
 
