@@ -13,7 +13,7 @@
 #     (fuzz.<target>.regressions) and which fails until the bug is fixed;
 #  3. re-minimises the kept corpus with -merge=1 over the old corpus, the new inputs and the
 #     --seed directories: hand-written seeds (any name that is not a 40-digit SHA-1) are
-#     always kept, the rest is the smallest set that keeps the coverage; inputs over
+#     always kept, the rest is the smallest set that keeps the coverage; other inputs over
 #     --max-len (default and at most 64 KiB; the run's -max_len too) are not kept. With
 #     --edges the merge counts edges only (-use_counters=0), not hit counts: a much smaller
 #     corpus for targets whose inputs are large (whole messages);
@@ -157,7 +157,9 @@ for t in "${targets[@]}"; do
   done
   "$bin" -merge=1 "${merge_flags[@]}" "${limits[@]}" "$work/merged" "$corpus" "$work/new" "${seeds[@]}" \
     > "$work/merge.log" 2>&1 || { echo "fuzz.sh: merge of $t failed; see $work/merge.log" >&2; exit 2; }
-  find "$work/merged" -type f -size +"$max_len"c -delete
+  # Inputs over --max-len go, except the hand-written seeds (kept whatever their size).
+  find "$work/merged" -type f -size +"$max_len"c -regextype posix-extended \
+    -regex '.*/[0-9a-f]{40}' -delete
   drop_lock
   find "$corpus" -maxdepth 1 -type f -delete
   find "$work/merged" -maxdepth 1 -type f -exec cp -t "$corpus" {} +
