@@ -171,5 +171,36 @@ TEST(Verdict, FuzzyMatchWithAShortTextDecidesAlone) {
   EXPECT_TRUE(out.spam);
 }
 
+TEST(Verdict, WeakFuzzyAgreementAndUrlBackEachOtherUnlessBothTextsAreLong) {
+  // A short spam's variant: its payload link, and 8 of 32 positions left by a hash-buster.
+  const auto stored = fuzzy_of(40, 8, 1000);
+  auto variant = fuzzy_of(60, 0, 2000);
+  std::copy_n(stored.begin(), 8, variant.begin());
+  const std::vector<sigs::Signature> query{
+      kBody, sigs::Signature{Engine::kFuzzy, sigs::encode_fuzzy(variant)}, kUrl};
+  storage::CheckOutcome out;
+  out.matches = {fuzzy_match(stored, 1, 80)};
+  decide_verdict(query, kPolicy, &out);
+  EXPECT_FALSE(out.spam);  // 8/32 alone is nothing
+  out.matches = {match(Engine::kUrl, 70)};
+  out.matches[0].query_index = 2;
+  decide_verdict(query, kPolicy, &out);
+  EXPECT_FALSE(out.spam);  // the link alone, in a message with text, is nothing
+  out.matches = {fuzzy_match(stored, 1, 80), match(Engine::kUrl, 70)};
+  out.matches[1].query_index = 2;
+  decide_verdict(query, kPolicy, &out);
+  EXPECT_EQ(out.confidence, 80);
+  EXPECT_TRUE(out.spam);
+  // Two long texts at 8/32 (a newsletter's template and its links): not even together.
+  const auto long_stored = fuzzy_of(400, 8, 1000);
+  const std::vector<sigs::Signature> long_query{
+      kBody, sigs::Signature{Engine::kFuzzy, sigs::encode_fuzzy(fuzzy_of(400, 8, 2000))}, kUrl};
+  out.matches = {fuzzy_match(long_stored, 1, 80), match(Engine::kUrl, 70)};
+  out.matches[1].query_index = 2;
+  decide_verdict(long_query, kPolicy, &out);
+  EXPECT_EQ(out.confidence, 0);
+  EXPECT_FALSE(out.spam);
+}
+
 }  // namespace
 }  // namespace strop::node

@@ -161,6 +161,7 @@ std::vector<const Signature*> SignatureSet::of(Engine e) const {
 Comparison compare(const SignatureSet& a, const SignatureSet& b) {
   Comparison c;
   bool fuzzy_alone = false;  // a fuzzy/1 match that decides without a url/1 match
+  bool fuzzy_url = false;    // a fuzzy/1 agreement that decides with a url/1 match
   for (Engine e : kAllEngines) {
     auto sa = a.of(e);
     auto sb = b.of(e);
@@ -178,6 +179,7 @@ Comparison compare(const SignatureSet& a, const SignatureSet& b) {
         ec.similarity = static_cast<double>(eq) / kFuzzyHashes;
         ec.match = eq >= kFuzzyMatchMin;
         fuzzy_alone = ec.match && fuzzy_match_decides_alone(eq, *ha, *hb);
+        fuzzy_url = fuzzy_backs_url(eq, *ha, *hb);
       }
     } else {
       // Set engines: similarity is the Jaccard index of the value sets; any shared value is
@@ -203,7 +205,8 @@ Comparison compare(const SignatureSet& a, const SignatureSet& b) {
     if (ec.engine == Engine::kFuzzy) fuzzy = true;
     if (ec.engine == Engine::kUrl) url = true;
   }
-  if (fuzzy && (fuzzy_alone || url)) c.match = true;
+  if (fuzzy && fuzzy_alone) c.match = true;
+  if (url && fuzzy_url) c.match = true;
   if (url && !c.match) c.match = url_match_decides_alone(b, 1);
   return c;
 }
@@ -211,6 +214,12 @@ Comparison compare(const SignatureSet& a, const SignatureSet& b) {
 bool fuzzy_match_decides_alone(int equal, const FuzzyHashes& stored, const FuzzyHashes& checked) {
   if (equal >= kFuzzyLongMatchMin) return true;
   return equal >= kFuzzyMatchMin &&
+         (fuzzy_text_size(stored) < kFuzzyLongText || fuzzy_text_size(checked) < kFuzzyLongText);
+}
+
+bool fuzzy_backs_url(int equal, const FuzzyHashes& stored, const FuzzyHashes& checked) {
+  if (equal >= kFuzzyMatchMin) return true;
+  return equal >= kFuzzyUrlMatchMin &&
          (fuzzy_text_size(stored) < kFuzzyLongText || fuzzy_text_size(checked) < kFuzzyLongText);
 }
 

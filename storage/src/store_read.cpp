@@ -140,7 +140,8 @@ std::vector<StoreImpl::Candidate> StoreImpl::index_candidates(
   }
   std::vector<MemoryIndex::ExactHit> eh;
   std::vector<MemoryIndex::FuzzyHit> fh;
-  index_->lookup(exact_keys, fuzzy, sigs::kFuzzyMatchMin, &eh, &fh);
+  // From kFuzzyUrlMatchMin: a weaker agreement still backs a url/1 match (the node decides).
+  index_->lookup(exact_keys, fuzzy, sigs::kFuzzyUrlMatchMin, &eh, &fh);
   cands.reserve(cands.size() + eh.size() + fh.size());
   for (auto& h : eh) cands.push_back({exact_query[h.query], h.id, nullptr});
   for (auto& h : fh) cands.push_back({fuzzy_query[h.query], h.id, fuzzy[h.query]});
@@ -181,6 +182,7 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
     return r == 0;
   };
   ReaderMutexLock wl(&trust_mu_);
+  std::size_t strong = 0;  // matches other than weak fuzzy/1 agreements
   for (const Candidate& c : cands) {
     const sigs::Signature& q = sigs[c.query];
     std::string_view v;
@@ -190,9 +192,11 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
     auto rec = codec::peek_sig(v);  // views into the map, valid during this txn
     if (!rec || rec->engine != q.engine) continue;
     double similarity = 1.0;
+    bool weak = false;  // a fuzzy/1 agreement under kFuzzyMatchMin: reported, never a hit
     if (c.fuzzy != nullptr) {
       int eq = codec::fuzzy_equal_positions_text(rec->value, q.value);
-      if (eq < sigs::kFuzzyMatchMin) continue;
+      if (eq < sigs::kFuzzyUrlMatchMin) continue;
+      weak = eq < sigs::kFuzzyMatchMin;
       similarity = static_cast<double>(eq) / sigs::kFuzzyHashes;
     } else if (rec->value != q.value) {
       continue;
@@ -246,15 +250,18 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
     m.first_revoke = from_u64(first_revoke);
     m.last_revoke = from_u64(last_revoke);
     m.confidence = reputation::confidence(votes);
-    if (opt_.verdict_engines.has(m.engine)) out.confidence = std::max(out.confidence, m.confidence);
-    if (resolution == 0 || now_s >= last_hit + resolution) hits.emplace_back(c.id, now_s);
+    if (!weak && opt_.verdict_engines.has(m.engine))
+      out.confidence = std::max(out.confidence, m.confidence);
+    strong += !weak;
+    if (!weak && (resolution == 0 || now_s >= last_hit + resolution))
+      hits.emplace_back(c.id, now_s);
     out.matches.push_back(std::move(m));
   }
   wl.unlock();
   vc.close();
   std::stable_sort(out.matches.begin(), out.matches.end(),
                    [](const Match& a, const Match& b) { return a.query_index < b.query_index; });
-  out.spam = out.confidence >= opt_.threshold && !out.matches.empty();
+  out.spam = out.confidence >= opt_.threshold && strong > 0;
   if (!hits.empty()) {
     MutexLock g(&hits_mu_);
     for (auto& h : hits) {

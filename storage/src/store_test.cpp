@@ -218,7 +218,18 @@ TEST_F(StoreTest, FuzzyIndexFindsSimilarSignatures) {
     c = check(*s, {fuzzy(testing::mutate(h, sigs::kFuzzyMatchMin))});
     ASSERT_EQ(c.matches.size(), 1u);
     EXPECT_DOUBLE_EQ(c.matches[0].similarity, double(sigs::kFuzzyMatchMin) / 32);
-    EXPECT_TRUE(check(*s, {fuzzy(testing::mutate(h, sigs::kFuzzyMatchMin - 1))}).matches.empty());
+    // Under kFuzzyMatchMin, from kFuzzyUrlMatchMin: a weak agreement, returned (it may back a
+    // url/1 match) but worth no confidence, no verdict and no hit.
+    c = check(*s, {fuzzy(testing::mutate(h, sigs::kFuzzyMatchMin - 1))});
+    ASSERT_EQ(c.matches.size(), 1u);
+    EXPECT_DOUBLE_EQ(c.matches[0].similarity, double(sigs::kFuzzyMatchMin - 1) / 32);
+    EXPECT_EQ(c.confidence, 0);
+    EXPECT_FALSE(c.spam);
+    c = check(*s, {fuzzy(testing::mutate(h, sigs::kFuzzyUrlMatchMin))});
+    ASSERT_EQ(c.matches.size(), 1u);
+    EXPECT_FALSE(c.spam);
+    EXPECT_TRUE(
+        check(*s, {fuzzy(testing::mutate(h, sigs::kFuzzyUrlMatchMin - 1))}).matches.empty());
     EXPECT_EQ(check(*s, {fuzzy(h)}).matches.at(0).similarity, 1.0);
     // A malformed fuzzy value matches nothing and is not an error.
     EXPECT_TRUE(check(*s, {sigs::Signature{sigs::Engine::kFuzzy, "zz"}}).matches.empty());

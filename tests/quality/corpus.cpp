@@ -126,8 +126,8 @@ std::vector<Policy> sweep_policies() {
           {"long>=150: >=17, short >=8", 8, UrlRule::kNoFuzzy, 0, 0, 150, 17},
           {"long>=150, short url+fuzzy>=7", 10, UrlRule::kNoFuzzy, 7, 0, 150, 17},
           {"long>=150, short url+fuzzy>=5", 10, UrlRule::kNoFuzzy, 5, 0, 150, 17},
-          {"current (sigs::compare)", sigs::kFuzzyMatchMin, UrlRule::kNoFuzzy, 0, 0,
-           sigs::kFuzzyLongText, sigs::kFuzzyLongMatchMin}};
+          {"current (sigs::compare)", sigs::kFuzzyMatchMin, UrlRule::kNoFuzzy,
+           sigs::kFuzzyUrlMatchMin, 0, sigs::kFuzzyLongText, sigs::kFuzzyLongMatchMin}};
 }
 
 }  // namespace strop::quality

@@ -120,6 +120,14 @@ bool has_fuzzy_signature(const SignatureSet& set);
 inline constexpr double kFuzzyLongText = 150;
 inline constexpr int kFuzzyLongMatchMin = 17;
 bool fuzzy_match_decides_alone(int equal, const FuzzyHashes& stored, const FuzzyHashes& checked);
+// A url/1 match and a fuzzy/1 agreement back each other: the two decide together from
+// kFuzzyMatchMin equal positions, and from kFuzzyUrlMatchMin when either text is short (a
+// short spam's variant whose hash-buster or personalisation left 7-9 of 32 positions, and
+// kept its payload link). A node therefore looks fuzzy/1 candidates up from
+// kFuzzyUrlMatchMin positions; under kFuzzyMatchMin they are returned as matches that never
+// decide alone.
+inline constexpr int kFuzzyUrlMatchMin = 7;
+bool fuzzy_backs_url(int equal, const FuzzyHashes& stored, const FuzzyHashes& checked);
 
 // What a url/1 match is evidence of (docs/reputation.md "URL evidence"): that two messages
 // link to the same page, which a campaign's mail does but so do unrelated posts to one web
@@ -145,8 +153,9 @@ struct EngineComparison {
 struct Comparison {
   std::vector<EngineComparison> engines;
   // The verdict on `b` after `a` was reported once: a body/1 or attach/1 match, a fuzzy/1
-  // match that decides alone (fuzzy_match_decides_alone) or comes with a url/1 match, or a
-  // url/1 match that may decide alone (url_match_decides_alone(b, 1)).
+  // match that decides alone (fuzzy_match_decides_alone), a url/1 match with a fuzzy/1
+  // agreement that backs it (fuzzy_backs_url), or a url/1 match that may decide alone
+  // (url_match_decides_alone(b, 1)).
   bool match = false;
 };
 // `a` is the stored (reported) message, `b` the checked one; only the url/1 rule is not

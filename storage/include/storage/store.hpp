@@ -113,10 +113,13 @@ struct Match {
   sigs::Engine engine = sigs::Engine::kBody;
   std::string id;               // the stored signature's text form "engine:value"
   std::size_t query_index = 0;  // index of the checked signature that matched
-  double similarity = 1.0;      // 1.0 for exact engines; equal positions / 32 for fuzzy/1
-  std::uint32_t reports = 0;    // active reports (distinct reporters)
-  std::uint32_t revokes = 0;    // active revokes by other reporters
-  int confidence = 0;           // 0..100
+  // 1.0 for exact engines; equal positions / 32 for fuzzy/1, from sigs::kFuzzyUrlMatchMin:
+  // under sigs::kFuzzyMatchMin a weak agreement, which only backs a url/1 match (the node's
+  // verdict), counts for neither CheckOutcome::confidence nor spam, and is no hit.
+  double similarity = 1.0;
+  std::uint32_t reports = 0;  // active reports (distinct reporters)
+  std::uint32_t revokes = 0;  // active revokes by other reporters
+  int confidence = 0;         // 0..100
   // The operator allowed the stored signature, or the checked one (a fuzzy query allowed
   // neutralises every stored signature similar to it). The Store only reports it; the
   // node's SignatureService applies the policy (an allowed match never lists).
@@ -129,7 +132,7 @@ struct Match {
 
 struct CheckOutcome {
   std::vector<Match> matches;  // in query order; several per fuzzy query possible
-  int confidence = 0;          // max confidence over matches of verdict_engines
+  int confidence = 0;          // max confidence over matches of verdict_engines (not weak)
   bool spam = false;           // confidence >= StoreOptions::threshold
 };
 
