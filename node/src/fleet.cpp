@@ -158,7 +158,7 @@ void Fleet::submit(protocol::FleetWrite write, std::int64_t unix_time, Done done
     pending_.emplace(request, std::move(p));
   }
   log_->publish(std::move(*bytes), msg_id(opt_.origin, request),
-                [this, request](Result<std::uint64_t> r) { on_published(request, std::move(r)); });
+                [this, request](const Result<std::uint64_t>& r) { on_published(request, r); });
 }
 
 Result<storage::LoggedOutcome> Fleet::submit_and_wait(protocol::FleetWrite write,
@@ -183,7 +183,7 @@ std::function<void()> Fleet::settle(std::uint64_t request, Pending& p) {
   };
 }
 
-void Fleet::on_published(std::uint64_t request, Result<std::uint64_t> r) {
+void Fleet::on_published(std::uint64_t request, const Result<std::uint64_t>& r) {
   std::function<void()> run;
   {
     MutexLock lk(&mu_);
@@ -223,7 +223,7 @@ void Fleet::on_applied(std::uint64_t request, Result<storage::LoggedOutcome> r) 
   if (run) run();
 }
 
-void Fleet::offer(storage::LoggedWrite w, bool mine, std::uint64_t request) {
+void Fleet::offer(const storage::LoggedWrite& w, bool mine, std::uint64_t request) {
   for (int attempt = 0;; ++attempt) {
     // A refusal at enqueue (queue full) comes back synchronously: wait and offer it again,
     // which holds the consumer (and, through flow control, the stream) back.

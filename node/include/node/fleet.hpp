@@ -130,12 +130,12 @@ class Fleet {
     bool acked = false;
     std::optional<Result<storage::LoggedOutcome>> outcome;
   };
-  void on_published(std::uint64_t request, Result<std::uint64_t> r);
+  void on_published(std::uint64_t request, const Result<std::uint64_t>& r);
   void on_applied(std::uint64_t request, Result<storage::LoggedOutcome> r);
   // Completes `request` if it is both acked and applied (or failed); returns the callback to
   // run outside the lock.
   std::function<void()> settle(std::uint64_t request, Pending& p) REQUIRES(mu_);
-  void offer(storage::LoggedWrite w, bool mine, std::uint64_t request);
+  void offer(const storage::LoggedWrite& w, bool mine, std::uint64_t request);
 
   storage::Store& store_;
   const FleetOptions opt_;
