@@ -18,9 +18,11 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 
@@ -64,6 +66,22 @@ struct Op {
   std::function<int(StoreImpl&, WriteCtx&)> apply;
   std::function<void(const Error* batch_error)> complete;
 };
+
+// The complete() of an Op whose apply() leaves its outcome in `*state`: `done` gets the batch's
+// error, else that outcome, else kInternal "<what> not applied" (apply() never stored one).
+template <class T, class Done>
+std::function<void(const Error*)> complete_from(std::shared_ptr<std::optional<T>> state, Done done,
+                                                const char* what) {
+  return [state = std::move(state), done = std::move(done), what](const Error* e) {
+    if (e != nullptr) {
+      done(*e);
+    } else if (*state) {
+      done(std::move(**state));
+    } else {
+      done(make_error(Errc::kInternal, std::string(what) + " not applied"));
+    }
+  };
+}
 
 class StoreImpl final : public Store {
  public:

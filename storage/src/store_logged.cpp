@@ -153,15 +153,7 @@ void StoreImpl::apply_logged(LoggedWrite w, LoggedCallback done) {
     state->emplace(std::move(out));
     return 0;
   };
-  op->complete = [state, done](const Error* e) {
-    if (e != nullptr) {
-      done(*e);
-    } else if (*state) {
-      done(std::move(**state));
-    } else {
-      done(make_error(Errc::kInternal, "log event not applied"));
-    }
-  };
+  op->complete = complete_from(state, done, "log event");
   auto q = enqueue(std::move(op));
   if (!q) done(q.error());
 }

@@ -94,15 +94,7 @@ void StoreImpl::submit_vote(VoteRequest request, VoteCallback done) {
     state->emplace(std::move(r));
     return rc;
   };
-  op->complete = [state, done](const Error* e) {
-    if (e != nullptr) {
-      done(*e);
-    } else if (*state) {
-      done(std::move(**state));
-    } else {
-      done(make_error(Errc::kInternal, "vote not applied"));
-    }
-  };
+  op->complete = complete_from(state, done, "vote");
   auto q = enqueue(std::move(op));
   if (!q) done(q.error());
 }

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "agent/client.hpp"
+#include "proc_cpu.hpp"
 #include "protocol/codec.hpp"
 #include "sigs/compute.hpp"
 
@@ -44,21 +45,6 @@ namespace agent = strop::agent;
 namespace protocol = strop::protocol;
 namespace sigs = strop::sigs;
 using Clock = std::chrono::steady_clock;
-
-double node_cpu_seconds(int pid) {
-  if (pid <= 0) return 0;
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  auto p = s.rfind(')');
-  if (p == std::string::npos) return 0;
-  std::istringstream in(s.substr(p + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(field);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 // One blocking keep-alive connection: the raw round trip of a request.
 class RawConn {
@@ -117,7 +103,7 @@ Figures run(const char* name, std::size_t n, int rounds, int node_pid, int gap_u
   }
   std::vector<double> us;
   us.reserve(n * static_cast<std::size_t>(rounds));
-  double cpu0 = node_cpu_seconds(node_pid);
+  double cpu0 = strop::bench::process_cpu_seconds(node_pid);
   for (int r = 0; r < rounds; ++r) {
     for (std::size_t i = 0; i < n; ++i) {
       if (gap_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
@@ -129,7 +115,7 @@ Figures run(const char* name, std::size_t n, int rounds, int node_pid, int gap_u
       us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     }
   }
-  double cpu1 = node_cpu_seconds(node_pid);
+  double cpu1 = strop::bench::process_cpu_seconds(node_pid);
   std::sort(us.begin(), us.end());
   auto pct = [&](double q) { return us[static_cast<std::size_t>(q * (us.size() - 1))]; };
   Figures f{pct(0.5), pct(0.9), pct(0.99), (cpu1 - cpu0) * 1e6 / static_cast<double>(us.size())};

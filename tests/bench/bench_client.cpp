@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "proc_cpu.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/signing.hpp"
 #include "protocol/udp_wire.hpp"
@@ -151,22 +152,6 @@ std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-double cpu_seconds(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  auto p = s.rfind(')');
-  if (p == std::string::npos) return 0;
-  std::istringstream in(s.substr(p + 2));
-  std::string field;
-  unsigned long utime = 0, stime = 0;
-  for (int i = 3; i <= 15; ++i) {
-    in >> field;
-    if (i == 14) utime = std::stoul(field);
-    if (i == 15) stime = std::stoul(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 struct Stats {
@@ -492,7 +477,7 @@ int main(int argc, char** argv) {
     if (o.mode == "preload") return 0;
   }
 
-  double cpu0 = o.node_pid ? cpu_seconds(o.node_pid) : 0;
+  double cpu0 = o.node_pid ? strop::bench::process_cpu_seconds(o.node_pid) : 0;
   auto start = Clock::now();
   auto until =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
@@ -526,7 +511,7 @@ int main(int argc, char** argv) {
   }
   for (auto& t : ts) t.join();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  double cpu1 = o.node_pid ? cpu_seconds(o.node_pid) : 0;
+  double cpu1 = o.node_pid ? strop::bench::process_cpu_seconds(o.node_pid) : 0;
   if (o.mode == "check" || o.mode == "mixed") checks.print("check", secs);
   if (o.mode == "health") checks.print("healthz", secs);
   if (o.mode == "udp-check") checks.print("udpcheck", secs);
