@@ -5,24 +5,11 @@
 
 local GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
-dofile(LIB)  -- expect(), step()
-
-local function connect(ip)
-  local conn = mt.connect(SOCK, 40, 0.05)
-  expect(conn ~= nil, "connect to " .. SOCK)
-  step(mt.conninfo(conn, "client.example", ip), "conninfo")
-  return conn
-end
+dofile(LIB)  -- expect(), step(), connect_client(), envelope()
 
 -- One transaction up to (not including) end of message.
 local function message(conn, from, rcpt, headers, chunks)
-  step(mt.mailfrom(conn, from), "mailfrom")
-  expect(mt.getreply(conn) == SMFIR_CONTINUE, "MAIL continues")
-  step(mt.rcptto(conn, rcpt), "rcptto")
-  if not mt.test_option(conn, SMFIP_NR_RCPT) then
-    expect(mt.getreply(conn) == SMFIR_CONTINUE, "RCPT continues")
-  end
-  if not mt.test_option(conn, SMFIP_NODATA) then step(mt.data(conn), "data") end
+  envelope(conn, from, rcpt)
   for _, h in ipairs(headers) do step(mt.header(conn, h[1], h[2]), "header " .. h[1]) end
   step(mt.eoh(conn), "eoh")
   for _, c in ipairs(chunks) do step(mt.bodystring(conn, c), "body") end
@@ -31,7 +18,7 @@ end
 local function run()
   mt.set_timeout(30)
   -- The milter registers every callback (no SMFIP_NO* steps): the delayed-ACK fix.
-  local conn = connect("192.0.2.10")
+  local conn = connect_client(SOCK, "192.0.2.10")
   expect(mt.getreply(conn) == SMFIR_CONTINUE, "connect continues")
   expect(not mt.test_option(conn, SMFIP_NODATA), "xxfi_data registered")
   expect(not mt.test_option(conn, SMFIP_NOHDRS), "xxfi_header registered")
@@ -80,9 +67,7 @@ local function run()
   expect(mt.eom_check(conn, MT_HDRCHANGE, "Subject", "[SPAM] offer"), "subject tag")
 
   -- 4. an aborted transaction leaves nothing behind for the next one
-  step(mt.mailfrom(conn, "<dave@example.org>"), "mailfrom")
-  step(mt.rcptto(conn, "<u@test.local>"), "rcptto")
-  if not mt.test_option(conn, SMFIP_NODATA) then step(mt.data(conn), "data") end
+  envelope(conn, "<dave@example.org>", "<u@test.local>")
   step(mt.header(conn, "Subject", "aborted"), "header")
   step(mt.eoh(conn), "eoh")
   step(mt.bodystring(conn, GTUBE), "body")
@@ -95,12 +80,12 @@ local function run()
   step(mt.disconnect(conn), "disconnect")
 
   -- 5. trusted network: accepted at connect
-  local trusted = connect("10.1.2.3")
+  local trusted = connect_client(SOCK, "10.1.2.3")
   expect(mt.getreply(trusted) == SMFIR_ACCEPT, "trusted client accepted at connect")
   step(mt.disconnect(trusted), "disconnect")
 
   -- 6. authenticated sender: accepted at MAIL FROM
-  local auth = connect("192.0.2.11")
+  local auth = connect_client(SOCK, "192.0.2.11")
   -- HELO first: miltertest would insert one before MAIL, and libmilter clears the MAIL
   -- macros when it sees HELO.
   step(mt.helo(auth, "client.example"), "helo")
@@ -110,11 +95,9 @@ local function run()
   step(mt.disconnect(auth), "disconnect")
 
   -- 7. all recipients bypassed: accepted at end of headers
-  local rc = connect("192.0.2.12")
+  local rc = connect_client(SOCK, "192.0.2.12")
   step(mt.helo(rc, "client.example"), "helo")
-  step(mt.mailfrom(rc, "<x@example.org>"), "mailfrom")
-  step(mt.rcptto(rc, "<abuse@test.local>"), "rcptto")
-  if not mt.test_option(rc, SMFIP_NODATA) then step(mt.data(rc), "data") end
+  envelope(rc, "<x@example.org>", "<abuse@test.local>")
   step(mt.header(rc, "Subject", GTUBE), "header")
   step(mt.eoh(rc), "eoh")
   expect(mt.getreply(rc) == SMFIR_ACCEPT, "abuse@ recipient accepted at EOH")
