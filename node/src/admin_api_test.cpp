@@ -42,7 +42,7 @@ class AdminApiTest : public ::testing::Test {
       auth = protocol::sign_request(who, who + "-secret", method_, target_, "", now_s_,
                                     protocol::make_nonce());
     }
-    HttpRequest req{method_, target_, "", auth, "10.0.0.1"};
+    HttpRequest req{method_, target_, "", auth, "10.0.0.1", {}};
     std::optional<HttpResponse> out;
     api_->handle(req, [&out](HttpResponse r) { out = std::move(r); });
     EXPECT_TRUE(out.has_value());

@@ -1,4 +1,5 @@
-// admin_commands.cpp: `strop-node reporter add|list|set-trust|disable`, `stats`,
+// admin_commands.cpp: `strop-node reporter add|list|set-trust|disable`,
+// `peer add|list|set-trust|disable|remove` (federation, docs/federation.md), `stats`,
 // `backup DEST`, `expire`, `sig show|delete|allow|unallow`. Each opens the store in admin
 // mode (no in-memory index, no sweeper), which is safe while a node serves the same
 // directory: LMDB serialises the writes, and the serving node reads what they changed from
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -250,6 +252,94 @@ int run_disable(const CommonOptions& common, const std::string& name, bool enabl
   if (!r) return fail(r.error());
   std::printf("%s: %s\n", r->name.c_str(), r->disabled ? "disabled" : "enabled");
   return 0;
+}
+
+// ---- peer add / list / set-trust / disable / remove (docs/federation.md "Peers")
+
+struct PeerAddOptions {
+  std::string name;
+  std::string url;
+  double trust = 0.3;
+  std::string secret_file;
+};
+
+// The peering secret: the whole file less one trailing newline, 16..128 bytes.
+Result<std::string> read_peer_secret(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(Errc::kNotFound, "cannot read " + path);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!s.empty() && s.back() == '\n') s.pop_back();
+  if (!s.empty() && s.back() == '\r') s.pop_back();
+  if (s.size() < 16 || s.size() > storage::kMaxReporterSecret) {
+    return make_error(Errc::kInvalidArgument,
+                      path + ": a peering secret must be 16-128 bytes (e.g. `openssl rand -hex 32`)");
+  }
+  return s;
+}
+
+int run_peer_add(const CommonOptions& common, const PeerAddOptions& o) {
+  if (!(o.trust >= 0.0 && o.trust <= 1.0)) {
+    std::fprintf(stderr, "strop-node: trust must be within 0..1\n");
+    return EX_USAGE;
+  }
+  auto secret = read_peer_secret(o.secret_file);
+  if (!secret) {
+    std::fprintf(stderr, "strop-node: %s\n", secret.error().message.c_str());
+    return secret.error().code == Errc::kNotFound ? EX_NOINPUT : EX_DATAERR;
+  }
+  int code = 0;
+  auto store = open_store(common, nullptr, &code, Create::kYes);
+  if (!store) return code;
+  if (int refused = refuse_fleet_member(*store)) return refused;
+  auto p = store->add_peer({o.name, o.url, *secret, o.trust});
+  if (!p) return fail(p.error());
+  std::printf("peer %s added (trust %.3f, %s)\n", p->reporter.name.c_str(), p->reporter.trust,
+              p->url.c_str());
+  return 0;
+}
+
+int run_peer_list(const CommonOptions& common, bool json) {
+  int code = 0;
+  auto store = open_store(common, nullptr, &code);
+  if (!store) return code;
+  auto list = store->list_peers();
+  if (!list) return fail(list.error());
+  if (json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& p : *list) {
+      arr.push_back({{"name", p.reporter.name},
+                     {"url", p.url},
+                     {"trust", p.reporter.trust},
+                     {"disabled", p.reporter.disabled},
+                     {"cursor", p.cursor},
+                     {"applied", p.applied},
+                     {"last_success", iso_time(p.last_success)}});
+    }
+    std::cout << arr.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%-32s %6s %-8s %10s %10s %-25s %s\n", "NAME", "TRUST", "STATE", "CURSOR",
+              "APPLIED", "LAST-SUCCESS", "URL");
+  for (const auto& p : *list) {
+    std::printf("%-32s %6.3f %-8s %10llu %10llu %-25s %s\n", p.reporter.name.c_str(),
+                p.reporter.trust, p.reporter.disabled ? "disabled" : "active",
+                static_cast<unsigned long long>(p.cursor),
+                static_cast<unsigned long long>(p.applied), iso_time(p.last_success).c_str(),
+                p.url.c_str());
+  }
+  return 0;
+}
+
+// set-trust, disable/enable, remove: only on a peer (a reporter's name is refused).
+int run_peer_edit(const CommonOptions& common, const std::string& name,
+                  const std::function<int(storage::Store&)>& edit) {
+  int code = 0;
+  auto store = open_store(common, nullptr, &code);
+  if (!store) return code;
+  if (int refused = refuse_fleet_member(*store)) return refused;
+  auto p = store->find_peer(name);
+  if (!p) return fail(p.error());
+  return edit(*store);
 }
 
 // ---- stats / backup / expire
@@ -556,6 +646,80 @@ void setup_reporter(CLI::App& app, const std::shared_ptr<CommonOptions>& common,
   dis->add_option("NAME", d->name, "Reporter name")->required();
   dis->add_flag("--enable", d->enable, "Re-enable instead");
   dis->callback([common, d, exit_code] { *exit_code = run_disable(*common, d->name, d->enable); });
+}
+
+void setup_peer(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code) {
+  auto* peer = app.add_subcommand(
+      "peer", "Manage federation peers (other sites whose listings this node pulls)");
+  peer->require_subcommand(1);
+
+  auto add = std::make_shared<PeerAddOptions>();
+  auto* a = peer->add_subcommand("add", "Add a peer (run it on both sides with the same secret)");
+  a->add_option("NAME", add->name, "The peer's site name (its federation.site)")->required();
+  a->add_option("--url", add->url, "The peer node's API URL, e.g. http://192.0.2.7:8080")
+      ->required();
+  a->add_option("--trust", add->trust, "This site's trust in the peer, 0.0..1.0 (default 0.3)");
+  a->add_option("--secret-file", add->secret_file, "File holding the peering secret")
+      ->required();
+  a->callback([common, add, exit_code] { *exit_code = run_peer_add(*common, *add); });
+
+  auto list_json = std::make_shared<bool>(false);
+  auto* l = peer->add_subcommand("list", "List peers with their cursor and trust");
+  l->add_flag("--json", *list_json, "JSON output");
+  l->callback([common, list_json, exit_code] { *exit_code = run_peer_list(*common, *list_json); });
+
+  struct TrustOpts {
+    std::string name;
+    double trust = 0;
+  };
+  auto t = std::make_shared<TrustOpts>();
+  auto* st = peer->add_subcommand("set-trust", "Set this site's trust in a peer");
+  st->add_option("NAME", t->name, "Peer name")->required();
+  st->add_option("T", t->trust, "Trust 0.0..1.0")->required();
+  st->callback([common, t, exit_code] {
+    if (!(t->trust >= 0.0 && t->trust <= 1.0)) {
+      std::fprintf(stderr, "strop-node: trust must be within 0..1\n");
+      *exit_code = EX_USAGE;
+      return;
+    }
+    *exit_code = run_peer_edit(*common, t->name, [&](storage::Store& s) {
+      auto r = s.set_trust(t->name, t->trust, true);
+      if (!r) return fail(r.error());
+      std::printf("%s: trust %.3f\n", r->name.c_str(), r->trust);
+      return 0;
+    });
+  });
+
+  struct NameOpts {
+    std::string name;
+    bool enable = false;
+  };
+  auto d = std::make_shared<NameOpts>();
+  auto* dis = peer->add_subcommand(
+      "disable", "Disable a peer: it can no longer pull, its votes count 0, it is not pulled");
+  dis->add_option("NAME", d->name, "Peer name")->required();
+  dis->add_flag("--enable", d->enable, "Re-enable instead");
+  dis->callback([common, d, exit_code] {
+    *exit_code = run_peer_edit(*common, d->name, [&](storage::Store& s) {
+      auto r = s.set_disabled(d->name, !d->enable);
+      if (!r) return fail(r.error());
+      std::printf("%s: %s\n", r->name.c_str(), r->disabled ? "disabled" : "enabled");
+      return 0;
+    });
+  });
+
+  auto rm = std::make_shared<NameOpts>();
+  auto* r = peer->add_subcommand(
+      "remove", "Remove a peer: it is no longer pulled and its votes count 0 (the name stays taken)");
+  r->add_option("NAME", rm->name, "Peer name")->required();
+  r->callback([common, rm, exit_code] {
+    *exit_code = run_peer_edit(*common, rm->name, [&](storage::Store& s) {
+      auto res = s.remove_peer(rm->name);
+      if (!res) return fail(res.error());
+      std::printf("%s: removed\n", rm->name.c_str());
+      return 0;
+    });
+  });
 }
 
 void setup_stats(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code) {

@@ -32,6 +32,8 @@ void setup_logging(const Config& c);
 
 void setup_serve(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);
 void setup_reporter(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);
+// `peer add|list|set-trust|disable|remove` (admin_commands.cpp; docs/federation.md).
+void setup_peer(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);
 // `sig show|delete|allow|unallow (ID... | --message FILE)` (admin_commands.cpp).
 void setup_sig(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);
 void setup_stats(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);

@@ -43,6 +43,7 @@ cfg::Key<Config> limit_key(std::string_view name, std::string_view doc,
 const cfg::Table<Config>& table() {
   using C = Config;
   using S = storage::StoreOptions;
+  using F = Config::Federation;
   using R = RazorConfig;
   using RzL = protocol::razor::Limits;
   using Pz = PyzorConfig;
@@ -248,6 +249,16 @@ const cfg::Table<Config>& table() {
                            cfg::nested(&C::cluster, &K::publish_timeout), 100, 600'000),
       cfg::duration_key<C>("cluster", "connect_timeout_ms", "one NATS connection attempt",
                            cfg::nested(&C::cluster, &K::connect_timeout), 100, 600'000),
+      // [federation] (docs/federation.md)
+      cfg::string_key<C>("federation", "site",
+                         "this site's name, origin of its listings; \"\": no federation",
+                         cfg::nested(&C::store, &S::federation_site)),
+      cfg::duration_key<C>("federation", "poll_interval_ms", "pause between pull rounds",
+                           cfg::nested(&C::federation, &F::poll_interval), 10, 3'600'000),
+      cfg::integer_key<C>("federation", "batch", "entries asked per pull",
+                          cfg::nested(&C::federation, &F::batch), 1, 10000),
+      cfg::duration_key<C>("federation", "timeout_ms", "one pull of a peer's feed",
+                           cfg::nested(&C::federation, &F::timeout), 100, 600'000),
   });
   return kTable;
 }
@@ -305,6 +316,14 @@ Result<void> validate(const Config& c) {
     return make_error(Errc::kInvalidArgument,
                       "udp.listen: strop-udp/1 checks are anonymous; switch it off or set "
                       "api.anonymous_check = true");
+  }
+  if (!c.store.federation_site.empty() && !storage::valid_site_name(c.store.federation_site)) {
+    return make_error(Errc::kInvalidArgument,
+                      "federation.site must be 1-64 characters of [a-z0-9.-]");
+  }
+  if (!c.store.federation_site.empty() && !c.cluster.nats_urls.empty()) {
+    return make_error(Errc::kInvalidArgument,
+                      "federation with a fleet is not supported yet (docs/federation.md)");
   }
   if (!c.cluster.nats_urls.empty()) {
     if (c.cluster.stream.empty() || c.cluster.subject.empty()) {

@@ -145,6 +145,56 @@ class FakeStore : public storage::Store {
     std::lock_guard lock(mu_);
     return applied_;
   }
+  // Federation: peers are reporters marked as peers; the feed is `feed`, served as is.
+  std::vector<storage::FeedEntry> feed;
+  std::vector<storage::PeerBatch> peer_batches;
+  Result<storage::Peer> add_peer(const storage::PeerSpec& spec) override {
+    storage::ReporterSpec rs{spec.name, spec.secret, spec.trust};
+    auto r = add_reporter(rs);
+    if (!r) return r.error();
+    std::lock_guard lock(mu_);
+    by_name_[spec.name].peer = true;
+    storage::Peer p;
+    p.reporter = by_name_[spec.name];
+    p.url = spec.url;
+    peers_[spec.name] = p;
+    return p;
+  }
+  Result<storage::Peer> find_peer(std::string_view name) override {
+    std::lock_guard lock(mu_);
+    auto it = peers_.find(std::string(name));
+    if (it == peers_.end()) return make_error(Errc::kNotFound, "no such peer");
+    return it->second;
+  }
+  Result<std::vector<storage::Peer>> list_peers() override {
+    std::lock_guard lock(mu_);
+    std::vector<storage::Peer> v;
+    for (auto& [n, p] : peers_) v.push_back(p);
+    return v;
+  }
+  Result<void> remove_peer(std::string_view name) override {
+    std::lock_guard lock(mu_);
+    if (peers_.erase(std::string(name)) == 0) return make_error(Errc::kNotFound, "no such peer");
+    return {};
+  }
+  void apply_peer_batch(storage::PeerBatch b,
+                        std::function<void(Result<storage::PeerBatchOutcome>)> done) override {
+    {
+      std::lock_guard lock(mu_);
+      peer_batches.push_back(std::move(b));
+    }
+    done(storage::PeerBatchOutcome{});
+  }
+  Result<storage::FeedPage> read_feed(std::uint64_t after, std::size_t limit) override {
+    std::lock_guard lock(mu_);
+    storage::FeedPage page;
+    for (const auto& e : feed) {
+      page.head = std::max(page.head, e.seq);
+      if (e.seq > after && page.entries.size() < limit) page.entries.push_back(e);
+    }
+    return page;
+  }
+
   Result<void> flush() override { return {}; }
   Result<std::uint64_t> expire(storage::TimePoint) override { return std::uint64_t{0}; }
   Result<void> backup(const std::string&) override { return {}; }
@@ -230,6 +280,7 @@ class FakeStore : public storage::Store {
 
   std::mutex mu_;
   std::map<std::string, storage::Reporter> by_name_;
+  std::map<std::string, storage::Peer> peers_;
   std::map<std::string, std::set<storage::ReporterId>> reports_;
   std::set<std::pair<storage::ReporterId, std::string>> replay_keys_;
   std::set<std::string> allowed_;

@@ -11,6 +11,7 @@
 #include "admin_api.hpp"
 #include "node_common.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/feed.hpp"
 #include "protocol/messages.hpp"
 
 namespace strop::node {
@@ -210,6 +211,36 @@ struct Api::Impl {
     });
   }
 
+  // GET /v1/peer/feed: a peer pulls this site's feed (docs/federation.md "The feed").
+  void peer_feed(const HttpRequest& req, const Done& done) {
+    protocol::AuthHeaders auth = req.auth;
+    auth.reporter = req.peer;  // peers name themselves in X-Strop-Peer
+    auto who = svc.authenticate_peer(auth, req.method, req.target, req.body);
+    if (!who) return done(from_error(who.error()));
+    auto query = protocol::parse_feed_query(req.target);
+    if (!query) return done(from_error({ApiErrc::kMalformed, query.error().message}));
+    auto page = svc.read_feed(query->after, query->limit);
+    if (!page) return done(from_error(page.error()));
+    protocol::FeedBatch batch;
+    batch.head = page->head;
+    batch.oldest = page->oldest;
+    batch.entries.reserve(page->entries.size());
+    for (auto& e : page->entries) {
+      batch.entries.push_back({e.seq, e.listed, std::move(e.sig), e.hop, e.confidence, e.version,
+                               std::move(e.origin)});
+    }
+    auto body = protocol::encode_feed(batch);
+    if (!body) {
+      logger()->error("feed encoding failed: {}", body.error().to_string());
+      return done(from_error({ApiErrc::kInternal, "feed encoding failed"}));
+    }
+    HttpResponse r;
+    r.content_type = std::string(protocol::kFeedContentType);
+    r.signature = protocol::sign_feed_response(who->reporter.secret, 200, req.auth.nonce, *body);
+    r.body = std::move(*body);
+    done(std::move(r));
+  }
+
   void state(const Done& done) { done(json_response(protocol::encode(svc.state()))); }
 
   void health(const Done& done) {
@@ -263,6 +294,9 @@ void Api::handle(const HttpRequest& req, Done done) {
   } else if (path == protocol::kPathMetrics) {
     op = Op::kMetrics;
     want_method = allow = "GET";
+  } else if (path == protocol::kPathPeerFeed) {
+    op = Op::kPeerFeed;
+    want_method = allow = "GET";
   }
   // The admin API (admin_api.hpp), mounted here until the admin listener serves it; it
   // authenticates every request as an admin reporter itself.
@@ -303,6 +337,7 @@ void Api::handle(const HttpRequest& req, Done done) {
       case Op::kState: return im.state(finish);
       case Op::kHealth: return im.health(finish);
       case Op::kMetrics: return im.metrics_text(finish);
+      case Op::kPeerFeed: return im.peer_feed(req, finish);
       case Op::kOther:
       case Op::kUdpCheck: break;
     }

@@ -6,6 +6,7 @@
 
 #include "fake_store_test_util.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/feed.hpp"
 #include "protocol/signing.hpp"
 
 namespace strop::node {
@@ -45,7 +46,7 @@ class ApiTest : public ::testing::Test {
     target_ = std::move(target);
     body_ = std::move(body);
     ip_ = std::move(ip);
-    HttpRequest req{method_, target_, body_, std::move(auth), ip_};
+    HttpRequest req{method_, target_, body_, std::move(auth), ip_, {}};
     std::optional<HttpResponse> out;
     int calls = 0;
     api_->handle(req, [&out, &calls](HttpResponse r) {
@@ -324,7 +325,7 @@ TEST_F(ApiTest, ReportIsAcknowledgedOnlyAfterCommit) {
   target_ = "/v1/report";
   method_ = "POST";
   HttpRequest req{method_, target_, body_,
-                  sign("alice", "alice-secret", "POST", "/v1/report", body_), ip_};
+                  sign("alice", "alice-secret", "POST", "/v1/report", body_), ip_, {}};
   api_->handle(req, [&late](HttpResponse x) { late = std::move(x); });
   EXPECT_FALSE(late.has_value());  // no answer before the "commit"
   EXPECT_EQ(store_.stats().writer_queue_depth, 1u);
@@ -448,6 +449,87 @@ TEST_F(ApiTest, MetricsEndpoint) {
             std::string::npos);
   EXPECT_NE(m->body.find("strop_writer_queue_depth 0"), std::string::npos);
   EXPECT_NE(m->body.find("strop_reporters 2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace strop::node
+
+namespace strop::node {
+namespace {
+
+using testing::FakeStore;
+
+// GET /v1/peer/feed (docs/federation.md): only a signed peer pulls, and its response is signed.
+class PeerFeedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Config o;
+    o.ip_limit = {0, 0};
+    o.store.federation_site = "b.test";
+    service_ = std::make_unique<SignatureService>(
+        o, store_, metrics_, Clocks{[this] { return now_s_; }, [] { return std::int64_t{1}; }});
+    api_ = std::make_unique<Api>(*service_);
+    ASSERT_TRUE(store_.add_peer({"a.test", "http://127.0.0.1:1", "peering-secret-0123", 1.0}));
+    ASSERT_TRUE(store_.add_reporter({"alice", "alice-secret", 0.5}));
+    storage::FeedEntry e;
+    e.seq = 4;
+    e.listed = true;
+    e.sig = *sigs::parse_signature("body/1:0123456789abcdef0123456789abcdef");
+    e.version = 4;
+    e.origin = "b.test";
+    store_.feed.push_back(e);
+  }
+  HttpResponse pull(const std::string& peer, const std::string& secret, std::string target,
+                    std::string_view scheme = protocol::kPeerSigningScheme) {
+    target_ = std::move(target);
+    auto auth = protocol::sign_request(peer, secret, "GET", target_, "", now_s_,
+                                       protocol::make_nonce(), scheme);
+    nonce_ = auth.nonce;
+    HttpRequest req{"GET", target_, "", auth, "10.0.0.2", peer};
+    req.auth.reporter.clear();  // a peer names itself in X-Strop-Peer only
+    std::optional<HttpResponse> out;
+    api_->handle(req, [&out](HttpResponse r) { out = std::move(r); });
+    EXPECT_TRUE(out);
+    return out ? *out : HttpResponse{};
+  }
+
+  FakeStore store_;
+  NodeMetrics metrics_;
+  std::unique_ptr<SignatureService> service_;
+  std::unique_ptr<Api> api_;
+  std::int64_t now_s_ = 1'700'000'000;
+  std::string target_, nonce_;
+};
+
+TEST_F(PeerFeedTest, ASignedPeerGetsTheFeedWithASignedResponse) {
+  auto r = pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=0&limit=10");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, protocol::kFeedContentType);
+  EXPECT_TRUE(protocol::verify_feed_response("peering-secret-0123", 200, nonce_, r.body,
+                                             r.signature));
+  auto batch = protocol::decode_feed(r.body);
+  ASSERT_TRUE(batch);
+  ASSERT_EQ(batch->entries.size(), 1u);
+  EXPECT_EQ(batch->entries[0].origin, "b.test");
+  EXPECT_EQ(batch->head, 4u);
+  // After the cursor: nothing.
+  r = pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=4");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_TRUE(protocol::decode_feed(r.body)->entries.empty());
+}
+
+TEST_F(PeerFeedTest, StrangersReportersAndDisabledPeersAreRefused) {
+  EXPECT_EQ(pull("a.test", "wrong-secret", "/v1/peer/feed?after=0").status, 401);
+  EXPECT_EQ(pull("c.test", "peering-secret-0123", "/v1/peer/feed?after=0").status, 401);
+  // A reporter's identity cannot pull, even with its own secret under the peer scheme.
+  EXPECT_EQ(pull("alice", "alice-secret", "/v1/peer/feed?after=0").status, 401);
+  // The peer's secret under the reporter scheme is not a peer's pull either.
+  EXPECT_EQ(pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=0", protocol::kSigningScheme)
+                .status,
+            401);
+  EXPECT_EQ(pull("a.test", "peering-secret-0123", "/v1/peer/feed?limit=3").status, 400);
+  ASSERT_TRUE(store_.set_disabled("a.test", true));
+  EXPECT_EQ(pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=0").status, 403);
 }
 
 }  // namespace

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "strop-node " + std::string(strop::kVersion));
     setup_serve(app, common, &exit_code);
     setup_reporter(app, common, &exit_code);
+    setup_peer(app, common, &exit_code);
     setup_sig(app, common, &exit_code);
     setup_stats(app, common, &exit_code);
     setup_backup(app, common, &exit_code);

@@ -114,6 +114,7 @@ std::string_view op_name(Op op) {
     case Op::kMetrics: return "metrics";
     case Op::kOther: return "other";
     case Op::kUdpCheck: return "udp_check";
+    case Op::kPeerFeed: return "peer_feed";
   }
   return "other";
 }

@@ -22,6 +22,7 @@
 #include "base/log.hpp"
 #include "base/service.hpp"
 #include "commands.hpp"
+#include "node/federation.hpp"
 #include "node/fleet.hpp"
 #include "node/handlers.hpp"
 #include "node/metrics.hpp"
@@ -45,6 +46,7 @@ struct ServeOptions {
   std::optional<std::string> udp_listen;
   std::optional<std::string> admin_listen;
   std::optional<std::string> cluster_nats;
+  std::optional<std::string> federation_site;
   bool print_config = false;
 };
 
@@ -56,6 +58,7 @@ void apply_flags(const ServeOptions& opt, Config* c) {
   if (opt.pyzor_listen) c->pyzor.listen = *opt.pyzor_listen;
   if (opt.udp_listen) c->udp.listen = *opt.udp_listen;
   if (opt.admin_listen) c->admin.listen = *opt.admin_listen;
+  if (opt.federation_site) c->store.federation_site = *opt.federation_site;
   if (opt.cluster_nats) {
     c->cluster.nats_urls.clear();
     std::string_view rest = *opt.cluster_nats;
@@ -208,6 +211,12 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     log->info("fleet mode: node id {}, stream {} ({}), applied sequence {}", fleet->origin(),
               c.cluster.stream, c.cluster.subject, store->applied_sequence());
   }
+  // Federation: pull the peers' feeds (docs/federation.md); the store keeps this site's feed.
+  std::unique_ptr<FederationPuller> puller;
+  if (!c.store.federation_site.empty()) {
+    puller = std::make_unique<FederationPuller>(*store, c);
+    service->set_federation(puller.get());
+  }
   auto api = std::make_unique<Api>(*service);
   auto server = Server::create(c, *api, metrics);
   if (!server) {
@@ -303,6 +312,13 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
       "reporters)",
       kNodeVersion, api_server.local_host(), api_server.local_port(),
       api_server.tls() ? "https" : "http", threads, c.data_dir, st.signatures, st.reporters);
+  if (puller) {
+    puller->start();
+    auto peers = store->list_peers();
+    auto feed = store->read_feed(0, 0);
+    log->info("federation: site {}, {} peers, feed at {}", c.store.federation_site,
+              peers ? peers->size() : 0, feed ? feed->head : 0);
+  }
   strop::service::notify_ready("serving");
   std::optional<strop::service::Watchdog> watchdog;
   watchdog.emplace();
@@ -330,6 +346,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     admin->join();
   }
   if (nats) nats->stop();  // fails writes still waiting for the log
+  if (puller) puller->stop();  // a pull in flight ends within federation.timeout_ms
   blocking.join();
   if (auto f = store->flush(); !f) log->error("final flush failed: {}", f.error().to_string());
   admin.reset();
@@ -339,6 +356,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   server->reset();
   api.reset();
   service.reset();
+  puller.reset();
   nats.reset();
   fleet.reset();
   store.reset();
@@ -371,6 +389,9 @@ void setup_serve(CLI::App& app, const std::shared_ptr<CommonOptions>& common, in
   sub->add_option("--cluster-nats", opt->cluster_nats,
                   "Fleet mode: NATS JetStream servers URL[,URL...] (overrides cluster.nats_urls; "
                   "docs/fleet.md)");
+  sub->add_option("--federation-site", opt->federation_site,
+                  "Federation: this site's name, the origin of its listings (overrides "
+                  "federation.site; docs/federation.md)");
   sub->add_flag("--print-config", opt->print_config,
                 "Print the effective configuration as TOML and exit");
   sub->callback([common, opt, exit_code] { *exit_code = run_serve(*common, *opt); });

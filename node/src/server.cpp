@@ -315,6 +315,7 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     } else {
       req_.auth = {};
     }
+    req_.peer = field(protocol::kHeaderPeer);
     // Keep the io_context alive while a response is pending on another thread.
     auto work = net::prefer(stream_.get_executor(), net::execution::outstanding_work.tracked);
     Done done = [self = this->shared_from_this(), work](HttpResponse r) {
@@ -361,6 +362,11 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     res_.set(http::field::content_type, r.content_type);
     if (!r.allow.empty()) res_.set(http::field::allow, r.allow);
     if (r.retry_after > 0) res_.set(http::field::retry_after, std::to_string(r.retry_after));
+    if (!r.signature.empty()) {
+      res_.set(beast::string_view(protocol::kHeaderSignature.data(),
+                                  protocol::kHeaderSignature.size()),
+               r.signature);
+    }
     std::size_t max_req = st_->config.max_requests_per_connection;
     bool keep = keep_alive_ && !r.close && !st_->stopping() && (max_req == 0 || served_ < max_req);
     res_.keep_alive(keep);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <utility>
 
+#include "node/federation.hpp"
 #include "node/fleet.hpp"
 #include "node_common.hpp"
 #include "verdict.hpp"
@@ -140,22 +141,43 @@ ServiceResult<Authenticated> SignatureService::authenticate(const protocol::Auth
                                                             std::string_view method,
                                                             std::string_view target,
                                                             std::string_view body) {
+  return authenticate_as(a, method, target, body, false);
+}
+
+ServiceResult<Authenticated> SignatureService::authenticate_peer(const protocol::AuthHeaders& a,
+                                                                 std::string_view method,
+                                                                 std::string_view target,
+                                                                 std::string_view body) {
+  return authenticate_as(a, method, target, body, true);
+}
+
+ServiceResult<Authenticated> SignatureService::authenticate_as(const protocol::AuthHeaders& a,
+                                                               std::string_view method,
+                                                               std::string_view target,
+                                                               std::string_view body, bool peer) {
   auto verified = [&]() -> ServiceResult<Authenticated> {
     if (a.reporter.empty() || a.timestamp.empty() || a.nonce.empty() || a.signature.empty()) {
       return unauthorized(ServiceErrc::kAuthRequired,
-                          "this request must be signed (X-Strop-Reporter, X-Strop-Timestamp, "
-                          "X-Strop-Nonce, X-Strop-Signature)");
+                          peer ? "a peer's pull must be signed (X-Strop-Peer, X-Strop-Timestamp, "
+                                 "X-Strop-Nonce, X-Strop-Signature)"
+                               : "this request must be signed (X-Strop-Reporter, "
+                                 "X-Strop-Timestamp, X-Strop-Nonce, X-Strop-Signature)");
     }
     auto rep = store_.find_reporter(std::string_view(a.reporter));
+    // A peer's identity never signs as a reporter, and a reporter's never pulls a feed: to
+    // each it looks like an unknown name (docs/federation.md "Peers").
+    if (rep && rep->peer != peer) rep = make_error(Errc::kNotFound, "wrong kind of identity");
     if (!rep) {
       if (rep.error().code != Errc::kNotFound) {
         return ServiceError{ServiceErrc::kInternal, "reporter lookup failed", 0};
       }
-      return unauthorized(ServiceErrc::kBadSignature, "unknown reporter or bad signature");
+      return unauthorized(ServiceErrc::kBadSignature, peer ? "unknown peer or bad signature"
+                                                           : "unknown reporter or bad signature");
     }
     const std::int64_t now = clocks_.unix_seconds();
     const std::int64_t window = config_.signing_window_seconds;
-    switch (protocol::verify_request(a, rep->secret, method, target, body, now, window)) {
+    const std::string_view scheme = peer ? protocol::kPeerSigningScheme : protocol::kSigningScheme;
+    switch (protocol::verify_request(a, rep->secret, method, target, body, now, window, scheme)) {
       case protocol::AuthStatus::kOk: break;
       case protocol::AuthStatus::kMalformed:
         return unauthorized(ServiceErrc::kBadSignature,
@@ -165,9 +187,12 @@ ServiceResult<Authenticated> SignatureService::authenticate(const protocol::Auth
                                                      std::to_string(window) +
                                                      " s (check the clock)");
       case protocol::AuthStatus::kBadSignature:
-        return unauthorized(ServiceErrc::kBadSignature, "unknown reporter or bad signature");
+        return unauthorized(ServiceErrc::kBadSignature, peer ? "unknown peer or bad signature"
+                                                             : "unknown reporter or bad signature");
     }
-    if (rep->disabled) return unauthorized(ServiceErrc::kForbidden, "reporter is disabled");
+    if (rep->disabled) {
+      return unauthorized(ServiceErrc::kForbidden, peer ? "peer is disabled" : "reporter is disabled");
+    }
     const std::int64_t expires = std::stoll(a.timestamp) + window;  // verified digits
     if (auto fresh = remember_nonce(a.reporter, a.nonce, now, expires); !fresh)
       return fresh.error();
@@ -382,10 +407,25 @@ protocol::StateResponse SignatureService::state() {
   return s;
 }
 
+ServiceResult<storage::FeedPage> SignatureService::read_feed(std::uint64_t after,
+                                                             std::size_t limit) {
+  if (!federation_enabled()) {
+    return ServiceError{ServiceErrc::kForbidden, "this node does not federate (no federation.site)",
+                        0};
+  }
+  auto page = store_.read_feed(after, limit);
+  if (!page) {
+    logger()->error("feed read failed: {}", page.error().to_string());
+    return ServiceError{ServiceErrc::kInternal, "feed read failed", 0};
+  }
+  return std::move(*page);
+}
+
 std::string SignatureService::render_metrics() {
   auto stats = store_.stats();
   std::string out = metrics_.render(stats);
   if (fleet_ != nullptr) out += render_fleet_metrics(fleet_->metrics(), stats.applied_sequence);
+  if (federation_ != nullptr) out += federation_->render_metrics();
   return out;
 }
 

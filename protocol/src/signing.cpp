@@ -33,11 +33,11 @@ bool parse_timestamp(std::string_view s, std::int64_t* out) {
 
 std::string canonical_request(std::string_view method, std::string_view target,
                               std::string_view timestamp, std::string_view nonce,
-                              std::string_view body) {
+                              std::string_view body, std::string_view scheme) {
   std::string s;
-  s.reserve(kSigningScheme.size() + method.size() + target.size() + timestamp.size() +
+  s.reserve(scheme.size() + method.size() + target.size() + timestamp.size() +
             nonce.size() + 64 + 5);
-  s.append(kSigningScheme);
+  s.append(scheme);
   s.push_back('\n');
   s.append(method);
   s.push_back('\n');
@@ -53,13 +53,14 @@ std::string canonical_request(std::string_view method, std::string_view target,
 
 AuthHeaders sign_request(std::string_view reporter, std::string_view secret,
                          std::string_view method, std::string_view target, std::string_view body,
-                         std::int64_t unix_time, std::string_view nonce) {
+                         std::int64_t unix_time, std::string_view nonce,
+                         std::string_view scheme) {
   AuthHeaders h;
   h.reporter.assign(reporter);
   h.timestamp = std::to_string(unix_time);
   h.nonce.assign(nonce);
   h.signature = hmac_hex(DigestAlgorithm::kSha256, secret,
-                         canonical_request(method, target, h.timestamp, nonce, body));
+                         canonical_request(method, target, h.timestamp, nonce, body, scheme));
   return h;
 }
 
@@ -89,7 +90,7 @@ bool valid_nonce(std::string_view nonce) {
 
 AuthStatus verify_request(const AuthHeaders& h, std::string_view secret, std::string_view method,
                           std::string_view target, std::string_view body, std::int64_t now,
-                          std::int64_t window_seconds) {
+                          std::int64_t window_seconds, std::string_view scheme) {
   std::int64_t ts = 0;
   if (h.reporter.empty() || !parse_timestamp(h.timestamp, &ts) || !valid_nonce(h.nonce) ||
       h.signature.size() != 64 || !is_lower_hex(h.signature)) {
@@ -97,7 +98,8 @@ AuthStatus verify_request(const AuthHeaders& h, std::string_view secret, std::st
   }
   if (ts < now - window_seconds || ts > now + window_seconds) return AuthStatus::kStale;
   std::string expected = hmac_hex(DigestAlgorithm::kSha256, secret,
-                                  canonical_request(method, target, h.timestamp, h.nonce, body));
+                                  canonical_request(method, target, h.timestamp, h.nonce, body,
+                                                    scheme));
   if (CRYPTO_memcmp(expected.data(), h.signature.data(), expected.size()) != 0) {
     return AuthStatus::kBadSignature;
   }

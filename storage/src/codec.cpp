@@ -151,6 +151,7 @@ std::string encode_vote(const VoteRecord& r) {
   out[0] = static_cast<char>(kValueVersion);
   out[1] = static_cast<char>(r.kind);
   out[2] = static_cast<char>(r.flags);
+  out[3] = static_cast<char>(r.hop);
   put_u64(out.data() + 4, r.time);
   return out;
 }
@@ -164,6 +165,7 @@ std::optional<VoteRecord> decode_vote(std::string_view v) {
   VoteRecord r;
   r.kind = static_cast<VoteKind>(kind);
   r.flags = static_cast<std::uint8_t>(v[2]);
+  r.hop = static_cast<std::uint8_t>(v[3]);
   r.time = get_u64(v.data() + 4);
   return r;
 }
@@ -302,6 +304,136 @@ std::string replay_expiry_key(std::uint64_t expires, std::uint32_t reporter,
   put_u32(k.data() + 8, reporter);
   std::copy(nonce.begin(), nonce.end(), k.begin() + 12);
   return k;
+}
+
+// ---- federation
+
+namespace {
+bool known_engine(std::uint8_t e) {
+  for (auto k : sigs::kAllEngines) {
+    if (static_cast<std::uint8_t>(k) == e) return true;
+  }
+  return false;
+}
+}  // namespace
+
+std::string encode_peer(const PeerRecord& r) {
+  std::string out(kPeerHeader, '\0');
+  out[0] = static_cast<char>(kValueVersion);
+  put_u64(out.data() + 2, r.cursor);
+  put_u64(out.data() + 10, r.last_success);
+  put_u64(out.data() + 18, r.applied);
+  out.append(r.url);
+  return out;
+}
+
+std::optional<PeerRecord> decode_peer(std::string_view v) {
+  if (v.size() < kPeerHeader || static_cast<std::uint8_t>(v[0]) != kValueVersion) {
+    return std::nullopt;
+  }
+  PeerRecord r;
+  r.cursor = get_u64(v.data() + 2);
+  r.last_success = get_u64(v.data() + 10);
+  r.applied = get_u64(v.data() + 18);
+  r.url.assign(v.substr(kPeerHeader));
+  return r;
+}
+
+SeqKey seq_key(std::uint64_t seq) {
+  SeqKey k;
+  put_u64(k.data(), seq);
+  return k;
+}
+
+std::string encode_feed(const FeedRecord& r) {
+  std::string out(kFeedHeader, '\0');
+  out[0] = static_cast<char>(kValueVersion);
+  out[1] = static_cast<char>(r.listed ? 1 : 2);
+  out[2] = static_cast<char>(r.engine);
+  out[3] = static_cast<char>(r.hop);
+  out[4] = static_cast<char>(r.confidence);
+  put_u32(out.data() + 5, r.sig);
+  put_u64(out.data() + 9, r.version);
+  out.push_back(static_cast<char>(r.origin.size()));
+  out.append(r.origin);
+  out.append(r.value);
+  return out;
+}
+
+std::optional<FeedRecord> decode_feed(std::string_view v) {
+  if (v.size() < kFeedHeader + 1 || static_cast<std::uint8_t>(v[0]) != kValueVersion) {
+    return std::nullopt;
+  }
+  FeedRecord r;
+  auto state = static_cast<std::uint8_t>(v[1]);
+  auto engine = static_cast<std::uint8_t>(v[2]);
+  if ((state != 1 && state != 2) || !known_engine(engine)) return std::nullopt;
+  r.listed = state == 1;
+  r.engine = static_cast<sigs::Engine>(engine);
+  r.hop = static_cast<std::uint8_t>(v[3]);
+  r.confidence = static_cast<std::uint8_t>(v[4]);
+  r.sig = get_u32(v.data() + 5);
+  r.version = get_u64(v.data() + 9);
+  std::size_t n = static_cast<std::uint8_t>(v[kFeedHeader]);
+  if (v.size() < kFeedHeader + 1 + n) return std::nullopt;
+  r.origin.assign(v.substr(kFeedHeader + 1, n));
+  r.value.assign(v.substr(kFeedHeader + 1 + n));
+  return r;
+}
+
+std::string encode_peer_entry(const PeerEntryRecord& r) {
+  std::string out(kPeerEntryHeader, '\0');
+  out[0] = static_cast<char>(kValueVersion);
+  out[1] = static_cast<char>(r.listed ? 1 : 2);
+  out[2] = static_cast<char>(r.hop);
+  out[3] = static_cast<char>(r.confidence);
+  put_u64(out.data() + 4, r.version);
+  out.push_back(static_cast<char>(r.origin.size()));
+  out.append(r.origin);
+  return out;
+}
+
+std::optional<PeerEntryRecord> decode_peer_entry(std::string_view v) {
+  if (v.size() < kPeerEntryHeader + 1 || static_cast<std::uint8_t>(v[0]) != kValueVersion) {
+    return std::nullopt;
+  }
+  auto state = static_cast<std::uint8_t>(v[1]);
+  std::size_t n = static_cast<std::uint8_t>(v[kPeerEntryHeader]);
+  if ((state != 1 && state != 2) || v.size() != kPeerEntryHeader + 1 + n) return std::nullopt;
+  PeerEntryRecord r;
+  r.listed = state == 1;
+  r.hop = static_cast<std::uint8_t>(v[2]);
+  r.confidence = static_cast<std::uint8_t>(v[3]);
+  r.version = get_u64(v.data() + 4);
+  r.origin.assign(v.substr(kPeerEntryHeader + 1));
+  return r;
+}
+
+OriginKey origin_key(SigId sig, std::string_view origin) {
+  OriginKey k;
+  put_u32(k.data(), sig);
+  put_u64(k.data() + 4, XXH3_64bits(origin.data(), origin.size()));
+  return k;
+}
+
+std::string encode_origin(const OriginRecord& r) {
+  std::string out(10, '\0');
+  out[0] = static_cast<char>(kValueVersion);
+  out[1] = static_cast<char>(r.listed ? 1 : 2);
+  put_u64(out.data() + 2, r.version);
+  out.append(r.origin);
+  return out;
+}
+
+std::optional<OriginRecord> decode_origin(std::string_view v) {
+  if (v.size() < 11 || static_cast<std::uint8_t>(v[0]) != kValueVersion) return std::nullopt;
+  auto state = static_cast<std::uint8_t>(v[1]);
+  if (state != 1 && state != 2) return std::nullopt;
+  OriginRecord r;
+  r.listed = state == 1;
+  r.version = get_u64(v.data() + 2);
+  r.origin.assign(v.substr(10));
+  return r;
 }
 
 }  // namespace strop::storage::codec

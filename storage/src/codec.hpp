@@ -140,9 +140,12 @@ std::optional<SigPeek> peek_sig(std::string_view v);
 enum class VoteKind : std::uint8_t { kReport = 1, kRevoke = 2, kWithdrawn = 3 };
 inline constexpr std::uint8_t kVoteCredited = 1;   // corroboration already rewarded
 inline constexpr std::uint8_t kVotePenalised = 2;  // contradiction already penalised
+// A federation peer's vote (docs/federation.md): weighed by hop, never judges nor is judged.
+inline constexpr std::uint8_t kVotePeer = 4;
 struct VoteRecord {
   VoteKind kind = VoteKind::kReport;
   std::uint8_t flags = 0;
+  std::uint8_t hop = 0;    // peer votes: forwarding hops before the peer (byte 3; else 0)
   std::uint64_t time = 0;  // when the current kind was set
 };
 inline constexpr std::size_t kVoteSize = 12;
@@ -156,6 +159,9 @@ inline constexpr std::uint8_t kReporterAdmin = 4;
 // do not have it and are read as vouched: they cannot be told apart, and they were all created
 // by admins or by registrations the operator accepted under the old model.
 inline constexpr std::uint8_t kReporterOpen = 8;
+// A federation peer's identity (docs/federation.md): it can pull the feed and vote through
+// pulled batches, never sign a report, revoke or check.
+inline constexpr std::uint8_t kReporterPeer = 16;
 // Credit pacing log (reputation::CreditLog): judge id and UTC day of the latest credits.
 inline constexpr std::size_t kReporterCreditSlots = 4;
 struct CreditEntry {
@@ -214,6 +220,63 @@ std::optional<std::uint32_t> decode_u32(std::string_view v);
 std::string encode_u64(std::uint64_t v);
 std::optional<std::uint64_t> decode_u64(std::string_view v);
 
+// ---- federation (docs/federation.md "Storage")
+
+// peers: [reporter id u32] -> [ver][flags u8][cursor u64][last_success u64][applied u64][url]
+struct PeerRecord {
+  std::uint64_t cursor = 0;
+  std::uint64_t last_success = 0;
+  std::uint64_t applied = 0;
+  std::string url;
+};
+inline constexpr std::size_t kPeerHeader = 26;
+std::string encode_peer(const PeerRecord& r);
+std::optional<PeerRecord> decode_peer(std::string_view v);
+
+// feed: [seq u64] -> [ver][state u8 1 listed 2 unlisted][engine u8][hop u8][confidence u8]
+//                    [sig id u32][version u64][len8 + origin][value bytes]
+// feed_index: [sig id u32] -> [ver][seq u64] (the latest feed entry of the signature)
+using SeqKey = std::array<char, 8>;
+SeqKey seq_key(std::uint64_t seq);
+struct FeedRecord {
+  bool listed = false;
+  sigs::Engine engine = sigs::Engine::kBody;
+  std::uint8_t hop = 0;
+  std::uint8_t confidence = 0;
+  SigId sig = 0;
+  std::uint64_t version = 0;
+  std::string origin;
+  std::string value;
+};
+inline constexpr std::size_t kFeedHeader = 17;
+std::string encode_feed(const FeedRecord& r);
+std::optional<FeedRecord> decode_feed(std::string_view v);
+
+// peer_entries: [sig id u32][peer id u32] (as vote_key) -> the peer's latest entry for the
+// signature: [ver][state u8][hop u8][confidence u8][version u64][len8 + origin]
+struct PeerEntryRecord {
+  bool listed = false;
+  std::uint8_t hop = 0;
+  std::uint8_t confidence = 0;
+  std::uint64_t version = 0;
+  std::string origin;
+};
+inline constexpr std::size_t kPeerEntryHeader = 12;
+std::string encode_peer_entry(const PeerEntryRecord& r);
+std::optional<PeerEntryRecord> decode_peer_entry(std::string_view v);
+
+// origin_versions: [sig id u32][XXH3-64 of the origin name u64] -> the newest version of the
+// origin's state of the signature seen from any peer: [ver][state u8][version u64][origin]
+using OriginKey = std::array<char, 12>;
+OriginKey origin_key(SigId sig, std::string_view origin);
+struct OriginRecord {
+  bool listed = false;
+  std::uint64_t version = 0;
+  std::string origin;
+};
+std::string encode_origin(const OriginRecord& r);
+std::optional<OriginRecord> decode_origin(std::string_view v);
+
 // meta keys
 inline constexpr std::string_view kMetaSchema = "schema";                    // u32
 inline constexpr std::string_view kMetaCreated = "created";                  // u64 unix seconds
@@ -223,5 +286,7 @@ inline constexpr std::string_view kMetaReportersGen = "reporters_gen";       // 
 inline constexpr std::string_view kMetaCounts = "counts";                    // Counts
 // Fleet mode: the last applied replicated-log sequence (u64; absent: 0). docs/fleet.md.
 inline constexpr std::string_view kMetaAppliedSeq = "applied_seq";
+// Federation: the last sequence of this site's feed (u64; absent: 0). docs/federation.md.
+inline constexpr std::string_view kMetaFeedSeq = "feed_seq";
 
 }  // namespace strop::storage::codec

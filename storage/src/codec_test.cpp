@@ -71,13 +71,15 @@ TEST(Codec, SigRecordRoundTrip) {
 }
 
 TEST(Codec, VoteRecordRoundTrip) {
-  VoteRecord v{VoteKind::kRevoke, kVoteCredited, 42};
+  VoteRecord v{.kind = VoteKind::kRevoke, .flags = kVoteCredited | kVotePeer, .hop = 3, .time = 42};
   auto e = encode_vote(v);
   EXPECT_EQ(e.size(), kVoteSize);
+  EXPECT_EQ(e[3], 3);  // the hop sits in the formerly reserved byte
   auto d = decode_vote(e);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->kind, VoteKind::kRevoke);
-  EXPECT_EQ(d->flags, kVoteCredited);
+  EXPECT_EQ(d->flags, kVoteCredited | kVotePeer);
+  EXPECT_EQ(d->hop, 3);
   EXPECT_EQ(d->time, 42u);
   e[1] = 7;
   EXPECT_FALSE(decode_vote(e));

@@ -93,6 +93,7 @@ int StoreImpl::describe_stored(lmdb::Txn& txn, const Located& loc, SignatureInfo
   const auto prefix_key = codec::sig_id_key(loc.id);
   const std::string_view prefix = codec::sv(prefix_key);
   std::vector<reputation::Vote> votes;
+  std::vector<std::uint8_t> hops;  // per vote: federation hops (0 for local reporters)
   std::string_view k, v;
   for (rc = vc.seek(codec::sv(codec::vote_key(loc.id, 0)), &k, &v);
        rc == 0 && has_prefix(k, prefix); rc = vc.get(&k, &v, MDB_NEXT)) {
@@ -102,6 +103,7 @@ int StoreImpl::describe_stored(lmdb::Txn& txn, const Located& loc, SignatureInfo
     entry.reporter = codec::get_u32(k.data() + 4);
     entry.revoke = vr->kind == codec::VoteKind::kRevoke;
     entry.time = from_u64(vr->time);
+    hops.push_back((vr->flags & codec::kVotePeer) != 0 ? vr->hop : 0);
     info->votes.push_back(std::move(entry));
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return rc;
@@ -109,9 +111,11 @@ int StoreImpl::describe_stored(lmdb::Txn& txn, const Located& loc, SignatureInfo
   refresh_weights(txn);
   {
     ReaderMutexLock wl(&trust_mu_);
-    for (auto& entry : info->votes) {
-      reputation::Trust w =
-          entry.reporter < weights_.size() ? weights_[entry.reporter] : reputation::Trust{0};
+    for (std::size_t i = 0; i < info->votes.size(); ++i) {
+      auto& entry = info->votes[i];
+      reputation::Trust w = hop_weight(
+          entry.reporter < weights_.size() ? weights_[entry.reporter] : reputation::Trust{0},
+          hops[i]);
       entry.weight = reputation::trust_to_double(w);
       votes.push_back({w, entry.revoke});
       (entry.revoke ? info->revokes : info->reports) += 1;

@@ -55,6 +55,11 @@ struct WriteCtx {
   std::uint64_t expired = 0;
   std::uint64_t applied_seq = 0;  // fleet mode: read from meta at begin, written back if moved
   bool applied_seq_changed = false;
+  // Federation: the feed's last sequence, read from meta on first use in the transaction and
+  // written back when it moved (store_federation.cpp).
+  std::uint64_t feed_seq = 0;
+  bool feed_seq_loaded = false;
+  bool feed_seq_changed = false;
 };
 
 // One queued write. apply() runs inside the batch transaction and returns an LMDB code (0, or
@@ -114,6 +119,13 @@ class StoreImpl final : public Store {
                                         bool allowed) override;
   void apply_logged(LoggedWrite w, LoggedCallback done) override;
   std::uint64_t applied_sequence() override;
+  Result<Peer> add_peer(const PeerSpec& spec) override;
+  Result<Peer> find_peer(std::string_view name) override;
+  Result<std::vector<Peer>> list_peers() override;
+  Result<void> remove_peer(std::string_view name) override;
+  void apply_peer_batch(PeerBatch batch,
+                        std::function<void(Result<PeerBatchOutcome>)> done) override;
+  Result<FeedPage> read_feed(std::uint64_t after, std::size_t limit) override;
 
  private:
   // ---- read path
@@ -239,6 +251,18 @@ class StoreImpl final : public Store {
   Result<Reporter> edit_reporter(std::string_view name,
                                  std::function<void(codec::ReporterRecord&)> edit);
   int delete_sig(WriteCtx& c, codec::SigId id, const codec::SigRecord& rec);
+  // ---- federation (store_federation.cpp); no-ops while opt_.federation_site is empty
+  // Re-evaluates the listing state this site serves for signature id and appends a feed
+  // entry when it changed (docs/federation.md "What a site puts in its feed").
+  int federation_refresh(WriteCtx& c, codec::SigId id, const codec::SigRecord& rec);
+  // Before id is deleted: serves its withdrawal if it was listed, and drops its peer state.
+  int federation_forget(WriteCtx& c, codec::SigId id, const codec::SigRecord& rec);
+  int apply_peer_batch_txn(WriteCtx& c, const PeerBatch& b, Result<PeerBatchOutcome>* out);
+  // Sets peer's vote on id: a peer report at `hop` (listed) or withdrawn; updates the counts.
+  int set_peer_vote(WriteCtx& c, codec::SigId id, codec::SigRecord& rec, ReporterId peer,
+                    bool listed, std::uint8_t hop, std::uint64_t now);
+  int next_feed_seq(WriteCtx& c, std::uint64_t* seq);
+  Result<Peer> read_peer(lmdb::Txn& txn, ReporterId id);
   int touch_hit(WriteCtx& c, codec::SigId id, std::uint64_t when);
   int allocate_sig_id(WriteCtx& c, codec::SigId* out);
   reputation::Trust weight(const WriteCtx& c, ReporterId id);
@@ -251,7 +275,7 @@ class StoreImpl final : public Store {
   lmdb::Env env_;
   struct Dbis {
     lmdb::Dbi meta, sigs, votes, activity, reporters, reporter_names, replay, replay_expiry,
-        allowed;
+        allowed, peers, feed, feed_index, peer_entries, origin_versions;
   } dbi_;
 
   // Shared: a txn of this process is open; exclusive: resize. It guards the LMDB map, not

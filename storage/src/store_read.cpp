@@ -235,6 +235,7 @@ Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs, Tim
       if (!vr || vr->kind == codec::VoteKind::kWithdrawn || k.size() != 8) continue;
       ReporterId r = codec::get_u32(k.data() + 4);
       Trust w = r < weights_.size() ? weights_[r] : Trust{0};
+      if ((vr->flags & codec::kVotePeer) != 0) w = hop_weight(w, vr->hop);
       bool revoke = vr->kind == codec::VoteKind::kRevoke;
       (revoke ? m.revokes : m.reports) += 1;
       votes.push_back({w, revoke});

@@ -66,6 +66,7 @@ inline Reporter to_reporter(ReporterId id, const codec::ReporterRecord& r) {
   out.admin = (r.flags & codec::kReporterAdmin) != 0;
   out.disabled = (r.flags & codec::kReporterDisabled) != 0;
   out.vouched = (r.flags & codec::kReporterOpen) == 0;
+  out.peer = (r.flags & codec::kReporterPeer) != 0;
   out.created = from_u64(r.created);
   out.last_active = from_u64(r.last_active);
   out.reports = r.reports;

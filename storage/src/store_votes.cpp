@@ -412,6 +412,7 @@ int StoreImpl::vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
   if ((rc = txn.put(dbi_.sigs, codec::sv(codec::sig_id_key(id)), codec::encode_sig(rec))) != 0) {
     return rc;
   }
+  if ((rc = federation_refresh(c, id, rec)) != 0) return rc;
   if (next == K::kReport) {
     ++jrec.reports;
   } else {
@@ -439,6 +440,7 @@ int StoreImpl::apply_events(WriteCtx& c, SigId id, ReporterId j, codec::VoteKind
     if (r == j) continue;
     auto vr = codec::decode_vote(v);
     if (!vr || vr->kind == codec::VoteKind::kWithdrawn) continue;
+    if ((vr->flags & codec::kVotePeer) != 0) continue;  // peers neither judge nor are judged
     const bool same = vr->kind == kind;
     const Trust tr = weight(c, r);
     std::uint8_t nf = vr->flags;

@@ -298,6 +298,9 @@ int StoreImpl::commit_batch(std::vector<std::unique_ptr<Op>>& ops, WriteCtx& c) 
     if (rc == 0 && c.applied_seq_changed) {
       rc = txn.put(dbi_.meta, codec::kMetaAppliedSeq, codec::encode_u64(c.applied_seq));
     }
+    if (rc == 0 && c.feed_seq_changed) {
+      rc = txn.put(dbi_.meta, codec::kMetaFeedSeq, codec::encode_u64(c.feed_seq));
+    }
     if (rc == 0 && c.reporters_changed) {
       ++c.reporters_gen;
       rc = txn.put(dbi_.meta, codec::kMetaReportersGen, codec::encode_u64(c.reporters_gen));
@@ -392,7 +395,9 @@ void StoreImpl::run_batch(std::vector<std::unique_ptr<Op>>& ops) {
 
 int StoreImpl::delete_sig(WriteCtx& c, SigId id, const codec::SigRecord& rec) {
   lmdb::Txn& txn = *c.txn;
-  int rc = txn.del(dbi_.sigs, codec::sv(codec::sig_id_key(id)));
+  int rc = federation_forget(c, id, rec);
+  if (rc != 0) return rc;
+  rc = txn.del(dbi_.sigs, codec::sv(codec::sig_id_key(id)));
   if (rc != 0 && rc != MDB_NOTFOUND) return rc;
   std::string_view v;
   IndexChange ch;

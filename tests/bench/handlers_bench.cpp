@@ -88,7 +88,7 @@ void run_check(benchmark::State& state, bool exact, int messages) {
   std::size_t bytes = 0;
   for (auto _ : state) {
     const std::string& body = bodies[i++ & 255];
-    node::HttpRequest req{"POST", "/v1/check", body, {}, "127.0.0.1"};
+    node::HttpRequest req{"POST", "/v1/check", body, {}, "127.0.0.1", {}};
     f.api->handle(req, [&bytes](node::HttpResponse r) { bytes += r.body.size(); });
   }
   benchmark::DoNotOptimize(bytes);

@@ -127,6 +127,18 @@ struct Config {
     // One connection attempt to a NATS server. Default: 2 s.
     std::chrono::milliseconds connect_timeout{2000};
   } cluster;
+
+  // [federation]: pulling peers' feeds and serving this site's (docs/federation.md). The site
+  // name is store.federation_site (a StoreOptions field: the writer keeps the feed); without
+  // it the node neither serves a feed nor pulls.
+  struct Federation {
+    // Pause between two pull rounds over the peers when nothing was pending. Default: 1 s.
+    std::chrono::milliseconds poll_interval{1000};
+    // Entries asked per pull (1..10000). Default: 5000.
+    unsigned batch = 5000;
+    // One pull: connect, request and response. Default: 10 s.
+    std::chrono::milliseconds timeout{10000};
+  } federation;
 };
 
 // True when a listener's `listen` value switches it on (not "" and not "off").

@@ -33,6 +33,7 @@ struct HttpRequest {
   std::string_view body;
   protocol::AuthHeaders auth;  // X-Strop-* header values ("" when absent)
   std::string_view client_ip;  // peer address, for per-IP rate limits
+  std::string peer;            // X-Strop-Peer: a federation peer's pull ("" when absent)
 };
 
 struct HttpResponse {
@@ -43,6 +44,7 @@ struct HttpResponse {
   int retry_after = 0;  // "Retry-After" seconds for 429/503; 0 = none
   bool close = false;   // ask the server to close the connection after this response
   int api_error = 0;    // the ApiErrc value of an error response (metrics label); 0 = ok
+  std::string signature;  // "X-Strop-Signature" of a feed response (docs/federation.md)
 };
 
 using Done = std::function<void(HttpResponse)>;

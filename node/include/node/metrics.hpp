@@ -75,8 +75,9 @@ enum class Op : std::uint8_t {
   kMetrics,
   kOther,     // unknown paths, unparsable requests
   kUdpCheck,  // strop-udp/1 check datagrams (udp_listener.hpp)
+  kPeerFeed,  // GET /v1/peer/feed: a federation peer pulling this site's feed
 };
-inline constexpr std::size_t kOpCount = 9;
+inline constexpr std::size_t kOpCount = 10;
 std::string_view op_name(Op op);
 
 // Result of a request: 0 = "ok", otherwise the ApiErrc value (label = its stable name).

@@ -51,6 +51,7 @@
 namespace strop::node {
 
 class Fleet;
+class FederationPuller;
 
 // The clocks the node reads; tests inject their own.
 struct Clocks {
@@ -133,6 +134,9 @@ class SignatureService {
   // fail with kOverloaded (retry_after 1: HTTP 503, the legacy protocols' busy codes) while
   // checks go on from the local store. REQUIRES: before serving; `fleet` outlives the service.
   void set_fleet(Fleet* fleet) { fleet_ = fleet; }
+  // Federation: the puller whose per-peer figures /metrics shows. REQUIRES: before serving;
+  // it outlives the service.
+  void set_federation(const FederationPuller* puller) { federation_ = puller; }
   bool fleet_mode() const { return fleet_ != nullptr; }
 
   // The node configuration (protocol adapters read their own sections from it).
@@ -168,6 +172,12 @@ class SignatureService {
   ServiceResult<Authenticated> authenticate(const protocol::AuthHeaders& auth,
                                             std::string_view method, std::string_view target,
                                             std::string_view body);
+  // As authenticate, for a federation peer pulling the feed: the X-Strop-Peer name (in
+  // auth.reporter) must be a peer identity, signed under protocol::kPeerSigningScheme; the
+  // nonce goes into the same replay cache. Same errors (kForbidden: the peer is disabled).
+  ServiceResult<Authenticated> authenticate_peer(const protocol::AuthHeaders& auth,
+                                                 std::string_view method, std::string_view target,
+                                                 std::string_view body);
   // Remembers (reporter, nonce) in the node's replay cache until `expires_at` (Unix seconds).
   // Errors: kReplayed (seen within its window), kOverloaded (reporter's partition full).
   ServiceResult<void> remember_nonce(std::string_view reporter, std::string_view nonce,
@@ -214,6 +224,14 @@ class SignatureService {
   // Runs a blocking job on the offload executor (the admin API's writes).
   void offload(std::function<void()> job) { offload_(std::move(job)); }
 
+  // ---- federation (docs/federation.md)
+
+  // This site federates: [federation] site is set, and the Store keeps its feed.
+  bool federation_enabled() const { return !config_.store.federation_site.empty(); }
+  // Up to `limit` entries of this site's feed after `after`. Errors: kForbidden (federation
+  // off), kInternal.
+  ServiceResult<storage::FeedPage> read_feed(std::uint64_t after, std::size_t limit);
+
   // ---- state
 
   // What GET /v1/state answers: version, engines, threshold, limits, policy, store counts.
@@ -222,6 +240,9 @@ class SignatureService {
   std::string render_metrics();
 
  private:
+  ServiceResult<Authenticated> authenticate_as(const protocol::AuthHeaders& auth,
+                                               std::string_view method, std::string_view target,
+                                               std::string_view body, bool peer);
   // vote() in fleet mode: the request as a log event.
   void vote_through_fleet(VoteCall call, VoteDone done);
   // One token of `key` from `limiter`; a refusal is counted in `refused`.
@@ -234,6 +255,7 @@ class SignatureService {
   Clocks clocks_;
   Offload offload_;
   Fleet* fleet_ = nullptr;  // fleet mode when set (set before serving, then constant)
+  const FederationPuller* federation_ = nullptr;  // set before serving, then constant
   RateLimiter ip_limiter_;
   RateLimiter reporter_limiter_;
   RateLimiter register_limiter_;

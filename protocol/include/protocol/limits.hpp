@@ -24,6 +24,7 @@ inline constexpr std::string_view kPathRegister = "/v1/register";  // POST, opti
 inline constexpr std::string_view kPathState = "/v1/state";        // GET
 inline constexpr std::string_view kPathHealth = "/healthz";        // GET
 inline constexpr std::string_view kPathMetrics = "/metrics";       // GET
+inline constexpr std::string_view kPathPeerFeed = "/v1/peer/feed";  // GET, signed by a peer
 
 // The default TCP port of the native API.
 inline constexpr unsigned short kDefaultPort = 7420;

@@ -32,6 +32,11 @@ inline constexpr std::string_view kHeaderTimestamp = "X-Strop-Timestamp";
 inline constexpr std::string_view kHeaderNonce = "X-Strop-Nonce";
 inline constexpr std::string_view kHeaderSignature = "X-Strop-Signature";
 inline constexpr std::string_view kSigningScheme = "STROP-HMAC-SHA256";
+// Federation: a peer pulling a feed signs with the peering secret under its own scheme (the
+// canonical string's first line), so a peer's MAC is never a valid reporter request and the
+// reverse; it names itself in X-Strop-Peer instead of X-Strop-Reporter (docs/federation.md).
+inline constexpr std::string_view kPeerSigningScheme = "STROP-PEER-HMAC-SHA256";
+inline constexpr std::string_view kHeaderPeer = "X-Strop-Peer";
 
 // Default accepted clock skew, seconds (either direction).
 inline constexpr std::int64_t kDefaultSigningWindowSeconds = 300;
@@ -47,15 +52,17 @@ struct AuthHeaders {
 };
 
 // The canonical string that is MAC'd (exposed for tests and reimplementations).
+// `scheme` is its first line: kSigningScheme, or kPeerSigningScheme for a peer's pull.
 std::string canonical_request(std::string_view method, std::string_view target,
                               std::string_view timestamp, std::string_view nonce,
-                              std::string_view body);
+                              std::string_view body, std::string_view scheme = kSigningScheme);
 
 // Signs one request. `unix_time` is the client's clock in seconds; `nonce` must be fresh
 // (make_nonce()). REQUIRES: nonce is 16..64 characters of [A-Za-z0-9_-].
 AuthHeaders sign_request(std::string_view reporter, std::string_view secret,
                          std::string_view method, std::string_view target, std::string_view body,
-                         std::int64_t unix_time, std::string_view nonce);
+                         std::int64_t unix_time, std::string_view nonce,
+                         std::string_view scheme = kSigningScheme);
 
 // A fresh random nonce: 32 lowercase hex characters (128 bits from the CSPRNG).
 std::string make_nonce();
@@ -74,7 +81,8 @@ enum class AuthStatus : std::uint8_t {
 // syntax, time window, HMAC (constant-time comparison). Does not look at the nonce cache.
 AuthStatus verify_request(const AuthHeaders& h, std::string_view secret, std::string_view method,
                           std::string_view target, std::string_view body, std::int64_t now,
-                          std::int64_t window_seconds = kDefaultSigningWindowSeconds);
+                          std::int64_t window_seconds = kDefaultSigningWindowSeconds,
+                          std::string_view scheme = kSigningScheme);
 
 // true when `nonce` is 16..64 characters of [A-Za-z0-9_-].
 bool valid_nonce(std::string_view nonce);

@@ -37,6 +37,9 @@ struct Reporter {
   // reputation::kOpenTrustCap until an admin vouches for it with set_trust
   // (docs/reputation.md "Open registrations").
   bool vouched = false;
+  // A federation peer's identity (Store::add_peer): it pulls the feed and votes through pulled
+  // batches; it never authenticates a report, revoke or check (docs/federation.md).
+  bool peer = false;
   TimePoint created{};
   TimePoint last_active{};         // last accepted report or revoke
   std::uint64_t reports = 0;       // report votes ever recorded (new or changed)

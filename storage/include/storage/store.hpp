@@ -37,6 +37,7 @@
 
 #include "base/result.hpp"
 #include "sigs/signature.hpp"
+#include "storage/federation.hpp"
 #include "storage/reporter.hpp"
 #include "storage/reputation.hpp"
 
@@ -106,6 +107,10 @@ struct StoreOptions {
   // false: open() fails with Errc::kNotFound when `dir` holds no store (no data.mdb) and
   // creates nothing; for commands that only read or change an existing store. Default: true.
   bool create = true;
+  // Federation (docs/federation.md): this site's name, the origin of its own listings. Set,
+  // the writer keeps the site's feed of listing changes up to date in every transaction that
+  // may change a listing; empty (the default), no feed is kept and peers' batches are refused.
+  std::string federation_site;
 };
 
 // One stored signature that a checked signature matched.
@@ -369,6 +374,28 @@ class Store {
   virtual void apply_logged(LoggedWrite w, LoggedCallback done) = 0;
   // The last applied log sequence (0: none), committed.
   virtual std::uint64_t applied_sequence() = 0;
+
+  // ---- federation (docs/federation.md; synchronous writes are durable on return)
+
+  // Adds a peer: a reporter record marked as a peer (pinned at spec.trust, vouched) and its
+  // peer record. Errors: kExists (the name is taken by a reporter or peer),
+  // kInvalidArgument (site name, url, secret or trust out of limits).
+  virtual Result<Peer> add_peer(const PeerSpec& spec) = 0;
+  virtual Result<Peer> find_peer(std::string_view name) = 0;  // kNotFound
+  virtual Result<std::vector<Peer>> list_peers() = 0;         // by id
+  // Removes the peer record and disables its identity (its votes weigh nothing; the name
+  // stays taken). kNotFound.
+  virtual Result<void> remove_peer(std::string_view name) = 0;
+  // Applies a batch pulled from a peer's feed in one transaction with the new cursor. The
+  // callback runs on the writer thread after the commit (same rules as VoteCallback). Errors:
+  // kNotFound (no such peer), kForbidden (peer disabled), kInvalidArgument (federation off,
+  // or a bad entry: nothing applied), kExists (batch.after is not the stored cursor: applied
+  // already or by someone else; nothing applied), kUnavailable, kIo.
+  virtual void apply_peer_batch(PeerBatch batch,
+                                std::function<void(Result<PeerBatchOutcome>)> done) = 0;
+  // Up to `limit` (<= kMaxFeedBatch) entries of this site's feed after `after`, in order.
+  // Errors: kIo.
+  virtual Result<FeedPage> read_feed(std::uint64_t after, std::size_t limit) = 0;
 
   // ---- maintenance
 

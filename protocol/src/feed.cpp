@@ -1,0 +1,174 @@
+// feed.cpp: the federation feed codec (feed.hpp; layout in docs/federation.md).
+#include "protocol/feed.hpp"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "base/bytes.hpp"
+#include "base/digest.hpp"
+#include "protocol/limits.hpp"
+
+namespace strop::protocol {
+
+namespace {
+
+bool valid_origin(std::string_view o) {
+  if (o.empty() || o.size() > kMaxFeedOrigin) return false;
+  return std::all_of(o.begin(), o.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-';
+  });
+}
+
+bool valid_engine(std::uint8_t e) {
+  return std::any_of(sigs::kAllEngines.begin(), sigs::kAllEngines.end(),
+                     [e](sigs::Engine k) { return static_cast<std::uint8_t>(k) == e; });
+}
+
+// Why an entry cannot be on the wire, or nullptr.
+const char* entry_problem(const FeedWireEntry& e) {
+  if (!valid_engine(static_cast<std::uint8_t>(e.sig.engine))) return "unknown engine";
+  if (e.sig.value.empty() || e.sig.value.size() > kMaxFeedValue) return "value size";
+  if (e.hop > kMaxFeedHop) return "hop over the limit";
+  if (e.confidence > 100) return "confidence over 100";
+  if (!valid_origin(e.origin)) return "origin";
+  return nullptr;
+}
+
+Error malformed(const std::string& what) {
+  return make_error(Errc::kMalformed, "feed batch: " + what);
+}
+
+std::string response_canonical(unsigned status, std::string_view nonce, std::string_view body) {
+  std::string s(kFeedResponseScheme);
+  s.push_back('\n');
+  s.append(std::to_string(status));
+  s.push_back('\n');
+  s.append(nonce);
+  s.push_back('\n');
+  s.append(sha256_hex(body));
+  return s;
+}
+
+}  // namespace
+
+Result<std::string> encode_feed(const FeedBatch& batch) {
+  if (batch.entries.size() > kMaxFeedEntries) {
+    return make_error(Errc::kLimitExceeded, "feed batch: too many entries");
+  }
+  ByteWriter w;
+  w.raw(kFeedMagic);
+  w.u64(batch.head);
+  w.u64(batch.oldest);
+  w.u32(static_cast<std::uint32_t>(batch.entries.size()));
+  std::uint64_t last = 0;
+  for (const auto& e : batch.entries) {
+    if (const char* p = entry_problem(e)) {
+      return make_error(Errc::kInvalidArgument, std::string("feed entry: ") + p);
+    }
+    if (e.seq <= last) return make_error(Errc::kInvalidArgument, "feed entries out of order");
+    last = e.seq;
+    w.u64(e.seq);
+    w.u8(e.listed ? 1 : 2);
+    w.u8(static_cast<std::uint8_t>(e.sig.engine));
+    w.u8(e.hop);
+    w.u8(e.confidence);
+    w.u64(e.version);
+    w.bytes8(e.origin);
+    w.bytes16(e.sig.value);
+  }
+  if (w.out().size() > kMaxFeedBody) {
+    return make_error(Errc::kLimitExceeded, "feed batch: body too large");
+  }
+  return std::move(w.out());
+}
+
+Result<FeedBatch> decode_feed(std::string_view body, std::size_t max_entries) {
+  if (body.size() > kMaxFeedBody) return make_error(Errc::kLimitExceeded, "feed batch: body too large");
+  ByteReader r(body);
+  std::string magic;
+  if (!r.take(kFeedMagic.size(), &magic) || magic != kFeedMagic) return malformed("bad magic");
+  FeedBatch b;
+  std::uint32_t count = 0;
+  if (!r.u64(&b.head) || !r.u64(&b.oldest) || !r.u32(&count)) return malformed("truncated");
+  if (count > std::min(max_entries, kMaxFeedEntries)) {
+    return make_error(Errc::kLimitExceeded, "feed batch: more entries than asked for");
+  }
+  b.entries.reserve(count);
+  std::uint64_t last = 0;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    FeedWireEntry e;
+    std::uint8_t state = 0, engine = 0, olen = 0;
+    std::uint16_t vlen = 0;
+    if (!r.u64(&e.seq) || !r.u8(&state) || !r.u8(&engine) || !r.u8(&e.hop) ||
+        !r.u8(&e.confidence) || !r.u64(&e.version) || !r.u8(&olen) || !r.take(olen, &e.origin) ||
+        !r.u16(&vlen) || !r.take(vlen, &e.sig.value)) {
+      return malformed("truncated");
+    }
+    if (state != 1 && state != 2) return malformed("unknown state");
+    e.listed = state == 1;
+    e.sig.engine = static_cast<sigs::Engine>(engine);
+    if (e.seq <= last) return malformed("sequences do not increase");
+    last = e.seq;
+    if (const char* p = entry_problem(e)) return malformed(p);
+    b.entries.push_back(std::move(e));
+  }
+  if (!r.done()) return malformed("trailing bytes");
+  return b;
+}
+
+Result<FeedQuery> parse_feed_query(std::string_view target) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return make_error(Errc::kMalformed, "feed query: after= missing");
+  std::string_view rest = target.substr(q + 1);
+  FeedQuery out;
+  bool have_after = false, have_limit = false;
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view part = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    auto eq = part.find('=');
+    if (eq == std::string_view::npos) return make_error(Errc::kMalformed, "feed query: bad parameter");
+    std::string_view name = part.substr(0, eq), value = part.substr(eq + 1);
+    std::uint64_t n = 0;
+    auto r = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (value.empty() || value.size() > 20 || r.ec != std::errc() ||
+        r.ptr != value.data() + value.size()) {
+      return make_error(Errc::kMalformed, "feed query: not a number");
+    }
+    if (name == "after" && !have_after) {
+      out.after = n;
+      have_after = true;
+    } else if (name == "limit" && !have_limit) {
+      if (n < 1 || n > kMaxFeedEntries) {
+        return make_error(Errc::kMalformed, "feed query: limit must be 1-10000");
+      }
+      out.limit = static_cast<std::size_t>(n);
+      have_limit = true;
+    } else {
+      return make_error(Errc::kMalformed, "feed query: unknown or repeated parameter");
+    }
+  }
+  if (!have_after) return make_error(Errc::kMalformed, "feed query: after= missing");
+  return out;
+}
+
+std::string feed_target(std::uint64_t after, std::size_t limit) {
+  return std::string(kPathPeerFeed) + "?after=" + std::to_string(after) +
+         "&limit=" + std::to_string(limit);
+}
+
+std::string sign_feed_response(std::string_view secret, unsigned status, std::string_view nonce,
+                               std::string_view body) {
+  return hmac_hex(DigestAlgorithm::kSha256, secret, response_canonical(status, nonce, body));
+}
+
+bool verify_feed_response(std::string_view secret, unsigned status, std::string_view nonce,
+                          std::string_view body, std::string_view signature) {
+  std::string expected = sign_feed_response(secret, status, nonce, body);
+  return signature.size() == expected.size() &&
+         CRYPTO_memcmp(expected.data(), signature.data(), expected.size()) == 0;
+}
+
+}  // namespace strop::protocol
