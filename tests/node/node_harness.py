@@ -198,6 +198,9 @@ class Node:
         for name in listeners:
             self.extra_args += ["--%s-listen" % name, "127.0.0.1:0"]
         self.listeners = tuple(listeners)
+        # The API listener's address; a test that restarts a node others know by its URL sets
+        # it to "127.0.0.1:%d" % node.port before the restart.
+        self.listen = "127.0.0.1:0"
         self.env = env
         self.proc = None
         self.port = None
@@ -234,7 +237,7 @@ class Node:
         cmd = [self.binary, "serve", "--data", self.data_dir]
         if self.config_path:
             cmd += ["--config", self.config_path]
-        cmd += ["--listen", "127.0.0.1:0"] + self.extra_args
+        cmd += ["--listen", self.listen] + self.extra_args
         if self.proc and self.proc.stderr:
             self.proc.stderr.close()
         self._lines = queue.Queue()

@@ -1,0 +1,82 @@
+// The puller's pure core (federation.hpp): a feed response is taken only when its signature
+// verifies, and becomes the batch to apply after the cursor.
+#include "node/federation.hpp"
+
+#include <gtest/gtest.h>
+
+#include "protocol/feed.hpp"
+
+namespace strop::node {
+namespace {
+
+constexpr storage::TimePoint kNow{std::chrono::seconds(1'700'000'000)};
+
+storage::Peer a_peer() {
+  storage::Peer p;
+  p.reporter.id = 7;
+  p.reporter.name = "a.test";
+  p.reporter.secret = "peering-secret-0123";
+  p.cursor = 3;
+  return p;
+}
+
+FeedResponse signed_response(const std::string& nonce, std::uint64_t first_seq = 4) {
+  protocol::FeedBatch b;
+  b.head = 9;
+  protocol::FeedWireEntry e;
+  e.seq = first_seq;
+  e.listed = true;
+  e.sig = {sigs::Engine::kBody, "0123456789abcdef0123456789abcdef"};
+  e.version = 2;
+  e.origin = "a.test";
+  b.entries.push_back(e);
+  FeedResponse r;
+  r.status = 200;
+  r.body = *protocol::encode_feed(b);
+  r.signature = protocol::sign_feed_response("peering-secret-0123", 200, nonce, r.body);
+  return r;
+}
+
+TEST(FederationPuller, AcceptsASignedBatchAfterTheCursor) {
+  std::uint64_t head = 0;
+  auto b = accept_feed_response(a_peer(), 3, 100, "nonce-0123456789", signed_response("nonce-0123456789"),
+                                kNow, &head);
+  ASSERT_TRUE(b) << b.error().to_string();
+  EXPECT_EQ(b->peer, 7u);
+  EXPECT_EQ(b->after, 3u);
+  EXPECT_EQ(b->cursor, 4u);
+  ASSERT_EQ(b->entries.size(), 1u);
+  EXPECT_EQ(b->entries[0].origin, "a.test");
+  EXPECT_EQ(head, 9u);
+}
+
+TEST(FederationPuller, RefusesTamperedReplayedAndMisplacedBatches) {
+  auto r = signed_response("nonce-0123456789");
+  r.body[r.body.size() - 1] ^= 1;  // one bit of the body changed on the way
+  auto b = accept_feed_response(a_peer(), 3, 100, "nonce-0123456789", r, kNow);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().code, Errc::kUnauthorized);
+  // An old response replayed to a new request (another nonce).
+  b = accept_feed_response(a_peer(), 3, 100, "nonce-fresh-000000", signed_response("nonce-0123456789"),
+                           kNow);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().code, Errc::kUnauthorized);
+  // Entries at or before the cursor.
+  b = accept_feed_response(a_peer(), 3, 100, "nonce-0123456789", signed_response("nonce-0123456789", 3),
+                           kNow);
+  ASSERT_FALSE(b);
+  // More entries than asked for.
+  b = accept_feed_response(a_peer(), 3, 0, "nonce-0123456789", signed_response("nonce-0123456789"), kNow);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().code, Errc::kLimitExceeded);
+  // An error status: nothing to apply.
+  FeedResponse err;
+  err.status = 403;
+  err.body = R"({"error":"forbidden"})";
+  b = accept_feed_response(a_peer(), 3, 100, "nonce-0123456789", err, kNow);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().code, Errc::kUnavailable);
+}
+
+}  // namespace
+}  // namespace strop::node
