@@ -9,8 +9,9 @@ on loopback, started and killed by the tests.
   test_nats_down_checks_work_writes_503     NATS fully down: checks answer, writes get a fast
                                             retryable 503; NATS back: writes succeed, no restart
   test_kill9_node_during_load_converges     kill -9 one node during a report load and restart
-                                            it: every acknowledged report is on every node,
-                                            identical stats counts and verdicts
+                                            it: it takes a report at once (same node_id, new
+                                            request ids), every acknowledged report is on every
+                                            node, identical stats counts and verdicts
   test_kill9_stream_leader_during_load      kill -9 the JetStream stream leader during a report
                                             load: the same, after it restarts
   test_node_joins_from_a_backup             a node started on a member's `strop-node backup`

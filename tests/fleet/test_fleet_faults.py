@@ -7,7 +7,9 @@ node with its own reporter, and a fourth at the third node with the admin report
                                     JetStream stream leader (restarted 3 s later) and kill -9
                                     of another strop-node (restarted 2 s later)
   test_random_faults_loop           a small Jepsen-style loop: 3 rounds, each with 2-3 faults
-                                    of random kinds, targets, start times and lengths (seeded;
+                                    of random kinds (kill -9 of the stream leader or of any
+                                    nats-server, kill -9 or SIGTERM and restart of a node,
+                                    SIGSTOP of a node), targets, start times and lengths (seeded;
                                     the seed is printed, STROP_FLEET_SEED=N repeats the choices)
 
 After each run (each round) every fault is healed and the invariants are checked:
@@ -151,6 +153,12 @@ class FleetFaultsTest(unittest.TestCase):
         node.proc.wait(timeout=30)
         return lambda: self.fleet.restart(node)
 
+    def sigterm_node(self, i):
+        node = self.fleet.nodes[i]
+        rc = node.stop(timeout=30)
+        assert rc == 0, "node %d exited %s on SIGTERM" % (i, rc)
+        return lambda: self.fleet.restart(node)
+
     def pause_node(self, i):
         proc = self.fleet.nodes[i].proc
         proc.send_signal(signal.SIGSTOP)
@@ -291,7 +299,8 @@ class FleetFaultsTest(unittest.TestCase):
 
     def test_random_faults_loop(self):
         sys.stderr.write("fleet faults seed: %d (STROP_FLEET_SEED)\n" % SEED)
-        kinds = ("kill9-stream-leader", "kill9-nats", "kill9-node", "sigstop-node")
+        kinds = ("kill9-stream-leader", "kill9-nats", "kill9-node", "sigterm-node",
+                 "sigstop-node")
         for rnd in range(3):
             self.load.start()
             faults, nats_used, nodes_used = [], set(), set()
@@ -324,6 +333,8 @@ class FleetFaultsTest(unittest.TestCase):
                     heal = self.kill_nats(target)
                 elif kind == "kill9-node":
                     heal = self.kill_node(target)
+                elif kind == "sigterm-node":
+                    heal = self.sigterm_node(target)
                 else:
                     heal = self.pause_node(target)
                 heals.append((t0 + start + length, heal))
