@@ -25,6 +25,17 @@ std::string msg_id(const std::string& origin, std::uint64_t request) {
   return origin + "." + std::to_string(request);
 }
 
+// The first request number of a Fleet: random in [1, 2^62]. A node restarted with the same
+// id (cluster.node_id) must not repeat an earlier incarnation's (origin, request): JetStream
+// would take the new publish for a duplicate of the old one within its duplicate window
+// (acknowledged with the old sequence, never stored) and the node would take the old event,
+// delivered while it catches up, for its new write.
+std::uint64_t first_request() {
+  std::random_device rd;
+  const std::uint64_t r = (std::uint64_t{rd()} << 32) ^ rd();
+  return (r & ((std::uint64_t{1} << 62) - 1)) + 1;
+}
+
 }  // namespace
 
 storage::LoggedWrite logged_write(std::uint64_t seq, const protocol::FleetEvent& e) {
@@ -120,7 +131,10 @@ std::string render_fleet_metrics(const FleetMetrics& m, std::uint64_t applied) {
 }
 
 Fleet::Fleet(storage::Store& store, FleetOptions options, std::function<std::int64_t()> mono_ns)
-    : store_(store), opt_(std::move(options)), mono_ns_(std::move(mono_ns)) {
+    : store_(store),
+      opt_(std::move(options)),
+      mono_ns_(std::move(mono_ns)),
+      next_request_(first_request()) {
   if (!mono_ns_) mono_ns_ = steady_ns;
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <map>
 
 namespace strop::node {
 namespace {
@@ -13,21 +14,29 @@ namespace {
 constexpr std::int64_t kNow = 1'764'900'000;
 
 // An in-memory log: publish assigns the next sequence and delivers the event to every
-// subscribed fleet, in order, on the publishing thread.
+// subscribed fleet, in order, on the publishing thread. Like JetStream (Nats-Msg-Id), a
+// publish under an id already stored is a duplicate: acknowledged with the earlier event's
+// sequence, neither stored nor delivered again.
 class MemoryLog : public FleetLog {
  public:
   bool up = true;
   bool ack = true;  // false: publishes are never acknowledged (nor stored)
   std::vector<Fleet*> consumers;
   std::vector<std::string> events;
+  std::map<std::string, std::uint64_t> ids;
 
   bool connected() const override { return up; }
-  void publish(std::string bytes, std::string, PublishDone done) override {
+  void publish(std::string bytes, std::string msg_id, PublishDone done) override {
     if (!ack) {
       held.push_back(std::move(done));
       return;
     }
+    if (auto it = ids.find(msg_id); it != ids.end()) {
+      done(it->second);
+      return;
+    }
     events.push_back(bytes);
+    ids.emplace(std::move(msg_id), events.size());
     const std::uint64_t seq = events.size();
     for (auto* f : consumers) f->on_event(seq, bytes);
     done(seq);
@@ -182,6 +191,38 @@ TEST(Fleet, RedeliveredAndMalformedEventsKeepNodesAtTheSamePosition) {
   a.fleet.on_event(4, log.events[0]);
   ASSERT_TRUE(a.store->flush());
   EXPECT_EQ(a.store->applied_sequence(), 2u);
+}
+
+// A node restarted with the same id (cluster.node_id) numbers its requests anew; the numbers
+// must not repeat an earlier incarnation's, or the log takes a new write for a duplicate of an
+// old one (acknowledged, never stored) and the node takes its old events for its new writes.
+TEST(Fleet, ARestartedNodeWithTheSameIdDoesNotReuseRequestIds) {
+  TempDir dir;
+  MemoryLog log;
+  auto store = open_store(dir.sub("a"));
+  ASSERT_TRUE(store);
+  {
+    Fleet first(*store, FleetOptions{"a", std::chrono::milliseconds(1000)});
+    first.attach(&log);
+    log.consumers.push_back(&first);
+    ASSERT_TRUE(first.submit_and_wait(admin_reporter(), kNow));
+    ASSERT_TRUE(first.submit_and_wait(report({body(1)}), kNow));
+    log.consumers.clear();
+  }
+  std::promise<Result<storage::LoggedOutcome>> p;
+  auto got = p.get_future();
+  Fleet second(*store, FleetOptions{"a", std::chrono::milliseconds(1000)});
+  second.attach(&log);
+  log.consumers.push_back(&second);
+  second.submit(report({body(2)}), kNow,
+                [&p](Result<storage::LoggedOutcome> r) { p.set_value(std::move(r)); });
+  EXPECT_EQ(log.events.size(), 3u);  // stored, not taken for a duplicate of event 1
+  ASSERT_EQ(got.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto r = got.get();
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->votes.effects.size(), 1u);
+  EXPECT_EQ(store->applied_sequence(), 3u);
+  EXPECT_TRUE(store->check(std::vector<sigs::Signature>{body(2)})->spam);
 }
 
 TEST(Fleet, LoggedWriteCarriesTheAcceptanceTime) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <new>
 #include <random>
 #include <thread>
@@ -266,12 +267,27 @@ struct ExclusiveGuard {
 };
 }  // namespace
 
-MemoryIndex::MemoryIndex(int exact_shard_bits, int fuzzy_shard_bits)
-    : exact_(random_seed(), exact_shard_bits) {
+namespace {
+// Per-table seeds from a fixed one (tests): splitmix64 steps.
+std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t i) {
+  std::uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+MemoryIndex::MemoryIndex(int exact_shard_bits, int fuzzy_shard_bits, std::uint64_t seed)
+    : exact_(seed == 0 ? random_seed() : derive_seed(seed, 0), exact_shard_bits) {
   fuzzy_.reserve(sigs::kFuzzyHashes);
-  for (int p = 0; p < sigs::kFuzzyHashes; ++p) fuzzy_.emplace_back(random_seed(), fuzzy_shard_bits);
+  for (int p = 0; p < sigs::kFuzzyHashes; ++p) {
+    fuzzy_.emplace_back(
+        seed == 0 ? random_seed() : derive_seed(seed, static_cast<std::uint64_t>(p) + 1),
+        fuzzy_shard_bits);
+  }
   adds_.assign(global_shard_count(), 0);
   is_pending_.assign(global_shard_count(), 0);
+  grown_now_.assign(global_shard_count(), 0);
 }
 
 std::size_t MemoryIndex::global_shard_count() const {
@@ -286,73 +302,109 @@ IdMultiMap<std::uint64_t>::Need MemoryIndex::need(std::size_t g, std::size_t add
   return static_cast<IdMultiMap<std::uint64_t>::Need>(n);
 }
 
+std::size_t MemoryIndex::capacity(std::size_t g) const {
+  if (g < exact_.shards()) return exact_.capacity(g);
+  g -= exact_.shards();
+  const std::size_t per = fuzzy_.front().shards();
+  return fuzzy_[g / per].capacity(g % per);
+}
+
+std::size_t MemoryIndex::largest_shard_slots() const {
+  std::size_t n = 0;
+  for (std::size_t g = 0; g < global_shard_count(); ++g) n = std::max(n, capacity(g));
+  return n;
+}
+
 template <class M>
 void MemoryIndex::grow_shard(M& m, std::size_t shard, std::size_t adds) {
   // Only the writer mutates, so it may copy a shard while readers still read it; the swap is
   // the only step under the exclusive lock, and the old array is freed after it.
+  const std::size_t old_cap = m.capacity(shard);
   auto slots = m.grown(shard, adds);
   {
     ExclusiveGuard lk(mu_);
     m.install(shard, slots);
   }
-  ++growths_;
-}
-
-void MemoryIndex::grow(std::size_t g, std::size_t adds) {
-  if (g < exact_.shards()) return grow_shard(exact_, g, adds);
-  g -= exact_.shards();
-  const std::size_t per = fuzzy_.front().shards();
-  grow_shard(fuzzy_[g / per], g % per, adds);
+  ++gs_.growths;
+  gs_.slots_copied += old_cap;
 }
 
 void MemoryIndex::prepare(std::span<const Change> changes) {
   using Need = IdMultiMap<std::uint64_t>::Need;
   const std::size_t ne = exact_.shards(), per = fuzzy_.front().shards();
+  std::size_t added = 0;
   auto count = [&](std::size_t g) {
     if (adds_[g]++ == 0) touched_.push_back(static_cast<std::uint32_t>(g));
   };
   for (const Change& c : changes) {
     if (!c.add) continue;
     count(exact_.shard_of(exact_.hash(c.exact)));
+    ++added;
     if (!c.fuzzy) continue;
     for (std::size_t p = 0; p < fuzzy_.size(); ++p) {
       count(ne + p * per + fuzzy_[p].shard_of(fuzzy_[p].hash(c.hashes[p])));
     }
+    added += fuzzy_.size();
   }
-  for (std::uint32_t g : touched_) {
-    Need n = need(g, adds_[g]);
-    if (n == Need::kMust) {
-      grow(g, adds_[g]);
-    } else if (n == Need::kShould && is_pending_[g] == 0) {
-      is_pending_[g] = 1;
-      pending_.push_back(g);
-    }
-  }
-  // Shards that should grow, a bounded amount per batch: shards fill evenly, so without the
-  // budget every shard of a table would come due within a few batches.
-  // They are built off-lock and swapped in together: one exclusive section per batch.
+  ++gs_.steps;
+  gs_.added += added;
+  // New slot arrays are built off-lock (readers keep reading the old ones) and swapped in
+  // together: one exclusive section per step for all its growths.
   std::vector<std::pair<std::size_t, IdMultiMap<std::uint64_t>::Slots>> grown_exact;
   std::vector<std::pair<std::size_t, IdMultiMap<std::uint32_t>::Slots>> grown_fuzzy;
-  const auto t0 = std::chrono::steady_clock::now();
-  while (!pending_.empty() && std::chrono::steady_clock::now() - t0 < kGrowBudget) {
-    std::uint32_t g = pending_.back();
-    pending_.pop_back();
-    is_pending_[g] = 0;
-    if (need(g, adds_[g]) == Need::kNone) continue;
+  auto build = [&](std::uint32_t g) {
+    gs_.slots_copied += capacity(g);
+    grown_now_[g] = 1;
     if (g < ne) {
       grown_exact.emplace_back(g, exact_.grown(g, adds_[g]));
     } else {
       grown_fuzzy.emplace_back(g - ne, fuzzy_[(g - ne) / per].grown((g - ne) % per, adds_[g]));
     }
+  };
+  // Shards this step would fill past 17/20 grow now, whatever the budget.
+  for (std::uint32_t g : touched_) {
+    Need n = need(g, adds_[g]);
+    if (n == Need::kMust) {
+      ++gs_.must;
+      if (need(g, 0) != Need::kNone) ++gs_.late;
+      build(g);
+    } else if (n == Need::kShould && is_pending_[g] == 0) {
+      is_pending_[g] = 1;
+      pending_.push_back(g);
+    }
+  }
+  // Shards that should grow, oldest due first, paid for by this step's keys (plus what
+  // earlier steps earned and could not yet spend on the next shard): shards fill evenly, so
+  // all shards of a table come due together, and the budget spreads their growth over the
+  // keys that fill the 3/4..17/20 band. A step's background growth is therefore at most
+  // kGrowSlotsPerKey x its keys plus one shard.
+  if (!pending_.empty()) credit_ += added * kGrowSlotsPerKey;
+  while (!pending_.empty()) {
+    const std::uint32_t g = pending_.front();
+    if (grown_now_[g] == 0 && need(g, adds_[g]) != Need::kNone) {
+      const std::size_t cost = capacity(g);
+      if (credit_ < cost) break;
+      credit_ -= cost;
+      gs_.budget_slots += cost;
+      build(g);
+    }
+    pending_.pop_front();
+    is_pending_[g] = 0;
+  }
+  if (pending_.empty()) {
+    credit_ = 0;  // nothing saved up for shards that are not due yet
+  } else {
+    ++gs_.deferred;
   }
   if (!grown_exact.empty() || !grown_fuzzy.empty()) {
     ExclusiveGuard lk(mu_);
     for (auto& [shard, slots] : grown_exact) exact_.install(shard, slots);
     for (auto& [f, slots] : grown_fuzzy) fuzzy_[f / per].install(f % per, slots);
   }
-  growths_ += grown_exact.size() + grown_fuzzy.size();
+  gs_.growths += grown_exact.size() + grown_fuzzy.size();
+  for (auto& [shard, slots] : grown_exact) grown_now_[shard] = 0;
+  for (auto& [f, slots] : grown_fuzzy) grown_now_[ne + f] = 0;
   // grown_exact and grown_fuzzy now hold the old arrays, freed on return (after the lock).
-  deferred_ += pending_.size() > 0 ? 1 : 0;
   for (std::uint32_t g : touched_) adds_[g] = 0;
   touched_.clear();
 }
@@ -372,6 +424,19 @@ void MemoryIndex::reserve(std::size_t exact, std::size_t fuzzy) {
 }
 
 void MemoryIndex::apply(std::span<const Change> changes) {
+  std::size_t i = 0;
+  while (i < changes.size()) {
+    std::size_t end = i, updates_in_step = 0;
+    while (end < changes.size() &&
+           (end == i || updates_in_step + updates(changes[end]) <= kMaxUpdatesPerApply)) {
+      updates_in_step += updates(changes[end++]);
+    }
+    step(changes.subspan(i, end - i));
+    i = end;
+  }
+}
+
+void MemoryIndex::step(std::span<const Change> changes) {
   prepare(changes);
   std::size_t j = 0;
   while (j < changes.size()) {

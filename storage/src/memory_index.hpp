@@ -12,12 +12,14 @@
 // batch. Every table is split into shards by the top bits of the key's seeded hash, and a
 // shard grows alone: the writer builds its larger slot array off-lock (it is the only
 // mutator, so it may copy while readers still read the old array), swaps it in under the
-// exclusive lock (two words) and frees the old array after unlocking. Before a batch is
-// applied, the shards it would fill past 85% grow; shards past 75% grow within kGrowBudget
-// of writer time per batch, the rest in later batches. Changes are then applied in short
-// exclusive sections of at most kUpdatesPerLock table updates. So readers wait
-// microseconds, never for a commit or a rehash, and no batch waits for a whole table's copy
-// (a shard is 1/1024 of the exact table, 1/128 of a fuzzy position's).
+// exclusive lock (two words) and frees the old array after unlocking. apply() works in steps
+// of at most kMaxUpdatesPerApply table updates. Before a step's changes are applied, the
+// shards they would fill past 85% grow; shards past 75% grow in the order they came due,
+// paid for by the keys added (kGrowSlotsPerKey slots copied per key), so background growth
+// keeps ahead of the keys that fill them and a step's growth is bounded by its size. Changes
+// are then applied in short exclusive sections of at most kUpdatesPerLock table updates. So
+// readers wait microseconds, never for a commit or a rehash, and no step waits for a whole
+// table's copy (a shard is 1/1024 of the exact table, 1/128 of a fuzzy position's).
 // Lifetime: what a reader sees of a slot array is valid only while it holds the shared
 // lock; no pointer into the index leaves lookup(). Memory: growth holds one extra shard at a
 // time, never a second copy of a table.
@@ -26,9 +28,9 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <span>
 #include <utility>
@@ -168,6 +170,7 @@ class IdMultiMap {
   std::size_t keys() const;
   std::size_t entries() const;
   std::size_t used(std::size_t shard) const { return shards_[shard].used; }
+  std::size_t capacity(std::size_t shard) const { return views_[shard].cap; }
   std::size_t memory_bytes() const;
 
   // How many of `total` keys spread by hash one shard should be sized for (the mean plus
@@ -209,9 +212,16 @@ class MemoryIndex {
   // holds about 100k keys and its growth copies a few MiB, about a millisecond.
   static constexpr int kExactShardBits = 10;
   static constexpr int kFuzzyShardBits = 7;
-  // Writer time one apply() may spend growing shards that should grow (shards that must grow
-  // grow regardless; at most one batch's share of them is due at once).
-  static constexpr std::chrono::microseconds kGrowBudget{1000};
+  // Background growth budget: slots of old shard arrays copied (scanned) per key added.
+  // Shards fill evenly, so all shards of a table come due (3/4 full) within a few percent of
+  // growth; the 3/4..17/20 band then holds 0.13 x the table's keys, and growing every shard
+  // scans its 1.33 x keys' slots once: about 10 slots per key added must be copied to finish
+  // before shards must grow. 16 keeps ahead with room for shards that come due early.
+  static constexpr std::size_t kGrowSlotsPerKey = 16;
+  // Most table updates (an exact change is 1, a fuzzy one 33: its exact key and 32 postings)
+  // in one apply() step: a larger change list is applied in several steps, each with its own
+  // growth and exclusive sections, so one step's growth and insertion work stay bounded.
+  static constexpr std::size_t kMaxUpdatesPerApply = 8192;
 
   struct Change {
     bool add = true;
@@ -220,15 +230,21 @@ class MemoryIndex {
     sigs::FuzzyHashes hashes{};  // fuzzy: the postings
     std::uint32_t id = 0;
   };
+  // Table updates of one change (its share of kMaxUpdatesPerApply).
+  static std::size_t updates(const Change& c) {
+    return c.fuzzy ? 1 + static_cast<std::size_t>(sigs::kFuzzyHashes) : 1;
+  }
 
   // (id, equal positions) of stored fuzzy signatures sharing at least one position.
   using Counts = std::vector<std::pair<std::uint32_t, int>>;
 
-  // Fewer shard bits (tests) make each shard grow more often.
+  // Fewer shard bits (tests) make each shard grow more often. seed 0: a random seed (a
+  // fixed one only in tests, which need the same shards each run).
   explicit MemoryIndex(int exact_shard_bits = kExactShardBits,
-                       int fuzzy_shard_bits = kFuzzyShardBits);
+                       int fuzzy_shard_bits = kFuzzyShardBits, std::uint64_t seed = 0);
 
-  // Writer thread only.
+  // Writer thread only. Applies changes in order, in steps of at most kMaxUpdatesPerApply
+  // table updates (a caller that wants to act between steps passes at most that many).
   void apply(std::span<const Change> changes);
   // Pre-sizes for an expected number of exact and fuzzy signatures (writer thread only).
   void reserve(std::size_t exact, std::size_t fuzzy);
@@ -255,19 +271,37 @@ class MemoryIndex {
 
   std::size_t entries() const;
   std::size_t memory_bytes() const;
-  // Shard growths since construction, and the batches after which shards that should grow
-  // were left for later (tests, figures; writer thread only).
-  std::uint64_t growths() const { return growths_; }
-  std::uint64_t deferred_growths() const { return deferred_; }
+  // Growth counts since construction (tests, figures; writer thread only).
+  struct GrowthStats {
+    std::uint64_t steps = 0;    // apply() steps
+    std::uint64_t added = 0;    // keys added (each add of a change: 1 exact + 32 postings)
+    std::uint64_t growths = 0;  // shards grown (reserve() included)
+    std::uint64_t must = 0;     // of which because a step would fill them past 17/20
+    // Of those, shards that were due (past 3/4) before the step: background growth had not
+    // reached them in time. The budget exists to keep this at 0 once shards are larger than
+    // a step's share.
+    std::uint64_t late = 0;
+    std::uint64_t slots_copied = 0;  // old-array slots scanned by every growth
+    std::uint64_t budget_slots = 0;  // of which by background growth (from the budget)
+    std::uint64_t deferred = 0;      // steps after which due shards were left for later
+  };
+  const GrowthStats& growth_stats() const { return gs_; }
+  std::uint64_t growths() const { return gs_.growths; }
+  std::uint64_t deferred_growths() const { return gs_.deferred; }
+  // Shards waiting for background growth, and the largest shard's capacity (tests).
+  std::size_t due_shards() const { return pending_.size(); }
+  std::size_t largest_shard_slots() const;
 
  private:
   // Shards are numbered across tables: exact shards first, then each fuzzy position's.
   std::size_t global_shard_count() const;
   IdMultiMap<std::uint64_t>::Need need(std::size_t g, std::size_t adds) const;
-  void grow(std::size_t g, std::size_t adds);
+  std::size_t capacity(std::size_t g) const;
   template <class M>
   void grow_shard(M& m, std::size_t shard, std::size_t adds);
-  // Grows what must grow for `changes` and, within kGrowBudget, what should.
+  // One step (at most kMaxUpdatesPerApply updates): prepare(), then the changes.
+  void step(std::span<const Change> changes);
+  // Grows what must grow for `changes` and, within the budget they earn, what should.
   void prepare(std::span<const Change> changes);
 
   mutable RwSpinLock mu_;
@@ -275,11 +309,13 @@ class MemoryIndex {
   std::vector<IdMultiMap<std::uint32_t>> fuzzy_;  // one per position
 
   // Writer thread only.
-  std::vector<std::uint32_t> adds_;     // by global shard: adds in the batch being applied
+  std::vector<std::uint32_t> adds_;     // by global shard: adds in the step being applied
   std::vector<std::uint32_t> touched_;  // global shards with adds_ != 0
-  std::vector<std::uint32_t> pending_;  // global shards that should grow (deferred)
-  std::vector<char> is_pending_;
-  std::uint64_t growths_ = 0, deferred_ = 0;
+  std::deque<std::uint32_t> pending_;   // global shards that should grow, oldest due first
+  std::vector<char> is_pending_;        // by global shard: in pending_
+  std::vector<char> grown_now_;         // by global shard: grown in the step being prepared
+  std::size_t credit_ = 0;              // budget earned and not spent (slots), while shards wait
+  GrowthStats gs_;
 };
 
 }  // namespace strop::storage

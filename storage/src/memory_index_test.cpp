@@ -231,3 +231,118 @@ TEST(MemoryIndex, ShardedGrowthLosesNoKeyUnderConcurrentReaders) {
 
 }  // namespace
 }  // namespace strop::storage
+
+namespace strop::storage {
+namespace {
+
+// Batches of the store's mix (one fuzzy signature in eight): `n` signatures from id `first`.
+std::vector<MemoryIndex::Change> mix_batch(std::uint32_t first, std::uint32_t n) {
+  std::vector<MemoryIndex::Change> batch;
+  for (std::uint32_t id = first; id < first + n; ++id) {
+    MemoryIndex::Change c;
+    c.exact = id * 0x9e3779b97f4a7c15ULL + 7;
+    c.fuzzy = id % 8 == 0;
+    if (c.fuzzy) c.hashes = testing::random_fuzzy(id);
+    c.id = id;
+    batch.push_back(c);
+  }
+  return batch;
+}
+
+// Background growth keeps ahead of the keys that fill the shards: once shards are larger than
+// a batch's share of them, no shard that was already due (past 3/4) reaches 17/20 and must
+// grow inside a batch. With a fixed time budget per batch and the newest due shard grown
+// first, every shard of a table came due together and many had to grow in one batch.
+TEST(MemoryIndex, BackgroundGrowthKeepsAheadOfMustGrowth) {
+  MemoryIndex idx(6, 3, /*seed=*/42);  // 64 exact shards, 8 per fuzzy position
+  constexpr std::uint32_t kBatch = 1000, kIds = 240000, kWarm = 24000;
+  MemoryIndex::GrowthStats warm;
+  for (std::uint32_t id = 1; id <= kIds; id += kBatch) {
+    if (id == kWarm + 1) warm = idx.growth_stats();
+    auto batch = mix_batch(id, kBatch);
+    ASSERT_LE(batch.size() + batch.size() / 8 * 32, MemoryIndex::kMaxUpdatesPerApply);
+    idx.apply(batch);
+  }
+  const auto& gs = idx.growth_stats();
+  // Shards grew through many cycles after the warm-up (16 slots to thousands), and not one
+  // growth after it came late.
+  EXPECT_GT(gs.growths - warm.growths, 64u + 32u * 8u);
+  EXPECT_EQ(gs.late - warm.late, 0u);
+  EXPECT_EQ(gs.must - warm.must, 0u);
+  EXPECT_LE(gs.budget_slots, gs.added * MemoryIndex::kGrowSlotsPerKey);
+  std::vector<std::uint32_t> ids;
+  for (std::uint32_t id = 1; id <= kIds; id += 97) {
+    ids.clear();
+    idx.find_exact(id * 0x9e3779b97f4a7c15ULL + 7, &ids);
+    ASSERT_EQ(ids, std::vector<std::uint32_t>{id}) << id;
+  }
+  EXPECT_EQ(idx.entries(), kIds + kIds / 8 * 32);
+}
+
+// Background growth in one apply() step is paid for by the step's keys: at most
+// kGrowSlotsPerKey slots per key added, plus one shard (the credit a step may carry in is
+// less than the next due shard's size), however many shards are due; in all, at most
+// kGrowSlotsPerKey per key added. A fixed time budget let a one-key batch copy many shards.
+TEST(MemoryIndex, BackgroundGrowthPerStepIsBoundedByItsKeys) {
+  MemoryIndex idx(8, 5, /*seed=*/7);
+  std::mt19937 rng(11);
+  std::uint32_t id = 1;
+  std::uint64_t steps_with_growth = 0;
+  while (id < 150000) {
+    const std::uint32_t n = rng() % 3 == 0 ? 1 : rng() % 200 + 1;
+    auto batch = mix_batch(id, n);
+    id += n;
+    const MemoryIndex::GrowthStats before = idx.growth_stats();
+    const std::size_t largest = idx.largest_shard_slots();
+    idx.apply(batch);
+    const auto& after = idx.growth_stats();
+    ASSERT_EQ(after.steps, before.steps + 1);
+    const std::uint64_t copied = after.budget_slots - before.budget_slots;
+    const std::uint64_t added = after.added - before.added;
+    ASSERT_LE(copied, added * MemoryIndex::kGrowSlotsPerKey + largest) << id;
+    if (copied > 0) ++steps_with_growth;
+  }
+  const auto& gs = idx.growth_stats();
+  EXPECT_LE(gs.budget_slots, gs.added * MemoryIndex::kGrowSlotsPerKey);
+  EXPECT_GT(steps_with_growth, 100u);
+  EXPECT_GT(gs.budget_slots, 0u);
+}
+
+// A change list larger than kMaxUpdatesPerApply is applied in several steps, each within the
+// bound (a fuzzy change is 33 updates), and every change of it is applied.
+TEST(MemoryIndex, LargeChangeListsApplyInBoundedSteps) {
+  MemoryIndex idx(4, 2, /*seed=*/3);
+  std::vector<MemoryIndex::Change> exact_only;
+  for (std::uint32_t id = 1; id <= 20000; ++id) {
+    MemoryIndex::Change c;
+    c.exact = id;
+    c.id = id;
+    exact_only.push_back(c);
+  }
+  idx.apply(exact_only);
+  EXPECT_EQ(idx.growth_stats().steps, 3u);  // 8192 + 8192 + 3616
+  std::vector<MemoryIndex::Change> fuzzy_only;
+  for (std::uint32_t id = 20001; id <= 21000; ++id) {
+    MemoryIndex::Change c;
+    c.exact = id;
+    c.fuzzy = true;
+    c.hashes = testing::random_fuzzy(id);
+    c.id = id;
+    fuzzy_only.push_back(c);
+  }
+  idx.apply(fuzzy_only);
+  // 8192 / 33 = 248 fuzzy changes per step: 5 steps for 1,000.
+  EXPECT_EQ(idx.growth_stats().steps, 3u + 5u);
+  EXPECT_EQ(idx.entries(), 20000u + 1000u * 33u);
+  std::vector<std::uint32_t> ids;
+  idx.find_exact(20000, &ids);
+  EXPECT_EQ(ids, std::vector<std::uint32_t>{20000});
+  MemoryIndex::Counts counts;
+  idx.fuzzy_candidates(testing::random_fuzzy(21000), &counts);
+  ASSERT_FALSE(counts.empty());
+  EXPECT_EQ(counts[0].first, 21000u);
+  EXPECT_EQ(counts[0].second, 32);
+}
+
+}  // namespace
+}  // namespace strop::storage

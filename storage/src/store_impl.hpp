@@ -50,6 +50,7 @@ struct WriteCtx {
   std::uint64_t reporters_gen = 0;
   bool reporters_changed = false;
   std::vector<IndexChange> index;
+  std::vector<std::size_t> op_index_end;  // by operation of the batch: its changes end there
   std::unordered_map<ReporterId, reputation::Trust> weights;  // reporters changed in this txn
   std::unordered_map<std::uint64_t, std::vector<codec::SigId>> pending;  // new this txn, by key
   std::uint64_t expired = 0;
@@ -196,8 +197,11 @@ class StoreImpl final : public Store {
   // One attempt at ops in a write transaction: reads the meta counters into c, applies the
   // operations, writes the counters back and commits. Returns 0 or an LMDB code.
   int commit_batch(std::vector<std::unique_ptr<Op>>& ops, WriteCtx& c);
-  // After a commit: publishes c to the index and the weight cache, and records the figures.
-  void publish_batch(WriteCtx& c, std::size_t cost, std::chrono::steady_clock::time_point t0);
+  // After a commit: publishes c to the weight cache and the index, records the figures and
+  // acknowledges the operations, each once its own index changes are applied (the index is
+  // updated in steps of at most MemoryIndex::kMaxUpdatesPerApply table updates).
+  void publish_batch(WriteCtx& c, std::vector<std::unique_ptr<Op>>& ops, std::size_t cost,
+                     std::chrono::steady_clock::time_point t0);
   bool grow_map(std::size_t at_least);
   void maybe_grow();
   void flush_hits(TimePoint now);

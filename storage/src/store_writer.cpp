@@ -23,15 +23,21 @@ std::int64_t thread_cpu_us() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
-// Acknowledges each operation of a batch (err: the batch's failure, or null once committed).
-void complete_all(std::vector<std::unique_ptr<Op>>& ops, const Error* err) {
-  for (auto& op : ops) {
+// Acknowledges operations [from, to) of a batch (err: the batch's failure, or null once
+// committed and published).
+void complete_range(std::vector<std::unique_ptr<Op>>& ops, std::size_t from, std::size_t to,
+                    const Error* err) {
+  for (std::size_t i = from; i < to; ++i) {
     try {
-      if (op->complete) op->complete(err);
+      if (ops[i]->complete) ops[i]->complete(err);
     } catch (const std::exception& e) {
       log()->error("storage: write completion threw: {}", e.what());
     }
   }
+}
+
+void complete_all(std::vector<std::unique_ptr<Op>>& ops, const Error* err) {
+  complete_range(ops, 0, ops.size(), err);
 }
 
 }  // namespace
@@ -289,6 +295,7 @@ int StoreImpl::commit_batch(std::vector<std::unique_ptr<Op>>& ops, WriteCtx& c) 
     for (auto& op : ops) {
       if (rc != 0) break;
       rc = op->apply(*this, c);
+      c.op_index_end.push_back(c.index.size());
     }
     if (rc == 0) rc = txn.put(dbi_.meta, codec::kMetaCounts, codec::encode_counts(c.counts));
     if (rc == 0) rc = txn.put(dbi_.meta, codec::kMetaNextSigId, codec::encode_u32(c.next_sig_id));
@@ -318,19 +325,9 @@ int StoreImpl::commit_batch(std::vector<std::unique_ptr<Op>>& ops, WriteCtx& c) 
   return rc;
 }
 
-void StoreImpl::publish_batch(WriteCtx& c, std::size_t cost,
+void StoreImpl::publish_batch(WriteCtx& c, std::vector<std::unique_ptr<Op>>& ops, std::size_t cost,
                               std::chrono::steady_clock::time_point t0) {
-  if (index_) {  // (index_ is set on this thread, or before it ran)
-    auto i0 = std::chrono::steady_clock::now();
-    auto cpu0 = thread_cpu_us();
-    index_->apply(c.index);
-    auto ius =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - i0)
-            .count();
-    if (ius > max_index_us_) max_index_us_ = ius;
-    auto cpu = thread_cpu_us() - cpu0;
-    if (cpu > max_index_cpu_us_) max_index_cpu_us_ = cpu;
-  }
+  // What does not wait for the index comes first, so no acknowledgment precedes it.
   if (c.reporters_changed) {
     WriterMutexLock wl(&trust_mu_);
     if (weights_gen_ < c.reporters_gen) {
@@ -341,16 +338,61 @@ void StoreImpl::publish_batch(WriteCtx& c, std::size_t cost,
       weights_gen_ = c.reporters_gen;
     }
   }
-  auto elapsed = std::chrono::steady_clock::now() - t0;
-  if (opt_.on_commit) opt_.on_commit(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed));
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
-  last_commit_us_ = us;
-  if (us > max_commit_us_) max_commit_us_ = us;
   if (c.applied_seq_changed) applied_seq_ = c.applied_seq;
   ++commits_;
   committed_ops_ += cost;
   last_batch_ops_ = cost;
   expired_ += c.expired;
+  // The index, in steps of at most kMaxUpdatesPerApply table updates (a step's growth is
+  // bounded by its size, so no step holds the writer long), cut at operation boundaries
+  // where a step can hold whole operations. An operation is acknowledged once the step
+  // holding its last change is applied: never before its signatures are findable, and the
+  // first reports of a large batch do not wait for the index updates of the later ones. The
+  // index never leads LMDB: every step follows the commit.
+  std::size_t acked = 0;             // operations acknowledged
+  if (index_ && !c.index.empty()) {  // (index_ is set on this thread, or before it ran)
+    const std::span<const IndexChange> all(c.index);
+    std::size_t begin = 0, updates = 0;  // the step being gathered: [begin, j), its updates
+    auto apply_step = [&](std::size_t end) {
+      if (end > begin) {
+        auto i0 = std::chrono::steady_clock::now();
+        auto cpu0 = thread_cpu_us();
+        index_->apply(all.subspan(begin, end - begin));
+        auto ius = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::steady_clock::now() - i0)
+                       .count();
+        if (ius > max_index_us_) max_index_us_ = ius;
+        auto cpu = thread_cpu_us() - cpu0;
+        if (cpu > max_index_cpu_us_) max_index_cpu_us_ = cpu;
+      }
+      begin = end;
+      updates = 0;
+    };
+    std::size_t op_begin = 0;  // first change of operation i
+    for (std::size_t i = 0; i < ops.size() && i < c.op_index_end.size(); ++i) {
+      const std::size_t op_end = c.op_index_end[i];
+      std::size_t op_updates = 0;
+      for (std::size_t j = op_begin; j < op_end; ++j) op_updates += MemoryIndex::updates(all[j]);
+      if (updates > 0 && updates + op_updates > MemoryIndex::kMaxUpdatesPerApply) {
+        apply_step(op_begin);  // the step ends before operation i
+        complete_range(ops, acked, i, nullptr);
+        acked = i;
+      }
+      for (std::size_t j = op_begin; j < op_end; ++j) {  // an operation larger than a step
+        const std::size_t u = MemoryIndex::updates(all[j]);
+        if (updates > 0 && updates + u > MemoryIndex::kMaxUpdatesPerApply) apply_step(j);
+        updates += u;
+      }
+      op_begin = op_end;
+    }
+    apply_step(c.index.size());
+  }
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  if (opt_.on_commit) opt_.on_commit(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed));
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+  last_commit_us_ = us;
+  if (us > max_commit_us_) max_commit_us_ = us;
+  complete_range(ops, acked, ops.size(), nullptr);
 }
 
 void StoreImpl::run_batch(std::vector<std::unique_ptr<Op>>& ops) {
@@ -364,9 +406,8 @@ void StoreImpl::run_batch(std::vector<std::unique_ptr<Op>>& ops) {
     WriteCtx c;
     rc = commit_batch(ops, c);
     if (rc == 0) {
-      // Durable. Publish to the in-memory structures, then acknowledge.
-      publish_batch(c, cost, t0);
-      complete_all(ops, nullptr);
+      // Durable. Publish to the in-memory structures and acknowledge.
+      publish_batch(c, ops, cost, t0);
       return;
     }
     if (rc == MDB_MAP_RESIZED) {

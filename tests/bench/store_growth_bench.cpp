@@ -13,8 +13,9 @@
 // the previous line: report latency (submit -> callback after the durable commit and the
 // index update; it includes waiting behind the reports in flight) p50 / p99.9 / max, batch
 // time (transaction begin -> commit -> index update, StoreOptions::on_commit) p99.9 / max,
-// check latency p50 / p99.9 / max, the longest index update of a batch so far (growth
-// included; wall time / the writer's CPU time), anonymous RSS and peak RSS, index bytes per
+// check latency p50 / p99.9 / max, the longest index update step so far (a batch's index
+// update is one or more steps of at most MemoryIndex::kMaxUpdatesPerApply table updates;
+// growth included; wall time / the writer's CPU time), anonymous RSS and peak RSS, index bytes per
 // signature and LMDB size. Then it closes the store and runs itself with --reopen: a fresh process
 // that times the open (index rebuild), prints its RSS and index size, and checks a sample of
 // messages.

@@ -6,13 +6,26 @@ directory (-sd), joined by cluster routes; each server can be killed and restart
 ports and store. Fleet makes the first node's store (with a fully trusted admin reporter),
 copies it to the other nodes, so every member starts from the same state at applied sequence
 0, and starts each `strop-node serve --cluster-nats URL,URL,URL` through tests/node's Node.
+
+What the fault tests (test_fleet_faults.py) read back to judge a run:
+  signatures(files)      what `strop report` sends for each file (`strop sig --engines all`)
+  stored_signatures(n)   every signature record in node n's LMDB (`mdb_dump -s sigs`, a
+                         read-only transaction beside the running node)
+  StreamReader           the events of the JetStream stream, read over the NATS protocol with
+                         the JetStream API ($JS.API.STREAM.MSG.GET), decoded as docs/fleet.md
+                         "Event format" describes
+parse_args() re-runs the script inside a loopback-only network namespace (`unshare -n`) when
+the machine allows it, as tests/legacy_listeners does, so no client (razor-agents above all)
+can reach anything but 127.0.0.1.
 """
+import base64
 import json
 import os
 import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -45,7 +58,23 @@ def parse_args():
         sys.exit("usage: %s --node PATH/strop-node --strop PATH/strop [unittest args]" % sys.argv[0])
     if not os.path.exists(NATS_SERVER):
         sys.exit("nats-server is not installed (scripts/setup.sh installs it)")
+    in_namespace()
     return args
+
+
+def in_namespace():
+    """Re-runs this script in a loopback-only network namespace when possible."""
+    state = os.environ.get("STROP_FLEET_NETNS")
+    if state is None:
+        ok = shutil.which("unshare") and subprocess.run(
+            ["unshare", "-n", "true"], stderr=subprocess.DEVNULL).returncode == 0
+        if ok:
+            env = dict(os.environ, STROP_FLEET_NETNS="1")
+            sys.exit(subprocess.run(["unshare", "-n", sys.executable] + sys.argv, env=env).returncode)
+        os.environ["STROP_FLEET_NETNS"] = "0"
+        sys.stderr.write("note: unshare -n unavailable: running on the host loopback\n")
+    elif state == "1":
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 
 
 def free_port():
@@ -151,11 +180,12 @@ def metric(node, name):
 class Fleet:
     """n strop-nodes in fleet mode over one NatsCluster, from one initial store."""
 
-    def __init__(self, n=3, nats_n=3, config_extra=""):
+    def __init__(self, n=3, nats_n=3, config_extra="", listeners=()):
         self.tmp = tempfile.mkdtemp(prefix="strop-fleet-test-")
         self.nats = NatsCluster(self.tmp, nats_n)
         self.nodes = []
         self.config_extra = config_extra
+        self.listeners = tuple(listeners)
         self.n = n
 
     def start(self):
@@ -167,7 +197,7 @@ class Fleet:
                       "replicas = %d\n%s\n[rate_limit]\nreporter_per_second = 0\nip_per_second = 0\n"
                       % (name, min(3, len(self.nats.ports)), self.config_extra))
             node = Node(config, workdir=os.path.join(self.tmp, name),
-                        extra_args=["--cluster-nats", self.nats.urls])
+                        extra_args=["--cluster-nats", self.nats.urls], listeners=self.listeners)
             if first is None:
                 self.identity = node.add_reporter("postmaster", trust=1, admin=True)
                 self.identity_path = os.path.join(self.tmp, "identity.json")
@@ -223,8 +253,20 @@ class Fleet:
         p = node.cli("stats", "--json")
         return json.loads(p.stdout)
 
-    def strop(self, node, *args, check=None):
-        cmd = [STROP, "--node", node.url, "--identity", self.identity_path] + list(args)
+    def register(self, node, name, trust):
+        """A reporter registered at `node` through the log, with pinned `trust` (signed by the
+        admin identity); returns its identity file's path."""
+        path = os.path.join(self.tmp, "identity-%s.json" % name)
+        self.strop(node, "register", "--user", name, "--trust", str(trust), "--out", path, check=0)
+        return path
+
+    def restart(self, node):
+        """Starts a killed node again on its store and waits until it is connected."""
+        node.start()
+        self.wait_connected(node)
+
+    def strop(self, node, *args, check=None, identity=None):
+        cmd = [STROP, "--node", node.url, "--identity", identity or self.identity_path] + list(args)
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if check is not None and p.returncode != check:
             raise AssertionError("%s: exit %d: %s %s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))
@@ -240,6 +282,24 @@ class Fleet:
             out[j["name"]] = (j["spam"], j["confidence"])
         return out
 
+    def check_api(self, node, files, sigs, chunk=200):
+        """{file: (spam, confidence)} from the node's POST /v1/check, each file checked with
+        its signatures `sigs[file]` (from signatures(): what `strop check` sends), in
+        requests of `chunk` messages (the node's body limit is 1 MiB)."""
+        out = {}
+        cl = node.client(timeout=60)
+        try:
+            for i in range(0, len(files), chunk):
+                part = files[i:i + chunk]
+                r = cl.check([sorted(sigs[f]) for f in part])
+                if r.status != 200:
+                    raise AssertionError("check at %s: %r" % (node.url, r))
+                for f, res in zip(part, r.json()["results"]):
+                    out[f] = (res["verdict"] == "spam", res["confidence"])
+        finally:
+            cl.close()
+        return out
+
     def cleanup(self):
         for n in self.nodes:
             n.kill()
@@ -250,6 +310,146 @@ class Fleet:
 
     def logs(self):
         return "\n".join("=== %s\n%s" % (n.tmp, n.log()[-6000:]) for n in self.nodes) + "\n" + self.nats.log()
+
+
+ENGINES = {1: "body/1", 2: "fuzzy/1", 3: "url/1", 4: "attach/1", 5: "razor-e4", 6: "razor-e8",
+           7: "pyzor"}
+
+
+def signatures(files):
+    """{file: set of "engine:value"} as `strop report` sends them (its default engines: all)."""
+    out = {}
+    for i in range(0, len(files), 500):
+        p = subprocess.run([STROP, "sig", "--json", "--engines", "all"] + files[i:i + 500],
+                           capture_output=True, text=True, timeout=300, check=True)
+        for line in p.stdout.splitlines():
+            j = json.loads(line)
+            out[j["name"]] = {s["id"] for s in j["signatures"]}
+    return out
+
+
+def stored_signatures(node):
+    """{"engine:value": active reports} of every record in the node's `sigs` database
+    (docs/storage-format.md "sigs"), read with mdb_dump in a read-only transaction."""
+    p = subprocess.run(["mdb_dump", "-s", "sigs", node.data_dir], capture_output=True, text=True,
+                       timeout=120)
+    if p.returncode != 0:
+        raise AssertionError("mdb_dump %s: %s" % (node.data_dir, p.stderr))
+    lines = p.stdout.splitlines()
+    body = lines[lines.index("HEADER=END") + 1:lines.index("DATA=END")]
+    out = {}
+    for value in body[1::2]:
+        v = bytes.fromhex(value.strip())
+        if v[0] != 1:
+            raise AssertionError("sigs record of version %d" % v[0])
+        sig = "%s:%s" % (ENGINES[v[1]], v[36:].decode())
+        out[sig] = struct.unpack(">I", v[28:32])[0]
+    return out
+
+
+class StreamReader:
+    """Reads a JetStream stream's messages over the NATS client protocol (stdlib sockets):
+    $JS.API.STREAM.INFO.<stream> for its bounds, $JS.API.STREAM.MSG.GET.<stream> per
+    sequence. Any live server of the cluster answers (the API is forwarded to the leader)."""
+
+    def __init__(self, port, stream="STROP"):
+        self.stream = stream
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+        self._line()  # INFO
+        self.sock.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,'
+                          b'"no_responders":true,"protocol":1}\r\nSUB _INBOX.strop-test 1\r\n')
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise AssertionError("NATS connection closed")
+        self.buf += chunk
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode()
+
+    def _take(self, n):
+        while len(self.buf) < n + 2:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def request(self, subject, obj):
+        body = json.dumps(obj).encode()
+        self.sock.sendall(b"PUB %s _INBOX.strop-test %d\r\n%s\r\n" % (subject.encode(), len(body), body))
+        while True:
+            line = self._line()
+            if line == "PING":
+                self.sock.sendall(b"PONG\r\n")
+            elif line.startswith("MSG "):
+                return json.loads(self._take(int(line.split()[-1])))
+            elif line.startswith("HMSG "):
+                parts = line.split()
+                data = self._take(int(parts[-1]))
+                hdr = data[:int(parts[-2])]
+                if b"503" in hdr.split(b"\r\n")[0]:
+                    raise AssertionError("no responders for %s" % subject)
+                return json.loads(data[int(parts[-2]):])
+            elif line.startswith("-ERR"):
+                raise AssertionError("NATS: %s" % line)
+
+    def bounds(self):
+        j = self.request("$JS.API.STREAM.INFO." + self.stream, {})
+        if "error" in j:
+            raise AssertionError("stream info: %s" % j["error"])
+        return j["state"]["first_seq"], j["state"]["last_seq"]
+
+    def events(self):
+        """[(seq, decoded event or None when it does not decode)] of the whole stream."""
+        first, last = self.bounds()
+        out = []
+        for seq in range(first, last + 1):
+            j = self.request("$JS.API.STREAM.MSG.GET." + self.stream, {"seq": seq})
+            if "error" in j:
+                raise AssertionError("stream message %d: %s" % (seq, j["error"]))
+            out.append((seq, decode_event(base64.b64decode(j["message"].get("data", "")))))
+        return out
+
+
+def decode_event(b):
+    """The fields of a version-1 event the tests judge by (docs/fleet.md "Event format"):
+    type, origin, request, time and, for a vote, revoke, reporter and the set of signatures.
+    None when it does not decode."""
+    try:
+        if b[:2] != b"SF" or b[2] != 1:
+            return None
+        pos = 4
+        e = {"type": b[3]}
+        n = b[pos]
+        e["origin"] = b[pos + 1:pos + 1 + n].decode()
+        pos += 1 + n
+        e["request"], e["time"] = struct.unpack(">QQ", b[pos:pos + 16])
+        pos += 16
+        if e["type"] == 1:
+            flags = b[pos]
+            e["revoke"] = bool(flags & 1)
+            n = b[pos + 1]
+            e["reporter"] = b[pos + 2:pos + 2 + n].decode()
+            pos += 2 + n
+            count = struct.unpack(">H", b[pos:pos + 2])[0]
+            pos += 2
+            sigs = set()
+            for _ in range(count):
+                engine = b[pos]
+                n = struct.unpack(">H", b[pos + 1:pos + 3])[0]
+                sigs.add("%s:%s" % (ENGINES[engine], b[pos + 3:pos + 3 + n].decode()))
+                pos += 3 + n
+            e["sigs"] = frozenset(sigs)
+        return e
+    except (IndexError, KeyError, UnicodeDecodeError, struct.error):
+        return None
 
 
 def corpus(kind, n, start=0):

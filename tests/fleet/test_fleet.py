@@ -3,11 +3,15 @@ on loopback, started and killed by the tests.
 
   test_report_and_revoke_reach_every_node   a report at A is found by `strop check` at B and C;
                                             a revoke at C unlists everywhere
+  test_razor_report_at_a_found_by_pyzor_at_b  `razor-report` at A's Razor2 listener is found by
+                                            `pyzor check` at B's Pyzor listener (and by
+                                            `razor-check` at C)
   test_nats_down_checks_work_writes_503     NATS fully down: checks answer, writes get a fast
                                             retryable 503; NATS back: writes succeed, no restart
   test_kill9_node_during_load_converges     kill -9 one node during a report load and restart
-                                            it: every acknowledged report is on every node,
-                                            identical stats counts and verdicts
+                                            it: it takes a report at once (same node_id, new
+                                            request ids), every acknowledged report is on every
+                                            node, identical stats counts and verdicts
   test_kill9_stream_leader_during_load      kill -9 the JetStream stream leader during a report
                                             load: the same, after it restarts
   test_node_joins_from_a_backup             a node started on a member's `strop-node backup`
@@ -15,7 +19,10 @@ on loopback, started and killed by the tests.
 """
 import os
 import random
+import re
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -27,7 +34,7 @@ import fleet_harness as fh  # noqa: E402
 
 class FleetTest(unittest.TestCase):
     def setUp(self):
-        self.fleet = fh.Fleet().start()
+        self.fleet = fh.Fleet(listeners=("razor", "pyzor")).start()
 
     def tearDown(self):
         failed = any(e for _, e in (self._outcome.result.errors + self._outcome.result.failures)
@@ -62,6 +69,77 @@ class FleetTest(unittest.TestCase):
         p = b.cli("reporter", "set-trust", "postmaster", "0.5", check=False)
         self.assertEqual(p.returncode, 77, p.stderr)
         self.assertIn("fleet member", p.stderr)
+
+    @unittest.skipUnless(shutil.which("razor-report") and shutil.which("razor-check") and
+                         shutil.which("pyzor"), "razor-agents and pyzor (scripts/setup.sh)")
+    def test_razor_report_at_a_found_by_pyzor_at_b(self):
+        """razor-report (Razor2, engines razor-e4/e8) at A; pyzor check (the pyzor digest, a
+        different engine) at B. The razor client sends no pyzor digest: what makes this work is
+        that A's Razor2 listener answers the report with "send the mail" (err=230), takes the
+        upload, and computes from it, besides razor-e4 and razor-e8, the native engines and
+        the pyzor digest (docs/protocol.md "Reports"), all in the one vote event it publishes.
+        B applies that event, and its Pyzor listener finds the digest the pyzor client computes
+        from the same file. Everything stays on loopback: the razor clients are pinned with
+        -rs=127.0.0.1:PORT (and razordiscovery) inside the harness's `unshare -n` namespace."""
+        a, b, c = self.fleet.nodes
+        tmp = os.path.join(self.fleet.tmp, "clients")
+        os.makedirs(tmp)
+        env = dict(os.environ, HOME=tmp, LC_ALL="C")
+
+        def run(cmd, mail):
+            with open(mail, "rb") as f:
+                p = subprocess.run(cmd, stdin=f, capture_output=True, env=env, timeout=120)
+            return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
+
+        def razor(tool, node, *args):
+            home = os.path.join(tmp, "razor")
+            return run([tool, "-home=" + home, "-rs=127.0.0.1:%d" % node.razor_port] + list(args),
+                       args[-1])
+
+        def pyzor(node, mail):
+            home = os.path.join(tmp, "pyzor-%d" % node.pyzor_port)
+            os.makedirs(home, exist_ok=True)
+            with open(os.path.join(home, "servers"), "w") as f:
+                f.write("127.0.0.1:%d\n" % node.pyzor_port)
+            return run(["pyzor", "--homedir", home, "check"], mail)
+
+        # The Razor account is the fleet's trusted admin reporter (a native reporter's
+        # secret is its Razor password): a razor-admin -register would create a reporter
+        # with the new-reporter trust, which cannot list anything alone.
+        home = os.path.join(tmp, "razor")
+        os.makedirs(home)
+        with open(os.path.join(home, "razor-agent.conf"), "w") as f:
+            f.write("razorhome = %s\nlogfile = %s/razor-agent.log\ndebuglevel = 3\n"
+                    "razordiscovery = 127.0.0.1:%d\n" % (home, home, a.razor_port))
+        with open(os.path.join(home, "identity-postmaster"), "w") as f:
+            f.write("user = %s\npass = %s\n" % (self.fleet.identity["reporter"],
+                                                  self.fleet.identity["secret"]))
+        os.chmod(os.path.join(home, "identity-postmaster"), 0o600)
+        os.symlink("identity-postmaster", os.path.join(home, "identity"))
+
+        # A corpus spam both clients sign (razor-check -H prints its e4; pyzor digests it).
+        spam = None
+        for f in fh.corpus("spam", 12, start=400):
+            rc, text = razor("razor-check", a, "-H", f)
+            rc2, digest = run(["pyzor", "--homedir", tmp, "digest"], f)
+            if " e4: " in text and re.fullmatch(r"[0-9a-f]{40}\s*", digest):
+                spam = f
+                break
+        self.assertIsNotNone(spam, "no corpus spam both clients sign")
+        ham = fh.corpus("ham", 1, start=400)[0]
+
+        self.assertEqual(pyzor(b, spam)[0], 1, "pyzor check at B before the report")
+        rc, out = razor("razor-report", a, "-f", spam)
+        self.assertEqual(rc, 0, out)
+        fh.wait_until(lambda: pyzor(b, spam)[0] == 0, 20, "pyzor check at B to find the "
+                      "razor-reported spam")
+        self.assertEqual(pyzor(c, spam)[0], 0, "pyzor check at C")
+        self.assertEqual(pyzor(b, ham)[0], 1, "pyzor check of a ham at B")
+        rc, out = razor("razor-check", c, spam)
+        self.assertEqual(rc, 0, "razor-check at C: " + out)
+        self.fleet.wait_converged()
+        counts = {self.fleet.stats(n)["signatures"] for n in self.fleet.nodes}
+        self.assertEqual(len(counts), 1, counts)
 
     def test_nats_down_checks_work_writes_503(self):
         a, b, c = self.fleet.nodes
@@ -203,6 +281,11 @@ class FleetTest(unittest.TestCase):
         a.start()
         self.fleet.wait_connected(a)
         self.fleet.wait_converged(timeout=90)
+        # The restarted node (same node_id) takes writes again at once: its new request ids
+        # must not repeat its earlier incarnation's, which JetStream would drop as duplicates.
+        fresh = fh.corpus("spam", 2, start=90)
+        self.fleet.strop(a, "report", "--no-progress", *fresh, check=0)
+        acked += fresh
         # Every acknowledged report is present on every node.
         for n in (a, b, c):
             seen = self.fleet.check_json(n, acked)

@@ -144,7 +144,8 @@ class Fleet {
   FleetMetrics metrics_;
 
   Mutex mu_;
-  std::uint64_t next_request_ GUARDED_BY(mu_) = 1;
+  // Starts at a random number per Fleet (a restart never reuses an earlier one's).
+  std::uint64_t next_request_ GUARDED_BY(mu_) = 0;
   std::map<std::uint64_t, Pending> pending_ GUARDED_BY(mu_);
 
   Mutex apply_mu_;
