@@ -271,8 +271,9 @@ Result<std::string> read_peer_secret(const std::string& path) {
   if (!s.empty() && s.back() == '\n') s.pop_back();
   if (!s.empty() && s.back() == '\r') s.pop_back();
   if (s.size() < 16 || s.size() > storage::kMaxReporterSecret) {
-    return make_error(Errc::kInvalidArgument,
-                      path + ": a peering secret must be 16-128 bytes (e.g. `openssl rand -hex 32`)");
+    return make_error(
+        Errc::kInvalidArgument,
+        path + ": a peering secret must be 16-128 bytes (e.g. `openssl rand -hex 32`)");
   }
   return s;
 }
@@ -318,8 +319,8 @@ int run_peer_list(const CommonOptions& common, bool json) {
     std::cout << arr.dump(2) << "\n";
     return 0;
   }
-  std::printf("%-32s %6s %-8s %10s %10s %-25s %s\n", "NAME", "TRUST", "STATE", "CURSOR",
-              "APPLIED", "LAST-SUCCESS", "URL");
+  std::printf("%-32s %6s %-8s %10s %10s %-25s %s\n", "NAME", "TRUST", "STATE", "CURSOR", "APPLIED",
+              "LAST-SUCCESS", "URL");
   for (const auto& p : *list) {
     std::printf("%-32s %6.3f %-8s %10llu %10llu %-25s %s\n", p.reporter.name.c_str(),
                 p.reporter.trust, p.reporter.disabled ? "disabled" : "active",
@@ -659,8 +660,7 @@ void setup_peer(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int
   a->add_option("--url", add->url, "The peer node's API URL, e.g. http://192.0.2.7:8080")
       ->required();
   a->add_option("--trust", add->trust, "This site's trust in the peer, 0.0..1.0 (default 0.3)");
-  a->add_option("--secret-file", add->secret_file, "File holding the peering secret")
-      ->required();
+  a->add_option("--secret-file", add->secret_file, "File holding the peering secret")->required();
   a->callback([common, add, exit_code] { *exit_code = run_peer_add(*common, *add); });
 
   auto list_json = std::make_shared<bool>(false);
@@ -710,7 +710,8 @@ void setup_peer(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int
 
   auto rm = std::make_shared<NameOpts>();
   auto* r = peer->add_subcommand(
-      "remove", "Remove a peer: it is no longer pulled and its votes count 0 (the name stays taken)");
+      "remove",
+      "Remove a peer: it is no longer pulled and its votes count 0 (the name stays taken)");
   r->add_option("NAME", rm->name, "Peer name")->required();
   r->callback([common, rm, exit_code] {
     *exit_code = run_peer_edit(*common, rm->name, [&](storage::Store& s) {

@@ -40,13 +40,15 @@ Result<Endpoint> parse_http_url(std::string_view url) {
                       "https peers are not supported yet: use http:// on a private network or "
                       "a TLS tunnel (docs/federation.md)");
   }
-  if (!url.starts_with("http://")) return make_error(Errc::kInvalidArgument, "peer url: not http://");
+  if (!url.starts_with("http://"))
+    return make_error(Errc::kInvalidArgument, "peer url: not http://");
   std::string_view rest = url.substr(7);
   rest = rest.substr(0, rest.find('/'));
   Endpoint e;
   if (rest.starts_with("[")) {
     auto close = rest.find(']');
-    if (close == std::string_view::npos) return make_error(Errc::kInvalidArgument, "peer url: bad host");
+    if (close == std::string_view::npos)
+      return make_error(Errc::kInvalidArgument, "peer url: bad host");
     e.host = std::string(rest.substr(1, close - 1));
     rest = rest.substr(close + 1);
     e.port = rest.starts_with(":") ? std::string(rest.substr(1)) : "80";
@@ -55,7 +57,8 @@ Result<Endpoint> parse_http_url(std::string_view url) {
     e.host = std::string(rest.substr(0, colon));
     e.port = colon == std::string_view::npos ? "80" : std::string(rest.substr(colon + 1));
   }
-  if (e.host.empty() || e.port.empty()) return make_error(Errc::kInvalidArgument, "peer url: bad host");
+  if (e.host.empty() || e.port.empty())
+    return make_error(Errc::kInvalidArgument, "peer url: bad host");
   return e;
 }
 
@@ -71,7 +74,9 @@ Result<FeedResponse> http_get(const Endpoint& ep, const std::string& target,
   if (ec) return make_error(Errc::kUnavailable, "resolve " + ep.host + ": " + ec.message());
   stream.expires_after(timeout);
   stream.connect(results, ec);
-  if (ec) return make_error(Errc::kUnavailable, "connect " + ep.host + ":" + ep.port + ": " + ec.message());
+  if (ec)
+    return make_error(Errc::kUnavailable,
+                      "connect " + ep.host + ":" + ep.port + ": " + ec.message());
   http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, ep.host);
   req.set(http::field::user_agent, "strop-node federation");
@@ -93,8 +98,8 @@ Result<FeedResponse> http_get(const Endpoint& ep, const std::string& target,
   auto& res = parser.get();
   FeedResponse out;
   out.status = res.result_int();
-  auto it = res.find(beast::string_view(protocol::kHeaderSignature.data(),
-                                        protocol::kHeaderSignature.size()));
+  auto it = res.find(
+      beast::string_view(protocol::kHeaderSignature.data(), protocol::kHeaderSignature.size()));
   if (it != res.end()) out.signature = std::string(it->value());
   out.body = std::move(res.body());
   return out;
@@ -129,8 +134,8 @@ Result<storage::PeerBatch> accept_feed_response(const storage::Peer& peer, std::
   out.now = now;
   out.entries.reserve(batch->entries.size());
   for (auto& e : batch->entries) {
-    out.entries.push_back({e.seq, e.listed, std::move(e.sig), e.hop, e.confidence, e.version,
-                           std::move(e.origin)});
+    out.entries.push_back(
+        {e.seq, e.listed, std::move(e.sig), e.hop, e.confidence, e.version, std::move(e.origin)});
   }
   if (head != nullptr) *head = batch->head;
   return out;
@@ -196,10 +201,11 @@ Result<std::size_t> FederationPuller::pull_once(const storage::Peer& peer, bool*
   const std::size_t limit = options_.batch;
   const std::string target = protocol::feed_target(peer.cursor, limit);
   const std::string nonce = protocol::make_nonce();
-  const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
-  auto auth = protocol::sign_request(site_, peer.reporter.secret, "GET", target, "",
-                                     now.time_since_epoch().count(), nonce,
-                                     protocol::kPeerSigningScheme);
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  auto auth =
+      protocol::sign_request(site_, peer.reporter.secret, "GET", target, "",
+                             now.time_since_epoch().count(), nonce, protocol::kPeerSigningScheme);
   auto res = http_get(*ep, target, auth, options_.timeout);
   if (!res) return fail(res.error());
   std::uint64_t head = 0;

@@ -39,8 +39,8 @@ FeedResponse signed_response(const std::string& nonce, std::uint64_t first_seq =
 
 TEST(FederationPuller, AcceptsASignedBatchAfterTheCursor) {
   std::uint64_t head = 0;
-  auto b = accept_feed_response(a_peer(), 3, 100, "nonce-0123456789", signed_response("nonce-0123456789"),
-                                kNow, &head);
+  auto b = accept_feed_response(a_peer(), 3, 100, "nonce-0123456789",
+                                signed_response("nonce-0123456789"), kNow, &head);
   ASSERT_TRUE(b) << b.error().to_string();
   EXPECT_EQ(b->peer, 7u);
   EXPECT_EQ(b->after, 3u);
@@ -57,16 +57,17 @@ TEST(FederationPuller, RefusesTamperedReplayedAndMisplacedBatches) {
   ASSERT_FALSE(b);
   EXPECT_EQ(b.error().code, Errc::kUnauthorized);
   // An old response replayed to a new request (another nonce).
-  b = accept_feed_response(a_peer(), 3, 100, "nonce-fresh-000000", signed_response("nonce-0123456789"),
-                           kNow);
+  b = accept_feed_response(a_peer(), 3, 100, "nonce-fresh-000000",
+                           signed_response("nonce-0123456789"), kNow);
   ASSERT_FALSE(b);
   EXPECT_EQ(b.error().code, Errc::kUnauthorized);
   // Entries at or before the cursor.
-  b = accept_feed_response(a_peer(), 3, 100, "nonce-0123456789", signed_response("nonce-0123456789", 3),
-                           kNow);
+  b = accept_feed_response(a_peer(), 3, 100, "nonce-0123456789",
+                           signed_response("nonce-0123456789", 3), kNow);
   ASSERT_FALSE(b);
   // More entries than asked for.
-  b = accept_feed_response(a_peer(), 3, 0, "nonce-0123456789", signed_response("nonce-0123456789"), kNow);
+  b = accept_feed_response(a_peer(), 3, 0, "nonce-0123456789", signed_response("nonce-0123456789"),
+                           kNow);
   ASSERT_FALSE(b);
   EXPECT_EQ(b.error().code, Errc::kLimitExceeded);
   // An error status: nothing to apply.

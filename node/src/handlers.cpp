@@ -226,8 +226,8 @@ struct Api::Impl {
     batch.oldest = page->oldest;
     batch.entries.reserve(page->entries.size());
     for (auto& e : page->entries) {
-      batch.entries.push_back({e.seq, e.listed, std::move(e.sig), e.hop, e.confidence, e.version,
-                               std::move(e.origin)});
+      batch.entries.push_back(
+          {e.seq, e.listed, std::move(e.sig), e.hop, e.confidence, e.version, std::move(e.origin)});
     }
     auto body = protocol::encode_feed(batch);
     if (!body) {

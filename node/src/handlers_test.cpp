@@ -324,8 +324,8 @@ TEST_F(ApiTest, ReportIsAcknowledgedOnlyAfterCommit) {
   body_ = vote_body({kSig2});
   target_ = "/v1/report";
   method_ = "POST";
-  HttpRequest req{method_, target_, body_,
-                  sign("alice", "alice-secret", "POST", "/v1/report", body_), ip_, {}};
+  HttpRequest req{
+      method_, target_, body_, sign("alice", "alice-secret", "POST", "/v1/report", body_), ip_, {}};
   api_->handle(req, [&late](HttpResponse x) { late = std::move(x); });
   EXPECT_FALSE(late.has_value());  // no answer before the "commit"
   EXPECT_EQ(store_.stats().writer_queue_depth, 1u);
@@ -505,8 +505,8 @@ TEST_F(PeerFeedTest, ASignedPeerGetsTheFeedWithASignedResponse) {
   auto r = pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=0&limit=10");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.content_type, protocol::kFeedContentType);
-  EXPECT_TRUE(protocol::verify_feed_response("peering-secret-0123", 200, nonce_, r.body,
-                                             r.signature));
+  EXPECT_TRUE(
+      protocol::verify_feed_response("peering-secret-0123", 200, nonce_, r.body, r.signature));
   auto batch = protocol::decode_feed(r.body);
   ASSERT_TRUE(batch);
   ASSERT_EQ(batch->entries.size(), 1u);

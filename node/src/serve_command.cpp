@@ -345,7 +345,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     admin->stop();
     admin->join();
   }
-  if (nats) nats->stop();  // fails writes still waiting for the log
+  if (nats) nats->stop();      // fails writes still waiting for the log
   if (puller) puller->stop();  // a pull in flight ends within federation.timeout_ms
   blocking.join();
   if (auto f = store->flush(); !f) log->error("final flush failed: {}", f.error().to_string());

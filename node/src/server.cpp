@@ -363,9 +363,9 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     if (!r.allow.empty()) res_.set(http::field::allow, r.allow);
     if (r.retry_after > 0) res_.set(http::field::retry_after, std::to_string(r.retry_after));
     if (!r.signature.empty()) {
-      res_.set(beast::string_view(protocol::kHeaderSignature.data(),
-                                  protocol::kHeaderSignature.size()),
-               r.signature);
+      res_.set(
+          beast::string_view(protocol::kHeaderSignature.data(), protocol::kHeaderSignature.size()),
+          r.signature);
     }
     std::size_t max_req = st_->config.max_requests_per_connection;
     bool keep = keep_alive_ && !r.close && !st_->stopping() && (max_req == 0 || served_ < max_req);

@@ -191,7 +191,8 @@ ServiceResult<Authenticated> SignatureService::authenticate_as(const protocol::A
                                                              : "unknown reporter or bad signature");
     }
     if (rep->disabled) {
-      return unauthorized(ServiceErrc::kForbidden, peer ? "peer is disabled" : "reporter is disabled");
+      return unauthorized(ServiceErrc::kForbidden,
+                          peer ? "peer is disabled" : "reporter is disabled");
     }
     const std::int64_t expires = std::stoll(a.timestamp) + window;  // verified digits
     if (auto fresh = remember_nonce(a.reporter, a.nonce, now, expires); !fresh)

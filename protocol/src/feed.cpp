@@ -85,7 +85,8 @@ Result<std::string> encode_feed(const FeedBatch& batch) {
 }
 
 Result<FeedBatch> decode_feed(std::string_view body, std::size_t max_entries) {
-  if (body.size() > kMaxFeedBody) return make_error(Errc::kLimitExceeded, "feed batch: body too large");
+  if (body.size() > kMaxFeedBody)
+    return make_error(Errc::kLimitExceeded, "feed batch: body too large");
   ByteReader r(body);
   std::string magic;
   if (!r.take(kFeedMagic.size(), &magic) || magic != kFeedMagic) return malformed("bad magic");
@@ -120,7 +121,8 @@ Result<FeedBatch> decode_feed(std::string_view body, std::size_t max_entries) {
 
 Result<FeedQuery> parse_feed_query(std::string_view target) {
   auto q = target.find('?');
-  if (q == std::string_view::npos) return make_error(Errc::kMalformed, "feed query: after= missing");
+  if (q == std::string_view::npos)
+    return make_error(Errc::kMalformed, "feed query: after= missing");
   std::string_view rest = target.substr(q + 1);
   FeedQuery out;
   bool have_after = false, have_limit = false;
@@ -129,7 +131,8 @@ Result<FeedQuery> parse_feed_query(std::string_view target) {
     std::string_view part = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     auto eq = part.find('=');
-    if (eq == std::string_view::npos) return make_error(Errc::kMalformed, "feed query: bad parameter");
+    if (eq == std::string_view::npos)
+      return make_error(Errc::kMalformed, "feed query: bad parameter");
     std::string_view name = part.substr(0, eq), value = part.substr(eq + 1);
     std::uint64_t n = 0;
     auto r = std::from_chars(value.data(), value.data() + value.size(), n);

@@ -43,7 +43,7 @@ TEST(Feed, RefusesWholeBatchesThatBreakARule) {
   EXPECT_EQ(decode_feed(good + "x").error().code, Errc::kMalformed);
   EXPECT_EQ(decode_feed("XFD1" + good.substr(4)).error().code, Errc::kMalformed);
   EXPECT_EQ(decode_feed(good, 1).error().code, Errc::kLimitExceeded);  // more than asked
-  b.entries[1].seq = 3;  // not increasing
+  b.entries[1].seq = 3;                                                // not increasing
   EXPECT_FALSE(encode_feed(b));
   b.entries[1].seq = 4;
   b.entries[1].origin = "Upper.Case";

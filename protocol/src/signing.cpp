@@ -35,8 +35,8 @@ std::string canonical_request(std::string_view method, std::string_view target,
                               std::string_view timestamp, std::string_view nonce,
                               std::string_view body, std::string_view scheme) {
   std::string s;
-  s.reserve(scheme.size() + method.size() + target.size() + timestamp.size() +
-            nonce.size() + 64 + 5);
+  s.reserve(scheme.size() + method.size() + target.size() + timestamp.size() + nonce.size() + 64 +
+            5);
   s.append(scheme);
   s.push_back('\n');
   s.append(method);
@@ -53,8 +53,7 @@ std::string canonical_request(std::string_view method, std::string_view target,
 
 AuthHeaders sign_request(std::string_view reporter, std::string_view secret,
                          std::string_view method, std::string_view target, std::string_view body,
-                         std::int64_t unix_time, std::string_view nonce,
-                         std::string_view scheme) {
+                         std::int64_t unix_time, std::string_view nonce, std::string_view scheme) {
   AuthHeaders h;
   h.reporter.assign(reporter);
   h.timestamp = std::to_string(unix_time);
@@ -97,9 +96,9 @@ AuthStatus verify_request(const AuthHeaders& h, std::string_view secret, std::st
     return AuthStatus::kMalformed;
   }
   if (ts < now - window_seconds || ts > now + window_seconds) return AuthStatus::kStale;
-  std::string expected = hmac_hex(DigestAlgorithm::kSha256, secret,
-                                  canonical_request(method, target, h.timestamp, h.nonce, body,
-                                                    scheme));
+  std::string expected =
+      hmac_hex(DigestAlgorithm::kSha256, secret,
+               canonical_request(method, target, h.timestamp, h.nonce, body, scheme));
   if (CRYPTO_memcmp(expected.data(), h.signature.data(), expected.size()) != 0) {
     return AuthStatus::kBadSignature;
   }

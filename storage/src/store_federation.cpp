@@ -85,7 +85,8 @@ Result<Peer> StoreImpl::add_peer(const PeerSpec& spec) {
       *out = r.error();
       return 0;
     }
-    rc = s.update_reporter(c, r->id, [](codec::ReporterRecord& x) { x.flags |= codec::kReporterPeer; });
+    rc = s.update_reporter(c, r->id,
+                           [](codec::ReporterRecord& x) { x.flags |= codec::kReporterPeer; });
     if (rc != 0) return rc;
     codec::PeerRecord pr;
     pr.url = url;
@@ -145,7 +146,8 @@ Result<void> StoreImpl::remove_peer(std::string_view name) {
     }
     if (rc != 0) return rc;
     if ((rc = c.txn->del(s.dbi_.peers, codec::sv(codec::reporter_key(id)))) != 0) return rc;
-    rc = s.update_reporter(c, id, [](codec::ReporterRecord& x) { x.flags |= codec::kReporterDisabled; });
+    rc = s.update_reporter(c, id,
+                           [](codec::ReporterRecord& x) { x.flags |= codec::kReporterDisabled; });
     if (rc != 0) return rc;
     c.weights[id] = 0;
     c.reporters_changed = true;
@@ -212,8 +214,8 @@ int read_origin(lmdb::Txn& txn, lmdb::Dbi dbi, SigId id, std::string_view origin
 }
 
 // Writes the feed record for id at a new sequence, replacing its previous one (compaction).
-int write_served(lmdb::Txn& txn, lmdb::Dbi feed, lmdb::Dbi feed_index,
-                 SigId id, const Served& prev, std::uint64_t seq, const codec::FeedRecord& rec) {
+int write_served(lmdb::Txn& txn, lmdb::Dbi feed, lmdb::Dbi feed_index, SigId id, const Served& prev,
+                 std::uint64_t seq, const codec::FeedRecord& rec) {
   int rc = txn.put(feed, codec::sv(codec::seq_key(seq)), codec::encode_feed(rec));
   if (rc != 0) return rc;
   if (prev.present) {
@@ -319,8 +321,8 @@ int StoreImpl::federation_refresh(WriteCtx& c, SigId id, const codec::SigRecord&
         return rc;
       }
       // The origin's withdrawal travels on; otherwise only this site stopped vouching.
-      next.version = o && !o->listed && o->version > prev.rec.version ? o->version
-                                                                      : prev.rec.version;
+      next.version =
+          o && !o->listed && o->version > prev.rec.version ? o->version : prev.rec.version;
     }
   } else {
     return 0;  // not listed, and never served as listed: nothing to say
@@ -424,14 +426,19 @@ void StoreImpl::apply_peer_batch(PeerBatch batch,
   }
   for (const FeedEntry& e : batch.entries) {
     const char* bad = nullptr;
-    if (!valid_engine(e.sig.engine)) bad = "unknown engine";
-    else if (e.sig.value.empty() || e.sig.value.size() > opt_.max_value_bytes) bad = "bad value";
-    else if (e.sig.engine == sigs::Engine::kFuzzy && !codec::decode_fuzzy(e.sig.value)) bad = "bad fuzzy/1 value";
-    else if (!valid_site_name(e.origin)) bad = "bad origin";
-    else if (e.hop > kMaxHops) bad = "hop over the limit";
+    if (!valid_engine(e.sig.engine))
+      bad = "unknown engine";
+    else if (e.sig.value.empty() || e.sig.value.size() > opt_.max_value_bytes)
+      bad = "bad value";
+    else if (e.sig.engine == sigs::Engine::kFuzzy && !codec::decode_fuzzy(e.sig.value))
+      bad = "bad fuzzy/1 value";
+    else if (!valid_site_name(e.origin))
+      bad = "bad origin";
+    else if (e.hop > kMaxHops)
+      bad = "hop over the limit";
     if (bad != nullptr) {
-      done(make_error(Errc::kInvalidArgument, std::string("feed entry ") + std::to_string(e.seq) +
-                                                  ": " + bad));
+      done(make_error(Errc::kInvalidArgument,
+                      std::string("feed entry ") + std::to_string(e.seq) + ": " + bad));
       return;
     }
   }

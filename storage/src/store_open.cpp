@@ -163,12 +163,18 @@ Result<void> StoreImpl::open_databases() {
       const char* name;
       unsigned flags;
       lmdb::Dbi* dbi;
-    } dbs[] = {{"meta", 0, &dbi_.meta},           {"sigs", 0, &dbi_.sigs},
-               {"votes", 0, &dbi_.votes},         {"activity", 0, &dbi_.activity},
-               {"reporters", 0, &dbi_.reporters}, {"reporter_names", 0, &dbi_.reporter_names},
-               {"replay", 0, &dbi_.replay},       {"replay_expiry", 0, &dbi_.replay_expiry},
-               {"allowed", 0, &dbi_.allowed},     {"peers", 0, &dbi_.peers},
-               {"feed", 0, &dbi_.feed},           {"feed_index", 0, &dbi_.feed_index},
+    } dbs[] = {{"meta", 0, &dbi_.meta},
+               {"sigs", 0, &dbi_.sigs},
+               {"votes", 0, &dbi_.votes},
+               {"activity", 0, &dbi_.activity},
+               {"reporters", 0, &dbi_.reporters},
+               {"reporter_names", 0, &dbi_.reporter_names},
+               {"replay", 0, &dbi_.replay},
+               {"replay_expiry", 0, &dbi_.replay_expiry},
+               {"allowed", 0, &dbi_.allowed},
+               {"peers", 0, &dbi_.peers},
+               {"feed", 0, &dbi_.feed},
+               {"feed_index", 0, &dbi_.feed_index},
                {"peer_entries", 0, &dbi_.peer_entries},
                {"origin_versions", 0, &dbi_.origin_versions}};
     for (auto& d : dbs) {

@@ -55,9 +55,12 @@ int main(int argc, char** argv) {
   std::string dir = "/tmp/strop-backfill-bench";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--signatures") n = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (a == "--batch") batch = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (a == "--dir") dir = argv[i + 1];
+    if (a == "--signatures")
+      n = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "--batch")
+      batch = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "--dir")
+      dir = argv[i + 1];
   }
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -117,10 +120,11 @@ int main(int argc, char** argv) {
     }
   }
   auto t3 = Clock::now();
-  std::printf("site B: back-filled %llu entries in %.1f s (%.0f entries/s; feed reads %.1f s, "
-              "applies %.1f s), batches of %zu\n",
-              static_cast<unsigned long long>(entries), secs(t2, t3), entries / secs(t2, t3),
-              read_s, apply_s, batch);
+  std::printf(
+      "site B: back-filled %llu entries in %.1f s (%.0f entries/s; feed reads %.1f s, "
+      "applies %.1f s), batches of %zu\n",
+      static_cast<unsigned long long>(entries), secs(t2, t3), entries / secs(t2, t3), read_s,
+      apply_s, batch);
   std::uint64_t missing = 0;
   for (std::uint64_t i = 0; i < n; i += std::max<std::uint64_t>(1, n / 20000)) {
     std::vector<sigs::Signature> q{body_sig(i)};

@@ -40,10 +40,10 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
-  std::string allow;    // "Allow" header for 405
-  int retry_after = 0;  // "Retry-After" seconds for 429/503; 0 = none
-  bool close = false;   // ask the server to close the connection after this response
-  int api_error = 0;    // the ApiErrc value of an error response (metrics label); 0 = ok
+  std::string allow;      // "Allow" header for 405
+  int retry_after = 0;    // "Retry-After" seconds for 429/503; 0 = none
+  bool close = false;     // ask the server to close the connection after this response
+  int api_error = 0;      // the ApiErrc value of an error response (metrics label); 0 = ok
   std::string signature;  // "X-Strop-Signature" of a feed response (docs/federation.md)
 };
 

@@ -48,8 +48,8 @@ struct FeedWireEntry {
 };
 
 struct FeedBatch {
-  std::uint64_t head = 0;    // the serving site's last feed sequence
-  std::uint64_t oldest = 0;  // the lowest cursor (other than 0) it can still serve
+  std::uint64_t head = 0;              // the serving site's last feed sequence
+  std::uint64_t oldest = 0;            // the lowest cursor (other than 0) it can still serve
   std::vector<FeedWireEntry> entries;  // strictly increasing seq
   friend bool operator==(const FeedBatch&, const FeedBatch&) = default;
 };

@@ -17,13 +17,13 @@ inline constexpr int kApiVersion = 1;
 inline constexpr std::string_view kApiPrefix = "/v1";
 
 // Endpoint paths (docs/protocol.md).
-inline constexpr std::string_view kPathCheck = "/v1/check";        // POST
-inline constexpr std::string_view kPathReport = "/v1/report";      // POST, signed
-inline constexpr std::string_view kPathRevoke = "/v1/revoke";      // POST, signed
-inline constexpr std::string_view kPathRegister = "/v1/register";  // POST, optionally signed
-inline constexpr std::string_view kPathState = "/v1/state";        // GET
-inline constexpr std::string_view kPathHealth = "/healthz";        // GET
-inline constexpr std::string_view kPathMetrics = "/metrics";       // GET
+inline constexpr std::string_view kPathCheck = "/v1/check";         // POST
+inline constexpr std::string_view kPathReport = "/v1/report";       // POST, signed
+inline constexpr std::string_view kPathRevoke = "/v1/revoke";       // POST, signed
+inline constexpr std::string_view kPathRegister = "/v1/register";   // POST, optionally signed
+inline constexpr std::string_view kPathState = "/v1/state";         // GET
+inline constexpr std::string_view kPathHealth = "/healthz";         // GET
+inline constexpr std::string_view kPathMetrics = "/metrics";        // GET
 inline constexpr std::string_view kPathPeerFeed = "/v1/peer/feed";  // GET, signed by a peer
 
 // The default TCP port of the native API.

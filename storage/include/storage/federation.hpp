@@ -30,8 +30,8 @@ inline constexpr std::size_t kMaxFeedBatch = 10000;
 
 // Weight of a vote that travelled `hop` forwarding hops: 0.9 per hop, per-mille, so the model
 // stays integer (docs/federation.md "Applying a batch").
-inline constexpr std::array<reputation::Trust, kMaxHops + 1> kHopDecay = {
-    1000, 900, 810, 729, 656, 590, 531, 478, 430};
+inline constexpr std::array<reputation::Trust, kMaxHops + 1> kHopDecay = {1000, 900, 810, 729, 656,
+                                                                          590,  531, 478, 430};
 inline reputation::Trust hop_weight(reputation::Trust trust, std::uint8_t hop) {
   if (hop > kMaxHops) return 0;
   return static_cast<reputation::Trust>(static_cast<std::uint32_t>(trust) * kHopDecay[hop] / 1000);
@@ -46,17 +46,17 @@ struct FeedEntry {
   std::uint64_t seq = 0;  // position in the serving site's feed (1..)
   bool listed = false;    // false: unlisted
   sigs::Signature sig;
-  std::uint8_t hop = 0;          // 0: the serving site is the origin
-  std::uint8_t confidence = 0;   // 0..100 at the serving site (informational)
-  std::uint64_t version = 0;     // the origin's version of this state
-  std::string origin;            // site name
+  std::uint8_t hop = 0;         // 0: the serving site is the origin
+  std::uint8_t confidence = 0;  // 0..100 at the serving site (informational)
+  std::uint64_t version = 0;    // the origin's version of this state
+  std::string origin;           // site name
   friend bool operator==(const FeedEntry&, const FeedEntry&) = default;
 };
 
 // A page of a site's feed (Store::read_feed).
 struct FeedPage {
-  std::uint64_t head = 0;    // the feed's last sequence at the time of the read
-  std::uint64_t oldest = 0;  // the lowest cursor (other than 0) that may still be served
+  std::uint64_t head = 0;          // the feed's last sequence at the time of the read
+  std::uint64_t oldest = 0;        // the lowest cursor (other than 0) that may still be served
   std::vector<FeedEntry> entries;  // in increasing seq
 };
 
@@ -70,8 +70,8 @@ struct PeerSpec {
 struct Peer {
   Reporter reporter;  // the peer's identity: name, secret, trust, disabled
   std::string url;
-  std::uint64_t cursor = 0;  // the last entry of its feed applied here
-  TimePoint last_success{};  // the last batch applied (epoch: never)
+  std::uint64_t cursor = 0;   // the last entry of its feed applied here
+  TimePoint last_success{};   // the last batch applied (epoch: never)
   std::uint64_t applied = 0;  // entries applied from it
 };
 
