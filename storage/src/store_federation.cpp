@@ -460,18 +460,10 @@ int StoreImpl::set_peer_vote(WriteCtx& c, SigId id, codec::SigRecord& rec, Repor
                              bool listed, std::uint8_t hop, std::uint64_t now) {
   lmdb::Txn& txn = *c.txn;
   auto vk = codec::vote_key(id, peer);
-  std::string_view v;
   codec::VoteRecord vr;
   bool had = false;
-  int rc = txn.get(dbi_.votes, codec::sv(vk), &v);
-  if (rc == 0) {
-    auto d = codec::decode_vote(v);
-    if (!d) return MDB_CORRUPTED;
-    vr = *d;
-    had = true;
-  } else if (rc != MDB_NOTFOUND) {
-    return rc;
-  }
+  int rc = read_vote(txn, vk, &vr, &had);
+  if (rc != 0) return rc;
   using K = codec::VoteKind;
   const K next = listed ? K::kReport : K::kWithdrawn;
   if (!had && !listed) return 0;
@@ -487,14 +479,7 @@ int StoreImpl::set_peer_vote(WriteCtx& c, SigId id, codec::SigRecord& rec, Repor
   if (!had) ++c.counts.votes;
   const std::uint64_t old_activity = rec.activity();
   rec.last_vote = std::max(rec.last_vote, now);
-  if (rec.activity() != old_activity) {
-    rc = txn.del(dbi_.activity, codec::sv(codec::activity_key(old_activity, id)));
-    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-    rc = txn.put(dbi_.activity, codec::sv(codec::activity_key(rec.activity(), id)),
-                 std::string_view("\x01", 1));
-    if (rc != 0) return rc;
-  }
-  return 0;
+  return update_activity(c, id, rec, old_activity, false);
 }
 
 int StoreImpl::apply_peer_batch_txn(WriteCtx& c, const PeerBatch& b,
@@ -549,9 +534,7 @@ int StoreImpl::apply_peer_batch_txn(WriteCtx& c, const PeerBatch& b,
       if (!e.listed) continue;  // a withdrawal of something never stored here
       if ((rc = add_sig(c, e.sig, key, now, &id, &rec)) != 0) return rc;
       rec.last_vote = now;
-      rc = txn.put(dbi_.activity, codec::sv(codec::activity_key(rec.activity(), id)),
-                   std::string_view("\x01", 1));
-      if (rc != 0) return rc;
+      if ((rc = update_activity(c, id, rec, 0, true)) != 0) return rc;
     } else if (rc != 0) {
       return rc;
     }

@@ -229,6 +229,13 @@ class StoreImpl final : public Store {
   // Starts the record of a signature not stored yet (id allocated, index change queued).
   int add_sig(WriteCtx& c, const sigs::Signature& sig, std::uint64_t key, std::uint64_t now,
               codec::SigId* id, codec::SigRecord* rec);
+  // Reads the vote record at `key`: 0 with *had = true and *out set, 0 with *had = false (no
+  // vote), or an LMDB error (MDB_CORRUPTED for a record that does not decode).
+  int read_vote(lmdb::Txn& txn, const codec::VoteKey& key, codec::VoteRecord* out, bool* had);
+  // Files signature id under rec.activity() in the activity index, removing its entry at
+  // old_activity (none when fresh: a signature new in this transaction).
+  int update_activity(WriteCtx& c, codec::SigId id, const codec::SigRecord& rec,
+                      std::uint64_t old_activity, bool fresh);
   int vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec, const sigs::Signature& sig,
                std::uint64_t now, bool revoke, MessageEvents& ev, VoteEffect* effect);
   // Collects into ev the events of j's vote (kind) on signature id; the caller applies them

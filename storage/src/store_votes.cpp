@@ -331,12 +331,35 @@ int StoreImpl::add_sig(WriteCtx& c, const sigs::Signature& sig, std::uint64_t ke
   return 0;
 }
 
+int StoreImpl::read_vote(lmdb::Txn& txn, const codec::VoteKey& key, codec::VoteRecord* out,
+                         bool* had) {
+  std::string_view v;
+  int rc = txn.get(dbi_.votes, codec::sv(key), &v);
+  *had = rc == 0;
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc != 0) return rc;
+  auto d = codec::decode_vote(v);
+  if (!d) return MDB_CORRUPTED;
+  *out = *d;
+  return 0;
+}
+
+int StoreImpl::update_activity(WriteCtx& c, SigId id, const codec::SigRecord& rec,
+                               std::uint64_t old_activity, bool fresh) {
+  if (!fresh && rec.activity() == old_activity) return 0;
+  if (!fresh) {
+    int rc = c.txn->del(dbi_.activity, codec::sv(codec::activity_key(old_activity, id)));
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+  }
+  return c.txn->put(dbi_.activity, codec::sv(codec::activity_key(rec.activity(), id)),
+                    std::string_view("\x01", 1));
+}
+
 int StoreImpl::vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
                         const sigs::Signature& sig, std::uint64_t now, bool revoke,
                         MessageEvents& ev, VoteEffect* effect) {
   lmdb::Txn& txn = *c.txn;
   const std::uint64_t key = codec::exact_key64(sig.engine, sig.value);
-  std::string_view v;
   SigId id = 0;
   codec::SigRecord rec;
   bool fresh = false;
@@ -357,15 +380,7 @@ int StoreImpl::vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
   codec::VoteRecord vr;
   bool had = false;
   // A new signature has no votes yet (delete_sig removes a signature's votes with it).
-  rc = fresh ? MDB_NOTFOUND : txn.get(dbi_.votes, codec::sv(vk), &v);
-  if (rc == 0) {
-    auto d = codec::decode_vote(v);
-    if (!d) return MDB_CORRUPTED;
-    vr = *d;
-    had = true;
-  } else if (rc != MDB_NOTFOUND) {
-    return rc;
-  }
+  if (!fresh && (rc = read_vote(txn, vk, &vr, &had)) != 0) return rc;
   using K = codec::VoteKind;
   K next;
   if (!revoke) {
@@ -400,15 +415,7 @@ int StoreImpl::vote_one(WriteCtx& c, ReporterId j, codec::ReporterRecord& jrec,
   if ((rc = txn.put(dbi_.votes, codec::sv(vk), codec::encode_vote(vr))) != 0) return rc;
   if (!had) ++c.counts.votes;
   rec.last_vote = std::max(rec.last_vote, now);
-  if (fresh || rec.activity() != old_activity) {
-    if (!fresh) {
-      rc = txn.del(dbi_.activity, codec::sv(codec::activity_key(old_activity, id)));
-      if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-    }
-    rc = txn.put(dbi_.activity, codec::sv(codec::activity_key(rec.activity(), id)),
-                 std::string_view("\x01", 1));
-    if (rc != 0) return rc;
-  }
+  if ((rc = update_activity(c, id, rec, old_activity, fresh)) != 0) return rc;
   if ((rc = txn.put(dbi_.sigs, codec::sv(codec::sig_id_key(id)), codec::encode_sig(rec))) != 0) {
     return rc;
   }

@@ -226,8 +226,9 @@ struct StoreStats {
   std::uint64_t map_resizes = 0;                   // growths since open
   std::uint64_t index_entries = 0;                 // in-memory index entries (serve)
   std::uint64_t index_bytes = 0;                   // in-memory index size (serve)
-  // Longest in-memory index update of a batch after its commit (shard growth included):
-  // wall time, and the writer thread's CPU time (without its waits for the CPU).
+  // Longest in-memory index step after a commit (a batch's index update is cut into steps of
+  // at most MemoryIndex's kMaxUpdatesPerApply table updates; shard growth included): wall
+  // time, and the writer thread's CPU time (without its waits for the CPU).
   std::chrono::microseconds max_index_latency{0};
   std::chrono::microseconds max_index_cpu{0};
   // Fleet mode: the sequence of the last replicated-log event this store applied (0: none;
