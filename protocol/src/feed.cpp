@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "base/ascii.hpp"
 #include "base/bytes.hpp"
 #include "base/digest.hpp"
 #include "protocol/limits.hpp"
@@ -14,21 +15,11 @@ namespace strop::protocol {
 
 namespace {
 
-bool valid_origin(std::string_view o) {
-  if (o.empty() || o.size() > kMaxFeedOrigin) return false;
-  return std::all_of(o.begin(), o.end(), [](char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-';
-  });
-}
-
-bool valid_engine(std::uint8_t e) {
-  return std::any_of(sigs::kAllEngines.begin(), sigs::kAllEngines.end(),
-                     [e](sigs::Engine k) { return static_cast<std::uint8_t>(k) == e; });
-}
+bool valid_origin(std::string_view o) { return is_lower_host_name(o, kMaxFeedOrigin); }
 
 // Why an entry cannot be on the wire, or nullptr.
 const char* entry_problem(const FeedWireEntry& e) {
-  if (!valid_engine(static_cast<std::uint8_t>(e.sig.engine))) return "unknown engine";
+  if (!sigs::engine_from_number(static_cast<std::uint8_t>(e.sig.engine))) return "unknown engine";
   if (e.sig.value.empty() || e.sig.value.size() > kMaxFeedValue) return "value size";
   if (e.hop > kMaxFeedHop) return "hop over the limit";
   if (e.confidence > 100) return "confidence over 100";

@@ -31,13 +31,6 @@ Error too_long(const char* what) {
 
 bool valid_trust(double t) { return t >= 0.0 && t <= 1.0; }  // false for NaN
 
-bool valid_engine(std::uint8_t e) {
-  for (auto k : sigs::kAllEngines) {
-    if (static_cast<std::uint8_t>(k) == e) return true;
-  }
-  return false;
-}
-
 // Short strings (u8 length) with a limit; empty allowed only when allow_empty.
 Result<std::string> read_short(Reader& r, std::size_t limit, const char* what,
                                bool allow_empty = false) {
@@ -79,7 +72,8 @@ Result<std::vector<sigs::Signature>> read_sigs(Reader& r) {
     std::uint8_t e = 0;
     std::uint16_t len = 0;
     if (!r.u8(&e) || !r.u16(&len)) return truncated();
-    if (!valid_engine(e)) return make_error(Errc::kMalformed, "fleet event: unknown engine");
+    if (!sigs::engine_from_number(e))
+      return make_error(Errc::kMalformed, "fleet event: unknown engine");
     if (len == 0) return make_error(Errc::kMalformed, "fleet event: empty signature value");
     if (len > kMaxFleetSigValue) return too_long("signature value");
     sigs::Signature s;

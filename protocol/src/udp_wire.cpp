@@ -18,13 +18,6 @@ bool hex_engine(sigs::Engine e) {
          e == sigs::Engine::kFuzzy || e == sigs::Engine::kPyzor;
 }
 
-std::optional<sigs::Engine> engine_from_byte(std::uint8_t b) {
-  for (auto e : sigs::kAllEngines) {
-    if (static_cast<std::uint8_t>(e) == b) return e;
-  }
-  return std::nullopt;
-}
-
 // A bounds-checked reader over untrusted bytes.
 class Reader {
  public:
@@ -161,7 +154,7 @@ Result<CheckRequest> decode_request(std::string_view datagram, const Limits& lim
     for (unsigned k = 0; k < nsigs; ++k) {
       std::uint8_t eb = 0;
       if (!r.u8(&eb)) return malformed("truncated");
-      auto engine = engine_from_byte(eb);
+      auto engine = sigs::engine_from_number(eb);
       if (!engine) return malformed("unknown engine " + std::to_string(eb));
       std::string_view raw;
       if (!r.bytes(value_bytes(*engine), &raw)) return malformed("truncated");
@@ -271,7 +264,7 @@ Result<CheckReply> decode_reply(std::string_view datagram) {
       if (!r.u8(&eb) || !r.u8(&x.similarity) || !r.u16(&x.reports) || !r.u16(&x.revokes)) {
         return malformed("truncated reply");
       }
-      auto e = engine_from_byte(eb);
+      auto e = sigs::engine_from_number(eb);
       if (!e) return malformed("unknown engine in reply");
       if (x.similarity > 100) return malformed("bad similarity");
       x.engine = *e;

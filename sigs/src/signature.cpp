@@ -22,6 +22,13 @@ std::string_view engine_name(Engine e) {
   return "unknown";
 }
 
+std::optional<Engine> engine_from_number(std::uint8_t n) {
+  for (Engine e : kAllEngines) {
+    if (static_cast<std::uint8_t>(e) == n) return e;
+  }
+  return std::nullopt;
+}
+
 std::optional<Engine> engine_from_name(std::string_view name) {
   for (Engine e : kAllEngines) {
     std::string_view full = engine_name(e);

@@ -308,15 +308,6 @@ std::string replay_expiry_key(std::uint64_t expires, std::uint32_t reporter,
 
 // ---- federation
 
-namespace {
-bool known_engine(std::uint8_t e) {
-  for (auto k : sigs::kAllEngines) {
-    if (static_cast<std::uint8_t>(k) == e) return true;
-  }
-  return false;
-}
-}  // namespace
-
 std::string encode_peer(const PeerRecord& r) {
   std::string out(kPeerHeader, '\0');
   out[0] = static_cast<char>(kValueVersion);
@@ -367,7 +358,7 @@ std::optional<FeedRecord> decode_feed(std::string_view v) {
   FeedRecord r;
   auto state = static_cast<std::uint8_t>(v[1]);
   auto engine = static_cast<std::uint8_t>(v[2]);
-  if ((state != 1 && state != 2) || !known_engine(engine)) return std::nullopt;
+  if ((state != 1 && state != 2) || !sigs::engine_from_number(engine)) return std::nullopt;
   r.listed = state == 1;
   r.engine = static_cast<sigs::Engine>(engine);
   r.hop = static_cast<std::uint8_t>(v[3]);

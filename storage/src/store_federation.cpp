@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "base/ascii.hpp"
 #include "store_impl.hpp"
 #include "store_util.hpp"
 
@@ -14,12 +15,7 @@ namespace strop::storage {
 using codec::SigId;
 using reputation::Trust;
 
-bool valid_site_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxSiteName) return false;
-  return std::all_of(name.begin(), name.end(), [](char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-';
-  });
-}
+bool valid_site_name(std::string_view name) { return is_lower_host_name(name, kMaxSiteName); }
 
 namespace {
 

@@ -38,8 +38,7 @@ inline TimePoint from_u64(std::uint64_t v) {
 }
 
 inline bool valid_engine(sigs::Engine e) {
-  return std::find(sigs::kAllEngines.begin(), sigs::kAllEngines.end(), e) !=
-         sigs::kAllEngines.end();
+  return sigs::engine_from_number(static_cast<std::uint8_t>(e)).has_value();
 }
 
 inline bool valid_reporter_name(std::string_view name) {

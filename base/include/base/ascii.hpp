@@ -17,6 +17,16 @@ constexpr char ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+// True when `s` is 1..max_size characters of [a-z0-9.-]: a lower-case host-like name, e.g. a
+// federation site name (storage) or a feed entry's origin (protocol/feed).
+inline bool is_lower_host_name(std::string_view s, std::size_t max_size) {
+  if (s.empty() || s.size() > max_size) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) return false;
+  }
+  return true;
+}
+
 // Returns `s` with A-Z lowered.
 inline std::string to_lower(std::string_view s) {
   std::string out(s);

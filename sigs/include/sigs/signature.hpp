@@ -36,6 +36,8 @@ inline constexpr std::array<Engine, 7> kAllEngines = {
 std::string_view engine_name(Engine e);
 // Accepts the stable name, or the name without version ("fuzzy"). nullopt when unknown.
 std::optional<Engine> engine_from_name(std::string_view name);
+// The engine whose number (its wire and storage byte) is `n`; nullopt when unknown.
+std::optional<Engine> engine_from_number(std::uint8_t n);
 
 // A set of engines as a bit mask (bit = 1 << engine value).
 class EngineMask {
