@@ -141,6 +141,34 @@ Result<storage::PeerBatch> accept_feed_response(const storage::Peer& peer, std::
   return out;
 }
 
+void record_pull_success(PeerStats& s, std::uint64_t cursor, std::uint64_t head,
+                         std::uint64_t applied, std::int64_t now) {
+  if (s.first_attempt == 0) s.first_attempt = now;
+  s.lag_entries = head > cursor ? head - cursor : 0;
+  s.applied += applied;
+  s.last_success = now;
+  s.last_error.clear();
+  // The pull started at `now` and the peer read its head after that: everything the peer
+  // had at `now` is held here when the cursor reached that head.
+  s.caught_up = cursor >= head;
+  if (s.caught_up) s.caught_up_at = now;
+}
+
+void record_pull_failure(PeerStats& s, std::string message, std::int64_t now) {
+  if (s.first_attempt == 0) s.first_attempt = now;
+  ++s.errors;
+  s.last_error = std::move(message);
+  // What the peer holds now is unknown: no longer known to be caught up.
+  s.caught_up = false;
+}
+
+std::int64_t lag_seconds(const PeerStats& s, std::int64_t now) {
+  if (s.caught_up) return 0;
+  const std::int64_t since = s.caught_up_at != 0 ? s.caught_up_at : s.first_attempt;
+  if (since == 0) return 0;
+  return now > since ? now - since : 0;
+}
+
 FederationPuller::FederationPuller(storage::Store& store, const Config& config)
     : store_(store), site_(config.store.federation_site), options_(config.federation) {}
 
@@ -188,12 +216,14 @@ void FederationPuller::run() {
 
 Result<std::size_t> FederationPuller::pull_once(const storage::Peer& peer, bool* more) {
   const std::string& name = peer.reporter.name;
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  const std::int64_t now_s = now.time_since_epoch().count();
   auto fail = [&](const Error& e) -> Result<std::size_t> {
     MutexLock lock(&stats_mu_);
     auto& s = stats_[name];
-    ++s.errors;
     if (s.last_error != e.message) logger()->warn("federation: pull from {}: {}", name, e.message);
-    s.last_error = e.message;
+    record_pull_failure(s, e.message, now_s);
     return e;
   };
   auto ep = parse_http_url(peer.url);
@@ -201,8 +231,6 @@ Result<std::size_t> FederationPuller::pull_once(const storage::Peer& peer, bool*
   const std::size_t limit = options_.batch;
   const std::string target = protocol::feed_target(peer.cursor, limit);
   const std::string nonce = protocol::make_nonce();
-  const auto now =
-      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
   auto auth =
       protocol::sign_request(site_, peer.reporter.secret, "GET", target, "",
                              now.time_since_epoch().count(), nonce, protocol::kPeerSigningScheme);
@@ -223,11 +251,8 @@ Result<std::size_t> FederationPuller::pull_once(const storage::Peer& peer, bool*
   *more = n == limit;
   MutexLock lock(&stats_mu_);
   auto& s = stats_[name];
-  s.lag_entries = head > cursor ? head - cursor : 0;
-  s.applied += outcome->applied;
-  s.last_success = now.time_since_epoch().count();
   if (!s.last_error.empty()) logger()->info("federation: pulling from {} again", name);
-  s.last_error.clear();
+  record_pull_success(s, cursor, head, outcome->applied, now_s);
   return outcome->applied;
 }
 
@@ -246,6 +271,12 @@ std::string FederationPuller::render_metrics() const {
   };
   family("strop_peer_lag_entries", "gauge", "Entries of the peer's feed not applied here yet",
          [](const PeerStats& s) { return s.lag_entries; });
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  family("strop_peer_lag_seconds", "gauge",
+         "Seconds since this site last held everything the peer had (0: caught up)",
+         [now](const PeerStats& s) { return lag_seconds(s, now); });
   family("strop_peer_entries_applied_total", "counter", "Feed entries applied from the peer",
          [](const PeerStats& s) { return s.applied; });
   family("strop_peer_errors_total", "counter", "Failed pulls from the peer",

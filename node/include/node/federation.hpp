@@ -42,14 +42,31 @@ Result<storage::PeerBatch> accept_feed_response(const storage::Peer& peer, std::
                                                 storage::TimePoint now,
                                                 std::uint64_t* head = nullptr);
 
-// Per-peer figures (docs/federation.md "Configuration").
+// Per-peer figures (docs/federation.md "Configuration"). Times are Unix seconds.
 struct PeerStats {
   std::uint64_t lag_entries = 0;  // the peer's feed head minus our cursor, at the last pull
   std::uint64_t applied = 0;      // entries applied since start
   std::uint64_t errors = 0;       // failed pulls since start
-  std::int64_t last_success = 0;  // Unix seconds of the last applied pull (0: none)
+  std::int64_t last_success = 0;  // the last applied pull (0: none)
   std::string last_error;
+  // Lag in seconds: whether the last pull ended holding everything the peer had (its last
+  // applied seq reached the response's head), when a pull last did so (0: never), and the
+  // first pull attempted (the reference while never caught up).
+  bool caught_up = false;
+  std::int64_t caught_up_at = 0;
+  std::int64_t first_attempt = 0;
 };
+
+// The pure core of the per-peer figures, with the clock injected as `now` (Unix seconds).
+// A pull that started at `now` applied `applied` entries, leaving the cursor at `cursor`
+// while the peer's feed head was `head`.
+void record_pull_success(PeerStats& s, std::uint64_t cursor, std::uint64_t head,
+                         std::uint64_t applied, std::int64_t now);
+// A pull that started at `now` failed with `message`.
+void record_pull_failure(PeerStats& s, std::string message, std::int64_t now);
+// Seconds since the puller last held everything the peer had (docs/federation.md): 0 while
+// caught up; while never caught up, since the first pull attempted.
+std::int64_t lag_seconds(const PeerStats& s, std::int64_t now);
 
 class FederationPuller {
  public:
