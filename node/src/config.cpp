@@ -259,6 +259,8 @@ const cfg::Table<Config>& table() {
                           cfg::nested(&C::federation, &F::batch), 1, 10000),
       cfg::duration_key<C>("federation", "timeout_ms", "one pull of a peer's feed",
                            cfg::nested(&C::federation, &F::timeout), 100, 600'000),
+      cfg::bool_key<C>("federation", "gzip", "ask peers to gzip feed responses",
+                       cfg::nested(&C::federation, &F::gzip)),
   });
   return kTable;
 }

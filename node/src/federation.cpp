@@ -64,8 +64,8 @@ Result<Endpoint> parse_http_url(std::string_view url) {
 
 // One GET with a deadline over the whole exchange.
 Result<FeedResponse> http_get(const Endpoint& ep, const std::string& target,
-                              const protocol::AuthHeaders& auth,
-                              std::chrono::milliseconds timeout) {
+                              const protocol::AuthHeaders& auth, std::chrono::milliseconds timeout,
+                              bool gzip) {
   net::io_context ioc;
   tcp::resolver resolver(ioc);
   beast::tcp_stream stream(ioc);
@@ -87,6 +87,7 @@ Result<FeedResponse> http_get(const Endpoint& ep, const std::string& target,
   hdr(protocol::kHeaderTimestamp, auth.timestamp);
   hdr(protocol::kHeaderNonce, auth.nonce);
   hdr(protocol::kHeaderSignature, auth.signature);
+  if (gzip) req.set(http::field::accept_encoding, "gzip");
   http::write(stream, req, ec);
   if (ec) return make_error(Errc::kUnavailable, "send: " + ec.message());
   beast::flat_buffer buffer;
@@ -101,6 +102,8 @@ Result<FeedResponse> http_get(const Endpoint& ep, const std::string& target,
   auto it = res.find(
       beast::string_view(protocol::kHeaderSignature.data(), protocol::kHeaderSignature.size()));
   if (it != res.end()) out.signature = std::string(it->value());
+  it = res.find(http::field::content_encoding);
+  if (it != res.end()) out.content_encoding = std::string(it->value());
   out.body = std::move(res.body());
   return out;
 }
@@ -122,7 +125,7 @@ Result<storage::PeerBatch> accept_feed_response(const storage::Peer& peer, std::
                       "the feed response's signature does not verify (tampered, replayed or "
                       "another secret): batch refused");
   }
-  auto batch = protocol::decode_feed(response.body, limit);
+  auto batch = protocol::decode_feed_body(response.body, response.content_encoding, limit);
   if (!batch) return batch.error();
   if (!batch->entries.empty() && batch->entries.front().seq <= after) {
     return make_error(Errc::kInvalidArgument, "feed entries at or before the cursor");
@@ -234,8 +237,12 @@ Result<std::size_t> FederationPuller::pull_once(const storage::Peer& peer, bool*
   auto auth =
       protocol::sign_request(site_, peer.reporter.secret, "GET", target, "",
                              now.time_since_epoch().count(), nonce, protocol::kPeerSigningScheme);
-  auto res = http_get(*ep, target, auth, options_.timeout);
+  auto res = http_get(*ep, target, auth, options_.timeout, options_.gzip);
   if (!res) return fail(res.error());
+  {
+    MutexLock lock(&stats_mu_);
+    stats_[name].bytes += res->body.size();
+  }
   std::uint64_t head = 0;
   auto batch = accept_feed_response(peer, peer.cursor, limit, nonce, *res, now, &head);
   if (!batch) return fail(batch.error());
@@ -279,6 +286,9 @@ std::string FederationPuller::render_metrics() const {
          [now](const PeerStats& s) { return lag_seconds(s, now); });
   family("strop_peer_entries_applied_total", "counter", "Feed entries applied from the peer",
          [](const PeerStats& s) { return s.applied; });
+  family("strop_peer_bytes_received_total", "counter",
+         "Feed response body bytes received from the peer, as sent (gzip or not)",
+         [](const PeerStats& s) { return s.bytes; });
   family("strop_peer_errors_total", "counter", "Failed pulls from the peer",
          [](const PeerStats& s) { return s.errors; });
   family("strop_peer_last_success_timestamp_seconds", "gauge",

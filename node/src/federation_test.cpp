@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/gzip.hpp"
 #include "protocol/feed.hpp"
 
 namespace strop::node {
@@ -110,6 +111,33 @@ TEST(FederationPuller, LagInSecondsOfAPeerNeverReachedCountsFromTheFirstAttempt)
   record_pull_failure(s, "connect: refused", 510);
   EXPECT_EQ(lag_seconds(s, 530), 30);
   EXPECT_EQ(s.errors, 2u);
+}
+
+TEST(FederationPuller, GzipResponsesAreVerifiedAsSentThenDecompressedWithALimit) {
+  auto plain = signed_response("nonce-0123456789");
+  FeedResponse r;
+  r.status = 200;
+  r.content_encoding = "gzip";
+  r.body = gzip_compress(plain.body);
+  r.signature =
+      protocol::sign_feed_response("peering-secret-0123", 200, "nonce-0123456789", r.body);
+  auto b = accept_feed_response(a_peer(), 3, 100, "nonce-0123456789", r, kNow);
+  ASSERT_TRUE(b) << b.error().to_string();
+  EXPECT_EQ(b->entries.size(), 1u);
+  // Signed over the decompressed bytes instead: refused before anything is inflated.
+  auto wrong = r;
+  wrong.signature = plain.signature;
+  EXPECT_EQ(accept_feed_response(a_peer(), 3, 100, "nonce-0123456789", wrong, kNow).error().code,
+            Errc::kUnauthorized);
+  // A signed bomb: refused at kMaxFeedBody.
+  FeedResponse bomb;
+  bomb.status = 200;
+  bomb.content_encoding = "gzip";
+  bomb.body = gzip_compress(std::string(protocol::kMaxFeedBody + 1, 'x'), 9);
+  bomb.signature =
+      protocol::sign_feed_response("peering-secret-0123", 200, "nonce-0123456789", bomb.body);
+  EXPECT_EQ(accept_feed_response(a_peer(), 3, 100, "nonce-0123456789", bomb, kNow).error().code,
+            Errc::kLimitExceeded);
 }
 
 }  // namespace

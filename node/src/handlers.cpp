@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "admin_api.hpp"
+#include "base/gzip.hpp"
 #include "node_common.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/feed.hpp"
@@ -236,6 +237,11 @@ struct Api::Impl {
     }
     HttpResponse r;
     r.content_type = std::string(protocol::kFeedContentType);
+    if (req.accept_gzip && body->size() >= protocol::kFeedGzipMinBody) {
+      *body = gzip_compress(*body);
+      r.content_encoding = "gzip";
+    }
+    // Over the bytes as sent: the puller verifies before decompressing.
     r.signature = protocol::sign_feed_response(who->reporter.secret, 200, req.auth.nonce, *body);
     r.body = std::move(*body);
     done(std::move(r));

@@ -480,13 +480,14 @@ class PeerFeedTest : public ::testing::Test {
     store_.feed.push_back(e);
   }
   HttpResponse pull(const std::string& peer, const std::string& secret, std::string target,
-                    std::string_view scheme = protocol::kPeerSigningScheme) {
+                    std::string_view scheme = protocol::kPeerSigningScheme, bool gzip = false) {
     target_ = std::move(target);
     auto auth = protocol::sign_request(peer, secret, "GET", target_, "", now_s_,
                                        protocol::make_nonce(), scheme);
     nonce_ = auth.nonce;
     HttpRequest req{"GET", target_, "", auth, "10.0.0.2", peer};
     req.auth.reporter.clear();  // a peer names itself in X-Strop-Peer only
+    req.accept_gzip = gzip;
     std::optional<HttpResponse> out;
     api_->handle(req, [&out](HttpResponse r) { out = std::move(r); });
     EXPECT_TRUE(out);
@@ -530,6 +531,36 @@ TEST_F(PeerFeedTest, StrangersReportersAndDisabledPeersAreRefused) {
   EXPECT_EQ(pull("a.test", "peering-secret-0123", "/v1/peer/feed?limit=3").status, 400);
   ASSERT_TRUE(store_.set_disabled("a.test", true));
   EXPECT_EQ(pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=0").status, 403);
+}
+
+TEST_F(PeerFeedTest, LargeBodiesAreGzippedWhenAcceptedAndSignedAsSent) {
+  // One entry is below kFeedGzipMinBody: sent as is even when gzip is accepted.
+  auto r = pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=0",
+                protocol::kPeerSigningScheme, true);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_encoding, "");
+  for (std::uint64_t seq = 5; seq < 60; ++seq) {
+    storage::FeedEntry e = store_.feed.front();
+    e.seq = seq;
+    e.version = seq;
+    store_.feed.push_back(e);
+  }
+  r = pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=0");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_encoding, "");
+  const std::size_t plain = r.body.size();
+  ASSERT_GE(plain, protocol::kFeedGzipMinBody);
+  r = pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=0", protocol::kPeerSigningScheme,
+           true);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_encoding, "gzip");
+  EXPECT_LT(r.body.size(), plain / 2);
+  // The signature is over the compressed bytes; they decode to the same 56 entries.
+  EXPECT_TRUE(
+      protocol::verify_feed_response("peering-secret-0123", 200, nonce_, r.body, r.signature));
+  auto batch = protocol::decode_feed_body(r.body, r.content_encoding);
+  ASSERT_TRUE(batch) << batch.error().to_string();
+  EXPECT_EQ(batch->entries.size(), 56u);
 }
 
 }  // namespace

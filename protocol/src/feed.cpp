@@ -9,6 +9,7 @@
 #include "base/ascii.hpp"
 #include "base/bytes.hpp"
 #include "base/digest.hpp"
+#include "base/gzip.hpp"
 #include "protocol/limits.hpp"
 
 namespace strop::protocol {
@@ -108,6 +109,38 @@ Result<FeedBatch> decode_feed(std::string_view body, std::size_t max_entries) {
   }
   if (!r.done()) return malformed("trailing bytes");
   return b;
+}
+
+bool accepts_gzip(std::string_view accept_encoding) {
+  std::string_view rest = accept_encoding;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    auto semi = item.find(';');
+    std::string_view token = trim(item.substr(0, semi));
+    if (!iequals(token, "gzip") && !iequals(token, "x-gzip")) continue;
+    if (semi == std::string_view::npos) return true;
+    std::string_view param = trim(item.substr(semi + 1));
+    if (!istarts_with(param, "q=")) return true;
+    std::string_view q = trim(param.substr(2));
+    // q=0, q=0.0, q=0.000: refused; any other weight accepts.
+    return !(q.starts_with("0") && q.find_first_not_of("0.") == std::string_view::npos);
+  }
+  return false;
+}
+
+Result<FeedBatch> decode_feed_body(std::string_view body, std::string_view content_encoding,
+                                   std::size_t max_entries) {
+  if (content_encoding.empty() || iequals(content_encoding, "identity")) {
+    return decode_feed(body, max_entries);
+  }
+  if (!iequals(content_encoding, "gzip")) {
+    return make_error(Errc::kMalformed, "feed: unknown Content-Encoding");
+  }
+  auto plain = gzip_decompress(body, kMaxFeedBody);
+  if (!plain) return plain.error();
+  return decode_feed(*plain, max_entries);
 }
 
 Result<FeedQuery> parse_feed_query(std::string_view target) {

@@ -138,6 +138,8 @@ struct Config {
     unsigned batch = 5000;
     // One pull: connect, request and response. Default: 10 s.
     std::chrono::milliseconds timeout{10000};
+    // Ask peers for gzip (Accept-Encoding: gzip). Default: true.
+    bool gzip = true;
   } federation;
 };
 

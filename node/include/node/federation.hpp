@@ -27,14 +27,16 @@ namespace strop::node {
 // What a pull got back, as the HTTP client saw it.
 struct FeedResponse {
   unsigned status = 0;
-  std::string signature;  // X-Strop-Signature
-  std::string body;
+  std::string signature;         // X-Strop-Signature
+  std::string content_encoding;  // Content-Encoding ("" = none)
+  std::string body;              // as received, before content decoding
 };
 
 // Checks a feed response to a pull of `peer` from `after` (asking for at most `limit`
 // entries) signed with request nonce `nonce`, and turns it into the batch to apply. Errors:
 // kUnauthorized (signature missing or wrong: a tampered or replayed response), kUnavailable
-// (an error status: nothing to apply), kMalformed / kLimitExceeded (the body), kInvalidArgument
+// (an error status: nothing to apply), kMalformed / kLimitExceeded (the body, decompressed
+// first when gzip: the signature is checked before), kInvalidArgument
 // (entries out of order or not after the cursor).
 Result<storage::PeerBatch> accept_feed_response(const storage::Peer& peer, std::uint64_t after,
                                                 std::size_t limit, std::string_view nonce,
@@ -48,6 +50,7 @@ struct PeerStats {
   std::uint64_t applied = 0;      // entries applied since start
   std::uint64_t errors = 0;       // failed pulls since start
   std::int64_t last_success = 0;  // the last applied pull (0: none)
+  std::uint64_t bytes = 0;        // response body bytes received (as sent: compressed or not)
   std::string last_error;
   // Lag in seconds: whether the last pull ended holding everything the peer had (its last
   // applied seq reached the response's head), when a pull last did so (0: never), and the
