@@ -261,6 +261,9 @@ const cfg::Table<Config>& table() {
                            cfg::nested(&C::federation, &F::timeout), 100, 600'000),
       cfg::bool_key<C>("federation", "gzip", "ask peers to gzip feed responses",
                        cfg::nested(&C::federation, &F::gzip)),
+      cfg::integer_key<C>("federation", "long_poll_s",
+                          "seconds a caught-up pull waits at the peer (0: plain polling)",
+                          cfg::nested(&C::federation, &F::long_poll_s), 0, 30),
   });
   return kTable;
 }

@@ -149,7 +149,7 @@ Result<FeedQuery> parse_feed_query(std::string_view target) {
     return make_error(Errc::kMalformed, "feed query: after= missing");
   std::string_view rest = target.substr(q + 1);
   FeedQuery out;
-  bool have_after = false, have_limit = false;
+  bool have_after = false, have_limit = false, have_wait = false;
   while (!rest.empty()) {
     auto amp = rest.find('&');
     std::string_view part = rest.substr(0, amp);
@@ -173,6 +173,10 @@ Result<FeedQuery> parse_feed_query(std::string_view target) {
       }
       out.limit = static_cast<std::size_t>(n);
       have_limit = true;
+    } else if (name == "wait" && !have_wait) {
+      if (n > kMaxFeedWait) return make_error(Errc::kMalformed, "feed query: wait must be 0-30");
+      out.wait = static_cast<unsigned>(n);
+      have_wait = true;
     } else {
       return make_error(Errc::kMalformed, "feed query: unknown or repeated parameter");
     }
@@ -181,9 +185,11 @@ Result<FeedQuery> parse_feed_query(std::string_view target) {
   return out;
 }
 
-std::string feed_target(std::uint64_t after, std::size_t limit) {
-  return std::string(kPathPeerFeed) + "?after=" + std::to_string(after) +
-         "&limit=" + std::to_string(limit);
+std::string feed_target(std::uint64_t after, std::size_t limit, unsigned wait) {
+  std::string t = std::string(kPathPeerFeed) + "?after=" + std::to_string(after) +
+                  "&limit=" + std::to_string(limit);
+  if (wait > 0) t += "&wait=" + std::to_string(wait);
+  return t;
 }
 
 std::string sign_feed_response(std::string_view secret, unsigned status, std::string_view nonce,

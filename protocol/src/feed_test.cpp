@@ -64,10 +64,17 @@ TEST(Feed, QueryIsStrict) {
   EXPECT_EQ(q->after, 42u);
   EXPECT_EQ(q->limit, 100u);
   EXPECT_EQ(parse_feed_query("/v1/peer/feed?after=7")->limit, kDefaultFeedLimit);
-  for (const char* bad : {"/v1/peer/feed", "/v1/peer/feed?limit=5", "/v1/peer/feed?after=-1",
-                          "/v1/peer/feed?after=1&after=2", "/v1/peer/feed?after=1&limit=0",
-                          "/v1/peer/feed?after=1&limit=10001", "/v1/peer/feed?after=1&x=2",
-                          "/v1/peer/feed?after=99999999999999999999999", "/v1/peer/feed?after="}) {
+  EXPECT_EQ(parse_feed_query("/v1/peer/feed?after=7")->wait, 0u);
+  q = parse_feed_query(feed_target(42, 100, 30));
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->wait, 30u);
+  EXPECT_EQ(feed_target(1, 2, 0), "/v1/peer/feed?after=1&limit=2");
+  for (const char* bad :
+       {"/v1/peer/feed?after=1&wait=31", "/v1/peer/feed?after=1&wait=1&wait=2",
+        "/v1/peer/feed?wait=1", "/v1/peer/feed", "/v1/peer/feed?limit=5", "/v1/peer/feed?after=-1",
+        "/v1/peer/feed?after=1&after=2", "/v1/peer/feed?after=1&limit=0",
+        "/v1/peer/feed?after=1&limit=10001", "/v1/peer/feed?after=1&x=2",
+        "/v1/peer/feed?after=99999999999999999999999", "/v1/peer/feed?after="}) {
     EXPECT_FALSE(parse_feed_query(bad)) << bad;
   }
 }

@@ -1,13 +1,15 @@
 // federation.hpp: the node's puller of federation (docs/federation.md): one thread that pulls
 // each enabled peer's feed over HTTP (GET /v1/peer/feed, signed with the peering secret),
 // verifies the response's signature, decodes the batch and applies it with the new cursor
-// through Store::apply_peer_batch (one transaction); and the per-peer metrics.
+// through Store::apply_peer_batch (one transaction); and the per-peer metrics. One follower
+// thread per enabled peer, so a long poll (wait=, federation.long_poll_s) at one peer never
+// delays another.
 //
 // Pure core, thin shell: accept_feed_response() (verify + decode + map) is a function of plain
 // values, tested without sockets (federation_test.cpp); FederationPuller does the I/O.
-// Threading: FederationPuller owns its thread; render_metrics() may be called from any
+// Threading: FederationPuller owns its threads; render_metrics() may be called from any
 // thread (the per-peer figures are behind a mutex). Lifetime: the Store outlives the puller;
-// the destructor stops the thread (a pull in flight ends within its timeout).
+// the destructor stops the threads (a pull in flight, long poll included, ends within 200 ms).
 #pragma once
 
 #include <atomic>
@@ -85,8 +87,11 @@ class FederationPuller {
 
  private:
   void run();
-  // Pulls one batch from `peer`: entries applied, or an error (counted).
-  Result<std::size_t> pull_once(const storage::Peer& peer, bool* more);
+  // Pulls `name`'s feed until the puller stops or the peer is removed or disabled.
+  void follow(const std::string& name);
+  // Pulls one batch from `peer` (a long poll when federation.long_poll_s > 0): entries
+  // applied, or an error (counted). `more`: a full batch; `received`: entries in it.
+  Result<std::size_t> pull_once(const storage::Peer& peer, bool* more, std::size_t* received);
 
   storage::Store& store_;
   const std::string site_;

@@ -75,18 +75,22 @@ bool accepts_gzip(std::string_view accept_encoding);
 Result<FeedBatch> decode_feed_body(std::string_view body, std::string_view content_encoding,
                                    std::size_t max_entries = kMaxFeedEntries);
 
-// The query of GET /v1/peer/feed: after=N (required) and limit=M (1..kMaxFeedEntries,
-// default kDefaultFeedLimit), decimal, each at most once, nothing else.
+// The query of GET /v1/peer/feed: after=N (required), limit=M (1..kMaxFeedEntries, default
+// kDefaultFeedLimit) and wait=S (0..kMaxFeedWait seconds of long poll, default 0), decimal,
+// each at most once, nothing else.
 inline constexpr std::size_t kDefaultFeedLimit = 5000;
+// Seconds a pull may wait for an entry after its cursor. Default: 30.
+inline constexpr unsigned kMaxFeedWait = 30;
 struct FeedQuery {
   std::uint64_t after = 0;
   std::size_t limit = kDefaultFeedLimit;
+  unsigned wait = 0;
 };
 // Parses the query part of a request target ("/v1/peer/feed?after=0&limit=100"). Errors:
 // kMalformed.
 Result<FeedQuery> parse_feed_query(std::string_view target);
-// The request target of a pull.
-std::string feed_target(std::uint64_t after, std::size_t limit);
+// The request target of a pull (wait=S only when S > 0).
+std::string feed_target(std::uint64_t after, std::size_t limit, unsigned wait = 0);
 
 // The server's X-Strop-Signature over a feed response: lowercase hex HMAC-SHA256 with the
 // peering secret of "STROP-PEER-RESPONSE-HMAC-SHA256\n<status>\n<request nonce>\n<hex
