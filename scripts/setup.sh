@@ -9,7 +9,7 @@ PKGS=(
   # libraries
   libboost1.81-dev libssl-dev liblmdb-dev lmdb-utils nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev libfmt-dev
-  libtomlplusplus-dev libre2-dev libxxhash-dev libicu-dev libmilter-dev libsystemd-dev
+  libtomlplusplus-dev libre2-dev libxxhash-dev libicu-dev libmilter-dev libsystemd-dev zlib1g-dev
   # real peers used by the tests (legacy clients, MTA, AV, rules)
   razor pyzor python3-gdbm postfix swaks clamav-daemon clamdscan spamassassin spamd spamc
   miltertest curl procps iproute2 util-linux

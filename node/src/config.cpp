@@ -259,6 +259,11 @@ const cfg::Table<Config>& table() {
                           cfg::nested(&C::federation, &F::batch), 1, 10000),
       cfg::duration_key<C>("federation", "timeout_ms", "one pull of a peer's feed",
                            cfg::nested(&C::federation, &F::timeout), 100, 600'000),
+      cfg::bool_key<C>("federation", "gzip", "ask peers to gzip feed responses",
+                       cfg::nested(&C::federation, &F::gzip)),
+      cfg::integer_key<C>("federation", "long_poll_s",
+                          "seconds a caught-up pull waits at the peer (0: plain polling)",
+                          cfg::nested(&C::federation, &F::long_poll_s), 0, 30),
   });
   return kTable;
 }

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,6 +11,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <future>
+#include <memory>
 
 #include "protocol/feed.hpp"
 #include "protocol/signing.hpp"
@@ -62,18 +64,35 @@ Result<Endpoint> parse_http_url(std::string_view url) {
   return e;
 }
 
-// One GET with a deadline over the whole exchange.
+// One GET with a deadline over the whole exchange. Asynchronous under the hood so that a
+// long poll in flight ends within 200 ms of `stopping`.
 Result<FeedResponse> http_get(const Endpoint& ep, const std::string& target,
-                              const protocol::AuthHeaders& auth,
-                              std::chrono::milliseconds timeout) {
+                              const protocol::AuthHeaders& auth, std::chrono::milliseconds timeout,
+                              bool gzip, const std::atomic<bool>& stopping) {
   net::io_context ioc;
   tcp::resolver resolver(ioc);
   beast::tcp_stream stream(ioc);
   beast::error_code ec;
   auto results = resolver.resolve(ep.host, ep.port, ec);
   if (ec) return make_error(Errc::kUnavailable, "resolve " + ep.host + ": " + ec.message());
+  bool finished = false;
+  // Runs the io_context until the operation in flight completes; false when stopping first.
+  auto run = [&] {
+    ioc.restart();
+    while (!finished) {
+      if (stopping) return false;
+      ioc.run_for(std::chrono::milliseconds(200));
+    }
+    finished = false;
+    return true;
+  };
+  const auto stopped = [] { return make_error(Errc::kUnavailable, "the puller stops"); };
   stream.expires_after(timeout);
-  stream.connect(results, ec);
+  stream.async_connect(results, [&](beast::error_code e, const tcp::endpoint&) {
+    ec = e;
+    finished = true;
+  });
+  if (!run()) return stopped();
   if (ec)
     return make_error(Errc::kUnavailable,
                       "connect " + ep.host + ":" + ep.port + ": " + ec.message());
@@ -87,12 +106,21 @@ Result<FeedResponse> http_get(const Endpoint& ep, const std::string& target,
   hdr(protocol::kHeaderTimestamp, auth.timestamp);
   hdr(protocol::kHeaderNonce, auth.nonce);
   hdr(protocol::kHeaderSignature, auth.signature);
-  http::write(stream, req, ec);
+  if (gzip) req.set(http::field::accept_encoding, "gzip");
+  http::async_write(stream, req, [&](beast::error_code e, std::size_t) {
+    ec = e;
+    finished = true;
+  });
+  if (!run()) return stopped();
   if (ec) return make_error(Errc::kUnavailable, "send: " + ec.message());
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(protocol::kMaxFeedBody + 4096);
-  http::read(stream, buffer, parser, ec);
+  http::async_read(stream, buffer, parser, [&](beast::error_code e, std::size_t) {
+    ec = e;
+    finished = true;
+  });
+  if (!run()) return stopped();
   if (ec) return make_error(Errc::kUnavailable, "receive: " + ec.message());
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   auto& res = parser.get();
@@ -101,6 +129,8 @@ Result<FeedResponse> http_get(const Endpoint& ep, const std::string& target,
   auto it = res.find(
       beast::string_view(protocol::kHeaderSignature.data(), protocol::kHeaderSignature.size()));
   if (it != res.end()) out.signature = std::string(it->value());
+  it = res.find(http::field::content_encoding);
+  if (it != res.end()) out.content_encoding = std::string(it->value());
   out.body = std::move(res.body());
   return out;
 }
@@ -122,7 +152,7 @@ Result<storage::PeerBatch> accept_feed_response(const storage::Peer& peer, std::
                       "the feed response's signature does not verify (tampered, replayed or "
                       "another secret): batch refused");
   }
-  auto batch = protocol::decode_feed(response.body, limit);
+  auto batch = protocol::decode_feed_body(response.body, response.content_encoding, limit);
   if (!batch) return batch.error();
   if (!batch->entries.empty() && batch->entries.front().seq <= after) {
     return make_error(Errc::kInvalidArgument, "feed entries at or before the cursor");
@@ -139,6 +169,34 @@ Result<storage::PeerBatch> accept_feed_response(const storage::Peer& peer, std::
   }
   if (head != nullptr) *head = batch->head;
   return out;
+}
+
+void record_pull_success(PeerStats& s, std::uint64_t cursor, std::uint64_t head,
+                         std::uint64_t applied, std::int64_t now) {
+  if (s.first_attempt == 0) s.first_attempt = now;
+  s.lag_entries = head > cursor ? head - cursor : 0;
+  s.applied += applied;
+  s.last_success = now;
+  s.last_error.clear();
+  // The pull started at `now` and the peer read its head after that: everything the peer
+  // had at `now` is held here when the cursor reached that head.
+  s.caught_up = cursor >= head;
+  if (s.caught_up) s.caught_up_at = now;
+}
+
+void record_pull_failure(PeerStats& s, std::string message, std::int64_t now) {
+  if (s.first_attempt == 0) s.first_attempt = now;
+  ++s.errors;
+  s.last_error = std::move(message);
+  // What the peer holds now is unknown: no longer known to be caught up.
+  s.caught_up = false;
+}
+
+std::int64_t lag_seconds(const PeerStats& s, std::int64_t now) {
+  if (s.caught_up) return 0;
+  const std::int64_t since = s.caught_up_at != 0 ? s.caught_up_at : s.first_attempt;
+  if (since == 0) return 0;
+  return now > since ? now - since : 0;
 }
 
 FederationPuller::FederationPuller(storage::Store& store, const Config& config)
@@ -166,52 +224,106 @@ void FederationPuller::stop() {
 }
 
 void FederationPuller::run() {
+  // One follower thread per enabled peer, so that a long poll at one peer never delays
+  // another; a follower ends by itself when its peer is removed or disabled.
+  struct Follower {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> ended;
+  };
+  std::map<std::string, Follower> followers;
   while (!stopping_) {
-    bool busy = false;
     auto peers = store_.list_peers();
     if (!peers) {
       logger()->error("federation: cannot list peers: {}", peers.error().to_string());
     } else {
       for (const auto& p : *peers) {
-        if (stopping_) return;
         if (p.reporter.disabled) continue;
-        bool more = false;
-        auto r = pull_once(p, &more);
-        busy = busy || more;
+        const std::string& name = p.reporter.name;
+        auto it = followers.find(name);
+        if (it != followers.end() && it->second.ended->load()) {
+          it->second.thread.join();
+          followers.erase(it);
+          it = followers.end();
+        }
+        if (it != followers.end()) continue;
+        auto ended = std::make_shared<std::atomic<bool>>(false);
+        followers[name] = {std::thread([this, name, ended] {
+                             try {
+                               follow(name);
+                             } catch (const std::exception& e) {
+                               logger()->critical("federation: following {} stopped: {}", name,
+                                                  e.what());
+                             }
+                             *ended = true;
+                           }),
+                           ended};
       }
     }
-    if (busy) continue;  // a peer had more than one batch waiting: pull again at once
+    MutexLock lock(&wake_mu_);
+    wake_cv_.wait_for(&wake_mu_, options_.poll_interval, [this] { return stopping_.load(); });
+  }
+  for (auto& [name, f] : followers) f.thread.join();
+}
+
+void FederationPuller::follow(const std::string& name) {
+  while (!stopping_) {
+    auto peers = store_.list_peers();  // the cursor, url, secret and state, fresh every pull
+    if (!peers) return;
+    auto p = std::find_if(peers->begin(), peers->end(),
+                          [&](const storage::Peer& x) { return x.reporter.name == name; });
+    if (p == peers->end() || p->reporter.disabled) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    bool more = false;
+    std::size_t received = 0;
+    auto r = pull_once(*p, &more, &received);
+    // Again at once: a full batch waiting, entries just arrived, or a long poll that waited
+    // at the peer (its wait ended empty). Otherwise (an error, a plain poll, a peer that
+    // answered a long poll at once, empty) after poll_interval.
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    if (r &&
+        (more || received > 0 ||
+         (options_.long_poll_s > 0 && waited >= std::chrono::seconds(options_.long_poll_s) / 2)))
+      continue;
     MutexLock lock(&wake_mu_);
     wake_cv_.wait_for(&wake_mu_, options_.poll_interval, [this] { return stopping_.load(); });
   }
 }
 
-Result<std::size_t> FederationPuller::pull_once(const storage::Peer& peer, bool* more) {
+Result<std::size_t> FederationPuller::pull_once(const storage::Peer& peer, bool* more,
+                                                std::size_t* received) {
   const std::string& name = peer.reporter.name;
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  const std::int64_t now_s = now.time_since_epoch().count();
   auto fail = [&](const Error& e) -> Result<std::size_t> {
     MutexLock lock(&stats_mu_);
     auto& s = stats_[name];
-    ++s.errors;
     if (s.last_error != e.message) logger()->warn("federation: pull from {}: {}", name, e.message);
-    s.last_error = e.message;
+    record_pull_failure(s, e.message, now_s);
     return e;
   };
   auto ep = parse_http_url(peer.url);
   if (!ep) return fail(ep.error());
   const std::size_t limit = options_.batch;
-  const std::string target = protocol::feed_target(peer.cursor, limit);
+  const std::string target = protocol::feed_target(peer.cursor, limit, options_.long_poll_s);
   const std::string nonce = protocol::make_nonce();
-  const auto now =
-      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
   auto auth =
       protocol::sign_request(site_, peer.reporter.secret, "GET", target, "",
                              now.time_since_epoch().count(), nonce, protocol::kPeerSigningScheme);
-  auto res = http_get(*ep, target, auth, options_.timeout);
+  // A long poll may wait long_poll_s at the peer before its answer starts.
+  auto res =
+      http_get(*ep, target, auth, options_.timeout + std::chrono::seconds(options_.long_poll_s),
+               options_.gzip, stopping_);
   if (!res) return fail(res.error());
+  {
+    MutexLock lock(&stats_mu_);
+    stats_[name].bytes += res->body.size();
+  }
   std::uint64_t head = 0;
   auto batch = accept_feed_response(peer, peer.cursor, limit, nonce, *res, now, &head);
   if (!batch) return fail(batch.error());
   const std::size_t n = batch->entries.size();
+  *received = n;
   const std::uint64_t cursor = batch->cursor;
   std::promise<Result<storage::PeerBatchOutcome>> done;
   auto applied = done.get_future();
@@ -223,11 +335,8 @@ Result<std::size_t> FederationPuller::pull_once(const storage::Peer& peer, bool*
   *more = n == limit;
   MutexLock lock(&stats_mu_);
   auto& s = stats_[name];
-  s.lag_entries = head > cursor ? head - cursor : 0;
-  s.applied += outcome->applied;
-  s.last_success = now.time_since_epoch().count();
   if (!s.last_error.empty()) logger()->info("federation: pulling from {} again", name);
-  s.last_error.clear();
+  record_pull_success(s, cursor, head, outcome->applied, now_s);
   return outcome->applied;
 }
 
@@ -246,8 +355,17 @@ std::string FederationPuller::render_metrics() const {
   };
   family("strop_peer_lag_entries", "gauge", "Entries of the peer's feed not applied here yet",
          [](const PeerStats& s) { return s.lag_entries; });
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  family("strop_peer_lag_seconds", "gauge",
+         "Seconds since this site last held everything the peer had (0: caught up)",
+         [now](const PeerStats& s) { return lag_seconds(s, now); });
   family("strop_peer_entries_applied_total", "counter", "Feed entries applied from the peer",
          [](const PeerStats& s) { return s.applied; });
+  family("strop_peer_bytes_received_total", "counter",
+         "Feed response body bytes received from the peer, as sent (gzip or not)",
+         [](const PeerStats& s) { return s.bytes; });
   family("strop_peer_errors_total", "counter", "Failed pulls from the peer",
          [](const PeerStats& s) { return s.errors; });
   family("strop_peer_last_success_timestamp_seconds", "gauge",

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/gzip.hpp"
 #include "protocol/feed.hpp"
 
 namespace strop::node {
@@ -77,6 +78,66 @@ TEST(FederationPuller, RefusesTamperedReplayedAndMisplacedBatches) {
   b = accept_feed_response(a_peer(), 3, 100, "nonce-0123456789", err, kNow);
   ASSERT_FALSE(b);
   EXPECT_EQ(b.error().code, Errc::kUnavailable);
+}
+
+TEST(FederationPuller, LagInSecondsIsTheTimeSinceTheLastPullThatReachedTheHead) {
+  PeerStats s;
+  EXPECT_EQ(lag_seconds(s, 1000), 0);  // never pulled: nothing to be late on
+  // First pull at 1000 gets a full batch: 5 of 9 entries, behind since the first attempt.
+  record_pull_success(s, 5, 9, 5, 1000);
+  EXPECT_EQ(s.lag_entries, 4u);
+  EXPECT_EQ(lag_seconds(s, 1003), 3);
+  // The pull at 1004 reaches the head: caught up, 0 however long nothing happens.
+  record_pull_success(s, 9, 9, 4, 1004);
+  EXPECT_EQ(lag_seconds(s, 1004), 0);
+  EXPECT_EQ(lag_seconds(s, 1100), 0);
+  EXPECT_EQ(s.applied, 9u);
+  // The peer goes down at 1110: the lag counts from 1004, the last time everything was held.
+  record_pull_failure(s, "connect: refused", 1110);
+  EXPECT_EQ(s.errors, 1u);
+  EXPECT_EQ(lag_seconds(s, 1110), 106);
+  EXPECT_EQ(lag_seconds(s, 1200), 196);
+  // Back at 1201 with a backlog: still counted from 1004 until a pull reaches the head.
+  record_pull_success(s, 20, 30, 11, 1201);
+  EXPECT_EQ(lag_seconds(s, 1202), 198);
+  EXPECT_TRUE(s.last_error.empty());
+  record_pull_success(s, 30, 30, 10, 1202);
+  EXPECT_EQ(lag_seconds(s, 1203), 0);
+}
+
+TEST(FederationPuller, LagInSecondsOfAPeerNeverReachedCountsFromTheFirstAttempt) {
+  PeerStats s;
+  record_pull_failure(s, "connect: refused", 500);
+  record_pull_failure(s, "connect: refused", 510);
+  EXPECT_EQ(lag_seconds(s, 530), 30);
+  EXPECT_EQ(s.errors, 2u);
+}
+
+TEST(FederationPuller, GzipResponsesAreVerifiedAsSentThenDecompressedWithALimit) {
+  auto plain = signed_response("nonce-0123456789");
+  FeedResponse r;
+  r.status = 200;
+  r.content_encoding = "gzip";
+  r.body = gzip_compress(plain.body);
+  r.signature =
+      protocol::sign_feed_response("peering-secret-0123", 200, "nonce-0123456789", r.body);
+  auto b = accept_feed_response(a_peer(), 3, 100, "nonce-0123456789", r, kNow);
+  ASSERT_TRUE(b) << b.error().to_string();
+  EXPECT_EQ(b->entries.size(), 1u);
+  // Signed over the decompressed bytes instead: refused before anything is inflated.
+  auto wrong = r;
+  wrong.signature = plain.signature;
+  EXPECT_EQ(accept_feed_response(a_peer(), 3, 100, "nonce-0123456789", wrong, kNow).error().code,
+            Errc::kUnauthorized);
+  // A signed bomb: refused at kMaxFeedBody.
+  FeedResponse bomb;
+  bomb.status = 200;
+  bomb.content_encoding = "gzip";
+  bomb.body = gzip_compress(std::string(protocol::kMaxFeedBody + 1, 'x'), 9);
+  bomb.signature =
+      protocol::sign_feed_response("peering-secret-0123", 200, "nonce-0123456789", bomb.body);
+  EXPECT_EQ(accept_feed_response(a_peer(), 3, 100, "nonce-0123456789", bomb, kNow).error().code,
+            Errc::kLimitExceeded);
 }
 
 }  // namespace

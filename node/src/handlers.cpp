@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "admin_api.hpp"
+#include "base/gzip.hpp"
+#include "node/feed_waiters.hpp"
 #include "node_common.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/feed.hpp"
@@ -221,24 +223,58 @@ struct Api::Impl {
     if (!query) return done(from_error({ApiErrc::kMalformed, query.error().message}));
     auto page = svc.read_feed(query->after, query->limit);
     if (!page) return done(from_error(page.error()));
+    const std::string& secret = who->reporter.secret;
+    FeedWaiters* waiters = svc.feed_waiters();
+    if (!page->entries.empty() || query->wait == 0 || waiters == nullptr) {
+      return done(feed_response(std::move(*page), secret, req.auth.nonce, req.accept_gzip));
+    }
+    // Long poll: nothing after the cursor yet. Parked without a thread until a commit brings
+    // an entry, the wait ends or the node drains; over the bounds, answered now (empty).
+    auto attempt = [this, q = *query, secret, nonce = req.auth.nonce, gzip = req.accept_gzip,
+                    done](FeedWaiters::Why why) {
+      const bool now = why == FeedWaiters::Why::kExpired || draining->load();
+      if (why == FeedWaiters::Why::kTick && !now) return false;
+      auto again = svc.read_feed(q.after, q.limit);
+      if (!again) {
+        done(from_error(again.error()));
+        return true;
+      }
+      if (again->entries.empty() && !now) return false;
+      done(feed_response(std::move(*again), secret, nonce, gzip));
+      return true;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(query->wait);
+    if (!waiters->add(who->reporter.name, deadline, attempt)) {
+      done(feed_response(std::move(*page), secret, req.auth.nonce, req.accept_gzip));
+    }
+  }
+
+  // A 200 with `page` as strop-feed/1, gzip when accepted and large enough, signed as sent.
+  static HttpResponse feed_response(storage::FeedPage page, const std::string& secret,
+                                    const std::string& nonce, bool accept_gzip) {
     protocol::FeedBatch batch;
-    batch.head = page->head;
-    batch.oldest = page->oldest;
-    batch.entries.reserve(page->entries.size());
-    for (auto& e : page->entries) {
+    batch.head = page.head;
+    batch.oldest = page.oldest;
+    batch.entries.reserve(page.entries.size());
+    for (auto& e : page.entries) {
       batch.entries.push_back(
           {e.seq, e.listed, std::move(e.sig), e.hop, e.confidence, e.version, std::move(e.origin)});
     }
     auto body = protocol::encode_feed(batch);
     if (!body) {
       logger()->error("feed encoding failed: {}", body.error().to_string());
-      return done(from_error({ApiErrc::kInternal, "feed encoding failed"}));
+      return from_error({ApiErrc::kInternal, "feed encoding failed"});
     }
     HttpResponse r;
     r.content_type = std::string(protocol::kFeedContentType);
-    r.signature = protocol::sign_feed_response(who->reporter.secret, 200, req.auth.nonce, *body);
+    if (accept_gzip && body->size() >= protocol::kFeedGzipMinBody) {
+      *body = gzip_compress(*body);
+      r.content_encoding = "gzip";
+    }
+    // Over the bytes as sent: the puller verifies before decompressing.
+    r.signature = protocol::sign_feed_response(secret, 200, nonce, *body);
     r.body = std::move(*body);
-    done(std::move(r));
+    return r;
   }
 
   void state(const Done& done) { done(json_response(protocol::encode(svc.state()))); }

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "fake_store_test_util.hpp"
+#include "node/feed_waiters.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/feed.hpp"
 #include "protocol/signing.hpp"
@@ -480,13 +481,14 @@ class PeerFeedTest : public ::testing::Test {
     store_.feed.push_back(e);
   }
   HttpResponse pull(const std::string& peer, const std::string& secret, std::string target,
-                    std::string_view scheme = protocol::kPeerSigningScheme) {
+                    std::string_view scheme = protocol::kPeerSigningScheme, bool gzip = false) {
     target_ = std::move(target);
     auto auth = protocol::sign_request(peer, secret, "GET", target_, "", now_s_,
                                        protocol::make_nonce(), scheme);
     nonce_ = auth.nonce;
     HttpRequest req{"GET", target_, "", auth, "10.0.0.2", peer};
     req.auth.reporter.clear();  // a peer names itself in X-Strop-Peer only
+    req.accept_gzip = gzip;
     std::optional<HttpResponse> out;
     api_->handle(req, [&out](HttpResponse r) { out = std::move(r); });
     EXPECT_TRUE(out);
@@ -530,6 +532,90 @@ TEST_F(PeerFeedTest, StrangersReportersAndDisabledPeersAreRefused) {
   EXPECT_EQ(pull("a.test", "peering-secret-0123", "/v1/peer/feed?limit=3").status, 400);
   ASSERT_TRUE(store_.set_disabled("a.test", true));
   EXPECT_EQ(pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=0").status, 403);
+}
+
+TEST_F(PeerFeedTest, LargeBodiesAreGzippedWhenAcceptedAndSignedAsSent) {
+  // One entry is below kFeedGzipMinBody: sent as is even when gzip is accepted.
+  auto r = pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=0",
+                protocol::kPeerSigningScheme, true);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_encoding, "");
+  for (std::uint64_t seq = 5; seq < 60; ++seq) {
+    storage::FeedEntry e = store_.feed.front();
+    e.seq = seq;
+    e.version = seq;
+    store_.feed.push_back(e);
+  }
+  r = pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=0");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_encoding, "");
+  const std::size_t plain = r.body.size();
+  ASSERT_GE(plain, protocol::kFeedGzipMinBody);
+  r = pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=0", protocol::kPeerSigningScheme,
+           true);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_encoding, "gzip");
+  EXPECT_LT(r.body.size(), plain / 2);
+  // The signature is over the compressed bytes; they decode to the same 56 entries.
+  EXPECT_TRUE(
+      protocol::verify_feed_response("peering-secret-0123", 200, nonce_, r.body, r.signature));
+  auto batch = protocol::decode_feed_body(r.body, r.content_encoding);
+  ASSERT_TRUE(batch) << batch.error().to_string();
+  EXPECT_EQ(batch->entries.size(), 56u);
+}
+
+TEST_F(PeerFeedTest, LongPollParksUntilACommitBringsAnEntry) {
+  FeedWaiters waiters;
+  service_->set_feed_waiters(&waiters);
+  auto start_pull = [&](std::optional<HttpResponse>* out, std::string* nonce,
+                        const char* target = "/v1/peer/feed?after=4&wait=30") {
+    target_ = target;
+    auto auth = protocol::sign_request("a.test", "peering-secret-0123", "GET", target_, "", now_s_,
+                                       protocol::make_nonce(), protocol::kPeerSigningScheme);
+    *nonce = auth.nonce;
+    HttpRequest req{"GET", target_, "", auth, "10.0.0.2", "a.test"};
+    req.auth.reporter.clear();
+    api_->handle(req, [out](HttpResponse r) { *out = std::move(r); });
+  };
+  std::optional<HttpResponse> first, second;
+  std::string nonce1, nonce2;
+  start_pull(&first, &nonce1);
+  EXPECT_FALSE(first);  // nothing after 4: parked
+  EXPECT_EQ(waiters.waiting(), 1u);
+  // A second pull by the same peer takes the place of the first (stale: one per peer), which
+  // is answered at once, empty.
+  start_pull(&second, &nonce2);
+  EXPECT_FALSE(second);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(protocol::decode_feed(first->body)->entries.empty());
+  EXPECT_EQ(waiters.waiting(), 1u);
+  // A commit that brings nothing keeps it parked; one that brings seq 5 answers it.
+  waiters.service(std::chrono::steady_clock::now(), true);
+  EXPECT_FALSE(second);
+  storage::FeedEntry e = store_.feed.front();
+  e.seq = 5;
+  e.version = 5;
+  store_.feed.push_back(e);
+  waiters.service(std::chrono::steady_clock::now(), true);
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->status, 200);
+  EXPECT_TRUE(protocol::verify_feed_response("peering-secret-0123", 200, nonce2, second->body,
+                                             second->signature));
+  auto batch = protocol::decode_feed(second->body);
+  ASSERT_TRUE(batch);
+  ASSERT_EQ(batch->entries.size(), 1u);
+  EXPECT_EQ(batch->entries[0].seq, 5u);
+  // Entries already there: no waiting at all.
+  EXPECT_EQ(pull("a.test", "peering-secret-0123", "/v1/peer/feed?after=0&wait=30").status, 200);
+  EXPECT_EQ(waiters.waiting(), 0u);
+  // Parked again, then the waiters stop (the node drains): answered, empty.
+  std::optional<HttpResponse> third;
+  std::string nonce3;
+  start_pull(&third, &nonce3, "/v1/peer/feed?after=5&wait=30");
+  EXPECT_FALSE(third);
+  waiters.stop();
+  ASSERT_TRUE(third);
+  EXPECT_TRUE(protocol::decode_feed(third->body)->entries.empty());
 }
 
 }  // namespace

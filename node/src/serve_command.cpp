@@ -23,6 +23,7 @@
 #include "base/service.hpp"
 #include "commands.hpp"
 #include "node/federation.hpp"
+#include "node/feed_waiters.hpp"
 #include "node/fleet.hpp"
 #include "node/handlers.hpp"
 #include "node/metrics.hpp"
@@ -180,7 +181,12 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   storage::StoreOptions so = c.store;
   so.dir = c.data_dir;
   so.serve = true;
-  so.on_commit = [&metrics](std::chrono::nanoseconds latency) { metrics.observe_commit(latency); };
+  // Pulls parked by the long poll of the feed wake at each commit (docs/federation.md).
+  FeedWaiters feed_waiters;
+  so.on_commit = [&metrics, &feed_waiters](std::chrono::nanoseconds latency) {
+    metrics.observe_commit(latency);
+    feed_waiters.notify();
+  };
   auto opened = storage::Store::open(so);
   if (!opened) {
     log->critical("cannot open the store in {}: {}", c.data_dir, opened.error().to_string());
@@ -216,6 +222,8 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   if (!c.store.federation_site.empty()) {
     puller = std::make_unique<FederationPuller>(*store, c);
     service->set_federation(puller.get());
+    service->set_feed_waiters(&feed_waiters);
+    feed_waiters.start();
   }
   auto api = std::make_unique<Api>(*service);
   auto server = Server::create(c, *api, metrics);
@@ -324,6 +332,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   watchdog.emplace();
 
   api_server.run();
+  feed_waiters.stop();  // answers the pulls still parked (empty) before the API goes
   strop::service::notify_stopping();
   watchdog.reset();
 

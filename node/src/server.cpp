@@ -28,6 +28,7 @@
 #include "http_framing.hpp"
 #include "node/conn_guard.hpp"
 #include "node_common.hpp"
+#include "protocol/feed.hpp"
 #include "protocol/signing.hpp"
 #include "tcp_listener.hpp"
 
@@ -316,6 +317,9 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
       req_.auth = {};
     }
     req_.peer = field(protocol::kHeaderPeer);
+    auto accept = req.find(http::field::accept_encoding);
+    req_.accept_gzip = accept != req.end() && protocol::accepts_gzip(std::string_view(
+                                                  accept->value().data(), accept->value().size()));
     // Keep the io_context alive while a response is pending on another thread.
     auto work = net::prefer(stream_.get_executor(), net::execution::outstanding_work.tracked);
     Done done = [self = this->shared_from_this(), work](HttpResponse r) {
@@ -367,6 +371,7 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
           beast::string_view(protocol::kHeaderSignature.data(), protocol::kHeaderSignature.size()),
           r.signature);
     }
+    if (!r.content_encoding.empty()) res_.set(http::field::content_encoding, r.content_encoding);
     std::size_t max_req = st_->config.max_requests_per_connection;
     bool keep = keep_alive_ && !r.close && !st_->stopping() && (max_req == 0 || served_ < max_req);
     res_.keep_alive(keep);

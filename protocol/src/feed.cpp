@@ -9,6 +9,7 @@
 #include "base/ascii.hpp"
 #include "base/bytes.hpp"
 #include "base/digest.hpp"
+#include "base/gzip.hpp"
 #include "protocol/limits.hpp"
 
 namespace strop::protocol {
@@ -110,13 +111,45 @@ Result<FeedBatch> decode_feed(std::string_view body, std::size_t max_entries) {
   return b;
 }
 
+bool accepts_gzip(std::string_view accept_encoding) {
+  std::string_view rest = accept_encoding;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    auto semi = item.find(';');
+    std::string_view token = trim(item.substr(0, semi));
+    if (!iequals(token, "gzip") && !iequals(token, "x-gzip")) continue;
+    if (semi == std::string_view::npos) return true;
+    std::string_view param = trim(item.substr(semi + 1));
+    if (!istarts_with(param, "q=")) return true;
+    std::string_view q = trim(param.substr(2));
+    // q=0, q=0.0, q=0.000: refused; any other weight accepts.
+    return !(q.starts_with("0") && q.find_first_not_of("0.") == std::string_view::npos);
+  }
+  return false;
+}
+
+Result<FeedBatch> decode_feed_body(std::string_view body, std::string_view content_encoding,
+                                   std::size_t max_entries) {
+  if (content_encoding.empty() || iequals(content_encoding, "identity")) {
+    return decode_feed(body, max_entries);
+  }
+  if (!iequals(content_encoding, "gzip")) {
+    return make_error(Errc::kMalformed, "feed: unknown Content-Encoding");
+  }
+  auto plain = gzip_decompress(body, kMaxFeedBody);
+  if (!plain) return plain.error();
+  return decode_feed(*plain, max_entries);
+}
+
 Result<FeedQuery> parse_feed_query(std::string_view target) {
   auto q = target.find('?');
   if (q == std::string_view::npos)
     return make_error(Errc::kMalformed, "feed query: after= missing");
   std::string_view rest = target.substr(q + 1);
   FeedQuery out;
-  bool have_after = false, have_limit = false;
+  bool have_after = false, have_limit = false, have_wait = false;
   while (!rest.empty()) {
     auto amp = rest.find('&');
     std::string_view part = rest.substr(0, amp);
@@ -140,6 +173,10 @@ Result<FeedQuery> parse_feed_query(std::string_view target) {
       }
       out.limit = static_cast<std::size_t>(n);
       have_limit = true;
+    } else if (name == "wait" && !have_wait) {
+      if (n > kMaxFeedWait) return make_error(Errc::kMalformed, "feed query: wait must be 0-30");
+      out.wait = static_cast<unsigned>(n);
+      have_wait = true;
     } else {
       return make_error(Errc::kMalformed, "feed query: unknown or repeated parameter");
     }
@@ -148,9 +185,11 @@ Result<FeedQuery> parse_feed_query(std::string_view target) {
   return out;
 }
 
-std::string feed_target(std::uint64_t after, std::size_t limit) {
-  return std::string(kPathPeerFeed) + "?after=" + std::to_string(after) +
-         "&limit=" + std::to_string(limit);
+std::string feed_target(std::uint64_t after, std::size_t limit, unsigned wait) {
+  std::string t = std::string(kPathPeerFeed) + "?after=" + std::to_string(after) +
+                  "&limit=" + std::to_string(limit);
+  if (wait > 0) t += "&wait=" + std::to_string(wait);
+  return t;
 }
 
 std::string sign_feed_response(std::string_view secret, unsigned status, std::string_view nonce,

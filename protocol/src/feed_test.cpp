@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/gzip.hpp"
 #include "protocol/signing.hpp"
 
 namespace strop::protocol {
@@ -63,10 +64,17 @@ TEST(Feed, QueryIsStrict) {
   EXPECT_EQ(q->after, 42u);
   EXPECT_EQ(q->limit, 100u);
   EXPECT_EQ(parse_feed_query("/v1/peer/feed?after=7")->limit, kDefaultFeedLimit);
-  for (const char* bad : {"/v1/peer/feed", "/v1/peer/feed?limit=5", "/v1/peer/feed?after=-1",
-                          "/v1/peer/feed?after=1&after=2", "/v1/peer/feed?after=1&limit=0",
-                          "/v1/peer/feed?after=1&limit=10001", "/v1/peer/feed?after=1&x=2",
-                          "/v1/peer/feed?after=99999999999999999999999", "/v1/peer/feed?after="}) {
+  EXPECT_EQ(parse_feed_query("/v1/peer/feed?after=7")->wait, 0u);
+  q = parse_feed_query(feed_target(42, 100, 30));
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->wait, 30u);
+  EXPECT_EQ(feed_target(1, 2, 0), "/v1/peer/feed?after=1&limit=2");
+  for (const char* bad :
+       {"/v1/peer/feed?after=1&wait=31", "/v1/peer/feed?after=1&wait=1&wait=2",
+        "/v1/peer/feed?wait=1", "/v1/peer/feed", "/v1/peer/feed?limit=5", "/v1/peer/feed?after=-1",
+        "/v1/peer/feed?after=1&after=2", "/v1/peer/feed?after=1&limit=0",
+        "/v1/peer/feed?after=1&limit=10001", "/v1/peer/feed?after=1&x=2",
+        "/v1/peer/feed?after=99999999999999999999999", "/v1/peer/feed?after="}) {
     EXPECT_FALSE(parse_feed_query(bad)) << bad;
   }
 }
@@ -93,6 +101,37 @@ TEST(Feed, PeerRequestsAreSignedUnderTheirOwnScheme) {
             AuthStatus::kOk);
   EXPECT_EQ(verify_request(peer, "k", "GET", "/v1/peer/feed?after=0", "", 1700000000, 300),
             AuthStatus::kBadSignature);
+}
+
+TEST(Feed, AcceptEncodingGzipUnlessWeighedZero) {
+  EXPECT_TRUE(accepts_gzip("gzip"));
+  EXPECT_TRUE(accepts_gzip("deflate, GZIP;q=0.5"));
+  EXPECT_TRUE(accepts_gzip("br, x-gzip"));
+  EXPECT_FALSE(accepts_gzip(""));
+  EXPECT_FALSE(accepts_gzip("identity, deflate"));
+  EXPECT_FALSE(accepts_gzip("gzip;q=0"));
+  EXPECT_FALSE(accepts_gzip("gzip; q=0.000"));
+  EXPECT_FALSE(accepts_gzip("gzipped"));
+}
+
+TEST(Feed, GzipBodiesDecodeUnderTheBodyLimit) {
+  FeedBatch b;
+  b.head = 40;
+  for (std::uint64_t s = 1; s <= 40; ++s) b.entries.push_back(entry(s, true));
+  auto bytes = encode_feed(b);
+  ASSERT_TRUE(bytes);
+  auto z = gzip_compress(*bytes);
+  auto back = decode_feed_body(z, "gzip", 100);
+  ASSERT_TRUE(back) << back.error().to_string();
+  EXPECT_EQ(*back, b);
+  EXPECT_EQ(*decode_feed_body(*bytes, "", 100), b);
+  EXPECT_EQ(*decode_feed_body(*bytes, "identity", 100), b);
+  EXPECT_EQ(decode_feed_body(z, "br", 100).error().code, Errc::kMalformed);
+  EXPECT_EQ(decode_feed_body(*bytes, "gzip", 100).error().code, Errc::kMalformed);
+  // A bomb: 5 MiB of zeros compress to a few KB and are refused at kMaxFeedBody.
+  auto bomb = gzip_compress(std::string(kMaxFeedBody + (1 << 20), '\0'), 9);
+  EXPECT_LT(bomb.size(), 8u * 1024);
+  EXPECT_EQ(decode_feed_body(bomb, "gzip").error().code, Errc::kLimitExceeded);
 }
 
 }  // namespace

@@ -6,7 +6,10 @@
 // node's puller does minus HTTP; the strop-feed/1 encoding of each batch is timed apart. At the
 // end every sampled signature must be listed at B (a miss is an error, exit 1).
 //
-//   federation_backfill_bench [--signatures N] [--batch B] [--dir DIR]
+// With --prepare DIR it only builds site A's store in DIR (kept) and exits, for a real node to
+// serve: tests/bench/federation_backfill_http.py measures the backfill between two nodes.
+//
+//   federation_backfill_bench [--signatures N] [--batch B] [--dir DIR] [--prepare DIR]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
   std::uint64_t n = 1'000'000;
   std::size_t batch = 5000;
   std::string dir = "/tmp/strop-backfill-bench";
+  std::string prepare;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--signatures")
@@ -61,14 +65,16 @@ int main(int argc, char** argv) {
       batch = std::strtoull(argv[i + 1], nullptr, 10);
     else if (a == "--dir")
       dir = argv[i + 1];
+    else if (a == "--prepare")
+      prepare = argv[i + 1];
   }
+  if (!prepare.empty()) dir = prepare;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  auto a = open(dir + "/a", "a.bench");
-  auto b = open(dir + "/b", "b.bench");
+  auto a = open(prepare.empty() ? dir + "/a" : dir, "a.bench");
+  auto b = prepare.empty() ? open(dir + "/b", "b.bench") : nullptr;
   auto mod = a->add_reporter({"moderator", "secret-m", 1.0});
-  auto peer = b->add_peer({"a.bench", "http://127.0.0.1:1", "peering-secret-0123", 1.0});
-  if (!mod || !peer) return 2;
+  if (!mod) return 2;
 
   auto t0 = Clock::now();
   std::vector<std::future<Result<storage::VoteOutcome>>> inflight;
@@ -88,6 +94,9 @@ int main(int argc, char** argv) {
   std::printf("site A: %llu signatures listed in %.1f s (%.0f/s), feed head %llu\n",
               static_cast<unsigned long long>(n), secs(t0, t1), n / secs(t0, t1),
               static_cast<unsigned long long>(a->read_feed(0, 0)->head));
+  if (!prepare.empty()) return 0;  // A's store stays in `prepare`
+  auto peer = b->add_peer({"a.bench", "http://127.0.0.1:1", "peering-secret-0123", 1.0});
+  if (!peer) return 2;
 
   std::uint64_t cursor = 0, entries = 0;
   double read_s = 0, apply_s = 0;

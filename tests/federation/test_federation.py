@@ -14,7 +14,14 @@ peered with `strop-node peer add` while they run, pulling each other's feeds.
   test_strangers_disabled_peers_and_tampering  401 without or with a wrong signature, 403 for
                                                a disabled peer; a response whose body was
                                                changed fails its signature
+  test_gzip_and_long_poll                      a large batch comes gzip-compressed, signed as
+                                               sent; a pull with wait= is answered by the next
+                                               listing; a long-polling puller makes a handful
+                                               of requests where polling would make dozens
 """
+import gzip
+import struct
+import threading
 import hashlib
 import hmac
 import json
@@ -240,6 +247,78 @@ class FederationTest(unittest.TestCase):
         a.node.cli("peer", "disable", "tb.test")
         self.assertEqual(cl.request("GET", target, headers=peer_sign("tb.test", secret, "GET", target)).status, 403)
 
+
+    def test_gzip_and_long_poll(self):
+        a, b = self.make("ga.test", "gb.test")
+        path = peer(a, b, self.secrets)
+        with open(path) as f:
+            secret = f.read().strip()
+        sigs = [nh.body_sig() for _ in range(30)]
+        for s in sigs:
+            a.report([s])
+        wait_until(lambda: all(b.listed(s) for s in sigs), 5.0, "B has A's 30 listings")
+
+        def response_mac(nonce, body):
+            canonical = "\n".join(["STROP-PEER-RESPONSE-HMAC-SHA256", "200", nonce,
+                                   hashlib.sha256(body).hexdigest()])
+            return hmac.new(secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()
+        # 30 entries (over 1 KiB) with Accept-Encoding: gzip: compressed, signed as sent.
+        target = "/v1/peer/feed?after=0&limit=100"
+        h = peer_sign("gb.test", secret, "GET", target)
+        h["Accept-Encoding"] = "gzip"
+        r = a.node.client().request("GET", target, headers=h)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers.get("content-encoding"), "gzip")
+        self.assertEqual(r.headers["x-strop-signature"], response_mac(h["X-Strop-Nonce"], r.body))
+        plain = gzip.decompress(r.body)
+        self.assertTrue(plain.startswith(b"SFD1"))
+        self.assertLess(len(r.body), len(plain))
+        (head,) = struct.unpack(">Q", plain[4:12])
+        self.assertEqual(struct.unpack(">I", plain[20:24])[0], 30)
+        # Without Accept-Encoding: as is.
+        h = peer_sign("gb.test", secret, "GET", target)
+        r = a.node.client().request("GET", target, headers=h)
+        self.assertIsNone(r.headers.get("content-encoding"))
+        self.assertEqual(r.body, plain)
+
+        # Long poll: a pull after the head parks until the next listing arrives. Signed as C,
+        # a peer of A whose node is stopped: B's own puller has its one parked pull at A.
+        c = self.make("gc.test")[0]
+        with open(peer(a, c, self.secrets)) as f:
+            secret = f.read().strip()
+        c.node.stop()
+        target = "/v1/peer/feed?after=%d&limit=100&wait=30" % head
+        h = peer_sign("gc.test", secret, "GET", target)
+        got = {}
+
+        def pull():
+            got["r"] = a.node.client(timeout=60).request("GET", target, headers=h)
+        t = threading.Thread(target=pull)
+        t.start()
+        time.sleep(0.5)
+        self.assertTrue(t.is_alive())  # parked: nothing after the head yet
+        late = nh.body_sig()
+        a.report([late])
+        t.join(40)
+        r = got["r"]
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers["x-strop-signature"], response_mac(h["X-Strop-Nonce"], r.body))
+        self.assertEqual(struct.unpack(">I", r.body[20:24])[0], 1)  # the new listing, not empty
+        self.assertIn(late[len("body/1:"):].encode(), r.body)
+        # B's puller long-polls (federation.long_poll_s, default 10): while nothing happens it
+        # makes a handful of pulls, where polling every 100 ms would make about 30 in 3 s.
+        wait_until(lambda: b.listed(late), 5.0, "B has the late listing")
+
+        def feed_requests():
+            total = 0
+            for line in a.node.client().get("/metrics").body.decode().splitlines():
+                m = re.match(r'strop_requests_total\{[^}]*op="peer_feed"[^}]*\} (\d+)', line)
+                if m:
+                    total += int(m.group(1))
+            return total
+        before = feed_requests()
+        time.sleep(3.0)
+        self.assertLessEqual(feed_requests() - before, 3)
 
 if __name__ == "__main__":
     unittest.main(argv=nh.parse_args())

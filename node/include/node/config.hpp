@@ -138,6 +138,11 @@ struct Config {
     unsigned batch = 5000;
     // One pull: connect, request and response. Default: 10 s.
     std::chrono::milliseconds timeout{10000};
+    // Ask peers for gzip (Accept-Encoding: gzip). Default: true.
+    bool gzip = true;
+    // Long poll: seconds a caught-up pull waits at the peer for a new entry (wait=, 0..30;
+    // 0: poll every poll_interval). Default: 10.
+    unsigned long_poll_s = 10;
   } federation;
 };
 

@@ -1,13 +1,15 @@
 // federation.hpp: the node's puller of federation (docs/federation.md): one thread that pulls
 // each enabled peer's feed over HTTP (GET /v1/peer/feed, signed with the peering secret),
 // verifies the response's signature, decodes the batch and applies it with the new cursor
-// through Store::apply_peer_batch (one transaction); and the per-peer metrics.
+// through Store::apply_peer_batch (one transaction); and the per-peer metrics. One follower
+// thread per enabled peer, so a long poll (wait=, federation.long_poll_s) at one peer never
+// delays another.
 //
 // Pure core, thin shell: accept_feed_response() (verify + decode + map) is a function of plain
 // values, tested without sockets (federation_test.cpp); FederationPuller does the I/O.
-// Threading: FederationPuller owns its thread; render_metrics() may be called from any
+// Threading: FederationPuller owns its threads; render_metrics() may be called from any
 // thread (the per-peer figures are behind a mutex). Lifetime: the Store outlives the puller;
-// the destructor stops the thread (a pull in flight ends within its timeout).
+// the destructor stops the threads (a pull in flight, long poll included, ends within 200 ms).
 #pragma once
 
 #include <atomic>
@@ -27,14 +29,16 @@ namespace strop::node {
 // What a pull got back, as the HTTP client saw it.
 struct FeedResponse {
   unsigned status = 0;
-  std::string signature;  // X-Strop-Signature
-  std::string body;
+  std::string signature;         // X-Strop-Signature
+  std::string content_encoding;  // Content-Encoding ("" = none)
+  std::string body;              // as received, before content decoding
 };
 
 // Checks a feed response to a pull of `peer` from `after` (asking for at most `limit`
 // entries) signed with request nonce `nonce`, and turns it into the batch to apply. Errors:
 // kUnauthorized (signature missing or wrong: a tampered or replayed response), kUnavailable
-// (an error status: nothing to apply), kMalformed / kLimitExceeded (the body), kInvalidArgument
+// (an error status: nothing to apply), kMalformed / kLimitExceeded (the body, decompressed
+// first when gzip: the signature is checked before), kInvalidArgument
 // (entries out of order or not after the cursor).
 Result<storage::PeerBatch> accept_feed_response(const storage::Peer& peer, std::uint64_t after,
                                                 std::size_t limit, std::string_view nonce,
@@ -42,14 +46,32 @@ Result<storage::PeerBatch> accept_feed_response(const storage::Peer& peer, std::
                                                 storage::TimePoint now,
                                                 std::uint64_t* head = nullptr);
 
-// Per-peer figures (docs/federation.md "Configuration").
+// Per-peer figures (docs/federation.md "Configuration"). Times are Unix seconds.
 struct PeerStats {
   std::uint64_t lag_entries = 0;  // the peer's feed head minus our cursor, at the last pull
   std::uint64_t applied = 0;      // entries applied since start
   std::uint64_t errors = 0;       // failed pulls since start
-  std::int64_t last_success = 0;  // Unix seconds of the last applied pull (0: none)
+  std::int64_t last_success = 0;  // the last applied pull (0: none)
+  std::uint64_t bytes = 0;        // response body bytes received (as sent: compressed or not)
   std::string last_error;
+  // Lag in seconds: whether the last pull ended holding everything the peer had (its last
+  // applied seq reached the response's head), when a pull last did so (0: never), and the
+  // first pull attempted (the reference while never caught up).
+  bool caught_up = false;
+  std::int64_t caught_up_at = 0;
+  std::int64_t first_attempt = 0;
 };
+
+// The pure core of the per-peer figures, with the clock injected as `now` (Unix seconds).
+// A pull that started at `now` applied `applied` entries, leaving the cursor at `cursor`
+// while the peer's feed head was `head`.
+void record_pull_success(PeerStats& s, std::uint64_t cursor, std::uint64_t head,
+                         std::uint64_t applied, std::int64_t now);
+// A pull that started at `now` failed with `message`.
+void record_pull_failure(PeerStats& s, std::string message, std::int64_t now);
+// Seconds since the puller last held everything the peer had (docs/federation.md): 0 while
+// caught up; while never caught up, since the first pull attempted.
+std::int64_t lag_seconds(const PeerStats& s, std::int64_t now);
 
 class FederationPuller {
  public:
@@ -65,8 +87,11 @@ class FederationPuller {
 
  private:
   void run();
-  // Pulls one batch from `peer`: entries applied, or an error (counted).
-  Result<std::size_t> pull_once(const storage::Peer& peer, bool* more);
+  // Pulls `name`'s feed until the puller stops or the peer is removed or disabled.
+  void follow(const std::string& name);
+  // Pulls one batch from `peer` (a long poll when federation.long_poll_s > 0): entries
+  // applied, or an error (counted). `more`: a full batch; `received`: entries in it.
+  Result<std::size_t> pull_once(const storage::Peer& peer, bool* more, std::size_t* received);
 
   storage::Store& store_;
   const std::string site_;

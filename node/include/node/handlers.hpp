@@ -34,17 +34,19 @@ struct HttpRequest {
   protocol::AuthHeaders auth;  // X-Strop-* header values ("" when absent)
   std::string_view client_ip;  // peer address, for per-IP rate limits
   std::string peer;            // X-Strop-Peer: a federation peer's pull ("" when absent)
+  bool accept_gzip = false;    // Accept-Encoding accepts gzip (protocol::accepts_gzip)
 };
 
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
-  std::string allow;      // "Allow" header for 405
-  int retry_after = 0;    // "Retry-After" seconds for 429/503; 0 = none
-  bool close = false;     // ask the server to close the connection after this response
-  int api_error = 0;      // the ApiErrc value of an error response (metrics label); 0 = ok
-  std::string signature;  // "X-Strop-Signature" of a feed response (docs/federation.md)
+  std::string allow;             // "Allow" header for 405
+  int retry_after = 0;           // "Retry-After" seconds for 429/503; 0 = none
+  bool close = false;            // ask the server to close the connection after this response
+  int api_error = 0;             // the ApiErrc value of an error response (metrics label); 0 = ok
+  std::string signature;         // "X-Strop-Signature" of a feed response (docs/federation.md)
+  std::string content_encoding;  // "Content-Encoding" of the body ("" = none)
 };
 
 using Done = std::function<void(HttpResponse)>;

@@ -52,6 +52,7 @@ namespace strop::node {
 
 class Fleet;
 class FederationPuller;
+class FeedWaiters;
 
 // The clocks the node reads; tests inject their own.
 struct Clocks {
@@ -137,6 +138,10 @@ class SignatureService {
   // Federation: the puller whose per-peer figures /metrics shows. REQUIRES: before serving;
   // it outlives the service.
   void set_federation(const FederationPuller* puller) { federation_ = puller; }
+  // Federation: where pulls with wait= park (the long poll). REQUIRES: before serving; it
+  // outlives the service. Unset (nullptr): pulls are answered at once.
+  void set_feed_waiters(FeedWaiters* waiters) { feed_waiters_ = waiters; }
+  FeedWaiters* feed_waiters() const { return feed_waiters_; }
   bool fleet_mode() const { return fleet_ != nullptr; }
 
   // The node configuration (protocol adapters read their own sections from it).
@@ -278,6 +283,7 @@ class SignatureService {
   Offload offload_;
   Fleet* fleet_ = nullptr;  // fleet mode when set (set before serving, then constant)
   const FederationPuller* federation_ = nullptr;  // set before serving, then constant
+  FeedWaiters* feed_waiters_ = nullptr;           // set before serving, then constant
   RateLimiter ip_limiter_;
   RateLimiter reporter_limiter_;
   RateLimiter register_limiter_;

@@ -61,18 +61,36 @@ Result<std::string> encode_feed(const FeedBatch& batch);
 // refused). Errors: kMalformed, kLimitExceeded.
 Result<FeedBatch> decode_feed(std::string_view body, std::size_t max_entries = kMaxFeedEntries);
 
-// The query of GET /v1/peer/feed: after=N (required) and limit=M (1..kMaxFeedEntries,
-// default kDefaultFeedLimit), decimal, each at most once, nothing else.
+// Response bodies of at least this many bytes go gzip-compressed to a puller that sends
+// `Accept-Encoding: gzip`; below it the gzip header and trailer (18 bytes) and the work cost
+// more than they save. Default: 1 KiB (about a dozen entries).
+inline constexpr std::size_t kFeedGzipMinBody = 1024;
+// True when an Accept-Encoding value accepts gzip: a "gzip" (or "x-gzip") token, any case,
+// whose q is not 0.
+bool accepts_gzip(std::string_view accept_encoding);
+// Decodes a response body as received (after its signature was verified): Content-Encoding
+// "" or "identity" as is, "gzip" decompressed first with the limit kMaxFeedBody. Errors:
+// those of decode_feed, kMalformed (another encoding, bad gzip), kLimitExceeded (over
+// kMaxFeedBody once decompressed: a bomb is refused without inflating it further).
+Result<FeedBatch> decode_feed_body(std::string_view body, std::string_view content_encoding,
+                                   std::size_t max_entries = kMaxFeedEntries);
+
+// The query of GET /v1/peer/feed: after=N (required), limit=M (1..kMaxFeedEntries, default
+// kDefaultFeedLimit) and wait=S (0..kMaxFeedWait seconds of long poll, default 0), decimal,
+// each at most once, nothing else.
 inline constexpr std::size_t kDefaultFeedLimit = 5000;
+// Seconds a pull may wait for an entry after its cursor. Default: 30.
+inline constexpr unsigned kMaxFeedWait = 30;
 struct FeedQuery {
   std::uint64_t after = 0;
   std::size_t limit = kDefaultFeedLimit;
+  unsigned wait = 0;
 };
 // Parses the query part of a request target ("/v1/peer/feed?after=0&limit=100"). Errors:
 // kMalformed.
 Result<FeedQuery> parse_feed_query(std::string_view target);
-// The request target of a pull.
-std::string feed_target(std::uint64_t after, std::size_t limit);
+// The request target of a pull (wait=S only when S > 0).
+std::string feed_target(std::uint64_t after, std::size_t limit, unsigned wait = 0);
 
 // The server's X-Strop-Signature over a feed response: lowercase hex HMAC-SHA256 with the
 // peering secret of "STROP-PEER-RESPONSE-HMAC-SHA256\n<status>\n<request nonce>\n<hex
