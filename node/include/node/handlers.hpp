@@ -19,6 +19,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "node/metrics.hpp"
 #include "node/signature_service.hpp"
@@ -36,6 +38,14 @@ struct HttpRequest {
   std::string peer;            // X-Strop-Peer: a federation peer's pull ("" when absent)
 };
 
+// The header fields the web console reads (console.hpp), read on the admin listener only and
+// passed beside the HttpRequest ("" when absent).
+struct BrowserFields {
+  std::string cookie;         // Cookie
+  std::string csrf_token;     // X-CSRF-Token
+  std::string if_none_match;  // If-None-Match
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
@@ -45,9 +55,13 @@ struct HttpResponse {
   bool close = false;     // ask the server to close the connection after this response
   int api_error = 0;      // the ApiErrc value of an error response (metrics label); 0 = ok
   std::string signature;  // "X-Strop-Signature" of a feed response (docs/federation.md)
+  // More header fields (the web console's Set-Cookie, ETag, Cache-Control, security headers).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 using Done = std::function<void(HttpResponse)>;
+// Answers the web console's requests (paths /ui and /ui/...).
+using UiHandler = std::function<void(const HttpRequest&, const BrowserFields&, Done)>;
 
 class Api {
  public:
