@@ -149,7 +149,8 @@ class ConsoleTest(unittest.TestCase):
             o.add_argument(a)
         o.binary_location = shutil.which("chromium")
         o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+        from selenium.webdriver.chrome.service import Service
+        service = Service(executable_path=shutil.which("chromedriver"))
         cls.driver = webdriver.Chrome(options=o, service=service)
         cls.driver.set_window_size(1280, 800)
         cls.driver.set_page_load_timeout(30)
@@ -360,5 +361,5 @@ class ConsoleTest(unittest.TestCase):
 
 if __name__ == "__main__":
     take_args()
-    h.parse_args()
+    sys.argv = h.parse_args()
     unittest.main(verbosity=2)
