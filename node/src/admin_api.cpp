@@ -1,6 +1,8 @@
 // admin_api.cpp: the admin API under /admin/ (admin_api.hpp).
 #include "admin_api.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <ctime>
 #include <exception>
 #include <memory>
@@ -16,6 +18,7 @@
 namespace strop::node {
 
 using admin_internal::Action;
+using admin_internal::Route;
 using protocol::ApiErrc;
 
 namespace {
@@ -55,11 +58,103 @@ void apply_write(SignatureService& service, Action action, const std::string& ac
   done(json_response(j));
 }
 
+// A reporter route's error: the reporter the path names is a resource, so "unknown" is 404
+// (the native API's kUnknownReporter is about the request's signer).
+HttpResponse reporter_error(const ServiceError& e) {
+  if (e.code == ServiceErrc::kUnknownReporter)
+    return Api::error_response(ApiErrc::kNotFound, "no such reporter");
+  return Api::error_response(e);
+}
+
+// A set-trust, disable or enable, on the offload executor.
+void apply_reporter_write(SignatureService& service, Action action, const std::string& actor,
+                          const std::string& name, admin_internal::TrustChange trust,
+                          const Done& done) {
+  ServiceResult<storage::Reporter> r =
+      action == Action::kReporterTrust
+          ? service.set_reporter_trust(name, trust.trust, trust.pinned)
+          : service.set_reporter_disabled(name, action == Action::kReporterDisable);
+  if (!r) return done(reporter_error(r.error()));
+  if (action == Action::kReporterTrust) {
+    logger()->info("admin {}: set trust of reporter {} to {:.3f}{}", actor, name, trust.trust,
+                   trust.pinned ? " (pinned)" : "");
+  } else {
+    logger()->info("admin {}: {} reporter {}", actor,
+                   action == Action::kReporterDisable ? "disabled" : "enabled", name);
+  }
+  done(json_response(reporter_json(*r)));
+}
+
+// The reporter routes, once the request is authenticated as an admin's.
+void handle_reporter(SignatureService& service, const Route& route, const HttpRequest& req,
+                     const std::string& actor, Done done) {
+  if (route.action == Action::kReporterList) {
+    const auto q = req.target.find('?');
+    auto page = admin_internal::parse_reporter_query(
+        q == std::string_view::npos ? std::string_view{} : req.target.substr(q + 1));
+    if (!page) return done(Api::error_response(ApiErrc::kInvalid, page.error().message));
+    // One more than asked for: whether there is a next page.
+    auto list = service.list_reporters(page->after, page->limit + 1);
+    if (!list) return done(Api::error_response(list.error()));
+    const bool more = list->size() > page->limit;
+    if (more) list->resize(page->limit);
+    nlohmann::ordered_json j;
+    j["v"] = 1;
+    auto reporters = nlohmann::ordered_json::array();
+    for (const auto& r : *list) reporters.push_back(reporter_json(r));
+    j["reporters"] = std::move(reporters);
+    j["next"] = more ? nlohmann::ordered_json(list->back().name) : nlohmann::ordered_json(nullptr);
+    return done(json_response(j));
+  }
+  auto name = admin_internal::parse_name(route.id);
+  if (!name) return done(Api::error_response(ApiErrc::kInvalid, name.error().message));
+  if (route.action == Action::kReporterShow) {
+    auto r = service.find_reporter(*name);
+    if (!r) return done(reporter_error(r.error()));
+    return done(json_response(reporter_json(*r)));
+  }
+  admin_internal::TrustChange trust;
+  if (route.action == Action::kReporterTrust) {
+    auto t = admin_internal::parse_trust_body(req.body);
+    if (!t) return done(Api::error_response(ApiErrc::kInvalid, t.error().message));
+    trust = *t;
+  }
+  // Writes wait for their commit (in fleet mode for the log and the local apply).
+  service.offload([&service, action = route.action, actor, name = std::move(*name), trust,
+                   done = std::move(done)] {
+    try {
+      apply_reporter_write(service, action, actor, name, trust, done);
+    } catch (const std::exception& e) {
+      logger()->error("internal error handling an admin request: {}", e.what());
+      done(Api::error_response(ApiErrc::kInternal, "internal error"));
+    }
+  });
+}
+
 }  // namespace
 
 namespace admin_internal {
 
 std::optional<Route> route_of(std::string_view path, std::string_view method) {
+  if (path == kReportersPath) return Route{Action::kReporterList, {}, "GET"};
+  if (path.starts_with(kReporterPrefix)) {
+    std::string_view rest = path.substr(kReporterPrefix.size());
+    static constexpr std::pair<std::string_view, Action> kReporterVerbs[] = {
+        {"/trust", Action::kReporterTrust},
+        {"/disable", Action::kReporterDisable},
+        {"/enable", Action::kReporterEnable}};
+    Route r{Action::kReporterShow, rest, "GET"};
+    for (const auto& [suffix, action] : kReporterVerbs) {
+      if (rest.size() > suffix.size() && rest.ends_with(suffix)) {
+        r.id = rest.substr(0, rest.size() - suffix.size());
+        r.action = action;
+        r.method = "POST";
+        break;
+      }
+    }
+    if (r.id.empty()) return std::nullopt;
+    return r;
+  }
   if (!path.starts_with(kSigPrefix)) return std::nullopt;
   std::string_view rest = path.substr(kSigPrefix.size());
   static constexpr std::pair<std::string_view, Action> kVerbs[] = {
@@ -87,6 +182,66 @@ Result<sigs::Signature> parse_id(std::string_view id) {
   auto sig = sigs::parse_signature(*text);
   if (!sig) return make_error(Errc::kMalformed, "bad signature id: " + sig.error().message);
   return std::move(*sig);
+}
+
+Result<std::string> parse_name(std::string_view id) {
+  if (id.size() > kMaxNameChars) return make_error(Errc::kLimitExceeded, "reporter name too long");
+  auto name = percent_decode_strict(id);
+  if (!name)
+    return make_error(Errc::kMalformed, "malformed reporter name: " + name.error().message);
+  const bool ok = !name->empty() && name->size() <= storage::kMaxReporterName &&
+                  std::all_of(name->begin(), name->end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' || c == '+' ||
+                           c == '-';
+                  });
+  if (!ok) return make_error(Errc::kMalformed, "bad reporter name");
+  return std::move(*name);
+}
+
+Result<ReporterPage> parse_reporter_query(std::string_view query) {
+  if (query.size() > kMaxQueryChars) return make_error(Errc::kLimitExceeded, "query too long");
+  ReporterPage page;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto eq = part.find('=');
+    const std::string_view key = part.substr(0, eq);
+    const std::string_view value =
+        eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
+    if (key == "limit") {
+      std::uint64_t n = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec == std::errc::result_out_of_range) {
+        n = kMaxReporterPage;
+      } else if (ec != std::errc{} || end != value.data() + value.size() || n == 0) {
+        return make_error(Errc::kMalformed, "limit must be a positive number");
+      }
+      page.limit = static_cast<std::size_t>(std::min<std::uint64_t>(n, kMaxReporterPage));
+    } else if (key == "after") {
+      auto after = percent_decode_strict(value);
+      if (!after) return make_error(Errc::kMalformed, "malformed after: " + after.error().message);
+      page.after = std::move(*after);
+    }
+  }
+  return page;
+}
+
+Result<TrustChange> parse_trust_body(std::string_view body) {
+  if (body.size() > kMaxTrustBody) return make_error(Errc::kLimitExceeded, "body too long");
+  auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return make_error(Errc::kMalformed, R"(body must be {"trust":0.0..1.0})");
+  auto trust = j.find("trust");
+  if (trust == j.end() || !trust->is_number())
+    return make_error(Errc::kMalformed, "trust must be a number");
+  TrustChange t;
+  t.trust = trust->get<double>();
+  if (auto pinned = j.find("pinned"); pinned != j.end()) {
+    if (!pinned->is_boolean()) return make_error(Errc::kMalformed, "pinned must be true or false");
+    t.pinned = pinned->get<bool>();
+  }
+  return t;
 }
 
 }  // namespace admin_internal
@@ -130,6 +285,25 @@ nlohmann::ordered_json signature_json(const SignatureView& v) {
   return j;
 }
 
+nlohmann::ordered_json reporter_json(const storage::Reporter& r) {
+  nlohmann::ordered_json j;
+  j["name"] = r.name;
+  j["trust"] = r.trust;
+  j["base_trust"] = r.base_trust;
+  j["pinned"] = r.pinned;
+  j["disabled"] = r.disabled;
+  j["admin"] = r.admin;
+  j["peer"] = r.peer;
+  j["open_registration"] = !r.vouched;
+  j["reports"] = r.reports;
+  j["revokes"] = r.revokes;
+  j["corroborated"] = r.corroborated;
+  j["contradicted"] = r.contradicted;
+  j["created"] = time_json(r.created);
+  j["last_active"] = time_json(r.last_active);
+  return j;
+}
+
 void handle_admin(SignatureService& service, const HttpRequest& req, Done done) {
   try {
     auto r = admin_internal::route_of(req.target.substr(0, req.target.find('?')), req.method);
@@ -152,6 +326,9 @@ void handle_admin(SignatureService& service, const HttpRequest& req, Done done) 
     if (!who->reporter.admin) {
       return done(
           Api::error_response(ApiErrc::kForbidden, "only admin reporters may use the admin API"));
+    }
+    if (admin_internal::reporter_action(r->action)) {
+      return handle_reporter(service, *r, req, who->reporter.name, std::move(done));
     }
     auto sig = admin_internal::parse_id(r->id);
     if (!sig) return done(Api::error_response(ApiErrc::kInvalid, sig.error().message));

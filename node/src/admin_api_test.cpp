@@ -34,15 +34,16 @@ class AdminApiTest : public ::testing::Test {
   // Sends one request signed by `who` ("" = unsigned); the response (synchronous here: the
   // service's offload executor runs jobs inline).
   HttpResponse call(const std::string& method, const std::string& target,
-                    const std::string& who = "root") {
+                    const std::string& who = "root", const std::string& body = "") {
     method_ = method;
     target_ = target;
+    body_ = body;
     protocol::AuthHeaders auth;
     if (!who.empty()) {
-      auth = protocol::sign_request(who, who + "-secret", method_, target_, "", now_s_,
+      auth = protocol::sign_request(who, who + "-secret", method_, target_, body_, now_s_,
                                     protocol::make_nonce());
     }
-    HttpRequest req{method_, target_, "", auth, "10.0.0.1", {}};
+    HttpRequest req{method_, target_, body_, auth, "10.0.0.1", {}};
     std::optional<HttpResponse> out;
     api_->handle(req, [&out](HttpResponse r) { out = std::move(r); });
     EXPECT_TRUE(out.has_value());
@@ -69,7 +70,7 @@ class AdminApiTest : public ::testing::Test {
   std::unique_ptr<SignatureService> service_;
   std::unique_ptr<Api> api_;
   storage::Reporter alice_;
-  std::string method_, target_;
+  std::string method_, target_, body_;
   std::int64_t now_s_ = 1'700'000'000;
   std::int64_t now_ns_ = 1'000'000'000;
 };
@@ -135,6 +136,123 @@ TEST_F(AdminApiTest, RoutingErrors) {
   EXPECT_EQ(bad_id.status, 400);
   EXPECT_EQ(code_of(bad_id), ApiErrc::kInvalid);
   EXPECT_EQ(call("GET", "/admin/sig/body%2F1%3Azz%").status, 400);
+}
+
+TEST_F(AdminApiTest, ReporterShowListTrustDisableEnable) {
+  auto show = call("GET", "/admin/reporter/alice");
+  ASSERT_EQ(show.status, 200) << show.body;
+  auto j = nlohmann::json::parse(show.body);
+  EXPECT_EQ(j["name"], "alice");
+  EXPECT_EQ(j["trust"], 1.0);
+  EXPECT_EQ(j["disabled"], false);
+  EXPECT_EQ(j["admin"], false);
+  EXPECT_EQ(j["peer"], false);
+  EXPECT_TRUE(j.contains("open_registration"));
+  EXPECT_TRUE(j.contains("created"));
+  EXPECT_TRUE(j.contains("last_active"));
+  EXPECT_FALSE(j.contains("secret"));
+  EXPECT_EQ(show.body.find("alice-secret"), std::string::npos);
+
+  // Pages by name.
+  auto first = nlohmann::json::parse(call("GET", "/admin/reporters?limit=1").body);
+  ASSERT_EQ(first["reporters"].size(), 1u);
+  EXPECT_EQ(first["reporters"][0]["name"], "alice");
+  EXPECT_EQ(first["next"], "alice");
+  auto second = nlohmann::json::parse(call("GET", "/admin/reporters?limit=1&after=alice").body);
+  ASSERT_EQ(second["reporters"].size(), 1u);
+  EXPECT_EQ(second["reporters"][0]["name"], "root");
+  EXPECT_TRUE(second["next"].is_null());
+  EXPECT_EQ(nlohmann::json::parse(call("GET", "/admin/reporters").body)["reporters"].size(), 2u);
+  EXPECT_EQ(call("GET", "/admin/reporters?limit=0").status, 400);
+
+  auto trust = call("POST", "/admin/reporter/alice/trust", "root", R"({"trust":0.25})");
+  ASSERT_EQ(trust.status, 200) << trust.body;
+  EXPECT_EQ(nlohmann::json::parse(trust.body)["trust"], 0.25);
+  EXPECT_EQ(nlohmann::json::parse(call("GET", "/admin/reporter/alice").body)["trust"], 0.25);
+  auto out_of_range = call("POST", "/admin/reporter/alice/trust", "root", R"({"trust":1.5})");
+  EXPECT_EQ(out_of_range.status, 400);
+  EXPECT_EQ(code_of(out_of_range), ApiErrc::kInvalid);
+  EXPECT_EQ(call("POST", "/admin/reporter/alice/trust", "root", R"({"trust":"x"})").status, 400);
+  EXPECT_EQ(call("POST", "/admin/reporter/alice/trust", "root", "0.5").status, 400);
+
+  auto disable = call("POST", "/admin/reporter/alice/disable");
+  ASSERT_EQ(disable.status, 200) << disable.body;
+  EXPECT_EQ(nlohmann::json::parse(disable.body)["disabled"], true);
+  EXPECT_EQ(call("GET", "/admin/sig/" + kSig, "alice").status, 403);  // alice is no admin anyway
+  EXPECT_EQ(nlohmann::json::parse(call("GET", "/admin/reporter/alice").body)["disabled"], true);
+  auto enable = call("POST", "/admin/reporter/alice/enable");
+  ASSERT_EQ(enable.status, 200) << enable.body;
+  EXPECT_EQ(nlohmann::json::parse(enable.body)["disabled"], false);
+
+  // Unknown reporters are 404, names no reporter can have 400, wrong methods 405.
+  auto unknown = call("GET", "/admin/reporter/nobody");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(code_of(unknown), ApiErrc::kNotFound);
+  EXPECT_EQ(call("POST", "/admin/reporter/nobody/disable").status, 404);
+  EXPECT_EQ(call("POST", "/admin/reporter/nobody/trust", "root", R"({"trust":0.5})").status, 404);
+  EXPECT_EQ(call("GET", "/admin/reporter/a%2Fb").status, 400);
+  auto wrong = call("GET", "/admin/reporter/alice/disable");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.allow, "POST");
+  EXPECT_EQ(call("POST", "/admin/reporter/alice").status, 405);
+  EXPECT_EQ(call("GET", "/admin/reporters", "alice").status, 403);
+  EXPECT_EQ(call("GET", "/admin/reporter/alice", "").status, 401);
+}
+
+TEST(AdminPath, ReporterRoutesQueriesAndBodies) {
+  using admin_internal::Action;
+  using admin_internal::route_of;
+  auto list = route_of("/admin/reporters", "GET");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->action, Action::kReporterList);
+  auto show = route_of("/admin/reporter/alice", "GET");
+  ASSERT_TRUE(show);
+  EXPECT_EQ(show->action, Action::kReporterShow);
+  EXPECT_EQ(show->id, "alice");
+  auto trust = route_of("/admin/reporter/alice/trust", "GET");
+  ASSERT_TRUE(trust);
+  EXPECT_EQ(trust->action, Action::kReporterTrust);
+  EXPECT_EQ(trust->method, "POST");
+  EXPECT_EQ(trust->id, "alice");
+  EXPECT_EQ(route_of("/admin/reporter/alice/disable", "POST")->action, Action::kReporterDisable);
+  EXPECT_EQ(route_of("/admin/reporter/alice/enable", "POST")->action, Action::kReporterEnable);
+  EXPECT_FALSE(route_of("/admin/reporter/", "GET"));
+
+  using admin_internal::parse_name;
+  EXPECT_EQ(*parse_name("a%40b.example"), "a@b.example");
+  EXPECT_EQ(parse_name("a/b").error().code, Errc::kMalformed);
+  EXPECT_EQ(parse_name("a%2").error().code, Errc::kMalformed);
+  EXPECT_EQ(parse_name(std::string(65, 'a')).error().code, Errc::kMalformed);
+  EXPECT_EQ(parse_name(std::string(admin_internal::kMaxNameChars + 1, 'a')).error().code,
+            Errc::kLimitExceeded);
+
+  using admin_internal::parse_reporter_query;
+  auto dflt = parse_reporter_query("");
+  ASSERT_TRUE(dflt);
+  EXPECT_EQ(dflt->limit, admin_internal::kDefaultReporterPage);
+  EXPECT_EQ(dflt->after, "");
+  auto page = parse_reporter_query("after=a%40b&x=1&limit=5");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->limit, 5u);
+  EXPECT_EQ(page->after, "a@b");
+  EXPECT_EQ(parse_reporter_query("limit=99999999999999999999999")->limit,
+            admin_internal::kMaxReporterPage);
+  EXPECT_FALSE(parse_reporter_query("limit=-1"));
+  EXPECT_FALSE(parse_reporter_query("limit=1x"));
+  EXPECT_FALSE(parse_reporter_query(std::string(admin_internal::kMaxQueryChars + 1, 'a')));
+
+  using admin_internal::parse_trust_body;
+  auto t = parse_trust_body(R"({"trust":0.7,"pinned":false})");
+  ASSERT_TRUE(t);
+  EXPECT_DOUBLE_EQ(t->trust, 0.7);
+  EXPECT_FALSE(t->pinned);
+  EXPECT_TRUE(parse_trust_body(R"({"trust":1})")->pinned);
+  EXPECT_FALSE(parse_trust_body(R"({"trust":0.7,"pinned":1})"));
+  EXPECT_FALSE(parse_trust_body(R"({"pinned":true})"));
+  EXPECT_FALSE(parse_trust_body("[0.7]"));
+  EXPECT_FALSE(parse_trust_body("{"));
+  EXPECT_EQ(parse_trust_body(std::string(admin_internal::kMaxTrustBody + 1, ' ')).error().code,
+            Errc::kLimitExceeded);
 }
 
 TEST(AdminPath, RoutesByMethodAndLastSegment) {

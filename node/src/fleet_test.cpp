@@ -8,6 +8,8 @@
 #include <future>
 #include <map>
 
+#include "node/signature_service.hpp"
+
 namespace strop::node {
 namespace {
 
@@ -223,6 +225,53 @@ TEST(Fleet, ARestartedNodeWithTheSameIdDoesNotReuseRequestIds) {
   EXPECT_EQ(r->votes.effects.size(), 1u);
   EXPECT_EQ(store->applied_sequence(), 3u);
   EXPECT_TRUE(store->check(std::vector<sigs::Signature>{body(2)})->spam);
+}
+
+// The service's reporter administration goes through the log in fleet mode: a set-trust and a
+// disable at a are applied at b too; while the log is down they fail with the retryable error.
+TEST(Fleet, ReporterTrustAndDisableThroughTheServiceReachEveryNode) {
+  TempDir dir;
+  MemoryLog log;
+  Node a(dir.sub("a"), "a", log), b(dir.sub("b"), "b", log);
+  ASSERT_TRUE(a.fleet.submit_and_wait(admin_reporter(), kNow));
+  NodeMetrics metrics;
+  SignatureService service(Config{}, *a.store, metrics, Clocks{[] { return kNow; }, {}});
+  service.set_fleet(&a.fleet);
+
+  auto t = service.set_reporter_trust("postmaster", 0.25);
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_NEAR(t->base_trust, 0.25, 0.01);
+  ASSERT_TRUE(b.store->flush());
+  EXPECT_NEAR(b.store->find_reporter("postmaster")->base_trust, 0.25, 0.01);
+  auto d = service.set_reporter_disabled("postmaster", true);
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_TRUE(d->disabled);
+  ASSERT_TRUE(b.store->flush());
+  EXPECT_TRUE(b.store->find_reporter("postmaster")->disabled);
+  EXPECT_EQ(a.store->applied_sequence(), 3u);
+  EXPECT_EQ(b.store->applied_sequence(), 3u);
+
+  // An unknown reporter is refused where the log is applied; a bad trust before publishing.
+  auto unknown = service.set_reporter_disabled("nobody", true);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ServiceErrc::kUnknownReporter);
+  const auto events = log.events.size();
+  EXPECT_EQ(service.set_reporter_trust("postmaster", 1.5).error().code, ServiceErrc::kInvalid);
+  EXPECT_EQ(log.events.size(), events);
+
+  log.up = false;
+  auto down = service.set_reporter_disabled("postmaster", false);
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, ServiceErrc::kOverloaded);
+  EXPECT_GT(down.error().retry_after, 0);
+  ASSERT_TRUE(b.store->flush());
+  EXPECT_TRUE(b.store->find_reporter("postmaster")->disabled);
+  log.up = true;
+  auto enabled = service.set_reporter_disabled("postmaster", false);
+  ASSERT_TRUE(enabled) << enabled.error().message;
+  EXPECT_FALSE(enabled->disabled);
+  ASSERT_TRUE(b.store->flush());
+  EXPECT_FALSE(b.store->find_reporter("postmaster")->disabled);
 }
 
 TEST(Fleet, LoggedWriteCarriesTheAcceptanceTime) {

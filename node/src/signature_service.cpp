@@ -254,6 +254,73 @@ void SignatureService::add_reporter(storage::ReporterSpec spec, RegisterDone don
       [this, spec = std::move(spec), done = std::move(done)]() { done(add_reporter_now(spec)); });
 }
 
+// ---- reporter administration --------------------------------------------------------------
+
+namespace {
+
+ServiceResult<storage::Reporter> reporter_of(storage::LoggedOutcome& o) {
+  if (!o.reporter) return ServiceError{ServiceErrc::kInternal, "reporter change not applied", 0};
+  return std::move(*o.reporter);
+}
+
+ServiceError unknown_reporter() {
+  return ServiceError{ServiceErrc::kUnknownReporter, "unknown reporter", 0};
+}
+
+// A name no stored reporter can have (the store checks the characters).
+bool impossible_name(std::string_view name) {
+  return name.empty() || name.size() > storage::kMaxReporterName;
+}
+
+}  // namespace
+
+ServiceResult<storage::Reporter> SignatureService::set_reporter_trust(std::string_view name,
+                                                                      double trust, bool pinned) {
+  if (!(trust >= 0.0 && trust <= 1.0))
+    return ServiceError{ServiceErrc::kInvalid, "trust must be a number between 0 and 1", 0};
+  if (impossible_name(name)) return unknown_reporter();
+  if (fleet_ != nullptr) {
+    return from_logged<storage::Reporter>(
+        fleet_->submit_and_wait(protocol::FleetSetTrust{std::string(name), trust, pinned},
+                                clocks_.unix_seconds()),
+        reporter_of);
+  }
+  auto r = store_.set_trust(name, trust, pinned);
+  if (!r) return store_error(r.error());
+  return std::move(*r);
+}
+
+ServiceResult<storage::Reporter> SignatureService::set_reporter_disabled(std::string_view name,
+                                                                         bool disabled) {
+  if (impossible_name(name)) return unknown_reporter();
+  if (fleet_ != nullptr) {
+    return from_logged<storage::Reporter>(
+        fleet_->submit_and_wait(protocol::FleetSetDisabled{std::string(name), disabled},
+                                clocks_.unix_seconds()),
+        reporter_of);
+  }
+  auto r = store_.set_disabled(name, disabled);
+  if (!r) return store_error(r.error());
+  return std::move(*r);
+}
+
+ServiceResult<std::vector<storage::Reporter>> SignatureService::list_reporters(
+    std::string_view after, std::size_t limit) {
+  auto all = store_.list_reporters();
+  if (!all) {
+    logger()->error("listing reporters failed: {}", all.error().to_string());
+    return ServiceError{ServiceErrc::kInternal, "storage read failed", 0};
+  }
+  std::vector<storage::Reporter> page;
+  for (auto& r : *all) {
+    if (r.name > after) page.push_back(std::move(r));
+  }
+  std::sort(page.begin(), page.end(),
+            [](const storage::Reporter& a, const storage::Reporter& b) { return a.name < b.name; });
+  if (page.size() > limit) page.resize(limit);
+  return page;
+}
+
 // ---- signatures ---------------------------------------------------------------------------
 
 bool SignatureService::lists(const storage::Match& m) const {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <optional>
 
 #include "fake_store_test_util.hpp"
@@ -61,6 +62,41 @@ TEST(ServiceStoreError, EveryStoreFailureHasOneServiceError) {
   EXPECT_EQ(store_error(make_error(Errc::kReplayed, "")).code, ServiceErrc::kReplayed);
   EXPECT_EQ(store_error(make_error(Errc::kIo, "disk")).code, ServiceErrc::kInternal);
   EXPECT_EQ(store_error(make_error(Errc::kIo, "disk")).message, "storage error");
+}
+
+TEST_F(SignatureServiceTest, ReporterTrustDisableAndList) {
+  auto& s = make();
+  auto t = s.set_reporter_trust("alice", 0.8, false);
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_DOUBLE_EQ(t->base_trust, 0.8);
+  EXPECT_FALSE(t->pinned);
+  EXPECT_DOUBLE_EQ(store_.find_reporter("alice")->base_trust, 0.8);
+  EXPECT_EQ(s.set_reporter_trust("alice", -0.1).error().code, ServiceErrc::kInvalid);
+  EXPECT_EQ(s.set_reporter_trust("alice", std::nan("")).error().code, ServiceErrc::kInvalid);
+  EXPECT_EQ(s.set_reporter_trust("nobody", 0.5).error().code, ServiceErrc::kUnknownReporter);
+  EXPECT_EQ(s.set_reporter_disabled("nobody", true).error().code, ServiceErrc::kUnknownReporter);
+  EXPECT_EQ(s.set_reporter_disabled(std::string(65, 'a'), true).error().code,
+            ServiceErrc::kUnknownReporter);
+
+  auto d = s.set_reporter_disabled("alice", true);
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->disabled);
+  auto refused = s.authenticate(sign("disabled"), "POST", "/v1/report", "{}");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ServiceErrc::kForbidden);
+  EXPECT_FALSE(s.set_reporter_disabled("alice", false)->disabled);
+  EXPECT_TRUE(s.authenticate(sign("enabled"), "POST", "/v1/report", "{}"));
+
+  ASSERT_TRUE(store_.add_reporter({"carol", "c", 0.5, true, false}));
+  ASSERT_TRUE(store_.add_reporter({"bob", "b", 0.5, true, false}));
+  auto page = s.list_reporters("", 2);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ(page->at(0).name, "alice");
+  EXPECT_EQ(page->at(1).name, "bob");
+  auto next = s.list_reporters("bob", 2);
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ(next->at(0).name, "carol");
 }
 
 TEST_F(SignatureServiceTest, ClientBudgetIsCountedAndRefills) {

@@ -3,6 +3,11 @@ on loopback, started and killed by the tests.
 
   test_report_and_revoke_reach_every_node   a report at A is found by `strop check` at B and C;
                                             a revoke at C unlists everywhere
+  test_reporter_trust_and_disable_reach_every_node
+                                            the admin API's set-trust and disable at A (through
+                                            the log) are seen at B and C (GET /admin/reporter,
+                                            identical confidences, a disabled reporter's report
+                                            refused at C); enable at B; GET /admin/reporters
   test_razor_report_at_a_found_by_pyzor_at_b  `razor-report` at A's Razor2 listener is found by
                                             `pyzor check` at B's Pyzor listener (and by
                                             `razor-check` at C)
@@ -18,6 +23,7 @@ on loopback, started and killed by the tests.
                                             catches up and agrees with the others
 """
 import os
+import json
 import random
 import re
 import shutil
@@ -30,6 +36,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fleet_harness as fh  # noqa: E402
+import node_harness  # noqa: E402
 
 
 class FleetTest(unittest.TestCase):
@@ -69,6 +76,70 @@ class FleetTest(unittest.TestCase):
         p = b.cli("reporter", "set-trust", "postmaster", "0.5", check=False)
         self.assertEqual(p.returncode, 77, p.stderr)
         self.assertIn("fleet member", p.stderr)
+
+    def admin(self, node, method, target, body=b""):
+        """One admin API request at `node`, signed by the fleet's admin identity."""
+        ident = self.fleet.identity
+        cl = node.client()
+        try:
+            headers = node_harness.sign(ident["reporter"], ident["secret"], method, target, body)
+            return cl.request(method, target, body, headers)
+        finally:
+            cl.close()
+
+    def test_reporter_trust_and_disable_reach_every_node(self):
+        a, b, c = self.fleet.nodes
+        alice = self.fleet.register(a, "alice", 1.0)
+
+        def shown(node):
+            r = self.admin(node, "GET", "/admin/reporter/alice")
+            return r.json() if r.status == 200 else None
+
+        for n in (b, c):
+            fh.wait_until(lambda n=n: shown(n) is not None, 10, "alice's registration at B and C")
+        # Set trust at A: answered once the log acknowledged it and A applied it.
+        r = self.admin(a, "POST", "/admin/reporter/alice/trust", b'{"trust":0.25}')
+        self.assertEqual(r.status, 200, r)
+        self.assertAlmostEqual(r.json()["trust"], 0.25, places=2)
+        self.assertAlmostEqual(shown(a)["trust"], 0.25, places=2)
+        for n in (b, c):
+            fh.wait_until(lambda n=n: abs(shown(n)["trust"] - 0.25) < 0.01, 10,
+                          "the trust change at B and C")
+        # Its effect: alice's report at B weighs the same everywhere.
+        msgs = fh.corpus("spam", 2)
+        self.fleet.strop(b, "report", "--no-progress", msgs[0], identity=alice, check=0)
+        self.fleet.wait_converged()
+        verdicts = [self.fleet.check_json(n, [msgs[0]]) for n in (a, b, c)]
+        self.assertEqual(verdicts[0], verdicts[1])
+        self.assertEqual(verdicts[0], verdicts[2])
+
+        # Disable at A: B and C refuse alice's reports.
+        r = self.admin(a, "POST", "/admin/reporter/alice/disable")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json()["disabled"])
+        for n in (b, c):
+            fh.wait_until(lambda n=n: shown(n)["disabled"], 10, "the disable at B and C")
+        p = self.fleet.strop(c, "report", "--no-progress", msgs[1], identity=alice)
+        self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+        # Enable at B: C takes alice's report again.
+        r = self.admin(b, "POST", "/admin/reporter/alice/enable")
+        self.assertEqual(r.status, 200, r)
+        self.assertFalse(r.json()["disabled"])
+        fh.wait_until(lambda: not shown(c)["disabled"], 10, "the enable at C")
+        self.fleet.strop(c, "report", "--no-progress", msgs[1], identity=alice, check=0)
+
+        # Unknown reporters are 404 at every node; the list pages by name.
+        self.assertEqual(self.admin(c, "GET", "/admin/reporter/nobody").status, 404)
+        r = self.admin(c, "GET", "/admin/reporters?limit=1")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([x["name"] for x in r.json()["reporters"]], ["alice"])
+        r = self.admin(c, "GET", "/admin/reporters?after=" + r.json()["next"])
+        self.assertEqual([x["name"] for x in r.json()["reporters"]], ["postmaster"])
+        self.fleet.wait_converged()
+        counts = {json.dumps({k: v for k, v in self.fleet.stats(n).items()
+                              if k not in ("used_bytes", "map_bytes")}, sort_keys=True)
+                  for n in self.fleet.nodes}
+        self.assertEqual(len(counts), 1, counts)
 
     @unittest.skipUnless(shutil.which("razor-report") and shutil.which("razor-check") and
                          shutil.which("pyzor"), "razor-agents and pyzor (scripts/setup.sh)")

@@ -188,6 +188,28 @@ class SignatureService {
   // As add_reporter, synchronously on the calling thread (startup only).
   ServiceResult<storage::Reporter> add_reporter_now(const storage::ReporterSpec& spec);
   bool open_registration() const { return config_.open_registration; }
+
+  // ---- reporter administration (the admin API and the operator's console; synchronous: a
+  // write waits for its commit, in fleet mode for the log's acknowledgement and the local
+  // apply, so call it from an admin thread or through offload())
+
+  // Sets `name`'s trust to `trust` (0.0..1.0) and vouches for it (an open registration's cap
+  // no longer applies). pinned: fixed by the operator, the reputation model never moves it;
+  // not pinned: the model's new starting point. In fleet mode it goes through the replicated
+  // log (kSetTrust) like every write. Returns the reporter as changed. Errors: kInvalid (trust
+  // out of range or not a number), kUnknownReporter (no such reporter, or a name no reporter
+  // can have), kOverloaded (the fleet log is unreachable or did not acknowledge in time:
+  // retryable, retry_after), kInternal.
+  ServiceResult<storage::Reporter> set_reporter_trust(std::string_view name, double trust,
+                                                      bool pinned = true);
+  // Disables (`disabled` true) or enables `name`: a disabled reporter cannot authenticate and
+  // its votes weigh 0 until it is enabled again. Through the log in fleet mode (kSetDisabled).
+  // Returns the reporter as changed. Errors: kUnknownReporter, kOverloaded, kInternal.
+  ServiceResult<storage::Reporter> set_reporter_disabled(std::string_view name, bool disabled);
+  // Up to `limit` reporters (peers included) whose names sort after `after` ("": from the
+  // first), by name: a page of this node's store. Errors: kInternal.
+  ServiceResult<std::vector<storage::Reporter>> list_reporters(std::string_view after,
+                                                               std::size_t limit);
   bool anonymous_check() const { return config_.anonymous_check; }
 
   // ---- signatures
