@@ -210,8 +210,8 @@
         if (r.can_set_trust) {
           const id = "trust-" + p.name;
           const input = el("input", { id: id, class: "trust-input", type: "number", min: "0", max: "1", step: "0.05", value: String(p.trust) });
-          const set = el("button", { type: "button", class: "act", text: "Set trust" });
-          const tog = el("button", { type: "button", class: "act", text: p.disabled ? "Enable" : "Disable" });
+          const set = el("button", { type: "button", class: "act set-trust", text: "Set trust" });
+          const tog = el("button", { type: "button", class: "act toggle", text: p.disabled ? "Enable" : "Disable" });
           set.addEventListener("click", () => reporterAction("reporter/trust", { name: p.name, trust: Number(input.value) }));
           tog.addEventListener("click", () => reporterAction("reporter/" + (p.disabled ? "enable" : "disable"), { name: p.name }));
           set.disabled = tog.disabled = state.role !== "admin";
@@ -229,7 +229,7 @@
     } catch (e) { say("Reporters: " + e.message, true); }
   }
   async function reporterAction(path, body) {
-    try { await postJson(path, body); say(path + " " + body.name + ": done"); loadReporters(); }
+    try { await postJson(path, body); await loadReporters(); say(path + " " + body.name + ": done"); }
     catch (e) { say(path + ": " + e.message, true); }
   }
 

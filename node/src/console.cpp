@@ -318,6 +318,43 @@ struct Console::Impl {
     });
   }
 
+  // POST /ui/api/reporter/trust {"name","trust"}, /reporter/disable and /reporter/enable
+  // {"name"}: the admin API's SignatureService calls (through the log in fleet mode).
+  void reporter_action(std::string_view verb, const Session& s, const HttpRequest& req,
+                       const Done& done) {
+    Json in = Json::parse(req.body, nullptr, false);
+    if (!in.is_object() || !in.contains("name") || !in["name"].is_string()) {
+      return done(error_reply(400, "expected {\"name\":...}"));
+    }
+    double trust = 0;
+    if (verb == "trust") {
+      if (!in.contains("trust") || !in["trust"].is_number()) {
+        return done(error_reply(400, "expected {\"name\":..., \"trust\":0.0-1.0}"));
+      }
+      trust = in["trust"].get<double>();
+    }
+    const std::string actor = "console:" + s.user;
+    svc.offload([this, verb = std::string(verb), actor, name = in["name"].get<std::string>(), trust,
+                 done] {
+      try {
+        auto r = verb == "trust" ? svc.set_reporter_trust(name, trust)
+                                 : svc.set_reporter_disabled(name, verb == "disable");
+        if (!r) {
+          const int status = r.error().code == ServiceErrc::kUnknownReporter ? 404
+                             : r.error().code == ServiceErrc::kInvalid       ? 400
+                                                                             : 503;
+          return done(error_reply(status, r.error().message));
+        }
+        logger()->info("console {}: reporter {} {} (trust {}, disabled {})", actor, name, verb,
+                       r->trust, r->disabled);
+        done(json_reply(Json{{"name", r->name}, {"trust", r->trust}, {"disabled", r->disabled}}));
+      } catch (const std::exception& e) {
+        logger()->error("console: internal error: {}", e.what());
+        done(error_reply(500, "internal error"));
+      }
+    });
+  }
+
   void top_signatures(const Done& done) {
     auto items = top.top(kTopShown);
     auto a = Json::array();
@@ -364,11 +401,10 @@ struct Console::Impl {
   }
 
   void reporters(const Done& done) {
-    auto list = store.list_reporters();
+    auto list = svc.list_reporters("", kMaxReportersShown);
     if (!list) return done(error_reply(503, list.error().message));
     auto a = Json::array();
     for (const auto& r : *list) {
-      if (a.size() >= kMaxReportersShown) break;
       Json o;
       o["name"] = r.name;
       o["trust"] = r.trust;
@@ -388,7 +424,7 @@ struct Console::Impl {
     }
     Json j;
     j["reporters"] = std::move(a);
-    j["can_set_trust"] = false;
+    j["can_set_trust"] = true;
     done(json_reply(j));
   }
 
@@ -486,6 +522,11 @@ struct Console::Impl {
     }
     // Actions: admin accounts only.
     if (s->role != Role::kAdmin) return done(error_reply(403, "read-only account"));
+    for (std::string_view verb : {"trust", "disable", "enable"}) {
+      if (route == std::string("reporter/") + std::string(verb)) {
+        return reporter_action(verb, *s, req, done);
+      }
+    }
     for (std::string_view verb : {"allow", "unallow", "delete"}) {
       if (route == std::string("sig/") + std::string(verb)) return sig_action(verb, *s, req, done);
     }

@@ -10,10 +10,12 @@
 //   GET  /ui/api/top                most matched listed signatures since start (TopK)
 //   POST /ui/api/check              a raw message -> the verdict `strop check --json` prints
 //   GET  /ui/api/reporters          every reporter: trust, flags, activity
+//   POST /ui/api/reporter/trust     {"name","trust"}; reporter/disable, reporter/enable {"name"}:
+//                                   SignatureService::set_reporter_trust / _disabled
 //   GET  /ui/api/network            fleet and federation status, or standalone
 // Every /ui/api/ request but me and login needs the session cookie (401); every POST but
 // login also needs the X-CSRF-Token header of the session (403); a read-only account gets
-// 403 for every action (allow/unallow/delete, reporter changes). Every response carries
+// 403 for every action (allow/unallow/delete, reporter trust and disable). Every response carries
 // Content-Security-Policy default-src 'self', X-Frame-Options DENY, Referrer-Policy
 // no-referrer and X-Content-Type-Options nosniff; API answers Cache-Control no-store.
 //

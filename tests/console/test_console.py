@@ -180,6 +180,10 @@ class ConsoleTest(unittest.TestCase):
     def console_errors(self):
         return [e for e in self.driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
 
+    def reporter(self, name):
+        rows = json.loads(self.node.cli("reporter", "list", "--json").stdout)
+        return next(r for r in rows if r["name"] == name)
+
     def shot(self, name):
         self.driver.save_screenshot(os.path.join(self.out, name + ".png"))
 
@@ -296,14 +300,17 @@ class ConsoleTest(unittest.TestCase):
         self.visit("reporters", "rep-table")
         self.record_perf("reporters")
         self.wait(lambda d: "trusted0" in self.by_id("rep-table").text, "reporters listed")
-        buttons = self.driver.find_elements("css selector", "#rep-table tr[data-name='trusted1'] button")
-        if buttons:  # set-trust through the node's admin operations
-            self.by_id("trust-trusted1").clear()
-            self.by_id("trust-trusted1").send_keys("0.25")
-            buttons[0].click()
-            self.wait(lambda d: "done" in self.by_id("status").text, "trust set")
-            out = json.loads(self.node.cli("reporter", "show", "trusted1", "--json").stdout)
-            self.assertAlmostEqual(out["trust"], 0.25, places=6)
+        # Set trust, then disable, through the node's admin operations; verified by the CLI.
+        self.by_id("trust-trusted1").clear()
+        self.by_id("trust-trusted1").send_keys("0.25")
+        row = "#rep-table tr[data-name='trusted1'] "
+        self.driver.find_element("css selector", row + "button.set-trust").click()
+        self.wait(lambda d: "reporter/trust trusted1: done" in self.by_id("status").text, "trust set")
+        self.assertAlmostEqual(self.reporter("trusted1")["trust"], 0.25, places=6)
+        self.wait(lambda d: d.find_elements("css selector", row + "button.toggle"), "table reloaded")
+        self.driver.find_element("css selector", row + "button.toggle").click()
+        self.wait(lambda d: "reporter/disable trusted1: done" in self.by_id("status").text, "disabled")
+        self.assertTrue(self.reporter("trusted1")["disabled"])
         self.shot("reporters")
         self.assertEqual(self.console_errors(), [])
 
@@ -326,6 +333,11 @@ class ConsoleTest(unittest.TestCase):
         status, _, _ = self.admin.request("POST", "/ui/api/sig/allow", {"id": sig},
                                           {"Cookie": cookie, "X-CSRF-Token": csrf})
         self.assertEqual(status, 403)
+        status, _, _ = self.admin.request("POST", "/ui/api/reporter/trust",
+                                          {"name": "trusted2", "trust": 0.1},
+                                          {"Cookie": cookie, "X-CSRF-Token": csrf})
+        self.assertEqual(status, 403)
+        self.assertEqual(self.reporter("trusted2")["trust"], 1.0)
         status, _, _ = self.admin.request("GET", "/ui/api/overview", b"", {"Cookie": cookie})
         self.assertEqual(status, 200)
 
