@@ -113,8 +113,8 @@ Totals read_totals(const NodeMetrics& m) {
 }
 
 const std::vector<double>& bounds() {
-  static const std::vector<double> b(Histogram::kBounds.begin(), Histogram::kBounds.end());
-  return b;
+  static const std::vector<double> kB(Histogram::kBounds.begin(), Histogram::kBounds.end());
+  return kB;
 }
 
 }  // namespace
