@@ -18,6 +18,8 @@ PKGS=(
   # Debian packages (scripts/package.sh, tests/package): debhelper's build, lintian, man pages
   # from scdoc sources, systemd-analyze for the units, man-db/bsdextrautils to render them
   debhelper dpkg-dev fakeroot lintian scdoc systemd man-db bsdextrautils passwd
+  # the web console's browser test (tests/console): headless Chromium driven by Selenium
+  chromium chromium-driver python3-selenium
 )
 
 missing=()

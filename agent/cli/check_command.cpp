@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
 
 #include "agent_common.hpp"
 #include "commands.hpp"
+#include "protocol/codec.hpp"
 
 namespace strop::cli {
 namespace {
@@ -24,25 +24,6 @@ struct CheckOptions {
   bool quiet = false;
   bool spam_only = false;
 };
-
-nlohmann::ordered_json verdict_json(const std::string& name, const protocol::MessageVerdict& v) {
-  nlohmann::ordered_json j;  // fields in a fixed, readable order
-  j["name"] = name;
-  j["verdict"] = std::string(protocol::verdict_name(v.verdict));
-  j["spam"] = v.verdict == protocol::Verdict::kSpam;
-  j["confidence"] = v.confidence;
-  auto matches = nlohmann::ordered_json::array();
-  for (const auto& m : v.matches) {
-    matches.push_back({{"engine", std::string(sigs::engine_name(m.engine))},
-                       {"id", m.id},
-                       {"similarity", m.similarity},
-                       {"reports", m.reports},
-                       {"revokes", m.revokes},
-                       {"confidence", m.confidence}});
-  }
-  j["matches"] = std::move(matches);
-  return j;
-}
 
 int run_check(const CheckOptions& o, const GlobalOptions& g) {
   AgentContext ctx;
@@ -69,7 +50,7 @@ int run_check(const CheckOptions& o, const GlobalOptions& g) {
       any_spam = any_spam || spam;
       if (o.quiet || (o.spam_only && !spam)) continue;
       if (o.json) {
-        std::cout << verdict_json(name, v).dump() << "\n";
+        std::cout << protocol::encode_verdict_line(name, v) << "\n";
       } else {
         std::cout << name << ": " << (spam ? "spam" : "not spam") << " (confidence " << v.confidence
                   << ")\n";

@@ -39,6 +39,9 @@ void setup_sig(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int*
 void setup_stats(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);
 void setup_backup(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);
 void setup_expire(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int* exit_code);
+// `console-user add|list|remove` (console_commands.cpp; docs/console.md).
+void setup_console_user(CLI::App& app, const std::shared_ptr<CommonOptions>& common,
+                        int* exit_code);
 void setup_pyzor_account(CLI::App& app, const std::shared_ptr<CommonOptions>& common,
                          int* exit_code);
 

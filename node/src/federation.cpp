@@ -374,4 +374,9 @@ std::string FederationPuller::render_metrics() const {
   return out;
 }
 
+std::map<std::string, PeerStats> FederationPuller::peer_stats() const {
+  MutexLock lock(&stats_mu_);
+  return stats_;
+}
+
 }  // namespace strop::node

@@ -15,6 +15,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/feed.hpp"
 #include "protocol/messages.hpp"
+#include "verdict.hpp"
 
 namespace strop::node {
 
@@ -120,22 +121,15 @@ struct Api::Impl {
     protocol::CheckResponse resp;
     resp.results.reserve(decoded->messages.size());
     std::uint64_t nsigs = 0;
+    std::size_t spam = 0;
     for (auto& m : decoded->messages) {
       nsigs += m.sigs.size();
       auto out = svc.check(m.sigs);
       if (!out) return done(from_error(out.error()));
-      protocol::MessageVerdict v;
-      v.id = std::move(m.id);
-      v.verdict = out->spam ? protocol::Verdict::kSpam : protocol::Verdict::kNotSpam;
-      v.confidence = out->confidence;
-      v.matches.reserve(out->matches.size());
-      for (auto& x : out->matches) {
-        v.matches.push_back(
-            {x.engine, std::move(x.id), x.similarity, x.reports, x.revokes, x.confidence});
-      }
-      resp.results.push_back(std::move(v));
+      spam += out->spam ? 1 : 0;
+      resp.results.push_back(message_verdict(std::move(*out), std::move(m.id)));
     }
-    svc.count_checked(decoded->messages.size(), nsigs);
+    svc.count_checked(decoded->messages.size(), nsigs, spam);
     done(json_response(protocol::encode(resp)));
   }
 

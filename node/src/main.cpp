@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     setup_backup(app, common, &exit_code);
     setup_expire(app, common, &exit_code);
     setup_pyzor_account(app, common, &exit_code);
+    setup_console_user(app, common, &exit_code);
     // The printed config is serve's; the admin commands refuse --print-config (exit 64).
     for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) {
       if (sub->get_name() != "serve") sub->excludes(print);

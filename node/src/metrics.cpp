@@ -280,6 +280,9 @@ std::string NodeMetrics::render(const storage::StoreStats& s) const {
          static_cast<double>(bad_requests.value()));
   simple(&out, "strop_messages_checked_total", "counter", "Messages looked up by check requests.",
          static_cast<double>(messages_checked.value()));
+  simple(&out, "strop_messages_spam_total", "counter",
+         "Checked messages answered spam (native API and strop-udp/1).",
+         static_cast<double>(messages_spam.value()));
   simple(&out, "strop_signatures_checked_total", "counter",
          "Signatures looked up by check requests.",
          static_cast<double>(signatures_checked.value()));

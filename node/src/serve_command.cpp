@@ -22,6 +22,7 @@
 #include "base/log.hpp"
 #include "base/service.hpp"
 #include "commands.hpp"
+#include "console.hpp"
 #include "node/federation.hpp"
 #include "node/feed_waiters.hpp"
 #include "node/fleet.hpp"
@@ -233,8 +234,19 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   }
   // The admin listener: /metrics (then not on the API listener), health and the admin API.
   std::unique_ptr<Server> admin;
+  std::unique_ptr<Console> console;
   if (listener_enabled(c.admin.listen)) {
-    auto a = Server::create_admin(c, *api, metrics);
+    // The web console under /ui/ (docs/console.md), on the admin listener only.
+    UiHandler ui;
+    if (c.console.enabled) {
+      console = std::make_unique<Console>(*service, *store);
+      console->set_fleet(fleet.get());
+      console->set_federation(puller.get());
+      ui = [&console](const HttpRequest& req, const BrowserFields& fields, Done done) {
+        console->handle(req, fields, std::move(done));
+      };
+    }
+    auto a = Server::create_admin(c, *api, metrics, std::move(ui));
     if (!a) {
       log->critical("{}", a.error().message);
       return a.error().code == Errc::kIo ? EX_UNAVAILABLE : EX_CONFIG;
@@ -304,10 +316,11 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   auto st = store->stats();
   unsigned threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
   if (admin) {
+    if (console) console->start();
     admin->set_ready(true);
     admin->start();
-    log->info("admin listener on {}:{} (/metrics, /healthz, /readyz, /admin/)", admin->local_host(),
-              admin->local_port());
+    log->info("admin listener on {}:{} (/metrics, /healthz, /readyz, /admin/{})",
+              admin->local_host(), admin->local_port(), console ? ", /ui/" : "");
   }
   Config running = c;
   Server& api_server = **server;
@@ -354,11 +367,13 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     admin->stop();
     admin->join();
   }
+  if (console) console->stop();
   if (nats) nats->stop();      // fails writes still waiting for the log
   if (puller) puller->stop();  // a pull in flight ends within federation.timeout_ms
   blocking.join();
   if (auto f = store->flush(); !f) log->error("final flush failed: {}", f.error().to_string());
   admin.reset();
+  console.reset();
   razor.reset();
   pyzor.reset();
   udp.reset();

@@ -54,7 +54,9 @@ struct SharedState {
   Api* api = nullptr;
   NodeMetrics* metrics = nullptr;
   Config config;
-  bool admin = false;              // the admin listener (server.hpp)
+  bool admin = false;  // the admin listener (server.hpp)
+  // The web console's handler for /ui/ on the admin listener (unset: none).
+  UiHandler console;
   bool admin_elsewhere = false;    // API listener with an admin listener: no /metrics, /admin/
   bool tls_on = false;             // constant after create()
   std::atomic<bool> ready{false};  // /readyz
@@ -331,6 +333,12 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     std::string_view path = path_of(req_.target);
     const bool internal = path == "/metrics" || path.starts_with("/admin/");
     if (path == "/readyz") return done(readyz());
+    if (st_->admin && st_->console && (path == "/ui" || path.starts_with("/ui/"))) {
+      ui_.cookie = field("Cookie");
+      ui_.csrf_token = field("X-CSRF-Token");
+      ui_.if_none_match = field("If-None-Match");
+      return st_->console(req_, ui_, std::move(done));
+    }
     if (st_->admin ? !(internal || path == "/healthz") : (st_->admin_elsewhere && internal)) {
       return done(not_found());
     }
@@ -365,6 +373,7 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
     res_.result(static_cast<unsigned>(r.status));
     res_.set(http::field::content_type, r.content_type);
     if (!r.allow.empty()) res_.set(http::field::allow, r.allow);
+    for (const auto& [name, value] : r.headers) res_.insert(name, value);
     if (r.retry_after > 0) res_.set(http::field::retry_after, std::to_string(r.retry_after));
     if (!r.signature.empty()) {
       res_.set(
@@ -479,6 +488,7 @@ class Session : public ListenerConnection, public std::enable_shared_from_this<S
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
   HttpRequest req_;
+  BrowserFields ui_;  // the web console's fields of req_ (admin listener)
   std::string client_ip_;
   bool busy_ = false;
   bool keep_alive_ = true;
@@ -618,7 +628,7 @@ Result<std::unique_ptr<Server>> Server::create(const Config& config, Api& api,
 }
 
 Result<std::unique_ptr<Server>> Server::create_admin(const Config& config, Api& api,
-                                                     NodeMetrics& metrics) {
+                                                     NodeMetrics& metrics, UiHandler console) {
   std::unique_ptr<Server> server(new Server());
   auto impl = std::make_shared<Impl>();
   impl->st->api = &api;
@@ -626,6 +636,7 @@ Result<std::unique_ptr<Server>> Server::create_admin(const Config& config, Api& 
   impl->st->config = config;
   impl->st->config.threads = 1;
   impl->st->admin = true;
+  impl->st->console = std::move(console);
 
   TcpListener::Options o;
   o.name = "admin";

@@ -342,11 +342,18 @@ ServiceResult<storage::CheckOutcome> SignatureService::check(std::span<const sig
   // The verdict from the matches that decide (verdict.hpp: a url/1 match alone only without
   // fuzzy/1 in the message or with kUrlAttestedReporters reporters).
   decide_verdict(sigs, {config_.store.verdict_engines, config_.store.threshold}, &*out);
+  if (on_listed_match_) {
+    for (const auto& m : out->matches) {
+      if (lists(m)) on_listed_match_(m.id);
+    }
+  }
   return std::move(*out);
 }
 
-void SignatureService::count_checked(std::size_t messages, std::uint64_t signatures) {
+void SignatureService::count_checked(std::size_t messages, std::uint64_t signatures,
+                                     std::size_t spam) {
   metrics_.messages_checked.add(messages);
+  metrics_.messages_spam.add(spam);
   metrics_.signatures_checked.add(signatures);
 }
 

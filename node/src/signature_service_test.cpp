@@ -225,7 +225,7 @@ TEST_F(SignatureServiceTest, CheckAndState) {
   auto out = s.check(sigs);
   ASSERT_TRUE(out.has_value());
   EXPECT_TRUE(out->spam);
-  s.count_checked(1, sigs.size());
+  s.count_checked(1, sigs.size(), 0);
   EXPECT_EQ(metrics_.messages_checked.value(), 1u);
   EXPECT_EQ(metrics_.signatures_checked.value(), 1u);
   auto st = s.state();

@@ -120,6 +120,7 @@ class UdpCheckListener final : public DatagramListener {
     rep.results.reserve(req->messages.size());
     std::uint64_t nsigs = 0;
     std::size_t result = 0;
+    std::size_t spam = 0;
     for (const auto& sigs : req->messages) {
       nsigs += sigs.size();
       auto r = service_.check(sigs, "udp: ");  // the check core of /v1/check
@@ -132,13 +133,14 @@ class UdpCheckListener final : public DatagramListener {
       }
       udp::MessageResult m;
       m.spam = r->spam;
+      spam += r->spam ? 1 : 0;
       m.confidence = static_cast<std::uint8_t>(std::clamp(r->confidence, 0, 100));
       m.matches = engine_records(*r);
       rep.results.push_back(std::move(m));
     }
     if (result == 0) {
       messages_.add(req->messages.size());
-      service_.count_checked(req->messages.size(), nsigs);
+      service_.count_checked(req->messages.size(), nsigs, spam);
     }
     auto bytes = udp::encode_reply(rep, d.size());
     if (!bytes) {  // cannot happen for a decoded request; never send more than was received

@@ -67,4 +67,17 @@ void decide_verdict(std::span<const sigs::Signature> query, const VerdictPolicy&
   out->spam = any && out->confidence >= policy.threshold;
 }
 
+protocol::MessageVerdict message_verdict(storage::CheckOutcome out, std::string id) {
+  protocol::MessageVerdict v;
+  v.id = std::move(id);
+  v.verdict = out.spam ? protocol::Verdict::kSpam : protocol::Verdict::kNotSpam;
+  v.confidence = out.confidence;
+  v.matches.reserve(out.matches.size());
+  for (auto& x : out.matches) {
+    v.matches.push_back(
+        {x.engine, std::move(x.id), x.similarity, x.reports, x.revokes, x.confidence});
+  }
+  return v;
+}
+
 }  // namespace strop::node

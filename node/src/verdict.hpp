@@ -16,7 +16,9 @@
 #pragma once
 
 #include <span>
+#include <string>
 
+#include "protocol/messages.hpp"
 #include "sigs/signature.hpp"
 #include "storage/store.hpp"
 
@@ -37,5 +39,10 @@ bool match_decides(const storage::Match& m, std::span<const storage::Match> matc
 // never decides; the matches themselves are left as they are.
 void decide_verdict(std::span<const sigs::Signature> query, const VerdictPolicy& policy,
                     storage::CheckOutcome* out);
+
+// The wire verdict of one checked message (what POST /v1/check answers for it, and the web
+// console shows): verdict, confidence and every match, from the outcome of
+// SignatureService::check.
+protocol::MessageVerdict message_verdict(storage::CheckOutcome out, std::string id);
 
 }  // namespace strop::node

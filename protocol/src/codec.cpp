@@ -455,6 +455,25 @@ std::string encode(const CheckResponse& resp) {
   });
 }
 
+std::string encode_verdict_line(std::string_view name, const MessageVerdict& v) {
+  nlohmann::ordered_json j;  // fields in a fixed, readable order
+  j["name"] = std::string(name);
+  j["verdict"] = std::string(verdict_name(v.verdict));
+  j["spam"] = v.verdict == Verdict::kSpam;
+  j["confidence"] = v.confidence;
+  auto matches = nlohmann::ordered_json::array();
+  for (const auto& m : v.matches) {
+    matches.push_back({{"engine", std::string(sigs::engine_name(m.engine))},
+                       {"id", m.id},
+                       {"similarity", m.similarity},
+                       {"reports", m.reports},
+                       {"revokes", m.revokes},
+                       {"confidence", m.confidence}});
+  }
+  j["matches"] = std::move(matches);
+  return j.dump();
+}
+
 Result<CheckResponse> decode_check_response(std::string_view body) {
   return decode_response<CheckResponse>(body, [](const json& j) -> Result<CheckResponse> {
     auto results = decode_results<MessageVerdict>(j, read_verdict);

@@ -96,6 +96,16 @@ struct Config {
     std::string listen = "off";
   } admin;
 
+  // [console]: the operator web console on the admin listener under /ui/ (docs/console.md).
+  struct Console {
+    bool enabled = true;  // Default: on (it answers only on the admin listener, when set)
+    // A session unused this long is logged out. Default: 8 h.
+    std::int64_t session_idle_seconds = 8 * 3600;
+    std::int64_t max_sessions = 256;  // Default: 256 (the least recently used goes first)
+    // Failed logins allowed per source address per minute. Default: 10.
+    std::int64_t login_failures_per_minute = 10;
+  } console;
+
   // [udp]: the native binary UDP check listener (strop-udp/1, docs/protocol.md).
   struct Udp {
     // "ADDR:PORT" to answer strop-udp/1 checks on; "" or "off" switches it off; "auto": the

@@ -84,6 +84,8 @@ class FederationPuller {
   void stop();
   // Prometheus text of the per-peer figures.
   std::string render_metrics() const;
+  // The per-peer figures by peer name (the web console's Network page). Thread-safe.
+  std::map<std::string, PeerStats> peer_stats() const;
 
  private:
   void run();

@@ -19,6 +19,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "node/metrics.hpp"
 #include "node/signature_service.hpp"
@@ -37,6 +39,14 @@ struct HttpRequest {
   bool accept_gzip = false;    // Accept-Encoding accepts gzip (protocol::accepts_gzip)
 };
 
+// The header fields the web console reads (console.hpp), read on the admin listener only and
+// passed beside the HttpRequest ("" when absent).
+struct BrowserFields {
+  std::string cookie;         // Cookie
+  std::string csrf_token;     // X-CSRF-Token
+  std::string if_none_match;  // If-None-Match
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
@@ -47,9 +57,13 @@ struct HttpResponse {
   int api_error = 0;             // the ApiErrc value of an error response (metrics label); 0 = ok
   std::string signature;         // "X-Strop-Signature" of a feed response (docs/federation.md)
   std::string content_encoding;  // "Content-Encoding" of the body ("" = none)
+  // More header fields (the web console's Set-Cookie, ETag, Cache-Control, security headers).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 using Done = std::function<void(HttpResponse)>;
+// Answers the web console's requests (paths /ui and /ui/...).
+using UiHandler = std::function<void(const HttpRequest&, const BrowserFields&, Done)>;
 
 class Api {
  public:

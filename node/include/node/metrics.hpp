@@ -98,6 +98,7 @@ class NodeMetrics {
   Counter bad_requests;           // unparsable HTTP (cut off)
   Gauge connections_active;
   Counter messages_checked;
+  Counter messages_spam;  // checked messages answered spam (the console's hit rate)
   Counter signatures_checked;
   Counter signatures_reported;
   Counter signatures_revoked;
@@ -108,6 +109,11 @@ class NodeMetrics {
   std::uint64_t requests(Op op, std::size_t result) const {
     return requests_[static_cast<std::size_t>(op)][result].value();
   }
+
+  // The latency histogram of `op` (strop_request_duration_seconds{op}) and the writer's
+  // commit histogram (strop_writer_commit_duration_seconds), for the console's figures.
+  const Histogram& latency(Op op) const { return latency_[static_cast<std::size_t>(op)]; }
+  const Histogram& commit_latency() const { return commit_latency_; }
 
   // The full exposition: the counters above plus the store's gauges from `s`.
   std::string render(const storage::StoreStats& s) const;

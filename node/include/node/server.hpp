@@ -25,7 +25,8 @@
 // native API through Api::handle. The admin listener (create_admin(): admin.listen, plain
 // HTTP, one thread, no signals) passes only GET /metrics, /healthz and the admin API (paths
 // under /admin/, which the Api hands to admin_api.hpp) to the same Api; everything else is
-// 404 there, and with an admin listener configured the API listener answers /metrics and
+// 404 there (except /ui/, the web console, when create_admin() is given one), and with an
+// admin listener configured the API listener answers /metrics and
 // /admin/ with 404. Both answer GET /readyz themselves: 200 {"status":"ready"} once
 // set_ready(true) and until shutdown begins, else 503 (healthz, in the Api, says whether the
 // process is alive).
@@ -55,8 +56,10 @@ class Server {
   static Result<std::unique_ptr<Server>> create(const Config& config, Api& api,
                                                 NodeMetrics& metrics);
   // The admin listener on config.admin.listen (which must be enabled). Errors as create().
+  // `console`, when set, answers every path under /ui/ (the web console, console.hpp); the
+  // request comes with its BrowserFields (handlers.hpp).
   static Result<std::unique_ptr<Server>> create_admin(const Config& config, Api& api,
-                                                      NodeMetrics& metrics);
+                                                      NodeMetrics& metrics, UiHandler console = {});
 
   // What SIGHUP runs (API listener), on its first I/O thread. Set before run().
   void set_on_reload(std::function<void()> on_reload);

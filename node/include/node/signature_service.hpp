@@ -229,8 +229,13 @@ class SignatureService {
   // ("storage read failed"; logged with `what`).
   ServiceResult<storage::CheckOutcome> check(std::span<const sigs::Signature> sigs,
                                              std::string_view what = "");
-  // Counts answered native checks (messages and signatures) in NodeMetrics.
-  void count_checked(std::size_t messages, std::uint64_t signatures);
+  // Counts answered native checks (messages, signatures, messages found spam) in NodeMetrics.
+  void count_checked(std::size_t messages, std::uint64_t signatures, std::size_t spam);
+  // Called by check() with the id of every match that lists the message (the console's
+  // most-matched listed signatures). REQUIRES: before serving; must be thread-safe.
+  void set_on_listed_match(std::function<void(std::string_view)> f) {
+    on_listed_match_ = std::move(f);
+  }
   // Whether a report of these signatures can list the message (a deciding engine is there).
   bool listable(std::span<const sigs::Signature> sigs) const;
   // Records a report or revoke (durable before `done`); counts the signatures in NodeMetrics
@@ -282,8 +287,9 @@ class SignatureService {
   Clocks clocks_;
   Offload offload_;
   Fleet* fleet_ = nullptr;  // fleet mode when set (set before serving, then constant)
-  const FederationPuller* federation_ = nullptr;  // set before serving, then constant
-  FeedWaiters* feed_waiters_ = nullptr;           // set before serving, then constant
+  const FederationPuller* federation_ = nullptr;           // set before serving, then constant
+  FeedWaiters* feed_waiters_ = nullptr;                    // set before serving, then constant
+  std::function<void(std::string_view)> on_listed_match_;  // set before serving, then constant
   RateLimiter ip_limiter_;
   RateLimiter reporter_limiter_;
   RateLimiter register_limiter_;

@@ -44,6 +44,10 @@ Result<RegisterRequest> decode_register_request(std::string_view body, const Lim
 // only; the client's transport bounds the body size.
 
 std::string encode(const CheckResponse& resp);
+// One message's verdict as `strop check --json` prints it (and the node's web console shows
+// it): {"name","verdict","spam","confidence","matches":[{"engine","id","similarity",
+// "reports","revokes","confidence"}]}, one line without the newline.
+std::string encode_verdict_line(std::string_view name, const MessageVerdict& v);
 Result<CheckResponse> decode_check_response(std::string_view body);
 
 std::string encode(const VoteResponse& resp);
