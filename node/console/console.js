@@ -203,29 +203,34 @@
       const r = await api("reporters");
       const body = $("rep-table").tBodies[0]; body.replaceChildren();
       for (const p of r.reporters) {
-        const flags = [p.admin && "admin", p.disabled && "disabled", p.pinned && "pinned", p.vouched && "vouched", p.peer && "peer"].filter(Boolean).join(", ") || "-";
+        const flags = [p.admin && "admin", p.disabled && "disabled", p.pinned && "pinned",
+          p.open_registration ? "open registration" : "vouched", p.peer && "peer"].filter(Boolean).join(", ");
         const votes = p.corroborated + p.contradicted;
         const agree = votes ? (100 * p.corroborated / votes).toFixed(0) + " % of " + votes : "-";
-        const actions = el("td", {});
-        if (r.can_set_trust) {
-          const id = "trust-" + p.name;
-          const input = el("input", { id: id, class: "trust-input", type: "number", min: "0", max: "1", step: "0.05", value: String(p.trust) });
-          const set = el("button", { type: "button", class: "act set-trust", text: "Set trust" });
-          const tog = el("button", { type: "button", class: "act toggle", text: p.disabled ? "Enable" : "Disable" });
-          set.addEventListener("click", () => reporterAction("reporter/trust", { name: p.name, trust: Number(input.value) }));
-          tog.addEventListener("click", () => reporterAction("reporter/" + (p.disabled ? "enable" : "disable"), { name: p.name }));
-          set.disabled = tog.disabled = state.role !== "admin";
-          actions.append(el("label", { for: id, text: "Trust of " + p.name + " " , class: "note" }), input, set, tog);
-        } else {
-          actions.textContent = "-";
-        }
+        const id = "trust-" + p.name;
+        const input = el("input", { id: id, class: "trust-input", type: "number", min: "0", max: "1", step: "0.05", value: String(p.trust) });
+        const set = el("button", { type: "button", class: "act set-trust", text: "Set trust" });
+        const tog = el("button", { type: "button", class: "act toggle", text: p.disabled ? "Enable" : "Disable" });
+        set.addEventListener("click", () => reporterAction("reporter/trust", { name: p.name, trust: Number(input.value) }));
+        tog.addEventListener("click", () => reporterAction("reporter/" + (p.disabled ? "enable" : "disable"), { name: p.name }));
+        set.disabled = tog.disabled = state.role !== "admin";
+        const actions = el("td", {}, el("label", { for: id, text: "Trust of " + p.name + " ", class: "note" }), input, set, tog);
         body.append(el("tr", { "data-name": p.name }, el("td", { text: p.name }), el("td", { text: Number(p.trust).toFixed(3) }),
           el("td", { text: flags }), el("td", { text: fmt.int(p.reports) }), el("td", { text: fmt.int(p.revokes) }),
           el("td", { text: agree }), el("td", { text: fmt.time(p.last_active) }), actions));
       }
-      $("rep-note").textContent = r.can_set_trust ? "Trust changes go through the node's admin operations (the fleet's log in fleet mode)." :
-        "Setting trust and disabling reporters is not available in this build; use strop-node reporter.";
-      say(r.reporters.length + " reporters.");
+      $("rep-note").textContent = "Trust changes go through the node's admin operations (the fleet's log in fleet mode).";
+      // New registrations: open ones not vouched for yet, newest first (RFC 3339 sorts as text).
+      const regs = r.reporters.filter((p) => p.open_registration && !p.peer)
+        .sort((a, b) => String(b.created || "").localeCompare(String(a.created || "")));
+      const rb = $("reg-table").tBodies[0]; rb.replaceChildren();
+      for (const p of regs) {
+        rb.append(el("tr", { "data-name": p.name }, el("td", { text: p.name }), el("td", { text: fmt.time(p.created) }),
+          el("td", { text: Number(p.trust).toFixed(3) }), el("td", { text: fmt.int(p.reports) }),
+          el("td", { text: fmt.int(p.revokes) }), el("td", { text: fmt.time(p.last_active) })));
+      }
+      if (!regs.length) rb.append(el("tr", {}, el("td", { colspan: "6", text: "No open registration awaiting an operator." })));
+      say(r.reporters.length + " reporters, " + regs.length + " new registrations.");
     } catch (e) { say("Reporters: " + e.message, true); }
   }
   async function reporterAction(path, body) {

@@ -29,11 +29,6 @@ HttpResponse json_response(const nlohmann::ordered_json& j) {
   return r;
 }
 
-nlohmann::ordered_json time_json(storage::TimePoint t) {
-  std::string s = rfc3339(t);
-  return s.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s);
-}
-
 // A delete, allow or unallow, on the offload executor.
 void apply_write(SignatureService& service, Action action, const std::string& actor,
                  const sigs::Signature& s, const Done& done) {
@@ -135,6 +130,25 @@ void handle_reporter(SignatureService& service, const Route& route, const HttpRe
 
 namespace admin_internal {
 
+namespace {
+
+// When `rest` is an ID followed by one of `verbs` ("/allow", ...), makes `r` that verb's POST
+// route on the ID before it.
+template <std::size_t N>
+void take_verb(Route& r, std::string_view rest,
+               const std::pair<std::string_view, Action> (&verbs)[N]) {
+  for (const auto& [suffix, action] : verbs) {
+    if (rest.size() > suffix.size() && rest.ends_with(suffix)) {
+      r.id = rest.substr(0, rest.size() - suffix.size());
+      r.action = action;
+      r.method = "POST";
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 std::optional<Route> route_of(std::string_view path, std::string_view method) {
   if (path == kReportersPath) return Route{Action::kReporterList, {}, "GET"};
   if (path.starts_with(kReporterPrefix)) {
@@ -144,14 +158,7 @@ std::optional<Route> route_of(std::string_view path, std::string_view method) {
         {"/disable", Action::kReporterDisable},
         {"/enable", Action::kReporterEnable}};
     Route r{Action::kReporterShow, rest, "GET"};
-    for (const auto& [suffix, action] : kReporterVerbs) {
-      if (rest.size() > suffix.size() && rest.ends_with(suffix)) {
-        r.id = rest.substr(0, rest.size() - suffix.size());
-        r.action = action;
-        r.method = "POST";
-        break;
-      }
-    }
+    take_verb(r, rest, kReporterVerbs);
     if (r.id.empty()) return std::nullopt;
     return r;
   }
@@ -163,14 +170,7 @@ std::optional<Route> route_of(std::string_view path, std::string_view method) {
   r.id = rest;
   r.action = method == "DELETE" ? Action::kDelete : Action::kShow;
   r.method = method == "DELETE" ? "DELETE" : "GET";
-  for (const auto& [suffix, action] : kVerbs) {
-    if (rest.size() > suffix.size() && rest.ends_with(suffix)) {
-      r.id = rest.substr(0, rest.size() - suffix.size());
-      r.action = action;
-      r.method = "POST";
-      break;
-    }
-  }
+  take_verb(r, rest, kVerbs);
   if (r.id.empty()) return std::nullopt;
   return r;
 }
@@ -254,6 +254,11 @@ std::string rfc3339(storage::TimePoint t) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+nlohmann::ordered_json time_json(storage::TimePoint t) {
+  std::string s = rfc3339(t);
+  return s.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(s);
 }
 
 nlohmann::ordered_json signature_json(const SignatureView& v) {

@@ -63,5 +63,7 @@ nlohmann::ordered_json reporter_json(const storage::Reporter& r);
 
 // A time as RFC 3339 UTC ("2026-12-05T07:50:18Z"); "" for the epoch (unknown).
 std::string rfc3339(storage::TimePoint t);
+// The same as JSON: the string, or null for the epoch (unknown).
+nlohmann::ordered_json time_json(storage::TimePoint t);
 
 }  // namespace strop::node

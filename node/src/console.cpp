@@ -67,11 +67,6 @@ HttpResponse error_reply(int status, std::string message) {
   return json_reply(j, status);
 }
 
-Json time_json(storage::TimePoint t) {
-  std::string s = rfc3339(t);
-  return s.empty() ? Json(nullptr) : Json(s);
-}
-
 // The query parameter `name` of a target, percent-decoded ("" when absent or malformed).
 std::string query_param(std::string_view target, std::string_view name) {
   auto q = target.find('?');
@@ -404,27 +399,9 @@ struct Console::Impl {
     auto list = svc.list_reporters("", kMaxReportersShown);
     if (!list) return done(error_reply(503, list.error().message));
     auto a = Json::array();
-    for (const auto& r : *list) {
-      Json o;
-      o["name"] = r.name;
-      o["trust"] = r.trust;
-      o["base_trust"] = r.base_trust;
-      o["pinned"] = r.pinned;
-      o["admin"] = r.admin;
-      o["disabled"] = r.disabled;
-      o["vouched"] = r.vouched;
-      o["peer"] = r.peer;
-      o["created"] = time_json(r.created);
-      o["last_active"] = time_json(r.last_active);
-      o["reports"] = r.reports;
-      o["revokes"] = r.revokes;
-      o["corroborated"] = r.corroborated;
-      o["contradicted"] = r.contradicted;
-      a.push_back(std::move(o));
-    }
+    for (const auto& r : *list) a.push_back(reporter_json(r));
     Json j;
     j["reporters"] = std::move(a);
-    j["can_set_trust"] = true;
     done(json_reply(j));
   }
 

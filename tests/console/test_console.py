@@ -31,7 +31,8 @@ import node_harness as h  # noqa: E402
 STROP = ""
 OUT = ""
 CORPUS = "/work/shared/corpus/spam"
-CONFIG = "[rate_limit]\nip_per_second = 0\nreporter_per_second = 0\n"
+CONFIG = ("[rate_limit]\nip_per_second = 0\nreporter_per_second = 0\n"
+          "[api]\nopen_registration = true\n")
 PASSWORD = "correct horse battery staple"
 
 
@@ -138,6 +139,10 @@ class ConsoleTest(unittest.TestCase):
                                 "--no-progress", cls.spam], capture_output=True, text=True,
                                timeout=60, env=cls.env)
             assert r.returncode == 0, r.stderr
+        # One reporter that registered itself (open registration): a new registration.
+        r = subprocess.run([STROP, "--node", cls.node.url, "register", "--user", "newcomer"],
+                           capture_output=True, text=True, timeout=60, env=cls.env)
+        assert r.returncode == 0, r.stderr
         r = subprocess.run([STROP, "--node", cls.node.url, "check", "--json", cls.spam],
                            capture_output=True, text=True, timeout=60, env=cls.env)
         cls.cli_verdict = json.loads(r.stdout)
@@ -300,6 +305,10 @@ class ConsoleTest(unittest.TestCase):
         self.visit("reporters", "rep-table")
         self.record_perf("reporters")
         self.wait(lambda d: "trusted0" in self.by_id("rep-table").text, "reporters listed")
+        # The self-registered reporter is listed as a new registration; the vouched ones not.
+        regs = self.by_id("reg-table").text
+        self.assertIn("newcomer", regs)
+        self.assertNotIn("trusted0", regs)
         # Set trust, then disable, through the node's admin operations; verified by the CLI.
         self.by_id("trust-trusted1").clear()
         self.by_id("trust-trusted1").send_keys("0.25")
