@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "base/base64.hpp"
+#include "base/bytes.hpp"
 #include "base/hex.hpp"
 
 namespace strop::protocol::udp {
@@ -18,57 +19,11 @@ bool hex_engine(sigs::Engine e) {
          e == sigs::Engine::kFuzzy || e == sigs::Engine::kPyzor;
 }
 
-// A bounds-checked reader over untrusted bytes.
-class Reader {
- public:
-  explicit Reader(std::string_view s) : s_(s) {}
-  std::size_t left() const { return s_.size() - pos_; }
-  bool u8(std::uint8_t* v) {
-    if (left() < 1) return false;
-    *v = static_cast<std::uint8_t>(s_[pos_++]);
-    return true;
-  }
-  bool u16(std::uint16_t* v) {
-    if (left() < 2) return false;
-    *v = static_cast<std::uint16_t>((byte(0) << 8) | byte(1));
-    pos_ += 2;
-    return true;
-  }
-  bool u32(std::uint32_t* v) {
-    if (left() < 4) return false;
-    *v = (static_cast<std::uint32_t>(byte(0)) << 24) | (static_cast<std::uint32_t>(byte(1)) << 16) |
-         (static_cast<std::uint32_t>(byte(2)) << 8) | static_cast<std::uint32_t>(byte(3));
-    pos_ += 4;
-    return true;
-  }
-  bool bytes(std::size_t n, std::string_view* out) {
-    if (left() < n) return false;
-    *out = s_.substr(pos_, n);
-    pos_ += n;
-    return true;
-  }
-
- private:
-  std::uint8_t byte(std::size_t k) const { return static_cast<std::uint8_t>(s_[pos_ + k]); }
-  std::string_view s_;
-  std::size_t pos_ = 0;
-};
-
-void put_u8(std::string* out, std::uint8_t v) { out->push_back(static_cast<char>(v)); }
-void put_u16(std::string* out, std::uint16_t v) {
-  out->push_back(static_cast<char>(v >> 8));
-  out->push_back(static_cast<char>(v & 0xff));
-}
-void put_u32(std::string* out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out->push_back(static_cast<char>((v >> shift) & 0xff));
-}
-
-void put_header(std::string* out, std::uint8_t op) {
-  out->push_back(static_cast<char>(kMagic[0]));
-  out->push_back(static_cast<char>(kMagic[1]));
-  put_u8(out, kVersion);
-  put_u8(out, op);
+void put_header(ByteWriter* w, std::uint8_t op) {
+  w->u8(kMagic[0]);
+  w->u8(kMagic[1]);
+  w->u8(kVersion);
+  w->u8(op);
 }
 
 Error malformed(std::string why) {
@@ -85,18 +40,18 @@ std::optional<std::string> text_value(sigs::Engine e, std::string_view raw) {
 }
 
 // Text value -> binary; false when the text is not a valid value of the engine.
-bool binary_value(const sigs::Signature& s, std::string* out) {
+bool binary_value(const sigs::Signature& s, ByteWriter* w) {
   std::size_t n = value_bytes(s.engine);
   if (hex_engine(s.engine)) {
     // Lower-case only: a signature value has one spelling.
     if (s.value.size() != 2 * n || !is_lower_hex(s.value)) return false;
     auto bytes = hex_decode(s.value);
     if (!bytes) return false;
-    out->append(*bytes);
+    w->raw(*bytes);
     return true;
   }
   if (s.value.size() != n || !std::all_of(s.value.begin(), s.value.end(), razor_char)) return false;
-  out->append(s.value);
+  w->raw(s.value);
   return true;
 }
 
@@ -121,7 +76,7 @@ Result<CheckRequest> decode_request(std::string_view datagram, const Limits& lim
         Errc::kLimitExceeded,
         "strop-udp: datagram larger than " + std::to_string(limits.max_datagram_bytes) + " bytes");
   }
-  Reader r(datagram);
+  ByteReader r(datagram);
   std::uint8_t m0 = 0, m1 = 0, version = 0, op = 0;
   std::uint16_t count = 0;
   CheckRequest req;
@@ -157,7 +112,7 @@ Result<CheckRequest> decode_request(std::string_view datagram, const Limits& lim
       auto engine = sigs::engine_from_number(eb);
       if (!engine) return malformed("unknown engine " + std::to_string(eb));
       std::string_view raw;
-      if (!r.bytes(value_bytes(*engine), &raw)) return malformed("truncated");
+      if (!r.view(value_bytes(*engine), &raw)) return malformed("truncated");
       auto text = text_value(*engine, raw);
       if (!text)
         return malformed("bad value for engine " + std::string(sigs::engine_name(*engine)));
@@ -172,25 +127,25 @@ Result<std::string> encode_request(const CheckRequest& request) {
   if (request.messages.empty() || request.messages.size() > 0xffff) {
     return make_error(Errc::kInvalidArgument, "strop-udp: a request needs 1..65535 messages");
   }
-  std::string out;
-  out.reserve(kRequestHeaderBytes + request.messages.size() * 200);
-  put_header(&out, kOpCheck);
-  put_u32(&out, request.request_id);
-  put_u16(&out, static_cast<std::uint16_t>(request.messages.size()));
+  ByteWriter w;
+  w.out().reserve(kRequestHeaderBytes + request.messages.size() * 200);
+  put_header(&w, kOpCheck);
+  w.u32(request.request_id);
+  w.u16(static_cast<std::uint16_t>(request.messages.size()));
   for (const auto& msg : request.messages) {
     if (msg.empty() || msg.size() > 0xff) {
       return make_error(Errc::kInvalidArgument, "strop-udp: a message needs 1..255 signatures");
     }
-    put_u8(&out, static_cast<std::uint8_t>(msg.size()));
+    w.u8(static_cast<std::uint8_t>(msg.size()));
     for (const auto& s : msg) {
-      put_u8(&out, static_cast<std::uint8_t>(s.engine));
-      if (!binary_value(s, &out)) {
+      w.u8(static_cast<std::uint8_t>(s.engine));
+      if (!binary_value(s, &w)) {
         return make_error(Errc::kInvalidArgument, "strop-udp: bad value for engine " +
                                                       std::string(sigs::engine_name(s.engine)));
       }
     }
   }
-  return out;
+  return std::move(w.out());
 }
 
 Result<std::string> encode_reply(const CheckReply& reply, std::size_t max_bytes) {
@@ -211,31 +166,31 @@ Result<std::string> encode_reply(const CheckReply& reply, std::size_t max_bytes)
     keep[i] = take;
     budget -= take;
   }
-  std::string out;
-  out.reserve(max_bytes);
-  put_header(&out, kOpCheckReply);
-  put_u32(&out, reply.request_id);
-  put_u8(&out, static_cast<std::uint8_t>(reply.status));
-  put_u8(&out, flags);
-  put_u16(&out, static_cast<std::uint16_t>(nmsgs));
+  ByteWriter w;
+  w.out().reserve(max_bytes);
+  put_header(&w, kOpCheckReply);
+  w.u32(reply.request_id);
+  w.u8(static_cast<std::uint8_t>(reply.status));
+  w.u8(flags);
+  w.u16(static_cast<std::uint16_t>(nmsgs));
   for (std::size_t i = 0; i < nmsgs; ++i) {
     const auto& m = reply.results[i];
-    put_u8(&out, m.spam ? 1 : 0);
-    put_u8(&out, std::min<std::uint8_t>(m.confidence, 100));
-    put_u8(&out, static_cast<std::uint8_t>(keep[i]));
+    w.u8(m.spam ? 1 : 0);
+    w.u8(std::min<std::uint8_t>(m.confidence, 100));
+    w.u8(static_cast<std::uint8_t>(keep[i]));
     for (std::size_t k = 0; k < keep[i]; ++k) {
       const auto& x = m.matches[k];
-      put_u8(&out, static_cast<std::uint8_t>(x.engine));
-      put_u8(&out, std::min<std::uint8_t>(x.similarity, 100));
-      put_u16(&out, x.reports);
-      put_u16(&out, x.revokes);
+      w.u8(static_cast<std::uint8_t>(x.engine));
+      w.u8(std::min<std::uint8_t>(x.similarity, 100));
+      w.u16(x.reports);
+      w.u16(x.revokes);
     }
   }
-  return out;
+  return std::move(w.out());
 }
 
 Result<CheckReply> decode_reply(std::string_view datagram) {
-  Reader r(datagram);
+  ByteReader r(datagram);
   std::uint8_t m0 = 0, m1 = 0, version = 0, op = 0, status = 0;
   std::uint16_t count = 0;
   CheckReply rep;

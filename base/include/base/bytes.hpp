@@ -1,5 +1,5 @@
 // bytes.hpp: big-endian byte writer and bounds-checked reader for the binary wire formats
-// (protocol/fleet_event, protocol/feed).
+// (protocol/fleet_event, protocol/feed, protocol/udp_wire).
 //
 // ByteWriter appends to a string it owns; ByteReader reads from a view it does not own (the
 // bytes must outlive it) and returns false, never reads past the end, when input runs out.
@@ -83,6 +83,14 @@ class ByteReader {
     pos_ += n;
     return true;
   }
+  // The next n bytes as a view into the input (valid while the input is).
+  bool view(std::size_t n, std::string_view* out) {
+    if (n > in_.size() - pos_) return false;
+    *out = in_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+  std::size_t left() const { return in_.size() - pos_; }
   bool done() const { return pos_ == in_.size(); }
 
  private:
