@@ -287,6 +287,15 @@
         const f = n.fleet;
         out.push(el("h3", { text: "Fleet" }), el("p", { id: "net-mode", text: "Fleet member " + f.node_id + ": log " + (f.connected ? "connected" : "NOT connected") +
           ", applied sequence " + f.applied_sequence + " of " + f.head_sequence + " (lag " + f.lag + "), " + f.publish_failures + " publish failures, " + f.gaps + " gaps." }));
+        // Every member, from the beats each one announces on the cluster every second.
+        const mt = el("table", { id: "fleet-members", class: "grid" }, el("thead", {}, el("tr", {}, ...["Member", "Applied sequence", "Lag (events)", "Last heard"].map((h) => el("th", { scope: "col", text: h })))));
+        const mb = el("tbody", {});
+        for (const m of f.members || []) {
+          mb.append(el("tr", { "data-member": m.id }, el("td", { text: m.id + (m.self ? " (this node)" : "") }), el("td", { text: String(m.applied_sequence) }),
+            el("td", { text: String(m.lag) }), el("td", { text: Number(m.age_seconds).toFixed(1) + " s ago" })));
+        }
+        if (!(f.members || []).length) mb.append(el("tr", {}, el("td", { colspan: "4", text: "No member heard yet (beats arrive every second)." })));
+        mt.append(mb); out.push(mt);
       }
       if (n.federation) {
         out.push(el("h3", { text: "Federation: site " + n.federation.site }));

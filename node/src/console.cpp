@@ -423,6 +423,17 @@ struct Console::Impl {
       f["published"] = fm.published.value();
       f["publish_failures"] = fm.publish_failures.value();
       f["gaps"] = fm.gaps.value();
+      auto members = Json::array();
+      for (const auto& m : fleet->members()) {
+        Json o;
+        o["id"] = m.id;
+        o["applied_sequence"] = m.applied;
+        o["lag"] = m.lag;
+        o["age_seconds"] = m.age_seconds;
+        o["self"] = m.self;
+        members.push_back(std::move(o));
+      }
+      f["members"] = std::move(members);
       j["fleet"] = std::move(f);
     }
     if (federation != nullptr) {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <random>
@@ -319,6 +320,75 @@ void Fleet::on_event(std::uint64_t seq, std::string_view bytes) {
   }
   const bool mine = event->origin == opt_.origin;
   offer(logged_write(seq, *event), mine, event->request);
+}
+
+std::string Fleet::beat() {
+  protocol::FleetBeat b;
+  b.origin = opt_.origin;
+  b.applied = store_.applied_sequence();
+  b.head = static_cast<std::uint64_t>(std::max<std::int64_t>(0, metrics_.head_sequence.value()));
+  auto bytes = protocol::encode_fleet_beat(b);
+  return bytes ? std::move(*bytes) : std::string();
+}
+
+void Fleet::on_beat(std::string_view bytes) {
+  auto b = protocol::decode_fleet_beat(bytes);
+  if (!b) return;
+  const std::int64_t now = mono_ns_();
+  MutexLock lk(&members_mu_);
+  auto it = members_.find(b->origin);
+  if (it == members_.end() && members_.size() >= kMaxFleetMembers) {
+    // Full: the member heard longest ago makes room (a departed one, usually).
+    auto oldest = std::min_element(
+        members_.begin(), members_.end(),
+        [](const auto& x, const auto& y) { return x.second.at_ns < y.second.at_ns; });
+    members_.erase(oldest);
+  }
+  members_[b->origin] = Heard{b->applied, b->head, now};
+}
+
+std::vector<FleetMemberStatus> Fleet::members() {
+  const std::int64_t now = mono_ns_();
+  const std::int64_t ttl = std::chrono::nanoseconds(kFleetMemberTtl).count();
+  std::vector<FleetMemberStatus> out;
+  std::uint64_t head = 0;
+  MutexLock lk(&members_mu_);
+  for (auto it = members_.begin(); it != members_.end();) {
+    if (now - it->second.at_ns > ttl) {
+      it = members_.erase(it);
+      continue;
+    }
+    head = std::max({head, it->second.head, it->second.applied});
+    ++it;
+  }
+  for (const auto& [id, h] : members_) {
+    FleetMemberStatus m;
+    m.id = id;
+    m.applied = h.applied;
+    m.lag = head > h.applied ? head - h.applied : 0;
+    m.age_seconds = static_cast<double>(now - h.at_ns) / 1e9;
+    m.self = id == opt_.origin;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::string Fleet::render_member_metrics() {
+  auto list = members();
+  std::string out;
+  auto family = [&](const char* name, const char* help, auto value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
+    for (const auto& m : list) out += fmt::format("{}{{member=\"{}\"}} {}\n", name, m.id, value(m));
+  };
+  family("strop_fleet_member_applied_sequence",
+         "Last log sequence a fleet member applied (its beats).",
+         [](const FleetMemberStatus& m) { return m.applied; });
+  family("strop_fleet_member_lag_events",
+         "Events a fleet member has not applied yet, from its beats.",
+         [](const FleetMemberStatus& m) { return m.lag; });
+  family("strop_fleet_member_age_seconds", "Seconds since a fleet member's last beat arrived here.",
+         [](const FleetMemberStatus& m) { return m.age_seconds; });
+  return out;
 }
 
 std::uint64_t Fleet::next_sequence() {

@@ -148,6 +148,7 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
     if (stopped_.exchange(true)) return;
     if (supervisor_.joinable()) supervisor_.join();
     sub_.reset();
+    beats_sub_.reset();
     // No publish is acknowledged after this: fail what waits for one.
     std::map<std::string, PublishDone> inflight;
     {
@@ -273,7 +274,40 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
     }
   }
 
+  static void on_beat(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) noexcept {
+    MsgPtr owned(msg);
+    try {
+      auto* self = static_cast<NatsFleetImpl*>(closure);
+      if (self->stopped_) return;
+      const char* data = natsMsg_GetData(msg);
+      int len = natsMsg_GetDataLength(msg);
+      if (data == nullptr || len <= 0) return;
+      self->fleet_.on_beat(std::string_view(data, static_cast<std::size_t>(len)));
+    } catch (const std::exception& e) {
+      logger()->error("fleet: member beat handler: {}", e.what());
+    } catch (...) {
+    }
+  }
+
   // ---- supervisor thread
+
+  // Every member publishes its beat on core NATS (not stored in the stream) at
+  // <subject>.members and listens to everyone's, its own included (Fleet::members).
+  void announce() {
+    const std::string subject = cfg_.subject + ".members";
+    if (!beats_sub_) {
+      natsSubscription* raw = nullptr;
+      if (natsConnection_Subscribe(&raw, nc_.get(), subject.c_str(), &on_beat, this) != NATS_OK) {
+        return;
+      }
+      beats_sub_.reset(raw);
+    }
+    const std::string beat = fleet_.beat();
+    if (!beat.empty()) {
+      (void)natsConnection_Publish(nc_.get(), subject.c_str(), beat.data(),
+                                   static_cast<int>(beat.size()));
+    }
+  }
   bool ensure_stream() {
     jsOptions o;
     jsOptions_Init(&o);
@@ -359,6 +393,7 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
           if (now >= next_info) {
             next_info = now + kInfoEvery;
             refresh_head();
+            announce();
             // An ordered consumer recreates itself after missed heartbeats; this is the
             // backstop when it does not (e.g. the whole NATS cluster restarted).
             const std::uint64_t next = fleet_.next_sequence();
@@ -391,7 +426,8 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
   OptionsPtr opts_;
   ConnectionPtr nc_;
   JsPtr js_;
-  SubscriptionPtr sub_;  // supervisor thread only
+  SubscriptionPtr sub_;        // supervisor thread only
+  SubscriptionPtr beats_sub_;  // supervisor thread only (reset by stop() after the join)
   std::thread supervisor_;
   std::atomic<bool> stopped_{false};
   std::atomic<bool> stream_ready_{false};

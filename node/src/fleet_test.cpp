@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <future>
@@ -289,6 +290,53 @@ TEST(Fleet, LoggedWriteCarriesTheAcceptanceTime) {
   EXPECT_EQ(lv.request.now.time_since_epoch().count(), 1'700'000'123);
   ASSERT_TRUE(lv.request.replay);
   EXPECT_EQ(lv.request.replay->expires.time_since_epoch().count(), 1'700'000'400);
+}
+
+TEST(Fleet, MembersAreListedFromTheirBeatsWithLagAndForgottenWhenSilent) {
+  TempDir dir;
+  MemoryLog log;
+  std::atomic<std::int64_t> mono{1'000'000'000};
+  Node a(dir.sub("a"), "a", log, [&mono] { return mono.load(); });
+  EXPECT_TRUE(a.fleet.members().empty());
+  a.fleet.on_beat(a.fleet.beat());  // its own beat comes back from the cluster too
+  a.fleet.on_beat(*protocol::encode_fleet_beat({"b", 90, 100}));
+  a.fleet.on_beat(*protocol::encode_fleet_beat({"c", 100, 100}));
+  a.fleet.on_beat("not a beat");  // ignored
+  auto m = a.fleet.members();
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0].id, "a");
+  EXPECT_TRUE(m[0].self);
+  EXPECT_EQ(m[0].lag, 100u);  // applied nothing of the 100 the others saw
+  EXPECT_EQ(m[1].id, "b");
+  EXPECT_EQ(m[1].applied, 90u);
+  EXPECT_EQ(m[1].lag, 10u);
+  EXPECT_EQ(m[2].lag, 0u);
+  const std::string metrics = a.fleet.render_member_metrics();
+  EXPECT_NE(metrics.find("strop_fleet_member_lag_events{member=\"b\"} 10\n"), std::string::npos)
+      << metrics;
+  // Silent for longer than kFleetMemberTtl: forgotten; a later beat lists it again.
+  mono += std::chrono::nanoseconds(kFleetMemberTtl).count() / 2;
+  a.fleet.on_beat(*protocol::encode_fleet_beat({"c", 100, 100}));
+  mono += std::chrono::nanoseconds(kFleetMemberTtl).count() / 2 + 1;
+  m = a.fleet.members();
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].id, "c");
+  EXPECT_NEAR(m[0].age_seconds, 15.0, 0.01);
+}
+
+TEST(Fleet, TheMemberTableIsBounded) {
+  TempDir dir;
+  MemoryLog log;
+  std::atomic<std::int64_t> mono{1};
+  Node a(dir.sub("a"), "a", log, [&mono] { return mono.load(); });
+  for (std::size_t i = 0; i < kMaxFleetMembers + 10; ++i) {
+    ++mono;
+    a.fleet.on_beat(*protocol::encode_fleet_beat({"m" + std::to_string(i), i, i}));
+  }
+  auto m = a.fleet.members();
+  EXPECT_EQ(m.size(), kMaxFleetMembers);
+  // The ones heard longest ago made room.
+  EXPECT_TRUE(std::none_of(m.begin(), m.end(), [](const auto& x) { return x.id == "m0"; }));
 }
 
 }  // namespace

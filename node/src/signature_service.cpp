@@ -499,7 +499,10 @@ ServiceResult<storage::FeedPage> SignatureService::read_feed(std::uint64_t after
 std::string SignatureService::render_metrics() {
   auto stats = store_.stats();
   std::string out = metrics_.render(stats);
-  if (fleet_ != nullptr) out += render_fleet_metrics(fleet_->metrics(), stats.applied_sequence);
+  if (fleet_ != nullptr) {
+    out += render_fleet_metrics(fleet_->metrics(), stats.applied_sequence);
+    out += fleet_->render_member_metrics();
+  }
   if (federation_ != nullptr) out += federation_->render_metrics();
   return out;
 }

@@ -322,4 +322,33 @@ Result<FleetEvent> decode_fleet_event(std::string_view bytes) {
   return e;
 }
 
+Result<std::string> encode_fleet_beat(const FleetBeat& b) {
+  if (b.origin.empty()) return make_error(Errc::kInvalidArgument, "fleet beat: empty origin");
+  Writer w;
+  w.raw(kFleetBeatMagic);
+  STROP_TRY(write_short(w, b.origin, kMaxFleetOrigin, "origin"));
+  w.u64(b.applied);
+  w.u64(b.head);
+  return std::move(w.out());
+}
+
+Result<FleetBeat> decode_fleet_beat(std::string_view bytes) {
+  if (bytes.size() > kMaxFleetBeat) return make_error(Errc::kLimitExceeded, "fleet beat: too long");
+  if (!bytes.starts_with(kFleetBeatMagic))
+    return make_error(Errc::kMalformed, "fleet beat: bad magic");
+  Reader r(bytes.substr(kFleetBeatMagic.size()));
+  FleetBeat b;
+  auto origin = read_short(r, kMaxFleetOrigin, "origin");
+  if (!origin) return origin.error();
+  b.origin = std::move(*origin);
+  for (char c : b.origin) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return make_error(Errc::kMalformed, "fleet beat: origin outside [A-Za-z0-9._-]");
+  }
+  if (!r.u64(&b.applied) || !r.u64(&b.head)) return truncated();
+  if (!r.done()) return make_error(Errc::kMalformed, "fleet beat: trailing bytes");
+  return b;
+}
+
 }  // namespace strop::protocol

@@ -122,5 +122,28 @@ TEST(FleetEvent, EncodeRefusesOverLimits) {
   EXPECT_FALSE(encode_fleet_event(no_origin).ok());
 }
 
+TEST(FleetBeat, RoundTripsAndRefusesWhatIsNotABeat) {
+  FleetBeat b{"node-a.example", 41, 42};
+  auto bytes = encode_fleet_beat(b);
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(bytes->size(), 4u + 1 + b.origin.size() + 16);
+  EXPECT_TRUE(bytes->starts_with(kFleetBeatMagic));
+  auto back = decode_fleet_beat(*bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, b);
+  EXPECT_EQ(decode_fleet_beat(bytes->substr(0, bytes->size() - 1)).error().code,
+            Errc::kMalformed);                                                // truncated
+  EXPECT_EQ(decode_fleet_beat(*bytes + "x").error().code, Errc::kMalformed);  // trailing
+  EXPECT_EQ(decode_fleet_beat("SFD1" + bytes->substr(4)).error().code, Errc::kMalformed);
+  // An origin that could break a metrics label or a log line is refused.
+  auto evil = encode_fleet_beat(FleetBeat{"a\"}\n", 1, 1});
+  ASSERT_TRUE(evil);
+  EXPECT_EQ(decode_fleet_beat(*evil).error().code, Errc::kMalformed);
+  EXPECT_FALSE(encode_fleet_beat(FleetBeat{"", 1, 1}));
+  EXPECT_FALSE(encode_fleet_beat(FleetBeat{std::string(kMaxFleetOrigin + 1, 'a'), 1, 1}));
+  EXPECT_EQ(decode_fleet_beat(std::string(kMaxFleetBeat + 1, 'S')).error().code,
+            Errc::kLimitExceeded);
+}
+
 }  // namespace
 }  // namespace strop::protocol

@@ -167,8 +167,10 @@ class NatsCluster:
 
 
 def metric(node, name):
-    """The value of one unlabelled series of the node's /metrics (None when absent)."""
-    c = node.client(timeout=5)
+    """The value of one unlabelled series of the node's /metrics (None when absent). /metrics
+    is on the admin listener when the node has one."""
+    port = getattr(node, "ports", {}).get("admin")
+    c = node_harness.Client(port, timeout=5) if port else node.client(timeout=5)
     try:
         r = c.get("/metrics")
     finally:

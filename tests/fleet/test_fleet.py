@@ -72,6 +72,25 @@ class FleetTest(unittest.TestCase):
         self.fleet.wait_converged()
         counts = {self.fleet.stats(n)["signatures"] for n in self.fleet.nodes}
         self.assertEqual(len(counts), 1, counts)
+        # Every member lists every other from their beats, with the applied sequence each one
+        # reports and no lag once converged (strop_fleet_member_*; the console's Network page).
+        applied = {"node" + x: int(fh.metric(n, "strop_fleet_applied_sequence"))
+                   for x, n in zip("abc", self.fleet.nodes)}
+
+        def members(n):
+            cl = n.client(timeout=5)
+            try:
+                body = cl.get("/metrics").body.decode()
+            finally:
+                cl.close()
+            seen = dict(re.findall(r'^strop_fleet_member_applied_sequence\{member="([^"]+)"\} (\d+)$',
+                                   body, re.M))
+            lag = dict(re.findall(r'^strop_fleet_member_lag_events\{member="([^"]+)"\} (\d+)$',
+                                  body, re.M))
+            return {k: int(v) for k, v in seen.items()}, {k: int(v) for k, v in lag.items()}
+        for x, n in zip("abc", self.fleet.nodes):
+            fh.wait_until(lambda n=n: members(n) == (applied, dict.fromkeys(applied, 0)), 10,
+                          "every member's beat at node" + x)
         # A member's store refuses local admin writes (they would diverge): exit 77.
         p = b.cli("reporter", "set-trust", "postmaster", "0.5", check=False)
         self.assertEqual(p.returncode, 77, p.stderr)

@@ -1,6 +1,6 @@
-// libFuzzer target: the fleet's replicated-log event (protocol/fleet_event.hpp). Invariants:
-// decode never crashes and respects the named limits; an event that decodes re-encodes to
-// exactly the same bytes and decodes again to an equal event.
+// libFuzzer target: the fleet's replicated-log event and member beat (protocol/fleet_event.hpp).
+// Invariants: decode never crashes and respects the named limits; an event or beat that
+// decodes re-encodes to exactly the same bytes, and an event decodes again to an equal event.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -13,6 +13,12 @@ using namespace strop::protocol;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
+  // The member beat shares the fleet's subject space: whatever decodes re-encodes exactly.
+  if (auto b = decode_fleet_beat(in); b.ok()) {
+    if (b->origin.empty() || b->origin.size() > kMaxFleetOrigin) std::abort();
+    auto again = encode_fleet_beat(*b);
+    if (!again.ok() || *again != in) std::abort();
+  }
   auto e = decode_fleet_event(in);
   if (!e.ok()) return 0;
   if (e->origin.empty() || e->origin.size() > kMaxFleetOrigin) std::abort();

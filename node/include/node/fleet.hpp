@@ -72,6 +72,18 @@ struct FleetMetrics {
 // sequence, lag, publish and write latency, counters.
 std::string render_fleet_metrics(const FleetMetrics& m, std::uint64_t applied_sequence);
 
+// One fleet member as its beats describe it (Fleet::members).
+struct FleetMemberStatus {
+  std::string id;
+  std::uint64_t applied = 0;  // its last applied log sequence
+  std::uint64_t lag = 0;      // the highest head any member reported, minus `applied`
+  double age_seconds = 0;     // since its last beat arrived here
+  bool self = false;          // this node
+};
+// Members kept (the most recently heard win) and how long one stays listed without a beat.
+inline constexpr std::size_t kMaxFleetMembers = 64;
+inline constexpr std::chrono::seconds kFleetMemberTtl{30};
+
 struct FleetOptions {
   std::string origin;  // this node's id in the events (1..protocol::kMaxFleetOrigin bytes)
   std::chrono::milliseconds publish_timeout{5000};
@@ -115,6 +127,16 @@ class Fleet {
   // from next_sequence(), which this call resets to the store's applied sequence + 1.
   bool take_resync() EXCLUDES(apply_mu_);
 
+  // ---- members (every node announces its progress on core NATS; docs/fleet.md)
+  // This node's beat: its id, applied sequence and the stream head as last seen.
+  std::string beat();
+  // A beat received from the cluster (this node's own included); a malformed one is ignored.
+  void on_beat(std::string_view bytes) EXCLUDES(members_mu_);
+  // The members heard within kFleetMemberTtl, by id.
+  std::vector<FleetMemberStatus> members() EXCLUDES(members_mu_);
+  // strop_fleet_member_applied_sequence / _lag_events / _age_seconds{member="ID"}.
+  std::string render_member_metrics();
+
   // ---- supervision
   // Fails every pending write whose deadline passed (kUnavailable).
   void expire_pending();
@@ -147,6 +169,14 @@ class Fleet {
   // Starts at a random number per Fleet (a restart never reuses an earlier one's).
   std::uint64_t next_request_ GUARDED_BY(mu_) = 0;
   std::map<std::uint64_t, Pending> pending_ GUARDED_BY(mu_);
+
+  struct Heard {
+    std::uint64_t applied = 0;
+    std::uint64_t head = 0;
+    std::int64_t at_ns = 0;
+  };
+  Mutex members_mu_;
+  std::map<std::string, Heard, std::less<>> members_ GUARDED_BY(members_mu_);
 
   Mutex apply_mu_;
   std::uint64_t next_seq_ GUARDED_BY(apply_mu_) = 0;  // 0: not read from the store yet

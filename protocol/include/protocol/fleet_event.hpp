@@ -129,4 +129,25 @@ Result<std::string> encode_fleet_event(const FleetEvent& e);
 // version than this node understands: the node must be upgraded, not skip it).
 Result<FleetEvent> decode_fleet_event(std::string_view bytes);
 
+// ---- member beats: each fleet node announces, every few seconds, on core NATS (not in the
+// stream), how far it has applied the log, so that every member can show every other's lag
+// (docs/fleet.md "Observability"). Bytes: "SFM1", origin (u8 length + 1..kMaxFleetOrigin
+// bytes of [A-Za-z0-9._-]), applied sequence (u64), stream head as that node last saw it
+// (u64); big-endian.
+inline constexpr std::string_view kFleetBeatMagic = "SFM1";
+inline constexpr std::size_t kMaxFleetBeat = 4 + 1 + kMaxFleetOrigin + 8 + 8;
+
+struct FleetBeat {
+  std::string origin;
+  std::uint64_t applied = 0;
+  std::uint64_t head = 0;
+  friend bool operator==(const FleetBeat&, const FleetBeat&) = default;
+};
+
+// Errors: kInvalidArgument (empty origin), kLimitExceeded (origin over kMaxFleetOrigin).
+Result<std::string> encode_fleet_beat(const FleetBeat& b);
+// Errors: kMalformed (bad magic, truncated, trailing bytes, empty origin or another
+// character), kLimitExceeded.
+Result<FleetBeat> decode_fleet_beat(std::string_view bytes);
+
 }  // namespace strop::protocol
