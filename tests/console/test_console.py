@@ -7,7 +7,8 @@ accounts made with `strop-node console-user add` and a spam message reported wit
 Checks: every page loads with no browser console error; the overview's figures equal /metrics;
 uploading the reported spam shows "spam" with the matching engines; allow (and set-trust, when
 the node has it) change the node's state, verified through the CLI; an action without a
-session, or without the CSRF token, is refused; the read-only role cannot act. Writes a
+session, or without the CSRF token, is refused; the read-only role cannot act; in a fleet of
+two on a real 3-server JetStream cluster, the Network page lists both members. Writes a
 1280x800 screenshot of each page and the page weights and paint timings to --out (default:
 console-screenshots beside this build's strop-node).
 
@@ -378,6 +379,33 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(hdrs["referrer-policy"], "no-referrer")
         status, _, _ = self.admin.request("GET", "/ui/", b"", {"If-None-Match": hdrs["etag"]})
         self.assertEqual(status, 304)
+
+    def test_8_network_page_lists_fleet_members(self):
+        # A fleet of two on a 3-server JetStream cluster (tests/fleet/fleet_harness.py): the Network page
+        # at node A lists both members from their beats.
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fleet"))
+        import fleet_harness as fh
+        if not os.path.exists(fh.NATS_SERVER):
+            self.skipTest("nats-server is not installed")
+        fleet = fh.Fleet(n=2, listeners=("admin",)).start()
+        try:
+            a = fleet.nodes[0]
+            pw = os.path.join(fleet.tmp, "pw")
+            with open(pw, "w") as f:
+                f.write(PASSWORD + "\n")
+            a.cli("console-user", "add", "ann", "--password-file", pw)
+            self.base = "http://127.0.0.1:%d/ui/" % a.ports["admin"]
+            self.login_browser("ann")
+            self.visit("network", "net-result")
+            self.wait(lambda d: d.find_elements("css selector", "#fleet-members tr[data-member='nodeb']"),
+                      "both members listed", timeout=30)
+            members = self.by_id("fleet-members").text
+            self.assertIn("nodea (this node)", members)
+            self.assertIn("nodeb", members)
+            self.shot("network-fleet")
+            self.assertEqual(self.console_errors(), [])
+        finally:
+            fleet.cleanup()
 
 
 if __name__ == "__main__":
