@@ -32,23 +32,16 @@ HttpResponse json_response(const nlohmann::ordered_json& j) {
 // A delete, allow or unallow, on the offload executor.
 void apply_write(SignatureService& service, Action action, const std::string& actor,
                  const sigs::Signature& s, const Done& done) {
-  std::span<const sigs::Signature> one(&s, 1);
+  auto changed = admin_internal::write_signature(service, action, actor, s);
+  if (!changed) return done(Api::error_response(changed.error()));
   nlohmann::ordered_json j;
   j["v"] = 1;
   j["id"] = s.text();
   if (action == Action::kDelete) {
-    auto d = service.delete_signatures(one);
-    if (!d) return done(Api::error_response(d.error()));
-    j["deleted"] = d->at(0);
-    logger()->info("admin {}: deleted signature {} ({})", actor, s.text(),
-                   d->at(0) ? "done" : "not stored");
+    j["deleted"] = *changed;
   } else {
-    const bool allow = action == Action::kAllow;
-    auto c = service.set_allowed(one, allow);
-    if (!c) return done(Api::error_response(c.error()));
-    j["allowed"] = allow;
-    j["changed"] = c->at(0);
-    logger()->info("admin {}: {} signature {}", actor, allow ? "allowed" : "unallowed", s.text());
+    j["allowed"] = action == Action::kAllow;
+    j["changed"] = *changed;
   }
   done(json_response(j));
 }
@@ -65,18 +58,8 @@ HttpResponse reporter_error(const ServiceError& e) {
 void apply_reporter_write(SignatureService& service, Action action, const std::string& actor,
                           const std::string& name, admin_internal::TrustChange trust,
                           const Done& done) {
-  ServiceResult<storage::Reporter> r =
-      action == Action::kReporterTrust
-          ? service.set_reporter_trust(name, trust.trust, trust.pinned)
-          : service.set_reporter_disabled(name, action == Action::kReporterDisable);
+  auto r = admin_internal::write_reporter(service, action, actor, name, trust);
   if (!r) return done(reporter_error(r.error()));
-  if (action == Action::kReporterTrust) {
-    logger()->info("admin {}: set trust of reporter {} to {:.3f}{}", actor, name, trust.trust,
-                   trust.pinned ? " (pinned)" : "");
-  } else {
-    logger()->info("admin {}: {} reporter {}", actor,
-                   action == Action::kReporterDisable ? "disabled" : "enabled", name);
-  }
   done(json_response(reporter_json(*r)));
 }
 
@@ -148,6 +131,41 @@ void take_verb(Route& r, std::string_view rest,
 }
 
 }  // namespace
+
+ServiceResult<bool> write_signature(SignatureService& service, Action action,
+                                    std::string_view actor, const sigs::Signature& s) {
+  std::span<const sigs::Signature> one(&s, 1);
+  if (action == Action::kDelete) {
+    auto d = service.delete_signatures(one);
+    if (!d) return d.error();
+    logger()->info("admin {}: deleted signature {} ({})", actor, s.text(),
+                   d->at(0) ? "done" : "not stored");
+    return static_cast<bool>(d->at(0));
+  }
+  const bool allow = action == Action::kAllow;
+  auto c = service.set_allowed(one, allow);
+  if (!c) return c.error();
+  logger()->info("admin {}: {} signature {}", actor, allow ? "allowed" : "unallowed", s.text());
+  return static_cast<bool>(c->at(0));
+}
+
+ServiceResult<storage::Reporter> write_reporter(SignatureService& service, Action action,
+                                                std::string_view actor, const std::string& name,
+                                                TrustChange trust) {
+  ServiceResult<storage::Reporter> r =
+      action == Action::kReporterTrust
+          ? service.set_reporter_trust(name, trust.trust, trust.pinned)
+          : service.set_reporter_disabled(name, action == Action::kReporterDisable);
+  if (!r) return r;
+  if (action == Action::kReporterTrust) {
+    logger()->info("admin {}: set trust of reporter {} to {:.3f}{}", actor, name, trust.trust,
+                   trust.pinned ? " (pinned)" : "");
+  } else {
+    logger()->info("admin {}: {} reporter {}", actor,
+                   action == Action::kReporterDisable ? "disabled" : "enabled", name);
+  }
+  return r;
+}
 
 std::optional<Route> route_of(std::string_view path, std::string_view method) {
   if (path == kReportersPath) return Route{Action::kReporterList, {}, "GET"};

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "base/result.hpp"
+#include "node/signature_service.hpp"
 #include "sigs/signature.hpp"
 
 namespace strop::node::admin_internal {
@@ -84,6 +85,17 @@ struct TrustChange {
   bool pinned = true;
 };
 Result<TrustChange> parse_trust_body(std::string_view body);
+
+// The writes of the admin routes, shared by every operator front end (the admin API, the web
+// console), logged with `actor`; synchronous (run them on the service's offload executor).
+// write_signature: kDelete, kAllow or kUnallow of `s`; true when it was deleted or changed.
+ServiceResult<bool> write_signature(SignatureService& service, Action action,
+                                    std::string_view actor, const sigs::Signature& s);
+// write_reporter: kReporterTrust, kReporterDisable or kReporterEnable of `name`; the reporter
+// as changed.
+ServiceResult<storage::Reporter> write_reporter(SignatureService& service, Action action,
+                                                std::string_view actor, const std::string& name,
+                                                TrustChange trust);
 
 // The signature a route's ID names: at most kMaxIdChars (kLimitExceeded), percent-decoded
 // strictly (a stray '%' is kMalformed), then sigs::parse_signature (kMalformed).

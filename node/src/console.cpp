@@ -288,21 +288,18 @@ struct Console::Impl {
     const std::string actor = "console:" + s.user;
     svc.offload([this, verb = std::string(verb), actor, sig = std::move(*sig), done] {
       try {
-        std::span<const sigs::Signature> one(&sig, 1);
+        const auto action = verb == "delete"  ? admin_internal::Action::kDelete
+                            : verb == "allow" ? admin_internal::Action::kAllow
+                                              : admin_internal::Action::kUnallow;
+        auto changed = admin_internal::write_signature(svc, action, actor, sig);
+        if (!changed) return done(error_reply(503, changed.error().message));
         Json j;
         j["id"] = sig.text();
-        if (verb == "delete") {
-          auto d = svc.delete_signatures(one);
-          if (!d) return done(error_reply(503, d.error().message));
-          j["deleted"] = static_cast<bool>(d->at(0));
-          logger()->info("console {}: deleted signature {}", actor, sig.text());
+        if (action == admin_internal::Action::kDelete) {
+          j["deleted"] = *changed;
         } else {
-          const bool allow = verb == "allow";
-          auto c = svc.set_allowed(one, allow);
-          if (!c) return done(error_reply(503, c.error().message));
-          j["allowed"] = allow;
-          j["changed"] = static_cast<bool>(c->at(0));
-          logger()->info("console {}: {} signature {}", actor, verb, sig.text());
+          j["allowed"] = action == admin_internal::Action::kAllow;
+          j["changed"] = *changed;
         }
         j["signature"] = signature(sig);
         done(json_reply(j));
@@ -332,16 +329,16 @@ struct Console::Impl {
     svc.offload([this, verb = std::string(verb), actor, name = in["name"].get<std::string>(), trust,
                  done] {
       try {
-        auto r = verb == "trust" ? svc.set_reporter_trust(name, trust)
-                                 : svc.set_reporter_disabled(name, verb == "disable");
+        const auto action = verb == "trust"     ? admin_internal::Action::kReporterTrust
+                            : verb == "disable" ? admin_internal::Action::kReporterDisable
+                                                : admin_internal::Action::kReporterEnable;
+        auto r = admin_internal::write_reporter(svc, action, actor, name, {trust, true});
         if (!r) {
           const int status = r.error().code == ServiceErrc::kUnknownReporter ? 404
                              : r.error().code == ServiceErrc::kInvalid       ? 400
                                                                              : 503;
           return done(error_reply(status, r.error().message));
         }
-        logger()->info("console {}: reporter {} {} (trust {}, disabled {})", actor, name, verb,
-                       r->trust, r->disabled);
         done(json_reply(Json{{"name", r->name}, {"trust", r->trust}, {"disabled", r->disabled}}));
       } catch (const std::exception& e) {
         logger()->error("console: internal error: {}", e.what());
