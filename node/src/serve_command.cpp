@@ -14,6 +14,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -39,6 +40,11 @@
 namespace strop::node::cli {
 
 namespace {
+
+// How much longer than its usual start and stop timeouts the service manager allows for
+// opening the store (an index rebuild) and for closing it (the index snapshot's write):
+// "EXTEND_TIMEOUT_USEC", sent before each.
+constexpr std::chrono::microseconds kStoreOpenStopAllowance = std::chrono::minutes(10);
 
 struct ServeOptions {
   std::string listen;
@@ -188,6 +194,10 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     metrics.observe_commit(latency);
     feed_waiters.notify();
   };
+  // Opening maps the index snapshot, or rebuilds the index from LMDB after a crash (minutes
+  // at 100M signatures): give the service manager's start timeout room for the rebuild.
+  strop::service::notify("STATUS=opening the store\nEXTEND_TIMEOUT_USEC=" +
+                         std::to_string(kStoreOpenStopAllowance.count()));
   auto opened = storage::Store::open(so);
   if (!opened) {
     log->critical("cannot open the store in {}: {}", c.data_dir, opened.error().to_string());
@@ -383,6 +393,9 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   puller.reset();
   nats.reset();
   fleet.reset();
+  // Closing saves the index snapshot (docs/storage-format.md: its size written and fsynced).
+  strop::service::notify("STATUS=saving the index snapshot\nEXTEND_TIMEOUT_USEC=" +
+                         std::to_string(kStoreOpenStopAllowance.count()));
   store.reset();
   std::signal(SIGHUP, SIG_IGN);  // the listener's handler is gone with it
   log->info("stopped");

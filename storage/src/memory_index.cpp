@@ -1,6 +1,7 @@
 #include "memory_index.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -44,6 +45,16 @@ void huge_free(void* p, std::size_t bytes) {
   } else {
     munmap(p, bytes);
   }
+}
+
+void borrowed_release(void* p, std::size_t bytes) {
+  // Whole pages inside [p, p + bytes rounded up to 4 KiB) (the snapshot's alignment); with a
+  // larger system page, the pages shared with a neighbour stay.
+  static const auto kPage = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto a = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t first = (a + kPage - 1) / kPage * kPage;
+  const std::uintptr_t end = (a + (bytes + 4095) / 4096 * 4096) / kPage * kPage;
+  if (end > first) madvise(static_cast<char*>(p) + (first - a), end - first, MADV_DONTNEED);
 }
 
 // ---- RwSpinLock

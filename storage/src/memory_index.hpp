@@ -23,8 +23,9 @@
 // Lifetime: what a reader sees of a slot array is valid only while it holds the shared
 // lock; no pointer into the index leaves lookup(). Memory: growth holds one extra shard at a
 // time, never a second copy of a table.
-// Slot positions and shards are keyed with a per-process random seed, so reporters cannot
-// choose values that collide in the tables.
+// Slot positions and shards are keyed with a random seed, so reporters cannot choose values
+// that collide in the tables: per process, or the one saved with an index snapshot
+// (index_snapshot.hpp; the snapshot file is 0600 like data.mdb).
 #pragma once
 
 #include <atomic>
@@ -46,20 +47,42 @@ namespace strop::storage {
 void* huge_alloc(std::size_t bytes);  // throws std::bad_alloc
 void huge_free(void* p, std::size_t bytes);
 
+// An array borrowed from a mapping someone else owns (an index snapshot, index_snapshot.hpp):
+// not freed; its pages are dropped (madvise MADV_DONTNEED) so that what the writer copied on
+// write is returned. p is page-aligned and the mapping's pages up to the next page boundary
+// after `bytes` belong to this array alone.
+void borrowed_release(void* p, std::size_t bytes);
+
 template <class T>
 class HugeArray {
  public:
   HugeArray() = default;
   explicit HugeArray(std::size_t n)
       : p_(n ? static_cast<T*>(huge_alloc(n * sizeof(T))) : nullptr), n_(n) {}
+  // n elements at p, in a mapping that outlives this array (see borrowed_release).
+  static HugeArray borrow(T* p, std::size_t n) {
+    HugeArray a;
+    a.p_ = p;
+    a.n_ = n;
+    a.borrowed_ = true;
+    return a;
+  }
   ~HugeArray() {
-    if (p_ != nullptr) huge_free(p_, n_ * sizeof(T));
+    if (p_ == nullptr) return;
+    if (borrowed_) {
+      borrowed_release(p_, n_ * sizeof(T));
+    } else {
+      huge_free(p_, n_ * sizeof(T));
+    }
   }
   HugeArray(HugeArray&& o) noexcept
-      : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+      : p_(std::exchange(o.p_, nullptr)),
+        n_(std::exchange(o.n_, 0)),
+        borrowed_(std::exchange(o.borrowed_, false)) {}
   HugeArray& operator=(HugeArray&& o) noexcept {
     std::swap(p_, o.p_);
     std::swap(n_, o.n_);
+    std::swap(borrowed_, o.borrowed_);
     return *this;
   }
   HugeArray(const HugeArray&) = delete;
@@ -68,10 +91,13 @@ class HugeArray {
   const T& operator[](std::size_t i) const { return p_[i]; }
   std::size_t size() const { return n_; }
   T* data() { return p_; }
+  const T* data() const { return p_; }
+  bool borrowed() const { return borrowed_; }
 
  private:
   T* p_ = nullptr;
   std::size_t n_ = 0;
+  bool borrowed_ = false;
 };
 
 // A writer-preferring reader/writer spin lock (readers: two atomic ops; a waiting writer
@@ -127,8 +153,8 @@ class IdMultiMap {
         std::uint32_t x = v.slots[i].val;
         if ((x & kMulti) == 0) {
           f(x);
-        } else {
-          for (std::uint32_t id : shards_[shard_of(h)].lists[x & ~kMulti]) f(id);
+        } else if (const auto& lists = shards_[shard_of(h)].lists; (x & ~kMulti) < lists.size()) {
+          for (std::uint32_t id : lists[x & ~kMulti]) f(id);
         }
         return;
       }
@@ -195,6 +221,7 @@ class IdMultiMap {
     return static_cast<std::size_t>(((h & 0xffffffffu) * cap) >> 32);
   }
   static void place(Slots& slots, std::size_t home_slot, Key key, std::uint32_t val);
+  friend struct IndexSnapshotIo;  // index_snapshot.cpp: writes and maps the shards
 
   std::uint64_t seed_;
   int shift_;  // 64 - shard_bits
@@ -304,6 +331,11 @@ class MemoryIndex {
   // Grows what must grow for `changes` and, within the budget they earn, what should.
   void prepare(std::span<const Change> changes);
 
+  friend struct IndexSnapshotIo;  // index_snapshot.cpp
+
+  // The snapshot mapping the shards' slot arrays were borrowed from (empty when built):
+  // declared before the tables, so it is unmapped after their arrays are released.
+  std::shared_ptr<void> snapshot_map_;
   mutable RwSpinLock mu_;
   IdMultiMap<std::uint64_t> exact_;
   std::vector<IdMultiMap<std::uint32_t>> fuzzy_;  // one per position

@@ -28,6 +28,7 @@
 
 #include "base/mutex.hpp"
 #include "codec.hpp"
+#include "index_snapshot.hpp"
 #include "lmdb.hpp"
 #include "memory_index.hpp"
 #include "storage/store.hpp"
@@ -158,7 +159,15 @@ class StoreImpl final : public Store {
   // Opens (creates) the databases and checks or writes the schema version.
   Result<void> open_databases();
   int build_index(lmdb::Txn& txn);  // sets index_ (writer thread, or before it starts)
-  Result<void> ensure_index();      // builds the index on first use (admin mode)
+  // Serve mode, before the writer starts: maps <dir>/index.snap when it matches the state
+  // `txn` (a read transaction) sees, else builds the index from LMDB (index_snapshot.hpp).
+  int open_index(lmdb::Txn& txn);
+  // At close, after the writer stopped: saves the index for the next open.
+  void save_index_snapshot();
+  // The stamp an index of the state `txn` sees carries; `txnid` is the state's LMDB txn id.
+  IndexStamp index_stamp(lmdb::Txn& txn, std::uint64_t txnid);
+  std::string index_snapshot_path() const { return opt_.dir + "/index.snap"; }
+  Result<void> ensure_index();  // builds the index on first use (admin mode)
   Result<void> take_serve_lock() REQUIRES(serve_lock_mu_);
   int load_weights(lmdb::Txn& txn, std::uint64_t gen) REQUIRES(trust_mu_);
   void refresh_weights(lmdb::Txn& txn) EXCLUDES(trust_mu_);
@@ -300,6 +309,9 @@ class StoreImpl final : public Store {
   // by index_ready_. Only the writer thread changes it after that.
   std::unique_ptr<MemoryIndex> index_;
   std::atomic<bool> index_ready_{false};
+  // The stamp of the snapshot index_ was mapped from (open_index, before the writer starts;
+  // read at close after it stopped): unchanged at close, the file is still current.
+  std::optional<IndexStamp> snapshot_stamp_;
   Mutex serve_lock_mu_;
   int serve_lock_fd_ GUARDED_BY(serve_lock_mu_) = -1;
 

@@ -66,6 +66,7 @@ StoreImpl::~StoreImpl() {
   }
   q_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  save_index_snapshot();
   {
     MutexLock g(&pool_mu_);
     for (MDB_txn* t : pool_) mdb_txn_abort(t);
@@ -139,7 +140,7 @@ Result<void> StoreImpl::init() {
     }
     auto rt = begin_read();
     if (!rt) return rt.error();
-    if (rc = build_index(rt->txn()); rc != 0) return lmdb::to_error(rc, "build the index");
+    if (rc = open_index(rt->txn()); rc != 0) return lmdb::to_error(rc, "build the index");
     refresh_weights(rt->txn());
   }
 
@@ -265,6 +266,69 @@ int StoreImpl::build_index(lmdb::Txn& txn) {
   index_ = std::move(index);
   index_ready_.store(true, std::memory_order_release);
   return 0;
+}
+
+IndexStamp StoreImpl::index_stamp(lmdb::Txn& txn, std::uint64_t txnid) {
+  IndexStamp st;
+  st.txnid = txnid;
+  std::string_view v;
+  if (txn.get(dbi_.meta, codec::kMetaCreated, &v) == 0) {
+    if (auto c = codec::decode_u64(v)) st.created = *c;
+  }
+  if (txn.get(dbi_.meta, codec::kMetaNextSigId, &v) == 0) {
+    if (auto n = codec::decode_u32(v)) st.next_sig_id = *n;
+  }
+  return st;
+}
+
+int StoreImpl::open_index(lmdb::Txn& txn) {
+  if (!opt_.index_snapshot) return build_index(txn);
+  const std::string path = index_snapshot_path();
+  const IndexStamp stamp = index_stamp(txn, mdb_txn_id(txn.get()));
+  auto t0 = std::chrono::steady_clock::now();
+  auto loaded = load_index_snapshot(path, stamp);
+  if (!loaded) {
+    if (loaded.error().code != Errc::kNotFound) {
+      log()->warn("storage: {}; rebuilding the index from LMDB", loaded.error().message);
+    }
+    return build_index(txn);
+  }
+  index_ = std::move(*loaded);
+  snapshot_stamp_ = stamp;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  log()->info("storage: mapped the index snapshot {} ({} entries, {} MiB) in {} ms", path,
+              index_->entries(), index_->memory_bytes() >> 20, ms.count());
+  index_ready_.store(true, std::memory_order_release);
+  return 0;
+}
+
+void StoreImpl::save_index_snapshot() {
+  if (!opt_.serve || !opt_.index_snapshot || !index_ready_.load(std::memory_order_acquire)) {
+    return;
+  }
+  {
+    MutexLock g(&serve_lock_mu_);  // only the serving process writes the file
+    if (serve_lock_fd_ < 0) return;
+  }
+  auto rt = begin_read();
+  if (!rt) {
+    log()->warn("storage: index snapshot not saved: {}", rt.error().message);
+    return;
+  }
+  const IndexStamp stamp = index_stamp(rt->txn(), mdb_txn_id(rt->txn().get()));
+  if (snapshot_stamp_ && *snapshot_stamp_ == stamp) return;  // the file is still current
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = write_index_snapshot(*index_, stamp, index_snapshot_path());
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  if (!r) {
+    log()->warn("storage: index snapshot not saved ({}); the next open rebuilds the index",
+                r.error().message);
+    return;
+  }
+  log()->info("storage: saved the index snapshot ({} keys, {} MiB) in {} ms", r->keys,
+              r->bytes >> 20, ms.count());
 }
 
 Result<void> StoreImpl::ensure_index() {

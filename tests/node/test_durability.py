@@ -2,7 +2,10 @@
 """Durability and shutdown of strop-node:
  - kill -9 in the middle of a report load, restart: every acknowledged report is there;
  - SIGTERM under load: stop accepting, finish in-flight requests, commit, exit 0, and every
-   acknowledged report is there after a restart."""
+   acknowledged report is there after a restart (the index mapped from the snapshot the stop
+   saved);
+ - kill -9 after a run that started from a snapshot: the stale snapshot is not used, the index
+   is rebuilt and every acknowledged report is there."""
 import http.client
 import os
 import signal
@@ -97,6 +100,17 @@ def assert_all_present(test, node, sigs):
     test.assertEqual(missing, [], "%d of %d acknowledged signatures lost" % (len(missing), len(sigs)))
 
 
+def log_since(node, mark, text, timeout=10):
+    """True once `text` is in what the node logged after log line `mark` (the pump thread may
+    still be reading the stderr of a process that just exited)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in "".join(node.log_lines[mark:]):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 class DurabilityTest(unittest.TestCase):
     def setUp(self):
         self.node = h.Node(CONFIG)
@@ -139,10 +153,42 @@ class DurabilityTest(unittest.TestCase):
         log = self.node.log()
         self.assertIn("shutting down", log)
         self.assertIn("stopped", log)
+        self.assertTrue(log_since(self.node, 0, "saved the index snapshot"), log)
         acked = list(loader.acked)
 
+        mark = len(self.node.log_lines)
         self.node.start()
+        # The index comes from the snapshot the clean stop saved, not from a rebuild.
+        self.assertTrue(log_since(self.node, mark, "mapped the index snapshot"), self.node.log())
         assert_all_present(self, self.node, acked)
+        self.assertEqual(self.node.terminate(), 0)
+
+    def test_kill_9_after_a_snapshot_rebuilds_and_keeps_every_report(self):
+        # A clean stop saves the index snapshot; the next run maps it, takes more reports and
+        # dies: its commits make the snapshot stale, so the restart rebuilds the index from
+        # LMDB and finds every acknowledged report, old and new.
+        self.node.start()
+        loader = Loader(self.node, self.identity)
+        loader.start()
+        loader.wait_for(TARGET_ACKS // 2)
+        loader.join()
+        first = list(loader.acked)
+        self.assertEqual(self.node.terminate(), 0)
+        mark = len(self.node.log_lines)
+        self.node.start()
+        self.assertTrue(log_since(self.node, mark, "mapped the index snapshot"), self.node.log())
+        loader = Loader(self.node, self.identity)
+        loader.start()
+        loader.wait_for(TARGET_ACKS // 2)
+        os.kill(self.node.proc.pid, signal.SIGKILL)
+        self.node.proc.wait(timeout=30)
+        loader.join()
+        second = list(loader.acked)
+        mark = len(self.node.log_lines)
+        self.node.start()
+        self.assertTrue(log_since(self.node, mark, "rebuilding the index from LMDB"),
+                        self.node.log())
+        assert_all_present(self, self.node, first + second)
         self.assertEqual(self.node.terminate(), 0)
 
     def test_sigterm_when_idle(self):
