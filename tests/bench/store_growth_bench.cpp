@@ -3,7 +3,9 @@
 //
 //   store_growth_bench [--signatures N] [--batch B] [--inflight K] [--dir DIR] [--keep]
 //                      [--report-every M]
-//   store_growth_bench --reopen --dir DIR   (run by the first form on itself at the end)
+//                      [--no-rebuild]
+//   store_growth_bench --reopen --signatures N --dir DIR [--no-snapshot]
+//                      (run by the first form on itself at the end)
 //
 // Grows a fresh store to N signatures by reports of B signatures each (B/8 synthetic
 // messages of store_bench's mix: body, fuzzy, 3 url, razor-e4, 2 razor-e8), with up to K
@@ -16,9 +18,11 @@
 // check latency p50 / p99.9 / max, the longest index update step so far (a batch's index
 // update is one or more steps of at most MemoryIndex::kMaxUpdatesPerApply table updates;
 // growth included; wall time / the writer's CPU time), anonymous RSS and peak RSS, index bytes per
-// signature and LMDB size. Then it closes the store and runs itself with --reopen: a fresh process
-// that times the open (index rebuild), prints its RSS and index size, and checks a sample of
-// messages.
+// signature and LMDB size. Then it closes the store (timing the index snapshot's write) and runs
+// itself with --reopen, twice unless --no-rebuild: fresh processes that time the open to the
+// first answered check (first with the index mapped from its snapshot, then with it rebuilt from
+// LMDB), print RSS (anonymous and file-backed) and index size, check a sample of stored
+// messages (all must match) and give the CPU per check of stored and unknown messages.
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,17 +51,26 @@ using namespace strop::bench;
 
 namespace {
 
-// RssAnon (the heap: the index, not LMDB's file pages) and VmHWM (peak RSS, file pages
-// included) of this process, MiB.
-std::pair<double, double> rss_mib() {
+// RssAnon (the heap: the index, not LMDB's file pages), RssFile (mapped file pages resident:
+// LMDB's and a mapped index snapshot's) and VmHWM (peak RSS, file pages included) of this
+// process, MiB.
+struct Rss {
+  double anon = 0, file = 0, hwm = 0;
+};
+Rss rss_now() {
   std::ifstream f("/proc/self/status");
   std::string line;
-  double anon = 0, hwm = 0;
+  Rss r;
   while (std::getline(f, line)) {
-    if (line.rfind("RssAnon:", 0) == 0) anon = std::stod(line.substr(8)) / 1024.0;
-    if (line.rfind("VmHWM:", 0) == 0) hwm = std::stod(line.substr(6)) / 1024.0;
+    if (line.rfind("RssAnon:", 0) == 0) r.anon = std::stod(line.substr(8)) / 1024.0;
+    if (line.rfind("RssFile:", 0) == 0) r.file = std::stod(line.substr(8)) / 1024.0;
+    if (line.rfind("VmHWM:", 0) == 0) r.hwm = std::stod(line.substr(6)) / 1024.0;
   }
-  return {anon, hwm};
+  return r;
+}
+std::pair<double, double> rss_mib() {
+  Rss r = rss_now();
+  return {r.anon, r.hwm};
 }
 
 double file_mib(const std::string& path) {
@@ -91,47 +104,99 @@ double pct(const std::vector<double>& v, double p) {
 
 Window* g_batches = nullptr;  // commit + index update of each batch (on_commit)
 
-StoreOptions options(const std::string& dir) {
+StoreOptions options(const std::string& dir, bool snapshot = true) {
   StoreOptions o;
   o.dir = dir;
   o.initial_map_bytes = std::size_t{256} << 20;
   o.expire_after = std::chrono::seconds(0);
+  o.index_snapshot = snapshot;
   o.on_commit = [](std::chrono::nanoseconds d) {
     if (g_batches != nullptr) g_batches->add(static_cast<double>(d.count()) / 1e3);
   };
   return o;
 }
 
-int reopen(const std::string& dir, std::uint64_t messages) {
+// CPU per check (this thread), microseconds, over `count` messages from `first` on.
+double check_cpu_us(Store& s, std::uint64_t first, std::uint64_t count, std::uint64_t* bad,
+                    bool stored) {
+  double c0 = thread_cpu_seconds();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    auto m = message(first + i);
+    auto r = s.check(m);
+    if (!r || r->matches.size() != (stored ? m.size() : 0)) ++*bad;
+  }
+  return (thread_cpu_seconds() - c0) * 1e6 / static_cast<double>(count);
+}
+
+// A fresh process opening the store: with the index snapshot (mapped when the close saved
+// it), or without (the index rebuilt from LMDB).
+int reopen(const std::string& dir, std::uint64_t messages, bool snapshot) {
   double t0 = wall_seconds();
-  auto st = Store::open(options(dir));
+  auto st = Store::open(options(dir, snapshot));
   if (!st) {
     std::fprintf(stderr, "reopen: %s\n", st.error().to_string().c_str());
     return 1;
   }
-  double secs = wall_seconds() - t0;
   auto& s = **st;
-  auto stats = s.stats();
-  auto [rss, hwm] = rss_mib();
   std::uint64_t missing = 0;
+  {  // time to serving: open, then one answered check
+    auto m = message(0);
+    auto r = s.check(m);
+    if (!r || r->matches.size() != m.size()) ++missing;
+  }
+  double secs = wall_seconds() - t0;
+  auto stats = s.stats();
+  Rss at_open = rss_now();
   const std::uint64_t sample = std::min<std::uint64_t>(messages, 20000);
   std::mt19937_64 rng(7);
+  double c0 = thread_cpu_seconds(), w0 = wall_seconds();
   for (std::uint64_t i = 0; i < sample; ++i) {
     auto m = message(rng() % messages);
     auto r = s.check(m);
     if (!r || r->matches.size() != m.size()) ++missing;
   }
+  double sample_cpu = (thread_cpu_seconds() - c0) * 1e6 / static_cast<double>(sample);
+  double sample_wall = (wall_seconds() - w0) * 1e6 / static_cast<double>(sample);
+  // Steady state: the same checks again (pages now resident), and unknown messages.
+  std::uint64_t bad = 0;
+  double stored_cpu = check_cpu_us(s, 0, sample, &bad, true);
+  double unknown_cpu = check_cpu_us(s, messages + 1000000, sample, &bad, false);
+  Rss after = rss_now();
   std::printf(
-      "reopen (fresh process): open + index rebuild %.2f s, %llu signatures, anonymous RSS "
-      "%.0f MiB (peak RSS %.0f), index %.0f MiB = %.1f bytes/signature; %llu of %llu sampled "
-      "messages "
-      "incomplete\n",
-      secs, static_cast<unsigned long long>(stats.signatures), rss, hwm,
+      "reopen (fresh process, %s): open + first check %.2f s, %llu signatures, index %.0f MiB "
+      "= %.1f bytes/signature; RSS at open anonymous %.0f / file %.0f MiB, after %llu sampled "
+      "checks %.0f / %.0f MiB (peak %.0f); first sample %.1f us CPU (%.1f wall) per check, then "
+      "stored %.2f us, unknown %.2f us CPU per check; %llu of %llu sampled messages "
+      "incomplete, %llu wrong\n",
+      stats.index_mapped ? "index mapped from its snapshot" : "index rebuilt from LMDB", secs,
+      static_cast<unsigned long long>(stats.signatures),
       static_cast<double>(stats.index_bytes) / 1048576.0,
       static_cast<double>(stats.index_bytes) /
           static_cast<double>(std::max<std::uint64_t>(1, stats.signatures)),
-      static_cast<unsigned long long>(missing), static_cast<unsigned long long>(sample));
-  return missing == 0 ? 0 : 1;
+      at_open.anon, at_open.file, static_cast<unsigned long long>(sample), after.anon, after.file,
+      after.hwm, sample_cpu, sample_wall, stored_cpu, unknown_cpu,
+      static_cast<unsigned long long>(missing), static_cast<unsigned long long>(sample),
+      static_cast<unsigned long long>(bad));
+  std::fflush(stdout);
+  double c1 = wall_seconds();
+  st->reset();  // close: saves the snapshot again only when the checks committed hit times
+  std::printf("reopen: close %.2f s\n", wall_seconds() - c1);
+  return missing == 0 && bad == 0 ? 0 : 1;
+}
+
+// Runs this program with --reopen in a fresh process (its RSS is a restarted node's).
+int run_reopen(const char* self, std::uint64_t n, const std::string& dir, bool snapshot) {
+  std::fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string sigs_arg = std::to_string(n);
+    execl("/proc/self/exe", self, "--reopen", "--signatures", sigs_arg.c_str(), "--dir",
+          dir.c_str(), snapshot ? "--snapshot" : "--no-snapshot", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -144,6 +209,8 @@ int main(int argc, char** argv) {
   std::string dir;
   bool keep = false;
   bool reopen_only = false;
+  bool snapshot = true;  // --reopen: with the index snapshot
+  bool rebuild = true;   // after the reopen from the snapshot, one that rebuilds the index
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : "0"; };
@@ -161,10 +228,15 @@ int main(int argc, char** argv) {
       keep = true;
     else if (a == "--reopen")
       reopen_only = true;
+    else if (a == "--snapshot" || a == "--no-snapshot")
+      snapshot = a == "--snapshot";
+    else if (a == "--no-rebuild")
+      rebuild = false;
     else {
       std::fprintf(stderr,
                    "usage: %s [--signatures N] [--batch B] [--inflight K] [--report-every M] "
-                   "[--dir DIR] [--keep] | --reopen --signatures N --dir DIR\n",
+                   "[--dir DIR] [--keep] [--no-rebuild] | --reopen --signatures N --dir DIR "
+                   "[--no-snapshot]\n",
                    argv[0]);
       return 64;
     }
@@ -172,7 +244,7 @@ int main(int argc, char** argv) {
   const std::uint64_t messages = n / 8;
   const std::uint64_t per_report = batch / 8;
   if (every == 0) every = std::max<std::uint64_t>(n / 10, 8);
-  if (reopen_only) return reopen(dir, messages);
+  if (reopen_only) return reopen(dir, messages, snapshot);
 
   bool temp = dir.empty();
   if (temp) {
@@ -309,20 +381,15 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(check_misses.load()),
         static_cast<unsigned long long>(report_errors.load()));
     if (check_misses != 0 || report_errors != 0) rc = 1;
+    std::fflush(stdout);
+    double c0 = wall_seconds();
+    st->reset();  // close: writes the index snapshot (fsync included)
+    std::printf("close (index snapshot saved) %.2f s; index.snap %.0f MiB, data.mdb %.0f MiB\n",
+                wall_seconds() - c0, file_mib(dir + "/index.snap"), file_mib(dir + "/data.mdb"));
   }
   g_batches = nullptr;
-  std::fflush(stdout);
-  // Reopen in a fresh process (its RSS is the restarted node's, not this one's heap).
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::string sigs_arg = std::to_string(n);
-    execl("/proc/self/exe", argv[0], "--reopen", "--signatures", sigs_arg.c_str(), "--dir",
-          dir.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) rc = 1;
+  rc |= run_reopen(argv[0], n, dir, true);
+  if (rebuild) rc |= run_reopen(argv[0], n, dir, false);
   if (temp && !keep) std::filesystem::remove_all(dir, ec);
   return rc;
 }
