@@ -255,7 +255,8 @@ std::vector<MemoryIndex::Change> mix_batch(std::uint32_t first, std::uint32_t n)
 // first, every shard of a table came due together and many had to grow in one batch.
 TEST(MemoryIndex, BackgroundGrowthKeepsAheadOfMustGrowth) {
   MemoryIndex idx(6, 3, /*seed=*/42);  // 64 exact shards, 8 per fuzzy position
-  constexpr std::uint32_t kBatch = 1000, kIds = 240000, kWarm = 24000;
+  // 400 of this mix are 2,000 table updates: one step each.
+  constexpr std::uint32_t kBatch = 400, kIds = 240000, kWarm = 24000;
   MemoryIndex::GrowthStats warm;
   for (std::uint32_t id = 1; id <= kIds; id += kBatch) {
     if (id == kWarm + 1) warm = idx.growth_stats();
@@ -320,7 +321,7 @@ TEST(MemoryIndex, LargeChangeListsApplyInBoundedSteps) {
     exact_only.push_back(c);
   }
   idx.apply(exact_only);
-  EXPECT_EQ(idx.growth_stats().steps, 3u);  // 8192 + 8192 + 3616
+  EXPECT_EQ(idx.growth_stats().steps, 10u);  // 9 x 2048 + 1568
   std::vector<MemoryIndex::Change> fuzzy_only;
   for (std::uint32_t id = 20001; id <= 21000; ++id) {
     MemoryIndex::Change c;
@@ -331,8 +332,8 @@ TEST(MemoryIndex, LargeChangeListsApplyInBoundedSteps) {
     fuzzy_only.push_back(c);
   }
   idx.apply(fuzzy_only);
-  // 8192 / 33 = 248 fuzzy changes per step: 5 steps for 1,000.
-  EXPECT_EQ(idx.growth_stats().steps, 3u + 5u);
+  // 2048 / 33 = 62 fuzzy changes per step: 17 steps for 1,000.
+  EXPECT_EQ(idx.growth_stats().steps, 10u + 17u);
   EXPECT_EQ(idx.entries(), 20000u + 1000u * 33u);
   std::vector<std::uint32_t> ids;
   idx.find_exact(20000, &ids);
