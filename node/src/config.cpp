@@ -140,7 +140,7 @@ const cfg::Table<Config>& table() {
       cfg::integer_key<C>("storage", "max_map_bytes", "map size ceiling",
                           cfg::nested(&C::store, &S::max_map_bytes), 1 << 20, kMaxI),
       cfg::bool_key<C>("storage", "index_snapshot",
-                       "save the index at a clean stop and map it at the next start",
+                       "save the index at a clean stop and load it at the next start",
                        cfg::nested(&C::store, &S::index_snapshot)),
       cfg::integer_key<C>("storage", "max_readers", "LMDB reader slots",
                           cfg::nested(&C::store, &S::max_readers), 8, 100000),

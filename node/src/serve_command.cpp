@@ -194,7 +194,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
     metrics.observe_commit(latency);
     feed_waiters.notify();
   };
-  // Opening maps the index snapshot, or rebuilds the index from LMDB after a crash (minutes
+  // Opening loads the index snapshot, or rebuilds the index from LMDB after a crash (minutes
   // at 100M signatures): give the service manager's start timeout room for the rebuild.
   strop::service::notify("STATUS=opening the store\nEXTEND_TIMEOUT_USEC=" +
                          std::to_string(kStoreOpenStopAllowance.count()));

@@ -6,10 +6,12 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <type_traits>
 #include <vector>
 
@@ -288,8 +290,23 @@ struct IndexSnapshotIo {
       if (!match) return damaged(path, "checksum mismatch");
     }
 
-    void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, f.fd, 0);
-    if (map == MAP_FAILED) return sys_error("cannot map", path);
+    // One anonymous region with transparent huge pages, read from the file: a file mapping
+    // would start faster but has only 4 KiB pages, and the page walks of random probes cost
+    // a check up to twice the CPU (docs/performance.md, "Index snapshot").
+    void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) return sys_error("cannot allocate memory for", path);
+    ::madvise(map, size, MADV_HUGEPAGE);
+    {
+      std::unique_ptr<void, std::function<void(void*)>> guard(
+          map, [size](void* p) { ::munmap(p, size); });
+      constexpr std::uint64_t kChunk = std::uint64_t{64} << 20;
+      for (std::uint64_t off = 0; off < size; off += kChunk) {
+        if (!pread_all(f.fd, static_cast<char*>(map) + off, std::min(kChunk, size - off), off)) {
+          return sys_error("cannot read", path);
+        }
+      }
+      guard.release();
+    }
     auto ix = std::make_unique<MemoryIndex>(static_cast<int>(eb), static_cast<int>(fb),
                                             /*seed=*/1);
     ix->snapshot_map_ = std::shared_ptr<void>(map, [size](void* p) { ::munmap(p, size); });

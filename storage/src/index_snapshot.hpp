@@ -1,4 +1,4 @@
-// index_snapshot.hpp: the in-memory index saved at a clean close and mapped at the next open
+// index_snapshot.hpp: the in-memory index saved at a clean close and loaded at the next open
 // (internal to storage; format in docs/storage-format.md, "Index snapshot").
 //
 // A serving store rebuilds its MemoryIndex from LMDB at open, which takes minutes at 100M
@@ -6,15 +6,15 @@
 // <dir>/index.snap (0600, written to a temporary file, fsynced, renamed), stamped with the
 // LMDB transaction id the index reflects and the store's identity. At the next open, when
 // the stamp still matches (no transaction committed since, by anyone, and the same store),
-// the file is mapped copy-on-write and every shard's slot array is borrowed from the map:
-// pages load on first touch, the writer's changes stay private to the process, and a shard
-// that grows leaves the map for ordinary memory. Any mismatch, damage or other format is
-// reported as an error and the caller rebuilds; a crash leaves a stale stamp (LMDB moved on),
-// so it costs a rebuild, never a wrong index.
+// the file is read, at disk or page-cache speed, into one anonymous region (transparent huge
+// pages) and every shard's slot array is borrowed from it: no hashing, no inserts. A shard
+// that grows later moves to memory of its own and its pages in the region are released. Any
+// mismatch, damage or other format is reported as an error and the caller rebuilds; a crash
+// leaves a stale stamp (LMDB moved on), so it costs a rebuild, never a wrong index.
 //
 // Thread-safety: write_index_snapshot() reads the index without its lock: call it when no
 // writer runs (readers may). load_index_snapshot() returns an index no one else sees yet.
-// Lifetime: a loaded index owns its mapping and unmaps it when destroyed.
+// Lifetime: a loaded index owns its region and unmaps it when destroyed.
 #pragma once
 
 #include <cstdint>
@@ -50,7 +50,7 @@ struct IndexSnapshotStats {
 Result<IndexSnapshotStats> write_index_snapshot(const MemoryIndex& index, const IndexStamp& stamp,
                                                 const std::string& path);
 
-// Maps the snapshot at `path` when its stamp equals `stamp`. Errors: kNotFound (no file),
+// Loads the snapshot at `path` when its stamp equals `stamp`. Errors: kNotFound (no file),
 // kInvalidArgument (a stamp from another state of the store, or another format version),
 // kMalformed (damaged: a limit, the layout or the checksum), kIo.
 Result<std::unique_ptr<MemoryIndex>> load_index_snapshot(const std::string& path,

@@ -47,10 +47,10 @@ namespace strop::storage {
 void* huge_alloc(std::size_t bytes);  // throws std::bad_alloc
 void huge_free(void* p, std::size_t bytes);
 
-// An array borrowed from a mapping someone else owns (an index snapshot, index_snapshot.hpp):
-// not freed; its pages are dropped (madvise MADV_DONTNEED) so that what the writer copied on
-// write is returned. p is page-aligned and the mapping's pages up to the next page boundary
-// after `bytes` belong to this array alone.
+// An array borrowed from a region someone else owns (a loaded index snapshot,
+// index_snapshot.hpp): not freed but its pages released (madvise MADV_DONTNEED). p is
+// 4 KiB-aligned and the region's bytes up to the next 4 KiB boundary after `bytes` belong to
+// this array alone.
 void borrowed_release(void* p, std::size_t bytes);
 
 template <class T>
@@ -335,7 +335,7 @@ class MemoryIndex {
 
   friend struct IndexSnapshotIo;  // index_snapshot.cpp
 
-  // The snapshot mapping the shards' slot arrays were borrowed from (empty when built):
+  // The snapshot region the shards' slot arrays were borrowed from (empty when built):
   // declared before the tables, so it is unmapped after their arrays are released.
   std::shared_ptr<void> snapshot_map_;
   mutable RwSpinLock mu_;

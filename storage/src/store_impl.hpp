@@ -159,7 +159,7 @@ class StoreImpl final : public Store {
   // Opens (creates) the databases and checks or writes the schema version.
   Result<void> open_databases();
   int build_index(lmdb::Txn& txn);  // sets index_ (writer thread, or before it starts)
-  // Serve mode, before the writer starts: maps <dir>/index.snap when it matches the state
+  // Serve mode, before the writer starts: loads <dir>/index.snap when it matches the state
   // `txn` (a read transaction) sees, else builds the index from LMDB (index_snapshot.hpp).
   int open_index(lmdb::Txn& txn);
   // At close, after the writer stopped: saves the index for the next open.
@@ -309,7 +309,7 @@ class StoreImpl final : public Store {
   // by index_ready_. Only the writer thread changes it after that.
   std::unique_ptr<MemoryIndex> index_;
   std::atomic<bool> index_ready_{false};
-  // The stamp of the snapshot index_ was mapped from (open_index, before the writer starts;
+  // The stamp of the snapshot index_ was loaded from (open_index, before the writer starts;
   // read at close after it stopped): unchanged at close, the file is still current.
   std::optional<IndexStamp> snapshot_stamp_;
   Mutex serve_lock_mu_;

@@ -297,7 +297,7 @@ int StoreImpl::open_index(lmdb::Txn& txn) {
   snapshot_stamp_ = stamp;
   auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-  log()->info("storage: mapped the index snapshot {} ({} entries, {} MiB) in {} ms", path,
+  log()->info("storage: loaded the index snapshot {} ({} entries, {} MiB) in {} ms", path,
               index_->entries(), index_->memory_bytes() >> 20, ms.count());
   index_ready_.store(true, std::memory_order_release);
   return 0;

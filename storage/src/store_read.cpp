@@ -364,7 +364,7 @@ StoreStats StoreImpl::stats() {
   if (index_ready_.load(std::memory_order_acquire)) {
     s.index_entries = index_->entries();
     s.index_bytes = index_->memory_bytes();
-    s.index_mapped = snapshot_stamp_.has_value();  // set before the writer started
+    s.index_from_snapshot = snapshot_stamp_.has_value();  // set before the writer started
   }
   return s;
 }

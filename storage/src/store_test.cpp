@@ -673,8 +673,8 @@ std::uint64_t absent_of_first(Store& s, std::uint64_t n) {
 
 // The in-memory index grows shard by shard from its smallest size while a reader checks
 // signatures already acknowledged: every one is found during growth, after it, after the
-// store is closed and reopened (index mapped from its snapshot), after more growth of the
-// mapped index and another restart, and with the index rebuilt from LMDB. Asserts
+// store is closed and reopened (index loaded from its snapshot), after more growth of the
+// loaded index and another restart, and with the index rebuilt from LMDB. Asserts
 // correctness, never timing.
 TEST_F(StoreTest, IndexGrowthKeepsEveryReportedSignatureFindable) {
   constexpr std::uint64_t kSigs = 200000;
@@ -734,11 +734,11 @@ TEST_F(StoreTest, IndexGrowthKeepsEveryReportedSignatureFindable) {
   }
   // And after a restart, from the snapshot written at close.
   ASSERT_TRUE(std::filesystem::exists(o.dir + "/index.snap"));
-  constexpr std::uint64_t kMore = 60000;  // grows the mapped shards past their snapshot size
+  constexpr std::uint64_t kMore = 60000;  // grows the loaded shards past their snapshot size
   {
     auto s = open(o);
     ASSERT_TRUE(s);
-    EXPECT_TRUE(s->stats().index_mapped);
+    EXPECT_TRUE(s->stats().index_from_snapshot);
     EXPECT_EQ(s->stats().signatures, kSigs);
     EXPECT_EQ(absent_of_first(*s, kSigs), 0u);
     // Unknown signatures stay unknown.
@@ -755,16 +755,16 @@ TEST_F(StoreTest, IndexGrowthKeepsEveryReportedSignatureFindable) {
     EXPECT_EQ(absent_of_first(*s, kSigs + kMore), 0u);
   }
   {
-    auto s = open(o);  // the snapshot rewritten at close, mapped again
+    auto s = open(o);  // the snapshot rewritten at close, loaded again
     ASSERT_TRUE(s);
-    EXPECT_TRUE(s->stats().index_mapped);
+    EXPECT_TRUE(s->stats().index_from_snapshot);
     EXPECT_EQ(absent_of_first(*s, kSigs + kMore), 0u);
   }
   auto rebuilt = o;
   rebuilt.index_snapshot = false;
   auto s = open(rebuilt);
   ASSERT_TRUE(s);
-  EXPECT_FALSE(s->stats().index_mapped);
+  EXPECT_FALSE(s->stats().index_from_snapshot);
   EXPECT_EQ(absent_of_first(*s, kSigs + kMore), 0u);
 }
 
@@ -791,13 +791,13 @@ TEST_F(StoreTest, StaleIndexSnapshotIsRebuiltNotUsed) {
   {
     auto s = open(o);
     ASSERT_TRUE(s);
-    EXPECT_FALSE(s->stats().index_mapped);  // stale: rebuilt
+    EXPECT_FALSE(s->stats().index_from_snapshot);  // stale: rebuilt
     EXPECT_EQ(found(*s, {growth_sig(1), growth_sig(2), growth_sig(3)}), 3u);
   }
   {
     auto s = open(o);  // saved again at that close, and unchanged since
     ASSERT_TRUE(s);
-    EXPECT_TRUE(s->stats().index_mapped);
+    EXPECT_TRUE(s->stats().index_from_snapshot);
     EXPECT_EQ(found(*s, {growth_sig(1), growth_sig(2), growth_sig(3)}), 3u);
   }
   // A damaged file is refused (checksum) and the index rebuilt.
@@ -808,7 +808,7 @@ TEST_F(StoreTest, StaleIndexSnapshotIsRebuiltNotUsed) {
   }
   auto s = open(o);
   ASSERT_TRUE(s);
-  EXPECT_FALSE(s->stats().index_mapped);
+  EXPECT_FALSE(s->stats().index_from_snapshot);
   EXPECT_EQ(found(*s, {growth_sig(1), growth_sig(2), growth_sig(3)}), 3u);
 }
 

@@ -20,7 +20,7 @@
 // growth included; wall time / the writer's CPU time), anonymous RSS and peak RSS, index bytes per
 // signature and LMDB size. Then it closes the store (timing the index snapshot's write) and runs
 // itself with --reopen, twice unless --no-rebuild: fresh processes that time the open to the
-// first answered check (first with the index mapped from its snapshot, then with it rebuilt from
+// first answered check (first with the index loaded from its snapshot, then with it rebuilt from
 // LMDB), print RSS (anonymous and file-backed) and index size, check a sample of stored
 // messages (all must match) and give the CPU per check of stored and unknown messages.
 #include <sys/stat.h>
@@ -52,7 +52,7 @@ using namespace strop::bench;
 namespace {
 
 // RssAnon (the heap: the index, not LMDB's file pages), RssFile (mapped file pages resident:
-// LMDB's and a mapped index snapshot's) and VmHWM (peak RSS, file pages included) of this
+// LMDB's) and VmHWM (peak RSS, file pages included) of this
 // process, MiB.
 struct Rss {
   double anon = 0, file = 0, hwm = 0;
@@ -128,7 +128,7 @@ double check_cpu_us(Store& s, std::uint64_t first, std::uint64_t count, std::uin
   return (thread_cpu_seconds() - c0) * 1e6 / static_cast<double>(count);
 }
 
-// A fresh process opening the store: with the index snapshot (mapped when the close saved
+// A fresh process opening the store: with the index snapshot (loaded when the close saved
 // it), or without (the index rebuilt from LMDB).
 int reopen(const std::string& dir, std::uint64_t messages, bool snapshot) {
   double t0 = wall_seconds();
@@ -168,8 +168,8 @@ int reopen(const std::string& dir, std::uint64_t messages, bool snapshot) {
       "checks %.0f / %.0f MiB (peak %.0f); first sample %.1f us CPU (%.1f wall) per check, then "
       "stored %.2f us, unknown %.2f us CPU per check; %llu of %llu sampled messages "
       "incomplete, %llu wrong\n",
-      stats.index_mapped ? "index mapped from its snapshot" : "index rebuilt from LMDB", secs,
-      static_cast<unsigned long long>(stats.signatures),
+      stats.index_from_snapshot ? "index loaded from its snapshot" : "index rebuilt from LMDB",
+      secs, static_cast<unsigned long long>(stats.signatures),
       static_cast<double>(stats.index_bytes) / 1048576.0,
       static_cast<double>(stats.index_bytes) /
           static_cast<double>(std::max<std::uint64_t>(1, stats.signatures)),

@@ -2,7 +2,7 @@
 """Durability and shutdown of strop-node:
  - kill -9 in the middle of a report load, restart: every acknowledged report is there;
  - SIGTERM under load: stop accepting, finish in-flight requests, commit, exit 0, and every
-   acknowledged report is there after a restart (the index mapped from the snapshot the stop
+   acknowledged report is there after a restart (the index loaded from the snapshot the stop
    saved);
  - kill -9 after a run that started from a snapshot: the stale snapshot is not used, the index
    is rebuilt and every acknowledged report is there."""
@@ -159,7 +159,7 @@ class DurabilityTest(unittest.TestCase):
         mark = len(self.node.log_lines)
         self.node.start()
         # The index comes from the snapshot the clean stop saved, not from a rebuild.
-        self.assertTrue(log_since(self.node, mark, "mapped the index snapshot"), self.node.log())
+        self.assertTrue(log_since(self.node, mark, "loaded the index snapshot"), self.node.log())
         assert_all_present(self, self.node, acked)
         self.assertEqual(self.node.terminate(), 0)
 
@@ -176,7 +176,7 @@ class DurabilityTest(unittest.TestCase):
         self.assertEqual(self.node.terminate(), 0)
         mark = len(self.node.log_lines)
         self.node.start()
-        self.assertTrue(log_since(self.node, mark, "mapped the index snapshot"), self.node.log())
+        self.assertTrue(log_since(self.node, mark, "loaded the index snapshot"), self.node.log())
         loader = Loader(self.node, self.identity)
         loader.start()
         loader.wait_for(TARGET_ACKS // 2)

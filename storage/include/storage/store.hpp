@@ -98,7 +98,7 @@ struct StoreOptions {
   // first check() or vote. Votes need the serve lock: while a node serves the directory an
   // admin process's report()/revoke() fail with Errc::kUnavailable. Default: true.
   bool serve = true;
-  // Serve mode: save the in-memory index to <dir>/index.snap at a clean close and map it at
+  // Serve mode: save the in-memory index to <dir>/index.snap at a clean close and load it at
   // the next open when no transaction committed in between, instead of rebuilding it from
   // LMDB (minutes at 100M signatures; docs/storage-format.md, "Index snapshot"). Costs the
   // index's size on disk and its write (with fsync) at close. Default: true.
@@ -231,7 +231,7 @@ struct StoreStats {
   std::uint64_t map_resizes = 0;                   // growths since open
   std::uint64_t index_entries = 0;                 // in-memory index entries (serve)
   std::uint64_t index_bytes = 0;                   // in-memory index size (serve)
-  bool index_mapped = false;  // serve: the index was mapped from its snapshot at open, not built
+  bool index_from_snapshot = false;  // serve: the index was loaded from its snapshot at open
   // Longest in-memory index step after a commit (a batch's index update is cut into steps of
   // at most MemoryIndex's kMaxUpdatesPerApply table updates; shard growth included): wall
   // time, and the writer thread's CPU time (without its waits for the CPU).
