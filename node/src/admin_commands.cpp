@@ -89,9 +89,12 @@ std::unique_ptr<storage::Store> open_store(const CommonOptions& common, Config* 
 // a local reporter or signature change would make it diverge from the other members.
 // Returns 0 when the store is standalone, else prints why (naming the admin API `route` that
 // makes the change through the log, when there is one) and returns EX_NOPERM.
-int refuse_fleet_member(storage::Store& store, std::string_view route = {}) {
+// `config`, when given, counts too: a store whose configuration names the fleet's NATS servers
+// is a member before it applied its first event.
+int refuse_fleet_member(storage::Store& store, std::string_view route = {},
+                        const Config* config = nullptr) {
   const std::uint64_t seq = store.applied_sequence();
-  if (seq == 0) return 0;
+  if (seq == 0 && (config == nullptr || config->cluster.nats_urls.empty())) return 0;
   std::fprintf(stderr,
                "strop-node: this store is a fleet member (applied log sequence %llu): a local "
                "change would diverge from the other members; make it through a node's API, "
@@ -294,10 +297,11 @@ int run_peer_add(const CommonOptions& common, const PeerAddOptions& o) {
     return secret.error().code == Errc::kNotFound ? EX_NOINPUT : EX_DATAERR;
   }
   int code = 0;
-  auto store = open_store(common, nullptr, &code, Create::kYes);
+  Config c;
+  auto store = open_store(common, &c, &code, Create::kYes);
   if (!store) return code;
   if (int refused = refuse_fleet_member(
-          *store, R"(POST /admin/peers {"name":...,"url":...,"secret":...,"trust":...})"))
+          *store, R"(POST /admin/peers {"name":...,"url":...,"secret":...,"trust":...})", &c))
     return refused;
   auto p = store->add_peer({o.name, o.url, *secret, o.trust});
   if (!p) return fail(p.error());
@@ -342,9 +346,10 @@ int run_peer_list(const CommonOptions& common, bool json) {
 int run_peer_edit(const CommonOptions& common, const std::string& name, std::string_view route,
                   const std::function<int(storage::Store&)>& edit) {
   int code = 0;
-  auto store = open_store(common, nullptr, &code);
+  Config c;
+  auto store = open_store(common, &c, &code);
   if (!store) return code;
-  if (int refused = refuse_fleet_member(*store, route)) return refused;
+  if (int refused = refuse_fleet_member(*store, route, &c)) return refused;
   auto p = store->find_peer(name);
   if (!p) return fail(p.error());
   return edit(*store);

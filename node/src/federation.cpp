@@ -376,6 +376,8 @@ Result<storage::PeerBatchOutcome> FederationPuller::apply(const storage::Peer& p
     });
     return applied.get();
   }
+  // An empty batch changes nothing but the last-success time: not worth a log event per poll.
+  if (batch.entries.empty()) return storage::PeerBatchOutcome{};
   // One event of the log: every member applies it, with the cursor, in log order, at the
   // event's time (now_s). The cursor read above is this node's applied state; when another
   // member's pull of the same `after` got into the log first (a hand-over), the event is
