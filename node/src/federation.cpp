@@ -213,7 +213,10 @@ bool fleet_puller_elected(std::string_view self, const std::vector<FleetMemberSt
 
 bool FederationPuller::pulling() {
   if (fleet_ == nullptr) return true;
-  const bool now = fleet_puller_elected(fleet_->origin(), fleet_->members());
+  // Cut off from the log, a batch could not be published: pulling would only load the peer.
+  // (Such a member hears no beats either, so the election alone would say "pull".)
+  const bool now = fleet_->metrics().connected.value() == 1 &&
+                   fleet_puller_elected(fleet_->origin(), fleet_->members());
   if (now != was_pulling_.exchange(now)) {
     logger()->info(now ? "federation: this member pulls the fleet's peers now"
                        : "federation: another fleet member pulls the peers now");

@@ -107,7 +107,8 @@ class FederationPuller {
   // log acknowledged it and this node applied it. REQUIRES: before start(); `fleet` outlives
   // the puller's threads.
   void set_fleet(Fleet* fleet) { fleet_ = fleet; }
-  // Whether this node pulls now (always outside a fleet).
+  // Whether this node pulls now: always outside a fleet; in a fleet while it is connected to
+  // the log and fleet_puller_elected() elects it.
   bool pulling();
 
   void start();
