@@ -11,7 +11,8 @@ ways at trust 1, all on loopback.
       - the pulling member (the lowest live id: nodea) is killed with -9; a new report at solo
         still reaches B (B takes over once A's beats stop)
       - A restarted converges: identical stats and peer cursor / entries applied on both
-        members, and no entry applied twice
+        members, and no entry applied twice (replaying the stream's peer batches with the
+        cursor rule gives the same cursor, and the skipped ones are those B counted)
 """
 import hashlib
 import hmac
@@ -175,6 +176,30 @@ class FleetFederationTest(unittest.TestCase):
         # fleet's own): two entries applied, each once, however many pulls were made.
         self.assertEqual(pa["applied"], 2, pa)
         self.assertEqual(self.feed(a, secret), self.feed(b, secret))
+
+        # The log's own account: replaying its peer batches with the cursor rule gives the
+        # members' cursor, and the batches it skips are the ones each member counted.
+        reader = fh.StreamReader(self.fleet.nats.ports[0])
+        try:
+            events = reader.events()
+        finally:
+            reader.close()
+        cursor, applied, skipped, entries = 0, 0, 0, 0
+        for _, e in events:
+            self.assertIsNotNone(e)
+            if e["type"] != 7:
+                continue
+            self.assertEqual(e["peer"], "solo")
+            if e["after"] == cursor:
+                cursor, applied, entries = e["cursor"], applied + 1, entries + e["count"]
+            else:
+                skipped += 1
+        self.assertGreaterEqual(applied, 2)
+        self.assertEqual(cursor, pa["cursor"])
+        self.assertEqual(entries, 3)  # s1, s2 (the fleet's own, come back: ignored), s3
+        # (B ran throughout; A's counter started again at its restart.)
+        self.assertEqual(fh.metric(b, "strop_fleet_peer_batches_skipped_total"), skipped)
+        self.assertLessEqual(fh.metric(a, "strop_fleet_peer_batches_skipped_total"), skipped)
 
     def feed(self, node, secret):
         """The entries of `node`'s feed as solo would pull them (signed with the peering
