@@ -109,6 +109,111 @@ void handle_reporter(SignatureService& service, const Route& route, const HttpRe
   });
 }
 
+// A peer route's error: the peer the path names is a resource, so "unknown" is 404.
+HttpResponse peer_error(const ServiceError& e) {
+  if (e.code == ServiceErrc::kUnknownReporter)
+    return Api::error_response(ApiErrc::kNotFound, "no such peer");
+  return Api::error_response(e);
+}
+
+nlohmann::ordered_json peer_json(const storage::Peer& p) {
+  nlohmann::ordered_json j;
+  j["name"] = p.reporter.name;
+  j["url"] = p.url;
+  j["trust"] = p.reporter.trust;
+  j["disabled"] = p.reporter.disabled;
+  j["cursor"] = p.cursor;
+  j["applied"] = p.applied;
+  j["last_success"] = time_json(p.last_success);
+  return j;
+}
+
+// A peer write (add, trust, disable, enable, remove), on the offload executor.
+void apply_peer_write(SignatureService& service, Action action, const std::string& actor,
+                      const std::string& name, const storage::PeerSpec& spec,
+                      admin_internal::TrustChange trust, const Done& done) {
+  if (action == Action::kPeerAdd) {
+    auto p = service.add_peer(spec);
+    if (!p) return done(peer_error(p.error()));
+    logger()->info("admin {}: added peer {} ({}, trust {:.3f})", actor, spec.name, spec.url,
+                   spec.trust);
+    return done(json_response(peer_json(*p)));
+  }
+  // Only a peer's name: a reporter's is "no such peer" here.
+  if (auto p = service.find_peer(name); !p) return done(peer_error(p.error()));
+  if (action == Action::kPeerRemove) {
+    auto r = service.remove_peer(name);
+    if (!r) return done(peer_error(r.error()));
+    logger()->info("admin {}: removed peer {}", actor, name);
+    nlohmann::ordered_json j;
+    j["v"] = 1;
+    j["name"] = name;
+    j["removed"] = true;
+    return done(json_response(j));
+  }
+  ServiceResult<storage::Reporter> r =
+      action == Action::kPeerTrust
+          ? service.set_reporter_trust(name, trust.trust, true)
+          : service.set_reporter_disabled(name, action == Action::kPeerDisable);
+  if (!r) return done(peer_error(r.error()));
+  if (action == Action::kPeerTrust) {
+    logger()->info("admin {}: set trust of peer {} to {:.3f}", actor, name, trust.trust);
+  } else {
+    logger()->info("admin {}: {} peer {}", actor,
+                   action == Action::kPeerDisable ? "disabled" : "enabled", name);
+  }
+  auto p = service.find_peer(name);
+  if (!p) return done(peer_error(p.error()));
+  done(json_response(peer_json(*p)));
+}
+
+// The peer routes, once the request is authenticated as an admin's.
+void handle_peer(SignatureService& service, const Route& route, const HttpRequest& req,
+                 const std::string& actor, Done done) {
+  if (route.action == Action::kPeerList) {
+    auto list = service.list_peers();
+    if (!list) return done(Api::error_response(list.error()));
+    nlohmann::ordered_json j;
+    j["v"] = 1;
+    auto peers = nlohmann::ordered_json::array();
+    for (const auto& p : *list) peers.push_back(peer_json(p));
+    j["peers"] = std::move(peers);
+    return done(json_response(j));
+  }
+  std::string name;
+  storage::PeerSpec spec;
+  admin_internal::TrustChange trust;
+  if (route.action == Action::kPeerAdd) {
+    auto b = admin_internal::parse_peer_body(req.body);
+    if (!b) return done(Api::error_response(ApiErrc::kInvalid, b.error().message));
+    spec = std::move(*b);
+  } else {
+    auto n = admin_internal::parse_name(route.id);
+    if (!n) return done(Api::error_response(ApiErrc::kInvalid, n.error().message));
+    name = std::move(*n);
+    if (route.action == Action::kPeerShow) {
+      auto p = service.find_peer(name);
+      if (!p) return done(peer_error(p.error()));
+      return done(json_response(peer_json(*p)));
+    }
+    if (route.action == Action::kPeerTrust) {
+      auto t = admin_internal::parse_trust_body(req.body);
+      if (!t) return done(Api::error_response(ApiErrc::kInvalid, t.error().message));
+      trust = *t;
+    }
+  }
+  // Writes wait for their commit (in fleet mode for the log and the local apply).
+  service.offload([&service, action = route.action, actor, name = std::move(name),
+                   spec = std::move(spec), trust, done = std::move(done)] {
+    try {
+      apply_peer_write(service, action, actor, name, spec, trust, done);
+    } catch (const std::exception& e) {
+      logger()->error("internal error handling an admin request: {}", e.what());
+      done(Api::error_response(ApiErrc::kInternal, "internal error"));
+    }
+  });
+}
+
 }  // namespace
 
 namespace admin_internal {
@@ -180,6 +285,22 @@ std::optional<Route> route_of(std::string_view path, std::string_view method) {
     if (r.id.empty()) return std::nullopt;
     return r;
   }
+  if (path == kPeersPath) {
+    if (method == "POST") return Route{Action::kPeerAdd, {}, "POST"};
+    return Route{Action::kPeerList, {}, "GET"};
+  }
+  if (path.starts_with(kPeerPrefix)) {
+    std::string_view rest = path.substr(kPeerPrefix.size());
+    static constexpr std::pair<std::string_view, Action> kPeerVerbs[] = {
+        {"/trust", Action::kPeerTrust},
+        {"/disable", Action::kPeerDisable},
+        {"/enable", Action::kPeerEnable}};
+    Route r{method == "DELETE" ? Action::kPeerRemove : Action::kPeerShow, rest,
+            method == "DELETE" ? "DELETE" : "GET"};
+    take_verb(r, rest, kPeerVerbs);
+    if (r.id.empty()) return std::nullopt;
+    return r;
+  }
   if (!path.starts_with(kSigPrefix)) return std::nullopt;
   std::string_view rest = path.substr(kSigPrefix.size());
   static constexpr std::pair<std::string_view, Action> kVerbs[] = {
@@ -244,6 +365,33 @@ Result<ReporterPage> parse_reporter_query(std::string_view query) {
     }
   }
   return page;
+}
+
+Result<storage::PeerSpec> parse_peer_body(std::string_view body) {
+  if (body.size() > kMaxPeerBody) return make_error(Errc::kLimitExceeded, "body too long");
+  auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) {
+    return make_error(
+        Errc::kMalformed,
+        R"(body must be {"name":"site","url":"http://...","secret":"...","trust":0.3})");
+  }
+  storage::PeerSpec spec;
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"name", &spec.name},
+                          {"url", &spec.url},
+                          {"secret", &spec.secret}}) {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_string())
+      return make_error(Errc::kMalformed, std::string(key) + " must be a string");
+    *out = it->get<std::string>();
+  }
+  if (spec.secret.size() < kMinPeerSecret || spec.secret.size() > kMaxPeerSecret) {
+    return make_error(Errc::kMalformed, "a peering secret must be 16-128 bytes");
+  }
+  if (auto t = j.find("trust"); t != j.end()) {
+    if (!t->is_number()) return make_error(Errc::kMalformed, "trust must be a number");
+    spec.trust = t->get<double>();
+  }
+  return spec;
 }
 
 Result<TrustChange> parse_trust_body(std::string_view body) {
@@ -336,8 +484,11 @@ void handle_admin(SignatureService& service, const HttpRequest& req, Done done) 
     if (req.method != r->method) {
       auto resp = Api::error_response(ApiErrc::kMethodNotAllowed,
                                       "use " + std::string(r->method) + " for this endpoint");
-      resp.allow = r->action == Action::kShow || r->action == Action::kDelete
+      resp.allow = r->action == Action::kShow || r->action == Action::kDelete ||
+                           r->action == Action::kPeerShow || r->action == Action::kPeerRemove
                        ? std::string("GET, DELETE")
+                   : r->action == Action::kPeerList || r->action == Action::kPeerAdd
+                       ? std::string("GET, POST")
                        : std::string(r->method);
       return done(std::move(resp));
     }
@@ -352,6 +503,9 @@ void handle_admin(SignatureService& service, const HttpRequest& req, Done done) 
     }
     if (admin_internal::reporter_action(r->action)) {
       return handle_reporter(service, *r, req, who->reporter.name, std::move(done));
+    }
+    if (admin_internal::peer_action(r->action)) {
+      return handle_peer(service, *r, req, who->reporter.name, std::move(done));
     }
     auto sig = admin_internal::parse_id(r->id);
     if (!sig) return done(Api::error_response(ApiErrc::kInvalid, sig.error().message));

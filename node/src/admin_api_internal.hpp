@@ -15,6 +15,7 @@
 #include "base/result.hpp"
 #include "node/signature_service.hpp"
 #include "sigs/signature.hpp"
+#include "storage/federation.hpp"
 
 namespace strop::node::admin_internal {
 
@@ -35,6 +36,15 @@ inline constexpr std::size_t kDefaultReporterPage = 100;
 inline constexpr std::size_t kMaxReporterPage = 1000;
 // Longest body of POST /admin/reporter/NAME/trust. Default: 256.
 inline constexpr std::size_t kMaxTrustBody = 256;
+// Federation peers (docs/federation.md "Peers").
+inline constexpr std::string_view kPeerPrefix = "/admin/peer/";
+inline constexpr std::string_view kPeersPath = "/admin/peers";
+// Longest body of POST /admin/peers: a url of 512 bytes and a secret of 128, escaped. Default:
+// 2048.
+inline constexpr std::size_t kMaxPeerBody = 2048;
+// A peering secret, bytes (as `strop-node peer add --secret-file`).
+inline constexpr std::size_t kMinPeerSecret = 16;
+inline constexpr std::size_t kMaxPeerSecret = 128;
 
 enum class Action : std::uint8_t {
   kShow,
@@ -46,10 +56,21 @@ enum class Action : std::uint8_t {
   kReporterTrust,    // POST /admin/reporter/NAME/trust
   kReporterDisable,  // POST /admin/reporter/NAME/disable
   kReporterEnable,   // POST /admin/reporter/NAME/enable
+  kPeerShow,         // GET    /admin/peer/NAME
+  kPeerList,         // GET    /admin/peers
+  kPeerAdd,          // POST   /admin/peers
+  kPeerTrust,        // POST   /admin/peer/NAME/trust
+  kPeerDisable,      // POST   /admin/peer/NAME/disable
+  kPeerEnable,       // POST   /admin/peer/NAME/enable
+  kPeerRemove,       // DELETE /admin/peer/NAME
 };
 
 // Whether `a` is one of the reporter routes.
-inline bool reporter_action(Action a) { return a >= Action::kReporterShow; }
+inline bool reporter_action(Action a) {
+  return a >= Action::kReporterShow && a <= Action::kReporterEnable;
+}
+// Whether `a` is one of the peer routes.
+inline bool peer_action(Action a) { return a >= Action::kPeerShow; }
 
 struct Route {
   Action action = Action::kShow;
@@ -85,6 +106,12 @@ struct TrustChange {
   bool pinned = true;
 };
 Result<TrustChange> parse_trust_body(std::string_view body);
+// The body of POST /admin/peers: {"name":"site","url":"http://...","secret":"...","trust":0.3}
+// (trust optional, default 0.3; the secret kMinPeerSecret..kMaxPeerSecret bytes, the same on
+// both sides). Errors: kLimitExceeded (over kMaxPeerBody), kMalformed (not a JSON object, a
+// field missing or of the wrong type, a secret out of bounds); name, url and trust ranges are
+// the store's checks.
+Result<storage::PeerSpec> parse_peer_body(std::string_view body);
 
 // The writes of the admin routes, shared by every operator front end (the admin API, the web
 // console), logged with `actor`; synchronous (run them on the service's offload executor).

@@ -255,6 +255,85 @@ TEST(AdminPath, ReporterRoutesQueriesAndBodies) {
             Errc::kLimitExceeded);
 }
 
+TEST_F(AdminApiTest, PeerRoutesAddListEditAndRemove) {
+  const std::string add =
+      R"({"name":"solo.example","url":"http://127.0.0.1:8080","secret":"0123456789abcdef",)"
+      R"("trust":0.6})";
+  auto added = call("POST", "/admin/peers", "root", add);
+  ASSERT_EQ(added.status, 200) << added.body;
+  auto j = nlohmann::json::parse(added.body);
+  EXPECT_EQ(j["name"], "solo.example");
+  EXPECT_EQ(j["url"], "http://127.0.0.1:8080");
+  EXPECT_FALSE(j.contains("secret"));  // never echoed
+  EXPECT_EQ(call("POST", "/admin/peers", "root", add).status, 409);
+  EXPECT_EQ(
+      call("POST", "/admin/peers", "root", R"({"name":"x","url":"http://x","secret":"short"})")
+          .status,
+      400);
+  auto list = call("GET", "/admin/peers");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(list.body)["peers"].size(), 1u);
+  EXPECT_EQ(call("GET", "/admin/peer/solo.example").status, 200);
+  // A reporter's name is no peer.
+  EXPECT_EQ(call("GET", "/admin/peer/alice").status, 404);
+  EXPECT_EQ(call("POST", "/admin/peer/alice/disable").status, 404);
+  EXPECT_FALSE(store_.find_reporter("alice")->disabled);
+
+  auto trust = call("POST", "/admin/peer/solo.example/trust", "root", R"({"trust":0.2})");
+  ASSERT_EQ(trust.status, 200) << trust.body;
+  EXPECT_NEAR(store_.find_reporter("solo.example")->trust, 0.2, 0.01);
+  ASSERT_EQ(call("POST", "/admin/peer/solo.example/disable").status, 200);
+  EXPECT_TRUE(store_.find_reporter("solo.example")->disabled);
+  ASSERT_EQ(call("POST", "/admin/peer/solo.example/enable").status, 200);
+  EXPECT_FALSE(store_.find_reporter("solo.example")->disabled);
+
+  auto wrong = call("PUT", "/admin/peers");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.allow, "GET, POST");
+  EXPECT_EQ(call("POST", "/admin/peer/solo.example").allow, "GET, DELETE");
+  EXPECT_EQ(call("GET", "/admin/peers", "alice").status, 403);
+  EXPECT_EQ(call("GET", "/admin/peers", "").status, 401);
+
+  auto removed = call("DELETE", "/admin/peer/solo.example");
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_EQ(nlohmann::json::parse(removed.body)["removed"], true);
+  EXPECT_EQ(call("DELETE", "/admin/peer/solo.example").status, 404);
+}
+
+TEST(AdminPath, PeerRoutesAndBody) {
+  using admin_internal::Action;
+  using admin_internal::route_of;
+  EXPECT_EQ(route_of("/admin/peers", "GET")->action, Action::kPeerList);
+  EXPECT_EQ(route_of("/admin/peers", "POST")->action, Action::kPeerAdd);
+  auto show = route_of("/admin/peer/solo.example", "GET");
+  ASSERT_TRUE(show);
+  EXPECT_EQ(show->action, Action::kPeerShow);
+  EXPECT_EQ(show->id, "solo.example");
+  EXPECT_EQ(route_of("/admin/peer/solo.example", "DELETE")->action, Action::kPeerRemove);
+  auto trust = route_of("/admin/peer/solo.example/trust", "GET");
+  ASSERT_TRUE(trust);
+  EXPECT_EQ(trust->action, Action::kPeerTrust);
+  EXPECT_EQ(trust->method, "POST");
+  EXPECT_EQ(route_of("/admin/peer/p/disable", "POST")->action, Action::kPeerDisable);
+  EXPECT_EQ(route_of("/admin/peer/p/enable", "POST")->action, Action::kPeerEnable);
+  EXPECT_FALSE(route_of("/admin/peer/", "GET"));
+  EXPECT_FALSE(admin_internal::reporter_action(Action::kPeerShow));
+  EXPECT_TRUE(admin_internal::peer_action(Action::kPeerRemove));
+
+  using admin_internal::parse_peer_body;
+  auto b = parse_peer_body(R"({"name":"s","url":"http://x","secret":"0123456789abcdef"})");
+  ASSERT_TRUE(b);
+  EXPECT_DOUBLE_EQ(b->trust, 0.3);
+  EXPECT_EQ(b->secret, "0123456789abcdef");
+  EXPECT_FALSE(parse_peer_body(R"({"name":"s","url":"http://x"})"));
+  EXPECT_FALSE(parse_peer_body(R"({"name":1,"url":"http://x","secret":"0123456789abcdef"})"));
+  EXPECT_FALSE(
+      parse_peer_body(R"({"name":"s","url":"http://x","secret":"0123456789abcdef","trust":"1"})"));
+  EXPECT_FALSE(parse_peer_body("[]"));
+  EXPECT_EQ(parse_peer_body(std::string(admin_internal::kMaxPeerBody + 1, ' ')).error().code,
+            Errc::kLimitExceeded);
+}
+
 TEST(AdminPath, RoutesByMethodAndLastSegment) {
   using admin_internal::Action;
   using admin_internal::route_of;

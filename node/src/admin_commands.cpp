@@ -87,15 +87,23 @@ std::unique_ptr<storage::Store> open_store(const CommonOptions& common, Config* 
 
 // A store that applied fleet log events must change only through the log (docs/fleet.md):
 // a local reporter or signature change would make it diverge from the other members.
-// Returns 0 when the store is standalone, else prints why and returns EX_NOPERM.
-int refuse_fleet_member(storage::Store& store) {
+// Returns 0 when the store is standalone, else prints why (naming the admin API `route` that
+// makes the change through the log, when there is one) and returns EX_NOPERM.
+// `config`, when given, counts too: a store whose configuration names the fleet's NATS servers
+// is a member before it applied its first event.
+int refuse_fleet_member(storage::Store& store, std::string_view route = {},
+                        const Config* config = nullptr) {
   const std::uint64_t seq = store.applied_sequence();
-  if (seq == 0) return 0;
+  if (seq == 0 && (config == nullptr || config->cluster.nats_urls.empty())) return 0;
   std::fprintf(stderr,
                "strop-node: this store is a fleet member (applied log sequence %llu): a local "
                "change would diverge from the other members; make it through a node's API, "
                "which goes through the fleet's log (docs/fleet.md)\n",
                static_cast<unsigned long long>(seq));
+  if (!route.empty()) {
+    std::fprintf(stderr, "strop-node: use the admin API of a running member: %.*s\n",
+                 static_cast<int>(route.size()), route.data());
+  }
   return EX_NOPERM;
 }
 
@@ -289,9 +297,12 @@ int run_peer_add(const CommonOptions& common, const PeerAddOptions& o) {
     return secret.error().code == Errc::kNotFound ? EX_NOINPUT : EX_DATAERR;
   }
   int code = 0;
-  auto store = open_store(common, nullptr, &code, Create::kYes);
+  Config c;
+  auto store = open_store(common, &c, &code, Create::kYes);
   if (!store) return code;
-  if (int refused = refuse_fleet_member(*store)) return refused;
+  if (int refused = refuse_fleet_member(
+          *store, R"(POST /admin/peers {"name":...,"url":...,"secret":...,"trust":...})", &c))
+    return refused;
   auto p = store->add_peer({o.name, o.url, *secret, o.trust});
   if (!p) return fail(p.error());
   std::printf("peer %s added (trust %.3f, %s)\n", p->reporter.name.c_str(), p->reporter.trust,
@@ -332,12 +343,13 @@ int run_peer_list(const CommonOptions& common, bool json) {
 }
 
 // set-trust, disable/enable, remove: only on a peer (a reporter's name is refused).
-int run_peer_edit(const CommonOptions& common, const std::string& name,
+int run_peer_edit(const CommonOptions& common, const std::string& name, std::string_view route,
                   const std::function<int(storage::Store&)>& edit) {
   int code = 0;
-  auto store = open_store(common, nullptr, &code);
+  Config c;
+  auto store = open_store(common, &c, &code);
   if (!store) return code;
-  if (int refused = refuse_fleet_member(*store)) return refused;
+  if (int refused = refuse_fleet_member(*store, route, &c)) return refused;
   auto p = store->find_peer(name);
   if (!p) return fail(p.error());
   return edit(*store);
@@ -682,12 +694,14 @@ void setup_peer(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int
       *exit_code = EX_USAGE;
       return;
     }
-    *exit_code = run_peer_edit(*common, t->name, [&](storage::Store& s) {
-      auto r = s.set_trust(t->name, t->trust, true);
-      if (!r) return fail(r.error());
-      std::printf("%s: trust %.3f\n", r->name.c_str(), r->trust);
-      return 0;
-    });
+    *exit_code =
+        run_peer_edit(*common, t->name, "POST /admin/peer/" + t->name + R"(/trust {"trust":T})",
+                      [&](storage::Store& s) {
+                        auto r = s.set_trust(t->name, t->trust, true);
+                        if (!r) return fail(r.error());
+                        std::printf("%s: trust %.3f\n", r->name.c_str(), r->trust);
+                        return 0;
+                      });
   });
 
   struct NameOpts {
@@ -700,12 +714,14 @@ void setup_peer(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int
   dis->add_option("NAME", d->name, "Peer name")->required();
   dis->add_flag("--enable", d->enable, "Re-enable instead");
   dis->callback([common, d, exit_code] {
-    *exit_code = run_peer_edit(*common, d->name, [&](storage::Store& s) {
-      auto r = s.set_disabled(d->name, !d->enable);
-      if (!r) return fail(r.error());
-      std::printf("%s: %s\n", r->name.c_str(), r->disabled ? "disabled" : "enabled");
-      return 0;
-    });
+    *exit_code = run_peer_edit(
+        *common, d->name, "POST /admin/peer/" + d->name + (d->enable ? "/enable" : "/disable"),
+        [&](storage::Store& s) {
+          auto r = s.set_disabled(d->name, !d->enable);
+          if (!r) return fail(r.error());
+          std::printf("%s: %s\n", r->name.c_str(), r->disabled ? "disabled" : "enabled");
+          return 0;
+        });
   });
 
   auto rm = std::make_shared<NameOpts>();
@@ -714,12 +730,13 @@ void setup_peer(CLI::App& app, const std::shared_ptr<CommonOptions>& common, int
       "Remove a peer: it is no longer pulled and its votes count 0 (the name stays taken)");
   r->add_option("NAME", rm->name, "Peer name")->required();
   r->callback([common, rm, exit_code] {
-    *exit_code = run_peer_edit(*common, rm->name, [&](storage::Store& s) {
-      auto res = s.remove_peer(rm->name);
-      if (!res) return fail(res.error());
-      std::printf("%s: removed\n", rm->name.c_str());
-      return 0;
-    });
+    *exit_code =
+        run_peer_edit(*common, rm->name, "DELETE /admin/peer/" + rm->name, [&](storage::Store& s) {
+          auto res = s.remove_peer(rm->name);
+          if (!res) return fail(res.error());
+          std::printf("%s: removed\n", rm->name.c_str());
+          return 0;
+        });
   });
 }
 

@@ -342,10 +342,9 @@ Result<void> validate(const Config& c) {
     return make_error(Errc::kInvalidArgument,
                       "federation.site must be 1-64 characters of [a-z0-9.-]");
   }
-  if (!c.store.federation_site.empty() && !c.cluster.nats_urls.empty()) {
-    return make_error(Errc::kInvalidArgument,
-                      "federation with a fleet is not supported yet (docs/federation.md)");
-  }
+  // Federation in a fleet (docs/federation.md "In a fleet"): the fleet is one site, so every
+  // member must be configured with the same federation.site (its feed is the same on each);
+  // the log does not carry the name, as it carries no other configuration.
   if (!c.cluster.nats_urls.empty()) {
     if (c.cluster.stream.empty() || c.cluster.subject.empty()) {
       return make_error(Errc::kInvalidArgument, "cluster.stream and cluster.subject must be set");

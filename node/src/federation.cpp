@@ -13,7 +13,9 @@
 #include <future>
 #include <memory>
 
+#include "node/fleet.hpp"
 #include "protocol/feed.hpp"
+#include "protocol/fleet_event.hpp"
 #include "protocol/signing.hpp"
 
 namespace strop::node {
@@ -199,6 +201,29 @@ std::int64_t lag_seconds(const PeerStats& s, std::int64_t now) {
   return now > since ? now - since : 0;
 }
 
+bool fleet_puller_elected(std::string_view self, const std::vector<FleetMemberStatus>& members,
+                          std::chrono::milliseconds timeout) {
+  const double limit = std::chrono::duration<double>(timeout).count();
+  for (const auto& m : members) {
+    if (m.self || m.id == self || m.age_seconds > limit) continue;
+    if (m.id < self) return false;  // a live member with a lower id pulls
+  }
+  return true;
+}
+
+bool FederationPuller::pulling() {
+  if (fleet_ == nullptr) return true;
+  // Cut off from the log, a batch could not be published: pulling would only load the peer.
+  // (Such a member hears no beats either, so the election alone would say "pull".)
+  const bool now = fleet_->metrics().connected.value() == 1 &&
+                   fleet_puller_elected(fleet_->origin(), fleet_->members());
+  if (now != was_pulling_.exchange(now)) {
+    logger()->info(now ? "federation: this member pulls the fleet's peers now"
+                       : "federation: another fleet member pulls the peers now");
+  }
+  return now;
+}
+
 FederationPuller::FederationPuller(storage::Store& store, const Config& config)
     : store_(store), site_(config.store.federation_site), options_(config.federation) {}
 
@@ -272,6 +297,11 @@ void FederationPuller::follow(const std::string& name) {
     auto p = std::find_if(peers->begin(), peers->end(),
                           [&](const storage::Peer& x) { return x.reporter.name == name; });
     if (p == peers->end() || p->reporter.disabled) return;
+    if (!pulling()) {  // in a fleet, another member pulls (and this one takes over if it goes)
+      MutexLock lock(&wake_mu_);
+      wake_cv_.wait_for(&wake_mu_, options_.poll_interval, [this] { return stopping_.load(); });
+      continue;
+    }
     const auto t0 = std::chrono::steady_clock::now();
     bool more = false;
     std::size_t received = 0;
@@ -304,7 +334,10 @@ Result<std::size_t> FederationPuller::pull_once(const storage::Peer& peer, bool*
   };
   auto ep = parse_http_url(peer.url);
   if (!ep) return fail(ep.error());
-  const std::size_t limit = options_.batch;
+  // In a fleet a batch is one log event: at most kMaxFleetPeerEntries entries.
+  const std::size_t limit =
+      fleet_ != nullptr ? std::min<std::size_t>(options_.batch, protocol::kMaxFleetPeerEntries)
+                        : options_.batch;
   const std::string target = protocol::feed_target(peer.cursor, limit, options_.long_poll_s);
   const std::string nonce = protocol::make_nonce();
   auto auth =
@@ -325,12 +358,7 @@ Result<std::size_t> FederationPuller::pull_once(const storage::Peer& peer, bool*
   const std::size_t n = batch->entries.size();
   *received = n;
   const std::uint64_t cursor = batch->cursor;
-  std::promise<Result<storage::PeerBatchOutcome>> done;
-  auto applied = done.get_future();
-  store_.apply_peer_batch(std::move(*batch), [&done](Result<storage::PeerBatchOutcome> r) {
-    done.set_value(std::move(r));
-  });
-  auto outcome = applied.get();
+  auto outcome = apply(peer, std::move(*batch), now_s);
   if (!outcome) return fail(outcome.error());
   *more = n == limit;
   MutexLock lock(&stats_mu_);
@@ -338,6 +366,43 @@ Result<std::size_t> FederationPuller::pull_once(const storage::Peer& peer, bool*
   if (!s.last_error.empty()) logger()->info("federation: pulling from {} again", name);
   record_pull_success(s, cursor, head, outcome->applied, now_s);
   return outcome->applied;
+}
+
+Result<storage::PeerBatchOutcome> FederationPuller::apply(const storage::Peer& peer,
+                                                          storage::PeerBatch batch,
+                                                          std::int64_t now_s) {
+  if (fleet_ == nullptr) {
+    std::promise<Result<storage::PeerBatchOutcome>> done;
+    auto applied = done.get_future();
+    store_.apply_peer_batch(std::move(batch), [&done](Result<storage::PeerBatchOutcome> r) {
+      done.set_value(std::move(r));
+    });
+    return applied.get();
+  }
+  // An empty batch changes nothing but the last-success time: not worth a log event per poll.
+  if (batch.entries.empty()) return storage::PeerBatchOutcome{};
+  // One event of the log: every member applies it, with the cursor, in log order, at the
+  // event's time (now_s). The cursor read above is this node's applied state; when another
+  // member's pull of the same `after` got into the log first (a hand-over), the event is
+  // skipped on every member and the next pull starts from the moved cursor.
+  protocol::FleetPeerBatch e;
+  e.peer = peer.reporter.name;
+  e.after = batch.after;
+  e.cursor = batch.cursor;
+  e.entries.reserve(batch.entries.size());
+  for (auto& x : batch.entries) {
+    e.entries.push_back(
+        {x.seq, x.listed, std::move(x.sig), x.hop, x.confidence, x.version, std::move(x.origin)});
+  }
+  auto r = fleet_->submit_and_wait(std::move(e), now_s);
+  if (!r) return r.error();
+  if (r->stale_batch) {
+    logger()->info("federation: batch from {} after {} was applied already (hand-over); skipped",
+                   peer.reporter.name, batch.after);
+    return storage::PeerBatchOutcome{};
+  }
+  if (r->refused) return *r->refused;
+  return r->batch;
 }
 
 std::string FederationPuller::render_metrics() const {

@@ -72,8 +72,25 @@ storage::LoggedWrite logged_write(std::uint64_t seq, const protocol::FleetEvent&
           return storage::LoggedSetDisabled{v.name, v.disabled};
         } else if constexpr (std::is_same_v<T, protocol::FleetSetAllowed>) {
           return storage::LoggedSetAllowed{v.sigs, v.allowed, now};
-        } else {
+        } else if constexpr (std::is_same_v<T, protocol::FleetDeleteSignatures>) {
           return storage::LoggedDeleteSignatures{v.sigs};
+        } else if constexpr (std::is_same_v<T, protocol::FleetAddPeer>) {
+          return storage::LoggedAddPeer{storage::PeerSpec{v.name, v.url, v.secret, v.trust}, now};
+        } else if constexpr (std::is_same_v<T, protocol::FleetRemovePeer>) {
+          return storage::LoggedRemovePeer{v.name};
+        } else {
+          static_assert(std::is_same_v<T, protocol::FleetPeerBatch>);
+          // The event's time is the batch's `now` (vote times, last success) on every node.
+          storage::LoggedPeerBatch b;
+          b.peer = v.peer;
+          b.after = v.after;
+          b.cursor = v.cursor;
+          b.now = now;
+          b.entries.reserve(v.entries.size());
+          for (const auto& e : v.entries) {
+            b.entries.push_back({e.seq, e.listed, e.sig, e.hop, e.confidence, e.version, e.origin});
+          }
+          return b;
         }
       },
       e.write);
@@ -118,6 +135,10 @@ std::string render_fleet_metrics(const FleetMetrics& m, std::uint64_t applied) {
       static_cast<double>(m.skipped.value()));
   row("strop_fleet_malformed_total", "counter", "Log events that did not decode (no-ops).",
       static_cast<double>(m.malformed.value()));
+  row("strop_fleet_peer_batches_skipped_total", "counter",
+      "Federation batches in the log skipped because their cursor was not the stored one "
+      "(pulled twice during a puller hand-over).",
+      static_cast<double>(m.peer_batches_skipped.value()));
   row("strop_fleet_gaps_total", "counter", "Jumps over sequences gone from the stream.",
       static_cast<double>(m.gaps.value()));
   out +=
@@ -265,6 +286,7 @@ void Fleet::offer(const storage::LoggedWrite& w, bool mine, std::uint64_t reques
                             metrics_.skipped.add();
                           } else {
                             metrics_.applied.add();
+                            if (r->stale_batch) metrics_.peer_batches_skipped.add();
                           }
                           if (mine) on_applied(request, std::move(r));
                         });

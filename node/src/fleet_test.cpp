@@ -9,6 +9,7 @@
 #include <future>
 #include <map>
 
+#include "node/federation.hpp"
 #include "node/signature_service.hpp"
 
 namespace strop::node {
@@ -64,9 +65,10 @@ class TempDir {
   std::string path_;
 };
 
-std::unique_ptr<storage::Store> open_store(const std::string& dir) {
+std::unique_ptr<storage::Store> open_store(const std::string& dir, const std::string& site = "") {
   storage::StoreOptions o;
   o.dir = dir;
+  o.federation_site = site;
   o.initial_map_bytes = std::size_t{4} << 20;
   o.clock = [] { return storage::TimePoint{std::chrono::seconds{kNow}}; };
   auto s = storage::Store::open(o);
@@ -98,8 +100,8 @@ protocol::FleetVote report(std::vector<sigs::Signature> sigs, bool revoke = fals
 
 struct Node {
   explicit Node(const std::string& dir, const std::string& id, MemoryLog& log,
-                std::function<std::int64_t()> clock = {})
-      : store(open_store(dir)),
+                std::function<std::int64_t()> clock = {}, const std::string& site = "")
+      : store(open_store(dir, site)),
         fleet(*store, FleetOptions{id, std::chrono::milliseconds(1000)}, std::move(clock)) {
     fleet.attach(&log);
     log.consumers.push_back(&fleet);
@@ -184,13 +186,13 @@ TEST(Fleet, RedeliveredAndMalformedEventsKeepNodesAtTheSamePosition) {
   ASSERT_TRUE(a.fleet.submit_and_wait(admin_reporter(), kNow));
   // A redelivery of event 1 and a malformed event 2.
   a.fleet.on_event(1, log.events[0]);
-  a.fleet.on_event(2, "SF\x01\x09garbage");
+  a.fleet.on_event(2, "SF\x01\x0bgarbage");
   ASSERT_TRUE(a.store->flush());
   EXPECT_EQ(a.store->applied_sequence(), 2u);
   EXPECT_EQ(a.fleet.metrics().malformed.value(), 1u);
   EXPECT_EQ(a.fleet.next_sequence(), 3u);
   // A newer event version stops the node from applying further.
-  a.fleet.on_event(3, std::string("SF\x02\x01", 4));
+  a.fleet.on_event(3, std::string("SF\x03\x01", 4));
   a.fleet.on_event(4, log.events[0]);
   ASSERT_TRUE(a.store->flush());
   EXPECT_EQ(a.store->applied_sequence(), 2u);
@@ -337,6 +339,123 @@ TEST(Fleet, TheMemberTableIsBounded) {
   EXPECT_EQ(m.size(), kMaxFleetMembers);
   // The ones heard longest ago made room.
   EXPECT_TRUE(std::none_of(m.begin(), m.end(), [](const auto& x) { return x.id == "m0"; }));
+}
+
+// Federation in a fleet (docs/federation.md "In a fleet"): peer administration through the
+// service and pulled batches through the log reach every member; a batch pulled twice (a
+// hand-over) is applied once.
+TEST(Fleet, PeersAndPeerBatchesGoThroughTheLogAndApplyOnceEverywhere) {
+  TempDir dir;
+  MemoryLog log;
+  Node a(dir.sub("a"), "a", log, {}, "fleet"), b(dir.sub("b"), "b", log, {}, "fleet");
+  NodeMetrics metrics;
+  SignatureService service(Config{}, *a.store, metrics, Clocks{[] { return kNow; }, {}});
+  service.set_fleet(&a.fleet);
+
+  auto added = service.add_peer({"solo", "http://127.0.0.1:1", "0123456789abcdef", 1.0});
+  ASSERT_TRUE(added) << added.error().message;
+  EXPECT_EQ(added->reporter.name, "solo");
+  ASSERT_TRUE(b.store->flush());
+  auto at_b = b.store->find_peer("solo");
+  ASSERT_TRUE(at_b);
+  EXPECT_EQ(at_b->url, "http://127.0.0.1:1");
+  EXPECT_EQ(at_b->reporter.created, added->reporter.created);  // the event's time
+  auto taken = service.add_peer({"solo", "http://127.0.0.1:2", "0123456789abcdef", 1.0});
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code, ServiceErrc::kNameTaken);
+  EXPECT_EQ(service.add_peer({"Bad Name", "http://x", "0123456789abcdef", 1.0}).error().code,
+            ServiceErrc::kInvalid);
+
+  // A batch as the elected member's puller publishes it; then the same pull again, as a
+  // second member believing itself elected during a hand-over would publish it.
+  protocol::FleetPeerBatch batch;
+  batch.peer = "solo";
+  batch.after = 0;
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    protocol::FeedWireEntry e;
+    e.seq = i * 2;
+    e.listed = true;
+    e.sig = body(static_cast<int>(i));
+    e.version = i;
+    e.origin = "solo";
+    batch.entries.push_back(e);
+  }
+  batch.cursor = 6;
+  auto first = a.fleet.submit_and_wait(batch, kNow);
+  ASSERT_TRUE(first) << first.error().to_string();
+  ASSERT_FALSE(first->refused) << first->refused->to_string();
+  EXPECT_EQ(first->batch.applied, 3u);
+  auto again = b.fleet.submit_and_wait(batch, kNow + 1);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->stale_batch);
+  ASSERT_TRUE(a.store->flush());
+  ASSERT_TRUE(b.store->flush());
+  for (auto* n : {&a, &b}) {
+    auto p = n->store->find_peer("solo");
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->cursor, 6u);
+    EXPECT_EQ(p->applied, 3u);  // not 6: the second copy was skipped
+    EXPECT_EQ(n->fleet.metrics().peer_batches_skipped.value(), 1);
+    EXPECT_TRUE(n->store->check(std::vector<sigs::Signature>{body(2)})->spam);
+  }
+  EXPECT_EQ(a.store->read_feed(0, 100)->entries, b.store->read_feed(0, 100)->entries);
+
+  // Trust is the reporter write (kSetTrust), removal its own event; both reach b.
+  ASSERT_TRUE(service.set_reporter_trust("solo", 0.2));
+  ASSERT_TRUE(service.remove_peer("solo"));
+  EXPECT_EQ(service.remove_peer("solo").error().code, ServiceErrc::kUnknownReporter);
+  ASSERT_TRUE(b.store->flush());
+  EXPECT_EQ(b.store->find_peer("solo").error().code, Errc::kNotFound);
+  ASSERT_TRUE(service.list_peers());
+  EXPECT_TRUE(service.list_peers()->empty());
+
+  log.up = false;
+  auto down = service.add_peer({"other", "http://127.0.0.1:3", "0123456789abcdef", 0.3});
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, ServiceErrc::kOverloaded);
+}
+
+FleetMemberStatus member(const std::string& id, double age, bool self = false) {
+  FleetMemberStatus m;
+  m.id = id;
+  m.age_seconds = age;
+  m.self = self;
+  return m;
+}
+
+TEST(FleetPullerElection, TheLiveMemberWithTheLowestIdPulls) {
+  // Alone, or hearing no one (NATS down): pull.
+  EXPECT_TRUE(fleet_puller_elected("b", {}));
+  EXPECT_TRUE(fleet_puller_elected("b", {member("b", 0.5, true)}));
+  // A live lower id pulls; a higher one does not stop this member.
+  EXPECT_FALSE(fleet_puller_elected("b", {member("a", 1.0), member("b", 0.1, true)}));
+  EXPECT_TRUE(fleet_puller_elected("a", {member("a", 0.1, true), member("b", 0.2)}));
+  EXPECT_TRUE(fleet_puller_elected("b", {member("c", 0.2), member("b", 0.1, true)}));
+  // The lower one's beats stopped (older than the timeout): this member takes over.
+  EXPECT_TRUE(fleet_puller_elected("b", {member("a", 3.5), member("b", 0.1, true)}));
+  EXPECT_FALSE(fleet_puller_elected("b", {member("a", 2.9), member("b", 0.1, true)}));
+  EXPECT_TRUE(fleet_puller_elected("b", {member("a", 1.5)}, std::chrono::milliseconds(1000)));
+  // This member's own entry never counts against it, whatever its age.
+  EXPECT_TRUE(fleet_puller_elected("b", {member("b", 99.0, true), member("c", 0.1)}));
+  // Byte order of the ids.
+  EXPECT_FALSE(fleet_puller_elected("node-b", {member("node-a", 0.0)}));
+  EXPECT_FALSE(fleet_puller_elected("node-10", {member("node-1", 0.0)}));
+}
+
+TEST(FleetPullerElection, FollowsTheBeatsOfAFleet) {
+  TempDir dir;
+  MemoryLog log;
+  std::atomic<std::int64_t> mono{1'000'000'000};
+  Node b(dir.sub("b"), "b", log, [&mono] { return mono.load(); });
+  b.fleet.on_beat(b.fleet.beat());
+  EXPECT_TRUE(fleet_puller_elected("b", b.fleet.members()));
+  b.fleet.on_beat(*protocol::encode_fleet_beat({"a", 0, 0}));
+  EXPECT_FALSE(fleet_puller_elected("b", b.fleet.members()));
+  mono += 4'000'000'000;  // a's beats stop; b's own go on
+  b.fleet.on_beat(b.fleet.beat());
+  EXPECT_TRUE(fleet_puller_elected("b", b.fleet.members()));
+  b.fleet.on_beat(*protocol::encode_fleet_beat({"a", 0, 0}));  // a is back
+  EXPECT_FALSE(fleet_puller_elected("b", b.fleet.members()));
 }
 
 }  // namespace

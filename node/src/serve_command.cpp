@@ -232,6 +232,8 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   std::unique_ptr<FederationPuller> puller;
   if (!c.store.federation_site.empty()) {
     puller = std::make_unique<FederationPuller>(*store, c);
+    // In a fleet one member pulls at a time and each batch goes through the log.
+    puller->set_fleet(fleet.get());
     service->set_federation(puller.get());
     service->set_feed_waiters(&feed_waiters);
     feed_waiters.start();

@@ -304,6 +304,73 @@ ServiceResult<storage::Reporter> SignatureService::set_reporter_disabled(std::st
   return std::move(*r);
 }
 
+// ---- federation peers ---------------------------------------------------------------------
+
+namespace {
+
+ServiceError unknown_peer() {
+  return ServiceError{ServiceErrc::kUnknownReporter, "no such peer", 0};
+}
+
+}  // namespace
+
+ServiceResult<std::vector<storage::Peer>> SignatureService::list_peers() {
+  auto r = store_.list_peers();
+  if (!r) {
+    logger()->error("listing peers failed: {}", r.error().to_string());
+    return ServiceError{ServiceErrc::kInternal, "storage error", 0};
+  }
+  return std::move(*r);
+}
+
+ServiceResult<storage::Peer> SignatureService::find_peer(std::string_view name) {
+  if (impossible_name(name)) return unknown_peer();
+  auto r = store_.find_peer(name);
+  if (r) return std::move(*r);
+  if (r.error().code == Errc::kNotFound) return unknown_peer();
+  logger()->error("peer lookup failed: {}", r.error().to_string());
+  return ServiceError{ServiceErrc::kInternal, "storage error", 0};
+}
+
+ServiceResult<storage::Peer> SignatureService::add_peer(const storage::PeerSpec& spec) {
+  if (!(spec.trust >= 0.0 && spec.trust <= 1.0))
+    return ServiceError{ServiceErrc::kInvalid, "trust must be a number between 0 and 1", 0};
+  if (fleet_ != nullptr) {
+    // Through the log, so every member adds the same peer (docs/federation.md "In a fleet").
+    return from_logged<storage::Peer>(
+        fleet_->submit_and_wait(
+            protocol::FleetAddPeer{spec.name, spec.url, spec.secret, spec.trust},
+            clocks_.unix_seconds()),
+        [](storage::LoggedOutcome& o) -> ServiceResult<storage::Peer> {
+          if (!o.peer) return ServiceError{ServiceErrc::kInternal, "peer not added", 0};
+          return std::move(*o.peer);
+        });
+  }
+  auto r = store_.add_peer(spec);
+  if (!r) return store_error(r.error());
+  return std::move(*r);
+}
+
+ServiceResult<void> SignatureService::remove_peer(std::string_view name) {
+  if (impossible_name(name)) return unknown_peer();
+  if (fleet_ != nullptr) {
+    auto r = fleet_->submit_and_wait(protocol::FleetRemovePeer{std::string(name)},
+                                     clocks_.unix_seconds());
+    if (!r) return store_error(r.error());
+    if (r->refused) {
+      if (r->refused->code == Errc::kNotFound) return unknown_peer();
+      return store_error(*r->refused);
+    }
+    return {};
+  }
+  auto r = store_.remove_peer(name);
+  if (!r) {
+    if (r.error().code == Errc::kNotFound) return unknown_peer();
+    return store_error(r.error());
+  }
+  return {};
+}
+
 ServiceResult<std::vector<storage::Reporter>> SignatureService::list_reporters(
     std::string_view after, std::size_t limit) {
   auto all = store_.list_reporters();

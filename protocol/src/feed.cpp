@@ -16,17 +16,7 @@ namespace strop::protocol {
 
 namespace {
 
-bool valid_origin(std::string_view o) { return is_lower_host_name(o, kMaxFeedOrigin); }
-
-// Why an entry cannot be on the wire, or nullptr.
-const char* entry_problem(const FeedWireEntry& e) {
-  if (!sigs::engine_from_number(static_cast<std::uint8_t>(e.sig.engine))) return "unknown engine";
-  if (e.sig.value.empty() || e.sig.value.size() > kMaxFeedValue) return "value size";
-  if (e.hop > kMaxFeedHop) return "hop over the limit";
-  if (e.confidence > 100) return "confidence over 100";
-  if (!valid_origin(e.origin)) return "origin";
-  return nullptr;
-}
+const char* entry_problem(const FeedWireEntry& e) { return feed_entry_problem(e); }
 
 Error malformed(const std::string& what) {
   return make_error(Errc::kMalformed, "feed batch: " + what);
@@ -44,6 +34,15 @@ std::string response_canonical(unsigned status, std::string_view nonce, std::str
 }
 
 }  // namespace
+
+const char* feed_entry_problem(const FeedWireEntry& e) {
+  if (!sigs::engine_from_number(static_cast<std::uint8_t>(e.sig.engine))) return "unknown engine";
+  if (e.sig.value.empty() || e.sig.value.size() > kMaxFeedValue) return "value size";
+  if (e.hop > kMaxFeedHop) return "hop over the limit";
+  if (e.confidence > 100) return "confidence over 100";
+  if (!is_lower_host_name(e.origin, kMaxFeedOrigin)) return "origin";
+  return nullptr;
+}
 
 Result<std::string> encode_feed(const FeedBatch& batch) {
   if (batch.entries.size() > kMaxFeedEntries) {

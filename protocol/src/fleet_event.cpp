@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 
+#include "base/ascii.hpp"
 #include "base/bytes.hpp"
 
 namespace strop::protocol {
@@ -260,6 +261,133 @@ Result<FleetDeleteSignatures> decode_delete(Reader& r) {
   return FleetDeleteSignatures{std::move(*sigs)};
 }
 
+// ---- federation events (version 2)
+
+bool valid_site(std::string_view s) { return is_lower_host_name(s, kMaxFeedOrigin); }
+
+Result<void> write_site(Writer& w, std::string_view name) {
+  if (!valid_site(name)) {
+    return make_error(Errc::kInvalidArgument, "fleet event: peer name must be 1-64 of [a-z0-9.-]");
+  }
+  w.bytes8(name);
+  return {};
+}
+
+Result<std::string> read_site(Reader& r) {
+  auto name = read_short(r, kMaxFeedOrigin, "peer name");
+  if (!name) return name.error();
+  if (!valid_site(*name)) return make_error(Errc::kMalformed, "fleet event: peer name");
+  return name;
+}
+
+// Checks a batch's shape: the entries as the feed decoder would take them, sequences
+// strictly increasing above `after`, the cursor the last one's (or `after`).
+const char* batch_problem(const FleetPeerBatch& b) {
+  if (b.entries.size() > kMaxFleetPeerEntries) return "too many entries";
+  std::uint64_t last = b.after;
+  for (const auto& e : b.entries) {
+    if (const char* p = feed_entry_problem(e)) return p;
+    if (e.seq <= last) return "entry sequences do not increase above the cursor";
+    last = e.seq;
+  }
+  if (b.cursor != last) return "cursor is not the last entry's sequence";
+  return nullptr;
+}
+
+Result<void> encode_write(Writer& w, const FleetPeerBatch& b) {
+  if (b.entries.size() > kMaxFleetPeerEntries) return too_long("peer batch");
+  if (const char* p = batch_problem(b)) {
+    return make_error(Errc::kInvalidArgument, std::string("fleet event: peer batch: ") + p);
+  }
+  STROP_TRY(write_site(w, b.peer));
+  w.u64(b.after);
+  w.u64(b.cursor);
+  w.u16(static_cast<std::uint16_t>(b.entries.size()));
+  for (const auto& e : b.entries) {  // the strop-feed/1 entry layout (docs/federation.md)
+    w.u64(e.seq);
+    w.u8(e.listed ? 1 : 2);
+    w.u8(static_cast<std::uint8_t>(e.sig.engine));
+    w.u8(e.hop);
+    w.u8(e.confidence);
+    w.u64(e.version);
+    w.bytes8(e.origin);
+    w.bytes16(e.sig.value);
+  }
+  return {};
+}
+
+Result<FleetPeerBatch> decode_peer_batch(Reader& r) {
+  FleetPeerBatch b;
+  auto peer = read_site(r);
+  if (!peer) return peer.error();
+  b.peer = std::move(*peer);
+  std::uint16_t n = 0;
+  if (!r.u64(&b.after) || !r.u64(&b.cursor) || !r.u16(&n)) return truncated();
+  if (n > kMaxFleetPeerEntries) return too_long("peer batch");
+  b.entries.reserve(n);
+  for (std::uint16_t i = 0; i < n; ++i) {
+    FeedWireEntry e;
+    std::uint8_t state = 0, engine = 0, olen = 0;
+    std::uint16_t vlen = 0;
+    if (!r.u64(&e.seq) || !r.u8(&state) || !r.u8(&engine) || !r.u8(&e.hop) ||
+        !r.u8(&e.confidence) || !r.u64(&e.version) || !r.u8(&olen) || !r.take(olen, &e.origin) ||
+        !r.u16(&vlen) || !r.take(vlen, &e.sig.value)) {
+      return truncated();
+    }
+    if (state != 1 && state != 2) return make_error(Errc::kMalformed, "fleet event: entry state");
+    e.listed = state == 1;
+    e.sig.engine = static_cast<sigs::Engine>(engine);
+    b.entries.push_back(std::move(e));
+  }
+  if (const char* p = batch_problem(b)) {
+    return make_error(Errc::kMalformed, std::string("fleet event: peer batch: ") + p);
+  }
+  return b;
+}
+
+Result<void> encode_write(Writer& w, const FleetAddPeer& a) {
+  STROP_TRY(write_site(w, a.name));
+  if (a.url.empty()) return make_error(Errc::kInvalidArgument, "fleet event: empty peer url");
+  if (a.url.size() > kMaxFleetPeerUrl) return too_long("peer url");
+  w.bytes16(a.url);
+  if (a.secret.empty()) return make_error(Errc::kInvalidArgument, "fleet event: empty secret");
+  STROP_TRY(write_short(w, a.secret, kMaxFleetSecret, "secret"));
+  if (!valid_trust(a.trust)) return make_error(Errc::kInvalidArgument, "trust out of range");
+  w.u64(std::bit_cast<std::uint64_t>(a.trust + 0.0));
+  return {};
+}
+
+Result<FleetAddPeer> decode_add_peer(Reader& r) {
+  FleetAddPeer a;
+  auto name = read_site(r);
+  if (!name) return name.error();
+  a.name = std::move(*name);
+  std::uint16_t n = 0;
+  if (!r.u16(&n)) return truncated();
+  if (n == 0) return make_error(Errc::kMalformed, "fleet event: empty peer url");
+  if (n > kMaxFleetPeerUrl) return too_long("peer url");
+  if (!r.take(n, &a.url)) return truncated();
+  auto secret = read_short(r, kMaxFleetSecret, "secret");
+  if (!secret) return secret.error();
+  a.secret = std::move(*secret);
+  auto t = read_trust(r);
+  if (!t) return t.error();
+  a.trust = *t;
+  return a;
+}
+
+Result<void> encode_write(Writer& w, const FleetRemovePeer& p) { return write_site(w, p.name); }
+
+Result<FleetRemovePeer> decode_remove_peer(Reader& r) {
+  auto name = read_site(r);
+  if (!name) return name.error();
+  return FleetRemovePeer{std::move(*name)};
+}
+
+std::uint8_t version_of(FleetEventType t) {
+  return t >= FleetEventType::kPeerBatch ? kFleetEventVersionPeers : kFleetEventVersion;
+}
+
 template <class T>
 Result<FleetWrite> widen(Result<T> r) {
   if (!r) return r.error();
@@ -276,7 +404,7 @@ Result<std::string> encode_fleet_event(const FleetEvent& e) {
   Writer w;
   w.u8(kFleetEventMagic0);
   w.u8(kFleetEventMagic1);
-  w.u8(kFleetEventVersion);
+  w.u8(version_of(fleet_event_type(e)));
   w.u8(static_cast<std::uint8_t>(fleet_event_type(e)));
   if (e.origin.empty()) return make_error(Errc::kInvalidArgument, "fleet event: empty origin");
   STROP_TRY(write_short(w, e.origin, kMaxFleetOrigin, "origin"));
@@ -296,11 +424,15 @@ Result<FleetEvent> decode_fleet_event(std::string_view bytes) {
   if (m0 != kFleetEventMagic0 || m1 != kFleetEventMagic1) {
     return make_error(Errc::kMalformed, "not a fleet event (bad magic)");
   }
-  if (version != kFleetEventVersion) {
+  if (version == 0 || version > kFleetEventVersionPeers) {
     return make_error(Errc::kInvalidArgument, "fleet event version " + std::to_string(version) +
                                                   " is not supported by this node (version " +
-                                                  std::to_string(kFleetEventVersion) +
+                                                  std::to_string(kFleetEventVersionPeers) +
                                                   "): upgrade it");
+  }
+  if (type >= 1 && type <= static_cast<std::uint8_t>(FleetEventType::kRemovePeer) &&
+      version != version_of(static_cast<FleetEventType>(type))) {
+    return make_error(Errc::kMalformed, "fleet event: type under the wrong version");
   }
   FleetEvent e;
   auto origin = read_short(r, kMaxFleetOrigin, "origin");
@@ -315,6 +447,9 @@ Result<FleetEvent> decode_fleet_event(std::string_view bytes) {
     case FleetEventType::kSetDisabled: w = widen(decode_disabled(r)); break;
     case FleetEventType::kSetAllowed: w = widen(decode_allowed(r)); break;
     case FleetEventType::kDeleteSignatures: w = widen(decode_delete(r)); break;
+    case FleetEventType::kPeerBatch: w = widen(decode_peer_batch(r)); break;
+    case FleetEventType::kAddPeer: w = widen(decode_add_peer(r)); break;
+    case FleetEventType::kRemovePeer: w = widen(decode_remove_peer(r)); break;
   }
   if (!w) return w.error();
   if (!r.done()) return make_error(Errc::kMalformed, "fleet event: trailing bytes");

@@ -94,12 +94,12 @@ TEST(FleetEvent, DecodeRefusesBadInput) {
   EXPECT_EQ(decode_fleet_event("").error().code, Errc::kMalformed);
   EXPECT_EQ(decode_fleet_event("XF\x01\x01").error().code, Errc::kMalformed);
   std::string newer = *good;
-  newer[2] = 2;
+  newer[2] = 3;
   EXPECT_EQ(decode_fleet_event(newer).error().code, Errc::kInvalidArgument);
   EXPECT_EQ(decode_fleet_event(*good + "x").error().code, Errc::kMalformed);
   EXPECT_EQ(decode_fleet_event(good->substr(0, good->size() - 1)).error().code, Errc::kMalformed);
   std::string bad_type = *good;
-  bad_type[3] = 9;
+  bad_type[3] = 10;
   EXPECT_EQ(decode_fleet_event(bad_type).error().code, Errc::kMalformed);
   EXPECT_EQ(decode_fleet_event(std::string(kMaxFleetEventBytes + 1, 'S')).error().code,
             Errc::kLimitExceeded);
@@ -120,6 +120,112 @@ TEST(FleetEvent, EncodeRefusesOverLimits) {
   FleetEvent no_origin = base_event(FleetSetDisabled{"a", true});
   no_origin.origin.clear();
   EXPECT_FALSE(encode_fleet_event(no_origin).ok());
+}
+
+FeedWireEntry feed_entry(std::uint64_t seq, bool listed) {
+  FeedWireEntry e;
+  e.seq = seq;
+  e.listed = listed;
+  e.sig = sig("body/1:00112233445566778899aabbccddeeff");
+  e.hop = 2;
+  e.confidence = 80;
+  e.version = 7;
+  e.origin = "solo.example";
+  return e;
+}
+
+FleetPeerBatch two_entry_batch() {
+  FleetPeerBatch b;
+  b.peer = "solo.example";
+  b.after = 10;
+  b.entries = {feed_entry(11, true), feed_entry(14, false)};
+  b.cursor = 14;
+  return b;
+}
+
+TEST(FleetEvent, PeerEventsRoundTripUnderVersion2) {
+  expect_round_trip(base_event(two_entry_batch()));
+  FleetPeerBatch empty;
+  empty.peer = "p";
+  empty.after = 5;
+  empty.cursor = 5;
+  expect_round_trip(base_event(empty));
+  expect_round_trip(
+      base_event(FleetAddPeer{"solo.example", "http://127.0.0.1:8080", "0123456789abcdef", 1.0}));
+  expect_round_trip(base_event(FleetRemovePeer{"solo.example"}));
+  auto b = encode_fleet_event(base_event(FleetRemovePeer{"p"}));
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ((*b)[2], static_cast<char>(kFleetEventVersionPeers));
+  EXPECT_EQ((*b)[3], static_cast<char>(FleetEventType::kRemovePeer));
+  // The earlier types keep version 1 (their bytes do not change).
+  auto v1 = encode_fleet_event(base_event(FleetSetDisabled{"a", true}));
+  ASSERT_TRUE(v1.ok());
+  EXPECT_EQ((*v1)[2], static_cast<char>(kFleetEventVersion));
+  // A type under the other version is malformed, both ways.
+  std::string wrong = *b;
+  wrong[2] = static_cast<char>(kFleetEventVersion);
+  EXPECT_EQ(decode_fleet_event(wrong).error().code, Errc::kMalformed);
+  wrong = *v1;
+  wrong[2] = static_cast<char>(kFleetEventVersionPeers);
+  EXPECT_EQ(decode_fleet_event(wrong).error().code, Errc::kMalformed);
+}
+
+TEST(FleetEvent, PeerBatchRefusesBadShape) {
+  // Encoding refuses what decoding would refuse.
+  auto bad = two_entry_batch();
+  bad.cursor = 13;  // not the last entry's seq
+  EXPECT_EQ(encode_fleet_event(base_event(bad)).error().code, Errc::kInvalidArgument);
+  bad = two_entry_batch();
+  bad.after = 11;  // an entry at the cursor
+  EXPECT_EQ(encode_fleet_event(base_event(bad)).error().code, Errc::kInvalidArgument);
+  bad = two_entry_batch();
+  bad.entries[1].hop = kMaxFeedHop + 1;
+  EXPECT_EQ(encode_fleet_event(base_event(bad)).error().code, Errc::kInvalidArgument);
+  bad = two_entry_batch();
+  bad.peer = "Not A Site";
+  EXPECT_EQ(encode_fleet_event(base_event(bad)).error().code, Errc::kInvalidArgument);
+  bad = two_entry_batch();
+  bad.entries.assign(kMaxFleetPeerEntries + 1, feed_entry(1, true));
+  EXPECT_EQ(encode_fleet_event(base_event(bad)).error().code, Errc::kLimitExceeded);
+
+  // And decoding refuses bytes edited into each shape.
+  auto good = encode_fleet_event(base_event(two_entry_batch()));
+  ASSERT_TRUE(good.ok());
+  // Header: SF v t (4), origin (1 + 11), request (8), time (8); then peer (1 + 12), after,
+  // cursor, count; the first entry's seq follows.
+  const std::size_t body = 4 + 12 + 16;
+  const std::size_t cursor_at = body + 13 + 8;
+  const std::size_t count_at = cursor_at + 8;
+  const std::size_t state_at = count_at + 2 + 8;
+  std::string edited = *good;
+  edited[cursor_at + 7] = 13;
+  EXPECT_EQ(decode_fleet_event(edited).error().code, Errc::kMalformed);
+  edited = *good;
+  edited[state_at] = 3;  // unknown state
+  EXPECT_EQ(decode_fleet_event(edited).error().code, Errc::kMalformed);
+  edited = *good;
+  edited[count_at] = static_cast<char>(0xff);  // a count over the limit
+  EXPECT_EQ(decode_fleet_event(edited).error().code, Errc::kLimitExceeded);
+  edited = *good;
+  edited[count_at + 1] = 3;  // more entries than there are bytes
+  EXPECT_EQ(decode_fleet_event(edited).error().code, Errc::kMalformed);
+  EXPECT_EQ(decode_fleet_event(*good + "x").error().code, Errc::kMalformed);
+}
+
+TEST(FleetEvent, AddPeerRefusesBadValues) {
+  EXPECT_EQ(encode_fleet_event(base_event(FleetAddPeer{"p", "http://x", "s", 1.5})).error().code,
+            Errc::kInvalidArgument);
+  EXPECT_EQ(encode_fleet_event(base_event(FleetAddPeer{"p", "", "s", 1.0})).error().code,
+            Errc::kInvalidArgument);
+  EXPECT_EQ(encode_fleet_event(
+                base_event(FleetAddPeer{"p", std::string(kMaxFleetPeerUrl + 1, 'u'), "s", 1.0}))
+                .error()
+                .code,
+            Errc::kLimitExceeded);
+  EXPECT_EQ(encode_fleet_event(base_event(FleetAddPeer{"p", "http://x", "", 1.0})).error().code,
+            Errc::kInvalidArgument);
+  EXPECT_EQ(encode_fleet_event(base_event(FleetRemovePeer{""})).error().code,
+            Errc::kInvalidArgument);
 }
 
 TEST(FleetBeat, RoundTripsAndRefusesWhatIsNotABeat) {

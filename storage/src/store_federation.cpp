@@ -57,7 +57,7 @@ Result<Peer> StoreImpl::read_peer(lmdb::Txn& txn, ReporterId id) {
   return out;
 }
 
-Result<Peer> StoreImpl::add_peer(const PeerSpec& spec) {
+Result<void> StoreImpl::check_peer_spec(const PeerSpec& spec) const {
   if (!valid_site_name(spec.name)) {
     return make_error(Errc::kInvalidArgument, "peer name must be 1-64 characters of [a-z0-9.-]");
   }
@@ -70,30 +70,42 @@ Result<Peer> StoreImpl::add_peer(const PeerSpec& spec) {
   rs.secret = spec.secret;
   rs.trust = spec.trust;
   rs.pinned = true;
-  STROP_TRY(check_reporter_spec(rs));
-  const std::uint64_t created = to_u64(now());
-  return run_sync<Peer>(1, [rs, url = spec.url, created](StoreImpl& s, WriteCtx& c,
-                                                         Result<Peer>* out) {
-    Result<Reporter> r = make_error(Errc::kInternal, "not added");
-    int rc = s.apply_add_reporter(c, rs, created, &r);
-    if (rc != 0) return rc;
-    if (!r) {
-      *out = r.error();
-      return 0;
-    }
-    rc = s.update_reporter(c, r->id,
-                           [](codec::ReporterRecord& x) { x.flags |= codec::kReporterPeer; });
-    if (rc != 0) return rc;
-    codec::PeerRecord pr;
-    pr.url = url;
-    rc = c.txn->put(s.dbi_.peers, codec::sv(codec::reporter_key(r->id)), codec::encode_peer(pr));
-    if (rc != 0) return rc;
-    Peer p;
-    p.reporter = std::move(*r);
-    p.reporter.peer = true;
-    p.url = url;
-    *out = std::move(p);
+  return check_reporter_spec(rs);
+}
+
+int StoreImpl::apply_add_peer(WriteCtx& c, const PeerSpec& spec, std::uint64_t created,
+                              Result<Peer>* out) {
+  ReporterSpec rs;
+  rs.name = spec.name;
+  rs.secret = spec.secret;
+  rs.trust = spec.trust;
+  rs.pinned = true;
+  Result<Reporter> r = make_error(Errc::kInternal, "not added");
+  int rc = apply_add_reporter(c, rs, created, &r);
+  if (rc != 0) return rc;
+  if (!r) {
+    *out = r.error();
     return 0;
+  }
+  rc = update_reporter(c, r->id, [](codec::ReporterRecord& x) { x.flags |= codec::kReporterPeer; });
+  if (rc != 0) return rc;
+  codec::PeerRecord pr;
+  pr.url = spec.url;
+  rc = c.txn->put(dbi_.peers, codec::sv(codec::reporter_key(r->id)), codec::encode_peer(pr));
+  if (rc != 0) return rc;
+  Peer p;
+  p.reporter = std::move(*r);
+  p.reporter.peer = true;
+  p.url = spec.url;
+  *out = std::move(p);
+  return 0;
+}
+
+Result<Peer> StoreImpl::add_peer(const PeerSpec& spec) {
+  STROP_TRY(check_peer_spec(spec));
+  const std::uint64_t created = to_u64(now());
+  return run_sync<Peer>(1, [spec, created](StoreImpl& s, WriteCtx& c, Result<Peer>* out) {
+    return s.apply_add_peer(c, spec, created, out);
   });
 }
 
@@ -129,26 +141,30 @@ Result<std::vector<Peer>> StoreImpl::list_peers() {
   return out;
 }
 
+int StoreImpl::apply_remove_peer(WriteCtx& c, std::string_view name, Result<bool>* out) {
+  ReporterId id = 0;
+  int rc = find_reporter_id(*c.txn, name, &id);
+  std::string_view v;
+  if (rc == 0) rc = c.txn->get(dbi_.peers, codec::sv(codec::reporter_key(id)), &v);
+  if (rc == MDB_NOTFOUND) {
+    *out = make_error(Errc::kNotFound, "no such peer");
+    return 0;
+  }
+  if (rc != 0) return rc;
+  if ((rc = c.txn->del(dbi_.peers, codec::sv(codec::reporter_key(id)))) != 0) return rc;
+  rc =
+      update_reporter(c, id, [](codec::ReporterRecord& x) { x.flags |= codec::kReporterDisabled; });
+  if (rc != 0) return rc;
+  c.weights[id] = 0;
+  c.reporters_changed = true;
+  *out = true;
+  return 0;
+}
+
 Result<void> StoreImpl::remove_peer(std::string_view name) {
   std::string n(name);
   auto r = run_sync<bool>(1, [n](StoreImpl& s, WriteCtx& c, Result<bool>* out) {
-    ReporterId id = 0;
-    int rc = s.find_reporter_id(*c.txn, n, &id);
-    std::string_view v;
-    if (rc == 0) rc = c.txn->get(s.dbi_.peers, codec::sv(codec::reporter_key(id)), &v);
-    if (rc == MDB_NOTFOUND) {
-      *out = make_error(Errc::kNotFound, "no such peer");
-      return 0;
-    }
-    if (rc != 0) return rc;
-    if ((rc = c.txn->del(s.dbi_.peers, codec::sv(codec::reporter_key(id)))) != 0) return rc;
-    rc = s.update_reporter(c, id,
-                           [](codec::ReporterRecord& x) { x.flags |= codec::kReporterDisabled; });
-    if (rc != 0) return rc;
-    c.weights[id] = 0;
-    c.reporters_changed = true;
-    *out = true;
-    return 0;
+    return s.apply_remove_peer(c, n, out);
   });
   if (!r) return r.error();
   return {};
@@ -414,13 +430,8 @@ Result<FeedPage> StoreImpl::read_feed(std::uint64_t after, std::size_t limit) {
 // ---------------------------------------------------------------------------------------
 // Batches pulled from peers
 
-void StoreImpl::apply_peer_batch(PeerBatch batch,
-                                 std::function<void(Result<PeerBatchOutcome>)> done) {
-  if (opt_.federation_site.empty()) {
-    done(make_error(Errc::kInvalidArgument, "federation is off (no federation.site)"));
-    return;
-  }
-  for (const FeedEntry& e : batch.entries) {
+std::string StoreImpl::peer_entries_problem(const std::vector<FeedEntry>& entries) const {
+  for (const FeedEntry& e : entries) {
     const char* bad = nullptr;
     if (!valid_engine(e.sig.engine))
       bad = "unknown engine";
@@ -432,11 +443,51 @@ void StoreImpl::apply_peer_batch(PeerBatch batch,
       bad = "bad origin";
     else if (e.hop > kMaxHops)
       bad = "hop over the limit";
-    if (bad != nullptr) {
-      done(make_error(Errc::kInvalidArgument,
-                      std::string("feed entry ") + std::to_string(e.seq) + ": " + bad));
-      return;
-    }
+    if (bad != nullptr) return "feed entry " + std::to_string(e.seq) + ": " + bad;
+  }
+  return {};
+}
+
+int StoreImpl::apply_logged_peer_batch(WriteCtx& c, const LoggedPeerBatch& b, LoggedOutcome* out) {
+  if (opt_.federation_site.empty()) {
+    out->refused = make_error(Errc::kInvalidArgument, "federation is off (no federation.site)");
+    return 0;
+  }
+  if (std::string bad = peer_entries_problem(b.entries); !bad.empty()) {
+    out->refused = make_error(Errc::kInvalidArgument, bad);
+    return 0;
+  }
+  PeerBatch batch;
+  int rc = find_reporter_id(*c.txn, b.peer, &batch.peer);
+  if (rc == MDB_NOTFOUND) {
+    out->refused = make_error(Errc::kNotFound, "no such peer");
+    return 0;
+  }
+  if (rc != 0) return rc;
+  batch.after = b.after;
+  batch.cursor = b.cursor;
+  batch.entries = b.entries;
+  batch.now = b.now;
+  Result<PeerBatchOutcome> r = make_error(Errc::kInternal, "not applied");
+  if ((rc = apply_peer_batch_txn(c, batch, &r)) != 0) return rc;
+  if (r) {
+    out->batch = *r;
+  } else {
+    out->refused = r.error();
+    out->stale_batch = r.error().code == Errc::kExists;
+  }
+  return 0;
+}
+
+void StoreImpl::apply_peer_batch(PeerBatch batch,
+                                 std::function<void(Result<PeerBatchOutcome>)> done) {
+  if (opt_.federation_site.empty()) {
+    done(make_error(Errc::kInvalidArgument, "federation is off (no federation.site)"));
+    return;
+  }
+  if (std::string bad = peer_entries_problem(batch.entries); !bad.empty()) {
+    done(make_error(Errc::kInvalidArgument, bad));
+    return;
   }
   auto state = std::make_shared<std::optional<Result<PeerBatchOutcome>>>();
   auto op = std::make_unique<Op>();

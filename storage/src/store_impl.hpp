@@ -278,6 +278,14 @@ class StoreImpl final : public Store {
   // Before id is deleted: serves its withdrawal if it was listed, and drops its peer state.
   int federation_forget(WriteCtx& c, codec::SigId id, const codec::SigRecord& rec);
   int apply_peer_batch_txn(WriteCtx& c, const PeerBatch& b, Result<PeerBatchOutcome>* out);
+  // The bodies of add_peer / remove_peer, shared with apply_logged (store_logged.cpp).
+  Result<void> check_peer_spec(const PeerSpec& spec) const;
+  int apply_add_peer(WriteCtx& c, const PeerSpec& spec, std::uint64_t created, Result<Peer>* out);
+  int apply_remove_peer(WriteCtx& c, std::string_view name, Result<bool>* out);
+  // Why a pulled entry cannot be applied here ("feed entry N: ..."), or "" when all can.
+  std::string peer_entries_problem(const std::vector<FeedEntry>& entries) const;
+  // A logged batch: the peer by name, the entries checked, then apply_peer_batch_txn.
+  int apply_logged_peer_batch(WriteCtx& c, const LoggedPeerBatch& b, LoggedOutcome* out);
   // Sets peer's vote on id: a peer report at `hop` (listed) or withdrawn; updates the counts.
   int set_peer_vote(WriteCtx& c, codec::SigId id, codec::SigRecord& rec, ReporterId peer,
                     bool listed, std::uint8_t hop, std::uint64_t now);

@@ -68,6 +68,25 @@ int StoreImpl::apply_logged_op(WriteCtx& c, const LoggedOp& op, LoggedOutcome* o
           if (r) out->reporter = std::move(*r);
           out->refused = refusal(r);
           return 0;
+        } else if constexpr (std::is_same_v<T, LoggedAddPeer>) {
+          if (auto ok = check_peer_spec(w.spec); !ok) {
+            out->refused = ok.error();
+            return 0;
+          }
+          Result<Peer> r = make_error(Errc::kInternal, "not run");
+          int rc = apply_add_peer(c, w.spec, to_u64(w.created), &r);
+          if (rc != 0) return rc;
+          if (r) out->peer = std::move(*r);
+          out->refused = refusal(r);
+          return 0;
+        } else if constexpr (std::is_same_v<T, LoggedRemovePeer>) {
+          Result<bool> r = false;
+          int rc = apply_remove_peer(c, w.name, &r);
+          if (rc != 0) return rc;
+          out->refused = refusal(r);
+          return 0;
+        } else if constexpr (std::is_same_v<T, LoggedPeerBatch>) {
+          return apply_logged_peer_batch(c, w, out);
         } else if constexpr (std::is_same_v<T, LoggedSetTrust> ||
                              std::is_same_v<T, LoggedSetDisabled>) {
           std::function<void(codec::ReporterRecord&)> edit;
@@ -135,6 +154,8 @@ void StoreImpl::apply_logged(LoggedWrite w, LoggedCallback done) {
   std::size_t cost = 1;
   if (const auto* v = std::get_if<LoggedVote>(&w.op))
     cost = std::max<std::size_t>(1, v->request.sigs.size());
+  if (const auto* b = std::get_if<LoggedPeerBatch>(&w.op))
+    cost = std::max<std::size_t>(1, b->entries.size());
   auto state = std::make_shared<std::optional<LoggedOutcome>>();
   auto op = std::make_unique<Op>();
   op->cost = cost;

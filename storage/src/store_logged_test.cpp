@@ -181,5 +181,144 @@ TEST(StoreLogged, TwoStoresFedTheSameLogAgree) {
   }
 }
 
+// ---- federation in a fleet (docs/federation.md "In a fleet")
+
+std::unique_ptr<Store> open_site(const std::string& dir, const std::string& site, TimePoint clock) {
+  StoreOptions o = options(dir);
+  o.federation_site = site;
+  o.clock = [clock] { return clock; };
+  auto s = Store::open(o);
+  EXPECT_TRUE(s) << (s ? "" : s.error().to_string());
+  return s ? std::move(*s) : nullptr;
+}
+
+LoggedOp batch_op(const std::string& peer, std::uint64_t after, std::vector<FeedEntry> entries,
+                  TimePoint now) {
+  LoggedPeerBatch b;
+  b.peer = peer;
+  b.after = after;
+  b.cursor = entries.empty() ? after : entries.back().seq;
+  b.entries = std::move(entries);
+  b.now = now;
+  return b;
+}
+
+TEST(StoreLogged, PeerEventsApplyIdenticallyOnEveryMember) {
+  TempDir dir;
+  // The peer site, standalone: two listings in its feed.
+  auto solo = open_site(dir.sub("solo"), "solo", kT0);
+  auto mod = solo->add_reporter(ReporterSpec{"moderator", "secret-m", 1.0});
+  ASSERT_TRUE(mod);
+  ASSERT_TRUE(solo->report(mod->id, {body(1), body(2)}).get());
+  auto page = solo->read_feed(0, 100);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->entries.size(), 2u);
+
+  // Two members of the fleet site, with clocks an hour apart: nothing node-local may enter.
+  auto a = open_site(dir.sub("a"), "fleet", kT0);
+  auto b = open_site(dir.sub("b"), "fleet", kT0 + std::chrono::hours(1));
+  const TimePoint event_time = kT0 + std::chrono::minutes(3);
+  std::vector<LoggedOp> log = {
+      LoggedAddPeer{PeerSpec{"solo", "http://127.0.0.1:1", "shared-secret-16b", 1.0}, event_time},
+      batch_op("solo", 0, page->entries, event_time),
+      // A second member's pull of the same batch during a hand-over: skipped everywhere.
+      batch_op("solo", 0, page->entries, event_time),
+      batch_op("nobody", 0, {}, event_time),
+  };
+  for (auto* s : {a.get(), b.get()}) {
+    for (std::size_t i = 0; i < log.size(); ++i) {
+      auto r = apply(*s, i + 1, log[i]);
+      ASSERT_TRUE(r) << r.error().to_string();
+      if (i == 0) {
+        ASSERT_FALSE(r->refused) << r->refused->to_string();
+        ASSERT_TRUE(r->peer);
+        EXPECT_EQ(r->peer->reporter.name, "solo");
+      } else if (i == 1) {
+        ASSERT_FALSE(r->refused) << r->refused->to_string();
+        EXPECT_EQ(r->batch.applied, 2u);
+      } else if (i == 2) {
+        ASSERT_TRUE(r->refused);
+        EXPECT_EQ(r->refused->code, Errc::kExists);
+        EXPECT_TRUE(r->stale_batch);
+        EXPECT_EQ(r->batch.applied, 0u);
+      } else {
+        ASSERT_TRUE(r->refused);
+        EXPECT_EQ(r->refused->code, Errc::kNotFound);
+        EXPECT_FALSE(r->stale_batch);
+      }
+    }
+    EXPECT_EQ(s->applied_sequence(), log.size());
+  }
+  // b again from the start (a redelivery after a crash): nothing moves.
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    auto r = apply(*b, i + 1, log[i]);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->skipped);
+  }
+  auto pa = a->find_peer("solo"), pb = b->find_peer("solo");
+  ASSERT_TRUE(pa && pb);
+  EXPECT_EQ(pa->cursor, page->entries.back().seq);
+  EXPECT_EQ(pa->cursor, pb->cursor);
+  EXPECT_EQ(pa->applied, 2u);
+  EXPECT_EQ(pa->applied, pb->applied);
+  EXPECT_EQ(pa->last_success, event_time);
+  EXPECT_EQ(pa->last_success, pb->last_success);
+  EXPECT_EQ(pa->reporter.created, pb->reporter.created);
+  // The feed each member serves is the same, sequence for sequence.
+  auto fa = a->read_feed(0, 100), fb = b->read_feed(0, 100);
+  ASSERT_TRUE(fa && fb);
+  EXPECT_EQ(fa->head, fb->head);
+  EXPECT_EQ(fa->entries, fb->entries);
+  ASSERT_EQ(fa->entries.size(), 2u);
+  EXPECT_EQ(fa->entries[0].origin, "solo");
+  EXPECT_EQ(fa->entries[0].hop, 1);
+  auto ca = a->check(std::vector<sigs::Signature>{body(1)});
+  auto cb = b->check(std::vector<sigs::Signature>{body(1)});
+  ASSERT_TRUE(ca && cb);
+  EXPECT_TRUE(ca->spam);
+  EXPECT_EQ(ca->confidence, cb->confidence);
+  EXPECT_EQ(a->stats().votes, b->stats().votes);
+  EXPECT_EQ(a->stats().signatures, b->stats().signatures);
+
+  // Removal through the log, and a batch for the removed peer is refused, not fatal.
+  ASSERT_TRUE(apply(*a, 5, LoggedRemovePeer{"solo"}));
+  auto after_remove = apply(*a, 6, batch_op("solo", pa->cursor, {}, event_time));
+  ASSERT_TRUE(after_remove);
+  ASSERT_TRUE(after_remove->refused);
+  EXPECT_EQ(a->applied_sequence(), 6u);
+  EXPECT_EQ(a->find_peer("solo").error().code, Errc::kNotFound);
+}
+
+TEST(StoreLogged, PeerEventsRefuseBadValuesAndConsumeTheSequence) {
+  TempDir dir;
+  auto a = open_site(dir.sub("a"), "fleet", kT0);
+  auto bad_url =
+      apply(*a, 1, LoggedAddPeer{PeerSpec{"solo", "ftp://x", "shared-secret", 1.0}, kT0});
+  ASSERT_TRUE(bad_url);
+  ASSERT_TRUE(bad_url->refused);
+  EXPECT_EQ(bad_url->refused->code, Errc::kInvalidArgument);
+  ASSERT_TRUE(apply(*a, 2, LoggedAddPeer{PeerSpec{"solo", "http://x", "shared-secret", 1.0}, kT0}));
+  FeedEntry e;
+  e.seq = 1;
+  e.listed = true;
+  e.sig = body(9);
+  e.hop = kMaxHops + 1;
+  e.version = 1;
+  e.origin = "far";
+  auto bad_entry = apply(*a, 3, batch_op("solo", 0, {e}, kT0));
+  ASSERT_TRUE(bad_entry);
+  ASSERT_TRUE(bad_entry->refused);
+  EXPECT_EQ(bad_entry->refused->code, Errc::kInvalidArgument);
+  EXPECT_EQ(a->find_peer("solo")->cursor, 0u);
+  EXPECT_EQ(a->applied_sequence(), 3u);
+  // Without federation.site the batch is refused, never applied.
+  auto plain = open(dir.sub("plain"));
+  ASSERT_TRUE(
+      apply(*plain, 1, LoggedAddPeer{PeerSpec{"solo", "http://x", "shared-secret", 1.0}, kT0}));
+  auto off = apply(*plain, 2, batch_op("solo", 0, {}, kT0));
+  ASSERT_TRUE(off && off->refused);
+  EXPECT_EQ(off->refused->code, Errc::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace strop::storage

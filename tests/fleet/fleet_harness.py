@@ -421,11 +421,11 @@ class StreamReader:
 
 
 def decode_event(b):
-    """The fields of a version-1 event the tests judge by (docs/fleet.md "Event format"):
-    type, origin, request, time and, for a vote, revoke, reporter and the set of signatures.
-    None when it does not decode."""
+    """The fields of an event the tests judge by (docs/fleet.md "Event format"): type, origin,
+    request, time; for a vote, revoke, reporter and the set of signatures; for a peer batch
+    (version 2), peer, after, cursor and count. None when it does not decode."""
     try:
-        if b[:2] != b"SF" or b[2] != 1:
+        if b[:2] != b"SF" or b[2] != (2 if b[3] >= 7 else 1):
             return None
         pos = 4
         e = {"type": b[3]}
@@ -449,6 +449,11 @@ def decode_event(b):
                 sigs.add("%s:%s" % (ENGINES[engine], b[pos + 3:pos + 3 + n].decode()))
                 pos += 3 + n
             e["sigs"] = frozenset(sigs)
+        elif e["type"] == 7:
+            n = b[pos]
+            e["peer"] = b[pos + 1:pos + 1 + n].decode()
+            pos += 1 + n
+            e["after"], e["cursor"], e["count"] = struct.unpack(">QQH", b[pos:pos + 18])
         return e
     except (IndexError, KeyError, UnicodeDecodeError, struct.error):
         return None

@@ -30,6 +30,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto trust = admin::parse_trust_body(path); trust) {
     if (path.size() > admin::kMaxTrustBody) std::abort();
   }
+  if (auto peer = admin::parse_peer_body(path); peer) {
+    if (path.size() > admin::kMaxPeerBody || peer->secret.size() < admin::kMinPeerSecret ||
+        peer->secret.size() > admin::kMaxPeerSecret)
+      std::abort();
+  }
 
   auto route = admin::route_of(path, method);
   if (!route) return 0;
@@ -43,6 +48,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (route->id.data() != path.data() + admin::kReporterPrefix.size()) std::abort();
     auto name = admin::parse_name(route->id);
     if (name && (name->empty() || name->size() > 64)) std::abort();
+    return 0;
+  }
+  if (admin::peer_action(route->action)) {
+    if (route->action == admin::Action::kPeerList || route->action == admin::Action::kPeerAdd) {
+      if (path != admin::kPeersPath || !route->id.empty()) std::abort();
+      return 0;
+    }
+    if (!path.starts_with(admin::kPeerPrefix) || route->id.empty()) std::abort();
+    if (route->id.data() != path.data() + admin::kPeerPrefix.size()) std::abort();
     return 0;
   }
   if (!path.starts_with(admin::kSigPrefix) || route->id.empty()) std::abort();

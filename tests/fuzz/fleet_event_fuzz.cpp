@@ -26,6 +26,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (v->sigs.size() > kMaxFleetEventSigs || v->reporter.size() > kMaxFleetReporterName)
       std::abort();
   }
+  if (const auto* b = std::get_if<FleetPeerBatch>(&e->write)) {
+    if (b->entries.size() > kMaxFleetPeerEntries) std::abort();
+    std::uint64_t last = b->after;
+    for (const auto& x : b->entries) {
+      if (x.seq <= last || feed_entry_problem(x) != nullptr) std::abort();
+      last = x.seq;
+    }
+    if (b->cursor != last) std::abort();
+  }
   auto again = encode_fleet_event(*e);
   if (!again.ok() || *again != in) std::abort();
   auto back = decode_fleet_event(*again);

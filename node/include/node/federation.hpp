@@ -17,7 +17,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "base/mutex.hpp"
 #include "base/result.hpp"
@@ -73,12 +75,41 @@ void record_pull_failure(PeerStats& s, std::string message, std::int64_t now);
 // caught up; while never caught up, since the first pull attempted.
 std::int64_t lag_seconds(const PeerStats& s, std::int64_t now);
 
+// ---- federation in a fleet (docs/federation.md "In a fleet")
+struct FleetMemberStatus;  // fleet.hpp
+class Fleet;
+
+// A member whose last beat is older than this is taken for gone by the election below (beats
+// go out every second; three missed, and the next member takes over).
+inline constexpr std::chrono::milliseconds kPullerBeatTimeout{3000};
+
+// Whether the member `self` runs the fleet's pullers now: the live member with the lowest id
+// (byte order) pulls, a member being live when its last beat is at most `timeout` old (the
+// list is Fleet::members(), whose ages are taken at one `now`); `self` always counts as live,
+// so a member that hears no one (NATS down, or alone) pulls. Pure.
+// Two members may both believe they are elected for a moment (beats cross during a hand-over,
+// or a partition): both then pull the same `after` and publish the same batch; the first in
+// the log is applied, the second finds the cursor moved and is skipped on every member
+// (Store::apply_logged, LoggedOutcome::stale_batch). A double pull costs one pull, never a
+// double apply.
+bool fleet_puller_elected(std::string_view self, const std::vector<FleetMemberStatus>& members,
+                          std::chrono::milliseconds timeout = kPullerBeatTimeout);
+
 class FederationPuller {
  public:
   FederationPuller(storage::Store& store, const Config& config);
   ~FederationPuller();
   FederationPuller(const FederationPuller&) = delete;
   FederationPuller& operator=(const FederationPuller&) = delete;
+
+  // Fleet mode: pull only while fleet_puller_elected() says this member is the puller, and
+  // apply each batch as one event of the replicated log (FleetPeerBatch), waiting until the
+  // log acknowledged it and this node applied it. REQUIRES: before start(); `fleet` outlives
+  // the puller's threads.
+  void set_fleet(Fleet* fleet) { fleet_ = fleet; }
+  // Whether this node pulls now: always outside a fleet; in a fleet while it is connected to
+  // the log and fleet_puller_elected() elects it.
+  bool pulling();
 
   void start();
   void stop();
@@ -94,8 +125,13 @@ class FederationPuller {
   // Pulls one batch from `peer` (a long poll when federation.long_poll_s > 0): entries
   // applied, or an error (counted). `more`: a full batch; `received`: entries in it.
   Result<std::size_t> pull_once(const storage::Peer& peer, bool* more, std::size_t* received);
+  // Applies a checked batch: through the store, or in a fleet through the log.
+  Result<storage::PeerBatchOutcome> apply(const storage::Peer& peer, storage::PeerBatch batch,
+                                          std::int64_t now_s);
 
   storage::Store& store_;
+  Fleet* fleet_ = nullptr;  // fleet mode when set (set before start, then constant)
+  std::atomic<bool> was_pulling_{true};
   const std::string site_;
   const Config::Federation options_;
   std::atomic<bool> stopping_{false};

@@ -60,12 +60,13 @@ struct FleetMetrics {
   Gauge head_sequence;  // the stream's last sequence, as last seen
   Counter published;    // events acknowledged by the log
   Counter publish_failures;
-  Counter applied;            // events applied here (from any origin)
-  Counter skipped;            // events offered again at or below the applied sequence
-  Counter malformed;          // events that did not decode (applied as no-ops)
-  Counter gaps;               // sequences missing from the stream (past its retention)
-  Histogram publish_latency;  // submit -> log acknowledgement
-  Histogram write_latency;    // submit -> acknowledged and applied here
+  Counter applied;               // events applied here (from any origin)
+  Counter skipped;               // events offered again at or below the applied sequence
+  Counter malformed;             // events that did not decode (applied as no-ops)
+  Counter gaps;                  // sequences missing from the stream (past its retention)
+  Counter peer_batches_skipped;  // federation batches whose `after` was not the stored cursor
+  Histogram publish_latency;     // submit -> log acknowledgement
+  Histogram write_latency;       // submit -> acknowledged and applied here
 };
 
 // The strop_fleet_* series of the Prometheus exposition: connection state, applied and head

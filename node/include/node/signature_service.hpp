@@ -215,6 +215,17 @@ class SignatureService {
   // first), by name: a page of this node's store. Errors: kInternal.
   ServiceResult<std::vector<storage::Reporter>> list_reporters(std::string_view after,
                                                                std::size_t limit);
+
+  // ---- federation peers (docs/federation.md "Peers"; the admin API). Same rules as the
+  // reporter writes: synchronous, and in fleet mode through the replicated log (kAddPeer,
+  // kRemovePeer), answered once the log acknowledged and this node applied the change. A
+  // peer's trust, disable and enable are set_reporter_trust / set_reporter_disabled.
+  // Errors: kUnknownReporter (no such peer, or a reporter's name), kInvalid (name, url, secret
+  // or trust out of limits), kNameTaken (add: the name is taken), kOverloaded, kInternal.
+  ServiceResult<std::vector<storage::Peer>> list_peers();
+  ServiceResult<storage::Peer> find_peer(std::string_view name);
+  ServiceResult<storage::Peer> add_peer(const storage::PeerSpec& spec);
+  ServiceResult<void> remove_peer(std::string_view name);
   bool anonymous_check() const { return config_.anonymous_check; }
 
   // ---- signatures

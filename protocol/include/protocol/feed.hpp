@@ -47,6 +47,10 @@ struct FeedWireEntry {
   friend bool operator==(const FeedWireEntry&, const FeedWireEntry&) = default;
 };
 
+// Why `e` cannot be on the wire (unknown engine, value size, hop, confidence, origin), or
+// nullptr. The feed codec and the fleet's peer-batch event (fleet_event.hpp) both use it.
+const char* feed_entry_problem(const FeedWireEntry& e);
+
 struct FeedBatch {
   std::uint64_t head = 0;              // the serving site's last feed sequence
   std::uint64_t oldest = 0;            // the lowest cursor (other than 0) it can still serve

@@ -24,14 +24,18 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "protocol/feed.hpp"
 #include "sigs/signature.hpp"
 
 namespace strop::protocol {
 
-// Magic and version: the first three bytes of every event ("SF", version).
+// Magic and version: the first three bytes of every event ("SF", version). The federation
+// events (types 7..9) are version 2, the others version 1, so that a node built before them
+// stops at the first one ("upgrade it") instead of skipping it as malformed and diverging.
 inline constexpr std::uint8_t kFleetEventMagic0 = 'S';
 inline constexpr std::uint8_t kFleetEventMagic1 = 'F';
 inline constexpr std::uint8_t kFleetEventVersion = 1;
+inline constexpr std::uint8_t kFleetEventVersionPeers = 2;
 
 // Named limits of the event codec.
 // Whole event, bytes (JetStream's default max_payload is 1 MiB). Default: 1 MiB.
@@ -49,14 +53,24 @@ inline constexpr std::size_t kMaxFleetOrigin = 64;
 inline constexpr std::size_t kMaxFleetReporterName = 64;
 inline constexpr std::size_t kMaxFleetSecret = 128;
 inline constexpr std::size_t kMaxFleetNonce = 128;
+// Feed entries in one peer-batch event. A worst-case entry (an origin of kMaxFeedOrigin, a
+// value of kMaxFeedValue) takes 343 bytes, so 2,000 of them (686 KB) fit kMaxFleetEventBytes;
+// a fleet's puller asks its peers for at most this many (the feed's kMaxFeedEntries would
+// not fit). Default: 2000.
+inline constexpr std::size_t kMaxFleetPeerEntries = 2000;
+// A peer's URL, bytes (as storage::kMaxPeerUrl). Default: 512.
+inline constexpr std::size_t kMaxFleetPeerUrl = 512;
 
 enum class FleetEventType : std::uint8_t {
-  kVote = 1,             // a report or revoke request
-  kAddReporter = 2,      // registration (open or by an admin)
-  kSetTrust = 3,         // admin: set a reporter's trust
-  kSetDisabled = 4,      // admin: disable or enable a reporter
-  kSetAllowed = 5,       // admin: allowlist signatures or take them off
-  kDeleteSignatures = 6  // admin: delete signatures entirely
+  kVote = 1,              // a report or revoke request
+  kAddReporter = 2,       // registration (open or by an admin)
+  kSetTrust = 3,          // admin: set a reporter's trust
+  kSetDisabled = 4,       // admin: disable or enable a reporter
+  kSetAllowed = 5,        // admin: allowlist signatures or take them off
+  kDeleteSignatures = 6,  // admin: delete signatures entirely
+  kPeerBatch = 7,         // federation: a batch pulled from a peer's feed, with the cursor
+  kAddPeer = 8,           // admin: add a federation peer
+  kRemovePeer = 9         // admin: remove a federation peer
 };
 
 struct FleetVote {
@@ -107,8 +121,33 @@ struct FleetDeleteSignatures {
   friend bool operator==(const FleetDeleteSignatures&, const FleetDeleteSignatures&) = default;
 };
 
-using FleetWrite = std::variant<FleetVote, FleetAddReporter, FleetSetTrust, FleetSetDisabled,
-                                FleetSetAllowed, FleetDeleteSignatures>;
+// A batch one member pulled from a peer's feed (docs/federation.md "In a fleet"). Every member
+// applies it with the cursor, and only when its stored cursor for the peer is still `after`
+// (otherwise it is skipped everywhere alike). The event's `time` is the `now` of the apply.
+struct FleetPeerBatch {
+  std::string peer;                    // the peer's site name (1..kMaxFeedOrigin of [a-z0-9.-])
+  std::uint64_t after = 0;             // the cursor the batch was pulled from
+  std::uint64_t cursor = 0;            // the new cursor: the last entry's seq, or `after` when none
+  std::vector<FeedWireEntry> entries;  // seq strictly increasing, all above `after`
+  friend bool operator==(const FleetPeerBatch&, const FleetPeerBatch&) = default;
+};
+
+struct FleetAddPeer {
+  std::string name;    // site name
+  std::string url;     // 1..kMaxFleetPeerUrl bytes
+  std::string secret;  // 1..kMaxFleetSecret bytes
+  double trust = 0.3;  // 0.0..1.0
+  friend bool operator==(const FleetAddPeer&, const FleetAddPeer&) = default;
+};
+
+struct FleetRemovePeer {
+  std::string name;
+  friend bool operator==(const FleetRemovePeer&, const FleetRemovePeer&) = default;
+};
+
+using FleetWrite =
+    std::variant<FleetVote, FleetAddReporter, FleetSetTrust, FleetSetDisabled, FleetSetAllowed,
+                 FleetDeleteSignatures, FleetPeerBatch, FleetAddPeer, FleetRemovePeer>;
 
 struct FleetEvent {
   std::string origin;         // the accepting node's id (1..kMaxFleetOrigin bytes)
@@ -125,7 +164,9 @@ FleetEventType fleet_event_type(const FleetEvent& e);
 Result<std::string> encode_fleet_event(const FleetEvent& e);
 
 // Parses one event. Errors: kMalformed (bad magic, truncated, trailing bytes, unknown type or
-// engine, a value out of range), kLimitExceeded (a named limit), kInvalidArgument (a newer
+// engine, a value out of range, a type under the wrong version; for a peer batch an entry
+// the feed decoder would refuse, sequences not increasing or not after `after`, a cursor
+// other than the last entry's), kLimitExceeded (a named limit), kInvalidArgument (a newer
 // version than this node understands: the node must be upgraded, not skip it).
 Result<FleetEvent> decode_fleet_event(std::string_view bytes);
 

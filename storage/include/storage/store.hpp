@@ -270,8 +270,25 @@ struct LoggedSetAllowed {
 struct LoggedDeleteSignatures {
   std::vector<sigs::Signature> sigs;
 };
-using LoggedOp = std::variant<LoggedVote, LoggedAddReporter, LoggedSetTrust, LoggedSetDisabled,
-                              LoggedSetAllowed, LoggedDeleteSignatures>;
+// Federation in a fleet (docs/federation.md "In a fleet"): peers are added and removed through
+// the log, and a batch pulled from a peer's feed is applied, with the cursor, by every node.
+struct LoggedAddPeer {
+  PeerSpec spec;
+  TimePoint created{};
+};
+struct LoggedRemovePeer {
+  std::string name;
+};
+struct LoggedPeerBatch {
+  std::string peer;  // name; resolved in the transaction
+  std::uint64_t after = 0;
+  std::uint64_t cursor = 0;
+  std::vector<FeedEntry> entries;
+  TimePoint now{};  // the event's time: every node applies the batch at the same time
+};
+using LoggedOp =
+    std::variant<LoggedVote, LoggedAddReporter, LoggedSetTrust, LoggedSetDisabled, LoggedSetAllowed,
+                 LoggedDeleteSignatures, LoggedAddPeer, LoggedRemovePeer, LoggedPeerBatch>;
 
 // One event of the log at sequence `seq` (1..).
 struct LoggedWrite {
@@ -289,6 +306,11 @@ struct LoggedOutcome {
   VoteOutcome votes;                 // LoggedVote
   std::optional<Reporter> reporter;  // LoggedAddReporter / SetTrust / SetDisabled
   std::vector<bool> changed;         // LoggedSetAllowed / LoggedDeleteSignatures
+  std::optional<Peer> peer;          // LoggedAddPeer
+  PeerBatchOutcome batch;            // LoggedPeerBatch
+  // LoggedPeerBatch refused because its `after` was not the stored cursor (refused is
+  // kExists): the batch was applied already, or another member's pull got there first.
+  bool stale_batch = false;
 };
 // An Error here is a failed batch (kIo, kUnavailable): nothing was applied, the applied
 // sequence did not move, and the caller must offer the event again.
