@@ -116,18 +116,6 @@ HttpResponse peer_error(const ServiceError& e) {
   return Api::error_response(e);
 }
 
-nlohmann::ordered_json peer_json(const storage::Peer& p) {
-  nlohmann::ordered_json j;
-  j["name"] = p.reporter.name;
-  j["url"] = p.url;
-  j["trust"] = p.reporter.trust;
-  j["disabled"] = p.reporter.disabled;
-  j["cursor"] = p.cursor;
-  j["applied"] = p.applied;
-  j["last_success"] = time_json(p.last_success);
-  return j;
-}
-
 // A peer write (add, trust, disable, enable, remove), on the offload executor.
 void apply_peer_write(SignatureService& service, Action action, const std::string& actor,
                       const std::string& name, const storage::PeerSpec& spec,
@@ -453,6 +441,18 @@ nlohmann::ordered_json signature_json(const SignatureView& v) {
   }
   j["reporters"] = std::move(reporters);
   j["revokers"] = std::move(revokers);
+  return j;
+}
+
+nlohmann::ordered_json peer_json(const storage::Peer& p) {
+  nlohmann::ordered_json j;
+  j["name"] = p.reporter.name;
+  j["url"] = p.url;
+  j["trust"] = p.reporter.trust;
+  j["disabled"] = p.reporter.disabled;
+  j["cursor"] = p.cursor;
+  j["applied"] = p.applied;
+  j["last_success"] = time_json(p.last_success);
   return j;
 }
 

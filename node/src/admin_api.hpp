@@ -60,6 +60,9 @@ nlohmann::ordered_json signature_json(const SignatureView& v);
 // openly and not vouched for by an admin since), reports, revokes, corroborated,
 // contradicted, created, last_active (RFC 3339 UTC, null = unknown).
 nlohmann::ordered_json reporter_json(const storage::Reporter& r);
+// A federation peer as GET /admin/peer/NAME prints it (name, url, trust, disabled, cursor,
+// applied, last_success; never its secret); the console's Network page adds its lag.
+nlohmann::ordered_json peer_json(const storage::Peer& p);
 
 // A time as RFC 3339 UTC ("2026-12-05T07:50:18Z"); "" for the epoch (unknown).
 std::string rfc3339(storage::TimePoint t);

@@ -439,14 +439,7 @@ struct Console::Impl {
       auto a = Json::array();
       if (peers) {
         for (const auto& p : *peers) {
-          Json o;
-          o["name"] = p.reporter.name;
-          o["url"] = p.url;
-          o["trust"] = p.reporter.trust;
-          o["disabled"] = p.reporter.disabled;
-          o["cursor"] = p.cursor;
-          o["applied"] = p.applied;
-          o["last_success"] = time_json(p.last_success);
+          Json o = peer_json(p);
           auto it = stats.find(p.reporter.name);
           o["lag"] = it == stats.end() ? 0 : it->second.lag_entries;
           o["errors"] = it == stats.end() ? 0 : it->second.errors;

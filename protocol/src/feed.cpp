@@ -60,19 +60,37 @@ Result<std::string> encode_feed(const FeedBatch& batch) {
     }
     if (e.seq <= last) return make_error(Errc::kInvalidArgument, "feed entries out of order");
     last = e.seq;
-    w.u64(e.seq);
-    w.u8(e.listed ? 1 : 2);
-    w.u8(static_cast<std::uint8_t>(e.sig.engine));
-    w.u8(e.hop);
-    w.u8(e.confidence);
-    w.u64(e.version);
-    w.bytes8(e.origin);
-    w.bytes16(e.sig.value);
+    write_feed_entry(w, e);
   }
   if (w.out().size() > kMaxFeedBody) {
     return make_error(Errc::kLimitExceeded, "feed batch: body too large");
   }
   return std::move(w.out());
+}
+
+void write_feed_entry(ByteWriter& w, const FeedWireEntry& e) {
+  w.u64(e.seq);
+  w.u8(e.listed ? 1 : 2);
+  w.u8(static_cast<std::uint8_t>(e.sig.engine));
+  w.u8(e.hop);
+  w.u8(e.confidence);
+  w.u64(e.version);
+  w.bytes8(e.origin);
+  w.bytes16(e.sig.value);
+}
+
+const char* read_feed_entry(ByteReader& r, FeedWireEntry* e) {
+  std::uint8_t state = 0, engine = 0, olen = 0;
+  std::uint16_t vlen = 0;
+  if (!r.u64(&e->seq) || !r.u8(&state) || !r.u8(&engine) || !r.u8(&e->hop) ||
+      !r.u8(&e->confidence) || !r.u64(&e->version) || !r.u8(&olen) || !r.take(olen, &e->origin) ||
+      !r.u16(&vlen) || !r.take(vlen, &e->sig.value)) {
+    return "truncated";
+  }
+  if (state != 1 && state != 2) return "unknown state";
+  e->listed = state == 1;
+  e->sig.engine = static_cast<sigs::Engine>(engine);
+  return nullptr;
 }
 
 Result<FeedBatch> decode_feed(std::string_view body, std::size_t max_entries) {
@@ -91,16 +109,7 @@ Result<FeedBatch> decode_feed(std::string_view body, std::size_t max_entries) {
   std::uint64_t last = 0;
   for (std::uint32_t i = 0; i < count; ++i) {
     FeedWireEntry e;
-    std::uint8_t state = 0, engine = 0, olen = 0;
-    std::uint16_t vlen = 0;
-    if (!r.u64(&e.seq) || !r.u8(&state) || !r.u8(&engine) || !r.u8(&e.hop) ||
-        !r.u8(&e.confidence) || !r.u64(&e.version) || !r.u8(&olen) || !r.take(olen, &e.origin) ||
-        !r.u16(&vlen) || !r.take(vlen, &e.sig.value)) {
-      return malformed("truncated");
-    }
-    if (state != 1 && state != 2) return malformed("unknown state");
-    e.listed = state == 1;
-    e.sig.engine = static_cast<sigs::Engine>(engine);
+    if (const char* p = read_feed_entry(r, &e)) return malformed(p);
     if (e.seq <= last) return malformed("sequences do not increase");
     last = e.seq;
     if (const char* p = entry_problem(e)) return malformed(p);

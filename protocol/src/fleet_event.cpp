@@ -303,16 +303,7 @@ Result<void> encode_write(Writer& w, const FleetPeerBatch& b) {
   w.u64(b.after);
   w.u64(b.cursor);
   w.u16(static_cast<std::uint16_t>(b.entries.size()));
-  for (const auto& e : b.entries) {  // the strop-feed/1 entry layout (docs/federation.md)
-    w.u64(e.seq);
-    w.u8(e.listed ? 1 : 2);
-    w.u8(static_cast<std::uint8_t>(e.sig.engine));
-    w.u8(e.hop);
-    w.u8(e.confidence);
-    w.u64(e.version);
-    w.bytes8(e.origin);
-    w.bytes16(e.sig.value);
-  }
+  for (const auto& e : b.entries) write_feed_entry(w, e);  // the strop-feed/1 layout
   return {};
 }
 
@@ -327,16 +318,9 @@ Result<FleetPeerBatch> decode_peer_batch(Reader& r) {
   b.entries.reserve(n);
   for (std::uint16_t i = 0; i < n; ++i) {
     FeedWireEntry e;
-    std::uint8_t state = 0, engine = 0, olen = 0;
-    std::uint16_t vlen = 0;
-    if (!r.u64(&e.seq) || !r.u8(&state) || !r.u8(&engine) || !r.u8(&e.hop) ||
-        !r.u8(&e.confidence) || !r.u64(&e.version) || !r.u8(&olen) || !r.take(olen, &e.origin) ||
-        !r.u16(&vlen) || !r.take(vlen, &e.sig.value)) {
-      return truncated();
+    if (const char* p = read_feed_entry(r, &e)) {
+      return make_error(Errc::kMalformed, std::string("fleet event: peer batch entry: ") + p);
     }
-    if (state != 1 && state != 2) return make_error(Errc::kMalformed, "fleet event: entry state");
-    e.listed = state == 1;
-    e.sig.engine = static_cast<sigs::Engine>(engine);
     b.entries.push_back(std::move(e));
   }
   if (const char* p = batch_problem(b)) {

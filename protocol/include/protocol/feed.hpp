@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/bytes.hpp"
 #include "base/result.hpp"
 #include "sigs/signature.hpp"
 
@@ -50,6 +51,13 @@ struct FeedWireEntry {
 // Why `e` cannot be on the wire (unknown engine, value size, hop, confidence, origin), or
 // nullptr. The feed codec and the fleet's peer-batch event (fleet_event.hpp) both use it.
 const char* feed_entry_problem(const FeedWireEntry& e);
+
+// One entry in the strop-feed/1 layout (docs/federation.md, "Body"), shared by the feed body
+// and the fleet's peer-batch event. write_feed_entry() writes it as it is (callers check
+// feed_entry_problem() first); read_feed_entry() returns nullptr, or why the bytes are not an
+// entry ("truncated", "unknown state"), leaving the limits to the caller.
+void write_feed_entry(ByteWriter& w, const FeedWireEntry& e);
+const char* read_feed_entry(ByteReader& r, FeedWireEntry* e);
 
 struct FeedBatch {
   std::uint64_t head = 0;              // the serving site's last feed sequence
