@@ -87,8 +87,8 @@ storage::LoggedWrite logged_write(std::uint64_t seq, const protocol::FleetEvent&
           b.cursor = v.cursor;
           b.now = now;
           b.entries.reserve(v.entries.size());
-          for (const auto& e : v.entries) {
-            b.entries.push_back({e.seq, e.listed, e.sig, e.hop, e.confidence, e.version, e.origin});
+          for (const auto& x : v.entries) {
+            b.entries.push_back({x.seq, x.listed, x.sig, x.hop, x.confidence, x.version, x.origin});
           }
           return b;
         }

@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <type_traits>
 #include <vector>
 
@@ -295,21 +294,17 @@ struct IndexSnapshotIo {
     // a check up to twice the CPU (docs/performance.md, "Index snapshot").
     void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (map == MAP_FAILED) return sys_error("cannot allocate memory for", path);
+    std::shared_ptr<void> region(map, [size](void* p) { ::munmap(p, size); });
     ::madvise(map, size, MADV_HUGEPAGE);
-    {
-      std::unique_ptr<void, std::function<void(void*)>> guard(
-          map, [size](void* p) { ::munmap(p, size); });
-      constexpr std::uint64_t kChunk = std::uint64_t{64} << 20;
-      for (std::uint64_t off = 0; off < size; off += kChunk) {
-        if (!pread_all(f.fd, static_cast<char*>(map) + off, std::min(kChunk, size - off), off)) {
-          return sys_error("cannot read", path);
-        }
+    constexpr std::uint64_t kChunk = std::uint64_t{64} << 20;
+    for (std::uint64_t off = 0; off < size; off += kChunk) {
+      if (!pread_all(f.fd, static_cast<char*>(map) + off, std::min(kChunk, size - off), off)) {
+        return sys_error("cannot read", path);
       }
-      guard.release();
     }
     auto ix = std::make_unique<MemoryIndex>(static_cast<int>(eb), static_cast<int>(fb),
                                             /*seed=*/1);
-    ix->snapshot_map_ = std::shared_ptr<void>(map, [size](void* p) { ::munmap(p, size); });
+    ix->snapshot_map_ = std::move(region);
     char* base = static_cast<char*>(map);
 
     std::uint64_t expect = align_up(h.dir_offset + h.dir_bytes);
