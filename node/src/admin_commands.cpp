@@ -409,8 +409,11 @@ int run_backup(const CommonOptions& common, const std::string& dest) {
 
 int run_expire(const CommonOptions& common) {
   int code = 0;
-  auto store = open_store(common, nullptr, &code);
+  Config c;
+  auto store = open_store(common, &c, &code);
   if (!store) return code;
+  // In a fleet the elected member's sweep deletes, through the log (docs/fleet.md).
+  if (int refused = refuse_fleet_member(*store, {}, &c)) return refused;
   auto r = store->expire(store->now());
   if (!r) return fail(r.error());
   std::printf("expired %llu signatures\n", static_cast<unsigned long long>(*r));

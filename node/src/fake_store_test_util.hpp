@@ -145,6 +145,10 @@ class FakeStore : public storage::Store {
     std::lock_guard lock(mu_);
     return applied_;
   }
+  Result<std::vector<sigs::Signature>> take_hits() override {
+    return std::vector<sigs::Signature>{};
+  }
+  Result<bool> expiry_due(storage::TimePoint) override { return false; }
   // Federation: peers are reporters marked as peers; the feed is `feed`, served as is.
   std::vector<storage::FeedEntry> feed;
   std::vector<storage::PeerBatch> peer_batches;

@@ -20,6 +20,14 @@
 
 namespace strop::node {
 
+protocol::FeedWireEntry to_wire(storage::FeedEntry e) {
+  return {e.seq, e.listed, std::move(e.sig), e.hop, e.confidence, e.version, std::move(e.origin)};
+}
+
+storage::FeedEntry from_wire(protocol::FeedWireEntry e) {
+  return {e.seq, e.listed, std::move(e.sig), e.hop, e.confidence, e.version, std::move(e.origin)};
+}
+
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
@@ -165,10 +173,7 @@ Result<storage::PeerBatch> accept_feed_response(const storage::Peer& peer, std::
   out.cursor = batch->entries.empty() ? after : batch->entries.back().seq;
   out.now = now;
   out.entries.reserve(batch->entries.size());
-  for (auto& e : batch->entries) {
-    out.entries.push_back(
-        {e.seq, e.listed, std::move(e.sig), e.hop, e.confidence, e.version, std::move(e.origin)});
-  }
+  for (auto& e : batch->entries) out.entries.push_back(from_wire(std::move(e)));
   if (head != nullptr) *head = batch->head;
   return out;
 }
@@ -201,22 +206,12 @@ std::int64_t lag_seconds(const PeerStats& s, std::int64_t now) {
   return now > since ? now - since : 0;
 }
 
-bool fleet_puller_elected(std::string_view self, const std::vector<FleetMemberStatus>& members,
-                          std::chrono::milliseconds timeout) {
-  const double limit = std::chrono::duration<double>(timeout).count();
-  for (const auto& m : members) {
-    if (m.self || m.id == self || m.age_seconds > limit) continue;
-    if (m.id < self) return false;  // a live member with a lower id pulls
-  }
-  return true;
-}
-
 bool FederationPuller::pulling() {
   if (fleet_ == nullptr) return true;
   // Cut off from the log, a batch could not be published: pulling would only load the peer.
   // (Such a member hears no beats either, so the election alone would say "pull".)
   const bool now = fleet_->metrics().connected.value() == 1 &&
-                   fleet_puller_elected(fleet_->origin(), fleet_->members());
+                   fleet_member_elected(fleet_->origin(), fleet_->members());
   if (now != was_pulling_.exchange(now)) {
     logger()->info(now ? "federation: this member pulls the fleet's peers now"
                        : "federation: another fleet member pulls the peers now");
@@ -390,10 +385,7 @@ Result<storage::PeerBatchOutcome> FederationPuller::apply(const storage::Peer& p
   e.after = batch.after;
   e.cursor = batch.cursor;
   e.entries.reserve(batch.entries.size());
-  for (auto& x : batch.entries) {
-    e.entries.push_back(
-        {x.seq, x.listed, std::move(x.sig), x.hop, x.confidence, x.version, std::move(x.origin)});
-  }
+  for (auto& x : batch.entries) e.entries.push_back(to_wire(std::move(x)));
   auto r = fleet_->submit_and_wait(std::move(e), now_s);
   if (!r) return r.error();
   if (r->stale_batch) {

@@ -12,6 +12,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "node/federation.hpp"
 #include "node_common.hpp"
 
 namespace strop::node {
@@ -78,6 +79,10 @@ storage::LoggedWrite logged_write(std::uint64_t seq, const protocol::FleetEvent&
           return storage::LoggedAddPeer{storage::PeerSpec{v.name, v.url, v.secret, v.trust}, now};
         } else if constexpr (std::is_same_v<T, protocol::FleetRemovePeer>) {
           return storage::LoggedRemovePeer{v.name};
+        } else if constexpr (std::is_same_v<T, protocol::FleetTouch>) {
+          return storage::LoggedTouch{v.sigs, now};
+        } else if constexpr (std::is_same_v<T, protocol::FleetExpire>) {
+          return storage::LoggedExpire{at(v.cutoff), v.limit};
         } else {
           static_assert(std::is_same_v<T, protocol::FleetPeerBatch>);
           // The event's time is the batch's `now` (vote times, last success) on every node.
@@ -87,14 +92,22 @@ storage::LoggedWrite logged_write(std::uint64_t seq, const protocol::FleetEvent&
           b.cursor = v.cursor;
           b.now = now;
           b.entries.reserve(v.entries.size());
-          for (const auto& x : v.entries) {
-            b.entries.push_back({x.seq, x.listed, x.sig, x.hop, x.confidence, x.version, x.origin});
-          }
+          for (const auto& x : v.entries) b.entries.push_back(from_wire(x));
           return b;
         }
       },
       e.write);
   return w;
+}
+
+bool fleet_member_elected(std::string_view self, const std::vector<FleetMemberStatus>& members,
+                          std::chrono::milliseconds timeout) {
+  const double limit = std::chrono::duration<double>(timeout).count();
+  for (const auto& m : members) {
+    if (m.self || m.id == self || m.age_seconds > limit) continue;
+    if (m.id < self) return false;  // a live member with a lower id pulls
+  }
+  return true;
 }
 
 std::string fleet_origin(const Config& config) {
@@ -141,6 +154,15 @@ std::string render_fleet_metrics(const FleetMetrics& m, std::uint64_t applied) {
       static_cast<double>(m.peer_batches_skipped.value()));
   row("strop_fleet_gaps_total", "counter", "Jumps over sequences gone from the stream.",
       static_cast<double>(m.gaps.value()));
+  row("strop_fleet_touch_events_total", "counter",
+      "Hit events this node published (its checks' hits, for every member's expiry).",
+      static_cast<double>(m.touch_events.value()));
+  row("strop_fleet_expire_steps_total", "counter",
+      "Expiry sweep steps this node published (the elected member sweeps for the fleet).",
+      static_cast<double>(m.expire_steps.value()));
+  row("strop_fleet_activity_failures_total", "counter",
+      "Hit or sweep events the log did not acknowledge (those hits are lost; a step is retried).",
+      static_cast<double>(m.activity_failures.value()));
   out +=
       "# HELP strop_fleet_publish_duration_seconds Write submitted to log acknowledgement.\n"
       "# TYPE strop_fleet_publish_duration_seconds histogram\n";
@@ -429,6 +451,90 @@ bool Fleet::take_resync() {
   resync_ = false;
   next_seq_ = store_.applied_sequence() + 1;
   return true;
+}
+
+void Fleet::tick() {
+  if (log_ == nullptr || !log_->connected()) return;  // hits wait in the store
+  const std::int64_t unix_time =
+      std::chrono::duration_cast<std::chrono::seconds>(store_.now().time_since_epoch()).count();
+  const std::int64_t now = mono_ns_();
+  bool touch = false;
+  bool sweep = false;
+  {
+    MutexLock lk(&activity_mu_);
+    if (now >= next_touch_ns_) {
+      touch = true;
+      next_touch_ns_ = now + std::chrono::nanoseconds(kFleetTouchInterval).count();
+    }
+    const std::int64_t interval = std::chrono::nanoseconds(opt_.sweep_interval).count();
+    if (next_sweep_ns_ == 0) {
+      next_sweep_ns_ =
+          now + std::max(interval, std::chrono::nanoseconds(kElectionBeatTimeout).count());
+    }
+    if (opt_.expire_after.count() > 0 && !sweep_in_flight_ &&
+        (sweep_more_ || now >= next_sweep_ns_) && unix_time > opt_.expire_after.count() &&
+        fleet_member_elected(opt_.origin, members())) {
+      sweep = true;
+      sweep_in_flight_ = true;
+      sweep_more_ = false;
+      next_sweep_ns_ = now + interval;
+    }
+  }
+  const auto cutoff = static_cast<std::uint64_t>(unix_time - opt_.expire_after.count());
+  if (sweep) {
+    // Nothing due: no event (a quiet fleet's log stays quiet).
+    auto due = store_.expiry_due(
+        storage::TimePoint{std::chrono::seconds{static_cast<std::int64_t>(cutoff)}});
+    if (!due) logger()->warn("fleet: reading the activity index failed: {}", due.error().message);
+    if (!due || !*due) {
+      MutexLock lk(&activity_mu_);
+      sweep_in_flight_ = false;
+      sweep = false;
+    }
+  }
+  if (touch) {
+    auto hits = store_.take_hits();
+    if (!hits) {
+      logger()->warn("fleet: reading the pending hits failed: {}", hits.error().to_string());
+    } else if (!hits->empty()) {
+      // Events of at most kMaxFleetTouchSigs signatures and half the event bound in bytes.
+      constexpr std::size_t kTouchBytes = protocol::kMaxFleetEventBytes / 2;
+      protocol::FleetTouch t;
+      std::size_t bytes = 0;
+      auto send = [&] {
+        metrics_.touch_events.add();
+        submit(std::move(t), unix_time, [this](const Result<storage::LoggedOutcome>& r) {
+          if (!r) metrics_.activity_failures.add();
+        });
+        t = protocol::FleetTouch{};
+        bytes = 0;
+      };
+      for (auto& sig : *hits) {
+        if (t.sigs.size() == protocol::kMaxFleetTouchSigs ||
+            bytes + sig.value.size() + 3 > kTouchBytes)
+          send();
+        bytes += sig.value.size() + 3;
+        t.sigs.push_back(std::move(sig));
+      }
+      if (!t.sigs.empty()) send();
+    }
+  }
+  if (sweep) {
+    const auto limit = static_cast<std::uint32_t>(
+        std::clamp<std::size_t>(opt_.sweep_batch, 1, protocol::kMaxFleetExpireLimit));
+    protocol::FleetExpire x{cutoff, limit};
+    metrics_.expire_steps.add();
+    submit(x, unix_time, [this](const Result<storage::LoggedOutcome>& r) {
+      if (!r) metrics_.activity_failures.add();
+      if (r && r->expired > 0) {
+        logger()->debug("fleet: the expiry step deleted {} signatures", r->expired);
+      }
+      MutexLock lk(&activity_mu_);
+      sweep_in_flight_ = false;
+      // More due: the next step at the next tick. A failed step: again at the next interval.
+      sweep_more_ = r && r->more_due;
+    });
+  }
 }
 
 void Fleet::expire_pending() {

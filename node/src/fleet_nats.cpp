@@ -389,6 +389,7 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
         if (up && stream_ready_) {
           const bool resync = fleet_.take_resync();
           if (!sub_ || resync || !natsSubscription_IsValid(sub_.get())) subscribe();
+          fleet_.tick();
           auto now = std::chrono::steady_clock::now();
           if (now >= next_info) {
             next_info = now + kInfoEvery;

@@ -192,7 +192,7 @@ TEST(Fleet, RedeliveredAndMalformedEventsKeepNodesAtTheSamePosition) {
   EXPECT_EQ(a.fleet.metrics().malformed.value(), 1u);
   EXPECT_EQ(a.fleet.next_sequence(), 3u);
   // A newer event version stops the node from applying further.
-  a.fleet.on_event(3, std::string("SF\x03\x01", 4));
+  a.fleet.on_event(3, std::string("SF\x04\x01", 4));
   a.fleet.on_event(4, log.events[0]);
   ASSERT_TRUE(a.store->flush());
   EXPECT_EQ(a.store->applied_sequence(), 2u);
@@ -415,6 +415,117 @@ TEST(Fleet, PeersAndPeerBatchesGoThroughTheLogAndApplyOnceEverywhere) {
   EXPECT_EQ(down.error().code, ServiceErrc::kOverloaded);
 }
 
+// Activity and expiry in a fleet (docs/fleet.md "Activity and expiry"): a check's hit at one
+// member and the sweep's steps go through the log, so signatures expire alike on every member
+// even when the members' clocks disagree by an hour.
+TEST(Fleet, HitsAndExpiryGoThroughTheLogSoEveryMemberExpiresTheSameSignatures) {
+  constexpr std::int64_t kDay = 86400;
+  TempDir dir;
+  MemoryLog log;
+  std::atomic<std::int64_t> clock_a{kNow}, mono{1};
+  auto open = [](const std::string& d, std::atomic<std::int64_t>* t, std::int64_t skew) {
+    storage::StoreOptions o;
+    o.dir = d;
+    o.initial_map_bytes = std::size_t{4} << 20;
+    o.replicated_activity = true;
+    o.expire_after = std::chrono::seconds(10 * kDay);
+    o.hit_resolution = std::chrono::seconds(0);
+    o.clock = [t, skew] { return storage::TimePoint{std::chrono::seconds{t->load() + skew}}; };
+    auto s = storage::Store::open(o);
+    EXPECT_TRUE(s) << (s ? "" : s.error().to_string());
+    return std::move(*s);
+  };
+  FleetOptions fo{"a", std::chrono::milliseconds(1000)};
+  fo.expire_after = std::chrono::seconds(10 * kDay);
+  fo.sweep_interval = std::chrono::seconds(600);
+  fo.sweep_batch = 1;  // one signature per step: the sweep continues step by step
+  auto a_store = open(dir.sub("a"), &clock_a, 0);
+  auto b_store = open(dir.sub("b"), &clock_a, 3600);  // b's clock is an hour ahead
+  auto mono_ns = [&mono] { return mono.load(); };
+  Fleet a(*a_store, fo, mono_ns);
+  fo.origin = "b";
+  Fleet b(*b_store, fo, mono_ns);
+  for (Fleet* f : {&a, &b}) {
+    f->attach(&log);
+    log.consumers.push_back(f);
+  }
+  auto flush = [&] {
+    ASSERT_TRUE(a_store->flush());
+    ASSERT_TRUE(b_store->flush());
+  };
+  ASSERT_TRUE(a.submit_and_wait(admin_reporter(), kNow));
+  ASSERT_TRUE(a.submit_and_wait(report({body(1), body(2), body(3)}), kNow));
+  // Expiry is refused locally: it goes through the log.
+  EXPECT_EQ(a_store->expire(a_store->now()).error().code, Errc::kUnavailable);
+
+  // Day 5: a check at b hits body(1). The hit is written nowhere until b publishes it.
+  clock_a = kNow + 5 * kDay;
+  flush();  // b has applied the report too
+  EXPECT_TRUE(b_store->check(std::vector<sigs::Signature>{body(1)})->spam);
+  b.tick();  // publishes the touch at b's time
+  flush();
+  EXPECT_EQ(b.metrics().touch_events.value(), 1);
+  auto hit_a = a_store->signature_info(std::vector<sigs::Signature>{body(1)});
+  auto hit_b = b_store->signature_info(std::vector<sigs::Signature>{body(1)});
+  ASSERT_TRUE(hit_a && hit_b);
+  const storage::TimePoint day5_at_b{std::chrono::seconds{kNow + 5 * kDay + 3600}};
+  EXPECT_EQ((*hit_a)[0].last_seen, day5_at_b);  // b's time, applied at a too
+  EXPECT_EQ((*hit_b)[0].last_seen, day5_at_b);
+  b.tick();  // nothing new hit: no event
+  flush();
+  EXPECT_EQ(b.metrics().touch_events.value(), 1);
+
+  // Day 12: body(2) and body(3) are due (last active on day 0), body(1) is not (day 5). Each
+  // member hears the other's beats, so only "a", the lower id, sweeps.
+  clock_a = kNow + 12 * kDay;
+  a.on_beat(b.beat());
+  b.on_beat(a.beat());
+  a.on_beat(a.beat());
+  b.on_beat(b.beat());
+  mono = std::int64_t{1} + std::chrono::nanoseconds(std::chrono::seconds(1)).count();
+  a.tick();  // first tick: the sweep starts one interval later
+  b.tick();
+  flush();
+  EXPECT_EQ(a.metrics().expire_steps.value(), 0);
+  mono = mono.load() + std::chrono::nanoseconds(std::chrono::seconds(601)).count();
+  a.on_beat(b.beat());
+  b.on_beat(a.beat());
+  for (int i = 0; i < 5; ++i) {
+    a.tick();
+    b.tick();
+    flush();
+  }
+  // Steps of one: body(2) (more due), then body(3) (nothing more due: the run ends).
+  EXPECT_EQ(a.metrics().expire_steps.value(), 2);
+  EXPECT_EQ(b.metrics().expire_steps.value(), 0);
+  for (auto* s : {a_store.get(), b_store.get()}) {
+    EXPECT_EQ(s->stats().signatures, 1u);
+    EXPECT_EQ(s->stats().expired, 2u);
+    auto info = s->signature_info(std::vector<sigs::Signature>{body(1), body(2), body(3)});
+    ASSERT_TRUE(info);
+    EXPECT_TRUE((*info)[0].stored);
+    EXPECT_FALSE((*info)[1].stored);
+    EXPECT_FALSE((*info)[2].stored);
+  }
+  EXPECT_EQ(a_store->applied_sequence(), b_store->applied_sequence());
+  EXPECT_EQ(a_store->read_feed(0, 100)->entries, b_store->read_feed(0, 100)->entries);
+
+  // While the log is unreachable, hits wait in the store and no step is published.
+  log.up = false;
+  auto checked = a_store->check(std::vector<sigs::Signature>{body(1)});
+  ASSERT_TRUE(checked);
+  EXPECT_TRUE(checked->spam);
+  a.tick();
+  EXPECT_EQ(a.metrics().touch_events.value(), 0);
+  log.up = true;
+  mono = mono.load() + std::chrono::nanoseconds(std::chrono::seconds(2)).count();
+  a.tick();
+  flush();
+  EXPECT_EQ(a.metrics().touch_events.value(), 1);
+  a.fail_pending("test end");
+  b.fail_pending("test end");
+}
+
 FleetMemberStatus member(const std::string& id, double age, bool self = false) {
   FleetMemberStatus m;
   m.id = id;
@@ -425,21 +536,21 @@ FleetMemberStatus member(const std::string& id, double age, bool self = false) {
 
 TEST(FleetPullerElection, TheLiveMemberWithTheLowestIdPulls) {
   // Alone, or hearing no one (NATS down): pull.
-  EXPECT_TRUE(fleet_puller_elected("b", {}));
-  EXPECT_TRUE(fleet_puller_elected("b", {member("b", 0.5, true)}));
+  EXPECT_TRUE(fleet_member_elected("b", {}));
+  EXPECT_TRUE(fleet_member_elected("b", {member("b", 0.5, true)}));
   // A live lower id pulls; a higher one does not stop this member.
-  EXPECT_FALSE(fleet_puller_elected("b", {member("a", 1.0), member("b", 0.1, true)}));
-  EXPECT_TRUE(fleet_puller_elected("a", {member("a", 0.1, true), member("b", 0.2)}));
-  EXPECT_TRUE(fleet_puller_elected("b", {member("c", 0.2), member("b", 0.1, true)}));
+  EXPECT_FALSE(fleet_member_elected("b", {member("a", 1.0), member("b", 0.1, true)}));
+  EXPECT_TRUE(fleet_member_elected("a", {member("a", 0.1, true), member("b", 0.2)}));
+  EXPECT_TRUE(fleet_member_elected("b", {member("c", 0.2), member("b", 0.1, true)}));
   // The lower one's beats stopped (older than the timeout): this member takes over.
-  EXPECT_TRUE(fleet_puller_elected("b", {member("a", 3.5), member("b", 0.1, true)}));
-  EXPECT_FALSE(fleet_puller_elected("b", {member("a", 2.9), member("b", 0.1, true)}));
-  EXPECT_TRUE(fleet_puller_elected("b", {member("a", 1.5)}, std::chrono::milliseconds(1000)));
+  EXPECT_TRUE(fleet_member_elected("b", {member("a", 3.5), member("b", 0.1, true)}));
+  EXPECT_FALSE(fleet_member_elected("b", {member("a", 2.9), member("b", 0.1, true)}));
+  EXPECT_TRUE(fleet_member_elected("b", {member("a", 1.5)}, std::chrono::milliseconds(1000)));
   // This member's own entry never counts against it, whatever its age.
-  EXPECT_TRUE(fleet_puller_elected("b", {member("b", 99.0, true), member("c", 0.1)}));
+  EXPECT_TRUE(fleet_member_elected("b", {member("b", 99.0, true), member("c", 0.1)}));
   // Byte order of the ids.
-  EXPECT_FALSE(fleet_puller_elected("node-b", {member("node-a", 0.0)}));
-  EXPECT_FALSE(fleet_puller_elected("node-10", {member("node-1", 0.0)}));
+  EXPECT_FALSE(fleet_member_elected("node-b", {member("node-a", 0.0)}));
+  EXPECT_FALSE(fleet_member_elected("node-10", {member("node-1", 0.0)}));
 }
 
 TEST(FleetPullerElection, FollowsTheBeatsOfAFleet) {
@@ -448,14 +559,14 @@ TEST(FleetPullerElection, FollowsTheBeatsOfAFleet) {
   std::atomic<std::int64_t> mono{1'000'000'000};
   Node b(dir.sub("b"), "b", log, [&mono] { return mono.load(); });
   b.fleet.on_beat(b.fleet.beat());
-  EXPECT_TRUE(fleet_puller_elected("b", b.fleet.members()));
+  EXPECT_TRUE(fleet_member_elected("b", b.fleet.members()));
   b.fleet.on_beat(*protocol::encode_fleet_beat({"a", 0, 0}));
-  EXPECT_FALSE(fleet_puller_elected("b", b.fleet.members()));
+  EXPECT_FALSE(fleet_member_elected("b", b.fleet.members()));
   mono += 4'000'000'000;  // a's beats stop; b's own go on
   b.fleet.on_beat(b.fleet.beat());
-  EXPECT_TRUE(fleet_puller_elected("b", b.fleet.members()));
+  EXPECT_TRUE(fleet_member_elected("b", b.fleet.members()));
   b.fleet.on_beat(*protocol::encode_fleet_beat({"a", 0, 0}));  // a is back
-  EXPECT_FALSE(fleet_puller_elected("b", b.fleet.members()));
+  EXPECT_FALSE(fleet_member_elected("b", b.fleet.members()));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "admin_api.hpp"
 #include "base/gzip.hpp"
+#include "node/federation.hpp"
 #include "node/feed_waiters.hpp"
 #include "node_common.hpp"
 #include "protocol/codec.hpp"
@@ -250,10 +251,7 @@ struct Api::Impl {
     batch.head = page.head;
     batch.oldest = page.oldest;
     batch.entries.reserve(page.entries.size());
-    for (auto& e : page.entries) {
-      batch.entries.push_back(
-          {e.seq, e.listed, std::move(e.sig), e.hop, e.confidence, e.version, std::move(e.origin)});
-    }
+    for (auto& e : page.entries) batch.entries.push_back(to_wire(std::move(e)));
     auto body = protocol::encode_feed(batch);
     if (!body) {
       logger()->error("feed encoding failed: {}", body.error().to_string());

@@ -188,6 +188,8 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   storage::StoreOptions so = c.store;
   so.dir = c.data_dir;
   so.serve = true;
+  // In a fleet, hits and expiry go through the log like every other write (docs/fleet.md).
+  so.replicated_activity = !c.cluster.nats_urls.empty();
   // Pulls parked by the long poll of the feed wake at each commit (docs/federation.md).
   FeedWaiters feed_waiters;
   so.on_commit = [&metrics, &feed_waiters](std::chrono::nanoseconds latency) {
@@ -216,8 +218,13 @@ int run_serve(const CommonOptions& common, const ServeOptions& opt) {
   std::unique_ptr<Fleet> fleet;
   std::unique_ptr<NatsFleet> nats;
   if (!c.cluster.nats_urls.empty()) {
-    fleet =
-        std::make_unique<Fleet>(*store, FleetOptions{fleet_origin(c), c.cluster.publish_timeout});
+    FleetOptions fo;
+    fo.origin = fleet_origin(c);
+    fo.publish_timeout = c.cluster.publish_timeout;
+    fo.expire_after = c.store.expire_after;
+    fo.sweep_interval = c.store.sweep_interval;
+    fo.sweep_batch = c.store.sweep_batch;
+    fleet = std::make_unique<Fleet>(*store, std::move(fo));
     auto started = start_nats_fleet(c, *fleet);
     if (!started) {
       log->critical("{}", started.error().message);

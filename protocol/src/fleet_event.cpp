@@ -368,7 +368,41 @@ Result<FleetRemovePeer> decode_remove_peer(Reader& r) {
   return FleetRemovePeer{std::move(*name)};
 }
 
+// ---- activity events (version 3)
+
+Result<void> encode_write(Writer& w, const FleetTouch& t) {
+  if (t.sigs.empty()) return make_error(Errc::kInvalidArgument, "fleet event: empty touch");
+  if (t.sigs.size() > kMaxFleetTouchSigs) return too_long("touch");
+  return write_sigs(w, t.sigs);
+}
+
+Result<FleetTouch> decode_touch(Reader& r) {
+  auto sigs = read_sigs(r);
+  if (!sigs) return sigs.error();
+  if (sigs->empty()) return make_error(Errc::kMalformed, "fleet event: empty touch");
+  if (sigs->size() > kMaxFleetTouchSigs) return too_long("touch");
+  return FleetTouch{std::move(*sigs)};
+}
+
+Result<void> encode_write(Writer& w, const FleetExpire& x) {
+  if (x.limit == 0 || x.limit > kMaxFleetExpireLimit) {
+    return make_error(Errc::kInvalidArgument, "fleet event: expire limit out of range");
+  }
+  w.u64(x.cutoff);
+  w.u32(x.limit);
+  return {};
+}
+
+Result<FleetExpire> decode_expire(Reader& r) {
+  FleetExpire x;
+  if (!r.u64(&x.cutoff) || !r.u32(&x.limit)) return truncated();
+  if (x.limit == 0) return make_error(Errc::kMalformed, "fleet event: expire limit 0");
+  if (x.limit > kMaxFleetExpireLimit) return too_long("expire limit");
+  return x;
+}
+
 std::uint8_t version_of(FleetEventType t) {
+  if (t >= FleetEventType::kTouch) return kFleetEventVersionActivity;
   return t >= FleetEventType::kPeerBatch ? kFleetEventVersionPeers : kFleetEventVersion;
 }
 
@@ -408,13 +442,13 @@ Result<FleetEvent> decode_fleet_event(std::string_view bytes) {
   if (m0 != kFleetEventMagic0 || m1 != kFleetEventMagic1) {
     return make_error(Errc::kMalformed, "not a fleet event (bad magic)");
   }
-  if (version == 0 || version > kFleetEventVersionPeers) {
+  if (version == 0 || version > kFleetEventVersionActivity) {
     return make_error(Errc::kInvalidArgument, "fleet event version " + std::to_string(version) +
                                                   " is not supported by this node (version " +
-                                                  std::to_string(kFleetEventVersionPeers) +
+                                                  std::to_string(kFleetEventVersionActivity) +
                                                   "): upgrade it");
   }
-  if (type >= 1 && type <= static_cast<std::uint8_t>(FleetEventType::kRemovePeer) &&
+  if (type >= 1 && type <= static_cast<std::uint8_t>(FleetEventType::kExpire) &&
       version != version_of(static_cast<FleetEventType>(type))) {
     return make_error(Errc::kMalformed, "fleet event: type under the wrong version");
   }
@@ -434,6 +468,8 @@ Result<FleetEvent> decode_fleet_event(std::string_view bytes) {
     case FleetEventType::kPeerBatch: w = widen(decode_peer_batch(r)); break;
     case FleetEventType::kAddPeer: w = widen(decode_add_peer(r)); break;
     case FleetEventType::kRemovePeer: w = widen(decode_remove_peer(r)); break;
+    case FleetEventType::kTouch: w = widen(decode_touch(r)); break;
+    case FleetEventType::kExpire: w = widen(decode_expire(r)); break;
   }
   if (!w) return w.error();
   if (!r.done()) return make_error(Errc::kMalformed, "fleet event: trailing bytes");

@@ -121,6 +121,8 @@ class StoreImpl final : public Store {
                                         bool allowed) override;
   void apply_logged(LoggedWrite w, LoggedCallback done) override;
   std::uint64_t applied_sequence() override;
+  Result<std::vector<sigs::Signature>> take_hits() override;
+  Result<bool> expiry_due(TimePoint cutoff) override;
   Result<Peer> add_peer(const PeerSpec& spec) override;
   Result<Peer> find_peer(std::string_view name) override;
   Result<std::vector<Peer>> list_peers() override;
@@ -215,6 +217,10 @@ class StoreImpl final : public Store {
   void maybe_grow();
   void flush_hits(TimePoint now);
   std::uint64_t sweep_step(TimePoint now, bool* more, Error* err);
+  // Deletes up to `limit` signatures last active before `cutoff` (Unix seconds), least
+  // recently active first: *expired of them, *more when others were due past the limit.
+  int expire_due(WriteCtx& c, std::uint64_t cutoff, std::size_t limit, std::uint64_t* expired,
+                 bool* more);
 
   // ---- write path: operations (writer thread, inside the batch transaction). Private: each
   // Op's lambda is defined inside a StoreImpl member, so it has that member's access and calls

@@ -87,6 +87,22 @@ int StoreImpl::apply_logged_op(WriteCtx& c, const LoggedOp& op, LoggedOutcome* o
           return 0;
         } else if constexpr (std::is_same_v<T, LoggedPeerBatch>) {
           return apply_logged_peer_batch(c, w, out);
+        } else if constexpr (std::is_same_v<T, LoggedTouch>) {
+          // Hits at some member, at the event's time: every member's activity moves alike.
+          const std::uint64_t when = to_u64(w.now);
+          for (const auto& sig : w.sigs) {
+            if (sig.value.empty() || sig.value.size() > opt_.max_value_bytes) continue;
+            codec::SigId id = 0;
+            codec::SigRecord rec;
+            int rc = find_sig(c, sig, codec::exact_key64(sig.engine, sig.value), &id, &rec);
+            if (rc == MDB_NOTFOUND) continue;  // expired or deleted since the check
+            if (rc != 0) return rc;
+            if ((rc = touch_hit(c, id, when)) != 0) return rc;
+          }
+          return 0;
+        } else if constexpr (std::is_same_v<T, LoggedExpire>) {
+          return expire_due(c, to_u64(w.cutoff), std::max<std::size_t>(1, w.limit), &out->expired,
+                            &out->more_due);
         } else if constexpr (std::is_same_v<T, LoggedSetTrust> ||
                              std::is_same_v<T, LoggedSetDisabled>) {
           std::function<void(codec::ReporterRecord&)> edit;
@@ -156,6 +172,9 @@ void StoreImpl::apply_logged(LoggedWrite w, LoggedCallback done) {
     cost = std::max<std::size_t>(1, v->request.sigs.size());
   if (const auto* b = std::get_if<LoggedPeerBatch>(&w.op))
     cost = std::max<std::size_t>(1, b->entries.size());
+  if (const auto* t = std::get_if<LoggedTouch>(&w.op))
+    cost = std::max<std::size_t>(1, t->sigs.size());
+  if (const auto* x = std::get_if<LoggedExpire>(&w.op)) cost = std::max<std::size_t>(1, x->limit);
   auto state = std::make_shared<std::optional<LoggedOutcome>>();
   auto op = std::make_unique<Op>();
   op->cost = cost;

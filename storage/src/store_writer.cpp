@@ -130,6 +130,10 @@ Result<void> StoreImpl::flush() {
 }
 
 Result<std::uint64_t> StoreImpl::expire(TimePoint now) {
+  if (opt_.replicated_activity) {
+    return make_error(Errc::kUnavailable,
+                      "this store is a fleet member: expiry goes through the fleet's log");
+  }
   if (std::this_thread::get_id() == writer_.get_id()) {
     return make_error(Errc::kInternal, "synchronous store write from the writer thread");
   }
@@ -147,7 +151,9 @@ Result<std::uint64_t> StoreImpl::expire(TimePoint now) {
 
 void StoreImpl::writer_loop() {
   using SteadyClock = std::chrono::steady_clock;
-  const bool sweeper = opt_.serve && opt_.expire_after.count() > 0;
+  // In a fleet, hits and the sweep's steps arrive as log events (replicated_activity).
+  const bool local_activity = !opt_.replicated_activity;
+  const bool sweeper = opt_.serve && opt_.expire_after.count() > 0 && local_activity;
   auto next_sweep =
       sweeper ? SteadyClock::now() + opt_.sweep_interval : SteadyClock::time_point::max();
   auto next_hits = SteadyClock::now() + kHitFlushInterval;
@@ -190,12 +196,12 @@ void StoreImpl::writer_loop() {
     if (!batch.empty()) run_batch(batch);
     writer_cpu_us_ = thread_cpu_us();
     if (exit) {
-      flush_hits(now());
+      if (local_activity) flush_hits(now());
       return;
     }
     auto t = SteadyClock::now();
     if (t >= next_hits || job != nullptr || sweeping || t >= next_sweep) {
-      flush_hits(now());
+      if (local_activity) flush_hits(now());
       next_hits = t + kHitFlushInterval;
     }
     if (job != nullptr) {
@@ -519,6 +525,85 @@ void StoreImpl::flush_hits(TimePoint) {
   run_batch(ops);
 }
 
+Result<std::vector<sigs::Signature>> StoreImpl::take_hits() {
+  std::vector<std::pair<SigId, std::uint64_t>> hits;
+  {
+    MutexLock g(&hits_mu_);
+    hits.swap(hits_);
+  }
+  std::vector<sigs::Signature> out;
+  if (hits.empty()) return out;
+  std::sort(hits.begin(), hits.end());
+  auto rt = begin_read();
+  if (!rt) return rt.error();
+  out.reserve(hits.size());
+  for (std::size_t i = 0; i < hits.size(); ++i) {
+    if (i > 0 && hits[i - 1].first == hits[i].first) continue;
+    std::string_view v;
+    int rc = rt->txn().get(dbi_.sigs, codec::sv(codec::sig_id_key(hits[i].first)), &v);
+    if (rc == MDB_NOTFOUND) continue;  // deleted since the check
+    if (rc != 0) return lmdb::to_error(rc, "read hit signatures");
+    auto p = codec::peek_sig(v);
+    if (!p) return make_error(Errc::kIo, "corrupt signature record");
+    out.push_back(sigs::Signature{p->engine, std::string(p->value)});
+  }
+  return out;
+}
+
+Result<bool> StoreImpl::expiry_due(TimePoint cutoff) {
+  auto rt = begin_read();
+  if (!rt) return rt.error();
+  lmdb::Cursor cur;
+  int rc = lmdb::Cursor::open(rt->txn(), dbi_.activity, &cur);
+  if (rc != 0) return lmdb::to_error(rc, "activity cursor");
+  std::string_view k, v;
+  rc = cur.get(&k, &v, MDB_FIRST);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return lmdb::to_error(rc, "activity cursor");
+  // The first entry is the least recently active (a stale one too, which a step cleans up).
+  return k.size() == 12 && codec::get_u64(k.data()) < to_u64(cutoff);
+}
+
+int StoreImpl::expire_due(WriteCtx& c, std::uint64_t cutoff, std::size_t limit,
+                          std::uint64_t* expired, bool* more) {
+  *expired = 0;
+  *more = false;
+  std::vector<std::pair<std::uint64_t, SigId>> due;
+  {
+    lmdb::Cursor cur;
+    int rc = lmdb::Cursor::open(*c.txn, dbi_.activity, &cur);
+    if (rc != 0) return rc;
+    std::string_view k, v;
+    for (rc = cur.get(&k, &v, MDB_FIRST); rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
+      if (k.size() != 12) continue;
+      std::uint64_t t = codec::get_u64(k.data());
+      if (t >= cutoff) break;
+      if (due.size() == limit) {
+        *more = true;
+        break;
+      }
+      due.emplace_back(t, codec::get_u32(k.data() + 8));
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+  }
+  for (auto [t, id] : due) {
+    std::string_view v;
+    int rc = c.txn->get(dbi_.sigs, codec::sv(codec::sig_id_key(id)), &v);
+    auto rec = rc == 0 ? codec::decode_sig(v) : std::nullopt;
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+    if (!rec || rec->activity() != t) {
+      // A stale activity entry (its signature is gone or moved on): drop it.
+      rc = c.txn->del(dbi_.activity, codec::sv(codec::activity_key(t, id)));
+      if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+      continue;
+    }
+    if ((rc = delete_sig(c, id, *rec)) != 0) return rc;
+    ++c.expired;
+    ++*expired;
+  }
+  return 0;
+}
+
 std::uint64_t StoreImpl::sweep_step(TimePoint now, bool* more, Error* err) {
   *more = false;
   if (opt_.expire_after.count() <= 0) return 0;
@@ -534,40 +619,7 @@ std::uint64_t StoreImpl::sweep_step(TimePoint now, bool* more, Error* err) {
   const std::size_t limit = opt_.sweep_batch;
   op->apply = [state, cutoff, limit](StoreImpl& s, WriteCtx& c) {
     *state = {0, false};
-    std::vector<std::pair<std::uint64_t, SigId>> due;
-    {
-      lmdb::Cursor cur;
-      int rc = lmdb::Cursor::open(*c.txn, s.dbi_.activity, &cur);
-      if (rc != 0) return rc;
-      std::string_view k, v;
-      for (rc = cur.get(&k, &v, MDB_FIRST); rc == 0; rc = cur.get(&k, &v, MDB_NEXT)) {
-        if (k.size() != 12) continue;
-        std::uint64_t t = codec::get_u64(k.data());
-        if (t >= cutoff) break;
-        if (due.size() == limit) {
-          state->second = true;  // more remain
-          break;
-        }
-        due.emplace_back(t, codec::get_u32(k.data() + 8));
-      }
-      if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-    }
-    for (auto [t, id] : due) {
-      std::string_view v;
-      int rc = c.txn->get(s.dbi_.sigs, codec::sv(codec::sig_id_key(id)), &v);
-      auto rec = rc == 0 ? codec::decode_sig(v) : std::nullopt;
-      if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-      if (!rec || rec->activity() != t) {
-        // A stale activity entry (its signature is gone or moved on): drop it.
-        rc = c.txn->del(s.dbi_.activity, codec::sv(codec::activity_key(t, id)));
-        if (rc != 0 && rc != MDB_NOTFOUND) return rc;
-        continue;
-      }
-      if ((rc = s.delete_sig(c, id, *rec)) != 0) return rc;
-      ++c.expired;
-      ++state->first;
-    }
-    return 0;
+    return s.expire_due(c, cutoff, limit, &state->first, &state->second);
   };
   op->complete = [failed](const Error* e) {
     if (e != nullptr) *failed = *e;

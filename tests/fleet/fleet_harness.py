@@ -330,9 +330,10 @@ def signatures(files):
     return out
 
 
-def stored_signatures(node):
+def stored_signatures(node, times=False):
     """{"engine:value": active reports} of every record in the node's `sigs` database
-    (docs/storage-format.md "sigs"), read with mdb_dump in a read-only transaction."""
+    (docs/storage-format.md "sigs"), read with mdb_dump in a read-only transaction; with
+    times, {"engine:value": (reports, first_seen, last_vote, last_hit)}."""
     p = subprocess.run(["mdb_dump", "-s", "sigs", node.data_dir], capture_output=True, text=True,
                        timeout=120)
     if p.returncode != 0:
@@ -345,7 +346,8 @@ def stored_signatures(node):
         if v[0] != 1:
             raise AssertionError("sigs record of version %d" % v[0])
         sig = "%s:%s" % (ENGINES[v[1]], v[36:].decode())
-        out[sig] = struct.unpack(">I", v[28:32])[0]
+        reports = struct.unpack(">I", v[28:32])[0]
+        out[sig] = (reports,) + struct.unpack(">QQQ", v[4:28]) if times else reports
     return out
 
 
@@ -420,12 +422,27 @@ class StreamReader:
         return out
 
 
+def read_sigs(b, pos):
+    """The event's `sigs` list at pos (docs/fleet.md "Event format") as a frozenset of
+    "engine:value", and the position after it."""
+    count = struct.unpack(">H", b[pos:pos + 2])[0]
+    pos += 2
+    sigs = set()
+    for _ in range(count):
+        engine = b[pos]
+        n = struct.unpack(">H", b[pos + 1:pos + 3])[0]
+        sigs.add("%s:%s" % (ENGINES[engine], b[pos + 3:pos + 3 + n].decode()))
+        pos += 3 + n
+    return frozenset(sigs), pos
+
+
 def decode_event(b):
     """The fields of an event the tests judge by (docs/fleet.md "Event format"): type, origin,
     request, time; for a vote, revoke, reporter and the set of signatures; for a peer batch
-    (version 2), peer, after, cursor and count. None when it does not decode."""
+    (version 2), peer, after, cursor and count; for a touch (version 3) the set of signatures,
+    for an expire step cutoff and limit. None when it does not decode."""
     try:
-        if b[:2] != b"SF" or b[2] != (2 if b[3] >= 7 else 1):
+        if b[:2] != b"SF" or b[2] != (3 if b[3] >= 10 else 2 if b[3] >= 7 else 1):
             return None
         pos = 4
         e = {"type": b[3]}
@@ -440,15 +457,11 @@ def decode_event(b):
             n = b[pos + 1]
             e["reporter"] = b[pos + 2:pos + 2 + n].decode()
             pos += 2 + n
-            count = struct.unpack(">H", b[pos:pos + 2])[0]
-            pos += 2
-            sigs = set()
-            for _ in range(count):
-                engine = b[pos]
-                n = struct.unpack(">H", b[pos + 1:pos + 3])[0]
-                sigs.add("%s:%s" % (ENGINES[engine], b[pos + 3:pos + 3 + n].decode()))
-                pos += 3 + n
-            e["sigs"] = frozenset(sigs)
+            e["sigs"], pos = read_sigs(b, pos)
+        elif e["type"] == 10:
+            e["sigs"], pos = read_sigs(b, pos)
+        elif e["type"] == 11:
+            e["cutoff"], e["limit"] = struct.unpack(">QI", b[pos:pos + 12])
         elif e["type"] == 7:
             n = b[pos]
             e["peer"] = b[pos + 1:pos + 1 + n].decode()

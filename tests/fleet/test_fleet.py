@@ -21,6 +21,11 @@ on loopback, started and killed by the tests.
                                             load: the same, after it restarts
   test_node_joins_from_a_backup             a node started on a member's `strop-node backup`
                                             catches up and agrees with the others
+  FleetExpiryTest                           hits and expiry through the log (docs/fleet.md
+                                            "Activity and expiry"): with a 20 s expiry, what
+                                            checks at B keep hitting stays on every member,
+                                            the rest expires on every member, swept by the
+                                            elected member only; identical records after
 """
 import os
 import json
@@ -390,6 +395,72 @@ class FleetTest(unittest.TestCase):
         verdicts = [self.fleet.check_json(n, sample) for n in (a, b, c)]
         self.assertEqual(verdicts[0], verdicts[1])
         self.assertEqual(verdicts[0], verdicts[2])
+
+
+
+class FleetExpiryTest(unittest.TestCase):
+    """Activity and expiry in a fleet: a short expiry, a sweep every second in steps of two
+    signatures, every hit written (resolution 0)."""
+
+    EXPIRE_S = 20
+
+    def setUp(self):
+        extra = ("[storage]\nexpire_after_seconds = %d\nsweep_interval_seconds = 1\n"
+                 "sweep_batch = 2\nhit_resolution_seconds = 0\n" % self.EXPIRE_S)
+        self.fleet = fh.Fleet(config_extra=extra).start()
+
+    def tearDown(self):
+        failed = any(e for _, e in (self._outcome.result.errors + self._outcome.result.failures)
+                     if _ is self) if hasattr(self._outcome, "result") else False
+        if failed:
+            sys.stderr.write(self.fleet.logs())
+        self.fleet.cleanup()
+
+    def test_hits_at_one_member_keep_signatures_and_the_rest_expire_everywhere(self):
+        a, b, c = self.fleet.nodes
+        # Two messages to keep checking, and up to four that share no signature with them.
+        pool = fh.corpus("spam", 16)
+        sigs = fh.signatures(pool)
+        kept = pool[:2]
+        kept_sigs = set().union(*(sigs[m] for m in kept))
+        dropped = [m for m in pool[2:] if not sigs[m] & kept_sigs][:4]
+        self.assertGreaterEqual(len(dropped), 2)
+        msgs = kept + dropped
+        self.fleet.strop(a, "report", "--no-progress", *msgs, check=0)
+        reported = time.time()
+        self.fleet.wait_converged()
+        # Checks at B hit the first two every 2 s; the other four are never checked again.
+        while time.time() < reported + self.EXPIRE_S + 6:
+            verdicts = self.fleet.check_json(b, kept)
+            self.assertTrue(all(s for s, _ in verdicts.values()), verdicts)
+            time.sleep(2)
+        for n in self.fleet.nodes:
+            fh.wait_until(lambda n=n: not any(s for s, _ in self.fleet.check_json(n, dropped).values()),
+                          20, "the unchecked reports to expire at %s" % n.url)
+        self.fleet.wait_converged()
+        for n in self.fleet.nodes:
+            self.assertTrue(all(s for s, _ in self.fleet.check_json(n, kept).values()))
+        # Every member holds the same records with the same times (last_hit included), and the
+        # same counts.
+        records = [fh.stored_signatures(n, times=True) for n in self.fleet.nodes]
+        self.assertTrue(records[0])
+        self.assertEqual(records[1], records[0])
+        self.assertEqual(records[2], records[0])
+        self.assertTrue(any(r[3] > 0 for r in records[0].values()), "no hit was written")
+        self.assertTrue(set(records[0]) <= kept_sigs, set(records[0]) - kept_sigs)
+        stats = [self.fleet.stats(n) for n in self.fleet.nodes]
+        self.assertEqual(len({s["signatures"] for s in stats}), 1, stats)
+        expired = [fh.metric(n, "strop_expired_signatures_total") for n in self.fleet.nodes]
+        self.assertEqual(len(set(expired)), 1, expired)
+        self.assertGreater(expired[0], 2)  # more than one step of two
+        # Only the elected member (the lowest id, nodea) swept; B published the hits.
+        steps = [fh.metric(n, "strop_fleet_expire_steps_total") for n in self.fleet.nodes]
+        self.assertGreater(steps[0], 0, steps)
+        self.assertEqual(steps[1:], [0, 0], steps)
+        self.assertGreater(fh.metric(b, "strop_fleet_touch_events_total"), 0)
+        # A local expire on a member's store is refused (it would diverge).
+        p = c.cli("expire", check=False)
+        self.assertEqual(p.returncode, 77, p.stderr)
 
 
 if __name__ == "__main__":

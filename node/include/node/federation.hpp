@@ -24,9 +24,15 @@
 #include "base/mutex.hpp"
 #include "base/result.hpp"
 #include "node/config.hpp"
+#include "protocol/feed.hpp"
 #include "storage/store.hpp"
 
 namespace strop::node {
+
+// A feed entry as the store keeps it and as strop-feed/1 (and the fleet's peer-batch event)
+// carries it: the same fields, moved across.
+protocol::FeedWireEntry to_wire(storage::FeedEntry e);
+storage::FeedEntry from_wire(protocol::FeedWireEntry e);
 
 // What a pull got back, as the HTTP client saw it.
 struct FeedResponse {
@@ -79,22 +85,6 @@ std::int64_t lag_seconds(const PeerStats& s, std::int64_t now);
 struct FleetMemberStatus;  // fleet.hpp
 class Fleet;
 
-// A member whose last beat is older than this is taken for gone by the election below (beats
-// go out every second; three missed, and the next member takes over).
-inline constexpr std::chrono::milliseconds kPullerBeatTimeout{3000};
-
-// Whether the member `self` runs the fleet's pullers now: the live member with the lowest id
-// (byte order) pulls, a member being live when its last beat is at most `timeout` old (the
-// list is Fleet::members(), whose ages are taken at one `now`); `self` always counts as live,
-// so a member that hears no one (NATS down, or alone) pulls. Pure.
-// Two members may both believe they are elected for a moment (beats cross during a hand-over,
-// or a partition): both then pull the same `after` and publish the same batch; the first in
-// the log is applied, the second finds the cursor moved and is skipped on every member
-// (Store::apply_logged, LoggedOutcome::stale_batch). A double pull costs one pull, never a
-// double apply.
-bool fleet_puller_elected(std::string_view self, const std::vector<FleetMemberStatus>& members,
-                          std::chrono::milliseconds timeout = kPullerBeatTimeout);
-
 class FederationPuller {
  public:
   FederationPuller(storage::Store& store, const Config& config);
@@ -102,13 +92,13 @@ class FederationPuller {
   FederationPuller(const FederationPuller&) = delete;
   FederationPuller& operator=(const FederationPuller&) = delete;
 
-  // Fleet mode: pull only while fleet_puller_elected() says this member is the puller, and
-  // apply each batch as one event of the replicated log (FleetPeerBatch), waiting until the
-  // log acknowledged it and this node applied it. REQUIRES: before start(); `fleet` outlives
-  // the puller's threads.
+  // Fleet mode: pull only while fleet_member_elected() (fleet.hpp) says this member is the puller,
+  // and apply each batch as one event of the replicated log (FleetPeerBatch), waiting until the log
+  // acknowledged it and this node applied it. REQUIRES: before start(); `fleet` outlives the
+  // puller's threads.
   void set_fleet(Fleet* fleet) { fleet_ = fleet; }
   // Whether this node pulls now: always outside a fleet; in a fleet while it is connected to
-  // the log and fleet_puller_elected() elects it.
+  // the log and fleet_member_elected() elects it.
   bool pulling();
 
   void start();

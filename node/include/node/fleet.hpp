@@ -65,6 +65,9 @@ struct FleetMetrics {
   Counter malformed;             // events that did not decode (applied as no-ops)
   Counter gaps;                  // sequences missing from the stream (past its retention)
   Counter peer_batches_skipped;  // federation batches whose `after` was not the stored cursor
+  Counter touch_events;          // hit events this node published
+  Counter expire_steps;          // expiry sweep steps this node published
+  Counter activity_failures;     // hit or sweep events not acknowledged (hits lost, step retried)
   Histogram publish_latency;     // submit -> log acknowledgement
   Histogram write_latency;       // submit -> acknowledged and applied here
 };
@@ -85,10 +88,34 @@ struct FleetMemberStatus {
 inline constexpr std::size_t kMaxFleetMembers = 64;
 inline constexpr std::chrono::seconds kFleetMemberTtl{30};
 
+// A member whose last beat is older than this is taken for gone by the election below (beats
+// go out every second; three missed, and the next member takes over).
+inline constexpr std::chrono::milliseconds kElectionBeatTimeout{3000};
+
+// Whether the member `self` holds the fleet's single duties now: it pulls the federation peers
+// (federation.hpp) and publishes the expiry sweep's steps (Fleet::tick). The live member with
+// the lowest id (byte order) is elected, a member being live when its last beat is at most
+// `timeout` old (the list is Fleet::members(), whose ages are taken at one `now`); `self`
+// always counts as live, so a member that hears no one (NATS down, or alone) is elected. Pure.
+// Two members may both believe they are elected for a moment (beats cross during a hand-over,
+// or a partition). Both duties are safe then: a peer batch pulled twice carries the same
+// `after`, and the second in the log is skipped on every member (LoggedOutcome::stale_batch);
+// a second sweep step deletes what is due by then, the same on every member.
+bool fleet_member_elected(std::string_view self, const std::vector<FleetMemberStatus>& members,
+                          std::chrono::milliseconds timeout = kElectionBeatTimeout);
+
 struct FleetOptions {
   std::string origin;  // this node's id in the events (1..protocol::kMaxFleetOrigin bytes)
   std::chrono::milliseconds publish_timeout{5000};
+  // Expiry through the log (docs/fleet.md "Activity and expiry"): the store's settings.
+  // expire_after 0: no sweep.
+  std::chrono::seconds expire_after{0};
+  std::chrono::seconds sweep_interval{600};
+  std::size_t sweep_batch = 1000;
 };
+
+// How often a member publishes the hits its checks recorded (Fleet::tick).
+inline constexpr std::chrono::seconds kFleetTouchInterval{1};
 
 // The storage write an event becomes at log sequence `seq`.
 storage::LoggedWrite logged_write(std::uint64_t seq, const protocol::FleetEvent& e);
@@ -138,6 +165,19 @@ class Fleet {
   // strop_fleet_member_applied_sequence / _lag_events / _age_seconds{member="ID"}.
   std::string render_member_metrics();
 
+  // ---- activity (StoreOptions::replicated_activity; docs/fleet.md "Activity and expiry")
+  // Called every 100 ms or so by the log's supervisor; the time is the store's clock. At most every
+  // kFleetTouchInterval, publishes the store's pending hits (Store::take_hits) as touch
+  // events; every sweep_interval, while fleet_member_elected() elects this member and the log
+  // is connected, publishes one expiry step (cutoff now - expire_after, limit sweep_batch)
+  // when the store has something due (Store::expiry_due), and the next at once while the last
+  // one found more due. The first step waits at least kElectionBeatTimeout after the first
+  // tick, so that a starting member has heard the others' beats before it claims the sweep.
+  // Never blocks: the events' outcomes arrive later through submit's callback. While the log
+  // is unreachable the hits stay pending in the store (bounded there) and no step is
+  // published.
+  void tick() EXCLUDES(activity_mu_);
+
   // ---- supervision
   // Fails every pending write whose deadline passed (kUnavailable).
   void expire_pending();
@@ -178,6 +218,12 @@ class Fleet {
   };
   Mutex members_mu_;
   std::map<std::string, Heard, std::less<>> members_ GUARDED_BY(members_mu_);
+
+  Mutex activity_mu_;
+  std::int64_t next_touch_ns_ GUARDED_BY(activity_mu_) = 0;
+  std::int64_t next_sweep_ns_ GUARDED_BY(activity_mu_) = 0;  // 0: one interval after the first tick
+  bool sweep_in_flight_ GUARDED_BY(activity_mu_) = false;
+  bool sweep_more_ GUARDED_BY(activity_mu_) = false;
 
   Mutex apply_mu_;
   std::uint64_t next_seq_ GUARDED_BY(apply_mu_) = 0;  // 0: not read from the store yet

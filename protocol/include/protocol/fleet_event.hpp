@@ -30,12 +30,14 @@
 namespace strop::protocol {
 
 // Magic and version: the first three bytes of every event ("SF", version). The federation
-// events (types 7..9) are version 2, the others version 1, so that a node built before them
-// stops at the first one ("upgrade it") instead of skipping it as malformed and diverging.
+// events (types 7..9) are version 2, the activity events (10, 11) version 3, the others
+// version 1, so that a node built before a type stops at its first event ("upgrade it")
+// instead of skipping it as malformed and diverging.
 inline constexpr std::uint8_t kFleetEventMagic0 = 'S';
 inline constexpr std::uint8_t kFleetEventMagic1 = 'F';
 inline constexpr std::uint8_t kFleetEventVersion = 1;
 inline constexpr std::uint8_t kFleetEventVersionPeers = 2;
+inline constexpr std::uint8_t kFleetEventVersionActivity = 3;
 
 // Named limits of the event codec.
 // Whole event, bytes (JetStream's default max_payload is 1 MiB). Default: 1 MiB.
@@ -60,6 +62,13 @@ inline constexpr std::size_t kMaxFleetNonce = 128;
 inline constexpr std::size_t kMaxFleetPeerEntries = 2000;
 // A peer's URL, bytes (as storage::kMaxPeerUrl). Default: 512.
 inline constexpr std::size_t kMaxFleetPeerUrl = 512;
+// Signatures in one touch event. A stored value is at most 512 bytes, so 2,000 of them fit
+// kMaxFleetEventBytes; a member publishes its hits in events of at most this many. Default:
+// 2000.
+inline constexpr std::size_t kMaxFleetTouchSigs = 2000;
+// Signatures one expire event may delete (one LMDB transaction on every member). Default:
+// 100000.
+inline constexpr std::uint32_t kMaxFleetExpireLimit = 100000;
 
 enum class FleetEventType : std::uint8_t {
   kVote = 1,              // a report or revoke request
@@ -70,7 +79,9 @@ enum class FleetEventType : std::uint8_t {
   kDeleteSignatures = 6,  // admin: delete signatures entirely
   kPeerBatch = 7,         // federation: a batch pulled from a peer's feed, with the cursor
   kAddPeer = 8,           // admin: add a federation peer
-  kRemovePeer = 9         // admin: remove a federation peer
+  kRemovePeer = 9,        // admin: remove a federation peer
+  kTouch = 10,            // activity: signatures a member's checks hit
+  kExpire = 11            // activity: an expiry sweep step
 };
 
 struct FleetVote {
@@ -145,9 +156,26 @@ struct FleetRemovePeer {
   friend bool operator==(const FleetRemovePeer&, const FleetRemovePeer&) = default;
 };
 
-using FleetWrite =
-    std::variant<FleetVote, FleetAddReporter, FleetSetTrust, FleetSetDisabled, FleetSetAllowed,
-                 FleetDeleteSignatures, FleetPeerBatch, FleetAddPeer, FleetRemovePeer>;
+// Hits (docs/fleet.md "Activity and expiry"): signatures that checks at one member matched.
+// Every member moves their last-hit time to the event's `time`, so a signature's activity, and
+// with it its expiry, is the same everywhere. Unknown signatures are ignored.
+struct FleetTouch {
+  std::vector<sigs::Signature> sigs;  // 1..kMaxFleetTouchSigs
+  friend bool operator==(const FleetTouch&, const FleetTouch&) = default;
+};
+
+// One step of the fleet's expiry sweep, published by one member: every member deletes the
+// same signatures, the (at most `limit`) least recently active ones whose activity is before
+// `cutoff` (Unix seconds), in activity order.
+struct FleetExpire {
+  std::uint64_t cutoff = 0;
+  std::uint32_t limit = 0;  // 1..kMaxFleetExpireLimit
+  friend bool operator==(const FleetExpire&, const FleetExpire&) = default;
+};
+
+using FleetWrite = std::variant<FleetVote, FleetAddReporter, FleetSetTrust, FleetSetDisabled,
+                                FleetSetAllowed, FleetDeleteSignatures, FleetPeerBatch,
+                                FleetAddPeer, FleetRemovePeer, FleetTouch, FleetExpire>;
 
 struct FleetEvent {
   std::string origin;         // the accepting node's id (1..kMaxFleetOrigin bytes)

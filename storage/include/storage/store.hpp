@@ -85,6 +85,12 @@ struct StoreOptions {
   // A hit is written back only when the stored last-hit time is older than this.
   // Default: 1 hour.
   std::chrono::seconds hit_resolution = std::chrono::hours(1);
+  // Fleet mode (docs/fleet.md "Activity and expiry"): hits and expiry go through the
+  // replicated log, so that every member's signatures expire alike. The writer neither writes
+  // hits nor sweeps: take_hits() hands the pending hits to the fleet, which publishes them
+  // (LoggedTouch), and one member publishes the sweep's steps (LoggedExpire); expire() is
+  // refused (kUnavailable). Default: false (a standalone node writes and sweeps itself).
+  bool replicated_activity = false;
   // Longest signature value accepted for storage, bytes. Default: 512.
   std::size_t max_value_bytes = 512;
   // Confidence at/above which check() says spam. Default: reputation::kRecommendedThreshold.
@@ -286,9 +292,19 @@ struct LoggedPeerBatch {
   std::vector<FeedEntry> entries;
   TimePoint now{};  // the event's time: every node applies the batch at the same time
 };
-using LoggedOp =
-    std::variant<LoggedVote, LoggedAddReporter, LoggedSetTrust, LoggedSetDisabled, LoggedSetAllowed,
-                 LoggedDeleteSignatures, LoggedAddPeer, LoggedRemovePeer, LoggedPeerBatch>;
+// Activity in a fleet (StoreOptions::replicated_activity): hits at some member, written at the
+// event's time on every node, and one step of the expiry sweep.
+struct LoggedTouch {
+  std::vector<sigs::Signature> sigs;  // unknown ones are ignored
+  TimePoint now{};
+};
+struct LoggedExpire {
+  TimePoint cutoff{};     // signatures last active before this are due
+  std::size_t limit = 0;  // at most this many deleted, least recently active first
+};
+using LoggedOp = std::variant<LoggedVote, LoggedAddReporter, LoggedSetTrust, LoggedSetDisabled,
+                              LoggedSetAllowed, LoggedDeleteSignatures, LoggedAddPeer,
+                              LoggedRemovePeer, LoggedPeerBatch, LoggedTouch, LoggedExpire>;
 
 // One event of the log at sequence `seq` (1..).
 struct LoggedWrite {
@@ -311,6 +327,9 @@ struct LoggedOutcome {
   // LoggedPeerBatch refused because its `after` was not the stored cursor (refused is
   // kExists): the batch was applied already, or another member's pull got there first.
   bool stale_batch = false;
+  // LoggedExpire: signatures deleted, and whether more were due past the limit.
+  std::uint64_t expired = 0;
+  bool more_due = false;
 };
 // An Error here is a failed batch (kIo, kUnavailable): nothing was applied, the applied
 // sequence did not move, and the caller must offer the event again.
@@ -403,6 +422,13 @@ class Store {
   virtual void apply_logged(LoggedWrite w, LoggedCallback done) = 0;
   // The last applied log sequence (0: none), committed.
   virtual std::uint64_t applied_sequence() = 0;
+  // StoreOptions::replicated_activity: the signatures checks hit since the last call (each
+  // once; at most one hit per signature and hit_resolution is recorded), for the fleet to
+  // publish. Empty otherwise. Errors: kIo.
+  virtual Result<std::vector<sigs::Signature>> take_hits() = 0;
+  // Whether some signature was last active before `cutoff` (an expiry step would delete
+  // something): the fleet's elected member publishes a step only then. Errors: kIo.
+  virtual Result<bool> expiry_due(TimePoint cutoff) = 0;
 
   // ---- federation (docs/federation.md; synchronous writes are durable on return)
 
@@ -432,7 +458,8 @@ class Store {
   // Waits until every operation queued before the call is committed (or failed).
   virtual Result<void> flush() = 0;
   // Deletes signatures inactive (no vote, no hit) since before now - expire_after, in
-  // transactions of at most sweep_batch deletions; returns how many were deleted.
+  // transactions of at most sweep_batch deletions; returns how many were deleted. Errors:
+  // kUnavailable (closing, or replicated_activity: expiry goes through the log).
   virtual Result<std::uint64_t> expire(TimePoint now) = 0;
   // Consistent compacted copy of the live store into directory dest (created if missing,
   // must not already hold data.mdb), via mdb_env_copy2(MDB_CP_COMPACT). Runs on the
