@@ -210,6 +210,7 @@ struct Counts {
     for (auto c : by_engine) n += c;
     return n;
   }
+  friend bool operator==(const Counts&, const Counts&) = default;
 };
 std::string encode_counts(const Counts& c);
 std::optional<Counts> decode_counts(std::string_view v);

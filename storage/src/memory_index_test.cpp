@@ -173,7 +173,7 @@ TEST(MemoryIndex, ShardedGrowthLosesNoKeyUnderConcurrentReaders) {
     while (!stop) {
       std::uint32_t have = applied.load();
       if (have == 0) continue;
-      std::uint32_t id = rng() % have + 1;
+      auto id = static_cast<std::uint32_t>(rng() % have + 1);
       ids.clear();
       idx.find_exact(key(id), &ids);
       if (std::find(ids.begin(), ids.end(), id) == ids.end()) ++missing;
@@ -290,7 +290,7 @@ TEST(MemoryIndex, BackgroundGrowthPerStepIsBoundedByItsKeys) {
   std::uint32_t id = 1;
   std::uint64_t steps_with_growth = 0;
   while (id < 150000) {
-    const std::uint32_t n = rng() % 3 == 0 ? 1 : rng() % 200 + 1;
+    const auto n = static_cast<std::uint32_t>(rng() % 3 == 0 ? 1 : rng() % 200 + 1);
     auto batch = mix_batch(id, n);
     id += n;
     const MemoryIndex::GrowthStats before = idx.growth_stats();

@@ -298,14 +298,24 @@ int StoreImpl::commit_batch(std::vector<std::unique_ptr<Op>>& ops, WriteCtx& c) 
       if (!weights_loaded_ || weights_gen_ != c.reporters_gen)
         rc = load_weights(txn, c.reporters_gen);
     }
+    // The counters are written back only when they moved: a batch that changes nothing (a
+    // flush, a sweep with nothing due) then commits no page, LMDB's transaction id stays, and
+    // the index snapshot taken at that id stays current (a stop does not rewrite it).
+    const codec::Counts counts_read = c.counts;
+    const codec::SigId next_sig_id_read = c.next_sig_id;
+    const ReporterId next_reporter_id_read = c.next_reporter_id;
     for (auto& op : ops) {
       if (rc != 0) break;
       rc = op->apply(*this, c);
       c.op_index_end.push_back(c.index.size());
     }
-    if (rc == 0) rc = txn.put(dbi_.meta, codec::kMetaCounts, codec::encode_counts(c.counts));
-    if (rc == 0) rc = txn.put(dbi_.meta, codec::kMetaNextSigId, codec::encode_u32(c.next_sig_id));
-    if (rc == 0) {
+    if (rc == 0 && c.counts != counts_read) {
+      rc = txn.put(dbi_.meta, codec::kMetaCounts, codec::encode_counts(c.counts));
+    }
+    if (rc == 0 && c.next_sig_id != next_sig_id_read) {
+      rc = txn.put(dbi_.meta, codec::kMetaNextSigId, codec::encode_u32(c.next_sig_id));
+    }
+    if (rc == 0 && c.next_reporter_id != next_reporter_id_read) {
       rc = txn.put(dbi_.meta, codec::kMetaNextReporterId, codec::encode_u32(c.next_reporter_id));
     }
     if (rc == 0 && c.applied_seq_changed) {
