@@ -152,6 +152,7 @@ def main():
                                     ("fleet A", a, fleet.identity_path)):
                 pids = [standalone.proc.pid] if node is standalone else fleet_pids
                 cpu0 = cpu_seconds(pids)
+                each0 = [cpu_seconds([p]) for p in pids]
                 out = client(node.port, "--mode", "report", "--identity", idp, "--messages",
                              OPTS["messages"], "--connections", OPTS["connections"], "--seconds",
                              OPTS["seconds"], "--node-pid", node.proc.pid)
@@ -170,6 +171,11 @@ def main():
                 say("        %s CPU until applied everywhere: %.1f s, %.1f us per signature" % (
                     "standalone node" if node is standalone else "3 nodes + 3 nats-servers",
                     cpu, 1e6 * cpu / sigs))
+                if node is not standalone:
+                    each = [1e6 * (cpu_seconds([p]) - c0) / sigs for p, c0 in zip(pids, each0)]
+                    say("        per process, us per signature: A %.1f, B %.1f, C %.1f; "
+                        "nats-servers %s" % (each[0], each[1], each[2],
+                                             ", ".join("%.1f" % x for x in each[3:])))
         for name, xs in thr.items():
             say("%-10s signatures/s: %s (mean %.0f)" % (
                 name, ", ".join("%.0f" % x for x in xs), sum(xs) / len(xs)))
