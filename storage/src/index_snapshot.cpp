@@ -296,11 +296,19 @@ struct IndexSnapshotIo {
     if (map == MAP_FAILED) return sys_error("cannot allocate memory for", path);
     std::shared_ptr<void> region(map, [size](void* p) { ::munmap(p, size); });
     ::madvise(map, size, MADV_HUGEPAGE);
+    // Read once, front to back; each chunk's page-cache copy is dropped once read, so that
+    // the load does not hold the index twice (at 100M, 7 GB of file pages would crowd out
+    // the huge pages being filled and LMDB's pages; measured: 16-18 s to start with the
+    // file's pages cached and memory full, 3.8 s from a cold cache).
+    (void)::posix_fadvise(f.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     constexpr std::uint64_t kChunk = std::uint64_t{64} << 20;
     for (std::uint64_t off = 0; off < size; off += kChunk) {
-      if (!pread_all(f.fd, static_cast<char*>(map) + off, std::min(kChunk, size - off), off)) {
+      const std::uint64_t n = std::min(kChunk, size - off);
+      if (!pread_all(f.fd, static_cast<char*>(map) + off, n, off)) {
         return sys_error("cannot read", path);
       }
+      (void)::posix_fadvise(f.fd, static_cast<off_t>(off), static_cast<off_t>(n),
+                            POSIX_FADV_DONTNEED);
     }
     auto ix = std::make_unique<MemoryIndex>(static_cast<int>(eb), static_cast<int>(fb),
                                             /*seed=*/1);

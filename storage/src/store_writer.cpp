@@ -235,6 +235,7 @@ void StoreImpl::writer_loop() {
 }
 
 bool StoreImpl::grow_map(std::size_t at_least) {
+  const auto t0 = std::chrono::steady_clock::now();
   std::unique_lock lock(map_mu_);
   std::size_t cur = env_.map_size();
   if (cur >= opt_.max_map_bytes) return false;
@@ -249,7 +250,11 @@ bool StoreImpl::grow_map(std::size_t at_least) {
     return false;
   }
   ++map_resizes_;
-  log()->info("storage: map grown from {} MiB to {} MiB", cur >> 20, want >> 20);
+  // Readers wait for this (the lock, then remapping: its cost grows with the resident pages).
+  const auto stalled =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+  log()->info("storage: map grown from {} MiB to {} MiB in {:.1f} ms", cur >> 20, want >> 20,
+              static_cast<double>(stalled.count()) / 1000.0);
   return true;
 }
 

@@ -107,7 +107,6 @@ Window* g_batches = nullptr;  // commit + index update of each batch (on_commit)
 StoreOptions options(const std::string& dir, bool snapshot = true) {
   StoreOptions o;
   o.dir = dir;
-  o.initial_map_bytes = std::size_t{256} << 20;
   o.expire_after = std::chrono::seconds(0);
   o.index_snapshot = snapshot;
   o.on_commit = [](std::chrono::nanoseconds d) {

@@ -59,10 +59,14 @@ bool can_list(sigs::EngineMask verdict_engines, std::span<const sigs::Signature>
 struct StoreOptions {
   // Data directory (created 0700 if missing); holds data.mdb and lock.mdb.
   std::string dir;
-  // Map size at first open; the map grows on demand. Default: 64 MiB.
-  std::size_t initial_map_bytes = std::size_t{64} << 20;
-  // Largest growth step; growth doubles the map up to this step. Default: 1 GiB.
-  std::size_t map_growth_step_bytes = std::size_t{1} << 30;
+  // Map size at open (LMDB adopts the size recorded in the file when that is larger); the map
+  // grows on demand past it. Address space, not disk or memory: data.mdb grows with the data.
+  // Growing remaps, and every check waits for the remap, whose cost grows with the resident
+  // pages (measured 1.4 ms at 256 MiB, 20 ms at 6 GiB, ~45 ms at 16 GiB), so the default
+  // reserves room for about 400M signatures at once. Default: 64 GiB.
+  std::size_t initial_map_bytes = std::size_t{64} << 30;
+  // Largest growth step; growth doubles the map up to this step. Default: 64 GiB.
+  std::size_t map_growth_step_bytes = std::size_t{64} << 30;
   // The map never grows past this (MDB_MAP_FULL then fails the batch). Default: 1 TiB.
   std::size_t max_map_bytes = std::size_t{1} << 40;
   // LMDB reader slots (check threads + admin processes). Default: 126.
