@@ -410,11 +410,7 @@ class FleetExpiryTest(unittest.TestCase):
         self.fleet = fh.Fleet(config_extra=extra).start()
 
     def tearDown(self):
-        failed = any(e for _, e in (self._outcome.result.errors + self._outcome.result.failures)
-                     if _ is self) if hasattr(self._outcome, "result") else False
-        if failed:
-            sys.stderr.write(self.fleet.logs())
-        self.fleet.cleanup()
+        FleetTest.tearDown(self)  # the logs when the test failed, then the cleanup
 
     def test_hits_at_one_member_keep_signatures_and_the_rest_expire_everywhere(self):
         a, b, c = self.fleet.nodes
