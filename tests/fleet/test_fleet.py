@@ -273,24 +273,38 @@ class FleetTest(unittest.TestCase):
         self.assertTrue(all(n.alive() for n in (a, b, c)))
 
     def load(self, nodes, msgs, kill, settle=None):
-        """Reports msgs in batches of 4 from one client per node in `nodes`; calls kill()
-        1-2 s in, then settle() after the load; returns the acknowledged messages."""
+        """Reports msgs in batches of 4 from one client per node in `nodes`; calls kill() once
+        a random 25-50% of the messages are acknowledged (not after a fixed time: a fast machine
+        would finish first), then settle() after the load; returns the acknowledged messages.
+        After the fault a client retries a failed batch, 0.5 s apart, as a client told to retry
+        (503 + Retry-After) would, until 60 s after the fault; so the load outlasts the
+        cluster's failover and the writes after it show that the fleet recovered."""
         batches = [msgs[i:i + 4] for i in range(0, len(msgs), 4)]
         acked = []
+        faulted = threading.Event()
+        deadline = []
 
         def client(node, mine):
             for batch in mine:
-                p = self.fleet.strop(node, "report", "--no-progress", "--timeout", "10", *batch)
-                if p.returncode == 0:
-                    acked.extend(batch)
+                while True:
+                    p = self.fleet.strop(node, "report", "--no-progress", "--timeout", "10", *batch)
+                    if p.returncode == 0:
+                        acked.extend(batch)
+                        break
+                    if not faulted.is_set() or time.time() > deadline[0]:
+                        break
+                    time.sleep(0.5)
 
         threads = [threading.Thread(target=client, args=(n, batches[i::len(nodes)]))
                    for i, n in enumerate(nodes)]
         for t in threads:
             t.start()
-        time.sleep(random.uniform(1.0, 2.0))
+        at = int(len(msgs) * random.uniform(0.25, 0.5))
+        fh.wait_until(lambda: len(acked) >= at, 60, "%d acknowledged messages" % at, step=0.02)
         self.assertTrue(all(t.is_alive() for t in threads), "the load ended before the fault")
         before = len(acked)
+        deadline.append(time.time() + 60)
+        faulted.set()
         kill()
         for t in threads:
             t.join(timeout=150)
@@ -362,7 +376,9 @@ class FleetTest(unittest.TestCase):
         tb = threading.Thread(target=load, args=(b, batches[1::2]))
         ta.start()
         tb.start()
-        time.sleep(random.uniform(1.0, 2.0))
+        # Kill once a random 25-50% is acknowledged (a fixed delay let a fast machine finish).
+        at = int(len(msgs) * random.uniform(0.25, 0.5))
+        fh.wait_until(lambda: len(acked) >= at, 60, "%d acknowledged messages" % at, step=0.02)
         self.assertTrue(ta.is_alive(), "the load at A ended before the kill")
         acked_before_kill = len(acked)
         a.proc.send_signal(signal.SIGKILL)
