@@ -8,7 +8,7 @@
 // whose record is gone is skipped by the reader), never lead it.
 //
 // Thread-safety: any number of readers and ONE writer (the store's writer thread)
-// concurrently. Readers take a writer-preferring reader/writer spin lock once per lookup
+// concurrently. Readers take a writer-preferring reader/writer lock (RwLock) once per lookup
 // batch. Every table is split into shards by the top bits of the key's seeded hash, and a
 // shard grows alone: the writer builds its larger slot array off-lock (it is the only
 // mutator, so it may copy while readers still read the old array), swaps it in under the
@@ -18,14 +18,14 @@
 // paid for by the keys added (kGrowSlotsPerKey slots copied per key), so background growth
 // keeps ahead of the keys that fill them and a step's growth is bounded by its size. Changes
 // are then applied in short exclusive sections of at most kUpdatesPerLock table updates. So
-// readers wait microseconds, never for a commit or a rehash, and no step waits for a whole
-// table's copy (a shard is 1/1024 of the exact table, 1/128 of a fuzzy position's).
-// Lifetime: what a reader sees of a slot array is valid only while it holds the shared
-// lock; no pointer into the index leaves lookup(). Memory: growth holds one extra shard at a
-// time, never a second copy of a table.
-// Slot positions and shards are keyed with a random seed, so reporters cannot choose values
-// that collide in the tables: per process, or the one saved with an index snapshot
-// (index_snapshot.hpp; the snapshot file is 0600 like data.mdb).
+// readers wait microseconds (unless the writer loses its CPU inside a section), never for a
+// commit or a rehash, and no step waits for a whole table's copy (a shard is 1/1024 of the exact
+// table, 1/128 of a fuzzy position's). Lifetime: what a reader sees of a slot array is valid only
+// while it holds the shared lock; no pointer into the index leaves lookup(). Memory: growth holds
+// one extra shard at a time, never a second copy of a table. Slot positions and shards are keyed
+// with a random seed, so reporters cannot choose values that collide in the tables: per process, or
+// the one saved with an index snapshot (index_snapshot.hpp; the snapshot file is 0600 like
+// data.mdb).
 #pragma once
 
 #include <atomic>
@@ -100,18 +100,41 @@ class HugeArray {
   bool borrowed_ = false;
 };
 
-// A writer-preferring reader/writer spin lock (readers: two atomic ops; a waiting writer
-// blocks new readers, so it cannot starve). Waiters yield the CPU.
-class RwSpinLock {
+// A writer-preferring reader/writer lock (readers: two atomic ops; a waiting writer blocks
+// new readers, so it cannot starve). A reader held off spins briefly, then sleeps on a futex
+// until the writer leaves (unlock() wakes sleepers only when some announced themselves); the
+// writer, waiting for lookups to finish, yields. For the store's figures it
+// keeps the longest wait of each side (timed only when the first attempt fails: how long a
+// reader was held off by the writer, and the writer by readers) and the longest exclusive
+// hold (lock() to unlock(), the one writer's clock reads).
+class RwLock {
  public:
   void lock_shared();
   void unlock_shared() { state_.fetch_sub(1, std::memory_order_release); }
   void lock();
-  void unlock() { state_.fetch_and(~kWriter, std::memory_order_release); }
+  void unlock();
+
+  std::uint64_t max_shared_wait_ns() const {
+    return max_shared_wait_ns_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t max_exclusive_wait_ns() const {
+    return max_exclusive_wait_ns_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t max_exclusive_hold_ns() const {
+    return max_exclusive_hold_ns_.load(std::memory_order_relaxed);
+  }
 
  private:
   static constexpr std::uint32_t kWriter = 0x80000000u;
+  static constexpr std::uint32_t kSleepers = 0x40000000u;  // readers asleep on the futex
+  static constexpr std::uint32_t kReaders = ~(kWriter | kSleepers);
+  // About 10-20 us of pause instructions: most exclusive sections end within it.
+  static constexpr int kSpinsBeforeSleep = 400;
   std::atomic<std::uint32_t> state_{0};
+  std::atomic<std::uint64_t> max_shared_wait_ns_{0};
+  std::atomic<std::uint64_t> max_exclusive_wait_ns_{0};
+  std::atomic<std::uint64_t> max_exclusive_hold_ns_{0};
+  std::uint64_t locked_at_ns_ = 0;  // the writer's, between lock() and unlock()
 };
 
 // Open-addressing multimap Key -> uint32 ids (ids 1..2^31-1), split into 2^shard_bits shards
@@ -300,6 +323,12 @@ class MemoryIndex {
 
   std::size_t entries() const;
   std::size_t memory_bytes() const;
+  // Longest time a lookup waited for the writer's exclusive section, and the writer for
+  // lookups to leave, since construction (RwLock; any thread).
+  std::uint64_t max_reader_wait_ns() const { return mu_.max_shared_wait_ns(); }
+  std::uint64_t max_writer_wait_ns() const { return mu_.max_exclusive_wait_ns(); }
+  // Longest exclusive section (the writer holding readers off), since construction.
+  std::uint64_t max_exclusive_ns() const { return mu_.max_exclusive_hold_ns(); }
   // Growth counts since construction (tests, figures; writer thread only).
   struct GrowthStats {
     std::uint64_t steps = 0;    // apply() steps
@@ -338,7 +367,7 @@ class MemoryIndex {
   // The snapshot region the shards' slot arrays were borrowed from (empty when built):
   // declared before the tables, so it is unmapped after their arrays are released.
   std::shared_ptr<void> snapshot_map_;
-  mutable RwSpinLock mu_;
+  mutable RwLock mu_;
   IdMultiMap<std::uint64_t> exact_;
   std::vector<IdMultiMap<std::uint32_t>> fuzzy_;  // one per position
 

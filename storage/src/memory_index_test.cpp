@@ -1,13 +1,17 @@
 #include "memory_index.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <random>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "test_util.hpp"
 
@@ -69,6 +73,93 @@ void add_exact(MemoryIndex& idx, std::uint64_t key, std::uint32_t id, bool add =
   c.exact = key;
   c.id = id;
   idx.apply(std::span<const MemoryIndex::Change>(&c, 1));
+}
+
+// This thread's CPU time (ms) and context switches so far.
+struct ThreadUse {
+  double cpu_ms = 0;
+  long switches = 0;
+  static ThreadUse now() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    rusage ru{};
+    getrusage(RUSAGE_THREAD, &ru);
+    return {static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6,
+            ru.ru_nvcsw + ru.ru_nivcsw};
+  }
+};
+
+// A reader held off by a long exclusive section sleeps, and wakes when the writer leaves. It
+// used to yield in a loop: on an idle CPU that spins (CPU time), on a busy one every yield
+// gives the reader's turn away for a time slice (context switches), so a lookup waited
+// milliseconds after the writer had let go.
+TEST(RwLock, ReadersHeldOffSleepAndWakeWhenTheWriterLeaves) {
+  RwLock mu;
+  mu.lock();
+  std::atomic<int> started{0}, done{0};
+  std::vector<ThreadUse> used(2);
+  std::vector<std::thread> readers;
+  for (std::size_t i = 0; i < used.size(); ++i) {
+    readers.emplace_back([&, i] {
+      const ThreadUse u0 = ThreadUse::now();
+      ++started;
+      mu.lock_shared();
+      mu.unlock_shared();
+      const ThreadUse u1 = ThreadUse::now();
+      used[i] = {u1.cpu_ms - u0.cpu_ms, u1.switches - u0.switches};
+      ++done;
+    });
+  }
+  while (started < 2) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(done.load(), 0);  // held off
+  mu.unlock();
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(done.load(), 2);
+  for (const ThreadUse& u : used) {
+    EXPECT_LT(u.cpu_ms, 100.0) << "a reader spun through the writer's section";
+    EXPECT_LT(u.switches, 50) << "a reader yielded through the writer's section";
+  }
+  EXPECT_GE(mu.max_exclusive_hold_ns(), 300'000'000u);
+  EXPECT_GT(mu.max_shared_wait_ns(), 0u);
+  // The lock is free again: a reader and the writer take it at once.
+  mu.lock_shared();
+  mu.unlock_shared();
+  mu.lock();
+  mu.unlock();
+}
+
+// Readers never see a writer's section half done, whether they catch it spinning or asleep
+// (sections of varying length, some longer than the spin), and nobody is left asleep.
+TEST(RwLock, ReadersNeverSeeAHalfDoneSection) {
+  RwLock mu;
+  std::uint64_t a = 0, b = 0;  // equal outside the writer's sections
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> reads{0}, torn{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) {
+    readers.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        mu.lock_shared();
+        if (a != b) ++torn;
+        mu.unlock_shared();
+        ++reads;
+      }
+    });
+  }
+  std::mt19937 rng(5);
+  for (int i = 0; i < 2000; ++i) {
+    mu.lock();
+    ++a;
+    if (rng() % 16 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    ++b;
+    mu.unlock();
+  }
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(torn.load(), 0u);
+  EXPECT_GT(reads.load(), 0u);
+  EXPECT_EQ(a, 2000u);
 }
 
 TEST(MemoryIndex, FuzzyCandidatesCountEqualPositions) {

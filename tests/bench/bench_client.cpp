@@ -10,6 +10,17 @@
 //                thread keeping --inflight N datagrams outstanding (sendmmsg/recvmmsg); each
 //                datagram carries --messages messages, full (body/1 + fuzzy/1 + 3 url/1) or
 //                --exact (body/1)
+//   grow         grows the store through /v1/report from --from to --grow-to signatures
+//                while one more connection checks (docs/performance.md "Growth through the
+//                API"): messages are synthetic_store.hpp's (8 signatures each, the store
+//                benchmarks' mix: body, fuzzy, 3 url, razor-e4, 2 razor-e8) numbered from
+//                from/8, 125 a request (1,000 signatures) over --connections keep-alive
+//                connections, one request in flight each; the checker alternately checks an
+//                acknowledged message (all 8 signatures must match, else a miss) and an
+//                unknown one (nothing may match), 200 us apart. Every --report-every
+//                signatures it prints that window's report and check latency p50 / p99.9 /
+//                max, the node's RSS (--node-pid) and data.mdb's size (--data); it exits 1
+//                on any miss, false match or failed report
 // With --node-pid it also reads the node's CPU time (/proc/PID/stat) before and after, and
 // prints server CPU per checked message.
 //
@@ -17,11 +28,14 @@
 //          [--identity FILE] [--connections N] [--report-connections N] [--seconds S]
 //          [--messages M] [--report-messages M] [--exact] [--hit-ratio R] [--preload N]
 //          [--node-pid PID] [--udp-port P] [--inflight N]
+//        bench_client --port P --mode grow --identity FILE --grow-to N [--from N]
+//          [--report-every M] [--connections N] [--node-pid PID] [--data DIR]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -29,6 +43,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -43,6 +58,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/signing.hpp"
 #include "protocol/udp_wire.hpp"
+#include "synthetic_store.hpp"
 
 namespace {
 
@@ -63,8 +79,12 @@ struct Options {
   double hit_ratio = 0.0;  // fraction of checked messages that were reported (preloaded)
   long preload = 0;        // signatures to store first
   int node_pid = 0;
-  int udp_port = 0;   // udp-check: the node's strop-udp/1 port
-  int inflight = 16;  // udp-check: datagrams outstanding
+  int udp_port = 0;       // udp-check: the node's strop-udp/1 port
+  int inflight = 16;      // udp-check: datagrams outstanding
+  long grow_from = 0;     // grow: signatures already stored (by earlier grow runs)
+  long grow_to = 0;       // grow: signatures stored at the end
+  long report_every = 0;  // grow: signatures per printed window (0: a tenth)
+  std::string data_dir;   // grow: the node's data directory (data.mdb's size)
 };
 
 std::string hex(std::mt19937_64& rng, int n) {
@@ -408,6 +428,205 @@ void udp_check_worker(const Options& o, Clock::time_point until, Stats* st) {
   st->add(lat, req, msgs, sigs, errs);
 }
 
+// ---- grow
+
+// JSON array elements of a synthetic message's signatures: "engine:value",...
+std::string message_json(std::uint64_t m) {
+  std::string s = "{\"sigs\":[";
+  bool first = true;
+  for (const auto& sig : strop::bench::message(m)) {
+    if (!first) s += ',';
+    first = false;
+    s += '"' + sig.text() + '"';
+  }
+  return s + "]}";
+}
+
+// Number of matches in a /v1/check response of one message.
+int count_matches(const std::string& body) {
+  int n = 0;
+  for (std::size_t p = body.find("\"engine\""); p != std::string::npos;
+       p = body.find("\"engine\"", p + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+double file_mib(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<double>(st.st_blocks) * 512.0 / 1048576.0;
+}
+
+// RssAnon and RssFile of pid, MiB.
+std::pair<double, double> node_rss_mib(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  double anon = 0, file = 0;
+  while (std::getline(f, line)) {
+    if (line.rfind("RssAnon:", 0) == 0) anon = std::stod(line.substr(8)) / 1024.0;
+    if (line.rfind("RssFile:", 0) == 0) file = std::stod(line.substr(8)) / 1024.0;
+  }
+  return {anon, file};
+}
+
+// Latencies of a window, microseconds.
+struct Window {
+  std::mutex mu;
+  std::vector<double> v;
+  void add(double us) {
+    std::lock_guard lk(mu);
+    v.push_back(us);
+  }
+  std::vector<double> take() {
+    std::lock_guard lk(mu);
+    std::vector<double> out;
+    out.swap(v);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+double pct(const std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+int grow(const Options& o, const Identity& id) {
+  constexpr std::uint64_t kPerRequest = 125;  // messages: 1,000 signatures
+  const std::uint64_t first = static_cast<std::uint64_t>(o.grow_from) / 8;
+  const std::uint64_t last = static_cast<std::uint64_t>(o.grow_to) / 8;
+  if (last <= first) {
+    std::fprintf(stderr, "bench_client: --grow-to must exceed --from\n");
+    return 64;
+  }
+  const std::uint64_t every = std::max<std::uint64_t>(
+      8, o.report_every > 0 ? static_cast<std::uint64_t>(o.report_every) : (last - first) * 8 / 10);
+  const std::uint64_t requests = (last - first + kPerRequest - 1) / kPerRequest;
+  std::atomic<std::uint64_t> next{0};  // the next request to send
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<char> done(requests + 1, 0);
+  std::uint64_t done_prefix = 0;            // requests [0, done_prefix) acknowledged
+  std::atomic<std::uint64_t> acked{first};  // messages [0, acked) are stored
+  std::atomic<long> report_errors{0}, misses{0}, false_matches{0}, check_errors{0};
+  std::atomic<bool> stop{false};
+  Window reports, checks;
+
+  auto reporter = [&] {
+    Conn c(o.host, o.port);
+    std::string body;
+    for (std::uint64_t r; (r = next.fetch_add(1)) < requests;) {
+      const std::uint64_t m0 = first + r * kPerRequest, m1 = std::min(last, m0 + kPerRequest);
+      std::string b = "{\"v\":1,\"messages\":[";
+      for (std::uint64_t m = m0; m < m1; ++m) {
+        if (m != m0) b += ',';
+        b += message_json(m);
+      }
+      b += "]}";
+      auto auth = strop::protocol::sign_request(id.reporter, id.secret, "POST", "/v1/report", b,
+                                                unix_now(), strop::protocol::make_nonce());
+      auto text = http_post(o, "/v1/report", b, &auth);
+      auto t0 = Clock::now();
+      int status = c.exchange(text, &body);
+      reports.add(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      if (status != 200) {
+        if (report_errors++ < 5) std::fprintf(stderr, "report: HTTP %d %s\n", status, body.c_str());
+        {
+          std::lock_guard lk(mu);  // the main thread stops waiting for this window
+          cv.notify_all();
+        }
+        if (status == 0) return;
+        continue;
+      }
+      std::lock_guard lk(mu);
+      done[r] = 1;
+      while (done[done_prefix] != 0) ++done_prefix;
+      acked.store(std::min(last, first + done_prefix * kPerRequest));
+      cv.notify_all();
+    }
+  };
+
+  std::thread checker([&] {
+    Conn c(o.host, o.port);
+    std::mt19937_64 rng(3);
+    std::uint64_t unknown = (std::uint64_t{1} << 40) + first;
+    std::string body;
+    bool stored = true;
+    while (!stop) {
+      const std::uint64_t have = acked.load();
+      if (have == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+      const std::uint64_t m = stored ? rng() % have : unknown++;
+      auto text =
+          http_post(o, "/v1/check", "{\"v\":1,\"messages\":[" + message_json(m) + "]}", nullptr);
+      auto t0 = Clock::now();
+      int status = c.exchange(text, &body);
+      checks.add(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      if (status != 200) {
+        ++check_errors;
+        if (status == 0) return;
+      } else if (int n = count_matches(body); stored && n != 8) {
+        if (misses++ < 5)
+          std::fprintf(stderr, "check of stored message %llu: %d of 8 matched\n",
+                       static_cast<unsigned long long>(m), n);
+      } else if (!stored && n != 0) {
+        ++false_matches;
+      }
+      stored = !stored;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+
+  const std::string data_mdb = o.data_dir.empty() ? "" : o.data_dir + "/data.mdb";
+  std::printf("%11s %7s %9s | %-26s | %-26s | %15s | %9s\n", "signatures", "s", "sigs/s",
+              "report ms p50/p99.9/max", "check ms p50/p99.9/max", "node anon/file MiB",
+              "data MiB");
+  const auto t_start = Clock::now();
+  auto t_window = t_start;
+  std::uint64_t window_start = first * 8;
+  auto print_window = [&](std::uint64_t sigs_now) {
+    auto r = reports.take();
+    auto k = checks.take();
+    auto [anon, file] = o.node_pid > 0 ? node_rss_mib(o.node_pid) : std::pair{0.0, 0.0};
+    const auto t = Clock::now();
+    std::printf(
+        "%11llu %7.1f %9.0f | %7.2f %8.2f %9.2f | %7.3f %8.3f %9.3f | %7.0f/%7.0f | %9.0f\n",
+        static_cast<unsigned long long>(sigs_now),
+        std::chrono::duration<double>(t - t_start).count(),
+        static_cast<double>(sigs_now - window_start) /
+            std::chrono::duration<double>(t - t_window).count(),
+        pct(r, 0.5) / 1e3, pct(r, 0.999) / 1e3, r.empty() ? 0 : r.back() / 1e3, pct(k, 0.5) / 1e3,
+        pct(k, 0.999) / 1e3, k.empty() ? 0 : k.back() / 1e3, anon, file, file_mib(data_mdb));
+    std::fflush(stdout);
+    t_window = t;
+    window_start = sigs_now;
+  };
+  std::vector<std::thread> ts;
+  for (int i = 0; i < std::max(1, o.connections); ++i) ts.emplace_back(reporter);
+  for (std::uint64_t boundary = first * 8 + every;; boundary += every) {
+    const std::uint64_t target = std::min(boundary, last * 8);
+    {
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return acked.load() * 8 >= target || report_errors.load() > 0; });
+    }
+    if (report_errors.load() > 0) break;
+    print_window(target);
+    if (target == last * 8) break;
+  }
+  for (auto& t : ts) t.join();
+  stop = true;
+  checker.join();
+  std::printf(
+      "grown from %ld to %ld signatures in %.1f s; report errors %ld, check misses %ld, "
+      "false matches %ld, check errors %ld\n",
+      o.grow_from, o.grow_to, std::chrono::duration<double>(Clock::now() - t_start).count(),
+      report_errors.load(), misses.load(), false_matches.load(), check_errors.load());
+  return report_errors == 0 && misses == 0 && false_matches == 0 && check_errors == 0 ? 0 : 1;
+}
+
 Identity load_identity(const std::string& path) {
   std::ifstream f(path);
   std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -427,7 +646,8 @@ int main(int argc, char** argv) {
   app.add_option("--host", o.host);
   app.add_option("--port", o.port)->required();
   app.add_option("--mode", o.mode)
-      ->check(CLI::IsMember({"check", "report", "mixed", "preload", "health", "udp-check"}));
+      ->check(
+          CLI::IsMember({"check", "report", "mixed", "preload", "health", "udp-check", "grow"}));
   app.add_option("--identity", o.identity_file, "Identity file (report, mixed, preload)");
   app.add_option("--connections", o.connections,
                  "Check connections (check, mixed) or report connections");
@@ -444,6 +664,10 @@ int main(int argc, char** argv) {
   app.add_option("--udp-port", o.udp_port, "udp-check: the node's strop-udp/1 port (--udp-listen)");
   app.add_option("--inflight", o.inflight, "udp-check: datagrams outstanding")
       ->check(CLI::Range(1, 4096));
+  app.add_option("--from", o.grow_from, "grow: signatures already stored");
+  app.add_option("--grow-to", o.grow_to, "grow: signatures stored at the end");
+  app.add_option("--report-every", o.report_every, "grow: signatures per printed window");
+  app.add_option("--data", o.data_dir, "grow: the node's data directory (data.mdb's size)");
   CLI11_PARSE(app, argc, argv);
 
   Identity id;
@@ -455,6 +679,10 @@ int main(int argc, char** argv) {
     }
   };
 
+  if (o.mode == "grow") {
+    need_identity();
+    return grow(o, id);
+  }
   if (o.preload > 0 || o.mode == "preload") {
     need_identity();
     Options p = o;

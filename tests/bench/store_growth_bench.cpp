@@ -3,7 +3,7 @@
 //
 //   store_growth_bench [--signatures N] [--batch B] [--inflight K] [--dir DIR] [--keep]
 //                      [--report-every M]
-//                      [--no-rebuild]
+//                      [--no-rebuild] [--checker-fifo]
 //   store_growth_bench --reopen --signatures N --dir DIR [--no-snapshot]
 //                      (run by the first form on itself at the end)
 //
@@ -15,7 +15,11 @@
 // the previous line: report latency (submit -> callback after the durable commit and the
 // index update; it includes waiting behind the reports in flight) p50 / p99.9 / max, batch
 // time (transaction begin -> commit -> index update, StoreOptions::on_commit) p99.9 / max,
-// check latency p50 / p99.9 / max, the longest index update step so far (a batch's index
+// check latency p50 / p99.9 / max, the slowest check's own CPU time and the number of checks
+// over 5 ms (a check that took long on CPU worked or spun; one that did not waited: for a
+// lock, a page, or the CPU), the longest wait of a check's index lookup for the writer's
+// exclusive section and the longest such section so far (Store stats' max_index_reader_wait
+// and max_index_exclusive), the longest index update step so far (a batch's index
 // update is one or more steps of at most MemoryIndex::kMaxUpdatesPerApply table updates;
 // growth included; wall time / the writer's CPU time), anonymous RSS and peak RSS, index bytes per
 // signature and LMDB size. Then it closes the store (timing the index snapshot's write) and runs
@@ -23,6 +27,10 @@
 // first answered check (first with the index loaded from its snapshot, then with it rebuilt from
 // LMDB), print RSS (anonymous and file-backed) and index size, check a sample of stored
 // messages (all must match) and give the CPU per check of stored and unknown messages.
+// --checker-fifo runs the checker thread SCHED_FIFO (root): it then waits for no other
+// thread's time slice, so what remains of its latency is the store's own (locks, pages).
+#include <pthread.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +48,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "storage/store.hpp"
@@ -101,6 +110,32 @@ double pct(const std::vector<double>& v, double p) {
   auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
   return v[i];
 }
+
+// The slowest check of a window: wall and its thread's CPU time, microseconds, and how many
+// took longer than 5 ms.
+struct Slowest {
+  std::mutex mu;
+  double wall = 0, cpu = 0;
+  int over_5ms = 0;
+  void add(double wall_us, double cpu_us) {
+    std::lock_guard lk(mu);
+    if (wall_us > 5000) ++over_5ms;
+    if (wall_us > wall) {
+      wall = wall_us;
+      cpu = cpu_us;
+    }
+  }
+  Slowest take() {
+    std::lock_guard lk(mu);
+    Slowest out;
+    out.wall = std::exchange(wall, 0);
+    out.cpu = std::exchange(cpu, 0);
+    out.over_5ms = std::exchange(over_5ms, 0);
+    return out;
+  }
+  Slowest() = default;
+  Slowest(Slowest&& o) noexcept : wall(o.wall), cpu(o.cpu), over_5ms(o.over_5ms) {}
+};
 
 Window* g_batches = nullptr;  // commit + index update of each batch (on_commit)
 
@@ -210,6 +245,7 @@ int main(int argc, char** argv) {
   bool reopen_only = false;
   bool snapshot = true;  // --reopen: with the index snapshot
   bool rebuild = true;   // after the reopen from the snapshot, one that rebuilds the index
+  bool checker_fifo = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : "0"; };
@@ -231,10 +267,13 @@ int main(int argc, char** argv) {
       snapshot = a == "--snapshot";
     else if (a == "--no-rebuild")
       rebuild = false;
+    else if (a == "--checker-fifo")
+      checker_fifo = true;
     else {
       std::fprintf(stderr,
                    "usage: %s [--signatures N] [--batch B] [--inflight K] [--report-every M] "
-                   "[--dir DIR] [--keep] [--no-rebuild] | --reopen --signatures N --dir DIR "
+                   "[--dir DIR] [--keep] [--no-rebuild] [--checker-fifo] | --reopen --signatures N "
+                   "--dir DIR "
                    "[--no-snapshot]\n",
                    argv[0]);
       return 64;
@@ -267,10 +306,19 @@ int main(int argc, char** argv) {
     const ReporterId reporter = rep->id;
 
     Window reports, checks;
+    Slowest slowest;
     std::atomic<std::uint64_t> acked{0};  // messages [0, acked) are acknowledged
     std::atomic<std::uint64_t> check_misses{0}, report_errors{0};
     std::atomic<bool> stop{false};
     std::thread checker([&] {
+      if (checker_fifo) {
+        sched_param sp{};
+        sp.sched_priority = 1;
+        if (int e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp); e != 0) {
+          std::fprintf(stderr, "--checker-fifo: %s\n", std::strerror(e));
+          std::exit(1);
+        }
+      }
       std::mt19937_64 rng(3);
       std::uint64_t unknown = messages + 1000000;
       bool stored = true;
@@ -278,9 +326,11 @@ int main(int argc, char** argv) {
         std::uint64_t have = acked.load();
         if (have > 0) {
           auto m = stored ? message(rng() % have) : message(unknown++);
-          double t0 = wall_seconds();
+          double t0 = wall_seconds(), c0 = thread_cpu_seconds();
           auto r = s.check(m);
-          checks.add((wall_seconds() - t0) * 1e6);
+          double us = (wall_seconds() - t0) * 1e6;
+          checks.add(us);
+          slowest.add(us, (thread_cpu_seconds() - c0) * 1e6);
           if (stored && (!r || r->matches.size() != m.size())) ++check_misses;
           stored = !stored;
         }
@@ -297,19 +347,22 @@ int main(int argc, char** argv) {
     std::uint64_t next_window = every;
     double t_start = wall_seconds(), t_window = t_start;
     std::uint64_t window_start = 0;
-    std::printf("%11s %7s %9s | %-26s | %-17s | %-26s | %9s | %13s | %8s | %9s %9s\n", "signatures",
-                "s", "sigs/s", "report ms p50/p99.9/max", "batch ms p99.9/max",
-                "check ms p50/p99.9/max", "index ms/CPU", "anon/peak MiB", "index B/s", "LMDB MiB",
-                "file MiB");
+    std::printf(
+        "%11s %7s %9s | %-26s | %-17s | %-26s | %-16s | %13s | %9s | %13s | %8s | %9s %9s\n",
+        "signatures", "s", "sigs/s", "report ms p50/p99.9/max", "batch ms p99.9/max",
+        "check ms p50/p99.9/max", "slowest CPU >5ms", "wait/excl ms", "index ms/CPU",
+        "anon/peak MiB", "index B/s", "LMDB MiB", "file MiB");
     auto print_window = [&](std::uint64_t sigs_now) {
       auto r = reports.take();
       auto c = checks.take();
+      auto slow = slowest.take();
       auto b = batches.take();
       auto stats = s.stats();
       auto [rss, hwm] = rss_mib();
       double t = wall_seconds();
       std::printf(
-          "%11llu %7.1f %9.0f | %7.2f %8.2f %9.2f | %7.2f %9.2f | %7.3f %8.3f %9.3f | %5.1f/%4.1f "
+          "%11llu %7.1f %9.0f | %7.2f %8.2f %9.2f | %7.2f %9.2f | %7.3f %8.3f %9.3f | %9.3f %6d "
+          "| %6.2f/%6.2f | %5.1f/%4.1f "
           "| "
           "%6.0f/%6.0f | "
           "%8.1f | %9.0f %9.0f\n",
@@ -317,7 +370,9 @@ int main(int argc, char** argv) {
           static_cast<double>(sigs_now - window_start) / (t - t_window), pct(r, 0.5) / 1e3,
           pct(r, 0.999) / 1e3, r.empty() ? 0 : r.back() / 1e3, pct(b, 0.999) / 1e3,
           b.empty() ? 0 : b.back() / 1e3, pct(c, 0.5) / 1e3, pct(c, 0.999) / 1e3,
-          c.empty() ? 0 : c.back() / 1e3,
+          c.empty() ? 0 : c.back() / 1e3, slow.cpu / 1e3, slow.over_5ms,
+          static_cast<double>(stats.max_index_reader_wait.count()) / 1e3,
+          static_cast<double>(stats.max_index_exclusive.count()) / 1e3,
           static_cast<double>(stats.max_index_latency.count()) / 1e3,
           static_cast<double>(stats.max_index_cpu.count()) / 1e3, rss, hwm,
           static_cast<double>(stats.index_bytes) /
@@ -372,11 +427,15 @@ int main(int argc, char** argv) {
     auto stats = s.stats();
     std::printf(
         "grown to %llu signatures in %.1f s; longest batch (commit + index) %.1f ms, longest "
-        "index update %.1f ms (writer CPU %.1f ms); check misses %llu, report errors %llu\n",
+        "index update %.1f ms (writer CPU %.1f ms); longest lookup wait %.3f ms, writer wait %.3f "
+        "ms, exclusive section %.3f ms; check misses %llu, report errors %llu\n",
         static_cast<unsigned long long>(stats.signatures), wall_seconds() - t_start,
         static_cast<double>(stats.max_commit_latency.count()) / 1e3,
         static_cast<double>(stats.max_index_latency.count()) / 1e3,
         static_cast<double>(stats.max_index_cpu.count()) / 1e3,
+        static_cast<double>(stats.max_index_reader_wait.count()) / 1e3,
+        static_cast<double>(stats.max_index_writer_wait.count()) / 1e3,
+        static_cast<double>(stats.max_index_exclusive.count()) / 1e3,
         static_cast<unsigned long long>(check_misses.load()),
         static_cast<unsigned long long>(report_errors.load()));
     if (check_misses != 0 || report_errors != 0) rc = 1;
