@@ -35,7 +35,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -54,6 +53,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_stats.hpp"
 #include "proc_cpu.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/signing.hpp"
@@ -174,6 +174,13 @@ std::int64_t unix_now() {
       .count();
 }
 
+// POST /v1/report of `body`, signed as `id`.
+std::string signed_report(const Options& o, const Identity& id, const std::string& body) {
+  auto auth = strop::protocol::sign_request(id.reporter, id.secret, "POST", "/v1/report", body,
+                                            unix_now(), strop::protocol::make_nonce());
+  return http_post(o, "/v1/report", body, &auth);
+}
+
 struct Stats {
   std::mutex mu;
   std::vector<double> latencies_us;
@@ -289,9 +296,7 @@ void report_worker(const Options& o, const Identity& id, Clock::time_point until
       batch.push_back(std::move(s));
     }
     b += "]}";
-    auto auth = strop::protocol::sign_request(id.reporter, id.secret, "POST", "/v1/report", b,
-                                              unix_now(), strop::protocol::make_nonce());
-    auto req_text = http_post(o, "/v1/report", b, &auth);
+    auto req_text = signed_report(o, id, b);
     auto t0 = Clock::now();
     int status = c.exchange(req_text, &body);
     auto t1 = Clock::now();
@@ -452,46 +457,6 @@ int count_matches(const std::string& body) {
   return n;
 }
 
-double file_mib(const std::string& path) {
-  struct stat st {};
-  if (path.empty() || ::stat(path.c_str(), &st) != 0) return 0;
-  return static_cast<double>(st.st_blocks) * 512.0 / 1048576.0;
-}
-
-// RssAnon and RssFile of pid, MiB.
-std::pair<double, double> node_rss_mib(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  double anon = 0, file = 0;
-  while (std::getline(f, line)) {
-    if (line.rfind("RssAnon:", 0) == 0) anon = std::stod(line.substr(8)) / 1024.0;
-    if (line.rfind("RssFile:", 0) == 0) file = std::stod(line.substr(8)) / 1024.0;
-  }
-  return {anon, file};
-}
-
-// Latencies of a window, microseconds.
-struct Window {
-  std::mutex mu;
-  std::vector<double> v;
-  void add(double us) {
-    std::lock_guard lk(mu);
-    v.push_back(us);
-  }
-  std::vector<double> take() {
-    std::lock_guard lk(mu);
-    std::vector<double> out;
-    out.swap(v);
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
-
-double pct(const std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
-}
-
 int grow(const Options& o, const Identity& id) {
   constexpr std::uint64_t kPerRequest = 125;  // messages: 1,000 signatures
   const std::uint64_t first = static_cast<std::uint64_t>(o.grow_from) / 8;
@@ -511,7 +476,8 @@ int grow(const Options& o, const Identity& id) {
   std::atomic<std::uint64_t> acked{first};  // messages [0, acked) are stored
   std::atomic<long> report_errors{0}, misses{0}, false_matches{0}, check_errors{0};
   std::atomic<bool> stop{false};
-  Window reports, checks;
+  using strop::bench::pct;
+  strop::bench::Window reports, checks;
 
   auto reporter = [&] {
     Conn c(o.host, o.port);
@@ -524,9 +490,7 @@ int grow(const Options& o, const Identity& id) {
         b += message_json(m);
       }
       b += "]}";
-      auto auth = strop::protocol::sign_request(id.reporter, id.secret, "POST", "/v1/report", b,
-                                                unix_now(), strop::protocol::make_nonce());
-      auto text = http_post(o, "/v1/report", b, &auth);
+      auto text = signed_report(o, id, b);
       auto t0 = Clock::now();
       int status = c.exchange(text, &body);
       reports.add(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
@@ -590,7 +554,8 @@ int grow(const Options& o, const Identity& id) {
   auto print_window = [&](std::uint64_t sigs_now) {
     auto r = reports.take();
     auto k = checks.take();
-    auto [anon, file] = o.node_pid > 0 ? node_rss_mib(o.node_pid) : std::pair{0.0, 0.0};
+    const strop::bench::Rss rss =
+        o.node_pid > 0 ? strop::bench::rss_of(std::to_string(o.node_pid)) : strop::bench::Rss{};
     const auto t = Clock::now();
     std::printf(
         "%11llu %7.1f %9.0f | %7.2f %8.2f %9.2f | %7.3f %8.3f %9.3f | %7.0f/%7.0f | %9.0f\n",
@@ -599,7 +564,8 @@ int grow(const Options& o, const Identity& id) {
         static_cast<double>(sigs_now - window_start) /
             std::chrono::duration<double>(t - t_window).count(),
         pct(r, 0.5) / 1e3, pct(r, 0.999) / 1e3, r.empty() ? 0 : r.back() / 1e3, pct(k, 0.5) / 1e3,
-        pct(k, 0.999) / 1e3, k.empty() ? 0 : k.back() / 1e3, anon, file, file_mib(data_mdb));
+        pct(k, 0.999) / 1e3, k.empty() ? 0 : k.back() / 1e3, rss.anon, rss.file,
+        strop::bench::file_mib(data_mdb));
     std::fflush(stdout);
     t_window = t;
     window_start = sigs_now;

@@ -31,7 +31,6 @@
 // thread's time slice, so what remains of its latency is the store's own (locks, pages).
 #include <pthread.h>
 #include <sched.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +42,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <random>
 #include <string>
@@ -51,6 +49,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_stats.hpp"
 #include "storage/store.hpp"
 #include "synthetic_store.hpp"
 
@@ -60,55 +59,9 @@ using namespace strop::bench;
 
 namespace {
 
-// RssAnon (the heap: the index, not LMDB's file pages), RssFile (mapped file pages resident:
-// LMDB's) and VmHWM (peak RSS, file pages included) of this
-// process, MiB.
-struct Rss {
-  double anon = 0, file = 0, hwm = 0;
-};
-Rss rss_now() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  Rss r;
-  while (std::getline(f, line)) {
-    if (line.rfind("RssAnon:", 0) == 0) r.anon = std::stod(line.substr(8)) / 1024.0;
-    if (line.rfind("RssFile:", 0) == 0) r.file = std::stod(line.substr(8)) / 1024.0;
-    if (line.rfind("VmHWM:", 0) == 0) r.hwm = std::stod(line.substr(6)) / 1024.0;
-  }
-  return r;
-}
 std::pair<double, double> rss_mib() {
-  Rss r = rss_now();
+  Rss r = rss_of();
   return {r.anon, r.hwm};
-}
-
-double file_mib(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return 0;
-  return static_cast<double>(st.st_blocks) * 512.0 / 1048576.0;
-}
-
-// Latencies of one window, microseconds.
-struct Window {
-  std::mutex mu;
-  std::vector<double> v;
-  void add(double us) {
-    std::lock_guard lk(mu);
-    v.push_back(us);
-  }
-  std::vector<double> take() {
-    std::lock_guard lk(mu);
-    std::vector<double> out;
-    out.swap(v);
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
-
-double pct(const std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-  return v[i];
 }
 
 // The slowest check of a window: wall and its thread's CPU time, microseconds, and how many
@@ -180,7 +133,7 @@ int reopen(const std::string& dir, std::uint64_t messages, bool snapshot) {
   }
   double secs = wall_seconds() - t0;
   auto stats = s.stats();
-  Rss at_open = rss_now();
+  Rss at_open = rss_of();
   const std::uint64_t sample = std::min<std::uint64_t>(messages, 20000);
   std::mt19937_64 rng(7);
   double c0 = thread_cpu_seconds(), w0 = wall_seconds();
@@ -195,7 +148,7 @@ int reopen(const std::string& dir, std::uint64_t messages, bool snapshot) {
   std::uint64_t bad = 0;
   double stored_cpu = check_cpu_us(s, 0, sample, &bad, true);
   double unknown_cpu = check_cpu_us(s, messages + 1000000, sample, &bad, false);
-  Rss after = rss_now();
+  Rss after = rss_of();
   std::printf(
       "reopen (fresh process, %s): open + first check %.2f s, %llu signatures, index %.0f MiB "
       "= %.1f bytes/signature; RSS at open anonymous %.0f / file %.0f MiB, after %llu sampled "
