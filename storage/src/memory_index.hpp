@@ -18,14 +18,15 @@
 // paid for by the keys added (kGrowSlotsPerKey slots copied per key), so background growth
 // keeps ahead of the keys that fill them and a step's growth is bounded by its size. Changes
 // are then applied in short exclusive sections of at most kUpdatesPerLock table updates. So
-// readers wait microseconds (unless the writer loses its CPU inside a section), never for a
-// commit or a rehash, and no step waits for a whole table's copy (a shard is 1/1024 of the exact
-// table, 1/128 of a fuzzy position's). Lifetime: what a reader sees of a slot array is valid only
-// while it holds the shared lock; no pointer into the index leaves lookup(). Memory: growth holds
-// one extra shard at a time, never a second copy of a table. Slot positions and shards are keyed
-// with a random seed, so reporters cannot choose values that collide in the tables: per process, or
-// the one saved with an index snapshot (index_snapshot.hpp; the snapshot file is 0600 like
-// data.mdb).
+// readers wait microseconds (unless the writer loses its CPU inside a section), never for
+// a commit or a rehash, and no step waits for a whole table's copy (a shard is 1/1024 of the
+// exact table, 1/128 of a fuzzy position's).
+// Lifetime: what a reader sees of a slot array is valid only while it holds the shared
+// lock; no pointer into the index leaves lookup(). Memory: growth holds one extra shard at a
+// time, never a second copy of a table.
+// Slot positions and shards are keyed with a random seed, so reporters cannot choose values
+// that collide in the tables: per process, or the one saved with an index snapshot
+// (index_snapshot.hpp; the snapshot file is 0600 like data.mdb).
 #pragma once
 
 #include <atomic>
@@ -103,10 +104,10 @@ class HugeArray {
 // A writer-preferring reader/writer lock (readers: two atomic ops; a waiting writer blocks
 // new readers, so it cannot starve). A reader held off spins briefly, then sleeps on a futex
 // until the writer leaves (unlock() wakes sleepers only when some announced themselves); the
-// writer, waiting for lookups to finish, yields. For the store's figures it
-// keeps the longest wait of each side (timed only when the first attempt fails: how long a
-// reader was held off by the writer, and the writer by readers) and the longest exclusive
-// hold (lock() to unlock(), the one writer's clock reads).
+// writer, waiting for lookups to finish, yields. For the store's figures it keeps the
+// longest wait of each side (timed only when the first attempt fails: how long a reader was
+// held off by the writer, and the writer by readers) and the longest exclusive hold (lock()
+// to unlock(), the one writer's clock reads).
 class RwLock {
  public:
   void lock_shared();

@@ -458,15 +458,17 @@ int count_matches(const std::string& body) {
 }
 
 int grow(const Options& o, const Identity& id) {
-  constexpr std::uint64_t kPerRequest = 125;  // messages: 1,000 signatures
-  const std::uint64_t first = static_cast<std::uint64_t>(o.grow_from) / 8;
-  const std::uint64_t last = static_cast<std::uint64_t>(o.grow_to) / 8;
+  using strop::bench::kSigsPerMessage;
+  constexpr std::uint64_t kPerRequest = 1000 / kSigsPerMessage;  // messages a request
+  const std::uint64_t first = static_cast<std::uint64_t>(o.grow_from) / kSigsPerMessage;
+  const std::uint64_t last = static_cast<std::uint64_t>(o.grow_to) / kSigsPerMessage;
   if (last <= first) {
     std::fprintf(stderr, "bench_client: --grow-to must exceed --from\n");
     return 64;
   }
   const std::uint64_t every = std::max<std::uint64_t>(
-      8, o.report_every > 0 ? static_cast<std::uint64_t>(o.report_every) : (last - first) * 8 / 10);
+      kSigsPerMessage, o.report_every > 0 ? static_cast<std::uint64_t>(o.report_every)
+                                          : (last - first) * kSigsPerMessage / 10);
   const std::uint64_t requests = (last - first + kPerRequest - 1) / kPerRequest;
   std::atomic<std::uint64_t> next{0};  // the next request to send
   std::mutex mu;
@@ -532,10 +534,10 @@ int grow(const Options& o, const Identity& id) {
       if (status != 200) {
         ++check_errors;
         if (status == 0) return;
-      } else if (int n = count_matches(body); stored && n != 8) {
+      } else if (int n = count_matches(body); stored && n != static_cast<int>(kSigsPerMessage)) {
         if (misses++ < 5)
-          std::fprintf(stderr, "check of stored message %llu: %d of 8 matched\n",
-                       static_cast<unsigned long long>(m), n);
+          std::fprintf(stderr, "check of stored message %llu: %d of %d matched\n",
+                       static_cast<unsigned long long>(m), n, static_cast<int>(kSigsPerMessage));
       } else if (!stored && n != 0) {
         ++false_matches;
       }
@@ -550,7 +552,7 @@ int grow(const Options& o, const Identity& id) {
               "data MiB");
   const auto t_start = Clock::now();
   auto t_window = t_start;
-  std::uint64_t window_start = first * 8;
+  std::uint64_t window_start = first * kSigsPerMessage;
   auto print_window = [&](std::uint64_t sigs_now) {
     auto r = reports.take();
     auto k = checks.take();
@@ -572,15 +574,16 @@ int grow(const Options& o, const Identity& id) {
   };
   std::vector<std::thread> ts;
   for (int i = 0; i < std::max(1, o.connections); ++i) ts.emplace_back(reporter);
-  for (std::uint64_t boundary = first * 8 + every;; boundary += every) {
-    const std::uint64_t target = std::min(boundary, last * 8);
+  for (std::uint64_t boundary = first * kSigsPerMessage + every;; boundary += every) {
+    const std::uint64_t target = std::min(boundary, last * kSigsPerMessage);
     {
       std::unique_lock lk(mu);
-      cv.wait(lk, [&] { return acked.load() * 8 >= target || report_errors.load() > 0; });
+      cv.wait(lk,
+              [&] { return acked.load() * kSigsPerMessage >= target || report_errors.load() > 0; });
     }
     if (report_errors.load() > 0) break;
     print_window(target);
-    if (target == last * 8) break;
+    if (target == last * kSigsPerMessage) break;
   }
   for (auto& t : ts) t.join();
   stop = true;

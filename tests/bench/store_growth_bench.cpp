@@ -66,28 +66,25 @@ std::pair<double, double> rss_mib() {
 
 // The slowest check of a window: wall and its thread's CPU time, microseconds, and how many
 // took longer than 5 ms.
-struct Slowest {
-  std::mutex mu;
+struct SlowestCheck {
   double wall = 0, cpu = 0;
   int over_5ms = 0;
+};
+class Slowest {
+ public:
   void add(double wall_us, double cpu_us) {
-    std::lock_guard lk(mu);
-    if (wall_us > 5000) ++over_5ms;
-    if (wall_us > wall) {
-      wall = wall_us;
-      cpu = cpu_us;
-    }
+    std::lock_guard lk(mu_);
+    if (wall_us > 5000) ++s_.over_5ms;
+    if (wall_us > s_.wall) s_ = {wall_us, cpu_us, s_.over_5ms};
   }
-  Slowest take() {
-    std::lock_guard lk(mu);
-    Slowest out;
-    out.wall = std::exchange(wall, 0);
-    out.cpu = std::exchange(cpu, 0);
-    out.over_5ms = std::exchange(over_5ms, 0);
-    return out;
+  SlowestCheck take() {
+    std::lock_guard lk(mu_);
+    return std::exchange(s_, {});
   }
-  Slowest() = default;
-  Slowest(Slowest&& o) noexcept : wall(o.wall), cpu(o.cpu), over_5ms(o.over_5ms) {}
+
+ private:
+  std::mutex mu_;
+  SlowestCheck s_;
 };
 
 Window* g_batches = nullptr;  // commit + index update of each batch (on_commit)
@@ -226,8 +223,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: %s [--signatures N] [--batch B] [--inflight K] [--report-every M] "
                    "[--dir DIR] [--keep] [--no-rebuild] [--checker-fifo] | --reopen --signatures N "
-                   "--dir DIR "
-                   "[--no-snapshot]\n",
+                   "--dir DIR [--no-snapshot]\n",
                    argv[0]);
       return 64;
     }
@@ -315,10 +311,7 @@ int main(int argc, char** argv) {
       double t = wall_seconds();
       std::printf(
           "%11llu %7.1f %9.0f | %7.2f %8.2f %9.2f | %7.2f %9.2f | %7.3f %8.3f %9.3f | %9.3f %6d "
-          "| %6.2f/%6.2f | %5.1f/%4.1f "
-          "| "
-          "%6.0f/%6.0f | "
-          "%8.1f | %9.0f %9.0f\n",
+          "| %6.2f/%6.2f | %5.1f/%4.1f | %6.0f/%6.0f | %8.1f | %9.0f %9.0f\n",
           static_cast<unsigned long long>(sigs_now), t - t_start,
           static_cast<double>(sigs_now - window_start) / (t - t_window), pct(r, 0.5) / 1e3,
           pct(r, 0.999) / 1e3, r.empty() ? 0 : r.back() / 1e3, pct(b, 0.999) / 1e3,

@@ -39,8 +39,11 @@ inline std::string razor_of(std::mt19937_64& rng, int chars) {
   return s;
 }
 
-// The 8 signatures of synthetic message number `m` (deterministic): body/1, fuzzy/1, three
-// url/1, razor-e4 and two razor-e8.
+// Signatures per synthetic message.
+inline constexpr std::uint64_t kSigsPerMessage = 8;
+
+// The kSigsPerMessage signatures of synthetic message number `m` (deterministic): body/1,
+// fuzzy/1, three url/1, razor-e4 and two razor-e8.
 inline std::vector<sigs::Signature> message(std::uint64_t m) {
   std::mt19937_64 rng(m * 0x9e3779b97f4a7c15ULL + 12345);
   std::vector<sigs::Signature> out;
