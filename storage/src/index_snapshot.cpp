@@ -54,12 +54,13 @@ static_assert(std::is_trivially_copyable_v<Header>);
 struct DirEntry {
   std::uint64_t offset;      // of its slot array (kSnapshotAlign-aligned)
   std::uint64_t cap;         // slots
-  std::uint64_t used;        // occupied slots
+  std::uint64_t used;        // slots holding a key
+  std::uint64_t tombs;       // slots of erased keys (tombstones)
   std::uint64_t entries;     // (key, id) pairs
   std::uint64_t lists;       // side lists (multi-id keys), in the lists area
   std::uint64_t free_lists;  // indexes of emptied side lists, after them
 };
-static_assert(sizeof(DirEntry) == 48);
+static_assert(sizeof(DirEntry) == 56);
 
 std::uint64_t align_up(std::uint64_t n) {
   return (n + kSnapshotAlign - 1) / kSnapshotAlign * kSnapshotAlign;
@@ -146,15 +147,26 @@ struct IndexSnapshotIo {
     each_table(ix, [&](const auto& m) {
       for (std::size_t s = 0; s < m.shards(); ++s) {
         const auto& sh = m.shards_[s];
-        dir.push_back(DirEntry{0, m.views_[s].cap, sh.used, sh.entries, sh.lists.size(),
-                               sh.free_lists.size()});
+        dir.push_back(
+            DirEntry{0, sh.slots.size(), sh.used, sh.tombs, sh.entries, sh.list_count, 0});
         keys += sh.used;
-        for (const auto& l : sh.lists) {
-          put_u32(&lists, static_cast<std::uint32_t>(l.size()));
-          lists.append(reinterpret_cast<const char*>(l.data()), l.size() * sizeof(std::uint32_t));
+        // Free indexes: every emptied list, also those still waiting for a grace period.
+        std::vector<std::uint32_t> free;
+        for (std::uint32_t i = 0; i < sh.list_count; ++i) {
+          const std::uint32_t* l = sh.lists->at[i].load(std::memory_order_relaxed);
+          if (std::find(sh.dropping.begin(), sh.dropping.end(), i) != sh.dropping.end()) {
+            l = nullptr;
+          }
+          put_u32(&lists, l == nullptr ? 0 : l[0]);
+          if (l == nullptr) {
+            free.push_back(i);
+          } else {
+            lists.append(reinterpret_cast<const char*>(l + 1), l[0] * sizeof(std::uint32_t));
+          }
         }
-        lists.append(reinterpret_cast<const char*>(sh.free_lists.data()),
-                     sh.free_lists.size() * sizeof(std::uint32_t));
+        dir.back().free_lists = free.size();
+        lists.append(reinterpret_cast<const char*>(free.data()),
+                     free.size() * sizeof(std::uint32_t));
       }
     });
     h.shards = dir.size();
@@ -205,7 +217,7 @@ struct IndexSnapshotIo {
     each_table(ix, [&](const auto& m) {
       using Slot = typename std::remove_cvref_t<decltype(m)>::Slot;
       for (std::size_t s = 0; s < m.shards() && ok; ++s, ++g) {
-        ok = pwrite_all(f.fd, m.views_[s].slots, dir[g].cap * sizeof(Slot), dir[g].offset);
+        ok = pwrite_all(f.fd, m.shards_[s].slots.data(), dir[g].cap * sizeof(Slot), dir[g].offset);
       }
     });
     if (!ok || !pwrite_all(f.fd, lists.data(), lists.size(), h.lists_offset)) {
@@ -332,31 +344,52 @@ struct IndexSnapshotIo {
       for (std::size_t s = 0; s < m.shards() && why.empty(); ++s, ++g) {
         const DirEntry& e = dir[g];
         if (e.offset != expect || e.cap < Map::kMinSlots || e.cap > kMaxSlots || e.used >= e.cap ||
-            e.entries < e.used || e.offset + e.cap * sizeof(Slot) > h.lists_offset ||
+            e.tombs >= e.cap - e.used || e.entries < e.used ||
+            e.offset + e.cap * sizeof(Slot) > h.lists_offset ||
             e.lists > (lists.size() - lpos) / sizeof(std::uint32_t) || e.free_lists > e.lists) {
           why = "shard " + std::to_string(g) + " out of bounds";
           return;
         }
         expect += align_up(e.cap * sizeof(Slot));
         auto& sh = m.shards_[s];
+        // No reader sees this index yet: what the defaults held is replaced in place.
+        m.bytes_ -= sh.slots.size() * sizeof(Slot);
         sh.slots = Map::Slots::borrow(reinterpret_cast<Slot*>(base + e.offset), e.cap);
-        m.views_[s] = typename Map::View{sh.slots.data(), e.cap};
+        m.bytes_ += e.cap * sizeof(Slot);
         sh.used = e.used;
+        sh.tombs = e.tombs;
         sh.entries = e.entries;
-        sh.lists.resize(e.lists);
-        for (auto& l : sh.lists) {
+        m.entries_ += e.entries;
+        if (e.lists > (Map::kTomb & ~Map::kMulti)) {
+          why = "too many side lists";
+          return;
+        }
+        auto* t = new typename Map::ListTable;
+        t->cap = e.lists;
+        t->at = std::make_unique<std::atomic<const std::uint32_t*>[]>(e.lists);
+        delete std::exchange(sh.lists, t);
+        m.tables_[s].store(t, std::memory_order_release);
+        sh.list_count = static_cast<std::uint32_t>(e.lists);
+        m.bytes_ += e.lists * sizeof(void*);
+        m.publish(s);
+        for (std::uint32_t i = 0; i < sh.list_count; ++i) {
           std::uint32_t n = 0;
           if (!take_u32(&n) || (lists.size() - lpos) / sizeof(std::uint32_t) < n) {
             why = "side lists truncated";
             return;
           }
-          l.resize(n);
-          if (n > 0) std::memcpy(l.data(), lists.data() + lpos, n * sizeof(std::uint32_t));
+          if (n > 0) {
+            std::vector<std::uint32_t> ids(n);
+            std::memcpy(ids.data(), lists.data() + lpos, n * sizeof(std::uint32_t));
+            t->at[i].store(Map::new_list(ids.data(), n), std::memory_order_relaxed);
+            m.bytes_ += (n + 1) * sizeof(std::uint32_t);
+          }
           lpos += n * sizeof(std::uint32_t);
         }
         sh.free_lists.resize(e.free_lists);
         for (auto& fl : sh.free_lists) {
-          if (!take_u32(&fl) || fl >= e.lists) {
+          if (!take_u32(&fl) || fl >= e.lists ||
+              t->at[fl].load(std::memory_order_relaxed) != nullptr) {
             why = "free list out of bounds";
             return;
           }
@@ -378,6 +411,7 @@ struct IndexSnapshotIo {
         ix->pending_.push_back(static_cast<std::uint32_t>(i));
       }
     }
+    ix->reclaim();  // frees the default shards' views at once (no reader yet), sets the counts
     return ix;
   }
 };

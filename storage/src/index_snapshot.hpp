@@ -12,8 +12,8 @@
 // mismatch, damage or other format is reported as an error and the caller rebuilds; a crash
 // leaves a stale stamp (LMDB moved on), so it costs a rebuild, never a wrong index.
 //
-// Thread-safety: write_index_snapshot() reads the index without its lock: call it when no
-// writer runs (readers may). load_index_snapshot() returns an index no one else sees yet.
+// Thread-safety: write_index_snapshot() reads the writer's side of the index: call it when
+// no writer runs (readers may). load_index_snapshot() returns an index no one else sees yet.
 // Lifetime: a loaded index owns its region and unmaps it when destroyed.
 #pragma once
 
@@ -36,7 +36,7 @@ struct IndexStamp {
 };
 
 // Format limits (a snapshot outside them is refused and the index rebuilt).
-inline constexpr std::uint32_t kIndexSnapshotVersion = 1;
+inline constexpr std::uint32_t kIndexSnapshotVersion = 2;
 inline constexpr int kMaxSnapshotShardBits = 16;
 inline constexpr std::uint64_t kSnapshotAlign = 4096;  // slot arrays start on this boundary
 

@@ -1,13 +1,10 @@
 #include "memory_index.hpp"
 
-#include <linux/futex.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -61,7 +58,7 @@ void borrowed_release(void* p, std::size_t bytes) {
   if (end > first) madvise(static_cast<char*>(p) + (first - a), end - first, MADV_DONTNEED);
 }
 
-// ---- RwLock
+// ---- Time
 
 namespace {
 std::uint64_t now_ns() {
@@ -76,90 +73,141 @@ void note_wait(std::atomic<std::uint64_t>& max, std::uint64_t since) {
   while (waited > cur && !max.compare_exchange_weak(cur, waited, std::memory_order_relaxed)) {
   }
 }
-
-// The futex word is the lock's state (std::atomic<std::uint32_t> is a plain 32-bit integer).
-static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
-void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected) {
-  // Returns at once unless *word == expected; may return spuriously: callers re-check.
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, nullptr,
-          nullptr, 0);
-}
-void futex_wake_all(std::atomic<std::uint32_t>* word) {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
-          nullptr, 0);
-}
-void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 }  // namespace
 
-void RwLock::lock_shared() {
-  std::uint64_t since = 0;
-  for (;;) {
-    std::uint32_t s = state_.fetch_add(1, std::memory_order_acquire);
-    if ((s & kWriter) == 0) break;
-    state_.fetch_sub(1, std::memory_order_relaxed);
-    if (since == 0) since = now_ns();
-    // A short exclusive section ends while we spin; a longer one (or a writer that lost its
-    // CPU) is slept through on the futex. Not sched_yield: on a busy CPU a yield hands the
-    // reader's turn to another thread for a whole time slice, milliseconds after the writer
-    // let go (measured: lookups held 10 ms by sections of at most 1.2 ms).
-    for (int i = 0; i < kSpinsBeforeSleep; ++i) {
-      if ((state_.load(std::memory_order_relaxed) & kWriter) == 0) break;
-      cpu_relax();
-    }
-    for (;;) {
-      s = state_.load(std::memory_order_relaxed);
-      if ((s & kWriter) == 0) break;
-      if ((s & kSleepers) == 0 &&
-          !state_.compare_exchange_weak(s, s | kSleepers, std::memory_order_relaxed)) {
-        continue;
-      }
-      futex_wait(&state_, s | kSleepers);
-    }
-  }
-  if (since != 0) note_wait(max_shared_wait_ns_, since);
-}
-
-void RwLock::lock() {
-  // Claim the writer bit (one writer at a time), then wait for readers to leave.
-  std::uint64_t since = 0;
-  while ((state_.fetch_or(kWriter, std::memory_order_acquire) & kWriter) != 0) {
-    if (since == 0) since = now_ns();
-    std::this_thread::yield();
-  }
-  // Lookups in progress take microseconds: the writer yields for them.
-  while ((state_.load(std::memory_order_acquire) & kReaders) != 0) {
-    if (since == 0) since = now_ns();
-    std::this_thread::yield();
-  }
-  locked_at_ns_ = now_ns();
-  if (since != 0) note_wait(max_exclusive_wait_ns_, since);
-}
-
-void RwLock::unlock() {
-  note_wait(max_exclusive_hold_ns_, locked_at_ns_);
-  if ((state_.fetch_and(~(kWriter | kSleepers), std::memory_order_release) & kSleepers) != 0) {
-    futex_wake_all(&state_);
-  }
-}
-
 // ---- IdMultiMap
+
+namespace {
+void free_malloced(void* p, std::size_t /*bytes*/) { std::free(p); }
+}  // namespace
 
 template <class Key>
 IdMultiMap<Key>::IdMultiMap(std::uint64_t seed, int shard_bits)
     : seed_(seed), shift_(64 - shard_bits) {
-  std::size_t n = std::size_t{1} << shard_bits;
-  views_.resize(n);
+  const std::size_t n = std::size_t{1} << shard_bits;
+  views_ = std::make_unique<std::atomic<const View*>[]>(n);
+  tables_ = std::make_unique<std::atomic<const ListTable*>[]>(n);
   shards_.resize(n);
   for (std::size_t s = 0; s < n; ++s) {
     shards_[s].slots = Slots(kMinSlots);
-    views_[s] = View{shards_[s].slots.data(), kMinSlots};
+    shards_[s].lists = new ListTable;
+    tables_[s].store(shards_[s].lists, std::memory_order_release);
+    bytes_ += kMinSlots * sizeof(Slot);
+    publish(s);
   }
+}
+
+template <class Key>
+IdMultiMap<Key>::~IdMultiMap() {
+  // No reader runs any more: everything retired goes, then what is published.
+  for (auto& r : retired_) r.free(r.p, r.n);
+  if (!views_) return;  // moved from
+  for (std::size_t s = 0; s < shards_.size(); ++s) {
+    delete views_[s].load(std::memory_order_relaxed);
+    ListTable* t = shards_[s].lists;
+    if (t == nullptr) continue;
+    for (std::size_t i = 0; i < t->cap; ++i) {
+      std::free(const_cast<std::uint32_t*>(t->at[i].load(std::memory_order_relaxed)));
+    }
+    delete t;
+  }
+}
+
+template <class Key>
+void IdMultiMap<Key>::retire(Retired r) {
+  retired_bytes_ += r.n;
+  retired_.push_back(r);
+}
+
+template <class Key>
+std::size_t IdMultiMap<Key>::take_retired(std::vector<Retired>* out) {
+  out->insert(out->end(), retired_.begin(), retired_.end());
+  retired_.clear();
+  return std::exchange(retired_bytes_, 0);
+}
+
+template <class Key>
+void IdMultiMap<Key>::publish(std::size_t shard) {
+  Shard& sh = shards_[shard];
+  const View* old =
+      views_[shard].exchange(new View{sh.slots.data(), sh.slots.size()}, std::memory_order_acq_rel);
+  if (old != nullptr) {
+    retire(Retired{const_cast<View*>(old), sizeof(View),
+                   [](void* p, std::size_t) { delete static_cast<View*>(p); }});
+  }
+}
+
+template <class Key>
+std::uint32_t* IdMultiMap<Key>::new_list(const std::uint32_t* ids, std::size_t n) {
+  auto* l = static_cast<std::uint32_t*>(std::malloc((n + 1) * sizeof(std::uint32_t)));
+  if (l == nullptr) throw std::bad_alloc();
+  l[0] = static_cast<std::uint32_t>(n);
+  std::memcpy(l + 1, ids, n * sizeof(std::uint32_t));
+  return l;
+}
+
+template <class Key>
+std::uint32_t IdMultiMap<Key>::add_list(std::size_t shard, const std::uint32_t* ids,
+                                        std::size_t n) {
+  Shard& sh = shards_[shard];
+  std::uint32_t li;
+  if (!sh.free_lists.empty()) {
+    li = sh.free_lists.back();
+    sh.free_lists.pop_back();
+  } else {
+    if (sh.list_count >= (kTomb & ~kMulti)) throw std::length_error("index side lists full");
+    li = sh.list_count++;
+    if (li >= sh.lists->cap) {
+      // A larger table, published before any value refers to its new entries; the old one
+      // is retired (readers holding it still find every list it had).
+      auto* t = new ListTable;
+      t->cap = std::max<std::size_t>(4, sh.lists->cap * 2);
+      t->at = std::make_unique<std::atomic<const std::uint32_t*>[]>(t->cap);
+      for (std::size_t i = 0; i < sh.lists->cap; ++i) {
+        t->at[i].store(sh.lists->at[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
+      }
+      bytes_ += (t->cap - sh.lists->cap) * sizeof(void*);
+      ListTable* old = std::exchange(sh.lists, t);
+      tables_[shard].store(t, std::memory_order_release);
+      retire(Retired{old, old->cap * sizeof(void*),
+                     [](void* p, std::size_t) { delete static_cast<ListTable*>(p); }});
+    }
+  }
+  sh.lists->at[li].store(new_list(ids, n), std::memory_order_release);
+  bytes_ += (n + 1) * sizeof(std::uint32_t);
+  return li;
+}
+
+template <class Key>
+void IdMultiMap<Key>::set_list(std::size_t shard, std::uint32_t li, const std::uint32_t* ids,
+                               std::size_t n) {
+  const std::uint32_t* old =
+      shards_[shard].lists->at[li].exchange(new_list(ids, n), std::memory_order_acq_rel);
+  bytes_ += (n + 1) * sizeof(std::uint32_t);
+  bytes_ -= (old[0] + 1) * sizeof(std::uint32_t);
+  retire(Retired{const_cast<std::uint32_t*>(old), (old[0] + 1) * sizeof(std::uint32_t),
+                 &free_malloced});
+}
+
+template <class Key>
+void IdMultiMap<Key>::drop_list(std::size_t shard, std::uint32_t li) {
+  // The list stays where it is: a reader that read the slot's old value may still follow the
+  // index to it. Once none can, it is freed and the index reused.
+  Shard& sh = shards_[shard];
+  const std::uint32_t* l = sh.lists->at[li].load(std::memory_order_relaxed);
+  bytes_ -= (l[0] + 1) * sizeof(std::uint32_t);
+  retired_bytes_ += (l[0] + 1) * sizeof(std::uint32_t);
+  sh.dropping.push_back(li);
+  retired_.push_back(Retired{&sh, li, [](void* p, std::size_t i) {
+                               auto* s = static_cast<Shard*>(p);
+                               const auto index = static_cast<std::uint32_t>(i);
+                               std::free(const_cast<std::uint32_t*>(s->lists->at[index].exchange(
+                                   nullptr, std::memory_order_relaxed)));
+                               s->free_lists.push_back(index);
+                               auto it = std::find(s->dropping.begin(), s->dropping.end(), index);
+                               *it = s->dropping.back();
+                               s->dropping.pop_back();
+                             }});
 }
 
 template <class Key>
@@ -174,8 +222,9 @@ void IdMultiMap<Key>::place(Slots& slots, std::size_t i, Key key, std::uint32_t 
 
 template <class Key>
 typename IdMultiMap<Key>::Need IdMultiMap<Key>::need(std::size_t shard, std::size_t adds) const {
-  const std::size_t keys = shards_[shard].used + adds;
-  const std::size_t cap = views_[shard].cap;
+  const Shard& sh = shards_[shard];
+  const std::size_t keys = sh.used + sh.tombs + adds;
+  const std::size_t cap = sh.slots.size();
   if (keys * 20 > cap * 17) return Need::kMust;
   if (keys * 4 > cap * 3) return Need::kShould;
   return Need::kNone;
@@ -183,21 +232,25 @@ typename IdMultiMap<Key>::Need IdMultiMap<Key>::need(std::size_t shard, std::siz
 
 template <class Key>
 typename IdMultiMap<Key>::Slots IdMultiMap<Key>::grown(std::size_t shard, std::size_t adds) const {
+  // The writer reads its own slots here without atomics: no one else writes them.
   const Shard& sh = shards_[shard];
-  const View& v = views_[shard];
   Slots out(std::max(kMinSlots, (sh.used + adds) * 2));
-  for (std::size_t i = 0; i < v.cap; ++i) {
-    if (v.slots[i].val != 0) {
-      place(out, home(hash(v.slots[i].key), out.size()), v.slots[i].key, v.slots[i].val);
-    }
+  for (std::size_t i = 0; i < sh.slots.size(); ++i) {
+    const Slot& x = sh.slots[i];
+    if (x.val != 0 && x.val != kTomb) place(out, home(hash(x.key), out.size()), x.key, x.val);
   }
   return out;
 }
 
 template <class Key>
 void IdMultiMap<Key>::install(std::size_t shard, Slots& slots) {
-  std::swap(shards_[shard].slots, slots);
-  views_[shard] = View{shards_[shard].slots.data(), shards_[shard].slots.size()};
+  Shard& sh = shards_[shard];
+  bytes_ += slots.size() * sizeof(Slot);
+  bytes_ -= sh.slots.size() * sizeof(Slot);
+  std::swap(sh.slots, slots);
+  sh.tombs = 0;
+  publish(shard);
+  retire(std::move(slots).retire());
 }
 
 template <class Key>
@@ -214,27 +267,6 @@ std::size_t IdMultiMap<Key>::keys() const {
 }
 
 template <class Key>
-std::size_t IdMultiMap<Key>::entries() const {
-  std::size_t n = 0;
-  for (const auto& sh : shards_) n += sh.entries;
-  return n;
-}
-
-template <class Key>
-std::size_t IdMultiMap<Key>::memory_bytes() const {
-  std::size_t n = views_.size() * sizeof(View) + shards_.size() * sizeof(Shard);
-  for (const auto& sh : shards_) {
-    n += sh.slots.size() * sizeof(Slot);
-    for (const auto& l : sh.lists) {
-      // sizeof(l): the vector object itself, besides its heap block.
-      // NOLINTNEXTLINE(bugprone-sizeof-container)
-      n += l.capacity() * sizeof(std::uint32_t) + sizeof(l);
-    }
-  }
-  return n;
-}
-
-template <class Key>
 void IdMultiMap<Key>::insert_hashed(Key key, std::uint64_t h, std::uint32_t id) {
   const std::size_t s = shard_of(h);
   Shard& sh = shards_[s];
@@ -242,38 +274,35 @@ void IdMultiMap<Key>::insert_hashed(Key key, std::uint64_t h, std::uint32_t id) 
     Slots g = grown(s, 1);
     install(s, g);
   }
-  Slot* slots = views_[s].slots;
-  const std::size_t cap = views_[s].cap;
+  Slot* slots = sh.slots.data();
+  const std::size_t cap = sh.slots.size();
   std::size_t i = home(h, cap);
   while (slots[i].val != 0) {
-    if (slots[i].key == key) {
-      std::uint32_t v = slots[i].val;
+    const std::uint32_t v = slots[i].val;
+    if (v != kTomb && slots[i].key == key) {
       if ((v & kMulti) == 0) {
         if (v == id) return;
-        std::uint32_t li;
-        if (!sh.free_lists.empty()) {
-          li = sh.free_lists.back();
-          sh.free_lists.pop_back();
-          sh.lists[li] = {v, id};
-        } else {
-          li = static_cast<std::uint32_t>(sh.lists.size());
-          sh.lists.push_back({v, id});
-        }
-        slots[i].val = li | kMulti;
+        const std::uint32_t ids[2] = {v, id};
+        store_val(slots[i], add_list(s, ids, 2) | kMulti);
       } else {
-        auto& l = sh.lists[v & ~kMulti];
-        if (std::find(l.begin(), l.end(), id) != l.end()) return;
-        l.push_back(id);
+        const std::uint32_t li = v & ~kMulti;
+        const std::uint32_t* l = sh.lists->at[li].load(std::memory_order_relaxed);
+        if (std::find(l + 1, l + 1 + l[0], id) != l + 1 + l[0]) return;
+        std::vector<std::uint32_t> ids(l + 1, l + 1 + l[0]);
+        ids.push_back(id);
+        set_list(s, li, ids.data(), ids.size());
       }
       ++sh.entries;
+      ++entries_;
       return;
     }
     if (++i == cap) i = 0;
   }
   slots[i].key = key;
-  slots[i].val = id;
+  store_val(slots[i], id);
   ++sh.used;
   ++sh.entries;
+  ++entries_;
 }
 
 template <class Key>
@@ -281,47 +310,40 @@ bool IdMultiMap<Key>::erase(Key key, std::uint32_t id) {
   const std::uint64_t h = hash(key);
   const std::size_t s = shard_of(h);
   Shard& sh = shards_[s];
-  Slot* slots = views_[s].slots;
-  const std::size_t cap = views_[s].cap;
+  Slot* slots = sh.slots.data();
+  const std::size_t cap = sh.slots.size();
   std::size_t i = home(h, cap);
-  while (slots[i].val != 0 && slots[i].key != key) {
+  while (slots[i].val != 0 && (slots[i].val == kTomb || slots[i].key != key)) {
     if (++i == cap) i = 0;
   }
-  if (slots[i].val == 0) return false;
-  std::uint32_t v = slots[i].val;
+  const std::uint32_t v = slots[i].val;
+  if (v == 0) return false;
   if ((v & kMulti) != 0) {
-    std::uint32_t li = v & ~kMulti;
-    auto& l = sh.lists[li];
-    auto it = std::find(l.begin(), l.end(), id);
-    if (it == l.end()) return false;
-    l.erase(it);
-    --sh.entries;
-    if (l.size() == 1) {
-      slots[i].val = l.front();
-      l.clear();
-      l.shrink_to_fit();
-      sh.free_lists.push_back(li);
+    const std::uint32_t li = v & ~kMulti;
+    const std::uint32_t* l = sh.lists->at[li].load(std::memory_order_relaxed);
+    std::vector<std::uint32_t> rest;
+    for (std::uint32_t k = 1; k <= l[0]; ++k) {
+      if (l[k] != id) rest.push_back(l[k]);
     }
+    if (rest.size() == l[0]) return false;
+    if (rest.size() == 1) {
+      store_val(slots[i], rest.front());
+      drop_list(s, li);
+    } else {
+      set_list(s, li, rest.data(), rest.size());
+    }
+    --sh.entries;
+    --entries_;
     return true;
   }
   if (v != id) return false;
-  --sh.entries;
+  // A tombstone, not a backward shift: a reader probing this run meanwhile must still
+  // reach the keys after it.
+  store_val(slots[i], kTomb);
   --sh.used;
-  // Backward-shift deletion: pull later members of the probe run into the hole.
-  std::size_t hole = i;
-  std::size_t j = i;
-  for (;;) {
-    if (++j == cap) j = 0;
-    if (slots[j].val == 0) break;
-    std::size_t home_j = home(hash(slots[j].key), cap);
-    // Move j into the hole when its home is not in the cyclic range (hole, j].
-    bool in_range = hole <= j ? (home_j > hole && home_j <= j) : (home_j > hole || home_j <= j);
-    if (!in_range) {
-      slots[hole] = slots[j];
-      hole = j;
-    }
-  }
-  slots[hole] = Slot{};
+  ++sh.tombs;
+  --sh.entries;
+  --entries_;
   return true;
 }
 
@@ -335,19 +357,6 @@ std::uint64_t random_seed() {
   std::random_device rd;
   return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
 }
-
-template <class M>
-struct SharedGuard {
-  M& m;
-  explicit SharedGuard(M& mu) : m(mu) { m.lock_shared(); }
-  ~SharedGuard() { m.unlock_shared(); }
-};
-template <class M>
-struct ExclusiveGuard {
-  M& m;
-  explicit ExclusiveGuard(M& mu) : m(mu) { m.lock(); }
-  ~ExclusiveGuard() { m.unlock(); }
-};
 }  // namespace
 
 namespace {
@@ -371,6 +380,63 @@ MemoryIndex::MemoryIndex(int exact_shard_bits, int fuzzy_shard_bits, std::uint64
   adds_.assign(global_shard_count(), 0);
   is_pending_.assign(global_shard_count(), 0);
   grown_now_.assign(global_shard_count(), 0);
+  reclaim();
+}
+
+MemoryIndex::~MemoryIndex() {
+  // No lookup runs any more.
+  for (auto& r : grace_) r.free(r.p, r.n);
+  for (auto& r : retiring_) r.free(r.p, r.n);
+}
+
+MemoryIndex::ReadSection::ReadSection(const MemoryIndex& ix) {
+  // Registers in the counter of the epoch it saw, and re-reads the epoch: if the writer
+  // moved on meanwhile, it may already have found that counter empty and freed what this
+  // lookup could reach, so it registers again. Seq_cst: the writer's epoch change and its
+  // reading of the counter are ordered with these two steps in one total order.
+  for (;;) {
+    const std::uint64_t e = ix.epoch_.load(std::memory_order_seq_cst);
+    count_ = &ix.readers_[e & 1].n;
+    count_->fetch_add(1, std::memory_order_seq_cst);
+    if (ix.epoch_.load(std::memory_order_seq_cst) == e) return;
+    count_->fetch_sub(1, std::memory_order_release);
+  }
+}
+
+void MemoryIndex::reclaim(bool wait) {
+  retiring_bytes_ += exact_.take_retired(&retiring_);
+  for (auto& t : fuzzy_) retiring_bytes_ += t.take_retired(&retiring_);
+  wait = wait || retiring_bytes_ + grace_bytes_ > kMaxRetiredBytes;
+  const std::uint64_t since = wait ? now_ns() : 0;
+  for (;;) {
+    if (!grace_.empty()) {
+      // Lookups that registered before the epoch changed may still read the batch.
+      if (readers_[grace_parity_].n.load(std::memory_order_seq_cst) != 0) {
+        if (!wait) break;
+        std::this_thread::yield();
+        continue;
+      }
+      for (auto& r : grace_) r.free(r.p, r.n);
+      grace_.clear();
+      grace_bytes_ = 0;
+    }
+    if (retiring_.empty()) break;
+    // Everything in retiring_ is unpublished: lookups that register from the new epoch on
+    // cannot reach it, and the ones before it are counted in the old epoch's counter.
+    grace_.swap(retiring_);
+    grace_bytes_ = retiring_bytes_;
+    retiring_bytes_ = 0;
+    grace_parity_ = epoch_.load(std::memory_order_relaxed) & 1;
+    epoch_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  if (wait) note_wait(max_writer_wait_ns_, since);
+  std::size_t n = exact_.entries(), bytes = exact_.memory_bytes() + grace_bytes_ + retiring_bytes_;
+  for (const auto& t : fuzzy_) {
+    n += t.entries();
+    bytes += t.memory_bytes();
+  }
+  entries_.store(n, std::memory_order_relaxed);
+  bytes_.store(bytes, std::memory_order_relaxed);
 }
 
 std::size_t MemoryIndex::global_shard_count() const {
@@ -401,13 +467,11 @@ std::size_t MemoryIndex::largest_shard_slots() const {
 template <class M>
 void MemoryIndex::grow_shard(M& m, std::size_t shard, std::size_t adds) {
   // Only the writer mutates, so it may copy a shard while readers still read it; the swap is
-  // the only step under the exclusive lock, and the old array is freed after it.
+  // one pointer, and the old array is freed once no lookup can be reading it.
   const std::size_t old_cap = m.capacity(shard);
   auto slots = m.grown(shard, adds);
-  {
-    ExclusiveGuard lk(mu_);
-    m.install(shard, slots);
-  }
+  m.install(shard, slots);
+  reclaim();
   ++gs_.growths;
   gs_.slots_copied += old_cap;
 }
@@ -431,8 +495,7 @@ void MemoryIndex::prepare(std::span<const Change> changes) {
   }
   ++gs_.steps;
   gs_.added += added;
-  // New slot arrays are built off-lock (readers keep reading the old ones) and swapped in
-  // together: one exclusive section per step for all its growths.
+  // New slot arrays are built while readers keep reading the old ones, then swapped in.
   std::vector<std::pair<std::size_t, IdMultiMap<std::uint64_t>::Slots>> grown_exact;
   std::vector<std::pair<std::size_t, IdMultiMap<std::uint32_t>::Slots>> grown_fuzzy;
   auto build = [&](std::uint32_t g) {
@@ -479,15 +542,12 @@ void MemoryIndex::prepare(std::span<const Change> changes) {
   } else {
     ++gs_.deferred;
   }
-  if (!grown_exact.empty() || !grown_fuzzy.empty()) {
-    ExclusiveGuard lk(mu_);
-    for (auto& [shard, slots] : grown_exact) exact_.install(shard, slots);
-    for (auto& [f, slots] : grown_fuzzy) fuzzy_[f / per].install(f % per, slots);
-  }
+  for (auto& [shard, slots] : grown_exact) exact_.install(shard, slots);
+  for (auto& [f, slots] : grown_fuzzy) fuzzy_[f / per].install(f % per, slots);
   gs_.growths += grown_exact.size() + grown_fuzzy.size();
   for (auto& [shard, slots] : grown_exact) grown_now_[shard] = 0;
   for (auto& [f, slots] : grown_fuzzy) grown_now_[ne + f] = 0;
-  // grown_exact and grown_fuzzy now hold the old arrays, freed on return (after the lock).
+  reclaim();
   for (std::uint32_t g : touched_) adds_[g] = 0;
   touched_.clear();
 }
@@ -521,23 +581,18 @@ void MemoryIndex::apply(std::span<const Change> changes) {
 
 void MemoryIndex::step(std::span<const Change> changes) {
   prepare(changes);
-  std::size_t j = 0;
-  while (j < changes.size()) {
-    ExclusiveGuard lk(mu_);
-    std::size_t budget = 0;  // table updates in this exclusive section
-    for (; j < changes.size() && budget < kUpdatesPerLock; ++j) {
-      const Change& c = changes[j];
-      c.add ? exact_.insert(c.exact, c.id) : (void)exact_.erase(c.exact, c.id);
-      budget += 1;
-      if (!c.fuzzy) continue;
-      for (int p = 0; p < sigs::kFuzzyHashes; ++p) {
-        auto& t = fuzzy_[static_cast<std::size_t>(p)];
-        auto v = c.hashes[static_cast<std::size_t>(p)];
-        c.add ? t.insert(v, c.id) : (void)t.erase(v, c.id);
-      }
-      budget += sigs::kFuzzyHashes;
+  // Each update is published by itself: no lookup waits for the rest of the step.
+  for (const Change& c : changes) {
+    c.add ? exact_.insert(c.exact, c.id) : (void)exact_.erase(c.exact, c.id);
+    if (update_hook_ != nullptr) update_hook_(update_hook_arg_);
+    if (!c.fuzzy) continue;
+    for (int p = 0; p < sigs::kFuzzyHashes; ++p) {
+      auto& t = fuzzy_[static_cast<std::size_t>(p)];
+      auto v = c.hashes[static_cast<std::size_t>(p)];
+      c.add ? t.insert(v, c.id) : (void)t.erase(v, c.id);
     }
   }
+  reclaim();
 }
 
 void MemoryIndex::lookup(std::span<const std::uint64_t> exact,
@@ -550,7 +605,7 @@ void MemoryIndex::lookup(std::span<const std::uint64_t> exact,
   for (const auto* h : fuzzy) {
     for (std::size_t p = 0; p < fuzzy_.size(); ++p) hashes.push_back(fuzzy_[p].hash((*h)[p]));
   }
-  SharedGuard lk(mu_);
+  ReadSection section(*this);
   // Issue every probe's first cache line before touching any: the probes then overlap
   // their memory latency instead of paying it one after another.
   std::size_t k = 0;
@@ -597,20 +652,6 @@ void MemoryIndex::fuzzy_candidates(const sigs::FuzzyHashes& h, Counts* out) cons
   const sigs::FuzzyHashes* hp = &h;
   lookup({}, std::span<const sigs::FuzzyHashes* const>(&hp, 1), 1, &none, &hits);
   for (auto& x : hits) out->emplace_back(x.id, x.equal);
-}
-
-std::size_t MemoryIndex::entries() const {
-  SharedGuard lk(mu_);
-  std::size_t n = exact_.entries();
-  for (const auto& t : fuzzy_) n += t.entries();
-  return n;
-}
-
-std::size_t MemoryIndex::memory_bytes() const {
-  SharedGuard lk(mu_);
-  std::size_t n = exact_.memory_bytes();
-  for (const auto& t : fuzzy_) n += t.memory_bytes();
-  return n;
 }
 
 }  // namespace strop::storage

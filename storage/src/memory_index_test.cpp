@@ -1,13 +1,13 @@
 #include "memory_index.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -75,91 +75,157 @@ void add_exact(MemoryIndex& idx, std::uint64_t key, std::uint32_t id, bool add =
   idx.apply(std::span<const MemoryIndex::Change>(&c, 1));
 }
 
-// This thread's CPU time (ms) and context switches so far.
-struct ThreadUse {
-  double cpu_ms = 0;
-  long switches = 0;
-  static ThreadUse now() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    rusage ru{};
-    getrusage(RUSAGE_THREAD, &ru);
-    return {static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6,
-            ru.ru_nvcsw + ru.ru_nivcsw};
+// A writer that loses its CPU in the middle of a step holds no lookup up: the hook stops
+// the writer between two table updates until a reader has done 1,000 lookups. With a lock
+// around the writer's updates (as before) the reader would wait for the writer and the
+// writer for the reader, until the hook gives up.
+TEST(MemoryIndex, LookupsDoNotWaitForAWriterStoppedInsideAStep) {
+  MemoryIndex idx(2, 1, /*seed=*/7);
+  auto key = [](std::uint32_t id) { return id * 0x9e3779b97f4a7c15ULL + 1; };
+  std::vector<MemoryIndex::Change> batch;
+  for (std::uint32_t id = 1; id <= 1000; ++id) {
+    MemoryIndex::Change c;
+    c.exact = key(id);
+    c.id = id;
+    batch.push_back(c);
   }
-};
-
-// A reader held off by a long exclusive section sleeps, and wakes when the writer leaves. It
-// used to yield in a loop: on an idle CPU that spins (CPU time), on a busy one every yield
-// gives the reader's turn away for a time slice (context switches), so a lookup waited
-// milliseconds after the writer had let go.
-TEST(RwLock, ReadersHeldOffSleepAndWakeWhenTheWriterLeaves) {
-  RwLock mu;
-  mu.lock();
-  std::atomic<int> started{0}, done{0};
-  std::vector<ThreadUse> used(2);
-  std::vector<std::thread> readers;
-  for (std::size_t i = 0; i < used.size(); ++i) {
-    readers.emplace_back([&, i] {
-      const ThreadUse u0 = ThreadUse::now();
-      ++started;
-      mu.lock_shared();
-      mu.unlock_shared();
-      const ThreadUse u1 = ThreadUse::now();
-      used[i] = {u1.cpu_ms - u0.cpu_ms, u1.switches - u0.switches};
-      ++done;
-    });
+  idx.apply(batch);
+  struct Rendezvous {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool in_step = false, reader_done = false, gave_up = false;
+    int calls = 0;
+  } rv;
+  idx.set_update_hook_for_test(
+      [](void* arg) {
+        auto* r = static_cast<Rendezvous*>(arg);
+        std::unique_lock lk(r->mu);
+        if (r->calls++ != 5) return;  // stop once, in the middle of the step
+        r->in_step = true;
+        r->cv.notify_all();
+        if (!r->cv.wait_for(lk, std::chrono::seconds(20), [&] { return r->reader_done; })) {
+          r->gave_up = true;
+        }
+      },
+      &rv);
+  std::atomic<int> wrong{0};
+  std::thread reader([&] {
+    {
+      std::unique_lock lk(rv.mu);
+      rv.cv.wait(lk, [&] { return rv.in_step; });
+    }
+    std::vector<std::uint32_t> ids;
+    for (std::uint32_t i = 0; i < 1000; ++i) {
+      const std::uint32_t id = i % 1000 + 1;
+      ids.clear();
+      idx.find_exact(key(id), &ids);
+      if (ids != std::vector<std::uint32_t>{id}) ++wrong;
+    }
+    std::lock_guard lk(rv.mu);
+    rv.reader_done = true;
+    rv.cv.notify_all();
+  });
+  batch.clear();
+  for (std::uint32_t id = 1001; id <= 3000; ++id) {  // grows the 4 exact shards meanwhile
+    MemoryIndex::Change c;
+    c.exact = key(id);
+    c.id = id;
+    batch.push_back(c);
   }
-  while (started < 2) std::this_thread::yield();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_EQ(done.load(), 0);  // held off
-  mu.unlock();
-  for (auto& t : readers) t.join();
-  EXPECT_EQ(done.load(), 2);
-  for (const ThreadUse& u : used) {
-    EXPECT_LT(u.cpu_ms, 100.0) << "a reader spun through the writer's section";
-    EXPECT_LT(u.switches, 50) << "a reader yielded through the writer's section";
-  }
-  EXPECT_GE(mu.max_exclusive_hold_ns(), 300'000'000u);
-  EXPECT_GT(mu.max_shared_wait_ns(), 0u);
-  // The lock is free again: a reader and the writer take it at once.
-  mu.lock_shared();
-  mu.unlock_shared();
-  mu.lock();
-  mu.unlock();
+  idx.apply(batch);
+  reader.join();
+  EXPECT_FALSE(rv.gave_up) << "a lookup waited for the stopped writer";
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(idx.entries(), 3000u);
 }
 
-// Readers never see a writer's section half done, whether they catch it spinning or asleep
-// (sections of varying length, some longer than the spin), and nobody is left asleep.
-TEST(RwLock, ReadersNeverSeeAHalfDoneSection) {
-  RwLock mu;
-  std::uint64_t a = 0, b = 0;  // equal outside the writer's sections
+// Readers look up keys whose ids never change while the writer adds and removes other ids
+// under the same keys (side lists made, replaced and dropped), erases and re-adds other keys
+// (tombstones) and grows the shards (tiny tables, many copies): every lookup finds every
+// stable id, and never an id that was not under that key at some point.
+TEST(MemoryIndex, ReadersSeeStableIdsThroughListChangesTombstonesAndGrowth) {
+  MemoryIndex idx(1, 1, /*seed=*/9);
+  constexpr std::uint32_t kStable = 64;
+  auto key = [](std::uint32_t k) { return k * 0x9e3779b97f4a7c15ULL + 3; };
+  // Key k (< kStable) holds id k + 1 always; extra ids under it are k + 1 + 1000 * j.
+  auto change = [&](std::uint32_t k, std::uint32_t id, bool add) {
+    MemoryIndex::Change c;
+    c.add = add;
+    c.exact = key(k);
+    c.id = id;
+    c.fuzzy = k % 4 == 0;
+    if (c.fuzzy) c.hashes = testing::random_fuzzy(k);  // postings shared by all its ids
+    return c;
+  };
+  std::vector<MemoryIndex::Change> batch;
+  for (std::uint32_t k = 0; k < kStable; ++k) batch.push_back(change(k, k + 1, true));
+  idx.apply(batch);
   std::atomic<bool> stop{false};
-  std::atomic<std::uint64_t> reads{0}, torn{0};
+  std::atomic<std::uint64_t> lookups{0};
+  std::atomic<int> missing{0}, foreign{0};
   std::vector<std::thread> readers;
-  for (int r = 0; r < 3; ++r) {
-    readers.emplace_back([&] {
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&, r] {
+      std::mt19937 rng(static_cast<unsigned>(r));
+      std::vector<std::uint32_t> ids;
+      MemoryIndex::Counts counts;
       while (!stop.load(std::memory_order_relaxed)) {
-        mu.lock_shared();
-        if (a != b) ++torn;
-        mu.unlock_shared();
-        ++reads;
+        const auto k = static_cast<std::uint32_t>(rng() % kStable);
+        ids.clear();
+        idx.find_exact(key(k), &ids);
+        if (std::find(ids.begin(), ids.end(), k + 1) == ids.end()) ++missing;
+        for (std::uint32_t id : ids) {
+          if (id % 1000 != (k + 1) % 1000) ++foreign;
+        }
+        if (k % 4 == 0) {
+          idx.fuzzy_candidates(testing::random_fuzzy(k), &counts);
+          bool whole = false;
+          for (auto [id, equal] : counts) {
+            if (id % 1000 != (k + 1) % 1000) ++foreign;
+            whole = whole || (id == k + 1 && equal == 32);
+          }
+          if (!whole) ++missing;
+        }
+        ++lookups;
       }
     });
   }
-  std::mt19937 rng(5);
-  for (int i = 0; i < 2000; ++i) {
-    mu.lock();
-    ++a;
-    if (rng() % 16 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
-    ++b;
-    mu.unlock();
+  std::mt19937 rng(11);
+  std::set<std::pair<std::uint32_t, std::uint32_t>> extra;  // (key, id) added and not removed
+  for (int round = 0; round < 400; ++round) {
+    batch.clear();
+    for (int i = 0; i < 50; ++i) {
+      const auto k = static_cast<std::uint32_t>(rng() % kStable);
+      const std::uint32_t id = k + 1 + 1000 * static_cast<std::uint32_t>(rng() % 5 + 1);
+      const bool add = extra.count({k, id}) == 0;
+      add ? (void)extra.insert({k, id}) : (void)extra.erase({k, id});
+      batch.push_back(change(k, id, add));
+    }
+    // Keys outside the stable ones come and go: tombstones, and growth as they accumulate.
+    for (int i = 0; i < 20; ++i) {
+      const auto k = kStable + static_cast<std::uint32_t>(rng() % 2000);
+      batch.push_back(change(k, k + 1, true));
+      if (rng() % 2 == 0) batch.push_back(change(k, k + 1, false));
+    }
+    idx.apply(batch);
   }
+  // Let the readers run some lookups at least once the writer is done, too.
+  const std::uint64_t seen = lookups.load();
+  while (lookups.load() < seen + 1000) std::this_thread::yield();
   stop = true;
   for (auto& t : readers) t.join();
-  EXPECT_EQ(torn.load(), 0u);
-  EXPECT_GT(reads.load(), 0u);
-  EXPECT_EQ(a, 2000u);
+  EXPECT_EQ(missing.load(), 0);
+  EXPECT_EQ(foreign.load(), 0);
+  std::vector<std::uint32_t> ids;
+  for (std::uint32_t k = 0; k < kStable; ++k) {
+    std::set<std::uint32_t> want{k + 1};
+    for (auto [ek, id] : extra) {
+      if (ek == k) want.insert(id);
+    }
+    ids.clear();
+    idx.find_exact(key(k), &ids);
+    EXPECT_EQ(std::set<std::uint32_t>(ids.begin(), ids.end()), want) << k;
+  }
 }
 
 TEST(MemoryIndex, FuzzyCandidatesCountEqualPositions) {

@@ -364,9 +364,7 @@ StoreStats StoreImpl::stats() {
   if (index_ready_.load(std::memory_order_acquire)) {
     s.index_entries = index_->entries();
     s.index_bytes = index_->memory_bytes();
-    s.max_index_reader_wait = std::chrono::microseconds(index_->max_reader_wait_ns() / 1000);
     s.max_index_writer_wait = std::chrono::microseconds(index_->max_writer_wait_ns() / 1000);
-    s.max_index_exclusive = std::chrono::microseconds(index_->max_exclusive_ns() / 1000);
     s.index_from_snapshot = snapshot_stamp_.has_value();  // set before the writer started
   }
   return s;

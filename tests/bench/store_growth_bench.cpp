@@ -17,9 +17,9 @@
 // time (transaction begin -> commit -> index update, StoreOptions::on_commit) p99.9 / max,
 // check latency p50 / p99.9 / max, the slowest check's own CPU time and the number of checks
 // over 5 ms (a check that took long on CPU worked or spun; one that did not waited: for a
-// lock, a page, or the CPU), the longest wait of a check's index lookup for the writer's
-// exclusive section and the longest such section so far (Store stats' max_index_reader_wait
-// and max_index_exclusive), the longest index update step so far (a batch's index
+// page or the CPU; index lookups take no lock), the longest time the index writer waited for
+// lookups to leave memory it replaced (Store stats' max_index_writer_wait), the longest index
+// update step so far (a batch's index
 // update is one or more steps of at most MemoryIndex::kMaxUpdatesPerApply table updates;
 // growth included; wall time / the writer's CPU time), anonymous RSS and peak RSS, index bytes per
 // signature and LMDB size. Then it closes the store (timing the index snapshot's write) and runs
@@ -299,8 +299,8 @@ int main(int argc, char** argv) {
     std::printf(
         "%11s %7s %9s | %-26s | %-17s | %-26s | %-16s | %13s | %9s | %13s | %8s | %9s %9s\n",
         "signatures", "s", "sigs/s", "report ms p50/p99.9/max", "batch ms p99.9/max",
-        "check ms p50/p99.9/max", "slowest CPU >5ms", "wait/excl ms", "index ms/CPU",
-        "anon/peak MiB", "index B/s", "LMDB MiB", "file MiB");
+        "check ms p50/p99.9/max", "slowest CPU >5ms", "grace ms", "index ms/CPU", "anon/peak MiB",
+        "index B/s", "LMDB MiB", "file MiB");
     auto print_window = [&](std::uint64_t sigs_now) {
       auto r = reports.take();
       auto c = checks.take();
@@ -311,14 +311,13 @@ int main(int argc, char** argv) {
       double t = wall_seconds();
       std::printf(
           "%11llu %7.1f %9.0f | %7.2f %8.2f %9.2f | %7.2f %9.2f | %7.3f %8.3f %9.3f | %9.3f %6d "
-          "| %6.2f/%6.2f | %5.1f/%4.1f | %6.0f/%6.0f | %8.1f | %9.0f %9.0f\n",
+          "| %13.2f | %5.1f/%4.1f | %6.0f/%6.0f | %8.1f | %9.0f %9.0f\n",
           static_cast<unsigned long long>(sigs_now), t - t_start,
           static_cast<double>(sigs_now - window_start) / (t - t_window), pct(r, 0.5) / 1e3,
           pct(r, 0.999) / 1e3, r.empty() ? 0 : r.back() / 1e3, pct(b, 0.999) / 1e3,
           b.empty() ? 0 : b.back() / 1e3, pct(c, 0.5) / 1e3, pct(c, 0.999) / 1e3,
           c.empty() ? 0 : c.back() / 1e3, slow.cpu / 1e3, slow.over_5ms,
-          static_cast<double>(stats.max_index_reader_wait.count()) / 1e3,
-          static_cast<double>(stats.max_index_exclusive.count()) / 1e3,
+          static_cast<double>(stats.max_index_writer_wait.count()) / 1e3,
           static_cast<double>(stats.max_index_latency.count()) / 1e3,
           static_cast<double>(stats.max_index_cpu.count()) / 1e3, rss, hwm,
           static_cast<double>(stats.index_bytes) /
@@ -373,15 +372,13 @@ int main(int argc, char** argv) {
     auto stats = s.stats();
     std::printf(
         "grown to %llu signatures in %.1f s; longest batch (commit + index) %.1f ms, longest "
-        "index update %.1f ms (writer CPU %.1f ms); longest lookup wait %.3f ms, writer wait %.3f "
-        "ms, exclusive section %.3f ms; check misses %llu, report errors %llu\n",
+        "index update %.1f ms (writer CPU %.1f ms); longest writer wait for lookups %.3f ms; "
+        "check misses %llu, report errors %llu\n",
         static_cast<unsigned long long>(stats.signatures), wall_seconds() - t_start,
         static_cast<double>(stats.max_commit_latency.count()) / 1e3,
         static_cast<double>(stats.max_index_latency.count()) / 1e3,
         static_cast<double>(stats.max_index_cpu.count()) / 1e3,
-        static_cast<double>(stats.max_index_reader_wait.count()) / 1e3,
         static_cast<double>(stats.max_index_writer_wait.count()) / 1e3,
-        static_cast<double>(stats.max_index_exclusive.count()) / 1e3,
         static_cast<unsigned long long>(check_misses.load()),
         static_cast<unsigned long long>(report_errors.load()));
     if (check_misses != 0 || report_errors != 0) rc = 1;

@@ -247,11 +247,10 @@ struct StoreStats {
   // time, and the writer thread's CPU time (without its waits for the CPU).
   std::chrono::microseconds max_index_latency{0};
   std::chrono::microseconds max_index_cpu{0};
-  // Longest time a check's index lookup waited for the writer's exclusive section, the
-  // writer for lookups to leave, and the longest exclusive section (serve; since open).
-  std::chrono::microseconds max_index_reader_wait{0};
+  // Longest time the index writer waited for lookups to leave memory it had replaced (only
+  // when more than MemoryIndex::kMaxRetiredBytes waited; serve; since open). Lookups never
+  // wait for the writer.
   std::chrono::microseconds max_index_writer_wait{0};
-  std::chrono::microseconds max_index_exclusive{0};
   // Fleet mode: the sequence of the last replicated-log event this store applied (0: none;
   // always 0 for a standalone node). Read from LMDB, so an admin process sees it too.
   std::uint64_t applied_sequence = 0;
