@@ -102,6 +102,11 @@ class NatsCluster:
         self.routes = [free_port() for _ in range(n)]
         self.monitors = [free_port() for _ in range(n)]
         self.procs = [None] * n
+        # Hooks for tests that put proxies between the servers (test_fleet_partition.py),
+        # set before start(): route_ports[(i, j)] is the port server i dials to route to server
+        # j (default: j's own cluster port), server_args[i] more nats-server flags for server i.
+        self.route_ports = {}
+        self.server_args = {}
 
     @property
     def urls(self):
@@ -110,11 +115,13 @@ class NatsCluster:
     def start(self, i):
         store = os.path.join(self.dir, "n%d" % i)
         os.makedirs(store, exist_ok=True)
-        routes = ",".join("nats://127.0.0.1:%d" % r for j, r in enumerate(self.routes) if j != i)
+        routes = ",".join("nats://127.0.0.1:%d" % self.route_ports.get((i, j), r)
+                          for j, r in enumerate(self.routes) if j != i)
         cmd = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.ports[i]), "-n", "n%d" % i,
                "-m", str(self.monitors[i]),
                "-js", "-sd", store, "--cluster_name", "strop-test",
                "--cluster", "nats://127.0.0.1:%d" % self.routes[i], "--routes", routes]
+        cmd += self.server_args.get(i, [])
         log = open(os.path.join(self.dir, "n%d.log" % i), "ab")
         self.procs[i] = subprocess.Popen(cmd, stdout=log, stderr=log)
         log.close()
@@ -189,6 +196,8 @@ class Fleet:
         self.config_extra = config_extra
         self.listeners = tuple(listeners)
         self.n = n
+        # node index -> its --cluster-nats URLs (default: every server), set before start()
+        self.node_urls = {}
 
     def start(self):
         self.nats.start_all()
@@ -199,7 +208,8 @@ class Fleet:
                       "replicas = %d\n%s\n[rate_limit]\nreporter_per_second = 0\nip_per_second = 0\n"
                       % (name, min(3, len(self.nats.ports)), self.config_extra))
             node = Node(config, workdir=os.path.join(self.tmp, name),
-                        extra_args=["--cluster-nats", self.nats.urls], listeners=self.listeners)
+                        extra_args=["--cluster-nats", self.node_urls.get(i, self.nats.urls)],
+                        listeners=self.listeners)
             if first is None:
                 self.identity = node.add_reporter("postmaster", trust=1, admin=True)
                 self.identity_path = os.path.join(self.tmp, "identity.json")
