@@ -124,6 +124,7 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
       return make_error(Errc::kIo, "cluster: cannot connect to NATS: " + nats_error(s));
     }
     nc_.reset(nc);
+    conn_up_ = s == NATS_OK;
     if (s == NATS_NOT_YET_CONNECTED) {
       logger()->warn(
           "fleet: no NATS server reachable yet; retrying in the background "
@@ -165,10 +166,12 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
   }
 
   // ---- FleetLog
-  bool connected() const override {
-    return !stopped_ && nc_ && natsConnection_Status(nc_.get()) == NATS_CONN_STATUS_CONNECTED &&
-           stream_ready_;
-  }
+  // Called by every write, on the I/O threads: reads flags, never the nats.c connection. (Its
+  // status call takes the connection's lock, which nats.c's reconnect thread holds for a
+  // whole connection attempt, up to connect_timeout per server, when a server's address
+  // swallows packets: writes then waited seconds for their refusal and held up the checks
+  // behind them on the same threads.)
+  bool connected() const override { return !stopped_ && conn_up_ && stream_ready_; }
 
   void publish(std::string bytes, std::string msg_id, PublishDone done) override {
     natsMsg* raw = nullptr;
@@ -215,6 +218,7 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
   static void on_connected(natsConnection*, void* closure) noexcept {
     try {
       auto* self = static_cast<NatsFleetImpl*>(closure);
+      self->conn_up_ = true;
       self->fleet_.metrics().connected.set(1);
       logger()->info("fleet: connected to NATS");
     } catch (...) {
@@ -223,6 +227,7 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
   static void on_disconnected(natsConnection*, void* closure) noexcept {
     try {
       auto* self = static_cast<NatsFleetImpl*>(closure);
+      self->conn_up_ = false;
       self->fleet_.metrics().connected.set(0);
       if (!self->stopped_) logger()->warn("fleet: disconnected from NATS; writes are refused");
     } catch (...) {
@@ -383,7 +388,10 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
     while (!stopped_) {
       try {
         fleet_.expire_pending();
+        // The supervisor may wait for the connection's lock; it also corrects the flag the
+        // callbacks keep, should one of them have raced with the initial connect.
         const bool up = natsConnection_Status(nc_.get()) == NATS_CONN_STATUS_CONNECTED;
+        conn_up_ = up;
         fleet_.metrics().connected.set(up && stream_ready_ ? 1 : 0);
         if (up && !stream_ready_) stream_ready_ = ensure_stream();
         if (up && stream_ready_) {
@@ -432,6 +440,7 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
   std::thread supervisor_;
   std::atomic<bool> stopped_{false};
   std::atomic<bool> stream_ready_{false};
+  std::atomic<bool> conn_up_{false};  // the connection callbacks' view, for connected()
   std::atomic<std::int64_t> last_delivery_ns_{0};
   std::uint64_t progress_seq_ = 0;  // supervisor thread only
   std::int64_t progress_ns_ = 0;
