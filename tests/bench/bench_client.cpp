@@ -20,7 +20,8 @@
 //                unknown one (nothing may match), 200 us apart. Every --report-every
 //                signatures it prints that window's report and check latency p50 / p99.9 /
 //                max, the node's RSS (--node-pid) and data.mdb's size (--data); it exits 1
-//                on any miss, false match or failed report
+//                on any miss, false match or failed report. --checker-fifo runs the checker
+//                thread SCHED_FIFO (root), so its latency is not its own wait for a CPU
 // With --node-pid it also reads the node's CPU time (/proc/PID/stat) before and after, and
 // prints server CPU per checked message.
 //
@@ -30,10 +31,13 @@
 //          [--node-pid PID] [--udp-port P] [--inflight N]
 //        bench_client --port P --mode grow --identity FILE --grow-to N [--from N]
 //          [--report-every M] [--connections N] [--node-pid PID] [--data DIR]
+//          [--checker-fifo]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -76,6 +80,7 @@ struct Options {
   int messages = 1;            // messages per request
   int report_messages = 1000;  // signatures per report request in mixed mode
   bool exact = false;
+  bool checker_fifo = false;  // grow: the checker thread SCHED_FIFO
   double hit_ratio = 0.0;  // fraction of checked messages that were reported (preloaded)
   long preload = 0;        // signatures to store first
   int node_pid = 0;
@@ -514,6 +519,14 @@ int grow(const Options& o, const Identity& id) {
   };
 
   std::thread checker([&] {
+    if (o.checker_fifo) {
+      sched_param sp{};
+      sp.sched_priority = 1;
+      if (int e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp); e != 0) {
+        std::fprintf(stderr, "--checker-fifo: %s\n", std::strerror(e));
+        std::exit(1);
+      }
+    }
     Conn c(o.host, o.port);
     std::mt19937_64 rng(3);
     std::uint64_t unknown = (std::uint64_t{1} << 40) + first;
@@ -637,6 +650,7 @@ int main(int argc, char** argv) {
   app.add_option("--grow-to", o.grow_to, "grow: signatures stored at the end");
   app.add_option("--report-every", o.report_every, "grow: signatures per printed window");
   app.add_option("--data", o.data_dir, "grow: the node's data directory (data.mdb's size)");
+  app.add_flag("--checker-fifo", o.checker_fifo, "grow: run the checker thread SCHED_FIFO (root)");
   CLI11_PARSE(app, argc, argv);
 
   Identity id;

@@ -15,6 +15,9 @@
 #   - stops the node (SIGTERM: the index snapshot is written) and runs node_startup_bench.sh:
 #     exec to the first answered check, RSS, node CPU per check over HTTP and strop-udp/1
 #     (STARTUP_SECONDS each, default 5), and the stop.
+# NODE_FIFO=1 (root; a diagnostic): the node's threads except its writer, and the client's
+# checker thread, run SCHED_FIFO during growth, so check latency no longer includes their
+# waits for a CPU while the writer and the report clients keep the 2 CPUs busy.
 set -euo pipefail
 usage="usage: node_growth_bench.sh BUILD_DIR DATA_DIR SIZE... [-- STARTUP_SECONDS]"
 build=${1:?$usage}
@@ -62,8 +65,17 @@ for size in "${sizes[@]}"; do
   done
   port=$(grep -o 'listening on [0-9.]*:[0-9]*' "$tmp/log" | head -1 | sed 's/.*://')
   echo "## grow $from -> $size signatures (node started in $(awk "BEGIN{print $(now) - $t0}") s)"
+  fifo=()
+  if [ "${NODE_FIFO:-0}" = 1 ]; then
+    # Diagnostic: the node's threads but its writer, and the client's checker, SCHED_FIFO, so
+    # that what is left of a check's latency is not a wait for a CPU on a busy box.
+    for t in /proc/"$pid"/task/*; do
+      [ "$(cat "$t/comm")" = strop-writer ] || chrt -f -p 1 "${t##*/}" > /dev/null
+    done
+    fifo=(--checker-fifo)
+  fi
   "$client" --port "$port" --mode grow --identity "$tmp/id.json" --from "$from" \
-    --grow-to "$size" --connections 4 --node-pid $pid --data "$data"
+    --grow-to "$size" --connections 4 --node-pid $pid --data "$data" "${fifo[@]}"
   kill -TERM $pid
   wait $pid || true
   pid=
