@@ -81,8 +81,8 @@ struct Options {
   int report_messages = 1000;  // signatures per report request in mixed mode
   bool exact = false;
   bool checker_fifo = false;  // grow: the checker thread SCHED_FIFO
-  double hit_ratio = 0.0;  // fraction of checked messages that were reported (preloaded)
-  long preload = 0;        // signatures to store first
+  double hit_ratio = 0.0;     // fraction of checked messages that were reported (preloaded)
+  long preload = 0;           // signatures to store first
   int node_pid = 0;
   int udp_port = 0;       // udp-check: the node's strop-udp/1 port
   int inflight = 16;      // udp-check: datagrams outstanding

@@ -432,6 +432,22 @@ class StreamReader:
         return out
 
 
+def stream_events(port, timeout=60):
+    """Every event of the stream, read over the JetStream API of the server at port (retried
+    while the cluster settles): StreamReader.events()."""
+    holder = {}
+
+    def read():
+        reader = StreamReader(port)
+        try:
+            holder["events"] = reader.events()
+        finally:
+            reader.close()
+        return True
+    wait_until(read, timeout, "the stream's events over the JetStream API", step=1)
+    return holder["events"]
+
+
 def read_sigs(b, pos):
     """The event's `sigs` list at pos (docs/fleet.md "Event format") as a frozenset of
     "engine:value", and the position after it."""

@@ -206,17 +206,7 @@ class FleetFaultsTest(unittest.TestCase):
 
         # The log: nothing malformed, no invented vote, every acknowledged report in it.
         live = [i for i, p in enumerate(fleet.nats.procs) if p is not None and p.poll() is None]
-        holder = {}
-
-        def read():
-            reader = fh.StreamReader(fleet.nats.ports[live[0]])
-            try:
-                holder["events"] = reader.events()
-            finally:
-                reader.close()
-            return True
-        fh.wait_until(read, 60, "the stream's events over the JetStream API", step=1)
-        events = holder["events"]
+        events = fh.stream_events(fleet.nats.ports[live[0]])
         self.assertEqual([s for s, e in events if e is None], [], "events that do not decode")
         votes = [e for _, e in events if e["type"] == 1]
         self.assertFalse(any(e["revoke"] for e in votes), "a revoke nobody sent")

@@ -404,17 +404,7 @@ class FleetPartitionTest(unittest.TestCase):
             fleet.wait_connected(n, timeout=60)
         fleet.wait_converged(timeout=90)
         stats = [fleet.stats(n) for n in fleet.nodes]
-        holder = {}
-
-        def read():
-            reader = fh.StreamReader(fleet.nats.ports[0])
-            try:
-                holder["events"] = reader.events()
-            finally:
-                reader.close()
-            return True
-        fh.wait_until(read, 60, "the stream's events over the JetStream API", step=1)
-        events = holder["events"]
+        events = fh.stream_events(fleet.nats.ports[0])
         self.assertEqual([s for s, e in events if e is None], [], "events that do not decode")
         votes = [e for _, e in events if e["type"] == 1]
         self.assertFalse(any(e["revoke"] for e in votes), "a revoke nobody sent")
@@ -458,6 +448,7 @@ class FleetPartitionTest(unittest.TestCase):
         self.assertEqual(stats[0]["applied_sequence"], events[-1][0], stats[0])
         # Every replica of the stream holds every logged write (the file store flushes its
         # blocks shortly after a write).
+        holder = {}
         for i in range(len(fleet.nats.ports)):
             def replica_complete(i=i):
                 data = replica_bytes(fleet, i)
@@ -550,11 +541,7 @@ class FleetPartitionTest(unittest.TestCase):
             px.heal()
         self.fleet.wait_connected(c, timeout=60)
         t_conn = time.monotonic()
-        fh.wait_until(lambda: applied(c) >= target, 60, "C to catch up after the heal")
-        t_caught = time.monotonic()
-        fh.wait_until(lambda: w.one(2)["status"] == 200, 30, "a write at C after the heal",
-                      step=0.3)
-        t_write = time.monotonic()
+        t_caught, t_write = self.catch_up_and_write(c, target)
         self.say("cut off: %d writes at C refused (503 in %.3f s at most), %d checks at C "
                  "(%.3f s at most), %d writes taken by A and B meanwhile", len(at_c), slow,
                  len(checks), max(checks), len(during))
@@ -590,6 +577,15 @@ class FleetPartitionTest(unittest.TestCase):
         self.assertLess(max(checks), 1.0, "a check at C while its writes are refused")
 
     # ---- scenario 2: a nats-server isolated from its peers, a node connected only to it
+    def catch_up_and_write(self, c, target):
+        """After a heal: waits for node c to apply up to sequence target, then for a write at
+        c to be acknowledged; returns when each happened (time.monotonic())."""
+        fh.wait_until(lambda: applied(c) >= target, 60, "C to catch up after the heal")
+        t_caught = time.monotonic()
+        fh.wait_until(lambda: self.writes.one(2)["status"] == 200, 60,
+                      "a write at C after the heal", step=0.3)
+        return t_caught, time.monotonic()
+
     def move_stream_leader(self, want):
         """Steps the stream leader down until want(leader name) holds (each step elects
         another server), and every server agrees."""
@@ -676,11 +672,7 @@ class FleetPartitionTest(unittest.TestCase):
                 p.heal()
         fh.wait_until(lambda: routes(fleet) == [2, 2, 2], 60, "the routes back")
         t_routes = time.monotonic()
-        fh.wait_until(lambda: applied(c) >= target, 60, "C to catch up after the heal")
-        t_caught = time.monotonic()
-        fh.wait_until(lambda: w.one(2)["status"] == 200, 60, "a write at C after the heal",
-                      step=0.3)
-        t_write = time.monotonic()
+        t_caught, t_write = self.catch_up_and_write(c, target)
         self.say("healed: routes back after %.2f s, C caught up after %.2f s, took a write "
                  "after %.2f s", t_routes - t_heal, t_caught - t_heal, t_write - t_heal)
         self.assertEqual(c.proc.pid, pid, "C was restarted")
