@@ -140,7 +140,8 @@ class IdMultiMap {
   };
 
  public:
-  // A shard's slot array, built off-lock by grown() and swapped in by install().
+  // A shard's slot array, built by grown() while readers read the old one and swapped in by
+  // install().
   using Slots = HugeArray<Slot>;
 
   explicit IdMultiMap(std::uint64_t seed = 0, int shard_bits = 0);
@@ -310,7 +311,7 @@ class MemoryIndex {
   static constexpr std::size_t kGrowSlotsPerKey = 16;
   // Most table updates (an exact change is 1, a fuzzy one 33: its exact key and 32 postings)
   // in one apply() step: a larger change list is applied in several steps, each with its own
-  // growth and exclusive sections, so one step's growth and insertion work stay bounded.
+  // growth and reclamation, so one step's growth and insertion work stay bounded.
   // 2,048: a step of the benchmark's mix (one report of 1,000 signatures is 5,000 updates,
   // so about 2.5 steps) costs ~1 ms of writer CPU with its growth, well inside 5 ms.
   static constexpr std::size_t kMaxUpdatesPerApply = 2048;

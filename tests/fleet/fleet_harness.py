@@ -21,6 +21,7 @@ can reach anything but 127.0.0.1.
 import base64
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -77,10 +78,36 @@ def in_namespace():
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now, for a server started later: below the kernel's ephemeral
+    range and never handed out twice by this process. (A port from bind(0) is an ephemeral
+    one: until its server binds it, the local end of any connection, such as a route one
+    nats-server dials to another, or the next bind(0) may take it, and the server then fails
+    to start. A test command saw a nats-server of a fleet not listen within 20 s; such a
+    collision is the likely cause, and start_all() now prints the server's log when it
+    happens.)"""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        lo = int(f.read().split()[0])
+    first = max(1024, lo - 16000)
+    while True:
+        if lo - first >= 1000:
+            port = random.randrange(first, lo)
+        else:  # no room below the ephemeral range: take one from it
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def wait_until(pred, timeout, what, step=0.1):
@@ -130,8 +157,22 @@ class NatsCluster:
         for i in range(len(self.ports)):
             self.start(i)
         for i, p in enumerate(self.ports):
-            wait_until(lambda p=p: socket.create_connection(("127.0.0.1", p), timeout=1).close() or True,
-                       20, "nats-server n%d" % i)
+            try:
+                wait_until(lambda p=p: socket.create_connection(("127.0.0.1", p),
+                                                                timeout=1).close() or True,
+                           20, "nats-server n%d" % i)
+            except AssertionError as e:
+                code = self.procs[i].poll()
+                raise AssertionError("%s (%s); its log ends:\n%s" % (
+                    e, "running" if code is None else "exited %d" % code,
+                    self.log_tail(i))) from None
+
+    def log_tail(self, i, lines=20):
+        try:
+            with open(os.path.join(self.dir, "n%d.log" % i), errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError as e:
+            return "(no log: %s)" % e
 
     def stream_leader(self, stream="STROP"):
         """The index of the server leading the stream's Raft group (None when unknown)."""

@@ -9,9 +9,39 @@ LIB_POSTFIX_DIRS=()  # postfix config dirs to stop at cleanup
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
 
-# A free TCP port on 127.0.0.1 (the kernel picks; the tiny race is acceptable in tests).
+# A TCP port on 127.0.0.1 free now, for a server started later: a random one below the
+# kernel's ephemeral range (not one bind(0) gives: until the server binds it, the local end of
+# any outgoing connection on the machine may take an ephemeral port, and then `postfix start`
+# fails; a test command saw that once), and never one this script already handed out (kept in
+# a file: free_port runs in command substitutions, whose variables do not reach the script;
+# lib_cleanup removes it).
+LIB_PORTS_FILE=/tmp/strop-milter-ports.$$
 free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  /usr/bin/python3 - "$LIB_PORTS_FILE" <<'PY'
+import os, random, socket, sys
+path = sys.argv[1]
+taken = set(open(path).read().split()) if os.path.exists(path) else set()
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+first = max(1024, lo - 16000)
+while True:
+    if lo - first >= 1000:
+        port = random.randrange(first, lo)
+    else:
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+    if str(port) in taken:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    with open(path, "a") as f:
+        f.write("%d\n" % port)
+    print(port)
+    break
+PY
 }
 
 # wait_until SECONDS CMD...: polls CMD every 0.05 s until it succeeds or the time is up.
@@ -221,6 +251,7 @@ lib_cleanup() {
   local d p
   for d in "${LIB_POSTFIX_DIRS[@]}"; do pf_stop "$d"; done
   for p in "${LIB_PIDS[@]}"; do stop_pid "$p" 1; done
+  rm -f "$LIB_PORTS_FILE"
 }
 
 # delivered_with DIR TAG [SECONDS]: path of the delivered message carrying "X-Test-Case: TAG".
