@@ -403,10 +403,10 @@ MemoryIndex::ReadSection::ReadSection(const MemoryIndex& ix) {
   }
 }
 
-void MemoryIndex::reclaim(bool wait) {
+void MemoryIndex::reclaim() {
   retiring_bytes_ += exact_.take_retired(&retiring_);
   for (auto& t : fuzzy_) retiring_bytes_ += t.take_retired(&retiring_);
-  wait = wait || retiring_bytes_ + grace_bytes_ > kMaxRetiredBytes;
+  const bool wait = retiring_bytes_ + grace_bytes_ > kMaxRetiredBytes;
   const std::uint64_t since = wait ? now_ns() : 0;
   for (;;) {
     if (!grace_.empty()) {

@@ -411,9 +411,9 @@ class MemoryIndex {
   // Grows what must grow for `changes` and, within the budget they earn, what should.
   void prepare(std::span<const Change> changes);
   // After a step (writer): collects what the tables retired, frees what no lookup can see
-  // any more, and publishes entries() and memory_bytes(). wait: until everything is freed
-  // (also when more than kMaxRetiredBytes wait).
-  void reclaim(bool wait = false);
+  // any more, and publishes entries() and memory_bytes(). Waits until everything is freed
+  // only when more than kMaxRetiredBytes wait.
+  void reclaim();
 
   // A lookup's registration: in the reader counter of the epoch it saw.
   class ReadSection {
