@@ -142,6 +142,10 @@ const cfg::Table<Config>& table() {
       cfg::bool_key<C>("storage", "index_snapshot",
                        "save the index at a clean stop and load it at the next start",
                        cfg::nested(&C::store, &S::index_snapshot)),
+      cfg::bool_key<C>(
+          "storage", "writer_idle_priority",
+          "writer thread SCHED_IDLE: checks take the CPU from it; for hosts serving the node alone",
+          cfg::nested(&C::store, &S::writer_idle_priority)),
       cfg::integer_key<C>("storage", "max_readers", "LMDB reader slots",
                           cfg::nested(&C::store, &S::max_readers), 8, 100000),
       cfg::integer_key<C>("storage", "max_batch_ops", "most signatures per write transaction",

@@ -171,7 +171,13 @@ class StoreImpl final : public Store {
   std::string index_snapshot_path() const { return opt_.dir + "/index.snap"; }
   Result<void> ensure_index();  // builds the index on first use (admin mode)
   Result<void> take_serve_lock() REQUIRES(serve_lock_mu_);
-  int load_weights(lmdb::Txn& txn, std::uint64_t gen) REQUIRES(trust_mu_);
+  // Reads every reporter's weight as `txn` sees it, with no lock held: the exclusive section
+  // that installs them (a check waits for it) is then a vector swap.
+  int read_weights(lmdb::Txn& txn, std::vector<reputation::Trust>* out) const;
+  // Installs `w` read at reporters generation `gen`.
+  void install_weights(std::vector<reputation::Trust> w, std::uint64_t gen) REQUIRES(trust_mu_);
+  // Whether the installed weights are of generation `gen` (any other: stale).
+  bool weights_current(std::uint64_t gen) EXCLUDES(trust_mu_);
   void refresh_weights(lmdb::Txn& txn) EXCLUDES(trust_mu_);
   Result<Reporter> read_reporter(lmdb::Txn& txn, ReporterId id);
   // The index's candidates for sigs (fz: their decoded fuzzy hashes), sorted by query.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -146,6 +147,14 @@ Result<void> StoreImpl::init() {
 
   writer_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "strop-writer");  // visible in top -H, perf, gdb
+    if (opt_.writer_idle_priority) {
+      // Lowering a thread's own policy needs no privilege (sched(7)).
+      sched_param param{};
+      if (int e = pthread_setschedparam(pthread_self(), SCHED_IDLE, &param); e != 0) {
+        log()->warn("storage: the writer keeps its CPU priority (SCHED_IDLE: {})",
+                    std::system_category().message(e));
+      }
+    }
     writer_loop();
   });
   return {};

@@ -78,7 +78,7 @@ void StoreImpl::handle_map_resized() {
   mdb_env_set_mapsize(env_.get(), 0);
 }
 
-int StoreImpl::load_weights(lmdb::Txn& txn, std::uint64_t gen) {
+int StoreImpl::read_weights(lmdb::Txn& txn, std::vector<Trust>* out) const {
   std::vector<Trust> w;
   lmdb::Cursor cur;
   int rc = lmdb::Cursor::open(txn, dbi_.reporters, &cur);
@@ -93,10 +93,19 @@ int StoreImpl::load_weights(lmdb::Txn& txn, std::uint64_t gen) {
     w[id] = weight_of(*r);
   }
   if (rc != MDB_NOTFOUND) return rc;
+  *out = std::move(w);
+  return 0;
+}
+
+void StoreImpl::install_weights(std::vector<Trust> w, std::uint64_t gen) {
   weights_ = std::move(w);
   weights_gen_ = gen;
   weights_loaded_ = true;
-  return 0;
+}
+
+bool StoreImpl::weights_current(std::uint64_t gen) {
+  ReaderMutexLock lk(&trust_mu_);
+  return weights_loaded_ && weights_gen_ == gen;
 }
 
 void StoreImpl::refresh_weights(lmdb::Txn& txn) {
@@ -107,11 +116,14 @@ void StoreImpl::refresh_weights(lmdb::Txn& txn) {
     ReaderMutexLock lk(&trust_mu_);
     if (weights_loaded_ && gen <= weights_gen_) return;
   }
-  WriterMutexLock lk(&trust_mu_);
-  if (weights_loaded_ && gen <= weights_gen_) return;
-  if (int rc = load_weights(txn, gen); rc != 0) {
+  std::vector<Trust> w;
+  if (int rc = read_weights(txn, &w); rc != 0) {
     log()->warn("storage: cannot load reporter weights: {}", mdb_strerror(rc));
+    return;
   }
+  WriterMutexLock lk(&trust_mu_);
+  if (weights_loaded_ && gen <= weights_gen_) return;  // another thread was first
+  install_weights(std::move(w), gen);
 }
 
 Result<CheckOutcome> StoreImpl::check(std::span<const sigs::Signature> sigs) {

@@ -1,6 +1,7 @@
 #include "storage/store.hpp"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -120,6 +121,34 @@ TEST_F(StoreTest, OnCommitSeesEveryCommittedBatch) {
   EXPECT_EQ(commits.load(), after_add + 2);
   EXPECT_EQ(s->stats().commits, static_cast<std::uint64_t>(commits.load()));
   EXPECT_GT(total_ns.load(), 0);
+}
+
+// The scheduling policy of this process's strop-writer thread, or -1 when there is none.
+int writer_policy() {
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(e.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name) && name == "strop-writer") {
+      return sched_getscheduler(static_cast<pid_t>(std::stol(e.path().filename())));
+    }
+  }
+  return -1;
+}
+
+TEST_F(StoreTest, WriterRunsAtIdlePriorityOnlyWhenConfigured) {
+  {
+    auto s = open(options());
+    ASSERT_TRUE(s);
+    // The writer sets its policy as it starts; one committed vote proves it has started.
+    vote(*s, add(*s, "a", 1.0), {body(1)});
+    EXPECT_EQ(writer_policy(), SCHED_OTHER);
+  }
+  StoreOptions o = options();
+  o.writer_idle_priority = true;
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  vote(*s, add(*s, "b", 1.0), {body(2)});
+  EXPECT_EQ(writer_policy(), SCHED_IDLE);
 }
 
 TEST_F(StoreTest, ReportIsIdempotentPerReporter) {

@@ -298,10 +298,15 @@ int StoreImpl::commit_batch(std::vector<std::unique_ptr<Op>>& ops, WriteCtx& c) 
         rc = arc;
       }
     }
-    if (rc == 0) {
-      WriterMutexLock wl(&trust_mu_);
-      if (!weights_loaded_ || weights_gen_ != c.reporters_gen)
-        rc = load_weights(txn, c.reporters_gen);
+    if (rc == 0 && !weights_current(c.reporters_gen)) {
+      // Read outside the lock, so checks wait only for the swap. This transaction's generation
+      // is the newest; it replaces whatever a check's refresh_weights() installed meanwhile.
+      std::vector<reputation::Trust> w;
+      rc = read_weights(txn, &w);
+      if (rc == 0) {
+        WriterMutexLock wl(&trust_mu_);
+        install_weights(std::move(w), c.reporters_gen);
+      }
     }
     // The counters are written back only when they moved: a batch that changes nothing (a
     // flush, a sweep with nothing due) then commits no page, LMDB's transaction id stays, and

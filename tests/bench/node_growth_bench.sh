@@ -18,6 +18,8 @@
 # NODE_FIFO=1 (root; a diagnostic): the node's threads except its writer, and the client's
 # checker thread, run SCHED_FIFO during growth, so check latency no longer includes their
 # waits for a CPU while the writer and the report clients keep the 2 CPUs busy.
+# WRITER_IDLE=1: the node runs with storage.writer_idle_priority = true (its writer thread
+# SCHED_IDLE; docs/performance.md "The writer at idle priority").
 set -euo pipefail
 usage="usage: node_growth_bench.sh BUILD_DIR DATA_DIR SIZE... [-- STARTUP_SECONDS]"
 build=${1:?$usage}
@@ -49,6 +51,7 @@ reporter_per_second = 0
 [storage]
 expire_after_seconds = 0
 TOML
+if [ "${WRITER_IDLE:-0}" = 1 ]; then echo "writer_idle_priority = true" >> "$tmp/node.toml"; fi
 now() { date +%s.%N; }
 "$node" reporter add bench --trust 1.0 --out "$tmp/id.json" --data "$data" \
   --config "$tmp/node.toml" 2>/dev/null

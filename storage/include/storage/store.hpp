@@ -113,6 +113,17 @@ struct StoreOptions {
   // LMDB (minutes at 100M signatures; docs/storage-format.md, "Index snapshot"). Costs the
   // index's size on disk and its write (with fsync) at close. Default: true.
   bool index_snapshot = true;
+  // true: the writer thread runs SCHED_IDLE, below every other thread on the host. A thread
+  // that wakes to answer a check then takes the CPU from the writer at once, and the kernel
+  // places it on the writer's CPU as on an idle one; measured on 2 vCPUs while the store grew,
+  // a woken check thread otherwise queued behind the writer for up to 4-5 ms (docs/
+  // performance.md, "The writer at idle priority"). Off by default, because SCHED_IDLE has no
+  // priority inheritance: where other processes keep every CPU busy (spamd, clamd under a
+  // burst) the writer gets almost no CPU, reports wait for it, and a check thread that meets
+  // it inside a short shared critical section (the reporter weights, an I/O thread's queue
+  // as the writer hands it a commit's response) waits as long. For hosts whose CPUs serve
+  // the node alone. Default: false.
+  bool writer_idle_priority = false;
   // Time source (tests inject one). Default (empty): the system clock.
   Clock clock;
   // Called on the writer thread after each committed batch with its latency (first operation
