@@ -12,6 +12,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "base/digest.hpp"
 #include "node/federation.hpp"
 #include "node_common.hpp"
 
@@ -122,6 +123,10 @@ std::string fleet_origin(const Config& config) {
   return id;
 }
 
+Result<std::string> FleetLog::fetch(std::uint64_t) {
+  return make_error(Errc::kUnavailable, "this log cannot fetch events");
+}
+
 std::string render_fleet_metrics(const FleetMetrics& m, std::uint64_t applied) {
   std::string out;
   auto row = [&out](const char* name, const char* type, const char* help, double v) {
@@ -163,6 +168,15 @@ std::string render_fleet_metrics(const FleetMetrics& m, std::uint64_t applied) {
   row("strop_fleet_activity_failures_total", "counter",
       "Hit or sweep events the log did not acknowledge (those hits are lost; a step is retried).",
       static_cast<double>(m.activity_failures.value()));
+  row("strop_fleet_verified_total", "counter",
+      "Applied events found identical at the stream's leader.",
+      static_cast<double>(m.verified.value()));
+  row("strop_fleet_unverified_total", "counter",
+      "Applied events dropped unverified (verification fell behind).",
+      static_cast<double>(m.unverified.value()));
+  row("strop_fleet_divergence_total", "counter",
+      "Applied events that differ from the stream leader's copy: this node's state diverged.",
+      static_cast<double>(m.divergences.value()));
   out +=
       "# HELP strop_fleet_publish_duration_seconds Write submitted to log acknowledgement.\n"
       "# TYPE strop_fleet_publish_duration_seconds histogram\n";
@@ -355,6 +369,7 @@ void Fleet::on_event(std::uint64_t seq, std::string_view bytes) {
       MutexLock lk(&apply_mu_);
       next_seq_ = seq + 1;
     }
+    remember_applied(seq, bytes);
     offer(storage::LoggedWrite{seq, storage::LoggedDeleteSignatures{}}, false, 0);
     return;
   }
@@ -362,8 +377,54 @@ void Fleet::on_event(std::uint64_t seq, std::string_view bytes) {
     MutexLock lk(&apply_mu_);
     next_seq_ = seq + 1;
   }
+  remember_applied(seq, bytes);
   const bool mine = event->origin == opt_.origin;
   offer(logged_write(seq, *event), mine, event->request);
+}
+
+void Fleet::remember_applied(std::uint64_t seq, std::string_view bytes) {
+  std::string hash = digest(DigestAlgorithm::kSha256, bytes);
+  MutexLock lk(&verify_mu_);
+  if (unverified_.size() >= kMaxUnverifiedEvents) {
+    unverified_.pop_front();
+    metrics_.unverified.add();
+  }
+  unverified_.emplace_back(seq, std::move(hash));
+}
+
+std::size_t Fleet::verify(std::size_t max) {
+  if (log_ == nullptr) return 0;
+  std::size_t checked = 0;
+  while (checked < max) {
+    std::pair<std::uint64_t, std::string> next;
+    {
+      MutexLock lk(&verify_mu_);
+      if (unverified_.empty()) break;
+      next = unverified_.front();
+    }
+    auto leader = log_->fetch(next.first);
+    if (!leader && leader.error().code != Errc::kNotFound) break;  // retried at the next call
+    {
+      MutexLock lk(&verify_mu_);
+      if (!unverified_.empty() && unverified_.front().first == next.first) unverified_.pop_front();
+    }
+    ++checked;
+    if (!leader) {
+      metrics_.unverified.add();  // gone from the stream (retention): nothing to compare
+    } else if (digest(DigestAlgorithm::kSha256, *leader) == next.second) {
+      metrics_.verified.add();
+    } else {
+      metrics_.divergences.add();
+      if (!diverged_.exchange(true)) {
+        logger()->critical(
+            "fleet: the event this node applied at log sequence {} differs from the stream "
+            "leader's: this node consumed a divergent replica and its state is not the "
+            "fleet's (docs/fleet.md, known bug 2); restore it from a healthy member's backup",
+            next.first);
+      }
+    }
+  }
+  return checked;
 }
 
 std::string Fleet::beat() {

@@ -61,6 +61,10 @@ constexpr auto kInfoEvery = std::chrono::seconds(1);
 // No progress while the stream has events for us this long: recreate the consumer.
 constexpr auto kStallAfter = std::chrono::seconds(10);
 constexpr std::int64_t kInfoWaitMs = 1000;
+// Fleet::verify: applied events checked against the stream leader per supervisor tick (160/s
+// at most), and how long one fetch may wait (the tick's other duties wait behind it).
+constexpr std::size_t kVerifyPerTick = 16;
+constexpr std::int64_t kFetchWaitMs = 250;
 
 std::string nats_error(natsStatus s) {
   const char* last = nats_GetLastError(nullptr);
@@ -372,6 +376,30 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
     logger()->info("fleet: consuming {} from sequence {}", cfg_.stream, from);
   }
 
+  Result<std::string> fetch(std::uint64_t seq) override {
+    if (!connected()) return make_error(Errc::kUnavailable, "the log is not reachable");
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = kFetchWaitMs;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsMsg* raw = nullptr;
+    // STREAM.MSG.GET, which the stream's leader answers (js_DirectGetMsg could be answered
+    // by any replica, the divergent one included).
+    natsStatus s = js_GetMsg(&raw, js_.get(), cfg_.stream.c_str(), seq, &o, &jerr);
+    if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
+      if (raw != nullptr) natsMsg_Destroy(raw);
+      return make_error(Errc::kNotFound, fmt::format("no event {} in the stream", seq));
+    }
+    if (s != NATS_OK) {
+      if (raw != nullptr) natsMsg_Destroy(raw);
+      return make_error(Errc::kUnavailable,
+                        fmt::format("fetching event {}: {}", seq, natsStatus_GetText(s)));
+    }
+    MsgPtr msg(raw);
+    return std::string(natsMsg_GetData(msg.get()),
+                       static_cast<std::size_t>(natsMsg_GetDataLength(msg.get())));
+  }
+
   void refresh_head() {
     jsOptions o;
     jsOptions_Init(&o);
@@ -398,6 +426,7 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
           const bool resync = fleet_.take_resync();
           if (!sub_ || resync || !natsSubscription_IsValid(sub_.get())) subscribe();
           fleet_.tick();
+          fleet_.verify(kVerifyPerTick);
           auto now = std::chrono::steady_clock::now();
           if (now >= next_info) {
             next_info = now + kInfoEvery;

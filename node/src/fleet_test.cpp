@@ -46,6 +46,13 @@ class MemoryLog : public FleetLog {
     done(seq);
   }
   std::vector<PublishDone> held;
+
+  // The leader's copy (events), or nothing while the log is down.
+  Result<std::string> fetch(std::uint64_t seq) override {
+    if (!up) return make_error(Errc::kUnavailable, "down");
+    if (seq == 0 || seq > events.size()) return make_error(Errc::kNotFound, "no such event");
+    return events[seq - 1];
+  }
 };
 
 class TempDir {
@@ -201,6 +208,61 @@ TEST(Fleet, RedeliveredAndMalformedEventsKeepNodesAtTheSamePosition) {
 // A node restarted with the same id (cluster.node_id) numbers its requests anew; the numbers
 // must not repeat an earlier incarnation's, or the log takes a new write for a duplicate of an
 // old one (acknowledged, never stored) and the node takes its old events for its new writes.
+TEST(Fleet, VerifyFindsAnAppliedEventThatDiffersFromTheStreamLeaders) {
+  TempDir dir;
+  MemoryLog log;
+  Node a(dir.sub("a"), "a", log);
+  // c consumes a replica of its own, fed below: the log's events, but a different event 3.
+  Node c(dir.sub("c"), "c", log);
+  log.consumers.pop_back();
+  ASSERT_TRUE(a.fleet.submit_and_wait(admin_reporter(), kNow));
+  ASSERT_TRUE(a.fleet.submit_and_wait(report({body(1)}), kNow));
+  ASSERT_TRUE(a.fleet.submit_and_wait(report({body(2)}), kNow));
+  ASSERT_TRUE(a.fleet.submit_and_wait(report({body(3)}), kNow));
+  ASSERT_EQ(log.events.size(), 4u);
+  for (std::uint64_t seq = 1; seq <= 4; ++seq) {
+    c.fleet.on_event(seq, seq == 3 ? log.events[1] : log.events[seq - 1]);
+  }
+  ASSERT_TRUE(c.store->flush());
+  EXPECT_EQ(c.store->applied_sequence(), 4u);  // nothing in the events themselves shows it
+
+  // While the leader cannot be asked, nothing is checked and nothing is dropped.
+  log.up = false;
+  EXPECT_EQ(c.fleet.verify(100), 0u);
+  log.up = true;
+  // A node that applied the leader's events finds them identical.
+  EXPECT_EQ(a.fleet.verify(100), 4u);
+  EXPECT_EQ(a.fleet.metrics().verified.value(), 4u);
+  EXPECT_EQ(a.fleet.metrics().divergences.value(), 0u);
+  EXPECT_FALSE(a.fleet.diverged());
+  // c: at most `max` per call, oldest first; event 3 differs.
+  EXPECT_EQ(c.fleet.verify(2), 2u);
+  EXPECT_FALSE(c.fleet.diverged());
+  EXPECT_EQ(c.fleet.verify(100), 2u);
+  EXPECT_TRUE(c.fleet.diverged());
+  EXPECT_EQ(c.fleet.metrics().verified.value(), 3u);
+  EXPECT_EQ(c.fleet.metrics().divergences.value(), 1u);
+  EXPECT_EQ(c.fleet.verify(100), 0u);
+  EXPECT_NE(render_fleet_metrics(c.fleet.metrics(), 4).find("strop_fleet_divergence_total 1"),
+            std::string::npos);
+}
+
+TEST(Fleet, VerifyDropsTheOldestWhenItFallsBehind) {
+  TempDir dir;
+  MemoryLog log;
+  Node a(dir.sub("a"), "a", log);
+  log.consumers.pop_back();
+  for (std::uint64_t seq = 1; seq <= kMaxUnverifiedEvents + 10; ++seq) {
+    a.fleet.on_event(seq, "SF\x01\x0bgarbage");  // malformed: applied as no-ops, remembered
+  }
+  ASSERT_TRUE(a.store->flush());
+  EXPECT_EQ(a.fleet.metrics().unverified.value(), 10u);
+  // Not in the (empty) stream: nothing to compare, counted as unverified.
+  EXPECT_EQ(a.fleet.verify(5), 5u);
+  EXPECT_EQ(a.fleet.metrics().unverified.value(), 15u);
+  EXPECT_FALSE(a.fleet.diverged());
+}
+
 TEST(Fleet, ARestartedNodeWithTheSameIdDoesNotReuseRequestIds) {
   TempDir dir;
   MemoryLog log;

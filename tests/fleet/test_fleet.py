@@ -77,6 +77,13 @@ class FleetTest(unittest.TestCase):
         self.fleet.wait_converged()
         counts = {self.fleet.stats(n)["signatures"] for n in self.fleet.nodes}
         self.assertEqual(len(counts), 1, counts)
+        # Every member checks what it applied against the stream leader's copy (Fleet::verify):
+        # all of it, identical.
+        for n in self.fleet.nodes:
+            fh.wait_until(lambda n=n: fh.metric(n, "strop_fleet_verified_total") ==
+                          fh.metric(n, "strop_fleet_applied_sequence"), 10,
+                          "every applied event verified at the stream leader")
+            self.assertEqual(fh.metric(n, "strop_fleet_divergence_total"), 0.0)
         # Every member lists every other from their beats, with the applied sequence each one
         # reports and no lag once converged (strop_fleet_member_*; the console's Network page).
         applied = {"node" + x: int(fh.metric(n, "strop_fleet_applied_sequence"))

@@ -29,7 +29,10 @@ admin reporter) runs through each partition.
                                      real partitions do): every write at C is still refused
                                      within a second and checks answer meanwhile (this found
                                      the bug described below, now fixed)
-  test_known_bug_isolated_stream_leader_diverges       (expected failure: KNOWN BUG 2)
+  test_known_bug_isolated_stream_leader_diverges
+                                     as test_server_isolated_from_peers with n2 leading the
+                                     stream: KNOWN BUG 2 below shows (printed, not asserted);
+                                     asserted: the nodes that diverge detect it, no other
 
 After each healed partition, with every node at the stream's head: identical `stats` counts;
 every vote event in the log is a write some client sent (nothing invented), every
@@ -53,9 +56,12 @@ acknowledged: the writer gets 503), and after the heal its replica keeps them an
 writes the majority committed at the same sequences (in every run: 5-9 acknowledged writes
 missing, every refused write present). A strop-node whose ordered consumer is placed on that
 server (about half the runs) applies the replica's events: it ends at the same applied
-sequence as the others with phantom writes and without acknowledged ones, silently (no gap,
-no error). The test asserts the guarantees and is marked an expected failure until either is
-fixed (a nats-server that repairs the replica, or a node that detects a divergent log).
+sequence as the others with phantom writes and without acknowledged ones, with no gap and no
+error in the events themselves. Such a node now detects it: every member checks the events it
+applied against the stream leader's copy (Fleet::verify), and each event that differs is
+counted in strop_fleet_divergence_total and logged as critical (docs/fleet.md). The test
+asserts that detection (the nodes that diverged, and no other) and prints the bug's symptoms;
+the bug itself stays until nats-server repairs the replica.
 """
 import http.client
 import json
@@ -441,6 +447,23 @@ class FleetPartitionTest(unittest.TestCase):
             self.assertEqual(nowhere[:3], [], "a write refused before publishing is at node " + x)
         for p in problems:
             self.say("DIVERGED %s", p)
+        # Every node checks what it applied against the stream leader's copy (Fleet::verify;
+        # no node was restarted, so it remembers all of it): the nodes that report a
+        # divergence are exactly those whose store is not the log's fold.
+        def all_checked(n):
+            done = sum(fh.metric(n, "strop_fleet_" + k) for k in
+                       ("verified_total", "unverified_total", "divergence_total"))
+            return done == fh.metric(n, "strop_fleet_applied_sequence")
+        for n in fleet.nodes:
+            fh.wait_until(lambda n=n: all_checked(n), 30, "every applied event checked")
+        divergent = {x for x, n in zip("ABC", fleet.nodes)
+                     if fh.metric(n, "strop_fleet_divergence_total") > 0}
+        self.divergence_seen = (sorted(divergent), sorted(p.split(":")[0][5:] for p in problems))
+        self.say("nodes reporting a divergence: %s; nodes whose store is not the log's fold: %s",
+                 *self.divergence_seen)
+        self.assertEqual(self.divergence_seen[0], self.divergence_seen[1],
+                         "nodes reporting a divergence (strop_fleet_divergence_total) against "
+                         "nodes whose store is not the log's fold")
         self.assertEqual(problems, [], "node stores that are not the fold of the log's votes")
         for k in ("signatures", "votes", "reporters", "applied_sequence"):
             self.assertEqual(len({s[k] for s in stats}), 1, (k, stats))
@@ -694,14 +717,23 @@ class FleetPartitionTest(unittest.TestCase):
     def test_server_isolated_from_peers(self):
         self.isolate_n2(leader_in_minority=False)
 
-    @unittest.expectedFailure
     def test_known_bug_isolated_stream_leader_diverges(self):
         """KNOWN BUG 2 (module docstring): the same with n2 leading the stream when it is cut
         off. Holds: no write at C acknowledged in the minority, checks at C answered, the
         majority elects a leader and takes writes, C catches up and writes after the heal.
-        Fails: n2's replica lacks acknowledged writes and holds C's refused ones, and the
-        nodes whose consumer n2 serves diverge."""
-        self.isolate_n2(leader_in_minority=True)
+        Fails (nats-server 2.9.10; printed, not asserted): n2's replica lacks acknowledged
+        writes and holds C's refused ones, and the nodes whose consumer n2 serves diverge.
+        Asserted: the nodes that diverged, and only they, detect it (their applied events
+        differ from the stream leader's: strop_fleet_divergence_total)."""
+        self.divergence_seen = None
+        try:
+            self.isolate_n2(leader_in_minority=True)
+        except AssertionError as e:
+            if self.divergence_seen is None or self.divergence_seen[0] != self.divergence_seen[1]:
+                raise
+            self.say("KNOWN BUG 2 showed: %s", str(e).splitlines()[0])
+        else:
+            self.say("KNOWN BUG 2 did not show in this run")
 
 
 if __name__ == "__main__":

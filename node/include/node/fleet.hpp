@@ -22,8 +22,10 @@
 // every submit() (stop the NatsFleet, which fails what is pending, before destroying either).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -52,6 +54,11 @@ class FleetLog {
   // Publishes `bytes` under de-duplication id `msg_id`. `done` runs exactly once, on any
   // thread (possibly before publish returns).
   virtual void publish(std::string bytes, std::string msg_id, PublishDone done) = 0;
+  // The payload stored at `seq`, as the stream's leader answers it (not a replica: see
+  // Fleet::verify). Blocks for at most the log's request timeout. Errors: kNotFound (not in
+  // the stream, e.g. past its retention), kUnavailable (not reachable, no answer in time, or a
+  // log that cannot fetch: the default).
+  virtual Result<std::string> fetch(std::uint64_t seq);
 };
 
 // The fleet's figures for /metrics (strop_fleet_*).
@@ -68,6 +75,9 @@ struct FleetMetrics {
   Counter touch_events;          // hit events this node published
   Counter expire_steps;          // expiry sweep steps this node published
   Counter activity_failures;     // hit or sweep events not acknowledged (hits lost, step retried)
+  Counter verified;              // applied events found identical at the stream's leader
+  Counter unverified;            // applied events dropped unverified (Fleet::verify fell behind)
+  Counter divergences;           // applied events that differ from the stream leader's
   Histogram publish_latency;     // submit -> log acknowledgement
   Histogram write_latency;       // submit -> acknowledged and applied here
 };
@@ -87,6 +97,8 @@ struct FleetMemberStatus {
 // Members kept (the most recently heard win) and how long one stays listed without a beat.
 inline constexpr std::size_t kMaxFleetMembers = 64;
 inline constexpr std::chrono::seconds kFleetMemberTtl{30};
+// Applied events waiting for Fleet::verify at most (a SHA-256 and a sequence each).
+inline constexpr std::size_t kMaxUnverifiedEvents = 4096;
 
 // A member whose last beat is older than this is taken for gone by the election below (beats
 // go out every second; three missed, and the next member takes over).
@@ -155,6 +167,16 @@ class Fleet {
   // from next_sequence(), which this call resets to the store's applied sequence + 1.
   bool take_resync() EXCLUDES(apply_mu_);
 
+  // Checks up to `max` of the events this node applied, oldest first, against the stream
+  // leader's copy (FleetLog::fetch) and returns how many it checked. An event that differs
+  // means this node consumed a divergent replica (docs/fleet.md, "What the partition tests
+  // check", known bug 2): counted in metrics().divergences, logged as critical, and
+  // diverged() is true from then on; the node keeps serving (restore it from a healthy
+  // member's backup). At most kMaxUnverifiedEvents wait; beyond, the oldest are dropped
+  // unverified (counted). Called by the log's supervisor, never on a request path (blocks).
+  std::size_t verify(std::size_t max) EXCLUDES(verify_mu_);
+  bool diverged() const { return diverged_.load(std::memory_order_relaxed); }
+
   // ---- members (every node announces its progress on core NATS; docs/fleet.md)
   // This node's beat: its id, applied sequence and the stream head as last seen.
   std::string beat();
@@ -199,6 +221,8 @@ class Fleet {
   // run outside the lock.
   std::function<void()> settle(std::uint64_t request, Pending& p) REQUIRES(mu_);
   void offer(const storage::LoggedWrite& w, bool mine, std::uint64_t request);
+  // Queues an applied event for verify().
+  void remember_applied(std::uint64_t seq, std::string_view bytes) EXCLUDES(verify_mu_);
 
   storage::Store& store_;
   const FleetOptions opt_;
@@ -224,6 +248,11 @@ class Fleet {
   std::int64_t next_sweep_ns_ GUARDED_BY(activity_mu_) = 0;  // 0: one interval after the first tick
   bool sweep_in_flight_ GUARDED_BY(activity_mu_) = false;
   bool sweep_more_ GUARDED_BY(activity_mu_) = false;
+
+  // Applied events not yet verified: (sequence, SHA-256 of the payload), oldest first.
+  Mutex verify_mu_;
+  std::deque<std::pair<std::uint64_t, std::string>> unverified_ GUARDED_BY(verify_mu_);
+  std::atomic<bool> diverged_{false};
 
   Mutex apply_mu_;
   std::uint64_t next_seq_ GUARDED_BY(apply_mu_) = 0;  // 0: not read from the store yet
