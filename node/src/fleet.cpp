@@ -400,13 +400,14 @@ std::size_t Fleet::verify(std::size_t max) {
     {
       MutexLock lk(&verify_mu_);
       if (unverified_.empty()) break;
-      next = unverified_.front();
+      next = std::move(unverified_.front());
+      unverified_.pop_front();
     }
     auto leader = log_->fetch(next.first);
-    if (!leader && leader.error().code != Errc::kNotFound) break;  // retried at the next call
-    {
+    if (!leader && leader.error().code != Errc::kNotFound) {
       MutexLock lk(&verify_mu_);
-      if (!unverified_.empty() && unverified_.front().first == next.first) unverified_.pop_front();
+      unverified_.push_front(std::move(next));  // retried at the next call
+      break;
     }
     ++checked;
     if (!leader) {

@@ -386,16 +386,14 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
     // STREAM.MSG.GET, which the stream's leader answers (js_DirectGetMsg could be answered
     // by any replica, the divergent one included).
     natsStatus s = js_GetMsg(&raw, js_.get(), cfg_.stream.c_str(), seq, &o, &jerr);
+    MsgPtr msg(raw);
     if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
-      if (raw != nullptr) natsMsg_Destroy(raw);
       return make_error(Errc::kNotFound, fmt::format("no event {} in the stream", seq));
     }
     if (s != NATS_OK) {
-      if (raw != nullptr) natsMsg_Destroy(raw);
       return make_error(Errc::kUnavailable,
                         fmt::format("fetching event {}: {}", seq, natsStatus_GetText(s)));
     }
-    MsgPtr msg(raw);
     return std::string(natsMsg_GetData(msg.get()),
                        static_cast<std::size_t>(natsMsg_GetDataLength(msg.get())));
   }

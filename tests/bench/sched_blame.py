@@ -36,14 +36,14 @@ def main():
                 rows.append((float(t), int(cpu), task.strip(), float(delay), float(run)))
     occupants = collections.Counter()
     waits = 0
-    for i, (t, cpu, task, delay, _run) in enumerate(rows):
+    for i, (t, cpu, task, delay, run) in enumerate(rows):
         if delay < min_ms or not waiter.search(task) or "strop-writer" in task:
             continue
         waits += 1
         # The row is written when `task` is switched out; it was switched in at t - run and
         # had been runnable since (t - run) - delay. Approximated by t - delay: the
         # occupants are what ran on this CPU in the `delay` before this row's slice.
-        start, end = t - _run / 1000 - delay / 1000, t - _run / 1000
+        start, end = t - run / 1000 - delay / 1000, t - run / 1000
         ran = collections.Counter()
         for t2, cpu2, task2, _d2, run2 in rows[max(0, i - LOOKBACK):i]:
             if cpu2 != cpu:
