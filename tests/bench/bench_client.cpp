@@ -90,6 +90,7 @@ struct Options {
   long grow_to = 0;       // grow: signatures stored at the end
   long report_every = 0;  // grow: signatures per printed window (0: a tenth)
   std::string data_dir;   // grow: the node's data directory (data.mdb's size)
+  long seed = -1;         // report/preload: connection i draws from seed + i (-1: fixed defaults)
 };
 
 std::string hex(std::mt19937_64& rng, int n) {
@@ -649,6 +650,9 @@ int main(int argc, char** argv) {
   app.add_option("--from", o.grow_from, "grow: signatures already stored");
   app.add_option("--grow-to", o.grow_to, "grow: signatures stored at the end");
   app.add_option("--report-every", o.report_every, "grow: signatures per printed window");
+  app.add_option("--seed", o.seed,
+                 "report, preload: connection i reports signatures drawn from seed + i (default: "
+                 "fixed seeds, so a repeated run re-reports the same signatures)");
   app.add_option("--data", o.data_dir, "grow: the node's data directory (data.mdb's size)");
   app.add_flag("--checker-fifo", o.checker_fifo, "grow: run the checker thread SCHED_FIFO (root)");
   CLI11_PARSE(app, argc, argv);
@@ -676,9 +680,10 @@ int main(int argc, char** argv) {
     std::vector<std::thread> ts;
     long per = o.preload / o.connections + 1;
     for (int i = 0; i < o.connections; ++i) {
-      ts.emplace_back(report_worker, std::cref(p), std::cref(id),
-                      Clock::now() + std::chrono::hours(1), per, &st,
-                      1000u + static_cast<unsigned>(i), &keep[static_cast<std::size_t>(i)]);
+      ts.emplace_back(
+          report_worker, std::cref(p), std::cref(id), Clock::now() + std::chrono::hours(1), per,
+          &st, (o.seed >= 0 ? static_cast<unsigned>(o.seed) : 1000u) + static_cast<unsigned>(i),
+          &keep[static_cast<std::size_t>(i)]);
     }
     for (auto& t : ts) t.join();
     for (auto& k : keep) {
@@ -716,8 +721,9 @@ int main(int argc, char** argv) {
     ro = o;
     if (o.mode == "mixed") ro.messages = o.report_messages;
     for (int i = 0; i < n; ++i) {
-      ts.emplace_back(report_worker, std::cref(ro), std::cref(id), until, 0, &reports,
-                      99u + static_cast<unsigned>(i), nullptr);
+      ts.emplace_back(
+          report_worker, std::cref(ro), std::cref(id), until, 0, &reports,
+          (o.seed >= 0 ? static_cast<unsigned>(o.seed) : 99u) + static_cast<unsigned>(i), nullptr);
     }
   }
   for (auto& t : ts) t.join();

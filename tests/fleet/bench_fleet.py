@@ -14,10 +14,21 @@ and one standalone strop-node, then, every phase bounded in count and time:
      request), C started again; the time until it has applied what B has
 Prints the load average before every phase (the machine may be shared).
 
+--spread 1 sends the durable reports of phase 2 through A, B and C at once (a third of the
+connections each, e.g. --connections 12), as clients behind a load balancer would, instead of
+all through A; the standalone node gets the same number of connections. Each round reports new
+signatures (node_bench_client --seed), the same ones to the fleet and to the standalone node.
+
+--machine-cpu F (e.g. 0.5) emulates a machine per fleet member on one box: strop-node i and
+nats-server i share one CPU cgroup limited to F cores (CFS quota F x 10 ms per 10 ms period),
+and the standalone node gets a cgroup of its own with the same limit, so the fleet of three
+F-core machines is compared with one F-core machine. The clients stay unlimited. Needs root
+and the cpu controller (cgroup v1 /sys/fs/cgroup/cpu, or v2 with cpu.max).
+
 Usage: python3 tests/fleet/bench_fleet.py --node BUILD/node/strop-node --strop BUILD/agent/cli/strop
          --client BUILD/tests/bench/node_bench_client [--seconds 10] [--rounds 2]
          [--messages 500] [--connections 4] [--samples 200] [--catchup-sigs 1000000]
-         [--catchup-max-seconds 150]
+         [--catchup-max-seconds 150] [--machine-cpu F] [--spread 1]
 """
 import json
 import os
@@ -33,7 +44,63 @@ import fleet_harness as fh  # noqa: E402
 import node_harness  # noqa: E402
 
 OPTS = {"client": "", "seconds": 10.0, "rounds": 2, "messages": 500, "connections": 4,
-        "samples": 200, "catchup-sigs": 1000000, "catchup-max-seconds": 150.0}
+        "samples": 200, "catchup-sigs": 1000000, "catchup-max-seconds": 150.0,
+        "machine-cpu": 0.0, "spread": 0}
+CFS_PERIOD_US = 10000
+
+
+class CpuMachine:
+    """One CPU cgroup standing for a machine of `cores` cores (see --machine-cpu)."""
+
+    def __init__(self, name, cores):
+        v1 = "/sys/fs/cgroup/cpu"
+        if os.path.exists(os.path.join(v1, "cpu.cfs_quota_us")):
+            self.path = os.path.join(v1, name)
+            os.makedirs(self.path, exist_ok=True)
+            with open(os.path.join(self.path, "cpu.cfs_period_us"), "w") as f:
+                f.write(str(CFS_PERIOD_US))
+            with open(os.path.join(self.path, "cpu.cfs_quota_us"), "w") as f:
+                f.write(str(int(cores * CFS_PERIOD_US)))
+        elif os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            self.path = os.path.join("/sys/fs/cgroup", name)
+            with open("/sys/fs/cgroup/cgroup.subtree_control", "w") as f:
+                f.write("+cpu")
+            os.makedirs(self.path, exist_ok=True)
+            with open(os.path.join(self.path, "cpu.max"), "w") as f:
+                f.write("%d %d" % (int(cores * CFS_PERIOD_US), CFS_PERIOD_US))
+        else:
+            sys.exit("--machine-cpu: no cpu cgroup controller (/sys/fs/cgroup/cpu or cgroup v2)")
+
+    def add(self, pid):
+        with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+
+    def throttled_seconds(self):
+        """Time the group spent throttled (cpu.stat), in seconds."""
+        with open(os.path.join(self.path, "cpu.stat")) as f:
+            for line in f:
+                k, v = line.split()
+                if k == "throttled_time":  # v1, ns
+                    return int(v) / 1e9
+                if k == "throttled_usec":  # v2
+                    return int(v) / 1e6
+        return 0.0
+
+    def remove(self):
+        """Moves what is left to the root group and removes the cgroup."""
+        root = os.path.dirname(self.path)
+        try:
+            with open(os.path.join(self.path, "cgroup.procs")) as f:
+                pids = f.read().split()
+            for pid in pids:
+                try:
+                    with open(os.path.join(root, "cgroup.procs"), "w") as f:
+                        f.write(pid)
+                except OSError:
+                    pass
+            os.rmdir(self.path)
+        except OSError:
+            pass
 
 
 def take_options(argv):
@@ -68,6 +135,22 @@ def client(port, *args):
     return p.stdout
 
 
+def clients(runs):
+    """Runs node_bench_client once per (port, args) in runs, all at once; their stdouts."""
+    procs = []
+    for port, args in runs:
+        cmd = [OPTS["client"], "--port", str(port)] + [str(a) for a in args]
+        procs.append((cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                            text=True)))
+    outs = []
+    for cmd, p in procs:
+        out, err = p.communicate(timeout=3600)
+        if p.returncode != 0:
+            raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), p.returncode, err))
+        outs.append(out)
+    return outs
+
+
 def figure(out, pattern):
     m = re.search(pattern, out)
     return float(m.group(1)) if m else float("nan")
@@ -88,6 +171,17 @@ def cpu_seconds(pids):
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def hist(node, name):
+    """(sum, count) of one unlabelled histogram of the node's /metrics."""
+    return (fh.metric(node, name + "_sum") or 0.0, fh.metric(node, name + "_count") or 0.0)
+
+
+# Where a durable report's time goes, per histogram: (label, name); the fleet ones only at A.
+LATENCY_PARTS = (("commit", "strop_writer_commit_duration_seconds"),
+                 ("publish to JetStream ack", "strop_fleet_publish_duration_seconds"),
+                 ("submit to acked and applied", "strop_fleet_write_duration_seconds"))
+
+
 def applied(node):
     return fh.metric(node, "strop_fleet_applied_sequence")
 
@@ -97,10 +191,17 @@ def main():
     cfg_api = "[api]\nmax_messages = 1000\n"
     fleet = fh.Fleet(config_extra=cfg_api)
     standalone = None
+    machines = []
     try:
         t0 = time.time()
         fleet.start()
         a, b, c = fleet.nodes
+        if OPTS["machine-cpu"] > 0:
+            for i, name in enumerate("ABC"):
+                m = CpuMachine("strop-bench-%d-%s" % (os.getpid(), name), OPTS["machine-cpu"])
+                machines.append(m)
+                m.add(fleet.nodes[i].proc.pid)
+                m.add(fleet.nats.procs[i].pid)
         standalone = node_harness.Node(
             cfg_api + "[rate_limit]\nreporter_per_second = 0\nip_per_second = 0\n",
             workdir=os.path.join(fleet.tmp, "standalone"))
@@ -109,6 +210,13 @@ def main():
         with open(solo_id, "w") as f:
             json.dump(ident, f)
         standalone.start()
+        if OPTS["machine-cpu"] > 0:
+            m = CpuMachine("strop-bench-%d-solo" % os.getpid(), OPTS["machine-cpu"])
+            machines.append(m)
+            m.add(standalone.proc.pid)
+            say("# emulated machines: %.2f cores each (CFS quota per %d us period): A = node A +"
+                " nats-server 1, B = node B + nats-server 2, C = node C + nats-server 3, and the"
+                " standalone node alone" % (OPTS["machine-cpu"], CFS_PERIOD_US))
         say("# machine: %s, %d cores, %s" % (
             open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": \t"),
             os.cpu_count(), os.uname().release))
@@ -144,25 +252,51 @@ def main():
         # 2. Durable report throughput.
         say("\n## 2. durable reports, %d signatures/request, %d connections, %.0f s; load %s" % (
             OPTS["messages"], OPTS["connections"], OPTS["seconds"], loadavg()))
-        thr = {"fleet A": [], "standalone": []}
-        total_cpu = {"fleet A": [], "standalone": []}
+        spread = OPTS["spread"] != 0
+        if spread and OPTS["connections"] % 3:
+            sys.exit("--spread 1 needs --connections divisible by 3")
+        fname = "fleet A+B+C" if spread else "fleet A"
+        thr = {fname: [], "standalone": []}
+        total_cpu = {fname: [], "standalone": []}
         fleet_pids = [n.proc.pid for n in fleet.nodes] + [p.pid for p in fleet.nats.procs]
         for r in range(OPTS["rounds"]):
+            seed = 100000 + 1000 * r  # new signatures every round, the same for both
             for name, node, idp in (("standalone", standalone, solo_id),
-                                    ("fleet A", a, fleet.identity_path)):
+                                    (fname, a, fleet.identity_path)):
                 pids = [standalone.proc.pid] if node is standalone else fleet_pids
                 cpu0 = cpu_seconds(pids)
                 each0 = [cpu_seconds([p]) for p in pids]
-                out = client(node.port, "--mode", "report", "--identity", idp, "--messages",
-                             OPTS["messages"], "--connections", OPTS["connections"], "--seconds",
-                             OPTS["seconds"], "--node-pid", node.proc.pid)
-                sps = figure(out, r"signatures ([0-9.]+)/s")
-                p50 = figure(out, r"report\s+latency us: p50 ([0-9.]+)")
-                p99 = figure(out, r"report\s+latency us: p50 [0-9.]+\s+p90 [0-9.]+\s+p99 ([0-9.]+)")
-                errs = figure(out, r"errors (\d+)")
+                thr0 = [m.throttled_seconds() for m in machines]
+                parts0 = [hist(node, n) for _, n in LATENCY_PARTS]
+                if node is standalone or not spread:
+                    targets = [(node, OPTS["connections"], seed)]
+                else:
+                    targets = [(n, OPTS["connections"] // 3, seed + 100 * k)
+                               for k, n in enumerate(fleet.nodes)]
+                outs = clients([(n.port, ["--mode", "report", "--identity", idp, "--messages",
+                                          OPTS["messages"], "--connections", conns, "--seconds",
+                                          OPTS["seconds"], "--seed", sd])
+                                for n, conns, sd in targets])
+                sps = sum(figure(o, r"signatures ([0-9.]+)/s") for o in outs)
+                p50 = max(figure(o, r"report\s+latency us: p50 ([0-9.]+)") for o in outs)
+                p99 = max(figure(o, r"report\s+latency us: p50 [0-9.]+\s+p90 [0-9.]+\s+p99 ([0-9.]+)")
+                          for o in outs)
+                errs = sum(figure(o, r"errors (\d+)") for o in outs)
                 thr[name].append(sps)
                 say("round %d %-10s %.0f signatures/s  request p50 %.1f ms p99 %.1f ms  errors %d"
                     "  load %s" % (r + 1, name, sps, p50 / 1000, p99 / 1000, errs, loadavg()))
+                means = []
+                for (label, n), (s0, c0) in zip(LATENCY_PARTS, parts0):
+                    s1, c1 = hist(node, n)
+                    if c1 > c0:
+                        means.append("%s %.2f ms (%d)" % (label, 1000 * (s1 - s0) / (c1 - c0),
+                                                          c1 - c0))
+                say("        mean per operation at %s: %s" % (
+                    "the node" if node is standalone else "A", "; ".join(means)))
+                if machines:
+                    say("        throttled during the run, s: %s" % ", ".join(
+                        "%s %.1f" % (n, m.throttled_seconds() - t) for n, m, t in
+                        zip(("A", "B", "C", "standalone"), machines, thr0)))
                 if node is not standalone:
                     fleet.wait_converged(timeout=300)
                 cpu = cpu_seconds(pids) - cpu0
@@ -182,7 +316,7 @@ def main():
         for name, xs in total_cpu.items():
             say("%-10s CPU per signature (all its processes): %s us" % (
                 name, ", ".join("%.1f" % x for x in xs)))
-        fleet_rate = sum(thr["fleet A"]) / len(thr["fleet A"])
+        fleet_rate = sum(thr[fname]) / len(thr[fname])
         say("fleet/standalone: %.2f" % (fleet_rate / (sum(thr["standalone"]) /
                                                       len(thr["standalone"]))))
 
@@ -247,7 +381,7 @@ def main():
         base = applied(b)
         t1 = time.time()
         out = client(a.port, "--mode", "preload", "--identity", fleet.identity_path, "--preload",
-                     n_sigs, "--connections", 2)
+                     n_sigs, "--connections", 2, "--seed", 900000)
         say("reporting: %.1f s (%s)" % (time.time() - t1, out.strip().splitlines()[0]))
         fh.wait_until(lambda: fh.metric(b, "strop_fleet_lag_events") == 0.0 and
                       applied(b) == applied(a), 600, "B to apply the load", step=0.5)
@@ -256,6 +390,8 @@ def main():
             target - base, base, target, loadavg()))
         t2 = time.monotonic()
         c.start()
+        if machines:
+            machines[2].add(c.proc.pid)
         t_up = time.monotonic() - t2
         fleet.wait_connected(c)
         t_conn = time.monotonic() - t2
@@ -276,6 +412,8 @@ def main():
             standalone.kill()
             standalone.cleanup()
         fleet.cleanup()
+        for m in machines:
+            m.remove()
 
 
 if __name__ == "__main__":
