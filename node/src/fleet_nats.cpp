@@ -61,9 +61,11 @@ constexpr auto kInfoEvery = std::chrono::seconds(1);
 // No progress while the stream has events for us this long: recreate the consumer.
 constexpr auto kStallAfter = std::chrono::seconds(10);
 constexpr std::int64_t kInfoWaitMs = 1000;
-// Fleet::verify: applied events checked against the stream leader per supervisor tick (160/s
-// at most), and how long one fetch may wait (the tick's other duties wait behind it).
-constexpr std::size_t kVerifyPerTick = 16;
+// Fleet::verify: applied events are checked against the stream leader in chunks of
+// kVerifyChunk, chunk after chunk while events wait, until kVerifyBudget of the tick is used
+// (the tick's other duties wait behind it); one fetch waits at most kFetchWaitMs.
+constexpr std::size_t kVerifyChunk = 16;
+constexpr auto kVerifyBudget = std::chrono::milliseconds(50);
 constexpr std::int64_t kFetchWaitMs = 250;
 
 std::string nats_error(natsStatus s) {
@@ -424,7 +426,10 @@ class NatsFleetImpl final : public NatsFleet, public FleetLog {
           const bool resync = fleet_.take_resync();
           if (!sub_ || resync || !natsSubscription_IsValid(sub_.get())) subscribe();
           fleet_.tick();
-          fleet_.verify(kVerifyPerTick);
+          const auto verify_until = std::chrono::steady_clock::now() + kVerifyBudget;
+          while (fleet_.verify(kVerifyChunk) == kVerifyChunk &&
+                 std::chrono::steady_clock::now() < verify_until) {
+          }
           auto now = std::chrono::steady_clock::now();
           if (now >= next_info) {
             next_info = now + kInfoEvery;

@@ -406,6 +406,13 @@ def main():
                               if k not in ("used_bytes", "map_bytes")}, sort_keys=True)
                   for n in fleet.nodes}
         say("stats identical on A, B, C after catch-up: %s" % (len(counts) == 1))
+        time.sleep(2)  # the supervisors' last checks against the stream leader
+        for name, node in zip("ABC", fleet.nodes):
+            say("%s: applied events checked against the stream leader: verified %d, unverified"
+                " %d, divergent %d (events since %s's start)" % (
+                    name, fh.metric(node, "strop_fleet_verified_total") or 0,
+                    fh.metric(node, "strop_fleet_unverified_total") or 0,
+                    fh.metric(node, "strop_fleet_divergence_total") or 0, name))
         say("\n# done in %.0f s; load %s" % (time.time() - t0, loadavg()))
     finally:
         if standalone is not None:
