@@ -488,6 +488,7 @@ int grow(const Options& o, const Identity& id) {
   strop::bench::Window reports, checks;
 
   auto reporter = [&] {
+    pthread_setname_np(pthread_self(), "bench-reporter");  // node_growth_bench.sh PIN_CPUS=1
     Conn c(o.host, o.port);
     std::string body;
     for (std::uint64_t r; (r = next.fetch_add(1)) < requests;) {
@@ -520,6 +521,7 @@ int grow(const Options& o, const Identity& id) {
   };
 
   std::thread checker([&] {
+    pthread_setname_np(pthread_self(), "bench-checker");
     if (o.checker_fifo) {
       sched_param sp{};
       sp.sched_priority = 1;

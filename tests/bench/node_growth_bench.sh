@@ -18,6 +18,12 @@
 # NODE_FIFO=1 (root; a diagnostic): the node's threads except its writer, and the client's
 # checker thread, run SCHED_FIFO during growth, so check latency no longer includes their
 # waits for a CPU while the writer and the report clients keep the 2 CPUs busy.
+# PIN_CPUS=1 (root, 2 or more CPUs; a diagnostic of host tuning): during the run, the host's
+# unbound kernel threads (kdamond, khugepaged, kswapd, kcompactd, ...) and the interrupts
+# that allow it are moved to CPU 0, with the node's writer and the client's report threads;
+# the node's other threads and the client's checker thread run on the other CPUs. The old
+# affinities are restored at exit. So a check never waits for a CPU behind the writer or a
+# kernel thread that the kernel does not preempt.
 # WRITER_IDLE=1: the node runs with storage.writer_idle_priority = true (its writer thread
 # SCHED_IDLE; docs/performance.md "The writer at idle priority").
 set -euo pipefail
@@ -43,7 +49,52 @@ fi
 mkdir -p "$data"
 tmp=$(mktemp -d /tmp/strop-growth.XXXXXX)
 pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+restore=()  # PIN_CPUS=1: "kind id affinity" to put back at exit
+unpin_host() {
+  local r kind id aff
+  for r in "${restore[@]}"; do
+    read -r kind id aff <<< "$r"
+    if [ "$kind" = irq ]; then
+      echo "$aff" > "/proc/irq/$id/smp_affinity_list" 2>/dev/null || true
+    else
+      taskset -p -c "$aff" "$id" > /dev/null 2>&1 || true
+    fi
+  done
+}
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; unpin_host; rm -rf "$tmp"' EXIT
+ncpu=$(nproc)
+rest=1-$((ncpu - 1))
+[ "$ncpu" -gt 2 ] || rest=1
+pin_host() {  # unbound kernel threads and movable interrupts to CPU 0
+  local d flags aff irq moved=0
+  for d in /proc/[0-9]*; do
+    flags=$(awk '{print $9}' "$d/stat" 2>/dev/null) || continue
+    [ -n "$flags" ] && (( flags & 0x200000 )) || continue  # PF_KTHREAD
+    aff=$(awk '/^Cpus_allowed_list/ {print $2}' "$d/status" 2>/dev/null) || continue
+    [ "$aff" = "0-$((ncpu - 1))" ] || continue  # per-CPU kernel threads stay
+    if taskset -p -c 0 "${d##*/}" > /dev/null 2>&1; then
+      restore+=("task ${d##*/} $aff")
+      moved=$((moved + 1))
+    fi
+  done
+  for irq in /proc/irq/[0-9]*; do
+    aff=$(cat "$irq/smp_affinity_list" 2>/dev/null) || continue
+    if echo 0 > "$irq/smp_affinity_list" 2>/dev/null; then restore+=("irq ${irq##*/} $aff"); fi
+  done
+  echo "# PIN_CPUS=1: $moved kernel threads and the movable interrupts on CPU 0 with the" \
+    "writer and the report clients; the node's other threads and the checker on CPU $rest"
+}
+pin_threads() {  # pin_threads PID NAME: threads named NAME on CPU 0, the others on the rest
+  local t
+  for t in /proc/"$1"/task/*; do
+    if [ "$(cat "$t/comm")" = "$2" ]; then
+      taskset -p -c 0 "${t##*/}" > /dev/null
+    else
+      taskset -p -c "$rest" "${t##*/}" > /dev/null
+    fi
+  done
+}
+if [ "${PIN_CPUS:-0}" = 1 ]; then pin_host; fi
 cat > "$tmp/node.toml" <<TOML
 [rate_limit]
 ip_per_second = 0
@@ -77,8 +128,21 @@ for size in "${sizes[@]}"; do
     done
     fifo=(--checker-fifo)
   fi
+  if [ "${PIN_CPUS:-0}" = 1 ]; then pin_threads $pid strop-writer; fi
   "$client" --port "$port" --mode grow --identity "$tmp/id.json" --from "$from" \
-    --grow-to "$size" --connections 4 --node-pid $pid --data "$data" "${fifo[@]}"
+    --grow-to "$size" --connections 4 --node-pid $pid --data "$data" "${fifo[@]}" &
+  cpid=$!
+  if [ "${PIN_CPUS:-0}" = 1 ]; then
+    sleep 0.2  # its threads are up: the checker alone goes to the other CPUs
+    for t in /proc/"$cpid"/task/*; do
+      if [ "$(cat "$t/comm")" = bench-checker ]; then
+        taskset -p -c "$rest" "${t##*/}" > /dev/null
+      else
+        taskset -p -c 0 "${t##*/}" > /dev/null
+      fi
+    done
+  fi
+  wait $cpid
   kill -TERM $pid
   wait $pid || true
   pid=
