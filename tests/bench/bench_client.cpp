@@ -28,7 +28,9 @@
 // Usage: bench_client --port P [--host H] --mode check|report|mixed|preload
 //          [--identity FILE] [--connections N] [--report-connections N] [--seconds S]
 //          [--messages M] [--report-messages M] [--exact] [--hit-ratio R] [--preload N]
-//          [--node-pid PID] [--udp-port P] [--inflight N]
+//          [--node-pid PID] [--udp-port P] [--inflight N] [--seed S]
+//        (--seed: report and preload connection i draws its signatures from seed + i; without
+//        it the seeds are fixed, so a second run re-reports the first run's signatures)
 //        bench_client --port P --mode grow --identity FILE --grow-to N [--from N]
 //          [--report-every M] [--connections N] [--node-pid PID] [--data DIR]
 //          [--checker-fifo]
