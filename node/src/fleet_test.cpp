@@ -205,9 +205,6 @@ TEST(Fleet, RedeliveredAndMalformedEventsKeepNodesAtTheSamePosition) {
   EXPECT_EQ(a.store->applied_sequence(), 2u);
 }
 
-// A node restarted with the same id (cluster.node_id) numbers its requests anew; the numbers
-// must not repeat an earlier incarnation's, or the log takes a new write for a duplicate of an
-// old one (acknowledged, never stored) and the node takes its old events for its new writes.
 TEST(Fleet, VerifyFindsAnAppliedEventThatDiffersFromTheStreamLeaders) {
   TempDir dir;
   MemoryLog log;
@@ -263,6 +260,9 @@ TEST(Fleet, VerifyDropsTheOldestWhenItFallsBehind) {
   EXPECT_FALSE(a.fleet.diverged());
 }
 
+// A node restarted with the same id (cluster.node_id) numbers its requests anew; the numbers
+// must not repeat an earlier incarnation's, or the log takes a new write for a duplicate of an
+// old one (acknowledged, never stored) and the node takes its old events for its new writes.
 TEST(Fleet, ARestartedNodeWithTheSameIdDoesNotReuseRequestIds) {
   TempDir dir;
   MemoryLog log;

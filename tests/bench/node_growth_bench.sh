@@ -84,13 +84,14 @@ pin_host() {  # unbound kernel threads and movable interrupts to CPU 0
   echo "# PIN_CPUS=1: $moved kernel threads and the movable interrupts on CPU 0 with the" \
     "writer and the report clients; the node's other threads and the checker on CPU $rest"
 }
-pin_threads() {  # pin_threads PID NAME: threads named NAME on CPU 0, the others on the rest
+# pin_threads PID NAME CPUS OTHER_CPUS: the threads named NAME on CPUS, the others on OTHER_CPUS
+pin_threads() {
   local t
   for t in /proc/"$1"/task/*; do
     if [ "$(cat "$t/comm")" = "$2" ]; then
-      taskset -p -c 0 "${t##*/}" > /dev/null
+      taskset -p -c "$3" "${t##*/}" > /dev/null
     else
-      taskset -p -c "$rest" "${t##*/}" > /dev/null
+      taskset -p -c "$4" "${t##*/}" > /dev/null
     fi
   done
 }
@@ -128,19 +129,13 @@ for size in "${sizes[@]}"; do
     done
     fifo=(--checker-fifo)
   fi
-  if [ "${PIN_CPUS:-0}" = 1 ]; then pin_threads $pid strop-writer; fi
+  if [ "${PIN_CPUS:-0}" = 1 ]; then pin_threads $pid strop-writer 0 "$rest"; fi
   "$client" --port "$port" --mode grow --identity "$tmp/id.json" --from "$from" \
     --grow-to "$size" --connections 4 --node-pid $pid --data "$data" "${fifo[@]}" &
   cpid=$!
   if [ "${PIN_CPUS:-0}" = 1 ]; then
     sleep 0.2  # its threads are up: the checker alone goes to the other CPUs
-    for t in /proc/"$cpid"/task/*; do
-      if [ "$(cat "$t/comm")" = bench-checker ]; then
-        taskset -p -c "$rest" "${t##*/}" > /dev/null
-      else
-        taskset -p -c 0 "${t##*/}" > /dev/null
-      fi
-    done
+    pin_threads $cpid bench-checker "$rest" 0
   fi
   wait $cpid
   kill -TERM $pid

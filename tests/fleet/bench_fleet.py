@@ -126,15 +126,6 @@ def say(*a):
     print(*a, flush=True)
 
 
-def client(port, *args):
-    """Runs node_bench_client; its stdout."""
-    cmd = [OPTS["client"], "--port", str(port)] + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
-    if p.returncode != 0:
-        raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), p.returncode, p.stderr))
-    return p.stdout
-
-
 def clients(runs):
     """Runs node_bench_client once per (port, args) in runs, all at once; their stdouts."""
     procs = []
@@ -149,6 +140,11 @@ def clients(runs):
             raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), p.returncode, err))
         outs.append(out)
     return outs
+
+
+def client(port, *args):
+    """Runs node_bench_client once; its stdout."""
+    return clients([(port, args)])[0]
 
 
 def figure(out, pattern):
